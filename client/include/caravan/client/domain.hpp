@@ -1,0 +1,73 @@
+#pragma once
+// The vocabulary of the field: enumerations with their Kazakh, Russian and English labels, and
+// the validation of single values. Every user-facing spelling of a value is accepted on input
+// (the code, or its label in any language); the code is what is stored and synced.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "caravan/storage/result.hpp"
+
+namespace caravan::client {
+
+enum class Lang { kk, ru, en };
+
+[[nodiscard]] Result<Lang> parse_lang(std::string_view text);
+[[nodiscard]] std::string_view to_string(Lang lang);
+
+struct EnumValue {
+    std::string_view code;
+    std::string_view kk;
+    std::string_view ru;
+    std::string_view en;
+
+    [[nodiscard]] std::string_view label(Lang lang) const {
+        return lang == Lang::kk ? kk : lang == Lang::ru ? ru : en;
+    }
+};
+
+struct Enumeration {
+    std::string_view field; // as named in messages: "gender", "age", ...
+    std::span<const EnumValue> values;
+
+    // The code for `input` (a code, case-insensitive, or any label); invalid_input naming the
+    // field and the allowed codes otherwise.
+    [[nodiscard]] Result<std::string> parse(std::string_view input) const;
+    [[nodiscard]] const EnumValue* find(std::string_view code) const;
+    // Label for a stored code; the code itself when unknown.
+    [[nodiscard]] std::string_view label(std::string_view code, Lang lang) const;
+    [[nodiscard]] std::string allowed() const; // "female, male, unrecorded"
+};
+
+namespace enums {
+extern const Enumeration gender;
+extern const Enumeration age;
+extern const Enumeration category;
+extern const Enumeration topic;
+extern const Enumeration outcome;
+extern const Enumeration language; // language of a consultation: kk, ru
+} // namespace enums
+
+inline constexpr std::string_view k_unrecorded = "unrecorded";
+
+// Checks text from a user or a file: valid UTF-8, whitespace normalised, within `max_chars`,
+// non-empty when `required`. `field` names the field in the message; the text itself is never
+// echoed (it may be personal data).
+[[nodiscard]] Result<std::string> validate_text(std::string_view field, std::string_view text,
+                                                std::size_t max_chars, bool required = true);
+// Like validate_text but keeps line breaks (question and advice summaries).
+[[nodiscard]] Result<std::string> validate_note(std::string_view field, std::string_view text,
+                                                std::size_t max_chars, bool required = true);
+// A calendar date YYYY-MM-DD between 2000-01-01 and 2100-12-31.
+[[nodiscard]] Result<std::string> validate_date(std::string_view field, std::string_view text);
+[[nodiscard]] Result<double> validate_coordinate(std::string_view field, double value, double limit);
+// Today's date in local time, YYYY-MM-DD.
+[[nodiscard]] std::string today();
+
+inline constexpr std::size_t k_max_name_chars = 200;
+inline constexpr std::size_t k_max_note_chars = 10000;
+
+} // namespace caravan::client

@@ -1,0 +1,139 @@
+#pragma once
+// The device engine: records field work as events and answers queries from the projections.
+//
+// Contract:
+// - Every write appends one event per changed record to the event log and applies it to the
+//   projections in the same SQLite transaction; when a write method returns a value, the change
+//   is durable (synchronous=FULL) and visible.
+// - Invalid input returns invalid_input (or not_found / ambiguous for references) and changes
+//   nothing. Messages name the field, never echo free text (it may be personal data).
+// - Writes can be grouped with batch(): one transaction, all or nothing.
+// - An Engine is used from one thread. Several processes may open the same file: writers take
+//   the lock at the start of a write and wait up to the busy timeout, then fail with `busy`.
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "caravan/client/model.hpp"
+#include "caravan/client/projector.hpp"
+#include "caravan/storage/database.hpp"
+#include "caravan/storage/event_log.hpp"
+
+namespace caravan::client {
+
+struct EngineOptions {
+    int busy_timeout_ms = 5000;
+    bool integrity_check = true;
+    // Physical clock in Unix milliseconds; tests skew it.
+    std::function<std::int64_t()> clock;
+};
+
+// SQLite application_id of device databases ("CRVN").
+inline constexpr std::uint32_t k_device_application_id = 0x4352564e;
+
+class Engine {
+  public:
+    // Opens (creating if needed) and migrates a device database.
+    [[nodiscard]] static Result<Engine> open(const std::filesystem::path& path,
+                                             EngineOptions options = {});
+    Engine(Engine&&) noexcept;
+    Engine& operator=(Engine&&) noexcept;
+    ~Engine();
+
+    // ---- identity --------------------------------------------------------------------------
+    // Creates this device's identity; `conflict` if already initialised.
+    [[nodiscard]] Result<Device> init(const std::string& lawyer, const std::string& region);
+    // not_initialized until init() ran.
+    [[nodiscard]] Result<Device> device();
+
+    // ---- villages --------------------------------------------------------------------------
+    // `conflict` when a village of that name already exists in that region.
+    [[nodiscard]] Result<Village> add_village(const VillageInput& input);
+    [[nodiscard]] Result<std::vector<Village>> list_villages(
+        const std::optional<std::string>& region = std::nullopt);
+    // By id, id fragment, or unambiguous name / name prefix (case-insensitive, Kazakh and
+    // Russian letters included).
+    [[nodiscard]] Result<Village> find_village(std::string_view ref);
+    // The canonical spelling of a region that records use, for any case/spacing of it.
+    [[nodiscard]] Result<std::string> find_region(std::string_view ref);
+
+    // ---- visits ----------------------------------------------------------------------------
+    // Starts a visit (date: today when absent) and makes it the current one.
+    [[nodiscard]] Result<Visit> start_visit(std::string_view village_ref,
+                                            const std::optional<std::string>& date);
+    // Closes the referenced visit (current when absent); clears "current" if it was.
+    [[nodiscard]] Result<Visit> close_visit(const std::optional<std::string>& ref);
+    [[nodiscard]] Result<std::optional<Visit>> current_visit();
+    // "current", an id or id fragment, or a village name (its only / only open visit).
+    [[nodiscard]] Result<Visit> find_visit(std::string_view ref);
+    [[nodiscard]] Result<std::vector<Visit>> list_visits();
+
+    // ---- records at a visit ----------------------------------------------------------------
+    [[nodiscard]] Result<Attendance> add_attendance(const AttendanceInput& input);
+    [[nodiscard]] Result<Consultation> add_consultation(const ConsultationInput& input);
+    [[nodiscard]] Result<Consultation> edit_consultation(std::string_view ref,
+                                                         const ConsultationPatch& patch);
+    [[nodiscard]] Result<Consultation> remove_consultation(std::string_view ref);
+    [[nodiscard]] Result<Consultation> find_consultation(std::string_view ref);
+    // Streams matching consultations ordered by visit date then id; the visitor returns false
+    // to stop. Memory does not grow with the number of rows.
+    [[nodiscard]] Result<void> list_consultations(
+        const ConsultationFilter& filter,
+        const std::function<bool(const Consultation&)>& visitor);
+    [[nodiscard]] Result<std::vector<HistoryEntry>> consultation_history(std::string_view ref);
+    [[nodiscard]] Result<Survey> add_survey(const SurveyInput& input);
+    // Reads each file (all must be readable, or nothing is recorded) and records its metadata.
+    [[nodiscard]] Result<std::vector<PhotoAdded>> add_photos(const PhotoInput& input);
+
+    [[nodiscard]] Result<std::vector<ConflictEntry>> conflicts();
+    [[nodiscard]] Result<Status> status();
+
+    // Runs `work` in one transaction: every write inside commits together or not at all.
+    [[nodiscard]] Result<void> batch(const std::function<Result<void>()>& work);
+
+    // ---- for sync ----------------------------------------------------------------------------
+    // Applies an event from another device (or re-applies one of ours). Idempotent: true when
+    // it was new. Validates first; an invalid event changes nothing.
+    [[nodiscard]] Result<bool> apply_remote(storage::Event event);
+
+    storage::Database& database() { return m_db; }
+    storage::EventLog& event_log() { return m_log; }
+    Projector& projector() { return m_projector; }
+
+  private:
+    struct WriteState;
+    Engine(storage::Database db, EngineOptions options);
+
+    // Runs `work` inside the current write transaction, or a new one.
+    [[nodiscard]] Result<void> write(const std::function<Result<void>()>& work);
+    // Appends and applies one local event. Must run inside write().
+    [[nodiscard]] Result<storage::Event> record(const EntityDef& def, const std::string& id,
+                                                std::string_view op,
+                                                const nlohmann::json& fields,
+                                                const nlohmann::json& base);
+    [[nodiscard]] Result<Device> require_device();
+    [[nodiscard]] Result<Visit> visit_for(const std::optional<std::string>& ref);
+    [[nodiscard]] Result<Visit> load_visit(const std::string& id);
+    [[nodiscard]] Result<Consultation> load_consultation(const std::string& id);
+    [[nodiscard]] Result<std::string> resolve_id(std::string_view table, std::string_view ref,
+                                                 std::string_view what);
+
+    storage::Database m_db;
+    storage::EventLog m_log;
+    storage::Settings m_settings;
+    Projector m_projector;
+    EngineOptions m_options;
+    std::unique_ptr<WriteState> m_write;
+};
+
+// Default database path: $CARAVAN_DB, else $XDG_DATA_HOME/caravan/caravan.db, else
+// ~/.local/share/caravan/caravan.db.
+[[nodiscard]] std::filesystem::path default_database_path();
+
+} // namespace caravan::client

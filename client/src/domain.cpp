@@ -1,0 +1,244 @@
+#include "caravan/client/domain.hpp"
+
+#include <cmath>
+#include <ctime>
+
+#include "caravan/client/text.hpp"
+
+namespace caravan::client {
+
+namespace {
+
+constexpr EnumValue k_gender[] = {
+    {"female", "әйел", "женщина", "female"},
+    {"male", "ер", "мужчина", "male"},
+    {"unrecorded", "көрсетілмеген", "не указано", "not recorded"},
+};
+
+constexpr EnumValue k_age[] = {
+    {"0-12", "0–12", "0–12", "0–12"},
+    {"13-16", "13–16", "13–16", "13–16"},
+    {"17-22", "17–22", "17–22", "17–22"},
+    {"23-27", "23–27", "23–27", "23–27"},
+    {"28-32", "28–32", "28–32", "28–32"},
+    {"33-45", "33–45", "33–45", "33–45"},
+    {"46-58", "46–58", "46–58", "46–58"},
+    {"59+", "59+", "59+", "59+"},
+    {"unrecorded", "көрсетілмеген", "не указано", "not recorded"},
+};
+
+constexpr EnumValue k_category[] = {
+    {"children", "балалар", "дети", "children"},
+    {"youth", "жастар", "молодёжь", "youth"},
+    {"civil-servant", "мемлекеттік қызметшілер", "государственные служащие", "civil servants"},
+    {"public-sector", "бюджеттік ұйым жұмысшылары", "работники бюджетных организаций",
+     "public-sector workers"},
+    {"disability", "мүгедектер", "люди с инвалидностью", "people with disabilities"},
+    {"older", "жасы үлкен адамдар (50+)", "пожилые люди (50+)", "older people (50+)"},
+    {"unemployed", "жұмыссыздар", "безработные", "unemployed"},
+    {"ngo", "қоғамдық ұйымдардың өкілдері", "представители НПО", "NGO representatives"},
+    {"business", "бизнес-сектор өкілдері", "представители бизнеса", "business"},
+    {"other", "басқа санаттар", "другие категории", "other"},
+    {"unrecorded", "көрсетілмеген", "не указано", "not recorded"},
+};
+
+constexpr EnumValue k_topic[] = {
+    {"land", "жер", "земля", "land"},
+    {"housing", "тұрғын үй", "жильё", "housing"},
+    {"family", "отбасы", "семья", "family"},
+    {"inheritance", "мұрагерлік", "наследство", "inheritance"},
+    {"labour", "еңбек дауы", "трудовые споры", "labour disputes"},
+    {"civil", "азаматтық құқық", "гражданское право", "civil law"},
+    {"enforcement", "сот шешімдерін орындау", "исполнение судебных решений",
+     "enforcement of court decisions"},
+    {"health", "денсаулық сақтау", "здравоохранение", "health"},
+    {"education", "білім беру", "образование", "education"},
+    {"benefits", "әлеуметтік төлемдер мен мемлекеттік гранттар",
+     "социальные выплаты и госгранты", "social benefits and state grants"},
+    {"credit", "несие және банкроттық", "кредиты и банкротство", "loans and bankruptcy"},
+    {"collectors", "коллекторлар", "коллекторы", "debt collectors"},
+    {"consumer", "тұтынушылар құқығы", "права потребителей", "consumer rights"},
+    {"domestic-violence", "отбасылық зорлық-зомбылық", "бытовое насилие", "domestic violence"},
+    {"tax", "салық", "налоги", "taxes"},
+    {"e-gov", "e-Otinish / eGov арқылы шағымдар", "жалобы через e-Otinish / eGov",
+     "complaints via e-Otinish / eGov"},
+    {"other", "басқа", "другое", "other"},
+};
+
+constexpr EnumValue k_outcome[] = {
+    {"advice", "кеңес берілді", "дана консультация", "advice given"},
+    {"referred", "органға жіберілді", "направлен в орган", "referred to a body"},
+    {"document", "құжат дайындалды", "составлен документ", "document drafted"},
+    {"case", "қорғауға алынды", "взято на защиту", "case taken on"},
+};
+
+constexpr EnumValue k_language[] = {
+    {"kk", "қазақша", "казахский", "Kazakh"},
+    {"ru", "орысша", "русский", "Russian"},
+};
+
+// Echo a rejected enumeration value only when it is short plain ASCII: it is then a mistyped
+// code, not free text that could hold personal data.
+std::string quoted_if_safe(std::string_view input) {
+    if (input.size() > 32) {
+        return "the given value";
+    }
+    for (char c : input) {
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) {
+            return "the given value";
+        }
+    }
+    return "'" + std::string(input) + "'";
+}
+
+} // namespace
+
+namespace enums {
+const Enumeration gender{"gender", k_gender};
+const Enumeration age{"age", k_age};
+const Enumeration category{"category", k_category};
+const Enumeration topic{"topic", k_topic};
+const Enumeration outcome{"outcome", k_outcome};
+const Enumeration language{"lang", k_language};
+} // namespace enums
+
+Result<Lang> parse_lang(std::string_view text) {
+    if (text == "kk") {
+        return Lang::kk;
+    }
+    if (text == "ru") {
+        return Lang::ru;
+    }
+    if (text == "en") {
+        return Lang::en;
+    }
+    return fail(ErrorCode::invalid_input,
+                "lang: " + quoted_if_safe(text) + " is not one of kk, ru, en");
+}
+
+std::string_view to_string(Lang lang) {
+    return lang == Lang::kk ? "kk" : lang == Lang::ru ? "ru" : "en";
+}
+
+Result<std::string> Enumeration::parse(std::string_view input) const {
+    std::string trimmed = normalize_space(input);
+    std::string folded = fold_case(trimmed);
+    for (const EnumValue& v : values) {
+        if (folded == v.code || folded == fold_case(v.kk) || folded == fold_case(v.ru) ||
+            folded == fold_case(v.en)) {
+            return std::string(v.code);
+        }
+    }
+    return fail(ErrorCode::invalid_input, std::string(field) + ": " + quoted_if_safe(input) +
+                                              " is not one of " + allowed());
+}
+
+const EnumValue* Enumeration::find(std::string_view code) const {
+    for (const EnumValue& v : values) {
+        if (v.code == code) {
+            return &v;
+        }
+    }
+    return nullptr;
+}
+
+std::string_view Enumeration::label(std::string_view code, Lang lang) const {
+    const EnumValue* v = find(code);
+    return v ? v->label(lang) : code;
+}
+
+std::string Enumeration::allowed() const {
+    std::string out;
+    for (const EnumValue& v : values) {
+        out += (out.empty() ? "" : ", ") + std::string(v.code);
+    }
+    return out;
+}
+
+namespace {
+
+Result<std::string> check_text(std::string_view field, std::string value, std::size_t max_chars,
+                               bool required) {
+    if (required && value.empty()) {
+        return fail(ErrorCode::invalid_input, std::string(field) + ": a value is required");
+    }
+    if (utf8_length(value) > max_chars) {
+        return fail(ErrorCode::invalid_input, std::string(field) + ": longer than " +
+                                                  std::to_string(max_chars) + " characters");
+    }
+    return value;
+}
+
+} // namespace
+
+Result<std::string> validate_text(std::string_view field, std::string_view text,
+                                  std::size_t max_chars, bool required) {
+    if (!is_valid_utf8(text)) {
+        return fail(ErrorCode::invalid_input, std::string(field) + ": not valid UTF-8 text");
+    }
+    return check_text(field, normalize_space(text), max_chars, required);
+}
+
+Result<std::string> validate_note(std::string_view field, std::string_view text,
+                                  std::size_t max_chars, bool required) {
+    if (!is_valid_utf8(text)) {
+        return fail(ErrorCode::invalid_input, std::string(field) + ": not valid UTF-8 text");
+    }
+    // Keep line structure, trim each end.
+    size_t begin = text.find_first_not_of(" \t\r\n");
+    size_t end = text.find_last_not_of(" \t\r\n");
+    std::string value = begin == std::string_view::npos
+                            ? std::string()
+                            : std::string(text.substr(begin, end - begin + 1));
+    return check_text(field, std::move(value), max_chars, required);
+}
+
+Result<std::string> validate_date(std::string_view field, std::string_view text) {
+    auto bad = [&] {
+        return fail(ErrorCode::invalid_input,
+                    std::string(field) + ": " + quoted_if_safe(text) +
+                        " is not a date of the form YYYY-MM-DD (e.g. 2024-05-14)");
+    };
+    if (text.size() != 10 || text[4] != '-' || text[7] != '-') {
+        return bad();
+    }
+    int parts[3] = {0, 0, 0};
+    size_t pos[3][2] = {{0, 4}, {5, 2}, {8, 2}};
+    for (int p = 0; p < 3; ++p) {
+        for (size_t k = 0; k < pos[p][1]; ++k) {
+            char c = text[pos[p][0] + k];
+            if (c < '0' || c > '9') {
+                return bad();
+            }
+            parts[p] = parts[p] * 10 + (c - '0');
+        }
+    }
+    int y = parts[0], m = parts[1], d = parts[2];
+    static constexpr int k_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 2000 || y > 2100 || m < 1 || m > 12 || d < 1 ||
+        d > k_days[m - 1] + (m == 2 && leap ? 1 : 0)) {
+        return bad();
+    }
+    return std::string(text);
+}
+
+Result<double> validate_coordinate(std::string_view field, double value, double limit) {
+    if (!std::isfinite(value) || value < -limit || value > limit) {
+        return fail(ErrorCode::invalid_input, std::string(field) + ": must be a number between " +
+                                                  std::to_string(static_cast<int>(-limit)) +
+                                                  " and " + std::to_string(static_cast<int>(limit)));
+    }
+    return value;
+}
+
+std::string today() {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    return buf;
+}
+
+} // namespace caravan::client

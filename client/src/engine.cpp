@@ -1,0 +1,254 @@
+#include "caravan/client/engine.hpp"
+
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "caravan/client/domain.hpp"
+#include "caravan/client/hlc.hpp"
+#include "caravan/client/ids.hpp"
+#include "caravan/client/text.hpp"
+#include "caravan/storage/migrations.hpp"
+#include "caravan/storage/transaction.hpp"
+
+namespace caravan::client {
+
+using nlohmann::json;
+using storage::Event;
+
+namespace key {
+constexpr std::string_view device_id = "device_id";
+constexpr std::string_view lawyer = "lawyer";
+constexpr std::string_view region = "region";
+constexpr std::string_view hlc = "hlc";
+constexpr std::string_view current_visit = "current_visit";
+constexpr std::string_view push_acked_seq = "push_acked_seq";
+} // namespace key
+
+// State held while a write transaction is open: the clock and the next sequence number are
+// read once under the write lock and saved at commit.
+struct Engine::WriteState {
+    storage::Transaction tx;
+    HlcClock clock;
+    std::int64_t next_seq = 0;
+    std::string device_id;
+};
+
+std::filesystem::path default_database_path() {
+    if (const char* env = std::getenv("CARAVAN_DB"); env && *env) {
+        return env;
+    }
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+        return std::filesystem::path(xdg) / "caravan" / "caravan.db";
+    }
+    const char* home = std::getenv("HOME");
+    return std::filesystem::path(home && *home ? home : ".") / ".local" / "share" / "caravan" /
+           "caravan.db";
+}
+
+Engine::Engine(storage::Database db, EngineOptions options)
+    : m_db(std::move(db)), m_log(m_db), m_settings(m_db), m_projector(m_db),
+      m_options(std::move(options)) {
+    if (!m_options.clock) {
+        m_options.clock = system_now_ms;
+    }
+}
+
+Engine::Engine(Engine&& other) noexcept
+    : m_db(std::move(other.m_db)), m_log(m_db), m_settings(m_db), m_projector(m_db),
+      m_options(std::move(other.m_options)), m_write(std::move(other.m_write)) {}
+
+Engine& Engine::operator=(Engine&& other) noexcept {
+    if (this != &other) {
+        m_write.reset();
+        m_db = std::move(other.m_db);
+        m_log = storage::EventLog(m_db);
+        m_settings = storage::Settings(m_db);
+        m_projector = Projector(m_db);
+        m_options = std::move(other.m_options);
+        m_write = std::move(other.m_write);
+    }
+    return *this;
+}
+
+Engine::~Engine() = default;
+
+Result<Engine> Engine::open(const std::filesystem::path& path, EngineOptions options) {
+    storage::OpenOptions open_options;
+    open_options.busy_timeout_ms = options.busy_timeout_ms;
+    open_options.integrity_check = options.integrity_check;
+    open_options.application_id = k_device_application_id;
+    auto db = storage::Database::open(path, open_options);
+    if (!db) {
+        return tl::unexpected(db.error());
+    }
+    for (auto install : {&storage::EventLog::install, &storage::Settings::install,
+                         &Projector::install}) {
+        if (auto ok = install(*db); !ok) {
+            return tl::unexpected(ok.error());
+        }
+    }
+    return Engine(std::move(*db), std::move(options));
+}
+
+// ---- write path --------------------------------------------------------------------------
+
+Result<void> Engine::write(const std::function<Result<void>()>& work) {
+    if (m_write) {
+        return work();
+    }
+    auto tx = storage::Transaction::begin(m_db);
+    if (!tx) {
+        return tl::unexpected(tx.error());
+    }
+    auto device_id = m_settings.get(key::device_id);
+    auto hlc_text = device_id ? m_settings.get(key::hlc) : decltype(device_id)();
+    if (!device_id || !hlc_text) {
+        return tl::unexpected(!device_id ? device_id.error() : hlc_text.error());
+    }
+    HlcClock clock;
+    if (*hlc_text) {
+        if (auto last = Hlc::from_hex(**hlc_text)) {
+            clock = HlcClock(*last);
+        }
+    }
+    std::int64_t next_seq = 1;
+    if (*device_id) {
+        auto last = m_log.last_seq(**device_id);
+        if (!last) {
+            return tl::unexpected(last.error());
+        }
+        next_seq = *last + 1;
+    }
+    m_write = std::make_unique<WriteState>(
+        WriteState{std::move(*tx), clock, next_seq, device_id->value_or("")});
+    auto result = work();
+    if (result) {
+        result = m_settings.set(key::hlc, m_write->clock.last().to_hex());
+    }
+    if (result) {
+        result = m_write->tx.commit();
+    }
+    m_write.reset(); // rolls back unless committed
+    return result;
+}
+
+Result<void> Engine::batch(const std::function<Result<void>()>& work) { return write(work); }
+
+Result<Event> Engine::record(const EntityDef& def, const std::string& id, std::string_view op,
+                             const json& fields, const json& base) {
+    if (!m_write || m_write->device_id.empty()) {
+        return fail(ErrorCode::not_initialized,
+                    "this device is not initialised: run `caravan init --lawyer NAME --region "
+                    "REGION` first");
+    }
+    json payload = {{"fields", fields}};
+    if (!base.empty()) {
+        payload["base"] = base;
+    }
+    Event event;
+    event.device_id = m_write->device_id;
+    event.seq = m_write->next_seq;
+    event.hlc = m_write->clock.tick(m_options.clock()).value;
+    event.entity_type = std::string(def.type);
+    event.entity_id = id;
+    event.op = std::string(op);
+    event.payload = payload.dump();
+    event.schema_version = k_event_schema_version;
+    auto appended = m_log.append(event);
+    if (!appended) {
+        return tl::unexpected(appended.error());
+    }
+    if (auto ok = m_projector.apply(event, payload); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    ++m_write->next_seq;
+    return event;
+}
+
+Result<bool> Engine::apply_remote(Event event) {
+    if (auto ok = validate_event(event); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    bool inserted = false;
+    auto ok = write([&]() -> Result<void> {
+        m_write->clock.observe(Hlc{event.hlc});
+        auto appended = m_log.append(event);
+        if (!appended) {
+            return tl::unexpected(appended.error());
+        }
+        inserted = *appended;
+        if (!inserted) {
+            return {};
+        }
+        return m_projector.apply(event);
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return inserted;
+}
+
+// ---- identity ----------------------------------------------------------------------------
+
+Result<Device> Engine::device() {
+    auto id = m_settings.get(key::device_id);
+    auto lawyer = m_settings.get(key::lawyer);
+    auto region = m_settings.get(key::region);
+    if (!id || !lawyer || !region) {
+        return tl::unexpected(!id ? id.error() : !lawyer ? lawyer.error() : region.error());
+    }
+    if (!*id) {
+        return fail(ErrorCode::not_initialized,
+                    "this device is not initialised: run `caravan init --lawyer NAME --region "
+                    "REGION` first");
+    }
+    return Device{**id, lawyer->value_or(""), region->value_or("")};
+}
+
+Result<Device> Engine::require_device() { return device(); }
+
+Result<Device> Engine::init(const std::string& lawyer_in, const std::string& region_in) {
+    auto lawyer = validate_text("lawyer", lawyer_in, k_max_name_chars);
+    if (!lawyer) {
+        return tl::unexpected(lawyer.error());
+    }
+    auto region = validate_text("region", region_in, k_max_name_chars);
+    if (!region) {
+        return tl::unexpected(region.error());
+    }
+    Device device;
+    auto ok = write([&]() -> Result<void> {
+        auto existing = m_settings.get(key::device_id);
+        if (!existing) {
+            return tl::unexpected(existing.error());
+        }
+        if (*existing) {
+            return fail(ErrorCode::conflict,
+                        "this database is already initialised (device " + **existing + ")");
+        }
+        device = Device{uuid_v7(m_options.clock()), *lawyer, *region};
+        for (auto [k, v] : {std::pair{key::device_id, device.id}, {key::lawyer, device.lawyer},
+                            {key::region, device.region}}) {
+            if (auto set = m_settings.set(k, v); !set) {
+                return set;
+            }
+        }
+        m_write->device_id = device.id;
+        m_write->next_seq = 1;
+        auto event = record(entities::device, device.id, k_op_create,
+                            {{"lawyer", device.lawyer}, {"region", device.region},
+                             {"deleted", false}},
+                            json::object());
+        if (!event) {
+            return tl::unexpected(event.error());
+        }
+        return {};
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return device;
+}
+
+} // namespace caravan::client

@@ -1,0 +1,72 @@
+#include "caravan/client/hlc.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace caravan::client {
+
+std::string Hlc::to_hex() const {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
+    return buf;
+}
+
+std::optional<Hlc> Hlc::from_hex(std::string_view text) {
+    if (text.size() != 16) {
+        return std::nullopt;
+    }
+    std::uint64_t v = 0;
+    for (char c : text) {
+        int digit;
+        if (c >= '0' && c <= '9') {
+            digit = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            digit = c - 'a' + 10;
+        } else {
+            return std::nullopt;
+        }
+        v = (v << 4) | static_cast<std::uint64_t>(digit);
+    }
+    if (v >> 63) {
+        return std::nullopt;
+    }
+    return Hlc{static_cast<std::int64_t>(v)};
+}
+
+std::string Hlc::to_iso() const {
+    std::int64_t ms = wall_ms();
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    return buf;
+}
+
+Hlc HlcClock::tick(std::int64_t now_ms) {
+    if (now_ms > m_last.wall_ms()) {
+        m_last = Hlc::from_parts(now_ms, 0);
+    } else if (m_last.logical() < Hlc::k_logical_mask) {
+        m_last = Hlc{m_last.value + 1};
+    } else {
+        // Counter exhausted within one millisecond: borrow the next millisecond.
+        m_last = Hlc::from_parts(m_last.wall_ms() + 1, 0);
+    }
+    return m_last;
+}
+
+void HlcClock::observe(Hlc remote) {
+    if (remote > m_last) {
+        m_last = remote;
+    }
+}
+
+std::int64_t system_now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+} // namespace caravan::client

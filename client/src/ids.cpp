@@ -1,0 +1,91 @@
+#include "caravan/client/ids.hpp"
+
+#include <sodium.h>
+#include <sys/random.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <stdexcept>
+
+namespace caravan::client {
+
+namespace {
+
+std::string format_uuid(const std::array<unsigned char, 16>& b) {
+    char out[37];
+    std::snprintf(out, sizeof out,
+                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                  b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                  b[14], b[15]);
+    return out;
+}
+
+void fill_random(unsigned char* data, size_t size) {
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = getrandom(data + got, size - got, 0);
+        if (n < 0) {
+            throw std::runtime_error("getrandom failed"); // a broken kernel: a bug, not input
+        }
+        got += static_cast<size_t>(n);
+    }
+}
+
+} // namespace
+
+std::string uuid_v7(std::int64_t unix_ms) {
+    std::array<unsigned char, 16> b{};
+    fill_random(b.data(), b.size());
+    auto ms = static_cast<std::uint64_t>(unix_ms);
+    for (int i = 0; i < 6; ++i) {
+        b[static_cast<size_t>(i)] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+    }
+    b[6] = static_cast<unsigned char>(0x70 | (b[6] & 0x0f));
+    b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3f));
+    return format_uuid(b);
+}
+
+std::string uuid_from_key(std::string_view name_space, std::string_view key) {
+    std::string input;
+    input.reserve(name_space.size() + 1 + key.size());
+    input.append(name_space).push_back('\0');
+    input.append(key);
+    std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+    crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(input.data()),
+                       input.size());
+    std::array<unsigned char, 16> b{};
+    std::copy_n(digest.begin(), 16, b.begin());
+    b[6] = static_cast<unsigned char>(0x80 | (b[6] & 0x0f));
+    b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3f));
+    return format_uuid(b);
+}
+
+bool is_uuid(std::string_view t) {
+    if (t.size() != 36) {
+        return false;
+    }
+    for (size_t i = 0; i < t.size(); ++i) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        char c = t[i];
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string sha256_hex(std::string_view data) {
+    std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+    crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(data.data()),
+                       data.size());
+    std::string hex(digest.size() * 2, '0');
+    sodium_bin2hex(hex.data(), hex.size() + 1, digest.data(), digest.size());
+    return hex;
+}
+
+std::string short_id(std::string_view id) {
+    return std::string(id.size() > 8 ? id.substr(id.size() - 8) : id);
+}
+
+} // namespace caravan::client

@@ -1,0 +1,627 @@
+#include "caravan/client/projector.hpp"
+
+#include <sodium.h>
+
+#include <map>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "caravan/client/domain.hpp"
+#include "caravan/client/hlc.hpp"
+#include "caravan/client/ids.hpp"
+#include "caravan/client/text.hpp"
+#include "caravan/storage/migrations.hpp"
+
+namespace caravan::client {
+
+using nlohmann::json;
+using storage::Event;
+using storage::Statement;
+
+namespace {
+
+// ---- SQL derived from the entity table ----------------------------------------------------
+
+std::string_view sql_type(FieldType type) {
+    switch (type) {
+    case FieldType::integer:
+    case FieldType::boolean: return "INTEGER";
+    case FieldType::real: return "REAL";
+    case FieldType::text:
+    case FieldType::text_list: return "TEXT";
+    }
+    return "TEXT";
+}
+
+struct EntitySql {
+    std::string insert_create; // id, fields..., _created
+    std::string insert_partial; // id, fields..., _v
+    std::string select;        // fields..., _created, _v WHERE id
+    std::string update;        // fields..., _created, _v, id
+};
+
+const EntitySql& sql_for(const EntityDef& def) {
+    static std::mutex mutex;
+    static std::map<const EntityDef*, EntitySql> cache;
+    std::lock_guard lock(mutex);
+    auto found = cache.find(&def);
+    if (found != cache.end()) {
+        return found->second;
+    }
+    std::string cols, marks, sets;
+    for (const FieldDef& f : def.fields) {
+        cols += std::string(f.name) + ", ";
+        marks += "?, ";
+        sets += std::string(f.name) + " = ?, ";
+    }
+    std::string table(def.table);
+    EntitySql sql;
+    sql.insert_create = "INSERT INTO " + table + "(id, " + cols + "_created, _v) VALUES(?, " +
+                        marks + "?, '{}') ON CONFLICT(id) DO NOTHING";
+    sql.insert_partial = "INSERT INTO " + table + "(id, " + cols + "_created, _v) VALUES(?, " +
+                         marks + "NULL, ?)";
+    sql.select = "SELECT " + cols + "_created, _v FROM " + table + " WHERE id = ?";
+    sql.update = "UPDATE " + table + " SET " + sets + "_created = ?, _v = ? WHERE id = ?";
+    return cache.emplace(&def, std::move(sql)).first->second;
+}
+
+std::string create_table_sql(const EntityDef& def) {
+    std::string sql = "CREATE TABLE " + std::string(def.table) + "(id TEXT PRIMARY KEY, ";
+    for (const FieldDef& f : def.fields) {
+        sql += std::string(f.name) + " " + std::string(sql_type(f.type)) + ", ";
+    }
+    sql += "_created TEXT, _v TEXT NOT NULL DEFAULT '{}') STRICT;\n";
+    return sql;
+}
+
+void bind_value(Statement& stmt, int index, const FieldDef& field, const json& value) {
+    if (value.is_null()) {
+        stmt.bind(index, std::nullopt);
+        return;
+    }
+    switch (field.type) {
+    case FieldType::text: stmt.bind(index, value.get_ref<const std::string&>()); break;
+    case FieldType::integer: stmt.bind(index, value.get<std::int64_t>()); break;
+    case FieldType::real: stmt.bind(index, value.get<double>()); break;
+    case FieldType::boolean: stmt.bind(index, value.get<bool>()); break;
+    case FieldType::text_list: stmt.bind(index, value.dump()); break;
+    }
+}
+
+json read_value(const Statement& stmt, int column, const FieldDef& field) {
+    if (stmt.is_null(column)) {
+        return nullptr;
+    }
+    switch (field.type) {
+    case FieldType::text: return stmt.column_text(column);
+    case FieldType::integer: return stmt.column_int(column);
+    case FieldType::real: return stmt.column_double(column);
+    case FieldType::boolean: return stmt.column_int(column) != 0;
+    case FieldType::text_list: return json::parse(stmt.column_text(column), nullptr, false);
+    }
+    return nullptr;
+}
+
+Result<void> check_field(const EntityDef& def, const FieldDef& field, const json& value,
+                         bool create) {
+    auto bad = [&](std::string_view why) {
+        return fail(ErrorCode::invalid_input, std::string(def.type) + "." +
+                                                  std::string(field.name) + ": " +
+                                                  std::string(why));
+    };
+    if (value.is_null()) {
+        if (create && field.required) {
+            return bad("is required");
+        }
+        return {};
+    }
+    auto check_text = [&](const json& v) -> Result<void> {
+        if (!v.is_string()) {
+            return bad("must be a string");
+        }
+        const auto& s = v.get_ref<const std::string&>();
+        if (!is_valid_utf8(s)) {
+            return bad("is not valid UTF-8");
+        }
+        if (utf8_length(s) > k_max_note_chars) {
+            return bad("is too long");
+        }
+        if (field.enumeration && !field.enumeration->find(s)) {
+            return bad("is not one of " + field.enumeration->allowed());
+        }
+        return {};
+    };
+    switch (field.type) {
+    case FieldType::text: return check_text(value);
+    case FieldType::integer:
+        if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
+            return bad("must be a non-negative integer");
+        }
+        return {};
+    case FieldType::real:
+        if (!value.is_number()) {
+            return bad("must be a number");
+        }
+        return {};
+    case FieldType::boolean:
+        if (!value.is_boolean()) {
+            return bad("must be true or false");
+        }
+        return {};
+    case FieldType::text_list:
+        if (!value.is_array() || value.empty() || value.size() > 64) {
+            return bad("must be a list of 1 to 64 strings");
+        }
+        for (const json& item : value) {
+            if (auto ok = check_text(item); !ok) {
+                return ok;
+            }
+        }
+        return {};
+    }
+    return {};
+}
+
+Result<json> parse_payload(const Event& event) {
+    json payload = json::parse(event.payload, nullptr, false);
+    if (payload.is_discarded() || !payload.is_object()) {
+        return fail(ErrorCode::invalid_input, "event payload is not a JSON object");
+    }
+    return payload;
+}
+
+const json& empty_object() {
+    static const json empty = json::object();
+    return empty;
+}
+
+const json& fields_of(const json& payload) {
+    auto it = payload.find("fields");
+    return it != payload.end() && it->is_object() ? *it : empty_object();
+}
+
+const json& base_of(const json& payload) {
+    auto it = payload.find("base");
+    return it != payload.end() && it->is_object() ? *it : empty_object();
+}
+
+// Did the author of `observer` see `other` when writing? True when, for some field `other`
+// wrote, the observer's base records that version or a later one.
+bool saw(const Event& observer, const json& observer_payload, const json& other_fields,
+         const std::string& other_version) {
+    if (observer.op == k_op_create) {
+        return false;
+    }
+    const json& base = base_of(observer_payload);
+    for (auto it = other_fields.begin(); it != other_fields.end(); ++it) {
+        auto b = base.find(it.key());
+        if (b != base.end() && b->is_string() && b->get_ref<const std::string&>() >= other_version) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+std::string version_of(std::int64_t hlc, std::string_view device_id) {
+    return Hlc{hlc}.to_hex() + "@" + std::string(device_id);
+}
+
+Result<void> validate_event(const Event& event) {
+    const EntityDef* def = find_entity(event.entity_type);
+    if (!def) {
+        return fail(ErrorCode::invalid_input, "unknown entity type");
+    }
+    if (event.schema_version < k_min_event_schema_version ||
+        event.schema_version > k_event_schema_version) {
+        return fail(ErrorCode::upgrade_required,
+                    "event schema version " + std::to_string(event.schema_version) +
+                        " is not supported (this program reads " +
+                        std::to_string(k_min_event_schema_version) + " to " +
+                        std::to_string(k_event_schema_version) + ")");
+    }
+    if (event.op != k_op_create && event.op != k_op_update && event.op != k_op_delete) {
+        return fail(ErrorCode::invalid_input, "unknown event operation");
+    }
+    if (!is_uuid(event.entity_id) || !is_uuid(event.device_id)) {
+        return fail(ErrorCode::invalid_input, "entity and device ids must be lowercase UUIDs");
+    }
+    if (event.seq <= 0 || event.hlc <= 0) {
+        return fail(ErrorCode::invalid_input, "event seq and hlc must be positive");
+    }
+    auto payload = parse_payload(event);
+    if (!payload) {
+        return tl::unexpected(payload.error());
+    }
+    auto fields = payload->find("fields");
+    if (fields == payload->end() || !fields->is_object()) {
+        return fail(ErrorCode::invalid_input, "event payload has no \"fields\" object");
+    }
+    if (auto base = payload->find("base"); base != payload->end()) {
+        if (!base->is_object()) {
+            return fail(ErrorCode::invalid_input, "event \"base\" must be an object");
+        }
+        for (auto it = base->begin(); it != base->end(); ++it) {
+            if (!it->is_string() || !def->field(it.key())) {
+                return fail(ErrorCode::invalid_input, "event \"base\" names an unknown field");
+            }
+        }
+    }
+    bool create = event.op == k_op_create;
+    for (auto it = fields->begin(); it != fields->end(); ++it) {
+        const FieldDef* field = def->field(it.key());
+        if (!field) {
+            return fail(ErrorCode::invalid_input,
+                        std::string(def->type) + ": unknown field in event");
+        }
+        if (auto ok = check_field(*def, *field, *it, create); !ok) {
+            return ok;
+        }
+    }
+    if (create) {
+        for (const FieldDef& field : def->fields) {
+            if (field.required && !fields->contains(field.name)) {
+                return fail(ErrorCode::invalid_input, std::string(def->type) + "." +
+                                                          std::string(field.name) +
+                                                          ": is required");
+            }
+        }
+    } else if (fields->empty()) {
+        return fail(ErrorCode::invalid_input, "an update event must change at least one field");
+    }
+    if (event.op == k_op_delete &&
+        (fields->size() != 1 || !fields->contains(k_deleted_field))) {
+        return fail(ErrorCode::invalid_input, "a delete event must set only \"deleted\"");
+    }
+    return {};
+}
+
+Result<void> Projector::install(storage::Database& db) {
+    static const std::string v1 = [] {
+        std::string sql;
+        for (const EntityDef* def : all_entities()) {
+            sql += create_table_sql(*def);
+        }
+        sql += R"sql(
+CREATE INDEX visits_by_village ON visits(village_id);
+CREATE INDEX visits_by_date ON visits(date);
+CREATE INDEX consultations_by_visit ON consultations(visit_id);
+CREATE INDEX attendance_by_visit ON attendance(visit_id);
+CREATE INDEX surveys_by_visit ON surveys(visit_id);
+CREATE INDEX photos_by_visit ON photos(visit_id);
+CREATE INDEX photos_by_hash ON photos(sha256);
+CREATE TABLE conflicts(
+    entity_type TEXT NOT NULL,
+    entity_id   TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    a_version   TEXT NOT NULL,
+    a_value     TEXT NOT NULL,
+    b_version   TEXT NOT NULL,
+    b_value     TEXT NOT NULL,
+    PRIMARY KEY (entity_id, field, a_version, b_version)
+) STRICT;
+)sql";
+        return sql;
+    }();
+    static const storage::Migration steps[] = {{1, v1}};
+    return storage::migrate(db, "projections", steps);
+}
+
+Result<void> Projector::apply(const Event& event) {
+    if (auto ok = validate_event(event); !ok) {
+        return ok;
+    }
+    auto payload = parse_payload(event);
+    if (!payload) {
+        return tl::unexpected(payload.error());
+    }
+    return apply(event, *payload);
+}
+
+Result<void> Projector::apply(const Event& event, const json& payload) {
+    const EntityDef* def = find_entity(event.entity_type);
+    if (!def) {
+        return fail(ErrorCode::invalid_input, "unknown entity type");
+    }
+    const EntitySql& sql = sql_for(*def);
+    const json& fields = fields_of(payload);
+    const std::string version = version_of(event.hlc, event.device_id);
+    const bool create = event.op == k_op_create;
+    static const json null_value = nullptr;
+    auto value_in = [&](const json& object, std::string_view name) -> const json& {
+        auto it = object.find(name);
+        return it == object.end() ? null_value : *it;
+    };
+
+    if (create) {
+        // The common case: a new record. One insert, no read.
+        auto insert = m_db->cached(sql.insert_create);
+        if (!insert) {
+            return tl::unexpected(insert.error());
+        }
+        Statement& s = **insert;
+        int i = 1;
+        s.bind(i++, event.entity_id);
+        for (const FieldDef& f : def->fields) {
+            bind_value(s, i++, f, value_in(fields, f.name));
+        }
+        s.bind(i, version);
+        if (auto ok = s.run(); !ok) {
+            return ok;
+        }
+        if (m_db->changes() == 1) {
+            return {};
+        }
+    }
+
+    auto select = m_db->cached(sql.select);
+    if (!select) {
+        return tl::unexpected(select.error());
+    }
+    (*select)->bind(1, event.entity_id);
+    auto row = (*select)->step();
+    if (!row) {
+        return tl::unexpected(row.error());
+    }
+    if (!*row) {
+        // An update seen before its record's create: keep what it says, invisible until created.
+        (*select)->reset();
+        auto insert = m_db->cached(sql.insert_partial);
+        if (!insert) {
+            return tl::unexpected(insert.error());
+        }
+        Statement& s = **insert;
+        json versions = json::object();
+        int i = 1;
+        s.bind(i++, event.entity_id);
+        for (const FieldDef& f : def->fields) {
+            const json& v = value_in(fields, f.name);
+            bind_value(s, i++, f, v);
+            if (fields.contains(f.name)) {
+                versions[std::string(f.name)] = version;
+            }
+        }
+        s.bind(i, versions.dump());
+        return s.run();
+    }
+
+    const Statement& r = **select;
+    const int n = static_cast<int>(def->fields.size());
+    std::vector<json> values;
+    values.reserve(def->fields.size());
+    for (int c = 0; c < n; ++c) {
+        values.push_back(read_value(r, c, def->fields[static_cast<size_t>(c)]));
+    }
+    std::optional<std::string> created = r.column_opt_text(n);
+    json overrides = json::parse(r.column_text(n + 1), nullptr, false);
+    (*select)->reset();
+    if (!overrides.is_object()) {
+        return fail(ErrorCode::corrupt, std::string(def->table) + ": damaged version column");
+    }
+
+    std::vector<std::string> versions;
+    versions.reserve(def->fields.size());
+    for (const FieldDef& f : def->fields) {
+        auto it = overrides.find(f.name);
+        versions.push_back(it != overrides.end() && it->is_string() ? it->get<std::string>()
+                                                                    : created.value_or(""));
+    }
+    bool changed = false;
+    for (size_t k = 0; k < def->fields.size(); ++k) {
+        auto it = fields.find(def->fields[k].name);
+        if (it != fields.end() && version > versions[k]) {
+            values[k] = *it;
+            versions[k] = version;
+            changed = true;
+        }
+    }
+    std::optional<std::string> new_created = created;
+    if (create && (!created || version > *created)) {
+        new_created = version;
+        changed = true;
+    }
+    if (changed) {
+        json compressed = json::object();
+        for (size_t k = 0; k < def->fields.size(); ++k) {
+            if (!versions[k].empty() && versions[k] != new_created.value_or("")) {
+                compressed[std::string(def->fields[k].name)] = versions[k];
+            }
+        }
+        auto update = m_db->cached(sql.update);
+        if (!update) {
+            return tl::unexpected(update.error());
+        }
+        Statement& s = **update;
+        int i = 1;
+        for (size_t k = 0; k < def->fields.size(); ++k) {
+            bind_value(s, i++, def->fields[k], values[k]);
+        }
+        s.bind(i++, new_created);
+        s.bind(i++, compressed.dump());
+        s.bind(i, event.entity_id);
+        if (auto ok = s.run(); !ok) {
+            return ok;
+        }
+    }
+    return detect_conflicts(event, payload, *def);
+}
+
+Result<void> Projector::detect_conflicts(const Event& event, const json& payload,
+                                         const EntityDef& def) {
+    auto others = m_log.for_entity(event.entity_id);
+    if (!others) {
+        return tl::unexpected(others.error());
+    }
+    const json& mine = fields_of(payload);
+    const std::string my_version = version_of(event.hlc, event.device_id);
+    auto touched = [](const json& fields, const json& base, const Event& e) {
+        std::vector<std::string> names;
+        for (auto it = fields.begin(); it != fields.end(); ++it) {
+            names.push_back(it.key());
+        }
+        // An edit also "reads" the deleted flag: a concurrent delete is a conflict with it.
+        if (e.op == k_op_update && !fields.contains(k_deleted_field) &&
+            base.contains(k_deleted_field)) {
+            names.emplace_back(k_deleted_field);
+        }
+        return names;
+    };
+    const auto my_fields = touched(mine, base_of(payload), event);
+
+    auto insert = m_db->cached(
+        "INSERT INTO conflicts(entity_type, entity_id, field, a_version, a_value, b_version,"
+        " b_value) VALUES(?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
+    if (!insert) {
+        return tl::unexpected(insert.error());
+    }
+    for (const Event& other : *others) {
+        if (other.device_id == event.device_id && other.seq == event.seq) {
+            continue;
+        }
+        json other_payload = json::parse(other.payload, nullptr, false);
+        if (!other_payload.is_object()) {
+            continue;
+        }
+        const json& theirs = fields_of(other_payload);
+        const std::string other_version = version_of(other.hlc, other.device_id);
+        if (other_version == my_version) {
+            continue;
+        }
+        if (saw(event, payload, theirs, other_version) ||
+            saw(other, other_payload, mine, my_version)) {
+            continue;
+        }
+        const auto other_fields = touched(theirs, base_of(other_payload), other);
+        for (const std::string& name : my_fields) {
+            if (std::find(other_fields.begin(), other_fields.end(), name) == other_fields.end()) {
+                continue;
+            }
+            bool i_write = mine.contains(name);
+            bool they_write = theirs.contains(name);
+            if (!i_write && !they_write) {
+                continue;
+            }
+            json my_value = i_write ? mine.at(name) : json{{"edited", mine}};
+            json their_value = they_write ? theirs.at(name) : json{{"edited", theirs}};
+            if (i_write && they_write && my_value == their_value) {
+                continue;
+            }
+            bool mine_first = my_version < other_version;
+            Statement& s = **insert;
+            s.reset();
+            s.bind_all(std::string(def.type), event.entity_id, name,
+                       mine_first ? my_version : other_version,
+                       (mine_first ? my_value : their_value).dump(),
+                       mine_first ? other_version : my_version,
+                       (mine_first ? their_value : my_value).dump());
+            if (auto ok = s.run(); !ok) {
+                return ok;
+            }
+        }
+    }
+    return {};
+}
+
+Result<json> Projector::field_versions(const EntityDef& def, std::string_view id) {
+    auto select = m_db->cached(sql_for(def).select);
+    if (!select) {
+        return tl::unexpected(select.error());
+    }
+    (*select)->bind(1, id);
+    auto row = (*select)->step();
+    if (!row) {
+        return tl::unexpected(row.error());
+    }
+    json result = json::object();
+    if (!*row) {
+        return result;
+    }
+    const int n = static_cast<int>(def.fields.size());
+    std::optional<std::string> created = (*select)->column_opt_text(n);
+    json overrides = json::parse((*select)->column_text(n + 1), nullptr, false);
+    (*select)->reset();
+    for (const FieldDef& f : def.fields) {
+        if (overrides.is_object() && overrides.contains(f.name)) {
+            result[std::string(f.name)] = overrides[std::string(f.name)];
+        } else {
+            result[std::string(f.name)] = created.value_or("");
+        }
+    }
+    return result;
+}
+
+Result<void> Projector::rebuild() {
+    for (const EntityDef* def : all_entities()) {
+        if (auto ok = m_db->exec("DELETE FROM " + std::string(def->table)); !ok) {
+            return ok;
+        }
+    }
+    if (auto ok = m_db->exec("DELETE FROM conflicts"); !ok) {
+        return ok;
+    }
+    std::int64_t after = 0;
+    for (;;) {
+        std::vector<Event> batch;
+        auto visited = m_log.scan(after, 1000, [&](const Event& e) {
+            batch.push_back(e);
+            return true;
+        });
+        if (!visited) {
+            return tl::unexpected(visited.error());
+        }
+        if (batch.empty()) {
+            return {};
+        }
+        for (const Event& e : batch) {
+            if (validate_event(e)) {
+                if (auto ok = apply(e); !ok) {
+                    return ok;
+                }
+            }
+            after = e.log_position;
+        }
+    }
+}
+
+Result<std::string> Projector::fingerprint() {
+    crypto_hash_sha256_state state;
+    crypto_hash_sha256_init(&state);
+    auto feed = [&](std::string_view text) {
+        crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(text.data()),
+                                  text.size());
+        crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>("\x1f"), 1);
+    };
+    std::vector<std::string> queries;
+    for (const EntityDef* def : all_entities()) {
+        queries.push_back("SELECT * FROM " + std::string(def->table) + " ORDER BY id");
+    }
+    queries.emplace_back("SELECT * FROM conflicts ORDER BY entity_id, field, a_version, b_version");
+    for (const std::string& q : queries) {
+        feed(q);
+        auto stmt = m_db->prepare(q);
+        if (!stmt) {
+            return tl::unexpected(stmt.error());
+        }
+        for (;;) {
+            auto row = stmt->step();
+            if (!row) {
+                return tl::unexpected(row.error());
+            }
+            if (!*row) {
+                break;
+            }
+            for (int c = 0; c < stmt->column_count(); ++c) {
+                feed(stmt->is_null(c) ? std::string("\x01NULL") : stmt->column_text(c));
+            }
+        }
+    }
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&state, digest);
+    std::string hex(sizeof digest * 2, '0');
+    sodium_bin2hex(hex.data(), hex.size() + 1, digest, sizeof digest);
+    return hex;
+}
+
+} // namespace caravan::client

@@ -1,0 +1,975 @@
+// Villages, visits and the records taken at a visit: validation, events, queries.
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "caravan/client/domain.hpp"
+#include "caravan/client/engine.hpp"
+#include "caravan/client/hlc.hpp"
+#include "caravan/client/ids.hpp"
+#include "caravan/client/text.hpp"
+
+namespace caravan::client {
+
+using nlohmann::json;
+using storage::Statement;
+
+namespace {
+
+constexpr std::string_view k_current_visit = "current_visit";
+
+std::string village_key(std::string_view region, std::string_view name) {
+    return fold_case(normalize_space(region)) + "\n" + fold_case(normalize_space(name));
+}
+
+Result<Person> validate_person(const PersonInput& in) {
+    Person p;
+    auto gender = enums::gender.parse(in.gender);
+    if (!gender) {
+        return tl::unexpected(gender.error());
+    }
+    auto age = enums::age.parse(in.age);
+    if (!age) {
+        return tl::unexpected(age.error());
+    }
+    auto category = enums::category.parse(in.category);
+    if (!category) {
+        return tl::unexpected(category.error());
+    }
+    return Person{*gender, *age, *category, in.vulnerable};
+}
+
+Result<std::vector<std::string>> validate_topics(const std::vector<std::string>& in) {
+    if (in.empty()) {
+        return fail(ErrorCode::invalid_input,
+                    "topic: at least one is required; allowed: " + enums::topic.allowed());
+    }
+    std::vector<std::string> topics;
+    for (const std::string& t : in) {
+        auto code = enums::topic.parse(t);
+        if (!code) {
+            return tl::unexpected(code.error());
+        }
+        if (std::find(topics.begin(), topics.end(), *code) == topics.end()) {
+            topics.push_back(*code);
+        }
+    }
+    return topics;
+}
+
+json person_fields(const Person& p) {
+    return {{"gender", p.gender},
+            {"age", p.age},
+            {"category", p.category},
+            {"vulnerable", p.vulnerable}};
+}
+
+const char* k_visible = "_created IS NOT NULL AND NOT coalesce(deleted, 0)";
+
+std::string visit_select(std::string_view where) {
+    return "SELECT v.id, v.village_id, coalesce(g.name, ''), coalesce(g.region, ''), v.date,"
+           " v.lawyer, coalesce(v.closed, 0) FROM visits v LEFT JOIN villages g ON g.id ="
+           " v.village_id WHERE v._created IS NOT NULL AND NOT coalesce(v.deleted, 0) " +
+           std::string(where);
+}
+
+Visit read_visit(const Statement& s) {
+    return Visit{s.column_text(0), s.column_text(1), s.column_text(2), s.column_text(3),
+                 s.column_text(4), s.column_text(5), s.column_int(6) != 0};
+}
+
+const std::string& consultation_select() {
+    static const std::string sql =
+        "SELECT c.id, c.visit_id, coalesce(v.date, ''), coalesce(g.name, ''),"
+        " coalesce(g.region, ''), c.lawyer, c.gender, c.age, c.category,"
+        " coalesce(c.vulnerable, 0), c.topics, c.outcome, coalesce(c.question, ''),"
+        " coalesce(c.advice, ''), coalesce(c.follow_up, 0), c.lang"
+        " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"
+        " LEFT JOIN villages g ON g.id = v.village_id"
+        " WHERE c._created IS NOT NULL AND NOT coalesce(c.deleted, 0) ";
+    return sql;
+}
+
+Consultation read_consultation(const Statement& s) {
+    Consultation c;
+    c.id = s.column_text(0);
+    c.visit_id = s.column_text(1);
+    c.date = s.column_text(2);
+    c.village = s.column_text(3);
+    c.region = s.column_text(4);
+    c.lawyer = s.column_text(5);
+    c.person = Person{s.column_text(6), s.column_text(7), s.column_text(8), s.column_int(9) != 0};
+    json topics = json::parse(s.column_text(10), nullptr, false);
+    if (topics.is_array()) {
+        for (const json& t : topics) {
+            if (t.is_string()) {
+                c.topics.push_back(t.get<std::string>());
+            }
+        }
+    }
+    c.outcome = s.column_text(11);
+    c.question = s.column_text(12);
+    c.advice = s.column_text(13);
+    c.follow_up = s.column_int(14) != 0;
+    c.lang = s.column_opt_text(15);
+    return c;
+}
+
+template <class T, class Read>
+Result<std::vector<T>> collect(storage::Database& db, const std::string& sql, Read read,
+                               const std::vector<std::string>& params = {}) {
+    auto stmt = db.prepare(sql);
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    int i = 1;
+    for (const std::string& p : params) {
+        stmt->bind(i++, p);
+    }
+    std::vector<T> out;
+    for (;;) {
+        auto row = stmt->step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        if (!*row) {
+            return out;
+        }
+        out.push_back(read(*stmt));
+    }
+}
+
+Result<std::int64_t> scalar(storage::Database& db, const std::string& sql,
+                            const std::vector<std::string>& params = {}) {
+    auto rows = collect<std::int64_t>(
+        db, sql, [](const Statement& s) { return s.column_int(0); }, params);
+    if (!rows) {
+        return tl::unexpected(rows.error());
+    }
+    return rows->empty() ? 0 : rows->front();
+}
+
+bool looks_like_id_fragment(std::string_view ref) {
+    if (ref.size() < 4 || ref.size() > 36) {
+        return false;
+    }
+    return std::all_of(ref.begin(), ref.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-';
+    });
+}
+
+} // namespace
+
+// ---- references --------------------------------------------------------------------------
+
+Result<std::string> Engine::resolve_id(std::string_view table, std::string_view ref,
+                                       std::string_view what) {
+    std::string r = normalize_space(ref);
+    if (!looks_like_id_fragment(r)) {
+        return fail(ErrorCode::invalid_input,
+                    std::string(what) + ": give an id or at least 4 of its hex digits");
+    }
+    auto ids = collect<std::string>(
+        m_db,
+        "SELECT id FROM " + std::string(table) + " WHERE " + k_visible +
+            " AND (id = ?1 OR instr(id, ?1) > 0) ORDER BY id = ?1 DESC LIMIT 6",
+        [](const Statement& s) { return s.column_text(0); }, {r});
+    if (!ids) {
+        return tl::unexpected(ids.error());
+    }
+    if (ids->empty()) {
+        return fail(ErrorCode::not_found, std::string(what) + " " + r + " not found");
+    }
+    if (ids->size() > 1 && ids->front() != r) {
+        std::string list;
+        for (const auto& id : *ids) {
+            list += (list.empty() ? "" : ", ") + short_id(id);
+        }
+        return fail(ErrorCode::ambiguous, std::string(what) + " " + r +
+                                              " matches several records (" + list +
+                                              "): give more of the id");
+    }
+    return ids->front();
+}
+
+// ---- villages ----------------------------------------------------------------------------
+
+Result<std::string> Engine::find_region(std::string_view ref) {
+    auto region = validate_text("region", ref, k_max_name_chars);
+    if (!region) {
+        return tl::unexpected(region.error());
+    }
+    auto known = collect<std::string>(
+        m_db,
+        "SELECT region FROM villages WHERE region IS NOT NULL UNION "
+        "SELECT region FROM devices WHERE region IS NOT NULL",
+        [](const Statement& s) { return s.column_text(0); });
+    if (!known) {
+        return tl::unexpected(known.error());
+    }
+    std::string folded = fold_case(*region);
+    for (const std::string& k : *known) {
+        if (fold_case(k) == folded) {
+            return k;
+        }
+    }
+    return fail(ErrorCode::not_found, "region: no records for this region (known regions: " +
+                                          [&] {
+                                              std::string list;
+                                              for (const auto& k : *known) {
+                                                  list += (list.empty() ? "" : "; ") + k;
+                                              }
+                                              return list.empty() ? std::string("none") : list;
+                                          }() +
+                                          ")");
+}
+
+Result<Village> Engine::add_village(const VillageInput& input) {
+    auto name = validate_text("name", input.name, k_max_name_chars);
+    if (!name) {
+        return tl::unexpected(name.error());
+    }
+    auto region = validate_text("region", input.region, k_max_name_chars);
+    if (!region) {
+        return tl::unexpected(region.error());
+    }
+    std::optional<std::string> district;
+    if (input.district) {
+        auto d = validate_text("district", *input.district, k_max_name_chars);
+        if (!d) {
+            return tl::unexpected(d.error());
+        }
+        district = *d;
+    }
+    if (input.lat.has_value() != input.lon.has_value()) {
+        return fail(ErrorCode::invalid_input, "lat/lon: give both or neither");
+    }
+    if (input.lat) {
+        if (auto ok = validate_coordinate("lat", *input.lat, 90); !ok) {
+            return tl::unexpected(ok.error());
+        }
+        if (auto ok = validate_coordinate("lon", *input.lon, 180); !ok) {
+            return tl::unexpected(ok.error());
+        }
+    }
+    // Reuse the spelling of a region already known, so "жамбыл обл." joins "Жамбыл обл.".
+    if (auto known = find_region(*region)) {
+        region = *known;
+    }
+    Village village{uuid_from_key("village", village_key(*region, *name)), *name, *region,
+                    district, input.lat, input.lon};
+    auto ok = write([&]() -> Result<void> {
+        auto exists = scalar(m_db, std::string("SELECT count(*) FROM villages WHERE id = ? AND ") +
+                                       k_visible,
+                             {village.id});
+        if (!exists) {
+            return tl::unexpected(exists.error());
+        }
+        if (*exists) {
+            return fail(ErrorCode::conflict, "village: this village already exists in " +
+                                                 village.region + " (id " +
+                                                 short_id(village.id) + ")");
+        }
+        json fields = {{"name", village.name},
+                       {"region", village.region},
+                       {"district", village.district ? json(*village.district) : json(nullptr)},
+                       {"lat", village.lat ? json(*village.lat) : json(nullptr)},
+                       {"lon", village.lon ? json(*village.lon) : json(nullptr)},
+                       {"deleted", false}};
+        auto event = record(entities::village, village.id, k_op_create, fields, json::object());
+        return event ? Result<void>() : tl::unexpected(event.error());
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return village;
+}
+
+Result<std::vector<Village>> Engine::list_villages(const std::optional<std::string>& region) {
+    std::string sql = std::string("SELECT id, name, region, district, lat, lon FROM villages WHERE ") +
+                      k_visible;
+    std::vector<std::string> params;
+    if (region) {
+        auto canonical = find_region(*region);
+        if (!canonical) {
+            return tl::unexpected(canonical.error());
+        }
+        sql += " AND region = ?";
+        params.push_back(*canonical);
+    }
+    sql += " ORDER BY region, name";
+    return collect<Village>(
+        m_db, sql,
+        [](const Statement& s) {
+            return Village{s.column_text(0),     s.column_text(1),       s.column_text(2),
+                           s.column_opt_text(3), s.column_opt_double(4), s.column_opt_double(5)};
+        },
+        params);
+}
+
+Result<Village> Engine::find_village(std::string_view ref) {
+    auto all = list_villages();
+    if (!all) {
+        return tl::unexpected(all.error());
+    }
+    std::string r = normalize_space(ref);
+    if (r.empty()) {
+        return fail(ErrorCode::invalid_input, "village: a name or id is required");
+    }
+    std::string folded = fold_case(r);
+    std::vector<const Village*> exact, prefix, by_id;
+    for (const Village& v : *all) {
+        std::string name = fold_case(v.name);
+        if (name == folded || v.id == r) {
+            exact.push_back(&v);
+        } else if (name.starts_with(folded)) {
+            prefix.push_back(&v);
+        } else if (looks_like_id_fragment(r) && v.id.find(r) != std::string::npos) {
+            by_id.push_back(&v);
+        }
+    }
+    for (auto* candidates : {&exact, &prefix, &by_id}) {
+        if (candidates->size() == 1) {
+            return *candidates->front();
+        }
+        if (candidates->size() > 1) {
+            std::string list;
+            for (const Village* v : *candidates) {
+                list += (list.empty() ? "" : "; ") + v->name + " (" + v->region + ", " +
+                        short_id(v->id) + ")";
+            }
+            return fail(ErrorCode::ambiguous,
+                        "village: the name matches several villages: " + list +
+                            "; give the id");
+        }
+    }
+    return fail(ErrorCode::not_found,
+                "village: no such village; add it with `caravan village add NAME --region R`");
+}
+
+// ---- visits ------------------------------------------------------------------------------
+
+Result<Visit> Engine::load_visit(const std::string& id) {
+    auto rows = collect<Visit>(m_db, visit_select("AND v.id = ?"), read_visit, {id});
+    if (!rows) {
+        return tl::unexpected(rows.error());
+    }
+    if (rows->empty()) {
+        return fail(ErrorCode::not_found, "visit " + short_id(id) + " not found");
+    }
+    return rows->front();
+}
+
+Result<std::optional<Visit>> Engine::current_visit() {
+    auto id = m_settings.get(k_current_visit);
+    if (!id) {
+        return tl::unexpected(id.error());
+    }
+    if (!*id) {
+        return std::optional<Visit>();
+    }
+    auto visit = load_visit(**id);
+    if (!visit) {
+        return std::optional<Visit>(); // deleted elsewhere
+    }
+    return std::optional<Visit>(*visit);
+}
+
+Result<Visit> Engine::find_visit(std::string_view ref) {
+    std::string r = normalize_space(ref);
+    if (r == "current") {
+        auto current = current_visit();
+        if (!current) {
+            return tl::unexpected(current.error());
+        }
+        if (!*current) {
+            return fail(ErrorCode::invalid_input,
+                        "visit: there is no current visit; start one with `caravan visit start "
+                        "--village NAME`");
+        }
+        return **current;
+    }
+    if (looks_like_id_fragment(r)) {
+        auto id = resolve_id("visits", r, "visit");
+        if (id) {
+            return load_visit(*id);
+        }
+        if (id.error().code != ErrorCode::not_found) {
+            return tl::unexpected(id.error());
+        }
+    }
+    auto village = find_village(r);
+    if (!village) {
+        return fail(village.error().code, "visit: no visit with this id, and " +
+                                              village.error().message);
+    }
+    auto visits = collect<Visit>(m_db, visit_select("AND v.village_id = ? ORDER BY v.date DESC"),
+                                 read_visit, {village->id});
+    if (!visits) {
+        return tl::unexpected(visits.error());
+    }
+    std::vector<Visit> open;
+    std::copy_if(visits->begin(), visits->end(), std::back_inserter(open),
+                 [](const Visit& v) { return !v.closed; });
+    if (visits->size() == 1) {
+        return visits->front();
+    }
+    if (open.size() == 1) {
+        return open.front();
+    }
+    if (visits->empty()) {
+        return fail(ErrorCode::not_found, "visit: no visit to " + village->name + " recorded");
+    }
+    std::string list;
+    for (const Visit& v : *visits) {
+        list += (list.empty() ? "" : ", ") + v.date + " (" + short_id(v.id) + ")";
+    }
+    return fail(ErrorCode::ambiguous,
+                "visit: several visits to " + village->name + ": " + list + "; give the id");
+}
+
+Result<std::vector<Visit>> Engine::list_visits() {
+    return collect<Visit>(m_db, visit_select("ORDER BY v.date, v.id"), read_visit);
+}
+
+Result<Visit> Engine::visit_for(const std::optional<std::string>& ref) {
+    return find_visit(ref ? *ref : std::string("current"));
+}
+
+Result<Visit> Engine::start_visit(std::string_view village_ref,
+                                  const std::optional<std::string>& date_in) {
+    auto device = require_device();
+    if (!device) {
+        return tl::unexpected(device.error());
+    }
+    auto village = find_village(village_ref);
+    if (!village) {
+        return tl::unexpected(village.error());
+    }
+    std::string date = date_in ? *date_in : today();
+    if (auto ok = validate_date("date", date); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    Visit visit{uuid_v7(m_options.clock()), village->id, village->name, village->region, date,
+                device->lawyer, false};
+    auto ok = write([&]() -> Result<void> {
+        json fields = {{"village_id", visit.village_id},
+                       {"date", visit.date},
+                       {"lawyer", visit.lawyer},
+                       {"closed", false},
+                       {"deleted", false}};
+        auto event = record(entities::visit, visit.id, k_op_create, fields, json::object());
+        if (!event) {
+            return tl::unexpected(event.error());
+        }
+        return m_settings.set(k_current_visit, visit.id);
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return visit;
+}
+
+Result<Visit> Engine::close_visit(const std::optional<std::string>& ref) {
+    auto visit = visit_for(ref);
+    if (!visit) {
+        return tl::unexpected(visit.error());
+    }
+    if (visit->closed) {
+        return fail(ErrorCode::conflict, "visit " + short_id(visit->id) + " is already closed");
+    }
+    auto ok = write([&]() -> Result<void> {
+        auto versions = m_projector.field_versions(entities::visit, visit->id);
+        if (!versions) {
+            return tl::unexpected(versions.error());
+        }
+        json base = {{"closed", (*versions)["closed"]}, {"deleted", (*versions)["deleted"]}};
+        auto event = record(entities::visit, visit->id, k_op_update, {{"closed", true}}, base);
+        if (!event) {
+            return tl::unexpected(event.error());
+        }
+        auto current = m_settings.get(k_current_visit);
+        if (!current) {
+            return tl::unexpected(current.error());
+        }
+        if (*current && **current == visit->id) {
+            return m_settings.erase(k_current_visit);
+        }
+        return {};
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    visit->closed = true;
+    return *visit;
+}
+
+// ---- attendance, surveys -------------------------------------------------------------------
+
+Result<Attendance> Engine::add_attendance(const AttendanceInput& input) {
+    auto person = validate_person(input.person);
+    if (!person) {
+        return tl::unexpected(person.error());
+    }
+    if (input.count < 1 || input.count > 100000) {
+        return fail(ErrorCode::invalid_input, "count: must be between 1 and 100000");
+    }
+    auto visit = visit_for(input.visit);
+    if (!visit) {
+        return tl::unexpected(visit.error());
+    }
+    Attendance a{uuid_v7(m_options.clock()), visit->id, *person, input.count};
+    auto ok = write([&]() -> Result<void> {
+        json fields = person_fields(a.person);
+        fields["visit_id"] = a.visit_id;
+        fields["count"] = a.count;
+        fields["deleted"] = false;
+        auto event = record(entities::attendance, a.id, k_op_create, fields, json::object());
+        return event ? Result<void>() : tl::unexpected(event.error());
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return a;
+}
+
+Result<Survey> Engine::add_survey(const SurveyInput& input) {
+    if (input.respondents < 1 || input.respondents > 100000) {
+        return fail(ErrorCode::invalid_input, "respondents: must be between 1 and 100000");
+    }
+    if (input.satisfied < 0 || input.satisfied > input.respondents) {
+        return fail(ErrorCode::invalid_input,
+                    "satisfied: must be between 0 and the number of respondents");
+    }
+    auto visit = visit_for(input.visit);
+    if (!visit) {
+        return tl::unexpected(visit.error());
+    }
+    Survey s{uuid_v7(m_options.clock()), visit->id, input.respondents, input.satisfied};
+    auto ok = write([&]() -> Result<void> {
+        json fields = {{"visit_id", s.visit_id},
+                       {"respondents", s.respondents},
+                       {"satisfied", s.satisfied},
+                       {"deleted", false}};
+        auto event = record(entities::survey, s.id, k_op_create, fields, json::object());
+        return event ? Result<void>() : tl::unexpected(event.error());
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return s;
+}
+
+// ---- consultations -----------------------------------------------------------------------
+
+Result<Consultation> Engine::load_consultation(const std::string& id) {
+    auto rows = collect<Consultation>(m_db, consultation_select() + "AND c.id = ?",
+                                      read_consultation, {id});
+    if (!rows) {
+        return tl::unexpected(rows.error());
+    }
+    if (rows->empty()) {
+        return fail(ErrorCode::not_found, "consultation " + short_id(id) + " not found");
+    }
+    return rows->front();
+}
+
+Result<Consultation> Engine::find_consultation(std::string_view ref) {
+    auto id = resolve_id("consultations", ref, "consultation");
+    if (!id) {
+        return tl::unexpected(id.error());
+    }
+    return load_consultation(*id);
+}
+
+Result<Consultation> Engine::add_consultation(const ConsultationInput& input) {
+    auto device = require_device();
+    if (!device) {
+        return tl::unexpected(device.error());
+    }
+    auto person = validate_person(input.person);
+    if (!person) {
+        return tl::unexpected(person.error());
+    }
+    auto topics = validate_topics(input.topics);
+    if (!topics) {
+        return tl::unexpected(topics.error());
+    }
+    auto outcome = enums::outcome.parse(input.outcome);
+    if (!outcome) {
+        return tl::unexpected(outcome.error());
+    }
+    auto question = validate_note("question", input.question, k_max_note_chars, false);
+    if (!question) {
+        return tl::unexpected(question.error());
+    }
+    auto advice = validate_note("advice", input.advice, k_max_note_chars, false);
+    if (!advice) {
+        return tl::unexpected(advice.error());
+    }
+    std::optional<std::string> lang;
+    if (input.lang) {
+        auto l = enums::language.parse(*input.lang);
+        if (!l) {
+            return tl::unexpected(l.error());
+        }
+        lang = *l;
+    }
+    std::string lawyer = device->lawyer;
+    if (input.lawyer) {
+        auto l = validate_text("lawyer", *input.lawyer, k_max_name_chars);
+        if (!l) {
+            return tl::unexpected(l.error());
+        }
+        lawyer = *l;
+    }
+    if (input.id && !is_uuid(*input.id)) {
+        return fail(ErrorCode::invalid_input, "id: must be a lowercase UUID");
+    }
+    auto visit = visit_for(input.visit);
+    if (!visit) {
+        return tl::unexpected(visit.error());
+    }
+    Consultation c;
+    c.id = input.id ? *input.id : uuid_v7(m_options.clock());
+    c.visit_id = visit->id;
+    c.date = visit->date;
+    c.village = visit->village;
+    c.region = visit->region;
+    c.lawyer = lawyer;
+    c.person = *person;
+    c.topics = *topics;
+    c.outcome = *outcome;
+    c.question = *question;
+    c.advice = *advice;
+    c.follow_up = input.follow_up;
+    c.lang = lang;
+    auto ok = write([&]() -> Result<void> {
+        json fields = person_fields(c.person);
+        fields["visit_id"] = c.visit_id;
+        fields["lawyer"] = c.lawyer;
+        fields["topics"] = c.topics;
+        fields["outcome"] = c.outcome;
+        fields["question"] = c.question.empty() ? json(nullptr) : json(c.question);
+        fields["advice"] = c.advice.empty() ? json(nullptr) : json(c.advice);
+        fields["follow_up"] = c.follow_up;
+        fields["lang"] = c.lang ? json(*c.lang) : json(nullptr);
+        fields["deleted"] = false;
+        auto event = record(entities::consultation, c.id, k_op_create, fields, json::object());
+        return event ? Result<void>() : tl::unexpected(event.error());
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return c;
+}
+
+Result<Consultation> Engine::edit_consultation(std::string_view ref,
+                                               const ConsultationPatch& patch) {
+    if (patch.empty()) {
+        return fail(ErrorCode::invalid_input, "nothing to change: give at least one field");
+    }
+    auto current = find_consultation(ref);
+    if (!current) {
+        return tl::unexpected(current.error());
+    }
+    json fields = json::object();
+    auto set_enum = [&](const std::optional<std::string>& in, const Enumeration& e,
+                        std::string_view name, const std::string& old) -> Result<void> {
+        if (!in) {
+            return {};
+        }
+        auto code = e.parse(*in);
+        if (!code) {
+            return tl::unexpected(code.error());
+        }
+        if (*code != old) {
+            fields[std::string(name)] = *code;
+        }
+        return {};
+    };
+    for (auto ok : {set_enum(patch.gender, enums::gender, "gender", current->person.gender),
+                    set_enum(patch.age, enums::age, "age", current->person.age),
+                    set_enum(patch.category, enums::category, "category",
+                             current->person.category),
+                    set_enum(patch.outcome, enums::outcome, "outcome", current->outcome),
+                    set_enum(patch.lang, enums::language, "lang", current->lang.value_or(""))}) {
+        if (!ok) {
+            return tl::unexpected(ok.error());
+        }
+    }
+    if (patch.topics) {
+        auto topics = validate_topics(*patch.topics);
+        if (!topics) {
+            return tl::unexpected(topics.error());
+        }
+        if (*topics != current->topics) {
+            fields["topics"] = *topics;
+        }
+    }
+    auto set_note = [&](const std::optional<std::string>& in, std::string_view name,
+                        const std::string& old) -> Result<void> {
+        if (!in) {
+            return {};
+        }
+        auto text = validate_note(name, *in, k_max_note_chars, false);
+        if (!text) {
+            return tl::unexpected(text.error());
+        }
+        if (*text != old) {
+            fields[std::string(name)] = text->empty() ? json(nullptr) : json(*text);
+        }
+        return {};
+    };
+    for (auto ok : {set_note(patch.question, "question", current->question),
+                    set_note(patch.advice, "advice", current->advice)}) {
+        if (!ok) {
+            return tl::unexpected(ok.error());
+        }
+    }
+    if (patch.vulnerable && *patch.vulnerable != current->person.vulnerable) {
+        fields["vulnerable"] = *patch.vulnerable;
+    }
+    if (patch.follow_up && *patch.follow_up != current->follow_up) {
+        fields["follow_up"] = *patch.follow_up;
+    }
+    if (fields.empty()) {
+        return *current; // nothing differs: no event
+    }
+    auto ok = write([&]() -> Result<void> {
+        auto versions = m_projector.field_versions(entities::consultation, current->id);
+        if (!versions) {
+            return tl::unexpected(versions.error());
+        }
+        json base = json::object();
+        for (auto it = fields.begin(); it != fields.end(); ++it) {
+            base[it.key()] = (*versions)[it.key()];
+        }
+        base["deleted"] = (*versions)["deleted"];
+        auto event = record(entities::consultation, current->id, k_op_update, fields, base);
+        return event ? Result<void>() : tl::unexpected(event.error());
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return load_consultation(current->id);
+}
+
+Result<Consultation> Engine::remove_consultation(std::string_view ref) {
+    auto current = find_consultation(ref);
+    if (!current) {
+        return tl::unexpected(current.error());
+    }
+    auto ok = write([&]() -> Result<void> {
+        // A delete records every field version it saw, so an edit it had not seen is a conflict.
+        auto base = m_projector.field_versions(entities::consultation, current->id);
+        if (!base) {
+            return tl::unexpected(base.error());
+        }
+        auto event = record(entities::consultation, current->id, k_op_delete,
+                            {{"deleted", true}}, *base);
+        return event ? Result<void>() : tl::unexpected(event.error());
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return *current;
+}
+
+Result<void> Engine::list_consultations(const ConsultationFilter& filter,
+                                        const std::function<bool(const Consultation&)>& visitor) {
+    std::string sql = consultation_select();
+    std::vector<std::string> params;
+    if (filter.visit) {
+        auto visit = find_visit(*filter.visit);
+        if (!visit) {
+            return tl::unexpected(visit.error());
+        }
+        sql += "AND c.visit_id = ? ";
+        params.push_back(visit->id);
+    }
+    if (filter.region) {
+        auto region = find_region(*filter.region);
+        if (!region) {
+            return tl::unexpected(region.error());
+        }
+        sql += "AND g.region = ? ";
+        params.push_back(*region);
+    }
+    for (auto [bound, op, name] : {std::tuple{&filter.from, ">=", "from"},
+                                   std::tuple{&filter.to, "<=", "to"}}) {
+        if (*bound) {
+            if (auto ok = validate_date(name, **bound); !ok) {
+                return tl::unexpected(ok.error());
+            }
+            sql += std::string("AND v.date ") + op + " ? ";
+            params.push_back(**bound);
+        }
+    }
+    if (filter.from && filter.to && *filter.from > *filter.to) {
+        return fail(ErrorCode::invalid_input, "from/to: the start date is after the end date");
+    }
+    sql += "ORDER BY v.date, c.id";
+    auto stmt = m_db.prepare(sql);
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    int i = 1;
+    for (const std::string& p : params) {
+        stmt->bind(i++, p);
+    }
+    for (;;) {
+        auto row = stmt->step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        if (!*row || !visitor(read_consultation(*stmt))) {
+            return {};
+        }
+    }
+}
+
+Result<std::vector<HistoryEntry>> Engine::consultation_history(std::string_view ref) {
+    std::string id;
+    if (auto found = resolve_id("consultations", ref, "consultation")) {
+        id = *found;
+    } else {
+        // A deleted consultation still has a history: look it up among all rows.
+        auto any = collect<std::string>(
+            m_db, "SELECT id FROM consultations WHERE instr(id, ?1) > 0 LIMIT 2",
+            [](const Statement& s) { return s.column_text(0); }, {normalize_space(ref)});
+        if (!any || any->size() != 1) {
+            return tl::unexpected(found.error());
+        }
+        id = any->front();
+    }
+    auto events = m_log.for_entity(id);
+    if (!events) {
+        return tl::unexpected(events.error());
+    }
+    auto lawyers = collect<std::pair<std::string, std::string>>(
+        m_db, "SELECT id, coalesce(lawyer, '') FROM devices",
+        [](const Statement& s) { return std::pair{s.column_text(0), s.column_text(1)}; });
+    if (!lawyers) {
+        return tl::unexpected(lawyers.error());
+    }
+    std::vector<HistoryEntry> history;
+    std::vector<json> writes;
+    for (const storage::Event& e : *events) {
+        HistoryEntry h;
+        h.version = version_of(e.hlc, e.device_id);
+        h.time = Hlc{e.hlc}.to_iso();
+        h.device_id = e.device_id;
+        for (const auto& [device, lawyer] : *lawyers) {
+            if (device == e.device_id) {
+                h.lawyer = lawyer;
+            }
+        }
+        h.op = e.op;
+        json payload = json::parse(e.payload, nullptr, false);
+        json fields = payload.is_object() ? payload.value("fields", json::object()) : json::object();
+        h.fields_json = fields.dump();
+        history.push_back(std::move(h));
+        writes.push_back(std::move(fields));
+    }
+    std::vector<size_t> order(history.size());
+    for (size_t k = 0; k < order.size(); ++k) {
+        order[k] = k;
+    }
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return history[a].version < history[b].version; });
+    std::vector<HistoryEntry> sorted;
+    for (size_t pos = 0; pos < order.size(); ++pos) {
+        size_t k = order[pos];
+        HistoryEntry h = history[k];
+        for (auto it = writes[k].begin(); it != writes[k].end(); ++it) {
+            for (size_t later = pos + 1; later < order.size(); ++later) {
+                if (writes[order[later]].contains(it.key())) {
+                    h.superseded.push_back(it.key());
+                    break;
+                }
+            }
+        }
+        sorted.push_back(std::move(h));
+    }
+    return sorted;
+}
+
+Result<std::vector<ConflictEntry>> Engine::conflicts() {
+    return collect<ConflictEntry>(
+        m_db,
+        "SELECT entity_type, entity_id, field, a_version, a_value, b_version, b_value"
+        " FROM conflicts ORDER BY entity_id, field, a_version",
+        [](const Statement& s) {
+            return ConflictEntry{s.column_text(0), s.column_text(1), s.column_text(2),
+                                 s.column_text(3), s.column_text(4), s.column_text(5),
+                                 s.column_text(6)};
+        });
+}
+
+Result<Status> Engine::status() {
+    Status st;
+    if (auto d = device()) {
+        st.device = *d;
+    } else if (d.error().code != ErrorCode::not_initialized) {
+        return tl::unexpected(d.error());
+    }
+    auto current = current_visit();
+    if (!current) {
+        return tl::unexpected(current.error());
+    }
+    st.current_visit = *current;
+    struct Count {
+        std::int64_t* target;
+        std::string sql;
+    };
+    std::string visible = std::string(" WHERE ") + k_visible;
+    const Count counts[] = {
+        {&st.villages, "SELECT count(*) FROM villages" + visible},
+        {&st.visits, "SELECT count(*) FROM visits" + visible},
+        {&st.open_visits, "SELECT count(*) FROM visits" + visible + " AND NOT coalesce(closed, 0)"},
+        {&st.consultations, "SELECT count(*) FROM consultations" + visible},
+        {&st.attendance_entries, "SELECT count(*) FROM attendance" + visible},
+        {&st.participants, "SELECT coalesce(sum(count), 0) FROM attendance" + visible},
+        {&st.surveys, "SELECT count(*) FROM surveys" + visible},
+        {&st.photos, "SELECT count(*) FROM photos" + visible},
+        {&st.events, "SELECT count(*) FROM events"},
+        {&st.conflicts, "SELECT count(*) FROM conflicts"},
+    };
+    for (const Count& c : counts) {
+        auto n = scalar(m_db, c.sql);
+        if (!n) {
+            return tl::unexpected(n.error());
+        }
+        *c.target = *n;
+    }
+    if (st.device) {
+        auto acked = m_settings.get("push_acked_seq");
+        if (!acked) {
+            return tl::unexpected(acked.error());
+        }
+        std::string after = acked->value_or("0");
+        auto unsynced = scalar(m_db,
+                               "SELECT count(*) FROM events WHERE device_id = ? AND seq > "
+                               "CAST(? AS INTEGER)",
+                               {st.device->id, after});
+        if (!unsynced) {
+            return tl::unexpected(unsynced.error());
+        }
+        st.unsynced = *unsynced;
+        if (st.unsynced > 0) {
+            auto oldest = scalar(m_db,
+                                 "SELECT min(hlc) FROM events WHERE device_id = ? AND seq > "
+                                 "CAST(? AS INTEGER)",
+                                 {st.device->id, after});
+            if (!oldest) {
+                return tl::unexpected(oldest.error());
+            }
+            st.oldest_unsynced = Hlc{*oldest}.to_iso();
+        }
+    }
+    return st;
+}
+
+} // namespace caravan::client

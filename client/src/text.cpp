@@ -1,0 +1,155 @@
+#include "caravan/client/text.hpp"
+
+#include <cstdint>
+
+namespace caravan::client {
+
+namespace {
+
+// Decodes one code point at `i`; returns false on malformed input.
+bool decode(std::string_view s, size_t& i, char32_t& cp) {
+    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = byte(i);
+    size_t len;
+    if (c < 0x80) {
+        cp = c;
+        len = 1;
+    } else if ((c & 0xe0) == 0xc0) {
+        cp = c & 0x1f;
+        len = 2;
+    } else if ((c & 0xf0) == 0xe0) {
+        cp = c & 0x0f;
+        len = 3;
+    } else if ((c & 0xf8) == 0xf0) {
+        cp = c & 0x07;
+        len = 4;
+    } else {
+        return false;
+    }
+    if (i + len > s.size()) {
+        return false;
+    }
+    for (size_t k = 1; k < len; ++k) {
+        unsigned char cc = byte(i + k);
+        if ((cc & 0xc0) != 0x80) {
+            return false;
+        }
+        cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr char32_t k_min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < k_min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        return false;
+    }
+    i += len;
+    return true;
+}
+
+void encode(char32_t cp, std::string& out) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else {
+        out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    }
+}
+
+bool is_space(char32_t cp) {
+    return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
+           cp == 0xa0 || cp == 0x2007 || cp == 0x202f || cp == 0x3000 ||
+           (cp >= 0x2000 && cp <= 0x200a);
+}
+
+char32_t lower(char32_t cp) {
+    if (cp >= 'A' && cp <= 'Z') {
+        return cp + 32;
+    }
+    if (cp >= 0x410 && cp <= 0x42f) {
+        return cp + 0x20; // А..Я
+    }
+    if (cp >= 0x400 && cp <= 0x40f) {
+        return cp + 0x50; // Ѐ..Џ, including Ё and І
+    }
+    switch (cp) {
+    case 0x4d8: return 0x4d9; // Ә
+    case 0x492: return 0x493; // Ғ
+    case 0x49a: return 0x49b; // Қ
+    case 0x4a2: return 0x4a3; // Ң
+    case 0x4e8: return 0x4e9; // Ө
+    case 0x4b0: return 0x4b1; // Ұ
+    case 0x4ae: return 0x4af; // Ү
+    case 0x4ba: return 0x4bb; // Һ
+    default: return cp;
+    }
+}
+
+} // namespace
+
+bool is_valid_utf8(std::string_view text) {
+    size_t i = 0;
+    char32_t cp;
+    while (i < text.size()) {
+        if (!decode(text, i, cp) || cp == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string normalize_space(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    size_t i = 0;
+    bool pending_space = false;
+    char32_t cp;
+    while (i < text.size()) {
+        size_t start = i;
+        if (!decode(text, i, cp)) {
+            return std::string(text); // not UTF-8: validation reports it
+        }
+        if (is_space(cp)) {
+            pending_space = !out.empty();
+            continue;
+        }
+        if (pending_space) {
+            out.push_back(' ');
+            pending_space = false;
+        }
+        out.append(text.substr(start, i - start));
+    }
+    return out;
+}
+
+std::string fold_case(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    size_t i = 0;
+    char32_t cp;
+    while (i < text.size()) {
+        size_t start = i;
+        if (!decode(text, i, cp)) {
+            out.append(text.substr(start));
+            break;
+        }
+        encode(lower(cp), out);
+    }
+    return out;
+}
+
+std::size_t utf8_length(std::string_view text) {
+    std::size_t n = 0;
+    for (char c : text) {
+        n += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+    }
+    return n;
+}
+
+} // namespace caravan::client

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package Caravan needs to build, test and run.
+# Idempotent and quiet: skips apt entirely when everything is already present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libsqlite3-dev sqlite3
+  libcurl4-openssl-dev libssl-dev
+  nlohmann-json3-dev libcpp-httplib-dev libbrotli-dev
+  catch2 libcli11-dev libexpected-dev
+  libexif-dev libsodium-dev libxlsxwriter-dev libzstd-dev zlib1g-dev
+  python3 python3-openpyxl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root or install them" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,127 @@
+#pragma once
+// RAII access to one SQLite database file.
+//
+// Contract:
+// - A Database owns one connection. It is movable, not copyable, and must be used from one
+//   thread at a time (the server gives each worker its own Database).
+// - Every file opened read-write is put in WAL mode with synchronous=FULL: once commit()
+//   returns, the change survives a power cut.
+// - Statements are prepared once and cached per connection; SQL text must be a constant of the
+//   program, values are always bound.
+// - No SQLite type appears in this header.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "caravan/storage/result.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace caravan::storage {
+
+struct OpenOptions {
+    bool create = true;             // create the file (owner-only permissions) if missing
+    bool read_only = false;
+    int busy_timeout_ms = 5000;     // how long to wait for another writer before `busy`
+    bool integrity_check = true;    // run PRAGMA quick_check on open
+    std::uint32_t application_id = 0; // when non-zero, a file carrying another id is refused
+};
+
+class Statement {
+  public:
+    Statement(Statement&&) noexcept = default;
+    Statement& operator=(Statement&&) noexcept = default;
+
+    // Binding (1-based indexes, as SQLite). Text is bound by copy.
+    Statement& bind(int index, std::int64_t value);
+    Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+    Statement& bind(int index, double value);
+    Statement& bind(int index, bool value) { return bind(index, static_cast<std::int64_t>(value)); }
+    Statement& bind(int index, std::string_view value);
+    Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+    Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
+    Statement& bind(int index, std::nullopt_t);
+    template <class T> Statement& bind(int index, const std::optional<T>& value) {
+        return value ? bind(index, *value) : bind(index, std::nullopt);
+    }
+    template <class... Args> Statement& bind_all(const Args&... args) {
+        int i = 0;
+        (bind(++i, args), ...);
+        return *this;
+    }
+
+    // Advances: true when a row is available, false when done.
+    [[nodiscard]] Result<bool> step();
+    // Runs to completion, ignoring rows.
+    [[nodiscard]] Result<void> run();
+    // Resets for reuse and clears bindings. Called automatically by Database::prepare_cached.
+    void reset() noexcept;
+
+    [[nodiscard]] bool is_null(int column) const;
+    [[nodiscard]] std::int64_t column_int(int column) const;
+    [[nodiscard]] double column_double(int column) const;
+    [[nodiscard]] std::string column_text(int column) const;
+    [[nodiscard]] std::optional<std::string> column_opt_text(int column) const;
+    [[nodiscard]] std::optional<std::int64_t> column_opt_int(int column) const;
+    [[nodiscard]] std::optional<double> column_opt_double(int column) const;
+    [[nodiscard]] int column_count() const;
+
+  private:
+    friend class Database;
+    struct Deleter {
+        void operator()(sqlite3_stmt* stmt) const noexcept;
+    };
+    Statement(sqlite3* db, sqlite3_stmt* stmt) : m_db(db), m_stmt(stmt) {}
+    sqlite3* m_db = nullptr;
+    std::unique_ptr<sqlite3_stmt, Deleter> m_stmt;
+};
+
+class Database {
+  public:
+    [[nodiscard]] static Result<Database> open(const std::filesystem::path& path,
+                                               const OpenOptions& options = {});
+
+    Database(Database&&) noexcept;
+    Database& operator=(Database&&) noexcept;
+    ~Database();
+
+    // Runs one or more statements without bindings (schema changes, pragmas).
+    [[nodiscard]] Result<void> exec(std::string_view sql);
+    // A fresh statement owned by the caller.
+    [[nodiscard]] Result<Statement> prepare(std::string_view sql);
+    // A statement owned by this connection, reset and ready to bind. The pointer stays valid
+    // until the Database is destroyed; do not interleave two uses of the same SQL text.
+    [[nodiscard]] Result<Statement*> cached(std::string_view sql);
+
+    [[nodiscard]] std::int64_t last_insert_rowid() const;
+    [[nodiscard]] int changes() const;
+    [[nodiscard]] bool in_transaction() const;
+    [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+
+    // PRAGMA integrity_check: empty vector when the file is sound.
+    [[nodiscard]] Result<std::vector<std::string>> integrity_check();
+    // Copies a consistent snapshot to `target` with the online backup API.
+    [[nodiscard]] Result<void> backup_to(const std::filesystem::path& target);
+    // Caps the database size (pages), for tests of a full disk.
+    [[nodiscard]] Result<void> set_max_page_count(std::int64_t pages);
+
+  private:
+    struct Deleter {
+        void operator()(sqlite3* db) const noexcept;
+    };
+    Database() = default;
+    std::unique_ptr<sqlite3, Deleter> m_db;
+    std::filesystem::path m_path;
+    std::unordered_map<std::string, Statement> m_cache;
+};
+
+// Maps a SQLite result code to our vocabulary; `what` names the operation, never data.
+[[nodiscard]] Error sqlite_error(int rc, std::string_view what, sqlite3* db = nullptr);
+
+} // namespace caravan::storage

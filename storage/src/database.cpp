@@ -1,0 +1,370 @@
+#include "caravan/storage/database.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <system_error>
+
+namespace caravan::storage {
+
+Error sqlite_error(int rc, std::string_view what, sqlite3* db) {
+    std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    std::string message = std::string(what) + ": " + detail;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return {ErrorCode::busy,
+                std::string(what) + ": the database is locked by another caravan process"};
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return {ErrorCode::corrupt, message};
+    case SQLITE_FULL:
+        return {ErrorCode::storage_full, std::string(what) + ": the disk or database is full"};
+    case SQLITE_CONSTRAINT:
+        return {ErrorCode::conflict, message};
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return {ErrorCode::io, message};
+    default:
+        return {ErrorCode::internal, message};
+    }
+}
+
+// ---- Statement ---------------------------------------------------------------------------
+
+void Statement::Deleter::operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
+
+Statement& Statement::bind(int index, std::int64_t value) {
+    sqlite3_bind_int64(m_stmt.get(), index, value);
+    return *this;
+}
+Statement& Statement::bind(int index, double value) {
+    sqlite3_bind_double(m_stmt.get(), index, value);
+    return *this;
+}
+Statement& Statement::bind(int index, std::string_view value) {
+    sqlite3_bind_text64(m_stmt.get(), index, value.data(), value.size(), SQLITE_TRANSIENT,
+                        SQLITE_UTF8);
+    return *this;
+}
+Statement& Statement::bind(int index, std::nullopt_t) {
+    sqlite3_bind_null(m_stmt.get(), index);
+    return *this;
+}
+
+Result<bool> Statement::step() {
+    int rc = sqlite3_step(m_stmt.get());
+    if (rc == SQLITE_ROW) {
+        return true;
+    }
+    if (rc == SQLITE_DONE) {
+        return false;
+    }
+    Error error = sqlite_error(rc, "database statement", m_db);
+    sqlite3_reset(m_stmt.get());
+    return tl::unexpected(std::move(error));
+}
+
+Result<void> Statement::run() {
+    for (;;) {
+        auto row = step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        if (!*row) {
+            sqlite3_reset(m_stmt.get());
+            return {};
+        }
+    }
+}
+
+void Statement::reset() noexcept {
+    sqlite3_reset(m_stmt.get());
+    sqlite3_clear_bindings(m_stmt.get());
+}
+
+bool Statement::is_null(int column) const {
+    return sqlite3_column_type(m_stmt.get(), column) == SQLITE_NULL;
+}
+std::int64_t Statement::column_int(int column) const {
+    return sqlite3_column_int64(m_stmt.get(), column);
+}
+double Statement::column_double(int column) const {
+    return sqlite3_column_double(m_stmt.get(), column);
+}
+std::string Statement::column_text(int column) const {
+    const auto* text = sqlite3_column_text(m_stmt.get(), column);
+    int size = sqlite3_column_bytes(m_stmt.get(), column);
+    return text ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size))
+                : std::string();
+}
+std::optional<std::string> Statement::column_opt_text(int column) const {
+    if (is_null(column)) {
+        return std::nullopt;
+    }
+    return column_text(column);
+}
+std::optional<std::int64_t> Statement::column_opt_int(int column) const {
+    if (is_null(column)) {
+        return std::nullopt;
+    }
+    return column_int(column);
+}
+std::optional<double> Statement::column_opt_double(int column) const {
+    if (is_null(column)) {
+        return std::nullopt;
+    }
+    return column_double(column);
+}
+int Statement::column_count() const { return sqlite3_column_count(m_stmt.get()); }
+
+// ---- Database ----------------------------------------------------------------------------
+
+void Database::Deleter::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+
+Database::Database(Database&& other) noexcept = default;
+Database& Database::operator=(Database&& other) noexcept {
+    if (this != &other) {
+        m_cache.clear(); // statements must go before their connection
+        m_db = std::move(other.m_db);
+        m_path = std::move(other.m_path);
+        m_cache = std::move(other.m_cache);
+    }
+    return *this;
+}
+Database::~Database() { m_cache.clear(); }
+
+namespace {
+
+// Creates the file with owner-only permissions before SQLite sees it; SQLite then gives its
+// -wal and -shm files the same mode.
+Result<void> create_private_file(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+        return {};
+    }
+    if (path.has_parent_path()) {
+        std::filesystem::create_directories(path.parent_path(), ec);
+        if (ec) {
+            return fail(ErrorCode::io, "cannot create directory " + path.parent_path().string() +
+                                           ": " + ec.message());
+        }
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return fail(ErrorCode::io, "cannot create " + path.string() + ": " +
+                                       std::generic_category().message(errno));
+    }
+    ::close(fd);
+    return {};
+}
+
+} // namespace
+
+Result<Database> Database::open(const std::filesystem::path& path, const OpenOptions& options) {
+    std::error_code ec;
+    if (!options.create && !std::filesystem::exists(path, ec)) {
+        return fail(ErrorCode::not_found, "database " + path.string() + " does not exist");
+    }
+    if (options.create && !options.read_only) {
+        if (auto made = create_private_file(path); !made) {
+            return tl::unexpected(made.error());
+        }
+    }
+    int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    flags |= SQLITE_OPEN_NOMUTEX;
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+    Database db;
+    db.m_db.reset(raw);
+    db.m_path = path;
+    if (rc != SQLITE_OK) {
+        return tl::unexpected(sqlite_error(rc, "cannot open " + path.string(), raw));
+    }
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+
+    // The first read of the header tells a foreign or corrupt file apart from a database.
+    std::int64_t found_id = 0;
+    {
+        auto app_id = db.prepare("PRAGMA application_id");
+        if (!app_id) {
+            return fail(ErrorCode::corrupt, path.string() +
+                                                " is not a Caravan database or is damaged (" +
+                                                app_id.error().message + ")");
+        }
+        auto has_row = app_id->step();
+        if (!has_row) {
+            return fail(has_row.error().code == ErrorCode::busy ? ErrorCode::busy
+                                                                : ErrorCode::corrupt,
+                        path.string() + " is not a Caravan database or is damaged (" +
+                            has_row.error().message + ")");
+        }
+        found_id = app_id->column_int(0);
+    }
+
+    if (options.application_id != 0) {
+        auto tables = db.prepare("SELECT count(*) FROM sqlite_schema");
+        if (!tables) {
+            return tl::unexpected(tables.error());
+        }
+        if (auto ok = tables->step(); !ok) {
+            return tl::unexpected(ok.error());
+        }
+        bool empty = tables->column_int(0) == 0;
+        if (!empty && found_id != static_cast<std::int64_t>(options.application_id)) {
+            return fail(ErrorCode::corrupt,
+                        path.string() + " is an SQLite database of another program, not Caravan's");
+        }
+    }
+
+    if (!options.read_only) {
+        auto wal = db.prepare("PRAGMA journal_mode=WAL");
+        if (!wal) {
+            return tl::unexpected(wal.error());
+        }
+        auto row = wal->step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        if (wal->column_text(0) != "wal") {
+            return fail(ErrorCode::io, "cannot switch " + path.string() + " to WAL mode");
+        }
+    }
+    if (auto ok = db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    if (options.application_id != 0 && found_id == 0 && !options.read_only) {
+        auto set = db.exec("PRAGMA application_id=" + std::to_string(options.application_id));
+        if (!set) {
+            return tl::unexpected(set.error());
+        }
+    }
+    if (options.integrity_check) {
+        auto check = db.prepare("PRAGMA quick_check(5)");
+        if (!check) {
+            return fail(ErrorCode::corrupt, path.string() + " is damaged: " + check.error().message);
+        }
+        std::string problems;
+        for (;;) {
+            auto row = check->step();
+            if (!row) {
+                return fail(row.error().code == ErrorCode::busy ? ErrorCode::busy : ErrorCode::corrupt,
+                            path.string() + " failed its integrity check: " + row.error().message);
+            }
+            if (!*row) {
+                break;
+            }
+            std::string line = check->column_text(0);
+            if (line != "ok") {
+                problems += (problems.empty() ? "" : "; ") + line;
+            }
+        }
+        if (!problems.empty()) {
+            return fail(ErrorCode::corrupt,
+                        path.string() + " failed its integrity check: " + problems);
+        }
+    }
+    return db;
+}
+
+Result<void> Database::exec(std::string_view sql) {
+    std::string text(sql);
+    char* message = nullptr;
+    int rc = sqlite3_exec(m_db.get(), text.c_str(), nullptr, nullptr, &message);
+    sqlite3_free(message);
+    if (rc != SQLITE_OK) {
+        return tl::unexpected(sqlite_error(rc, "database statement", m_db.get()));
+    }
+    return {};
+}
+
+Result<Statement> Database::prepare(std::string_view sql) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(m_db.get(), sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return tl::unexpected(sqlite_error(rc, "preparing a database statement", m_db.get()));
+    }
+    return Statement(m_db.get(), stmt);
+}
+
+Result<Statement*> Database::cached(std::string_view sql) {
+    auto found = m_cache.find(std::string(sql));
+    if (found != m_cache.end()) {
+        found->second.reset();
+        return &found->second;
+    }
+    auto stmt = prepare(sql);
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    auto [it, inserted] = m_cache.emplace(std::string(sql), std::move(*stmt));
+    return &it->second;
+}
+
+std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(m_db.get()); }
+int Database::changes() const { return sqlite3_changes(m_db.get()); }
+bool Database::in_transaction() const { return sqlite3_get_autocommit(m_db.get()) == 0; }
+
+Result<std::vector<std::string>> Database::integrity_check() {
+    auto check = prepare("PRAGMA integrity_check");
+    if (!check) {
+        return tl::unexpected(check.error());
+    }
+    std::vector<std::string> problems;
+    for (;;) {
+        auto row = check->step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        if (!*row) {
+            break;
+        }
+        std::string line = check->column_text(0);
+        if (line != "ok") {
+            problems.push_back(std::move(line));
+        }
+    }
+    return problems;
+}
+
+Result<void> Database::backup_to(const std::filesystem::path& target) {
+    std::error_code ec;
+    std::filesystem::remove(target, ec);
+    if (auto made = create_private_file(target); !made) {
+        return made;
+    }
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(target.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
+    std::unique_ptr<sqlite3, Deleter> dest(raw);
+    if (rc != SQLITE_OK) {
+        return tl::unexpected(sqlite_error(rc, "cannot open backup file " + target.string(), raw));
+    }
+    sqlite3_backup* backup = sqlite3_backup_init(raw, "main", m_db.get(), "main");
+    if (!backup) {
+        return tl::unexpected(sqlite_error(sqlite3_errcode(raw), "starting backup", raw));
+    }
+    do {
+        rc = sqlite3_backup_step(backup, 256);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+            sqlite3_sleep(20);
+        }
+    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    sqlite3_backup_finish(backup);
+    if (rc != SQLITE_DONE) {
+        return tl::unexpected(sqlite_error(rc, "writing backup " + target.string(), raw));
+    }
+    return {};
+}
+
+Result<void> Database::set_max_page_count(std::int64_t pages) {
+    return exec("PRAGMA max_page_count=" + std::to_string(pages));
+}
+
+} // namespace caravan::storage

@@ -1,0 +1,87 @@
+#include "caravan/storage/migrations.hpp"
+
+#include "caravan/storage/transaction.hpp"
+
+namespace caravan::storage {
+
+namespace {
+
+Result<void> ensure_table(Database& db) {
+    return db.exec("CREATE TABLE IF NOT EXISTS caravan_schema("
+                   " component TEXT PRIMARY KEY, version INTEGER NOT NULL) STRICT");
+}
+
+} // namespace
+
+Result<int> schema_version(Database& db, std::string_view component) {
+    if (auto ok = ensure_table(db); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    auto stmt = db.cached("SELECT version FROM caravan_schema WHERE component = ?");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    (*stmt)->bind(1, component);
+    auto row = (*stmt)->step();
+    if (!row) {
+        return tl::unexpected(row.error());
+    }
+    int version = *row ? static_cast<int>((*stmt)->column_int(0)) : 0;
+    (*stmt)->reset();
+    return version;
+}
+
+Result<void> migrate(Database& db, std::string_view component, std::span<const Migration> steps) {
+    auto current = schema_version(db, component);
+    if (!current) {
+        return tl::unexpected(current.error());
+    }
+    int latest = steps.empty() ? 0 : steps.back().version;
+    if (*current > latest) {
+        return fail(ErrorCode::upgrade_required,
+                    "the database's " + std::string(component) + " schema is version " +
+                        std::to_string(*current) + ", newer than this program (" +
+                        std::to_string(latest) + "): upgrade caravan");
+    }
+    if (*current == latest) {
+        return {};
+    }
+    auto tx = Transaction::begin(db);
+    if (!tx) {
+        return tl::unexpected(tx.error());
+    }
+    // Re-read under the write lock: another process may have migrated meanwhile.
+    current = schema_version(db, component);
+    if (!current) {
+        return tl::unexpected(current.error());
+    }
+    for (const Migration& step : steps) {
+        if (step.version <= *current) {
+            continue;
+        }
+        if (!step.sql.empty()) {
+            if (auto ok = db.exec(step.sql); !ok) {
+                return fail(ok.error().code, "migrating " + std::string(component) + " to version " +
+                                                 std::to_string(step.version) + ": " +
+                                                 ok.error().message);
+            }
+        }
+        if (step.step) {
+            if (auto ok = step.step(db); !ok) {
+                return ok;
+            }
+        }
+    }
+    auto set = db.cached("INSERT INTO caravan_schema(component, version) VALUES(?, ?)"
+                         " ON CONFLICT(component) DO UPDATE SET version = excluded.version");
+    if (!set) {
+        return tl::unexpected(set.error());
+    }
+    (*set)->bind_all(component, latest);
+    if (auto ok = (*set)->run(); !ok) {
+        return ok;
+    }
+    return tx->commit();
+}
+
+} // namespace caravan::storage
