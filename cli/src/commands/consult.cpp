@@ -1,0 +1,209 @@
+#include "common.hpp"
+
+#include "caravan/client/hlc.hpp"
+
+namespace caravan::cli {
+namespace {
+
+void print_saved(Context& ctx, const client::Consultation& c) {
+    if (ctx.json) {
+        print_json(ctx, client::to_json(c));
+    } else {
+        ctx.out << phrase(ctx, "saved") << " " << client::short_id(c.id) << " (" << c.id << ")\n";
+    }
+}
+
+void setup_add(CLI::App* group, Registry& registry) {
+    auto in = std::make_shared<client::ConsultationInput>();
+    auto* add = group->add_subcommand("add", "Record a consultation at the current visit");
+    add->add_option("--gender", in->person.gender, "female, male or unrecorded")->required();
+    add->add_option("--age", in->person.age, "Age band, e.g. 33-45, 59+, unrecorded")->required();
+    add->add_option("--category", in->person.category, "Social category, e.g. unemployed")
+        ->required();
+    add->add_flag("--vulnerable", in->person.vulnerable, "Socially vulnerable");
+    add->add_option("--topic", in->topics, "Topic (repeat for several), e.g. land")->required();
+    add->add_option("--outcome", in->outcome, "advice, referred, document or case")->required();
+    add->add_option("--question", in->question, "Short summary of the question");
+    add->add_option("--advice", in->advice, "Short summary of the advice");
+    add->add_flag("--follow-up", in->follow_up, "Follow-up is needed");
+    add->add_option("--lang", in->lang, "Language of the consultation: kk or ru");
+    add->add_option("--lawyer", in->lawyer, "Lawyer (default: this device's lawyer)");
+    add->add_option("--visit", in->visit, "Visit (default: the current visit)");
+    add->callback([&registry, in] {
+        registry.set([in](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(c, engine.add_consultation(*in));
+            print_saved(ctx, c);
+            return {};
+        });
+    });
+}
+
+void setup_edit(CLI::App* group, Registry& registry) {
+    struct Options {
+        std::string id;
+        client::ConsultationPatch patch;
+        std::vector<std::string> topics;
+    };
+    auto o = std::make_shared<Options>();
+    auto* edit = group->add_subcommand("edit", "Change fields of a consultation");
+    edit->add_option("id", o->id, "Consultation id or id fragment")->required();
+    edit->add_option("--gender", o->patch.gender, "female, male or unrecorded");
+    edit->add_option("--age", o->patch.age, "Age band");
+    edit->add_option("--category", o->patch.category, "Social category");
+    edit->add_flag_callback("--vulnerable", [o] { o->patch.vulnerable = true; }, "Mark vulnerable");
+    edit->add_flag_callback("--not-vulnerable", [o] { o->patch.vulnerable = false; },
+                            "Mark not vulnerable");
+    edit->add_option("--topic", o->topics, "Topics (replace the list; repeat for several)");
+    edit->add_option("--outcome", o->patch.outcome, "advice, referred, document or case");
+    edit->add_option("--question", o->patch.question, "Summary of the question");
+    edit->add_option("--advice", o->patch.advice, "Summary of the advice");
+    edit->add_flag_callback("--follow-up", [o] { o->patch.follow_up = true; }, "Needs follow-up");
+    edit->add_flag_callback("--no-follow-up", [o] { o->patch.follow_up = false; },
+                            "No follow-up needed");
+    edit->add_option("--lang", o->patch.lang, "kk or ru");
+    edit->callback([&registry, o] {
+        registry.set([o](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            client::ConsultationPatch patch = o->patch;
+            if (!o->topics.empty()) {
+                patch.topics = o->topics;
+            }
+            CARAVAN_TRY(c, engine.edit_consultation(o->id, patch));
+            print_saved(ctx, c);
+            return {};
+        });
+    });
+}
+
+void setup_rm(CLI::App* group, Registry& registry) {
+    auto id = std::make_shared<std::string>();
+    auto* rm = group->add_subcommand("rm", "Delete a consultation (its history is kept)");
+    rm->add_option("id", *id, "Consultation id or id fragment")->required();
+    rm->callback([&registry, id] {
+        registry.set([id](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(c, engine.remove_consultation(*id));
+            if (ctx.json) {
+                print_json(ctx, {{"id", c.id}, {"deleted", true}});
+            } else {
+                ctx.out << phrase(ctx, "deleted") << " " << client::short_id(c.id) << "\n";
+            }
+            return {};
+        });
+    });
+}
+
+void setup_list(CLI::App* group, Registry& registry) {
+    auto f = std::make_shared<client::ConsultationFilter>();
+    auto* list = group->add_subcommand("list", "List consultations");
+    list->add_option("--visit", f->visit, "Only this visit");
+    list->add_option("--region", f->region, "Only this region");
+    list->add_option("--from", f->from, "From date YYYY-MM-DD (inclusive)");
+    list->add_option("--to", f->to, "To date YYYY-MM-DD (inclusive)");
+    list->callback([&registry, f] {
+        registry.set([f](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            // Streamed: rows are printed as they are read, never collected.
+            bool first = true;
+            if (ctx.json) {
+                ctx.out << "[";
+            } else {
+                ctx.out << phrase(ctx, "id") << "\t" << phrase(ctx, "date") << "\t"
+                        << phrase(ctx, "village") << "\t" << phrase(ctx, "gender") << "\t"
+                        << phrase(ctx, "age") << "\t" << phrase(ctx, "category") << "\t"
+                        << phrase(ctx, "topics") << "\t" << phrase(ctx, "outcome") << "\n";
+            }
+            auto ok = engine.list_consultations(*f, [&](const client::Consultation& c) {
+                if (ctx.json) {
+                    ctx.out << (first ? "\n" : ",\n") << client::to_json(c).dump();
+                } else {
+                    ctx.out << client::short_id(c.id) << "\t" << c.date << "\t" << c.village
+                            << "\t" << label(ctx, client::enums::gender, c.person.gender) << "\t"
+                            << label(ctx, client::enums::age, c.person.age) << "\t"
+                            << label(ctx, client::enums::category, c.person.category) << "\t"
+                            << labels(ctx, client::enums::topic, c.topics) << "\t"
+                            << label(ctx, client::enums::outcome, c.outcome) << "\n";
+                }
+                first = false;
+                return static_cast<bool>(ctx.out);
+            });
+            if (!ok) {
+                if (ctx.json && !first) {
+                    ctx.out << "\n]\n"; // keep stdout one document; the error goes to stderr
+                }
+                return ok;
+            }
+            if (ctx.json) {
+                ctx.out << (first ? "]\n" : "\n]\n");
+            }
+            return {};
+        });
+    });
+}
+
+void setup_show(CLI::App* group, Registry& registry) {
+    auto id = std::make_shared<std::string>();
+    auto* show = group->add_subcommand("show", "Show one consultation");
+    show->add_option("id", *id, "Consultation id or id fragment")->required();
+    show->callback([&registry, id] {
+        registry.set([id](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(c, engine.find_consultation(*id));
+            if (ctx.json) {
+                print_json(ctx, client::to_json(c));
+            } else {
+                print_consultation(ctx, c);
+            }
+            return {};
+        });
+    });
+}
+
+void setup_history(CLI::App* group, Registry& registry) {
+    auto id = std::make_shared<std::string>();
+    auto* history = group->add_subcommand("history", "Every change of a consultation: by whom, when");
+    history->add_option("id", *id, "Consultation id or id fragment")->required();
+    history->callback([&registry, id] {
+        registry.set([id](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(entries, engine.consultation_history(*id));
+            if (ctx.json) {
+                nlohmann::json out = nlohmann::json::array();
+                for (const auto& h : entries) {
+                    out.push_back(client::to_json(h));
+                }
+                print_json(ctx, out);
+                return {};
+            }
+            for (const auto& h : entries) {
+                ctx.out << h.time << "  " << h.op << "  "
+                        << (h.lawyer.empty() ? client::short_id(h.device_id) : h.lawyer) << "\n";
+                auto fields = nlohmann::json::parse(h.fields_json, nullptr, false);
+                if (fields.is_object()) {
+                    for (auto it = fields.begin(); it != fields.end(); ++it) {
+                        bool superseded = std::find(h.superseded.begin(), h.superseded.end(),
+                                                    it.key()) != h.superseded.end();
+                        ctx.out << "    " << it.key() << " = " << it.value().dump()
+                                << (superseded ? "  (superseded)" : "") << "\n";
+                    }
+                }
+            }
+            return {};
+        });
+    });
+}
+
+const bool registered = register_command("consult", [](CLI::App& app, Registry& registry) {
+    auto* group = app.add_subcommand("consult", "Individual consultations");
+    group->require_subcommand(1);
+    setup_add(group, registry);
+    setup_edit(group, registry);
+    setup_rm(group, registry);
+    setup_list(group, registry);
+    setup_show(group, registry);
+    setup_history(group, registry);
+});
+
+} // namespace
+} // namespace caravan::cli

@@ -1,0 +1,72 @@
+#include "common.hpp"
+
+namespace caravan::cli {
+namespace {
+
+const bool status = register_command("status", [](CLI::App& app, Registry& registry) {
+    auto* cmd = app.add_subcommand("status", "Counts, current visit and unsynced changes");
+    cmd->callback([&registry] {
+        registry.set([](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(st, engine.status());
+            if (ctx.json) {
+                print_json(ctx, client::to_json(st));
+                return {};
+            }
+            auto line = [&](std::string_view key, const std::string& value) {
+                ctx.out << phrase(ctx, key) << ": " << value << "\n";
+            };
+            line("device", st.device ? st.device->lawyer + ", " + st.device->region + " (" +
+                                           client::short_id(st.device->id) + ")"
+                                     : std::string(phrase(ctx, "not initialised")));
+            if (st.current_visit) {
+                line("current visit", st.current_visit->village + ", " + st.current_visit->date +
+                                          " (" + client::short_id(st.current_visit->id) + ")");
+            } else {
+                line("current visit", std::string(phrase(ctx, "none")));
+            }
+            line("villages", std::to_string(st.villages));
+            line("visits", std::to_string(st.visits));
+            line("open visits", std::to_string(st.open_visits));
+            line("consultations", std::to_string(st.consultations));
+            line("attendance entries", std::to_string(st.attendance_entries));
+            line("participants", std::to_string(st.participants));
+            line("surveys", std::to_string(st.surveys));
+            line("photos", std::to_string(st.photos));
+            line("unsynced", std::to_string(st.unsynced));
+            if (st.oldest_unsynced) {
+                line("oldest unsynced", *st.oldest_unsynced);
+            }
+            line("conflicts", std::to_string(st.conflicts));
+            return {};
+        });
+    });
+});
+
+const bool conflicts = register_command("conflicts", [](CLI::App& app, Registry& registry) {
+    auto* cmd = app.add_subcommand(
+        "conflicts", "Concurrent edits of one field: the value kept and the value overwritten");
+    cmd->callback([&registry] {
+        registry.set([](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(list, engine.conflicts());
+            if (ctx.json) {
+                nlohmann::json out = nlohmann::json::array();
+                for (const auto& c : list) {
+                    out.push_back(client::to_json(c));
+                }
+                print_json(ctx, out);
+                return {};
+            }
+            for (const auto& c : list) {
+                ctx.out << c.entity_type << " " << client::short_id(c.entity_id) << " " << c.field
+                        << ": kept " << c.b_value << " (" << c.b_version << "), overwritten "
+                        << c.a_value << " (" << c.a_version << ")\n";
+            }
+            return {};
+        });
+    });
+});
+
+} // namespace
+} // namespace caravan::cli

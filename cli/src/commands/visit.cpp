@@ -1,0 +1,92 @@
+#include "common.hpp"
+
+namespace caravan::cli {
+namespace {
+
+const bool registered = register_command("visit", [](CLI::App& app, Registry& registry) {
+    auto* visit = app.add_subcommand("visit", "Caravan visits: one village on one day");
+    visit->require_subcommand(1);
+
+    struct StartOptions {
+        std::string village;
+        std::optional<std::string> date;
+    };
+    auto s = std::make_shared<StartOptions>();
+    auto* start = visit->add_subcommand("start", "Start a visit; it becomes the current visit");
+    start->add_option("--village", s->village, "Village name or id")->required();
+    start->add_option("--date", s->date, "Date YYYY-MM-DD (default: today)");
+    start->callback([&registry, s] {
+        registry.set([s](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(v, engine.start_visit(s->village, s->date));
+            if (ctx.json) {
+                print_json(ctx, client::to_json(v));
+            } else {
+                print_visit_line(ctx, v);
+            }
+            return {};
+        });
+    });
+
+    auto ref = std::make_shared<std::optional<std::string>>();
+    auto* close = visit->add_subcommand("close", "Close a visit (default: the current one)");
+    close->add_option("visit", *ref, "Visit id, id fragment or village name");
+    close->callback([&registry, ref] {
+        registry.set([ref](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(v, engine.close_visit(*ref));
+            if (ctx.json) {
+                print_json(ctx, client::to_json(v));
+            } else {
+                print_visit_line(ctx, v);
+            }
+            return {};
+        });
+    });
+
+    auto* list = visit->add_subcommand("list", "List visits");
+    list->callback([&registry] {
+        registry.set([](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(visits, engine.list_visits());
+            if (ctx.json) {
+                nlohmann::json out = nlohmann::json::array();
+                for (const auto& v : visits) {
+                    out.push_back(client::to_json(v));
+                }
+                print_json(ctx, out);
+                return {};
+            }
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& v : visits) {
+                rows.push_back({client::short_id(v.id), v.date, v.village, v.region, v.lawyer,
+                                std::string(phrase(ctx, v.closed ? "closed" : "open"))});
+            }
+            print_table(ctx.out,
+                        {std::string(phrase(ctx, "id")), std::string(phrase(ctx, "date")),
+                         std::string(phrase(ctx, "village")), std::string(phrase(ctx, "region")),
+                         std::string(phrase(ctx, "lawyer")), std::string(phrase(ctx, "status"))},
+                        rows);
+            return {};
+        });
+    });
+
+    auto* current = visit->add_subcommand("current", "Show the current visit");
+    current->callback([&registry] {
+        registry.set([](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(v, engine.current_visit());
+            if (ctx.json) {
+                print_json(ctx, v ? client::to_json(*v) : nlohmann::json(nullptr));
+            } else if (v) {
+                print_visit_line(ctx, *v);
+            } else {
+                ctx.out << phrase(ctx, "current visit") << ": " << phrase(ctx, "none") << "\n";
+            }
+            return {};
+        });
+    });
+});
+
+} // namespace
+} // namespace caravan::cli

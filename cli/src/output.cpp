@@ -1,0 +1,126 @@
+#include "output.hpp"
+
+#include <map>
+
+#include "caravan/client/text.hpp"
+
+namespace caravan::cli {
+
+void print_json(Context& ctx, const nlohmann::json& document) {
+    ctx.out << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+namespace {
+
+struct Phrase {
+    std::string_view kk, ru, en;
+};
+
+const std::map<std::string_view, Phrase>& phrases() {
+    static const std::map<std::string_view, Phrase> all = {
+        {"saved", {"сақталды", "сохранено", "saved"}},
+        {"device", {"құрылғы", "устройство", "device"}},
+        {"lawyer", {"заңгер", "юрист", "lawyer"}},
+        {"region", {"облыс", "область", "region"}},
+        {"district", {"аудан", "район", "district"}},
+        {"village", {"ауыл", "село", "village"}},
+        {"villages", {"ауылдар", "сёла", "villages"}},
+        {"visit", {"сапар", "выезд", "visit"}},
+        {"visits", {"сапарлар", "выезды", "visits"}},
+        {"open visits", {"ашық сапарлар", "открытые выезды", "open visits"}},
+        {"current visit", {"ағымдағы сапар", "текущий выезд", "current visit"}},
+        {"none", {"жоқ", "нет", "none"}},
+        {"date", {"күні", "дата", "date"}},
+        {"status", {"күйі", "статус", "status"}},
+        {"open", {"ашық", "открыт", "open"}},
+        {"closed", {"жабық", "закрыт", "closed"}},
+        {"id", {"id", "id", "id"}},
+        {"gender", {"жынысы", "пол", "gender"}},
+        {"age", {"жасы", "возраст", "age"}},
+        {"category", {"санаты", "категория", "category"}},
+        {"vulnerable", {"әлеуметтік осал", "социально уязвимый", "vulnerable"}},
+        {"topics", {"тақырыптар", "темы", "topics"}},
+        {"outcome", {"нәтиже", "результат", "outcome"}},
+        {"question", {"сұрақ", "вопрос", "question"}},
+        {"advice", {"кеңес", "рекомендация", "advice"}},
+        {"follow-up", {"қосымша жұмыс", "требует продолжения", "follow-up"}},
+        {"language", {"тілі", "язык", "language"}},
+        {"consultations", {"кеңестер", "консультации", "consultations"}},
+        {"attendance entries", {"қатысу жазбалары", "записи посещаемости", "attendance entries"}},
+        {"participants", {"қатысушылар", "участники", "participants"}},
+        {"surveys", {"сауалнамалар", "опросы", "surveys"}},
+        {"photos", {"фотосуреттер", "фотографии", "photos"}},
+        {"events", {"оқиғалар", "события", "events"}},
+        {"unsynced", {"синхрондалмаған", "не синхронизировано", "unsynced changes"}},
+        {"oldest unsynced", {"ең ескі синхрондалмаған", "самое старое несинхронизированное",
+                             "oldest unsynced"}},
+        {"conflicts", {"қайшылықтар", "конфликты", "conflicts"}},
+        {"yes", {"иә", "да", "yes"}},
+        {"no", {"жоқ", "нет", "no"}},
+        {"count", {"саны", "количество", "count"}},
+        {"duplicate", {"бұрын тіркелген", "уже записано", "already recorded"}},
+        {"not initialised", {"инициализацияланбаған", "не инициализировано", "not initialised"}},
+        {"deleted", {"жойылды", "удалено", "deleted"}},
+        {"no changes", {"өзгеріс жоқ", "изменений нет", "no changes"}},
+        {"time", {"уақыты", "время", "time"}},
+        {"change", {"өзгеріс", "изменение", "change"}},
+        {"by", {"кім", "кто", "by"}},
+    };
+    return all;
+}
+
+} // namespace
+
+std::string_view phrase(Context& ctx, std::string_view key) {
+    auto it = phrases().find(key);
+    if (it == phrases().end()) {
+        return key;
+    }
+    const Phrase& p = it->second;
+    return ctx.lang == client::Lang::kk ? p.kk : ctx.lang == client::Lang::ru ? p.ru : p.en;
+}
+
+std::string label(Context& ctx, const client::Enumeration& e, std::string_view code) {
+    return std::string(e.label(code, ctx.lang));
+}
+
+std::string labels(Context& ctx, const client::Enumeration& e,
+                   const std::vector<std::string>& codes) {
+    std::string out;
+    for (const auto& c : codes) {
+        out += (out.empty() ? "" : ", ") + label(ctx, e, c);
+    }
+    return out;
+}
+
+std::string yes_no(Context& ctx, bool value) { return std::string(phrase(ctx, value ? "yes" : "no")); }
+
+void print_table(std::ostream& out, const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows) {
+    std::vector<size_t> widths(header.size(), 0);
+    auto measure = [&](const std::vector<std::string>& row) {
+        for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+            widths[i] = std::max(widths[i], client::utf8_length(row[i]));
+        }
+    };
+    measure(header);
+    for (const auto& row : rows) {
+        measure(row);
+    }
+    auto print_row = [&](const std::vector<std::string>& row) {
+        std::string line;
+        for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size()) {
+                line.append(widths[i] - client::utf8_length(row[i]) + 2, ' ');
+            }
+        }
+        out << line << "\n";
+    };
+    print_row(header);
+    for (const auto& row : rows) {
+        print_row(row);
+    }
+}
+
+} // namespace caravan::cli
