@@ -363,6 +363,27 @@ Result<void> Database::backup_to(const std::filesystem::path& target) {
     return {};
 }
 
+Result<void> Database::restore_from(const std::filesystem::path& source) {
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(source.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+    std::unique_ptr<sqlite3, Deleter> src(raw);
+    if (rc != SQLITE_OK) {
+        return tl::unexpected(sqlite_error(rc, "cannot open " + source.string(), raw));
+    }
+    sqlite3_backup* backup = sqlite3_backup_init(m_db.get(), "main", raw, "main");
+    if (!backup) {
+        return tl::unexpected(
+            sqlite_error(sqlite3_errcode(m_db.get()), "starting restore", m_db.get()));
+    }
+    rc = sqlite3_backup_step(backup, -1);
+    sqlite3_backup_finish(backup);
+    if (rc != SQLITE_DONE) {
+        return tl::unexpected(sqlite_error(rc, "restoring from " + source.string(), m_db.get()));
+    }
+    m_cache.clear(); // prepared statements may refer to the replaced schema
+    return {};
+}
+
 Result<void> Database::set_max_page_count(std::int64_t pages) {
     return exec("PRAGMA max_page_count=" + std::to_string(pages));
 }

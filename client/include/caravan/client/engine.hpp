@@ -73,6 +73,12 @@ class Engine {
     // "current", an id or id fragment, or a village name (its only / only open visit).
     [[nodiscard]] Result<Visit> find_visit(std::string_view ref);
     [[nodiscard]] Result<std::vector<Visit>> list_visits();
+    // Records a visit that took place earlier (imported journals): created closed under the given
+    // id (a lowercase UUID) and lawyer; the current visit is left as it is. not_found when the
+    // village is unknown, `conflict` when a visit with this id exists.
+    [[nodiscard]] Result<Visit> add_past_visit(const std::string& id, const std::string& village_id,
+                                               const std::string& date,
+                                               const std::string& lawyer);
 
     // ---- records at a visit ----------------------------------------------------------------
     [[nodiscard]] Result<Attendance> add_attendance(const AttendanceInput& input);
@@ -81,6 +87,9 @@ class Engine {
                                                          const ConsultationPatch& patch);
     [[nodiscard]] Result<Consultation> remove_consultation(std::string_view ref);
     [[nodiscard]] Result<Consultation> find_consultation(std::string_view ref);
+    // True when a consultation with exactly this id has been recorded here, deleted ones
+    // included. One indexed lookup (for bulk imports).
+    [[nodiscard]] Result<bool> has_consultation(std::string_view id);
     // Streams matching consultations ordered by visit date then id; the visitor returns false
     // to stop. Memory does not grow with the number of rows.
     [[nodiscard]] Result<void> list_consultations(
@@ -93,6 +102,21 @@ class Engine {
 
     [[nodiscard]] Result<std::vector<ConflictEntry>> conflicts();
     [[nodiscard]] Result<Status> status();
+
+    // ---- maintenance -------------------------------------------------------------------------
+    struct CheckReport {
+        std::vector<std::string> integrity_problems; // PRAGMA integrity_check lines
+        bool projections_match = true;  // a rebuild from the event log gives identical rows
+        std::string live_fingerprint;
+        std::string rebuilt_fingerprint;
+        std::int64_t events = 0;
+        [[nodiscard]] bool ok() const { return integrity_problems.empty() && projections_match; }
+    };
+    // Integrity check of the file, then a rebuild of every projection from the event log in a
+    // temporary copy (`scratch_dir`), compared with the live projections.
+    [[nodiscard]] Result<CheckReport> check(const std::filesystem::path& scratch_dir);
+    // A consistent copy of the database while it is in use (SQLite online backup).
+    [[nodiscard]] Result<void> backup(const std::filesystem::path& target);
 
     // Runs `work` in one transaction: every write inside commits together or not at all.
     [[nodiscard]] Result<void> batch(const std::function<Result<void>()>& work);

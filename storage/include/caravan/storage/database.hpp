@@ -108,6 +108,10 @@ class Database {
     [[nodiscard]] Result<std::vector<std::string>> integrity_check();
     // Copies a consistent snapshot to `target` with the online backup API.
     [[nodiscard]] Result<void> backup_to(const std::filesystem::path& target);
+    // Replaces this database's whole content with that of the database file `source`, under
+    // this connection's write lock (the online backup API in reverse). Readers see the old or
+    // the new content, never a mix.
+    [[nodiscard]] Result<void> restore_from(const std::filesystem::path& source);
     // Caps the database size (pages), for tests of a full disk.
     [[nodiscard]] Result<void> set_max_page_count(std::int64_t pages);
 

@@ -1,0 +1,80 @@
+// Integrity check and backup of a device database.
+
+#include <unistd.h>
+
+#include "caravan/client/engine.hpp"
+
+namespace caravan::client {
+
+Result<Engine::CheckReport> Engine::check(const std::filesystem::path& scratch_dir) {
+    CheckReport report;
+    auto problems = m_db.integrity_check();
+    if (!problems) {
+        return tl::unexpected(problems.error());
+    }
+    report.integrity_problems = std::move(*problems);
+    auto events = m_log.count();
+    if (!events) {
+        return tl::unexpected(events.error());
+    }
+    report.events = *events;
+    auto live = m_projector.fingerprint();
+    if (!live) {
+        return tl::unexpected(live.error());
+    }
+    report.live_fingerprint = *live;
+
+    std::error_code ec;
+    std::filesystem::create_directories(scratch_dir, ec);
+    auto copy_path = scratch_dir / ("caravan-check-" + std::to_string(::getpid()) + ".db");
+    auto remove_copy = [&] {
+        for (const char* suffix : {"", "-wal", "-shm"}) {
+            std::filesystem::remove(copy_path.string() + suffix, ec);
+        }
+    };
+    if (auto ok = m_db.backup_to(copy_path); !ok) {
+        remove_copy();
+        return tl::unexpected(ok.error());
+    }
+    auto rebuilt = [&]() -> Result<std::string> {
+        EngineOptions options;
+        options.integrity_check = false;
+        auto copy = Engine::open(copy_path, options);
+        if (!copy) {
+            return tl::unexpected(copy.error());
+        }
+        auto ok = copy->batch([&] { return copy->projector().rebuild(); });
+        if (!ok) {
+            return tl::unexpected(ok.error());
+        }
+        return copy->projector().fingerprint();
+    }();
+    remove_copy();
+    if (!rebuilt) {
+        return tl::unexpected(rebuilt.error());
+    }
+    report.rebuilt_fingerprint = *rebuilt;
+    report.projections_match = report.rebuilt_fingerprint == report.live_fingerprint;
+    return report;
+}
+
+Result<void> Engine::backup(const std::filesystem::path& target) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(target, m_db.path(), ec)) {
+        return fail(ErrorCode::invalid_input, "backup: the target is the database itself");
+    }
+    auto tmp = target;
+    tmp += ".partial";
+    if (auto ok = m_db.backup_to(tmp); !ok) {
+        std::filesystem::remove(tmp, ec);
+        return ok;
+    }
+    std::filesystem::rename(tmp, target, ec);
+    if (ec) {
+        std::filesystem::remove(tmp, ec);
+        return fail(ErrorCode::io, "backup: cannot write " + target.string());
+    }
+    return {};
+}
+
+} // namespace caravan::client
