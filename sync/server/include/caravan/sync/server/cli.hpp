@@ -1,0 +1,32 @@
+#pragma once
+// The `caravan-server` command line (docs/operations.md). Only this local CLI issues
+// enrollment codes and revokes devices: there is no HTTP endpoint for either.
+//
+//   serve        --data DIR [--listen HOST:PORT] [--threads N]
+//   enroll-code  --data DIR --lawyer NAME --region R [--region R2] [--role lawyer|coordinator]
+//                [--ttl HOURS]
+//   devices      --data DIR [--json]
+//   devices revoke DEVICE --data DIR
+//   conflicts    --data DIR [--json]
+//   backup       --data DIR FILE
+//   restore      --data DIR FILE
+//   check        --data DIR [--json]
+//
+// Output goes to `out`, diagnostics to `err`. Exit codes: 0 ok, 1 failure, 2 bad usage or
+// input (including a data directory without a database, an unknown device).
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "caravan/storage/result.hpp"
+
+namespace caravan::sync::server {
+
+// `args` without the program name.
+[[nodiscard]] int run_cli(const std::vector<std::string>& args, std::ostream& out,
+                          std::ostream& err);
+
+[[nodiscard]] int cli_exit_code(ErrorCode code);
+
+} // namespace caravan::sync::server

@@ -1,0 +1,64 @@
+#pragma once
+// The HTTP side of the sync server (docs/protocol.md): /v1/enroll, /v1/status, /v1/push,
+// /v1/pull, /v1/verify and /v1/health on cpp-httplib.
+//
+// Contract:
+// - start() takes the data directory's lock, opens (creating if needed) the database, binds and
+//   listens on a background thread, and returns once requests are being served. The bound port
+//   is port() (useful with port 0).
+// - Each worker thread uses its own SQLite connection from a pool. Writes (push, enroll, the
+//   pull report) are serialised by one in-process mutex held only around the write transaction;
+//   reads never wait for it.
+// - Request bodies are bounded before they are held in memory: 8 MiB as sent when not
+//   compressed, 4 MiB as sent and 8 MiB decoded when compressed (gzip or zstd).
+// - One access-log line per request goes to the log sink: method, route, status, short device
+//   id, bytes in and out, milliseconds, error code. Never a body, a name or a query value.
+// - stop() finishes the requests in progress and returns; it is idempotent and called by the
+//   destructor.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "caravan/storage/result.hpp"
+
+namespace caravan::sync::server {
+
+struct ServerOptions {
+    std::filesystem::path data_dir;
+    std::string host = "127.0.0.1";
+    int port = 8080;          // 0: any free port
+    std::size_t threads = 16; // worker threads, and SQLite connections
+    // Enrollment guesses: this many wrong codes from one address within the window → 429.
+    std::size_t enroll_max_failures = 10;
+    std::int64_t enroll_window_ms = 10 * 60 * 1000;
+    int busy_timeout_ms = 10000;
+    bool access_log = true;
+    // Receives each log line (without newline); stderr when empty. Called from worker threads.
+    std::function<void(std::string_view)> log_sink;
+    std::function<std::int64_t()> clock; // Unix ms; the system clock when empty
+};
+
+class Server {
+  public:
+    [[nodiscard]] static Result<std::unique_ptr<Server>> start(ServerOptions options);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    [[nodiscard]] int port() const;
+    [[nodiscard]] const std::string& host() const;
+    // False once the listener has ended (after stop(), or if it failed).
+    [[nodiscard]] bool running() const;
+    void stop();
+
+  private:
+    struct Impl;
+    explicit Server(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace caravan::sync::server

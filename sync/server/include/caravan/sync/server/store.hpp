@@ -1,0 +1,176 @@
+#pragma once
+// The server's database: the same event log and projections as a device, plus the server's own
+// tables (docs/storage-schema.md, "Server database"):
+//   meta              key/value: epoch, created_at
+//   enrollment_codes  hashed single-use codes with lawyer, role, regions, expiry
+//   devices           enrolled devices: hashed token, role, regions, acked_seq, last report
+//   rejected_events   events acknowledged with fate "rejected" (never in the change feed)
+//   event_scope       per accepted event: reference data or not, and its region (folded)
+// The event log's log_position IS the change feed's server_seq.
+//
+// Contract:
+// - A Store owns one SQLite connection and is used by one thread at a time; the HTTP server
+//   keeps a pool of them. Writes take SQLite's write lock (BEGIN IMMEDIATE) and wait up to the
+//   busy timeout for it; concurrent Stores on one file are safe.
+// - Protocol operations (enroll, authenticate, push, pull, verify, status) return ApiError with
+//   the protocol's codes; operator operations return Error. No message names a person or
+//   repeats a field's value.
+// - push() is all-or-nothing: a refused request changes nothing.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "caravan/client/model.hpp"
+#include "caravan/client/projector.hpp"
+#include "caravan/storage/database.hpp"
+#include "caravan/storage/event_log.hpp"
+#include "caravan/sync/protocol.hpp"
+#include "caravan/sync/server/api_error.hpp"
+
+namespace caravan::sync::server {
+
+// SQLite application_id of server databases ("CRVS").
+inline constexpr std::uint32_t k_server_application_id = 0x43525653;
+
+enum class Role { lawyer, coordinator };
+[[nodiscard]] std::string_view to_string(Role role);
+[[nodiscard]] std::optional<Role> parse_role(std::string_view text);
+
+struct DeviceRecord {
+    std::string device_id;
+    std::string lawyer;
+    Role role = Role::lawyer;
+    std::vector<std::string> regions; // as the operator typed them (normalised spaces)
+    std::int64_t enrolled_at_ms = 0;
+    std::optional<std::int64_t> revoked_at_ms;
+    std::int64_t acked_seq = 0;
+    std::optional<std::int64_t> last_sync_ms; // last successful push or pull
+    std::optional<std::string> app_version;
+    std::optional<std::int64_t> queue_depth;
+    std::optional<std::string> oldest_unsynced;
+
+    [[nodiscard]] bool revoked() const { return revoked_at_ms.has_value(); }
+};
+
+// What a device reports about itself in request headers (each part only when sent).
+struct SyncReport {
+    std::optional<std::string> app_version;
+    std::optional<std::int64_t> queue_depth;
+    bool has_oldest_unsynced = false;
+    std::optional<std::string> oldest_unsynced; // none when sent empty
+};
+
+struct CodeRequest {
+    std::string lawyer;
+    std::vector<std::string> regions;
+    Role role = Role::lawyer;
+    std::int64_t ttl_hours = 72;
+};
+
+struct Enrollment {
+    DeviceRecord device;
+    std::string token; // shown once, stored only hashed
+};
+
+struct VerifyResult {
+    std::int64_t upto = 0;
+    std::int64_t count = 0;
+    std::string digest;
+};
+
+struct StatusResult {
+    std::int64_t acked_seq = 0;
+    std::int64_t head = 0;
+};
+
+struct StoreOptions {
+    bool create = true;           // create and migrate a missing database
+    bool migrate = true;          // bring the schema up to date (pool connections skip it)
+    bool integrity_check = true;  // quick_check on open
+    bool read_only = false;
+    int busy_timeout_ms = 5000;
+    std::function<std::int64_t()> clock; // Unix ms; the system clock when empty
+};
+
+class Store {
+  public:
+    [[nodiscard]] static Result<std::unique_ptr<Store>> open(const std::filesystem::path& db_path,
+                                                             StoreOptions options = {});
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    // Creates the schema of every component and the epoch, if missing.
+    [[nodiscard]] static Result<void> install(storage::Database& db, std::int64_t now_ms);
+    // Replaces the epoch with a fresh random one (after a restore).
+    [[nodiscard]] static Result<std::string> renew_epoch(storage::Database& db);
+
+    [[nodiscard]] Result<std::string> epoch();
+    [[nodiscard]] std::int64_t now_ms() const;
+
+    // ---- operator --------------------------------------------------------------------------
+    // A new code in display form; invalid_input for a bad name, region, role or ttl.
+    [[nodiscard]] Result<std::string> create_code(const CodeRequest& request);
+    [[nodiscard]] Result<std::vector<DeviceRecord>> devices();
+    // By full id or a unique suffix of at least 4 characters (the short form is the last 8).
+    // Revoking a revoked device changes nothing.
+    [[nodiscard]] Result<DeviceRecord> revoke(std::string_view ref);
+    [[nodiscard]] Result<std::vector<client::ConflictEntry>> conflicts();
+
+    // ---- protocol --------------------------------------------------------------------------
+    // invalid_code when the code is unknown, used or expired; malformed for a bad device id.
+    [[nodiscard]] ApiResult<Enrollment> enroll(std::string_view code, std::string_view device_id,
+                                               const SyncReport& report);
+    // unauthenticated or device_revoked.
+    [[nodiscard]] ApiResult<DeviceRecord> authenticate(std::string_view token);
+    [[nodiscard]] ApiResult<PushResponse> push(const DeviceRecord& device,
+                                               const PushRequest& request,
+                                               const SyncReport& report);
+    // `epoch`: the device's, empty when it has none. limit is clamped to the protocol's maximum.
+    [[nodiscard]] ApiResult<PullResponse> pull(const DeviceRecord& device, std::int64_t after,
+                                               std::int64_t limit, std::string_view epoch);
+    // Records a successful pull in the device's report.
+    [[nodiscard]] Result<void> record_pull(const DeviceRecord& device, const SyncReport& report);
+    [[nodiscard]] ApiResult<VerifyResult> verify(const DeviceRecord& device,
+                                                 std::optional<std::int64_t> upto);
+    [[nodiscard]] ApiResult<StatusResult> status(const DeviceRecord& device);
+
+    storage::Database& database() { return m_db; }
+
+  private:
+    struct Placement;
+    Store(storage::Database db, StoreOptions options);
+
+    [[nodiscard]] Result<std::int64_t> head();
+    [[nodiscard]] Result<std::optional<DeviceRecord>> load_device(std::string_view device_id);
+    [[nodiscard]] Result<Placement> place(const storage::Event& event,
+                                          const nlohmann::json& fields);
+    [[nodiscard]] Result<std::optional<std::string>> region_of_village(std::string_view id);
+    [[nodiscard]] Result<std::optional<std::string>> region_of_visit(std::string_view id);
+    [[nodiscard]] Result<std::optional<std::string>> text_column(std::string_view sql,
+                                                                 std::string_view id);
+    [[nodiscard]] Result<void> update_report(const std::string& device_id,
+                                             const SyncReport& report, bool pushed,
+                                             std::optional<std::int64_t> acked_seq);
+    // Visits events visible to `device` with from < server_seq <= to, in order, at most
+    // `limit`; the visitor returns false to stop.
+    [[nodiscard]] Result<void> visible_events(const DeviceRecord& device, std::int64_t from,
+                                              std::int64_t to, std::int64_t limit,
+                                              const std::function<bool(storage::Event&)>& visit);
+
+    storage::Database m_db;
+    storage::EventLog m_log;
+    client::Projector m_projector;
+    StoreOptions m_options;
+};
+
+// The case- and space-insensitive key under which a region is compared.
+[[nodiscard]] std::string region_key(std::string_view region);
+// ISO 8601 UTC with milliseconds.
+[[nodiscard]] std::string iso_utc(std::int64_t unix_ms);
+
+} // namespace caravan::sync::server

@@ -1,0 +1,687 @@
+#include "caravan/sync/server/server.hpp"
+
+#include <sys/socket.h>
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "caravan/client/ids.hpp"
+#include "caravan/sync/protocol.hpp"
+#include "caravan/sync/server/api_error.hpp"
+#include "caravan/sync/server/data_dir.hpp"
+#include "caravan/sync/server/rate_limiter.hpp"
+#include "caravan/sync/server/store.hpp"
+#include "store_pool.hpp"
+
+namespace caravan::sync::server {
+
+using nlohmann::json;
+
+namespace {
+
+// Bodies below this size go out uncompressed: the framing would cost more than it saves.
+constexpr std::size_t k_compress_threshold = 512;
+constexpr std::string_view k_known_routes[] = {"/v1/enroll", "/v1/status", "/v1/push",
+                                               "/v1/pull",   "/v1/verify", "/v1/health"};
+
+// What the access log needs to know about the request this worker thread is serving. cpp-httplib
+// runs routing, the handler and the logger of one request on the same thread.
+struct RequestLog {
+    std::chrono::steady_clock::time_point start;
+    bool started = false;
+    std::string device;          // short form
+    std::int64_t bytes_in = -1;  // as sent on the wire
+    std::string code;            // error.code of a refusal
+};
+thread_local RequestLog t_request;
+
+std::int64_t system_clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::optional<std::int64_t> parse_count(std::string_view text) {
+    if (text.empty() || text.size() > 18) {
+        return std::nullopt;
+    }
+    std::int64_t value = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') {
+            return std::nullopt;
+        }
+        value = value * 10 + (c - '0');
+    }
+    return value;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool printable_ascii(std::string_view s) {
+    for (char c : s) {
+        if (c < 0x20 || c > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string_view route_of(const std::string& path) {
+    for (std::string_view route : k_known_routes) {
+        if (path == route) {
+            return route;
+        }
+    }
+    return "(other)";
+}
+
+std::string_view code_for_status(int status) {
+    switch (status) {
+    case 400: return codes::malformed;
+    case 401: return codes::unauthenticated;
+    case 403: return codes::forbidden;
+    case 404:
+    case 405: return codes::not_found;
+    case 413: return codes::too_large;
+    case 414: return codes::malformed;
+    case 503: return codes::unavailable;
+    default: return status >= 500 ? codes::internal : codes::malformed;
+    }
+}
+
+// The device's report about itself. A header that does not parse is ignored: a bad report must
+// not stop a sync.
+SyncReport report_from(const httplib::Request& req) {
+    SyncReport report;
+    if (req.has_header(std::string(k_header_app_version).c_str())) {
+        std::string v(trim(req.get_header_value(std::string(k_header_app_version).c_str())));
+        if (!v.empty() && v.size() <= 100 && printable_ascii(v)) {
+            report.app_version = v;
+        }
+    }
+    if (req.has_header(std::string(k_header_queue_depth).c_str())) {
+        report.queue_depth =
+            parse_count(trim(req.get_header_value(std::string(k_header_queue_depth).c_str())));
+    }
+    if (req.has_header(std::string(k_header_oldest_unsynced).c_str())) {
+        std::string v(
+            trim(req.get_header_value(std::string(k_header_oldest_unsynced).c_str())));
+        bool iso = v.size() <= 40 && v.find_first_not_of("0123456789-:.TZ+") == std::string::npos;
+        if (v.empty()) {
+            report.has_oldest_unsynced = true;
+        } else if (iso) {
+            report.has_oldest_unsynced = true;
+            report.oldest_unsynced = v;
+        }
+    }
+    return report;
+}
+
+} // namespace
+
+struct Server::Impl {
+    ServerOptions options;
+    std::optional<DataDirLock> lock;
+    StorePool pool;
+    httplib::Server http;
+    RateLimiter limiter;
+    std::mutex write_mutex;
+    std::mutex log_mutex;
+    std::thread listener;
+    int port = 0;
+    bool stopped = false;
+    std::mutex stop_mutex;
+
+    explicit Impl(ServerOptions o)
+        : options(std::move(o)),
+          limiter(options.enroll_max_failures, options.enroll_window_ms) {}
+
+    std::int64_t now() const { return options.clock ? options.clock() : system_clock_ms(); }
+
+    void log(std::string_view line) {
+        if (options.log_sink) {
+            options.log_sink(line);
+            return;
+        }
+        std::lock_guard lock(log_mutex);
+        std::string text = "caravan-server: " + std::string(line) + "\n";
+        std::fwrite(text.data(), 1, text.size(), stderr);
+        std::fflush(stderr);
+    }
+
+    // ---- responses ----------------------------------------------------------------------------
+
+    void send_json(const httplib::Request& req, httplib::Response& res, int status,
+                   const json& body) {
+        std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+        res.status = status;
+        res.set_header("Vary", "Accept-Encoding");
+        res.set_header("Cache-Control", "no-store");
+        Encoding encoding = choose_encoding(req.get_header_value("Accept-Encoding"));
+        if (encoding != Encoding::identity && text.size() >= k_compress_threshold) {
+            if (auto packed = compress(text, encoding)) {
+                text = std::move(*packed);
+                res.set_header("Content-Encoding", std::string(to_string(encoding)));
+            }
+        }
+        res.set_content(text, std::string(k_json_content_type).c_str());
+    }
+
+    void send_error(const httplib::Request& req, httplib::Response& res, const ApiError& error) {
+        t_request.code = error.code;
+        if (!error.log_detail.empty()) {
+            log("error route=" + std::string(route_of(req.path)) + " device=" +
+                (t_request.device.empty() ? "-" : t_request.device) + " code=" + error.code +
+                " detail=" + error.log_detail);
+        }
+        if (auto ra = error.extra.find("retry_after");
+            ra != error.extra.end() && ra->is_number_integer()) {
+            res.set_header("Retry-After", std::to_string(ra->get<std::int64_t>()));
+        }
+        send_json(req, res, error.http_status(), error.body());
+    }
+
+    // Runs a handler body, turning its refusal or an escaped exception (a bug) into a response.
+    void run(const httplib::Request& req, httplib::Response& res,
+             const std::function<ApiResult<json>()>& body) {
+        ApiResult<json> result = [&]() -> ApiResult<json> {
+            try {
+                return body();
+            } catch (const std::exception& e) {
+                ApiError error = api_error_from(Error{ErrorCode::internal, "exception"});
+                error.log_detail = std::string("exception: ") + e.what();
+                return tl::unexpected(std::move(error));
+            }
+        }();
+        if (result) {
+            send_json(req, res, 200, *result);
+        } else {
+            send_error(req, res, result.error());
+        }
+    }
+
+    // ---- request parts ------------------------------------------------------------------------
+
+    static ApiResult<void> check_protocol(const httplib::Request& req) {
+        const std::string name(k_header_protocol);
+        if (!req.has_header(name.c_str())) {
+            return {}; // clients MUST send it; a missing one is read as version 1
+        }
+        auto version = parse_count(trim(req.get_header_value(name.c_str())));
+        if (!version) {
+            return refuse(codes::malformed, name + " must be an integer");
+        }
+        if (*version != k_protocol_version) {
+            return refuse(codes::upgrade_required,
+                          "this server speaks protocol " + std::to_string(k_protocol_version),
+                          {{"protocol", k_protocol_version}});
+        }
+        return {};
+    }
+
+    static ApiResult<DeviceRecord> authenticate(const httplib::Request& req, Store& store) {
+        std::string header(trim(req.get_header_value("Authorization")));
+        constexpr std::string_view scheme = "bearer ";
+        if (header.size() <= scheme.size() ||
+            !std::equal(scheme.begin(), scheme.end(), header.begin(),
+                        [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+            return refuse(codes::unauthenticated, "missing \"Authorization: Bearer\" token");
+        }
+        auto device = store.authenticate(trim(std::string_view(header).substr(scheme.size())));
+        if (device) {
+            t_request.device = client::short_id(device->device_id);
+        }
+        return device;
+    }
+
+    static ApiResult<std::string> read_body(const httplib::Request& req,
+                                            const httplib::ContentReader& reader) {
+        const std::string header(trim(req.get_header_value("Content-Encoding")));
+        auto encoding = encoding_from_header(header);
+        if (!encoding) {
+            return refuse(codes::malformed,
+                          "unsupported Content-Encoding (use zstd, gzip or none)");
+        }
+        std::optional<std::int64_t> wire;
+        if (req.has_header("Content-Length")) {
+            wire = parse_count(trim(req.get_header_value("Content-Length")));
+            t_request.bytes_in = wire.value_or(-1);
+        }
+        if (*encoding != Encoding::identity && wire &&
+            *wire > static_cast<std::int64_t>(Limits::max_compressed_bytes)) {
+            return refuse(codes::too_large,
+                          "a compressed body may not exceed " +
+                              std::to_string(Limits::max_compressed_bytes) + " bytes");
+        }
+        // cpp-httplib inflates "gzip" while reading (so the cap below bounds the decoded size);
+        // zstd and "x-gzip" arrive as sent and are decoded here.
+        const bool decode_here = *encoding == Encoding::zstd || header == "x-gzip";
+        const std::size_t cap =
+            decode_here ? Limits::max_compressed_bytes : Limits::max_body_bytes;
+        std::string body;
+        bool over = false;
+        bool read = reader([&](const char* data, std::size_t n) {
+            if (body.size() + n > cap) {
+                over = true;
+                return false;
+            }
+            body.append(data, n);
+            return true;
+        });
+        if (t_request.bytes_in < 0) {
+            t_request.bytes_in = static_cast<std::int64_t>(body.size());
+        }
+        if (over) {
+            return refuse(codes::too_large, "the body exceeds " + std::to_string(cap) +
+                                                " bytes" + (decode_here ? "" : " once decoded"));
+        }
+        if (!read) {
+            return refuse(codes::malformed, "the body could not be read or decoded");
+        }
+        if (decode_here) {
+            auto plain = decompress(body, *encoding, Limits::max_body_bytes);
+            if (!plain) {
+                bool large = plain.error().message.find("too large") != std::string::npos;
+                return refuse(large ? codes::too_large : codes::malformed,
+                              plain.error().message);
+            }
+            body = std::move(*plain);
+        }
+        return body;
+    }
+
+    static ApiResult<json> parse_body(const std::string& body) {
+        auto parsed = parse_json_limited(body);
+        if (!parsed) {
+            return refuse(codes::malformed, parsed.error().message);
+        }
+        if (!parsed->is_object()) {
+            return refuse(codes::malformed, "the body must be a JSON object");
+        }
+        return std::move(*parsed);
+    }
+
+    static ApiResult<std::optional<std::int64_t>> query_count(const httplib::Request& req,
+                                                              const char* name) {
+        if (!req.has_param(name)) {
+            return std::optional<std::int64_t>();
+        }
+        auto value = parse_count(req.get_param_value(name));
+        if (!value) {
+            return refuse(codes::malformed,
+                          "\"" + std::string(name) + "\" must be a non-negative integer");
+        }
+        return value;
+    }
+
+    // ---- endpoints ----------------------------------------------------------------------------
+
+    ApiResult<json> enroll(const httplib::Request& req, const httplib::ContentReader& reader) {
+        if (auto ok = check_protocol(req); !ok) {
+            return tl::unexpected(ok.error());
+        }
+        const std::string& address = req.remote_addr;
+        if (std::int64_t wait = limiter.retry_after_s(address, now()); wait > 0) {
+            return refuse(codes::slow_down, "too many wrong enrollment codes from this address",
+                          {{"retry_after", wait}});
+        }
+        auto body = read_body(req, reader);
+        if (!body) {
+            return tl::unexpected(body.error());
+        }
+        auto j = parse_body(*body);
+        if (!j) {
+            return tl::unexpected(j.error());
+        }
+        auto code = j->find("code");
+        auto device_id = j->find("device_id");
+        if (code == j->end() || !code->is_string() || device_id == j->end() ||
+            !device_id->is_string()) {
+            return refuse(codes::malformed, "\"code\" and \"device_id\" must be strings");
+        }
+        SyncReport report = report_from(req);
+        if (auto v = j->find("app_version"); v != j->end() && v->is_string()) {
+            const auto& text = v->get_ref<const std::string&>();
+            if (!text.empty() && text.size() <= 100 && printable_ascii(text)) {
+                report.app_version = text;
+            }
+        }
+        auto store = pool.acquire();
+        ApiResult<Enrollment> enrolled = [&] {
+            std::lock_guard lock(write_mutex);
+            return store->enroll(code->get<std::string>(), device_id->get<std::string>(),
+                                 report);
+        }();
+        if (!enrolled) {
+            if (enrolled.error().code == codes::invalid_code) {
+                limiter.record_failure(address, now());
+            }
+            return tl::unexpected(enrolled.error());
+        }
+        t_request.device = client::short_id(enrolled->device.device_id);
+        auto epoch = store->epoch();
+        if (!epoch) {
+            return tl::unexpected(api_error_from(epoch.error()));
+        }
+        return json{{"device_id", enrolled->device.device_id},
+                    {"token", enrolled->token},
+                    {"role", to_string(enrolled->device.role)},
+                    {"regions", enrolled->device.regions},
+                    {"epoch", *epoch},
+                    {"server_time", iso_utc(now())}};
+    }
+
+    ApiResult<json> status(const httplib::Request& req) {
+        if (auto ok = check_protocol(req); !ok) {
+            return tl::unexpected(ok.error());
+        }
+        auto store = pool.acquire();
+        auto device = authenticate(req, *store);
+        if (!device) {
+            return tl::unexpected(device.error());
+        }
+        auto st = store->status(*device);
+        if (!st) {
+            return tl::unexpected(st.error());
+        }
+        auto epoch = store->epoch();
+        if (!epoch) {
+            return tl::unexpected(api_error_from(epoch.error()));
+        }
+        return json{{"epoch", *epoch},
+                    {"protocol", k_protocol_version},
+                    {"server_time", iso_utc(now())},
+                    {"device",
+                     {{"device_id", device->device_id},
+                      {"role", to_string(device->role)},
+                      {"regions", device->regions}}},
+                    {"acked_seq", st->acked_seq},
+                    {"head", st->head}};
+    }
+
+    ApiResult<json> push(const httplib::Request& req, const httplib::ContentReader& reader) {
+        if (auto ok = check_protocol(req); !ok) {
+            return tl::unexpected(ok.error());
+        }
+        auto store = pool.acquire();
+        auto device = authenticate(req, *store);
+        if (!device) {
+            return tl::unexpected(device.error());
+        }
+        auto body = read_body(req, reader);
+        if (!body) {
+            return tl::unexpected(body.error());
+        }
+        auto j = parse_body(*body);
+        if (!j) {
+            return tl::unexpected(j.error());
+        }
+        if (auto events = j->find("events");
+            events != j->end() && events->is_array() &&
+            events->size() > Limits::max_events_per_push) {
+            return refuse(codes::too_large, "more than " +
+                                                std::to_string(Limits::max_events_per_push) +
+                                                " events in one push");
+        }
+        auto request = push_request_from_json(*j);
+        if (!request) {
+            return refuse(codes::malformed, request.error().message);
+        }
+        SyncReport report = report_from(req);
+        ApiResult<PushResponse> response = [&] {
+            std::lock_guard lock(write_mutex);
+            return store->push(*device, *request, report);
+        }();
+        if (!response) {
+            return tl::unexpected(response.error());
+        }
+        return to_json(*response);
+    }
+
+    ApiResult<json> pull(const httplib::Request& req) {
+        if (auto ok = check_protocol(req); !ok) {
+            return tl::unexpected(ok.error());
+        }
+        auto store = pool.acquire();
+        auto device = authenticate(req, *store);
+        if (!device) {
+            return tl::unexpected(device.error());
+        }
+        auto after = query_count(req, "after");
+        auto limit = query_count(req, "limit");
+        if (!after || !limit) {
+            return tl::unexpected(!after ? after.error() : limit.error());
+        }
+        if (*limit && **limit == 0) {
+            return refuse(codes::malformed, "\"limit\" must be at least 1");
+        }
+        std::string epoch = req.has_param("epoch") ? req.get_param_value("epoch") : "";
+        auto response = store->pull(*device, after->value_or(0), limit->value_or(0), epoch);
+        if (!response) {
+            return tl::unexpected(response.error());
+        }
+        {
+            std::lock_guard lock(write_mutex);
+            if (auto ok = store->record_pull(*device, report_from(req)); !ok) {
+                // The report is bookkeeping: the pull itself succeeded.
+                log("error route=/v1/pull device=" + t_request.device +
+                    " code=report detail=" + std::string(to_string(ok.error().code)));
+            }
+        }
+        return to_json(*response);
+    }
+
+    ApiResult<json> verify(const httplib::Request& req) {
+        if (auto ok = check_protocol(req); !ok) {
+            return tl::unexpected(ok.error());
+        }
+        auto store = pool.acquire();
+        auto device = authenticate(req, *store);
+        if (!device) {
+            return tl::unexpected(device.error());
+        }
+        auto upto = query_count(req, "upto");
+        if (!upto) {
+            return tl::unexpected(upto.error());
+        }
+        auto result = store->verify(*device, *upto);
+        if (!result) {
+            return tl::unexpected(result.error());
+        }
+        return json{{"upto", result->upto}, {"count", result->count}, {"digest", result->digest}};
+    }
+
+    // ---- wiring -------------------------------------------------------------------------------
+
+    void routes() {
+        http.set_payload_max_length(Limits::max_body_bytes);
+        http.set_tcp_nodelay(true);
+        http.set_keep_alive_max_count(100);
+        http.set_read_timeout(std::chrono::seconds(30));
+        http.set_write_timeout(std::chrono::seconds(30));
+        // Only SO_REUSEADDR: the default SO_REUSEPORT would let a second server share the port.
+        http.set_socket_options([](socket_t sock) {
+            int yes = 1;
+            ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        });
+        const std::size_t threads = options.threads;
+        http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+
+        http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+            t_request = RequestLog{};
+            t_request.start = std::chrono::steady_clock::now();
+            t_request.started = true;
+            return httplib::Server::HandlerResponse::Unhandled;
+        });
+        http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+            if (res.body.empty()) {
+                std::string_view code = code_for_status(res.status);
+                int status = res.status;
+                send_error(req, res,
+                           ApiError{std::string(code),
+                                    status == 413 ? "the body is too large"
+                                    : status == 404 ? "no such endpoint"
+                                                    : "the request could not be handled",
+                                    json::object(), std::string()});
+                res.status = status; // keep what cpp-httplib decided (e.g. 405, 414)
+            }
+        });
+        http.set_exception_handler(
+            [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+                ApiError error = api_error_from(Error{ErrorCode::internal, "exception"});
+                send_error(req, res, error);
+            });
+        http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+            if (options.access_log) {
+                std::int64_t bytes_in = t_request.bytes_in;
+                if (bytes_in < 0) {
+                    bytes_in = req.has_header("Content-Length")
+                                   ? parse_count(req.get_header_value("Content-Length"))
+                                         .value_or(static_cast<std::int64_t>(req.body.size()))
+                                   : static_cast<std::int64_t>(req.body.size());
+                }
+                double ms = 0;
+                if (t_request.started) {
+                    ms = std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - t_request.start)
+                             .count();
+                }
+                char timing[32];
+                std::snprintf(timing, sizeof timing, "%.1f", ms);
+                std::string line = "access method=" + (printable_ascii(req.method) &&
+                                                               req.method.size() <= 10
+                                                           ? req.method
+                                                           : std::string("?")) +
+                                   " route=" + std::string(route_of(req.path)) +
+                                   " status=" + std::to_string(res.status) + " device=" +
+                                   (t_request.device.empty() ? "-" : t_request.device) +
+                                   " in=" + std::to_string(bytes_in) +
+                                   " out=" + std::to_string(res.body.size()) + " ms=" + timing;
+                if (!t_request.code.empty()) {
+                    line += " code=" + t_request.code;
+                }
+                log(line);
+            }
+            t_request = RequestLog{};
+        });
+
+        http.Post("/v1/enroll", [this](const httplib::Request& req, httplib::Response& res,
+                                       const httplib::ContentReader& reader) {
+            run(req, res, [&] { return enroll(req, reader); });
+        });
+        http.Post("/v1/push", [this](const httplib::Request& req, httplib::Response& res,
+                                     const httplib::ContentReader& reader) {
+            run(req, res, [&] { return push(req, reader); });
+        });
+        http.Get("/v1/status", [this](const httplib::Request& req, httplib::Response& res) {
+            run(req, res, [&] { return status(req); });
+        });
+        http.Get("/v1/pull", [this](const httplib::Request& req, httplib::Response& res) {
+            run(req, res, [&] { return pull(req); });
+        });
+        http.Get("/v1/verify", [this](const httplib::Request& req, httplib::Response& res) {
+            run(req, res, [&] { return verify(req); });
+        });
+        http.Get("/v1/health", [this](const httplib::Request& req, httplib::Response& res) {
+            run(req, res, [&]() -> ApiResult<json> {
+                return json{{"ok", true},
+                            {"protocol", k_protocol_version},
+                            {"server_time", iso_utc(now())}};
+            });
+        });
+    }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+
+Server::~Server() { stop(); }
+
+Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
+    if (options.threads == 0) {
+        options.threads = 1;
+    }
+    auto impl = std::make_unique<Impl>(std::move(options));
+    const ServerOptions& o = impl->options;
+    auto lock = DataDirLock::acquire(o.data_dir);
+    if (!lock) {
+        return tl::unexpected(lock.error());
+    }
+    impl->lock.emplace(std::move(*lock));
+
+    StoreOptions first;
+    first.busy_timeout_ms = o.busy_timeout_ms;
+    first.clock = o.clock;
+    auto store = Store::open(database_path(o.data_dir), first);
+    if (!store) {
+        return tl::unexpected(store.error());
+    }
+    impl->pool.add(std::move(*store));
+    for (std::size_t i = 1; i < o.threads; ++i) {
+        StoreOptions more = first;
+        more.migrate = false;
+        more.integrity_check = false;
+        auto extra = Store::open(database_path(o.data_dir), more);
+        if (!extra) {
+            return tl::unexpected(extra.error());
+        }
+        impl->pool.add(std::move(*extra));
+    }
+
+    impl->routes();
+    if (o.port == 0) {
+        impl->port = impl->http.bind_to_any_port(o.host);
+        if (impl->port <= 0) {
+            return fail(ErrorCode::io, "cannot listen on " + o.host);
+        }
+    } else {
+        if (!impl->http.bind_to_port(o.host, o.port)) {
+            return fail(ErrorCode::io,
+                        "cannot listen on " + o.host + ":" + std::to_string(o.port) +
+                            " (address in use or not available)");
+        }
+        impl->port = o.port;
+    }
+    Impl* raw = impl.get();
+    impl->listener = std::thread([raw] { raw->http.listen_after_bind(); });
+    // cpp-httplib has no "ready" signal: stop() before is_running() would leave listen hanging.
+    while (!impl->http.is_running()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+int Server::port() const { return m_impl->port; }
+
+const std::string& Server::host() const { return m_impl->options.host; }
+
+bool Server::running() const { return m_impl->http.is_running(); }
+
+void Server::stop() {
+    if (!m_impl) {
+        return;
+    }
+    std::lock_guard lock(m_impl->stop_mutex);
+    if (m_impl->stopped) {
+        return;
+    }
+    m_impl->stopped = true;
+    m_impl->http.stop();
+    if (m_impl->listener.joinable()) {
+        m_impl->listener.join();
+    }
+}
+
+} // namespace caravan::sync::server
