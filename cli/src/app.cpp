@@ -126,7 +126,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         result = fail(ErrorCode::internal, std::string("internal error: ") + e.what());
     }
     if (!result) {
-        if (json) {
+        if (json && !ctx.json_printed) {
             out << nlohmann::json{{"error",
                                    {{"code", to_string(result.error().code)},
                                     {"message", result.error().message}}}}

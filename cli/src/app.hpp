@@ -33,6 +33,9 @@ struct Context {
     bool json = false;
     client::Lang lang = client::Lang::en;
     std::optional<std::string> db_path; // --db; CARAVAN_DB / default otherwise
+    // Set by an action that printed its own --json document before failing (e.g. an import
+    // report listing bad rows): run() then reports the error on stderr only.
+    bool json_printed = false;
 
     // Opens the device database on first use.
     [[nodiscard]] Result<client::Engine*> engine();

@@ -170,6 +170,24 @@ Result<std::string> Engine::resolve_id(std::string_view table, std::string_view 
         return fail(ErrorCode::invalid_input,
                     std::string(what) + ": give an id or at least 4 of its hex digits");
     }
+    if (is_uuid(r)) {
+        // A whole id (the usual case for programs and bulk imports): one indexed lookup instead
+        // of the fragment scan below, which would return the same single row.
+        auto exact = m_db.cached("SELECT id FROM " + std::string(table) + " WHERE id = ? AND " +
+                                 k_visible);
+        if (!exact) {
+            return tl::unexpected(exact.error());
+        }
+        (*exact)->bind(1, r);
+        auto row = (*exact)->step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        (*exact)->reset();
+        if (*row) {
+            return r;
+        }
+    }
     auto ids = collect<std::string>(
         m_db,
         "SELECT id FROM " + std::string(table) + " WHERE " + k_visible +
@@ -471,6 +489,54 @@ Result<Visit> Engine::start_visit(std::string_view village_ref,
     return visit;
 }
 
+Result<Visit> Engine::add_past_visit(const std::string& id, const std::string& village_id,
+                                     const std::string& date, const std::string& lawyer_in) {
+    if (!is_uuid(id)) {
+        return fail(ErrorCode::invalid_input, "id: must be a lowercase UUID");
+    }
+    if (auto ok = validate_date("date", date); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    auto lawyer = validate_text("lawyer", lawyer_in, k_max_name_chars);
+    if (!lawyer) {
+        return tl::unexpected(lawyer.error());
+    }
+    auto villages = collect<std::pair<std::string, std::string>>(
+        m_db, std::string("SELECT name, region FROM villages WHERE id = ? AND ") + k_visible,
+        [](const Statement& s) { return std::pair{s.column_text(0), s.column_text(1)}; },
+        {village_id});
+    if (!villages) {
+        return tl::unexpected(villages.error());
+    }
+    if (villages->empty()) {
+        return fail(ErrorCode::not_found, "village " + short_id(village_id) + " not found");
+    }
+    Visit visit{id, village_id, villages->front().first, villages->front().second, date, *lawyer,
+                true};
+    auto ok = write([&]() -> Result<void> {
+        auto exists = scalar(m_db, std::string("SELECT count(*) FROM visits WHERE id = ? AND ") +
+                                       k_visible,
+                             {id});
+        if (!exists) {
+            return tl::unexpected(exists.error());
+        }
+        if (*exists) {
+            return fail(ErrorCode::conflict, "visit " + short_id(id) + " already exists");
+        }
+        json fields = {{"village_id", visit.village_id},
+                       {"date", visit.date},
+                       {"lawyer", visit.lawyer},
+                       {"closed", true},
+                       {"deleted", false}};
+        auto event = record(entities::visit, visit.id, k_op_create, fields, json::object());
+        return event ? Result<void>() : tl::unexpected(event.error());
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return visit;
+}
+
 Result<Visit> Engine::close_visit(const std::optional<std::string>& ref) {
     auto visit = visit_for(ref);
     if (!visit) {
@@ -581,6 +647,21 @@ Result<Consultation> Engine::find_consultation(std::string_view ref) {
         return tl::unexpected(id.error());
     }
     return load_consultation(*id);
+}
+
+Result<bool> Engine::has_consultation(std::string_view id) {
+    auto stmt = m_db.cached("SELECT 1 FROM consultations WHERE id = ?");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    (*stmt)->bind(1, id);
+    auto row = (*stmt)->step();
+    if (!row) {
+        return tl::unexpected(row.error());
+    }
+    bool found = *row;
+    (*stmt)->reset();
+    return found;
 }
 
 Result<Consultation> Engine::add_consultation(const ConsultationInput& input) {

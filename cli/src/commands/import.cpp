@@ -1,0 +1,102 @@
+// `caravan import FILE [--dry-run] [--format csv|jsonl]`: argument parsing and printing only;
+// reading and validating the journal is client::import_journal.
+
+#include "common.hpp"
+
+#include "caravan/client/import.hpp"
+
+namespace caravan::cli {
+namespace {
+
+struct Phrase {
+    std::string_view kk, ru, en;
+};
+
+std::string_view say(Context& ctx, const Phrase& p) {
+    return ctx.lang == client::Lang::kk ? p.kk : ctx.lang == client::Lang::ru ? p.ru : p.en;
+}
+
+constexpr Phrase k_rows{"жолдар", "строк", "rows"};
+constexpr Phrase k_imported{"импортталды", "импортировано", "imported"};
+constexpr Phrase k_would_import{"импортталар еді", "будет импортировано", "would be imported"};
+constexpr Phrase k_present{"бұрыннан бар", "уже есть", "already present"};
+constexpr Phrase k_villages{"жаңа ауылдар", "новых сёл", "villages created"};
+constexpr Phrase k_visits{"жаңа сапарлар", "новых выездов", "visits created"};
+constexpr Phrase k_dry_run{"тексеру ғана: ештеңе жазылған жоқ", "только проверка: ничего не записано",
+                           "dry run: nothing was written"};
+
+void print_report(Context& ctx, const client::ImportReport& r) {
+    if (r.dry_run) {
+        ctx.out << say(ctx, k_dry_run) << "\n";
+    }
+    ctx.out << say(ctx, k_rows) << ": " << r.rows << "\n"
+            << say(ctx, r.dry_run ? k_would_import : k_imported) << ": " << r.imported << "\n"
+            << say(ctx, k_present) << ": " << r.already_present << "\n"
+            << say(ctx, k_villages) << ": " << r.villages_created;
+    // Named, so that a misspelt village or region shows before it is written (--dry-run).
+    constexpr std::size_t k_named = 10;
+    std::string names;
+    for (std::size_t i = 0; i < r.new_villages.size() && i < k_named; ++i) {
+        const client::NewVillage& v = r.new_villages[i];
+        names += (names.empty() ? "" : "; ") + v.name + " (" + v.region + ")";
+    }
+    if (r.new_villages.size() > k_named) {
+        names += "; +" + std::to_string(r.new_villages.size() - k_named);
+    }
+    if (!names.empty()) {
+        ctx.out << "  " << names;
+    }
+    ctx.out << "\n" << say(ctx, k_visits) << ": " << r.visits_created << "\n";
+}
+
+const bool registered = register_command("import", [](CLI::App& app, Registry& registry) {
+    struct Options {
+        std::string file;
+        bool dry_run = false;
+        std::string format = "auto";
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand(
+        "import", "Import consultations from a journal file (CSV or JSON Lines); see docs/import.md");
+    cmd->add_option("file", o->file, "Journal file: .csv, .jsonl or .ndjson")->required();
+    cmd->add_flag("--dry-run", o->dry_run, "Check every row and count; write nothing");
+    cmd->add_option("--format", o->format, "csv, jsonl or auto (default: by extension, then content)")
+        ->check(CLI::IsMember({"auto", "csv", "jsonl"}));
+    cmd->callback([&registry, o] {
+        registry.set([o](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            client::ImportOptions options;
+            options.dry_run = o->dry_run;
+            options.format = o->format == "csv"     ? client::ImportFormat::csv
+                             : o->format == "jsonl" ? client::ImportFormat::jsonl
+                                                    : client::ImportFormat::automatic;
+            CARAVAN_TRY(report, client::import_journal(engine, o->file, options));
+            if (ctx.json) {
+                print_json(ctx, client::to_json(report));
+            } else if (report.ok()) {
+                print_report(ctx, report);
+            }
+            if (report.ok()) {
+                return {};
+            }
+            if (!ctx.json) {
+                for (const client::ImportIssue& issue : report.errors) {
+                    ctx.err << client::to_string(issue) << "\n";
+                }
+            }
+            ctx.json_printed = ctx.json;
+            std::int64_t bad_lines = 0, last = -1;
+            for (const client::ImportIssue& issue : report.errors) {
+                bad_lines += issue.line != last;
+                last = issue.line;
+            }
+            return fail(ErrorCode::invalid_input,
+                        std::to_string(report.errors.size()) + " problem(s) on " +
+                            std::to_string(bad_lines) + " line(s) of " + o->file +
+                            "; nothing was imported");
+        });
+    });
+});
+
+} // namespace
+} // namespace caravan::cli

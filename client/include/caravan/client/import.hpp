@@ -1,0 +1,80 @@
+#pragma once
+// `caravan import`: reads a consultation journal (a typed-in paper journal or an earlier export)
+// and records its rows as consultations. The format is specified in docs/import.md.
+//
+// Contract:
+// - Formats: CSV (RFC 4180: quoted fields with embedded separators, quotes and line breaks;
+//   optional UTF-8 BOM; CRLF or LF; comma, or semicolon when the header line has no comma) and
+//   JSON Lines (one object per line, keys are column codes). Columns are journal_columns().
+// - Every row is validated before anything is written. When any row is bad, the report lists
+//   every problem (line, column, reason) and NOTHING is written. Otherwise all rows are written
+//   in one transaction: all or nothing.
+// - Each row's village is created when missing (in the row's region) and its visit, one per
+//   (village, date, lawyer), is found or created. Created visits are closed and never become the
+//   current visit.
+// - A row's consultation gets the row's `id`, or an id derived from its content (and from how
+//   many identical rows precede it in the file), so importing a file twice adds nothing: rows
+//   whose consultation is already recorded here (even if deleted since) are counted as
+//   "already present" and skipped.
+// - Messages name the line and the column, never the content of a cell (it may be personal
+//   data). Header names and village names may be quoted.
+// - Memory: the file is streamed; what is kept per row is a compact record (enumeration codes as
+//   small integers, the two free-text summaries).
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "caravan/client/engine.hpp"
+#include "caravan/storage/result.hpp"
+
+namespace caravan::client {
+
+enum class ImportFormat { automatic, csv, jsonl };
+
+[[nodiscard]] std::string_view to_string(ImportFormat format);
+
+struct ImportOptions {
+    bool dry_run = false; // validate and count; write nothing
+    ImportFormat format = ImportFormat::automatic; // from the extension, else the content
+};
+
+// One problem in the file. `line` is 1-based, the physical line where the CSV record (or the
+// JSON line) starts; `column` is the column code, or "header", "row" or "file".
+struct ImportIssue {
+    std::int64_t line = 0;
+    std::string column;
+    std::string message;
+};
+
+struct NewVillage {
+    std::string name;
+    std::string region;
+};
+
+struct ImportReport {
+    ImportFormat format = ImportFormat::csv; // as detected
+    bool dry_run = false;
+    std::int64_t rows = 0;            // data rows read (blank lines not counted)
+    std::int64_t imported = 0;        // consultations written (dry run: that would be written)
+    std::int64_t already_present = 0; // rows skipped because their consultation exists
+    std::int64_t villages_created = 0;
+    std::int64_t visits_created = 0;
+    std::vector<NewVillage> new_villages; // the villages created, in file order
+    std::vector<ImportIssue> errors;      // non-empty: nothing was written
+    [[nodiscard]] bool ok() const { return errors.empty(); }
+};
+
+// Imports `path` into `engine`. Returns an Error only for what is not a property of the rows
+// (file unreadable, device not initialised, database failure); bad rows are reported in
+// ImportReport::errors.
+[[nodiscard]] Result<ImportReport> import_journal(Engine& engine,
+                                                  const std::filesystem::path& path,
+                                                  const ImportOptions& options = {});
+
+[[nodiscard]] nlohmann::json to_json(const ImportReport& report);
+// "LINE: column: message"
+[[nodiscard]] std::string to_string(const ImportIssue& issue);
+
+} // namespace caravan::client
