@@ -167,10 +167,11 @@ Result<void> create_private_file(const std::filesystem::path& path) {
 
 Result<Database> Database::open(const std::filesystem::path& path, const OpenOptions& options) {
     std::error_code ec;
-    if (!options.create && !std::filesystem::exists(path, ec)) {
+    const bool in_memory = path == ":memory:"; // tests and fuzzers: no file, no WAL
+    if (!in_memory && !options.create && !std::filesystem::exists(path, ec)) {
         return fail(ErrorCode::not_found, "database " + path.string() + " does not exist");
     }
-    if (options.create && !options.read_only) {
+    if (!in_memory && options.create && !options.read_only) {
         if (auto made = create_private_file(path); !made) {
             return tl::unexpected(made.error());
         }
@@ -222,7 +223,7 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
         }
     }
 
-    if (!options.read_only) {
+    if (!options.read_only && !in_memory) {
         auto wal = db.prepare("PRAGMA journal_mode=WAL");
         if (!wal) {
             return tl::unexpected(wal.error());

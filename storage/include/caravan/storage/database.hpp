@@ -84,6 +84,7 @@ class Statement {
 
 class Database {
   public:
+    // `path` ":memory:" opens a private in-memory database (tests, fuzzers).
     [[nodiscard]] static Result<Database> open(const std::filesystem::path& path,
                                                const OpenOptions& options = {});
 
