@@ -464,8 +464,10 @@ Result<std::string> decompress(std::string_view data, Encoding e, std::size_t ma
                 break;
             }
         }
-        // Drain what is buffered inside the decoder.
-        for (;;) {
+        // Drain what is still buffered inside the decoder while the frame is unfinished. Once
+        // `last` is 0 the frame is complete: another call would start a new frame and return
+        // that frame's header size, which read as "truncated".
+        while (last != 0) {
             ZSTD_outBuffer o{buffer, sizeof buffer, 0};
             last = ZSTD_decompressStream(stream.get(), &o, &in);
             if (ZSTD_isError(last)) {
