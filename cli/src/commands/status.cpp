@@ -1,4 +1,7 @@
 #include "common.hpp"
+#ifdef CARAVAN_HAVE_SYNC_AGENT
+#include "caravan/sync/agent/agent_state.hpp"
+#endif
 
 namespace caravan::cli {
 namespace {
@@ -9,8 +12,23 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
         registry.set([](Context& ctx) -> Result<void> {
             CARAVAN_TRY_ENGINE(engine, ctx);
             CARAVAN_TRY(st, engine.status());
+#ifdef CARAVAN_HAVE_SYNC_AGENT
+            // Events the server refused (or this device could not apply), with the reason:
+            // set aside so that they never block the rest of the queue.
+            if (auto ok = sync::agent::AgentState::install(engine.database()); !ok) {
+                return ok;
+            }
+            CARAVAN_TRY(quarantined, sync::agent::AgentState(engine.database()).quarantined());
+#endif
             if (ctx.json) {
-                print_json(ctx, client::to_json(st));
+                nlohmann::json doc = client::to_json(st);
+#ifdef CARAVAN_HAVE_SYNC_AGENT
+                doc["quarantined"] = nlohmann::json::array();
+                for (const auto& q : quarantined) {
+                    doc["quarantined"].push_back(sync::agent::to_json(q));
+                }
+#endif
+                print_json(ctx, doc);
                 return {};
             }
             auto line = [&](std::string_view key, const std::string& value) {
@@ -38,6 +56,17 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
                 line("oldest unsynced", *st.oldest_unsynced);
             }
             line("conflicts", std::to_string(st.conflicts));
+#ifdef CARAVAN_HAVE_SYNC_AGENT
+            line("quarantined", std::to_string(quarantined.size()));
+            for (const auto& q : quarantined) {
+                ctx.out << "  " << (q.direction == "push" ? "refused by the server: "
+                                                          : "could not apply: ")
+                        << q.entity_type << " " << client::short_id(q.entity_id) << " (event "
+                        << q.seq << (q.direction == "push" ? "" : " of device " +
+                                                                      client::short_id(q.device_id))
+                        << "): " << q.code << ", " << q.message << "\n";
+            }
+#endif
             return {};
         });
     });

@@ -1,0 +1,260 @@
+// `caravan sync` and `caravan sync log`.
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <iomanip>
+#include <sstream>
+
+#include "caravan/sync/agent/agent_state.hpp"
+#include "caravan/sync/agent/curl_transport.hpp"
+#include "caravan/sync/agent/schedule.hpp"
+#include "caravan/sync/agent/sync_agent.hpp"
+#include "caravan/sync/agent/sync_lock.hpp"
+#include "common.hpp"
+
+namespace caravan::cli {
+namespace {
+
+namespace agent = caravan::sync::agent;
+
+// The next moment the local clock shows `at` (today if still ahead, else tomorrow).
+agent::TimePoint next_local(const agent::ClockTime& at, agent::TimePoint now) {
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm local{};
+    localtime_r(&t, &local);
+    local.tm_hour = at.hour;
+    local.tm_min = at.minute;
+    local.tm_sec = 0;
+    local.tm_isdst = -1;
+    auto candidate = std::chrono::system_clock::from_time_t(std::mktime(&local));
+    if (candidate <= now) {
+        local.tm_mday += 1;
+        local.tm_isdst = -1;
+        candidate = std::chrono::system_clock::from_time_t(std::mktime(&local));
+    }
+    return candidate;
+}
+
+std::string human_bytes(std::int64_t n) {
+    std::ostringstream out;
+    if (n < 1024) {
+        out << n << " B";
+    } else if (n < 1024 * 1024) {
+        out << std::fixed << std::setprecision(1) << static_cast<double>(n) / 1024 << " KiB";
+    } else {
+        out << std::fixed << std::setprecision(1) << static_cast<double>(n) / (1024 * 1024)
+            << " MiB";
+    }
+    return out.str();
+}
+
+std::string human_duration(std::int64_t ms) {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(1) << static_cast<double>(ms) / 1000 << " s";
+    return out.str();
+}
+
+struct SyncCliOptions {
+    std::optional<std::string> until;
+    bool verify = false;
+    bool wait = false;
+    // Diagnostic knobs (hidden from --help): tests and link experiments.
+    std::optional<long> retry_base_ms, retry_cap_ms, connect_timeout_s, low_speed_time_s;
+    std::optional<std::size_t> batch_bytes;
+    std::optional<std::int64_t> page_size;
+    std::optional<int> attempts;
+};
+
+// One line, rewritten in place, only when a person watches stderr.
+class ProgressLine {
+  public:
+    explicit ProgressLine(Context& ctx) : m_ctx(ctx), m_enabled(::isatty(STDERR_FILENO) == 1) {}
+    void show(const agent::Progress& p) {
+        if (!m_enabled) {
+            return;
+        }
+        std::string text = std::string(p.phase) + " " + std::to_string(p.done);
+        if (p.total > 0) {
+            text += "/" + std::to_string(p.total);
+        }
+        m_ctx.err << "\r" << text << "   " << std::flush;
+        m_shown = true;
+    }
+    void clear() {
+        if (m_shown) {
+            m_ctx.err << "\r" << std::string(40, ' ') << "\r" << std::flush;
+            m_shown = false;
+        }
+    }
+
+  private:
+    Context& m_ctx;
+    bool m_enabled;
+    bool m_shown = false;
+};
+
+void print_summary(Context& ctx, const agent::SyncReport& r) {
+    ctx.out << "sync " << (r.ok() ? "ok" : "failed (" + std::string(to_string(r.error->code)) + ")")
+            << ": pushed " << r.pushed << ", pulled " << r.pulled << ", rejected " << r.rejected
+            << "; " << r.requests << " requests, " << human_bytes(r.bytes_up) << " up, "
+            << human_bytes(r.bytes_down) << " down, " << human_duration(r.duration_ms);
+    if (r.attempts > 1) {
+        ctx.out << ", " << r.attempts << " attempts";
+    }
+    ctx.out << "\n";
+    if (r.rejected > 0) {
+        ctx.out << r.rejected
+                << " of this device's changes were refused by the server and set aside: see "
+                   "`caravan status`\n";
+    }
+    if (r.verify) {
+        const auto& v = *r.verify;
+        ctx.out << "verify: " << (v.agree ? "agree" : "DISAGREE") << " up to server_seq " << v.upto
+                << " (device " << v.local_count << " events, server " << v.server_count << ")\n";
+    }
+}
+
+Result<void> run_sync(Context& ctx, const SyncCliOptions& o) {
+    agent::SyncOptions options;
+    agent::SyncTuning& t = options.tuning;
+    if (o.retry_base_ms) {
+        t.retry_base = agent::Millis(*o.retry_base_ms);
+        t.round_base = agent::Millis(*o.retry_base_ms * 10);
+    }
+    if (o.retry_cap_ms) {
+        t.retry_cap = agent::Millis(*o.retry_cap_ms);
+        t.round_cap = agent::Millis(*o.retry_cap_ms * 10);
+    }
+    if (o.batch_bytes) {
+        t.initial_batch_bytes = std::clamp(*o.batch_bytes, t.min_batch_bytes, t.max_batch_bytes);
+        t.min_batch_bytes = std::min(t.min_batch_bytes, t.initial_batch_bytes);
+    }
+    if (o.page_size) {
+        t.initial_page = std::clamp<std::int64_t>(*o.page_size, 1, t.max_page);
+        t.min_page = std::min(t.min_page, t.initial_page);
+    }
+    if (o.attempts) {
+        t.max_attempts = std::max(1, *o.attempts);
+    }
+    options.verify = o.verify;
+    if (o.until) {
+        CARAVAN_TRY(at, agent::parse_clock_time(*o.until));
+        options.until = next_local(at, std::chrono::system_clock::now());
+    }
+
+    CARAVAN_TRY_ENGINE(engine, ctx);
+    CARAVAN_TRY(lock, agent::SyncLock::acquire(ctx.database_path(), o.wait));
+    (void)lock;
+    if (auto ok = agent::AgentState::install(engine.database()); !ok) {
+        return ok;
+    }
+    agent::AgentState state(engine.database());
+    CARAVAN_TRY(enrollment, state.enrollment());
+    if (!enrollment) {
+        return fail(ErrorCode::not_initialized,
+                    "this device is not enrolled: run `caravan enroll --server URL --code CODE` "
+                    "first");
+    }
+    agent::CurlOptions curl;
+    curl.base_url = enrollment->server_url;
+    curl.ca_file = enrollment->ca_file;
+    if (o.connect_timeout_s) {
+        curl.connect_timeout_s = *o.connect_timeout_s;
+    }
+    if (o.low_speed_time_s) {
+        curl.low_speed_time_s = *o.low_speed_time_s;
+    }
+    CARAVAN_TRY(transport, agent::CurlTransport::create(curl));
+
+    ProgressLine line(ctx);
+    agent::AgentEnvironment env;
+    env.app_version = std::string("caravan/") + CARAVAN_VERSION;
+    env.progress = [&line](const agent::Progress& p) { line.show(p); };
+    agent::SyncAgent sync_agent(engine, *transport, env);
+    agent::SyncReport report = sync_agent.sync(options);
+    line.clear();
+
+    if (ctx.json) {
+        if (report.ok()) {
+            print_json(ctx, agent::to_json(report));
+        }
+    } else {
+        print_summary(ctx, report);
+    }
+    if (!report.ok()) {
+        return tl::unexpected(*report.error);
+    }
+    return {};
+}
+
+Result<void> run_log(Context& ctx, std::int64_t limit) {
+    CARAVAN_TRY_ENGINE(engine, ctx);
+    if (auto ok = agent::AgentState::install(engine.database()); !ok) {
+        return ok;
+    }
+    agent::AgentState state(engine.database());
+    CARAVAN_TRY(entries, state.log(limit));
+    if (ctx.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& e : entries) {
+            out.push_back(agent::to_json(e));
+        }
+        print_json(ctx, out);
+        return {};
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& e : entries) {
+        rows.push_back({e.started_at.substr(0, 19) + "Z", e.result, std::to_string(e.pushed),
+                        std::to_string(e.pulled), std::to_string(e.rejected),
+                        human_bytes(e.bytes_up), human_bytes(e.bytes_down),
+                        std::to_string(e.requests), human_duration(e.duration_ms)});
+    }
+    print_table(ctx.out,
+                {"started (UTC)", "result", "pushed", "pulled", "rejected", "up", "down",
+                 "requests", "duration"},
+                rows);
+    for (const auto& e : entries) {
+        if (!e.message.empty()) {
+            ctx.out << e.started_at.substr(0, 19) << "Z " << e.result << ": " << e.message << "\n";
+            break; // the latest failure explains the most; the rest are in --json
+        }
+    }
+    return {};
+}
+
+const bool registered = register_command("sync", [](CLI::App& app, Registry& registry) {
+    auto o = std::make_shared<SyncCliOptions>();
+    auto* cmd = app.add_subcommand(
+        "sync", "Push this device's changes to the server and pull everyone else's");
+    cmd->add_option("--until", o->until,
+                    "Keep retrying with backoff until this local time (HH:MM) if the link fails");
+    cmd->add_flag("--verify", o->verify,
+                  "After syncing, compare event count and digest with the server");
+    cmd->add_flag("--wait", o->wait, "Wait for a sync already running instead of exiting (3)");
+    const std::string hidden; // an empty group hides diagnostic knobs from --help
+    cmd->add_option("--retry-base-ms", o->retry_base_ms)->group(hidden);
+    cmd->add_option("--retry-cap-ms", o->retry_cap_ms)->group(hidden);
+    cmd->add_option("--connect-timeout", o->connect_timeout_s)->group(hidden);
+    cmd->add_option("--low-speed-time", o->low_speed_time_s)->group(hidden);
+    cmd->add_option("--batch-bytes", o->batch_bytes)->group(hidden);
+    cmd->add_option("--page-size", o->page_size)->group(hidden);
+    cmd->add_option("--attempts", o->attempts)->group(hidden);
+
+    auto limit = std::make_shared<std::int64_t>(20);
+    auto* log = cmd->add_subcommand("log", "Past syncs: when, pushed, pulled, bytes, result");
+    log->add_option("--limit", *limit, "How many runs to show (newest first)")
+        ->check(CLI::PositiveNumber);
+    log->callback([&registry, limit] {
+        registry.set([limit](Context& ctx) { return run_log(ctx, *limit); });
+    });
+    cmd->callback([&registry, o, log] {
+        if (log->parsed()) {
+            return;
+        }
+        registry.set([o](Context& ctx) { return run_sync(ctx, *o); });
+    });
+});
+
+} // namespace
+} // namespace caravan::cli

@@ -1,0 +1,76 @@
+#pragma once
+// The nightly sync schedule: a systemd user timer (Persistent=true, so a laptop that was off at
+// the set time syncs at the next boot) or, where there is no systemd user instance, a crontab
+// entry (plus an @reboot line as the catch-up).
+//
+// Which scheduler: $CARAVAN_SCHEDULER when set, else systemd when `systemctl --user` answers,
+// else cron. Values of CARAVAN_SCHEDULER:
+//   systemd             unit files + `systemctl --user daemon-reload / enable --now / disable`
+//   systemd-files       unit files only, no systemctl call (tests, or images built offline)
+//   cron                the user's crontab through `crontab -l` / `crontab -`
+//   cron-file:<path>    a file standing in for the crontab (tests)
+// Unit files go to $XDG_CONFIG_HOME/systemd/user (default ~/.config/systemd/user):
+// caravan-sync.service and caravan-sync.timer. Crontab lines carry the marker
+// "# caravan-sync" so that removal finds exactly them. One schedule per user account.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "caravan/storage/result.hpp"
+
+namespace caravan::sync::agent {
+
+struct ClockTime {
+    int hour = 0;
+    int minute = 0;
+    [[nodiscard]] std::string text() const; // "HH:MM"
+};
+
+// "2:00", "02:00" → {2, 0}; invalid_input otherwise.
+[[nodiscard]] Result<ClockTime> parse_clock_time(std::string_view text);
+
+struct ScheduleSpec {
+    ClockTime at;
+    int window_minutes = 240;       // `sync --until` at + window
+    std::filesystem::path caravan;  // absolute path of the caravan binary
+    std::filesystem::path database; // absolute path of the device database
+};
+
+enum class SchedulerKind { systemd, systemd_files, cron, cron_file };
+
+struct Scheduler {
+    SchedulerKind kind = SchedulerKind::systemd_files;
+    std::filesystem::path unit_dir;  // systemd kinds
+    std::filesystem::path cron_file; // cron_file kind
+    [[nodiscard]] std::string name() const;
+};
+
+struct ScheduleStatus {
+    bool installed = false;
+    std::string scheduler;               // Scheduler::name()
+    std::optional<std::string> at;       // "HH:MM"
+    std::optional<std::string> command;  // what runs
+    std::optional<std::string> next_run; // systemd only, as systemctl prints it
+    std::vector<std::string> files;      // unit files or crontab lines
+};
+
+// Reads CARAVAN_SCHEDULER / probes `systemctl --user`.
+[[nodiscard]] Result<Scheduler> detect_scheduler();
+
+[[nodiscard]] std::string systemd_service_text(const ScheduleSpec& spec);
+[[nodiscard]] std::string systemd_timer_text(const ScheduleSpec& spec);
+[[nodiscard]] std::vector<std::string> cron_lines(const ScheduleSpec& spec);
+
+// Replaces any existing caravan schedule. Returns a one-line description of what was done.
+[[nodiscard]] Result<std::string> install_schedule(const Scheduler& scheduler,
+                                                   const ScheduleSpec& spec);
+[[nodiscard]] Result<ScheduleStatus> schedule_status(const Scheduler& scheduler);
+// true when something was removed.
+[[nodiscard]] Result<bool> remove_schedule(const Scheduler& scheduler);
+
+inline constexpr std::string_view k_cron_marker = "# caravan-sync";
+inline constexpr std::string_view k_systemd_unit = "caravan-sync";
+
+} // namespace caravan::sync::agent

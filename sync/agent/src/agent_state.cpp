@@ -1,0 +1,287 @@
+#include "caravan/sync/agent/agent_state.hpp"
+
+#include <charconv>
+
+#include <nlohmann/json.hpp>
+
+#include "caravan/storage/migrations.hpp"
+
+namespace caravan::sync::agent {
+
+using nlohmann::json;
+
+namespace {
+
+const storage::Migration k_migrations[] = {
+    {1, R"sql(
+CREATE TABLE sync_log(
+    id          INTEGER PRIMARY KEY,
+    started_at  TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    result      TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    pushed      INTEGER NOT NULL,
+    pulled      INTEGER NOT NULL,
+    rejected    INTEGER NOT NULL,
+    bytes_up    INTEGER NOT NULL,
+    bytes_down  INTEGER NOT NULL,
+    requests    INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL
+) STRICT;
+CREATE TABLE quarantine(
+    device_id   TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    direction   TEXT NOT NULL CHECK (direction IN ('push', 'pull')),
+    entity_type TEXT NOT NULL,
+    entity_id   TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) STRICT;
+)sql"},
+};
+
+constexpr std::int64_t k_log_rows_kept = 1000;
+
+} // namespace
+
+json to_json(const SyncLogEntry& e) {
+    return {{"id", e.id},
+            {"started_at", e.started_at},
+            {"duration_ms", e.duration_ms},
+            {"result", e.result},
+            {"message", e.message},
+            {"pushed", e.pushed},
+            {"pulled", e.pulled},
+            {"rejected", e.rejected},
+            {"bytes_up", e.bytes_up},
+            {"bytes_down", e.bytes_down},
+            {"requests", e.requests},
+            {"attempts", e.attempts}};
+}
+
+json to_json(const QuarantineEntry& e) {
+    return {{"direction", e.direction},
+            {"device_id", e.device_id},
+            {"seq", e.seq},
+            {"entity_type", e.entity_type},
+            {"entity_id", e.entity_id},
+            {"code", e.code},
+            {"message", e.message},
+            {"at", e.at}};
+}
+
+Result<void> AgentState::install(storage::Database& db) {
+    return storage::migrate(db, "sync_agent", k_migrations);
+}
+
+Result<std::int64_t> AgentState::get_int(std::string_view key) {
+    auto text = m_settings.get(key);
+    if (!text) {
+        return tl::unexpected(text.error());
+    }
+    if (!*text || (*text)->empty()) {
+        return 0;
+    }
+    std::int64_t value = 0;
+    const std::string& s = **text;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc() || end != s.data() + s.size() || value < 0) {
+        return fail(ErrorCode::corrupt, "setting " + std::string(key) + " is not a number");
+    }
+    return value;
+}
+
+Result<std::optional<Enrollment>> AgentState::enrollment() {
+    auto url = m_settings.get(keys::server_url);
+    auto token = m_settings.get(keys::token);
+    auto role = m_settings.get(keys::role);
+    auto regions = m_settings.get(keys::regions);
+    auto ca = m_settings.get(keys::ca_file);
+    for (auto* r : {&url, &token, &role, &regions, &ca}) {
+        if (!*r) {
+            return tl::unexpected(r->error());
+        }
+    }
+    if (!*url || !*token) {
+        return std::optional<Enrollment>();
+    }
+    Enrollment e;
+    e.server_url = **url;
+    e.token = **token;
+    e.role = role->value_or("");
+    json list = json::parse(regions->value_or("[]"), nullptr, false);
+    if (list.is_array()) {
+        for (const auto& r : list) {
+            if (r.is_string()) {
+                e.regions.push_back(r.get<std::string>());
+            }
+        }
+    }
+    if (*ca && !(*ca)->empty()) {
+        e.ca_file = **ca;
+    }
+    return std::optional<Enrollment>(std::move(e));
+}
+
+Result<void> AgentState::save_enrollment(const Enrollment& e) {
+    const std::pair<std::string_view, std::string> values[] = {
+        {keys::server_url, e.server_url},
+        {keys::token, e.token},
+        {keys::role, e.role},
+        {keys::regions, json(e.regions).dump()},
+        {keys::ca_file, e.ca_file.value_or("")},
+    };
+    for (const auto& [k, v] : values) {
+        if (auto ok = m_settings.set(k, v); !ok) {
+            return ok;
+        }
+    }
+    return {};
+}
+
+Result<std::int64_t> AgentState::push_acked_seq() {
+    return get_int(keys::push_acked_seq);
+}
+
+Result<void> AgentState::set_push_acked_seq(std::int64_t seq) {
+    return m_settings.set(keys::push_acked_seq, std::to_string(seq));
+}
+
+Result<std::int64_t> AgentState::pull_cursor() {
+    return get_int(keys::pull_cursor);
+}
+
+Result<std::string> AgentState::epoch() {
+    auto value = m_settings.get(keys::epoch);
+    if (!value) {
+        return tl::unexpected(value.error());
+    }
+    return value->value_or("");
+}
+
+Result<void> AgentState::set_pull_position(std::int64_t cursor, std::string_view epoch) {
+    if (auto ok = m_settings.set(keys::pull_cursor, std::to_string(cursor)); !ok) {
+        return ok;
+    }
+    return m_settings.set(keys::epoch, epoch);
+}
+
+Result<void> AgentState::quarantine(const QuarantineEntry& e) {
+    auto stmt = m_db->cached(
+        "INSERT INTO quarantine(device_id, seq, direction, entity_type, entity_id, code, message,"
+        " at) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(device_id, seq) DO UPDATE SET"
+        " direction = excluded.direction, code = excluded.code, message = excluded.message,"
+        " at = excluded.at");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    (*stmt)->bind_all(e.device_id, e.seq, e.direction, e.entity_type, e.entity_id, e.code,
+                      e.message, e.at);
+    return (*stmt)->run();
+}
+
+Result<void> AgentState::release(std::string_view device_id, std::int64_t seq) {
+    auto stmt = m_db->cached("DELETE FROM quarantine WHERE device_id = ? AND seq = ?");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    (*stmt)->bind_all(device_id, seq);
+    return (*stmt)->run();
+}
+
+Result<std::vector<QuarantineEntry>> AgentState::quarantined(std::int64_t limit) {
+    auto stmt = m_db->cached("SELECT direction, device_id, seq, entity_type, entity_id, code,"
+                             " message, at FROM quarantine ORDER BY at, device_id, seq LIMIT ?");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    (*stmt)->bind(1, limit);
+    std::vector<QuarantineEntry> out;
+    for (;;) {
+        auto row = (*stmt)->step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        if (!*row) {
+            break;
+        }
+        const storage::Statement& s = **stmt;
+        out.push_back({s.column_text(0), s.column_text(1), s.column_int(2), s.column_text(3),
+                       s.column_text(4), s.column_text(5), s.column_text(6), s.column_text(7)});
+    }
+    return out;
+}
+
+Result<std::int64_t> AgentState::quarantined_count() {
+    auto stmt = m_db->cached("SELECT count(*) FROM quarantine");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    auto row = (*stmt)->step();
+    if (!row) {
+        return tl::unexpected(row.error());
+    }
+    std::int64_t n = (*stmt)->column_int(0);
+    (*stmt)->reset();
+    return n;
+}
+
+Result<void> AgentState::record(const SyncLogEntry& e) {
+    auto insert = m_db->cached(
+        "INSERT INTO sync_log(started_at, duration_ms, result, message, pushed, pulled, rejected,"
+        " bytes_up, bytes_down, requests, attempts) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    if (!insert) {
+        return tl::unexpected(insert.error());
+    }
+    (*insert)->bind_all(e.started_at, e.duration_ms, e.result, e.message, e.pushed, e.pulled,
+                        e.rejected, e.bytes_up, e.bytes_down, e.requests, e.attempts);
+    if (auto ok = (*insert)->run(); !ok) {
+        return ok;
+    }
+    auto prune = m_db->cached("DELETE FROM sync_log WHERE id <= ?");
+    if (!prune) {
+        return tl::unexpected(prune.error());
+    }
+    (*prune)->bind(1, m_db->last_insert_rowid() - k_log_rows_kept);
+    return (*prune)->run();
+}
+
+Result<std::vector<SyncLogEntry>> AgentState::log(std::int64_t limit) {
+    auto stmt = m_db->cached(
+        "SELECT id, started_at, duration_ms, result, message, pushed, pulled, rejected, bytes_up,"
+        " bytes_down, requests, attempts FROM sync_log ORDER BY id DESC LIMIT ?");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    (*stmt)->bind(1, limit);
+    std::vector<SyncLogEntry> out;
+    for (;;) {
+        auto row = (*stmt)->step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        if (!*row) {
+            break;
+        }
+        const storage::Statement& s = **stmt;
+        SyncLogEntry e;
+        e.id = s.column_int(0);
+        e.started_at = s.column_text(1);
+        e.duration_ms = s.column_int(2);
+        e.result = s.column_text(3);
+        e.message = s.column_text(4);
+        e.pushed = s.column_int(5);
+        e.pulled = s.column_int(6);
+        e.rejected = s.column_int(7);
+        e.bytes_up = s.column_int(8);
+        e.bytes_down = s.column_int(9);
+        e.requests = s.column_int(10);
+        e.attempts = s.column_int(11);
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+} // namespace caravan::sync::agent
