@@ -119,24 +119,30 @@ Consultation read_consultation(const Statement& s) {
 template <class T, class Read>
 Result<std::vector<T>> collect(storage::Database& db, const std::string& sql, Read read,
                                const std::vector<std::string>& params = {}) {
-    auto stmt = db.prepare(sql);
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
+    // Cached: these SQL texts are a fixed set, and preparing one costs more than running it
+    // (a consultation added at a visit runs several). Each use runs to the end and is reset, so
+    // no statement stays active between calls.
+    auto cached = db.cached(sql);
+    if (!cached) {
+        return tl::unexpected(cached.error());
     }
+    Statement& stmt = **cached;
     int i = 1;
     for (const std::string& p : params) {
-        stmt->bind(i++, p);
+        stmt.bind(i++, p);
     }
     std::vector<T> out;
     for (;;) {
-        auto row = stmt->step();
+        auto row = stmt.step();
         if (!row) {
+            stmt.reset();
             return tl::unexpected(row.error());
         }
         if (!*row) {
+            stmt.reset();
             return out;
         }
-        out.push_back(read(*stmt));
+        out.push_back(read(stmt));
     }
 }
 
