@@ -37,6 +37,7 @@ struct RequestLog {
     std::string device;          // short form
     std::int64_t bytes_in = -1;  // as sent on the wire
     std::string code;            // error.code of a refusal
+    bool body_read = false;      // the whole request body was consumed
 };
 thread_local RequestLog t_request;
 
@@ -195,8 +196,11 @@ struct Server::Impl {
     }
 
     // Runs a handler body, turning its refusal or an escaped exception (a bug) into a response.
+    // `with_body`: the route reads its body itself; when it answered without consuming all of
+    // it (refused early, or over a limit) the connection is closed, since the unread rest would
+    // be taken for the next request on a keep-alive connection.
     void run(const httplib::Request& req, httplib::Response& res,
-             const std::function<ApiResult<json>()>& body) {
+             const std::function<ApiResult<json>()>& body, bool with_body = false) {
         ApiResult<json> result = [&]() -> ApiResult<json> {
             try {
                 return body();
@@ -210,6 +214,9 @@ struct Server::Impl {
             send_json(req, res, 200, *result);
         } else {
             send_error(req, res, result.error());
+        }
+        if (with_body && !t_request.body_read) {
+            res.set_header("Connection", "close");
         }
     }
 
@@ -260,6 +267,12 @@ struct Server::Impl {
             wire = parse_count(trim(req.get_header_value("Content-Length")));
             t_request.bytes_in = wire.value_or(-1);
         }
+        // Refused from the announced length, before a byte of the body is read.
+        if (wire && *wire > static_cast<std::int64_t>(Limits::max_body_bytes)) {
+            return refuse(codes::too_large, "a body may not exceed " +
+                                                std::to_string(Limits::max_body_bytes) +
+                                                " bytes");
+        }
         if (*encoding != Encoding::identity && wire &&
             *wire > static_cast<std::int64_t>(Limits::max_compressed_bytes)) {
             return refuse(codes::too_large,
@@ -291,6 +304,7 @@ struct Server::Impl {
         if (!read) {
             return refuse(codes::malformed, "the body could not be read or decoded");
         }
+        t_request.body_read = true;
         if (decode_here) {
             auto plain = decompress(body, *encoding, Limits::max_body_bytes);
             if (!plain) {
@@ -510,6 +524,9 @@ struct Server::Impl {
         http.set_payload_max_length(Limits::max_body_bytes);
         http.set_tcp_nodelay(true);
         http.set_keep_alive_max_count(100);
+        // An idle keep-alive connection holds a worker, and stop() waits for it: keep it short
+        // (a sync's requests follow each other closely).
+        http.set_keep_alive_timeout(2);
         http.set_read_timeout(std::chrono::seconds(30));
         http.set_write_timeout(std::chrono::seconds(30));
         // Only SO_REUSEADDR: the default SO_REUSEPORT would let a second server share the port.
@@ -580,11 +597,11 @@ struct Server::Impl {
 
         http.Post("/v1/enroll", [this](const httplib::Request& req, httplib::Response& res,
                                        const httplib::ContentReader& reader) {
-            run(req, res, [&] { return enroll(req, reader); });
+            run(req, res, [&] { return enroll(req, reader); }, true);
         });
         http.Post("/v1/push", [this](const httplib::Request& req, httplib::Response& res,
                                      const httplib::ContentReader& reader) {
-            run(req, res, [&] { return push(req, reader); });
+            run(req, res, [&] { return push(req, reader); }, true);
         });
         http.Get("/v1/status", [this](const httplib::Request& req, httplib::Response& res) {
             run(req, res, [&] { return status(req); });
