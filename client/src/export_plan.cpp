@@ -1,0 +1,254 @@
+#include "caravan/client/export/plan.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "caravan/client/domain.hpp"
+#include "caravan/client/text.hpp"
+
+namespace caravan::client::exports {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view k_required[] = {
+    "villages",  "participants",         "journals",        "lawyers",
+    "protected", "satisfaction_percent", "photos_per_visit"};
+constexpr std::string_view k_optional[] = {"visits", "consultations"};
+constexpr std::string_view k_top[] = {"format", "version", "name", "period", "targets"};
+
+// A key as it may appear in a message: keys are not personal data, but keep the line short
+// and printable.
+std::string shown(std::string_view key) {
+    std::string out;
+    for (char c : key.substr(0, 40)) {
+        out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
+    }
+    return key.size() > 40 ? out + "…" : out;
+}
+
+template <size_t N> bool one_of(std::string_view key, const std::string_view (&set)[N]) {
+    for (std::string_view k : set) {
+        if (k == key) {
+            return true;
+        }
+    }
+    return false;
+}
+
+template <size_t N> std::string list(const std::string_view (&set)[N]) {
+    std::string out;
+    for (std::string_view k : set) {
+        out += (out.empty() ? "" : ", ") + std::string(k);
+    }
+    return out;
+}
+
+// 1-based line and column (in characters) of byte offset `byte` (1-based, as nlohmann counts).
+std::pair<std::size_t, std::size_t> line_column(std::string_view text, std::size_t byte) {
+    std::size_t end = std::min(byte == 0 ? 0 : byte - 1, text.size());
+    std::size_t line = 1, line_start = 0;
+    for (std::size_t i = 0; i < end; ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            line_start = i + 1;
+        }
+    }
+    std::size_t column = utf8_length(text.substr(line_start, end - line_start)) + 1;
+    return {line, column};
+}
+
+class PlanParser {
+  public:
+    explicit PlanParser(std::string_view source) : m_source(source) {}
+
+    Error error(std::string_view key, const std::string& what) const {
+        return Error{ErrorCode::invalid_input,
+                     "plan " + m_source + ": " +
+                         (key.empty() ? std::string() : "\"" + std::string(key) + "\" ") + what};
+    }
+
+    Result<std::int64_t> count(const json& targets, std::string_view key) const {
+        std::string path = "targets." + std::string(key);
+        const json& v = targets.at(std::string(key));
+        if (!v.is_number_integer() &&
+            !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>())) {
+            return tl::unexpected(error(path, "must be a whole number"));
+        }
+        double d = v.get<double>();
+        if (d < 0 || d > 1e9) {
+            return tl::unexpected(error(path, "must be between 0 and 1000000000"));
+        }
+        return static_cast<std::int64_t>(d);
+    }
+
+    Result<double> number(const json& targets, std::string_view key, double max) const {
+        std::string path = "targets." + std::string(key);
+        const json& v = targets.at(std::string(key));
+        if (!v.is_number()) {
+            return tl::unexpected(error(path, "must be a number"));
+        }
+        double d = v.get<double>();
+        if (!(d >= 0 && d <= max)) {
+            char buffer[64];
+            std::snprintf(buffer, sizeof buffer, "must be between 0 and %g", max);
+            return tl::unexpected(error(path, buffer));
+        }
+        return d;
+    }
+
+    Result<Plan> parse(std::string_view text) const {
+        json doc;
+        try {
+            doc = json::parse(text);
+        } catch (const json::parse_error& e) {
+            // nlohmann reports through exceptions only; mapped here, at the boundary.
+            auto [line, column] = line_column(text, e.byte);
+            std::string what = e.what();
+            if (auto colon = what.find(": "); colon != std::string::npos) {
+                what = what.substr(colon + 2); // drop "[json.exception.parse_error.101] ... :"
+            }
+            return tl::unexpected(error("", "is not valid JSON at line " + std::to_string(line) +
+                                                ", column " + std::to_string(column) + " (byte " +
+                                                std::to_string(e.byte) + "): " + what));
+        }
+        if (!doc.is_object()) {
+            return tl::unexpected(error("", "must hold a JSON object { ... }"));
+        }
+        for (auto it = doc.begin(); it != doc.end(); ++it) {
+            if (!one_of(it.key(), k_top)) {
+                return tl::unexpected(
+                    error(shown(it.key()), "is not a plan key (known: " + list(k_top) + ")"));
+            }
+        }
+        Plan plan;
+        if (doc.contains("format") &&
+            (!doc["format"].is_string() || doc["format"].get<std::string>() != "caravan-plan")) {
+            return tl::unexpected(error("format", "must be \"caravan-plan\""));
+        }
+        if (doc.contains("version") &&
+            (!doc["version"].is_number_integer() || doc["version"].get<std::int64_t>() != 1)) {
+            return tl::unexpected(error("version", "must be 1 (the version this program reads)"));
+        }
+        if (doc.contains("name")) {
+            if (!doc["name"].is_string()) {
+                return tl::unexpected(error("name", "must be a string"));
+            }
+            auto name =
+                validate_text("name", doc["name"].get<std::string>(), k_max_name_chars, false);
+            if (!name) {
+                return tl::unexpected(error("name", "must be valid text of at most 200 "
+                                                    "characters"));
+            }
+            plan.name = *name;
+        }
+        if (doc.contains("period")) {
+            const json& period = doc["period"];
+            if (!period.is_object()) {
+                return tl::unexpected(error("period", "must be an object {\"from\": "
+                                                      "\"YYYY-MM-DD\", \"to\": \"YYYY-MM-DD\"}"));
+            }
+            for (auto it = period.begin(); it != period.end(); ++it) {
+                if (it.key() != "from" && it.key() != "to") {
+                    return tl::unexpected(error("period." + shown(it.key()),
+                                                "is not a period key (known: from, to)"));
+                }
+                std::string path = "period." + it.key();
+                if (!it->is_string()) {
+                    return tl::unexpected(error(path, "must be a date string YYYY-MM-DD"));
+                }
+                auto date = validate_date(path, it->get<std::string>());
+                if (!date) {
+                    return tl::unexpected(error(path, "must be a date YYYY-MM-DD"));
+                }
+                (it.key() == "from" ? plan.from : plan.to) = *date;
+            }
+            if (plan.from && plan.to && *plan.from > *plan.to) {
+                return tl::unexpected(error("period", "starts after it ends"));
+            }
+        }
+        if (!doc.contains("targets")) {
+            return tl::unexpected(
+                error("targets", "is missing (an object with " + list(k_required) + ")"));
+        }
+        const json& targets = doc["targets"];
+        if (!targets.is_object()) {
+            return tl::unexpected(error("targets", "must be an object"));
+        }
+        for (auto it = targets.begin(); it != targets.end(); ++it) {
+            if (!one_of(it.key(), k_required) && !one_of(it.key(), k_optional)) {
+                return tl::unexpected(error("targets." + shown(it.key()),
+                                            "is not a target (known: " + list(k_required) + ", " +
+                                                list(k_optional) + ")"));
+            }
+        }
+        // Checked in the documented order, so the first problem named is the first key.
+        PlanTargets& t = plan.targets;
+        std::int64_t* counts[] = {&t.villages, &t.participants, &t.journals, &t.lawyers,
+                                  &t.protected_people};
+        for (size_t k = 0; k < std::size(k_required); ++k) {
+            std::string_view key = k_required[k];
+            if (!targets.contains(std::string(key))) {
+                return tl::unexpected(error("targets." + std::string(key), "is missing"));
+            }
+            if (k < std::size(counts)) {
+                auto value = count(targets, key);
+                if (!value) {
+                    return tl::unexpected(value.error());
+                }
+                *counts[k] = *value;
+            } else {
+                bool satisfaction = key == "satisfaction_percent";
+                auto value = number(targets, key, satisfaction ? 100 : 10000);
+                if (!value) {
+                    return tl::unexpected(value.error());
+                }
+                (satisfaction ? t.satisfaction_percent : t.photos_per_visit) = *value;
+            }
+        }
+        for (auto [key, target] :
+             {std::pair{std::string_view("visits"), &t.visits},
+              std::pair{std::string_view("consultations"), &t.consultations}}) {
+            if (targets.contains(std::string(key))) {
+                auto value = count(targets, key);
+                if (!value) {
+                    return tl::unexpected(value.error());
+                }
+                *target = *value;
+            }
+        }
+        return plan;
+    }
+
+  private:
+    std::string m_source;
+};
+
+} // namespace
+
+Result<Plan> parse_plan(std::string_view text, std::string_view source) {
+    return PlanParser(source).parse(text);
+}
+
+Result<Plan> load_plan(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        int err = errno;
+        return fail(err == ENOENT ? ErrorCode::not_found : ErrorCode::io,
+                    "plan " + file.string() + ": cannot be read: " + std::strerror(err));
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) {
+        return fail(ErrorCode::io, "plan " + file.string() + ": reading failed");
+    }
+    return parse_plan(text.str(), file.string());
+}
+
+} // namespace caravan::client::exports

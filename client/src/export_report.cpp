@@ -1,0 +1,460 @@
+// Indicators and breakdowns: the queries. Rendering is in export_report_render.cpp.
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "caravan/client/domain.hpp"
+#include "caravan/client/export/report.hpp"
+#include "caravan/client/export/snapshot.hpp"
+#include "caravan/client/text.hpp"
+
+namespace caravan::client::exports {
+
+namespace {
+
+using storage::Statement;
+
+// The visits in scope. Parameters: ?1 region, ?2 from, ?3 to (NULL: no bound).
+constexpr std::string_view k_scoped_visits =
+    "WITH sv AS (SELECT v.id, coalesce(v.date, '') AS date, v.village_id,"
+    " coalesce(g.name, '') AS village, coalesce(g.region, '') AS region,"
+    " coalesce(v.lawyer, '') AS lawyer, coalesce(v.closed, 0) AS closed"
+    " FROM visits v LEFT JOIN villages g ON g.id = v.village_id"
+    " WHERE v._created IS NOT NULL AND NOT coalesce(v.deleted, 0)"
+    " AND (?1 IS NULL OR g.region = ?1) AND (?2 IS NULL OR v.date >= ?2)"
+    " AND (?3 IS NULL OR v.date <= ?3)) ";
+
+#define CARAVAN_VISIBLE(t) t "._created IS NOT NULL AND NOT coalesce(" t ".deleted, 0)"
+
+// Participants grouped by their breakdown fields, by the counting rule of report.hpp.
+const std::string k_participants_sql =
+    std::string(k_scoped_visits) +
+    "SELECT gender, age, category, vulnerable, sum(n) FROM ("
+    " SELECT coalesce(a.gender, 'unrecorded') AS gender, coalesce(a.age, 'unrecorded') AS age,"
+    " coalesce(a.category, 'unrecorded') AS category, a.vulnerable AS vulnerable,"
+    " coalesce(a.count, 0) AS n"
+    " FROM attendance a JOIN sv ON sv.id = a.visit_id WHERE " CARAVAN_VISIBLE(
+        "a") " UNION ALL"
+             " SELECT coalesce(c.gender, 'unrecorded'), coalesce(c.age, 'unrecorded'),"
+             " coalesce(c.category, 'unrecorded'), c.vulnerable, 1"
+             " FROM consultations c JOIN sv ON sv.id = c.visit_id WHERE " CARAVAN_VISIBLE(
+                 "c") " AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.visit_id = c.visit_id "
+                      "AND " CARAVAN_VISIBLE("a") ")"
+                                                  ") GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+
+// One row per visit in scope with what was recorded there.
+const std::string k_visits_sql =
+    std::string(k_scoped_visits) +
+    "SELECT sv.id, sv.date, sv.village_id, sv.village, sv.region, sv.lawyer, sv.closed,"
+    " coalesce(a.entries, 0), coalesce(a.people, 0), coalesce(a.u_gender, 0),"
+    " coalesce(a.u_age, 0), coalesce(a.u_category, 0),"
+    " coalesce(c.n, 0), coalesce(c.cases, 0), coalesce(c.u_gender, 0), coalesce(c.u_age, 0),"
+    " coalesce(c.u_category, 0), coalesce(p.n, 0), coalesce(s.respondents, 0),"
+    " coalesce(s.satisfied, 0)"
+    " FROM sv"
+    " LEFT JOIN (SELECT visit_id, count(*) AS entries, sum(coalesce(count, 0)) AS people,"
+    "  sum(CASE WHEN coalesce(gender, 'unrecorded') = 'unrecorded' THEN coalesce(count, 0)"
+    "  ELSE 0 END) AS u_gender,"
+    "  sum(CASE WHEN coalesce(age, 'unrecorded') = 'unrecorded' THEN coalesce(count, 0)"
+    "  ELSE 0 END) AS u_age,"
+    "  sum(CASE WHEN coalesce(category, 'unrecorded') = 'unrecorded' THEN coalesce(count, 0)"
+    "  ELSE 0 END) AS u_category"
+    "  FROM attendance a WHERE " CARAVAN_VISIBLE(
+        "a") " GROUP BY visit_id) a"
+             "  ON a.visit_id = sv.id"
+             " LEFT JOIN (SELECT visit_id, count(*) AS n, sum(outcome = 'case') AS cases,"
+             "  sum(coalesce(gender, 'unrecorded') = 'unrecorded') AS u_gender,"
+             "  sum(coalesce(age, 'unrecorded') = 'unrecorded') AS u_age,"
+             "  sum(coalesce(category, 'unrecorded') = 'unrecorded') AS u_category"
+             "  FROM consultations c WHERE " CARAVAN_VISIBLE(
+                 "c") " GROUP BY visit_id) c"
+                      "  ON c.visit_id = sv.id"
+                      " LEFT JOIN (SELECT visit_id, count(*) AS n FROM photos p "
+                      "WHERE " CARAVAN_VISIBLE(
+                          "p") " GROUP BY visit_id) p ON p.visit_id = sv.id"
+                               " LEFT JOIN (SELECT visit_id, sum(coalesce(respondents, 0)) AS "
+                               "respondents,"
+                               "  sum(coalesce(satisfied, 0)) AS satisfied FROM surveys s "
+                               "WHERE " CARAVAN_VISIBLE(
+                                   "s") " GROUP BY visit_id) s ON s.visit_id = sv.id"
+                                        " ORDER BY sv.date, sv.id";
+
+const std::string k_lawyers_sql =
+    std::string(k_scoped_visits) +
+    "SELECT lawyer FROM sv UNION SELECT coalesce(c.lawyer, '') FROM consultations c"
+    " JOIN sv ON sv.id = c.visit_id WHERE " CARAVAN_VISIBLE("c") " ORDER BY 1";
+
+// Records whose visit is not visible here: they cannot be placed in any scope.
+constexpr std::string_view
+    k_orphans_sql = "SELECT 'consultations', count(*) FROM consultations c WHERE " CARAVAN_VISIBLE("c") " AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.id = c.visit_id AND " CARAVAN_VISIBLE(
+        "v") ") UNION ALL "
+             "SELECT 'attendance', coalesce(sum(coalesce(count, 0)), 0) FROM attendance a "
+             "WHERE " CARAVAN_VISIBLE(
+                 "a") " AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.id = a.visit_id "
+                      "AND " CARAVAN_VISIBLE("v") ") UNION ALL "
+                                                  "SELECT 'photos', count(*) FROM photos p "
+                                                  "WHERE " CARAVAN_VISIBLE(
+                                                      "p") " AND NOT EXISTS (SELECT 1 FROM visits "
+                                                           "v WHERE v.id = p.visit_id "
+                                                           "AND " CARAVAN_VISIBLE("v") ") UNION "
+                                                                                       "ALL "
+                                                                                       "SELECT "
+                                                                                       "'surveys', "
+                                                                                       "count(*) "
+                                                                                       "FROM "
+                                                                                       "surveys s "
+                                                                                       "WHERE"
+                                                                                       " " CARAVAN_VISIBLE(
+                                                                                           "s") " A"
+                                                                                                "ND"
+                                                                                                " N"
+                                                                                                "OT"
+                                                                                                " E"
+                                                                                                "XI"
+                                                                                                "ST"
+                                                                                                "S "
+                                                                                                "(S"
+                                                                                                "EL"
+                                                                                                "EC"
+                                                                                                "T "
+                                                                                                "1 "
+                                                                                                "FR"
+                                                                                                "OM"
+                                                                                                " v"
+                                                                                                "is"
+                                                                                                "it"
+                                                                                                "s "
+                                                                                                "v "
+                                                                                                "WH"
+                                                                                                "ER"
+                                                                                                "E "
+                                                                                                "v."
+                                                                                                "id"
+                                                                                                " ="
+                                                                                                " s"
+                                                                                                ".v"
+                                                                                                "is"
+                                                                                                "it"
+                                                                                                "_i"
+                                                                                                "d "
+                                                                                                "AN"
+                                                                                                "D"
+                                                                                                " " CARAVAN_VISIBLE("v") ")";
+
+#undef CARAVAN_VISIBLE
+
+Result<Statement> scoped(storage::Database& db, std::string_view sql, const Scope& scope) {
+    auto stmt = db.prepare(sql);
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    stmt->bind(1, scope.region).bind(2, scope.from).bind(3, scope.to);
+    return stmt;
+}
+
+template <class Visit> Result<void> each(Statement& stmt, Visit visit) {
+    for (;;) {
+        auto row = stmt.step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        if (!*row) {
+            return {};
+        }
+        visit(stmt);
+    }
+}
+
+// A table with a row for every known value (enumeration order, "unrecorded" last), then the
+// unknown codes met in the data, in code order.
+class Tally {
+  public:
+    Tally(std::string code, std::vector<std::string> known) : m_code(std::move(code)) {
+        for (std::string& k : known) {
+            m_rows.push_back({std::move(k), 0});
+        }
+    }
+    void add(const std::string& value, std::int64_t n) {
+        for (BreakdownRow& r : m_rows) {
+            if (r.code == value) {
+                r.participants += n;
+                return;
+            }
+        }
+        m_unknown[value] += n;
+    }
+    BreakdownTable table() const {
+        BreakdownTable t{m_code, m_rows, 0};
+        for (const auto& [code, n] : m_unknown) {
+            t.rows.push_back({code, n});
+        }
+        for (const BreakdownRow& r : t.rows) {
+            t.total += r.participants;
+        }
+        return t;
+    }
+
+  private:
+    std::string m_code;
+    std::vector<BreakdownRow> m_rows;
+    std::map<std::string, std::int64_t> m_unknown;
+};
+
+std::vector<std::string> codes(const Enumeration& e) {
+    std::vector<std::string> out;
+    for (const EnumValue& v : e.values) {
+        if (v.code != k_unrecorded) {
+            out.emplace_back(v.code);
+        }
+    }
+    out.emplace_back(k_unrecorded);
+    return out;
+}
+
+double round_to(double value, int decimals) {
+    double scale = std::pow(10.0, decimals);
+    return std::round(value * scale) / scale;
+}
+
+Indicator indicator(std::string code, std::optional<double> plan, std::optional<double> fact,
+                    bool whole = true) {
+    Indicator i;
+    i.code = std::move(code);
+    i.plan = plan;
+    i.fact = fact;
+    i.whole = whole;
+    if (plan && fact) {
+        i.met = *fact >= *plan;
+        if (*plan > 0) {
+            i.achieved_percent = round_to(*fact / *plan * 100.0, 1);
+        }
+    }
+    return i;
+}
+
+} // namespace
+
+std::string_view to_string(WarningKind kind) {
+    switch (kind) {
+    case WarningKind::visit_without_attendance:
+        return "visit_without_attendance";
+    case WarningKind::consultations_exceed_attendance:
+        return "consultations_exceed_attendance";
+    case WarningKind::consultation_unrecorded:
+        return "consultation_unrecorded";
+    case WarningKind::attendance_unrecorded:
+        return "attendance_unrecorded";
+    case WarningKind::photos_below_plan:
+        return "photos_below_plan";
+    case WarningKind::open_visit:
+        return "open_visit";
+    case WarningKind::unknown_visit:
+        return "unknown_visit";
+    }
+    return "unknown";
+}
+
+Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requested) {
+    auto snapshot = ReadSnapshot::begin(db);
+    if (!snapshot) {
+        return tl::unexpected(snapshot.error());
+    }
+    auto scope = resolve_scope(db, requested);
+    if (!scope) {
+        return tl::unexpected(scope.error());
+    }
+    Breakdown b;
+    b.scope = *scope;
+    Tally gender("gender", codes(enums::gender));
+    Tally category("category", codes(enums::category));
+    Tally age("age", codes(enums::age));
+    Tally vulnerable("vulnerable", {"yes", "no", std::string(k_unrecorded)});
+    auto stmt = scoped(db, k_participants_sql, b.scope);
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    auto ok = each(*stmt, [&](const Statement& s) {
+        std::int64_t n = s.column_int(4);
+        gender.add(s.column_text(0), n);
+        age.add(s.column_text(1), n);
+        category.add(s.column_text(2), n);
+        auto flag = s.column_opt_int(3);
+        vulnerable.add(!flag ? std::string(k_unrecorded) : *flag ? "yes" : "no", n);
+        b.participants += n;
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    b.tables = {gender.table(), category.table(), age.table(), vulnerable.table()};
+    auto visits = scoped(db, k_visits_sql, b.scope);
+    if (!visits) {
+        return tl::unexpected(visits.error());
+    }
+    ok = each(*visits, [&](const Statement& s) {
+        ++b.visits;
+        if (s.column_int(7) == 0 && s.column_int(12) > 0) {
+            ++b.visits_counted_by_consultations;
+        }
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return b;
+}
+
+Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& plan,
+                                           const Scope& requested) {
+    auto snapshot = ReadSnapshot::begin(db);
+    if (!snapshot) {
+        return tl::unexpected(snapshot.error());
+    }
+    Scope wanted = requested;
+    if (!wanted.from && !wanted.to) {
+        wanted.from = plan.from;
+        wanted.to = plan.to;
+    }
+    auto scope = resolve_scope(db, wanted);
+    if (!scope) {
+        return tl::unexpected(scope.error());
+    }
+    IndicatorReport report;
+    report.plan = plan;
+    report.scope = *scope;
+
+    std::int64_t visits = 0, participants = 0, consultations = 0, cases = 0, photos = 0,
+                 respondents = 0, satisfied = 0;
+    std::set<std::string> villages, journals;
+    auto stmt = scoped(db, k_visits_sql, report.scope);
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    auto ok = each(*stmt, [&](const Statement& s) {
+        Warning at;
+        at.visit_id = s.column_text(0);
+        at.date = s.column_text(1);
+        at.village = s.column_text(3);
+        at.region = s.column_text(4);
+        at.lawyer = s.column_text(5);
+        bool closed = s.column_int(6) != 0;
+        std::int64_t entries = s.column_int(7), people = s.column_int(8);
+        std::int64_t held = s.column_int(12), taken_on = s.column_int(13);
+        std::int64_t pictures = s.column_int(17);
+        auto warn = [&](WarningKind kind, std::int64_t count, std::int64_t expected = 0,
+                        std::string field = {}) {
+            Warning w = at;
+            w.kind = kind;
+            w.count = count;
+            w.expected = expected;
+            w.field = std::move(field);
+            report.warnings.push_back(std::move(w));
+        };
+
+        ++visits;
+        villages.insert(s.column_text(2));
+        consultations += held;
+        cases += taken_on;
+        photos += pictures;
+        respondents += s.column_int(18);
+        satisfied += s.column_int(19);
+        if (held > 0 && !at.region.empty()) {
+            journals.insert(at.region);
+        }
+        if (entries > 0) {
+            participants += people;
+            if (held > people) {
+                warn(WarningKind::consultations_exceed_attendance, held, people);
+            }
+        } else {
+            participants += held;
+            warn(WarningKind::visit_without_attendance, held);
+        }
+        const char* fields[] = {"gender", "age", "category"};
+        for (int f = 0; f < 3; ++f) {
+            if (std::int64_t n = s.column_int(14 + f); n > 0) {
+                warn(WarningKind::consultation_unrecorded, n, 0, fields[f]);
+            }
+        }
+        for (int f = 0; f < 3; ++f) {
+            if (std::int64_t n = s.column_int(9 + f); n > 0) {
+                warn(WarningKind::attendance_unrecorded, n, 0, fields[f]);
+            }
+        }
+        if (static_cast<double>(pictures) < plan.targets.photos_per_visit) {
+            warn(WarningKind::photos_below_plan, pictures,
+                 static_cast<std::int64_t>(std::ceil(plan.targets.photos_per_visit)));
+        }
+        if (!closed) {
+            warn(WarningKind::open_visit, 0);
+        }
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+
+    // Lawyers: distinct names, compared the way people read them (case, spacing).
+    std::set<std::string> lawyers;
+    auto names = scoped(db, k_lawyers_sql, report.scope);
+    if (!names) {
+        return tl::unexpected(names.error());
+    }
+    ok = each(*names, [&](const Statement& s) {
+        std::string name = fold_case(normalize_space(s.column_text(0)));
+        if (!name.empty()) {
+            lawyers.insert(name);
+        }
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+
+    auto orphans = db.prepare(k_orphans_sql);
+    if (!orphans) {
+        return tl::unexpected(orphans.error());
+    }
+    ok = each(*orphans, [&](const Statement& s) {
+        if (std::int64_t n = s.column_int(1); n > 0) {
+            Warning w;
+            w.kind = WarningKind::unknown_visit;
+            w.field = s.column_text(0);
+            w.count = n;
+            report.warnings.push_back(std::move(w));
+        }
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+
+    const PlanTargets& t = plan.targets;
+    auto opt = [](const std::optional<std::int64_t>& v) {
+        return v ? std::optional<double>(static_cast<double>(*v)) : std::nullopt;
+    };
+    auto d = [](std::int64_t v) { return std::optional<double>(static_cast<double>(v)); };
+    report.indicators = {
+        indicator("villages", d(t.villages), d(static_cast<std::int64_t>(villages.size()))),
+        indicator("visits", opt(t.visits), d(visits)),
+        indicator("participants", d(t.participants), d(participants)),
+        indicator("consultations", opt(t.consultations), d(consultations)),
+        indicator("journals", d(t.journals), d(static_cast<std::int64_t>(journals.size()))),
+        indicator("lawyers", d(t.lawyers), d(static_cast<std::int64_t>(lawyers.size()))),
+        indicator("protected", d(t.protected_people), d(cases)),
+        indicator("satisfaction_percent", t.satisfaction_percent,
+                  respondents > 0 ? std::optional<double>(100.0 * static_cast<double>(satisfied) /
+                                                          static_cast<double>(respondents))
+                                  : std::nullopt,
+                  false),
+        indicator("photos_per_visit", t.photos_per_visit,
+                  visits > 0 ? std::optional<double>(static_cast<double>(photos) /
+                                                     static_cast<double>(visits))
+                             : std::nullopt,
+                  false),
+    };
+    report.indicators[7].numerator = satisfied;
+    report.indicators[7].denominator = respondents;
+    report.indicators[8].numerator = photos;
+    report.indicators[8].denominator = visits;
+    return report;
+}
+
+} // namespace caravan::client::exports

@@ -1,0 +1,285 @@
+#include "caravan/client/export/xlsx.hpp"
+
+#include <algorithm>
+
+#include <xlsxwriter.h>
+
+#include "caravan/client/text.hpp"
+
+namespace caravan::client::exports {
+
+namespace {
+
+constexpr std::size_t k_max_sheet_units = 31; // Excel counts UTF-16 code units
+constexpr std::uint32_t k_max_row = 1048575;
+
+// Length in bytes of the UTF-8 sequence starting with `lead`.
+std::size_t sequence_length(unsigned char lead) {
+    return lead < 0x80 ? 1 : (lead & 0xe0) == 0xc0 ? 2 : (lead & 0xf0) == 0xe0 ? 3 : 4;
+}
+
+// The longest prefix of `text` (whole code points) that fits in `units` UTF-16 code units.
+std::string cut_utf16(std::string_view text, std::size_t units) {
+    std::size_t used = 0, i = 0;
+    while (i < text.size()) {
+        std::size_t len =
+            std::min(sequence_length(static_cast<unsigned char>(text[i])), text.size() - i);
+        std::size_t need = len == 4 ? 2 : 1;
+        if (used + need > units) {
+            break;
+        }
+        used += need;
+        i += len;
+    }
+    return std::string(text.substr(0, i));
+}
+
+std::string trim_for_sheet(std::string text) {
+    // Apostrophes may not open or close a name; spaces at the ends are invisible anyway.
+    while (!text.empty() && (text.front() == '\'' || text.front() == ' ')) {
+        text.erase(text.begin());
+    }
+    while (!text.empty() && (text.back() == '\'' || text.back() == ' ')) {
+        text.pop_back();
+    }
+    return text;
+}
+
+bool taken(const std::string& name, const std::vector<std::string>& used) {
+    std::string folded = fold_case(name);
+    if (folded == "history") {
+        return true;
+    }
+    return std::any_of(used.begin(), used.end(),
+                       [&](const std::string& u) { return fold_case(u) == folded; });
+}
+
+Error library_error(lxw_error e, std::string_view what) {
+    if (e == LXW_ERROR_MAX_STRING_LENGTH_EXCEEDED) {
+        return Error{ErrorCode::invalid_input,
+                     "xlsx: a cell is longer than Excel's 32,767 characters; use CSV or JSON"};
+    }
+    if (e == LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE) {
+        return Error{ErrorCode::invalid_input,
+                     "xlsx: more rows than an Excel sheet holds (1,048,575); use CSV or JSON, or "
+                     "a shorter date range"};
+    }
+    if (e == LXW_ERROR_CREATING_XLSX_FILE || e == LXW_ERROR_CREATING_TMPFILE ||
+        e == LXW_ERROR_READING_TMPFILE || e == LXW_ERROR_ZIP_FILE_OPERATION ||
+        e == LXW_ERROR_ZIP_CLOSE || e == LXW_ERROR_ZIP_FILE_ADD) {
+        return Error{ErrorCode::io, "xlsx: " + std::string(what) + ": " + lxw_strerror(e)};
+    }
+    return Error{ErrorCode::internal, "xlsx: " + std::string(what) + ": " + lxw_strerror(e)};
+}
+
+} // namespace
+
+std::string make_sheet_name(std::string_view wanted, const std::vector<std::string>& used,
+                            std::string_view fallback) {
+    std::string name;
+    for (char c : normalize_space(wanted)) {
+        bool bad = c == '[' || c == ']' || c == ':' || c == '*' || c == '?' || c == '/' ||
+                   c == '\\' || (static_cast<unsigned char>(c) < 0x20);
+        name.push_back(bad ? '_' : c);
+    }
+    name = trim_for_sheet(cut_utf16(name, k_max_sheet_units));
+    if (name.empty()) {
+        name = trim_for_sheet(cut_utf16(normalize_space(fallback), k_max_sheet_units));
+    }
+    if (name.empty()) {
+        name = "Sheet";
+    }
+    if (!taken(name, used)) {
+        return name;
+    }
+    for (int n = 2;; ++n) {
+        std::string suffix = " (" + std::to_string(n) + ")";
+        std::string candidate =
+            trim_for_sheet(cut_utf16(name, k_max_sheet_units - suffix.size())) + suffix;
+        if (!taken(candidate, used)) {
+            return candidate;
+        }
+    }
+}
+
+struct XlsxWriter::Impl {
+    lxw_workbook* book = nullptr;
+    lxw_worksheet* sheet = nullptr;
+    std::uint16_t columns = 0;
+    std::uint32_t last_row = 0;
+    std::vector<std::string> names;
+    lxw_format* formats[6] = {};
+    lxw_format* header = nullptr;
+
+    ~Impl() {
+        if (book) {
+            lxw_workbook_free(book); // not closed: nothing is written
+        }
+    }
+
+    lxw_format* format(CellStyle style) const { return formats[static_cast<int>(style)]; }
+
+    void finish_sheet() {
+        if (sheet && columns > 0) {
+            (void)worksheet_autofilter(sheet, 0, 0, last_row, columns - 1);
+        }
+    }
+};
+
+XlsxWriter::XlsxWriter(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+XlsxWriter::XlsxWriter(XlsxWriter&&) noexcept = default;
+XlsxWriter::~XlsxWriter() = default;
+
+Result<XlsxWriter> XlsxWriter::create(const std::filesystem::path& file,
+                                      const XlsxOptions& options) {
+    auto impl = std::make_unique<Impl>();
+    lxw_workbook_options lxw_options{};
+    lxw_options.constant_memory = LXW_TRUE;
+    lxw_options.use_zip64 = LXW_TRUE; // large journals stay readable
+    impl->book = workbook_new_opt(file.c_str(), &lxw_options);
+    if (!impl->book) {
+        return fail(ErrorCode::internal, "xlsx: cannot create a workbook");
+    }
+    for (int s = 0; s < 6; ++s) {
+        lxw_format* f = workbook_add_format(impl->book);
+        switch (static_cast<CellStyle>(s)) {
+        case CellStyle::text:
+            break;
+        case CellStyle::wrap:
+            format_set_text_wrap(f);
+            format_set_align(f, LXW_ALIGN_VERTICAL_TOP);
+            break;
+        case CellStyle::integer:
+            format_set_num_format(f, "0");
+            break;
+        case CellStyle::decimal:
+            format_set_num_format(f, "0.0");
+            break;
+        case CellStyle::date:
+            format_set_num_format(f, options.date_format.c_str());
+            format_set_align(f, LXW_ALIGN_LEFT);
+            break;
+        case CellStyle::bold:
+            format_set_bold(f);
+            break;
+        }
+        impl->formats[s] = f;
+    }
+    impl->header = workbook_add_format(impl->book);
+    format_set_bold(impl->header);
+    format_set_text_wrap(impl->header);
+    format_set_align(impl->header, LXW_ALIGN_VERTICAL_TOP);
+    format_set_bottom(impl->header, LXW_BORDER_THIN);
+    return XlsxWriter(std::move(impl));
+}
+
+const std::vector<std::string>& XlsxWriter::sheet_names() const {
+    return m_impl->names;
+}
+
+Result<void> XlsxWriter::add_sheet(std::string_view wanted, std::string_view fallback,
+                                   std::span<const XlsxColumn> columns) {
+    m_impl->finish_sheet();
+    std::string name = make_sheet_name(wanted, m_impl->names, fallback);
+    lxw_worksheet* sheet = workbook_add_worksheet(m_impl->book, name.c_str());
+    if (!sheet) {
+        return fail(ErrorCode::internal, "xlsx: the sheet name was refused");
+    }
+    m_impl->names.push_back(name);
+    m_impl->sheet = sheet;
+    m_impl->columns = static_cast<std::uint16_t>(columns.size());
+    m_impl->last_row = 0;
+    for (std::uint16_t c = 0; c < columns.size(); ++c) {
+        const XlsxColumn& column = columns[c];
+        lxw_format* f = column.style == CellStyle::text ? nullptr : m_impl->format(column.style);
+        if (auto e = worksheet_set_column(sheet, c, c, column.width, f); e != LXW_NO_ERROR) {
+            return tl::unexpected(library_error(e, "column"));
+        }
+    }
+    for (std::uint16_t c = 0; c < columns.size(); ++c) {
+        std::string header(columns[c].header);
+        if (auto e = worksheet_write_string(sheet, 0, c, header.c_str(), m_impl->header);
+            e != LXW_NO_ERROR) {
+            return tl::unexpected(library_error(e, "header"));
+        }
+    }
+    worksheet_freeze_panes(sheet, 1, 0);
+    return {};
+}
+
+Result<void> XlsxWriter::text(std::uint32_t row, std::uint16_t col, std::string_view value,
+                              CellStyle style) {
+    if (row > k_max_row) {
+        return tl::unexpected(library_error(LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE, "row"));
+    }
+    m_impl->last_row = std::max(m_impl->last_row, row);
+    if (value.empty()) {
+        return {}; // an empty cell, not an empty string
+    }
+    std::string copy(value);
+    if (auto e =
+            worksheet_write_string(m_impl->sheet, row, col, copy.c_str(), m_impl->format(style));
+        e != LXW_NO_ERROR) {
+        return tl::unexpected(library_error(e, "cell"));
+    }
+    return {};
+}
+
+Result<void> XlsxWriter::number(std::uint32_t row, std::uint16_t col, double value,
+                                CellStyle style) {
+    if (row > k_max_row) {
+        return tl::unexpected(library_error(LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE, "row"));
+    }
+    m_impl->last_row = std::max(m_impl->last_row, row);
+    if (auto e = worksheet_write_number(m_impl->sheet, row, col, value, m_impl->format(style));
+        e != LXW_NO_ERROR) {
+        return tl::unexpected(library_error(e, "cell"));
+    }
+    return {};
+}
+
+Result<void> XlsxWriter::date(std::uint32_t row, std::uint16_t col, std::string_view iso) {
+    auto digits = [&](size_t pos, size_t n, int& out) {
+        out = 0;
+        for (size_t k = pos; k < pos + n; ++k) {
+            if (iso[k] < '0' || iso[k] > '9') {
+                return false;
+            }
+            out = out * 10 + (iso[k] - '0');
+        }
+        return true;
+    };
+    lxw_datetime when{};
+    if (iso.size() != 10 || iso[4] != '-' || iso[7] != '-' || !digits(0, 4, when.year) ||
+        !digits(5, 2, when.month) || !digits(8, 2, when.day) || when.year < 1900) {
+        return text(row, col, iso);
+    }
+    if (row > k_max_row) {
+        return tl::unexpected(library_error(LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE, "row"));
+    }
+    m_impl->last_row = std::max(m_impl->last_row, row);
+    if (auto e = worksheet_write_datetime(m_impl->sheet, row, col, &when,
+                                          m_impl->format(CellStyle::date));
+        e != LXW_NO_ERROR) {
+        return tl::unexpected(library_error(e, "cell"));
+    }
+    return {};
+}
+
+Result<void> XlsxWriter::close() {
+    if (!m_impl->book) {
+        return fail(ErrorCode::internal, "xlsx: the workbook is already closed");
+    }
+    if (m_impl->names.empty()) {
+        return fail(ErrorCode::internal, "xlsx: a workbook needs a sheet");
+    }
+    m_impl->finish_sheet();
+    lxw_error e = workbook_close(m_impl->book); // frees the workbook, whatever the outcome
+    m_impl->book = nullptr;
+    if (e != LXW_NO_ERROR) {
+        return tl::unexpected(library_error(e, "writing the file"));
+    }
+    return {};
+}
+
+} // namespace caravan::client::exports
