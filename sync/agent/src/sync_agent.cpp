@@ -398,9 +398,25 @@ struct SyncAgent::Session {
             if (batch->empty()) {
                 return {}; // a gap in our own log cannot happen; nothing to send either way
             }
-            auto reply =
-                exchange([&] { return make_request("POST", "/v1/push", &batch->body, true); },
-                         [&] { shrink_batch(); }, tuning.max_attempts);
+            // A retry after a failure sends a rebuilt, smaller batch: a link that just dropped
+            // a big body is more likely to carry a small one.
+            bool rebuild = false;
+            auto reply = exchange(
+                [&]() -> Result<HttpRequest> {
+                    if (rebuild) {
+                        auto smaller = build_batch(*acked);
+                        if (!smaller) {
+                            return tl::unexpected(smaller.error());
+                        }
+                        *batch = std::move(*smaller);
+                    }
+                    return make_request("POST", "/v1/push", &batch->body, true);
+                },
+                [&] {
+                    shrink_batch();
+                    rebuild = true;
+                },
+                tuning.max_attempts);
             if (!reply) {
                 return tl::unexpected(reply.error());
             }
