@@ -222,6 +222,14 @@ Result<void> EventLog::set_server_seq(std::string_view device_id, std::int64_t s
     return (*stmt)->run();
 }
 
+Result<void> EventLog::clear_server_seqs() {
+    auto stmt = m_db->cached("UPDATE events SET server_seq = NULL WHERE server_seq IS NOT NULL");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    return (*stmt)->run();
+}
+
 // ---- Settings -----------------------------------------------------------------------------
 
 Result<void> Settings::install(Database& db) { return migrate(db, "settings", k_settings_migrations); }

@@ -65,6 +65,10 @@ class EventLog {
     [[nodiscard]] Result<std::int64_t> count();
     [[nodiscard]] Result<void> set_server_seq(std::string_view device_id, std::int64_t seq,
                                               std::int64_t server_seq);
+    // Device side only. Forgets every known server_seq: the server's feed was replaced (a new
+    // epoch), so its old positions mean nothing; they are learned again from push results and
+    // pulls.
+    [[nodiscard]] Result<void> clear_server_seqs();
 
   private:
     Database* m_db;
