@@ -4,6 +4,7 @@
 
 #include "caravan/storage/transaction.hpp"
 #include "caravan/sync/agent/backoff.hpp"
+#include "caravan/sync/agent/curl_transport.hpp"
 
 using namespace caravan;
 using namespace caravan::test;
@@ -646,4 +647,47 @@ TEST_CASE("protocol: a zstd body decompresses whole (regression: every complete 
             REQUIRE(!cut);
         }
     }
+}
+
+TEST_CASE("sync agent: a push answered from another epoch is not taken; the device resyncs and "
+          "learns the new feed positions",
+          "[agent]") {
+    TempDir dir;
+    FakeServer server;
+    Device a(dir / "a.db", server, "Арнат");
+    record_field_day(a.engine(), "Қызылжар", 3);
+    REQUIRE(a.sync().ok());
+    // A restore from a backup that happened to hold everything: same events, new epoch, and
+    // the feed reordered (server_seqs of the old epoch are now wrong).
+    std::reverse(server.feed.begin(), server.feed.end());
+    for (std::size_t i = 0; i < server.feed.size(); ++i) {
+        server.feed[i].server_seq = static_cast<std::int64_t>(i) + 1;
+        server.held[{server.feed[i].device_id, server.feed[i].seq}].server_seq = i + 1;
+    }
+    server.epoch = "00000000000000e9";
+    record_field_day(a.engine(), "Ақсу", 1);
+
+    ag::SyncOptions o;
+    o.verify = true;
+    ag::SyncReport r = a.sync(o);
+    REQUIRE(r.ok());
+    REQUIRE(r.verify->agree);
+    REQUIRE(ok(ag::AgentState(a.engine().database()).epoch()) == "00000000000000e9");
+    std::string id = ok(a.engine().device()).id;
+    for (const auto& e : server.feed) {
+        REQUIRE(ok(a.engine().event_log().find(id, e.seq))->server_seq == e.server_seq);
+    }
+    require_exactly_once(server, a.engine());
+}
+
+TEST_CASE("enroll: plain http is refused for other machines, allowed for this one", "[agent]") {
+    REQUIRE(!ag::is_insecure_remote_url("http://127.0.0.1:8080"));
+    REQUIRE(!ag::is_insecure_remote_url("http://localhost"));
+    REQUIRE(!ag::is_insecure_remote_url("http://[::1]:80"));
+    REQUIRE(!ag::is_insecure_remote_url("https://caravan.example.kz"));
+    REQUIRE(ag::is_insecure_remote_url("http://caravan.example.kz"));
+    REQUIRE(ag::is_insecure_remote_url("http://10.0.0.5:8080"));
+    REQUIRE(ok(ag::normalize_server_url("http://h:1/v1/")) == "http://h:1");
+    REQUIRE(!ag::normalize_server_url("ftp://h"));
+    REQUIRE(!ag::normalize_server_url("http://"));
 }

@@ -101,17 +101,31 @@ Result<std::string> normalize_server_url(std::string_view url) {
     if (!u.starts_with("http://") && !u.starts_with("https://")) {
         return fail(ErrorCode::invalid_input, "the server URL must start with http:// or https://");
     }
-    while (u.ends_with("/")) {
+    const std::size_t host_start = u.find("://") + 3;
+    while (u.size() > host_start && u.ends_with("/")) {
         u.pop_back();
     }
-    if (u.ends_with("/v1")) {
+    if (u.size() > host_start + 3 && u.ends_with("/v1")) {
         u.resize(u.size() - 3);
     }
-    std::size_t host_start = u.find("://") + 3;
-    if (host_start >= u.size() || u.find_first_of("?# ", host_start) != std::string::npos) {
+    if (host_start >= u.size() || u[host_start] == '/' ||
+        u.find_first_of("?# ", host_start) != std::string::npos) {
         return fail(ErrorCode::invalid_input, "the server URL must be http(s)://host[:port]");
     }
     return u;
+}
+
+bool is_insecure_remote_url(std::string_view url) {
+    if (!url.starts_with("http://")) {
+        return false;
+    }
+    std::string_view rest = url.substr(7);
+    std::string_view host = rest.substr(0, rest.find('/'));
+    if (host.starts_with("[")) {
+        return !host.starts_with("[::1]");
+    }
+    host = host.substr(0, host.find(':'));
+    return !(host == "localhost" || host.starts_with("127."));
 }
 
 struct CurlTransport::Impl {

@@ -181,6 +181,7 @@ struct SyncAgent::Session {
     SyncReport report;
     std::string device_id;
     std::string token;
+    std::string epoch; // the server epoch this device's state belongs to (stored at enroll)
     std::size_t batch_bytes;
     std::int64_t page;
     Backoff backoff;
@@ -376,7 +377,9 @@ struct SyncAgent::Session {
     void shrink_batch() { batch_bytes = std::max(tuning.min_batch_bytes, batch_bytes / 2); }
     void grow_batch() { batch_bytes = std::min(tuning.max_batch_bytes, batch_bytes * 2); }
 
-    Result<void> push_outbox() {
+    // true: the outbox is empty; false: the server answered from another epoch (nothing of
+    // that answer was taken; see resync_after_epoch_change).
+    Result<bool> push_outbox() {
         auto last_seq = engine.event_log().last_seq(device_id);
         if (!last_seq) {
             return tl::unexpected(last_seq.error());
@@ -387,7 +390,7 @@ struct SyncAgent::Session {
                 return tl::unexpected(acked.error());
             }
             if (*acked >= *last_seq) {
-                return {};
+                return true;
             }
             progress("push", report.pushed + report.rejected,
                      report.pushed + report.rejected + (*last_seq - *acked));
@@ -396,7 +399,7 @@ struct SyncAgent::Session {
                 return tl::unexpected(batch.error());
             }
             if (batch->empty()) {
-                return {}; // a gap in our own log cannot happen; nothing to send either way
+                return true; // a gap in our own log cannot happen; nothing to send either way
             }
             // A retry after a failure sends a rebuilt, smaller batch: a link that just dropped
             // a big body is more likely to carry a small one.
@@ -421,8 +424,12 @@ struct SyncAgent::Session {
                 return tl::unexpected(reply.error());
             }
             if (reply->status == 200) {
-                if (auto ok = take_push_results(*batch, reply->body, *acked); !ok) {
-                    return ok;
+                auto taken = take_push_results(*batch, reply->body, *acked);
+                if (!taken) {
+                    return tl::unexpected(taken.error());
+                }
+                if (!*taken) {
+                    return false;
                 }
                 grow_batch();
                 continue;
@@ -440,7 +447,7 @@ struct SyncAgent::Session {
                 // The server holds less than we thought (it was restored from a backup, or
                 // this device switched servers): resend from where it stands.
                 if (auto ok = engine.batch([&] { return state.set_push_acked_seq(s); }); !ok) {
-                    return ok;
+                    return tl::unexpected(ok.error());
                 }
                 continue;
             }
@@ -465,10 +472,15 @@ struct SyncAgent::Session {
         }
     }
 
-    Result<void> take_push_results(const Batch& batch, const json& body, std::int64_t acked) {
+    // false when the answer comes from another epoch than ours: its server_seqs belong to a
+    // feed we have not resynced with, so none of it is taken (resending is harmless).
+    Result<bool> take_push_results(const Batch& batch, const json& body, std::int64_t acked) {
         auto response = push_response_from_json(body);
         if (!response) {
             return fail(ErrorCode::protocol, "push response: " + response.error().message);
+        }
+        if (!epoch.empty() && response->epoch != epoch) {
+            return false;
         }
         for (const EventResult& r : response->results) {
             if (!batch.entities.contains(r.seq)) {
@@ -516,11 +528,11 @@ struct SyncAgent::Session {
             return state.set_push_acked_seq(new_acked);
         });
         if (!ok) {
-            return ok;
+            return tl::unexpected(ok.error());
         }
         report.pushed += pushed;
         report.rejected += rejected;
-        return {};
+        return true;
     }
 
     // ---- pull --------------------------------------------------------------------------
@@ -531,16 +543,15 @@ struct SyncAgent::Session {
         std::int64_t received = 0;
         for (;;) {
             auto cursor = state.pull_cursor();
-            auto epoch = state.epoch();
-            if (!cursor || !epoch) {
-                return tl::unexpected(!cursor ? cursor.error() : epoch.error());
+            if (!cursor) {
+                return tl::unexpected(cursor.error());
             }
             progress("pull", received, 0);
             auto reply = exchange(
                 [&] {
                     return make_request("GET",
                                         "/v1/pull?after=" + std::to_string(*cursor) + "&limit=" +
-                                            std::to_string(page) + "&epoch=" + url_encode(*epoch),
+                                            std::to_string(page) + "&epoch=" + url_encode(epoch),
                                         nullptr, false);
                 },
                 [&] { page = std::max(tuning.min_page, page / 2); }, tuning.max_attempts);
@@ -557,7 +568,7 @@ struct SyncAgent::Session {
             if (!pulled) {
                 return fail(ErrorCode::protocol, "pull response: " + pulled.error().message);
             }
-            if (!epoch->empty() && pulled->epoch != *epoch) {
+            if (!epoch.empty() && pulled->epoch != epoch) {
                 return PullEnd::epoch_changed;
             }
             if (auto ok = apply_page(*pulled, *cursor); !ok) {
@@ -631,9 +642,11 @@ struct SyncAgent::Session {
         return {};
     }
 
-    // The server's epoch changed (it was restored from a backup). Our outbox goes first, and
-    // whatever the restored server lost of our acknowledged events is offered again; then the
-    // cursor restarts at 0 and everything is pulled again (applying is idempotent).
+    // The server's epoch changed (it was restored from a backup); docs/protocol.md 7.4. Our
+    // outbox goes first, and whatever the restored server lost of our acknowledged events is
+    // offered again; server_seqs of the old feed are forgotten; then the cursor restarts at 0
+    // and everything is pulled again (applying is idempotent). A crash anywhere in between
+    // leaves the old epoch stored, so the next sync does all of it again.
     Result<void> resync_after_epoch_change() {
         auto reply = exchange([&] { return make_request("GET", "/v1/status", nullptr, false); }, {},
                               tuning.max_attempts);
@@ -644,45 +657,63 @@ struct SyncAgent::Session {
             return tl::unexpected(error_from_reply(*reply));
         }
         auto server_acked = reply->body.find("acked_seq");
-        auto epoch = reply->body.find("epoch");
+        auto epoch_field = reply->body.find("epoch");
         if (server_acked == reply->body.end() || !server_acked->is_number_integer() ||
-            epoch == reply->body.end() || !epoch->is_string()) {
+            epoch_field == reply->body.end() || !epoch_field->is_string()) {
             return fail(ErrorCode::protocol, "status response without acked_seq/epoch");
         }
         auto acked = state.push_acked_seq();
         if (!acked) {
             return tl::unexpected(acked.error());
         }
-        std::int64_t s = server_acked->get<std::int64_t>();
-        if (s < *acked) {
-            if (auto ok = engine.batch(
-                    [&] { return state.set_push_acked_seq(std::max<std::int64_t>(0, s)); });
-                !ok) {
-                return ok;
+        std::int64_t s = std::max<std::int64_t>(0, server_acked->get<std::int64_t>());
+        auto ok = engine.batch([&]() -> Result<void> {
+            if (s < *acked) {
+                if (auto done = state.set_push_acked_seq(s); !done) {
+                    return done;
+                }
             }
-        }
-        if (auto ok = push_outbox(); !ok) {
+            return engine.event_log().clear_server_seqs();
+        });
+        if (!ok) {
             return ok;
         }
-        std::string new_epoch = epoch->get<std::string>();
-        return engine.batch([&] { return state.set_pull_position(0, new_epoch); });
+        epoch = epoch_field->get<std::string>();
+        auto pushed = push_outbox();
+        if (!pushed) {
+            return tl::unexpected(pushed.error());
+        }
+        if (!*pushed) {
+            return fail(ErrorCode::server, "the server's epoch changed again during the resync");
+        }
+        return engine.batch([&] { return state.set_pull_position(0, epoch); });
     }
 
     Result<void> sync_once() {
-        if (auto ok = push_outbox(); !ok) {
-            return ok;
+        auto stored = state.epoch();
+        if (!stored) {
+            return tl::unexpected(stored.error());
         }
+        epoch = *stored;
+        auto pushed = push_outbox();
+        if (!pushed) {
+            return tl::unexpected(pushed.error());
+        }
+        bool epoch_changed = !*pushed;
         for (int round = 0; round < 3; ++round) {
-            auto end = pull_all();
-            if (!end) {
-                return tl::unexpected(end.error());
-            }
-            if (*end == PullEnd::done) {
-                return {};
+            if (!epoch_changed) {
+                auto end = pull_all();
+                if (!end) {
+                    return tl::unexpected(end.error());
+                }
+                if (*end == PullEnd::done) {
+                    return {};
+                }
             }
             if (auto ok = resync_after_epoch_change(); !ok) {
                 return ok;
             }
+            epoch_changed = false;
         }
         return fail(ErrorCode::server, "the server's epoch keeps changing; try again later");
     }
@@ -849,6 +880,9 @@ Result<EnrollResult> SyncAgent::enroll(const EnrollRequest& request) {
                 return done;
             }
             if (auto done = state.set_push_acked_seq(0); !done) {
+                return done;
+            }
+            if (auto done = m_engine->event_log().clear_server_seqs(); !done) {
                 return done;
             }
         }

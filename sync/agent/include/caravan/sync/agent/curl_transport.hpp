@@ -58,5 +58,8 @@ class CurlTransport final : public Transport {
 
 // "http://h:1/" and "http://h:1/v1" → "http://h:1"; invalid_input unless http(s)://host.
 [[nodiscard]] Result<std::string> normalize_server_url(std::string_view url);
+// True for a plain http:// URL whose host is not this machine (127.x.x.x, localhost, [::1]):
+// tokens and records would cross the network unencrypted (docs/protocol.md 2).
+[[nodiscard]] bool is_insecure_remote_url(std::string_view normalized_url);
 
 } // namespace caravan::sync::agent
