@@ -10,20 +10,13 @@
 #include "caravan/client/text.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "caravan/storage/transaction.hpp"
+#include "settings_keys.hpp"
 
 namespace caravan::client {
 
 using nlohmann::json;
 using storage::Event;
 
-namespace key {
-constexpr std::string_view device_id = "device_id";
-constexpr std::string_view lawyer = "lawyer";
-constexpr std::string_view region = "region";
-constexpr std::string_view hlc = "hlc";
-constexpr std::string_view current_visit = "current_visit";
-constexpr std::string_view push_acked_seq = "push_acked_seq";
-} // namespace key
 
 // State held while a write transaction is open: the clock and the next sequence number are
 // read once under the write lock and saved at commit.

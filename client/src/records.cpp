@@ -9,6 +9,7 @@
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/text.hpp"
+#include "settings_keys.hpp"
 
 namespace caravan::client {
 
@@ -16,8 +17,6 @@ using nlohmann::json;
 using storage::Statement;
 
 namespace {
-
-constexpr std::string_view k_current_visit = "current_visit";
 
 std::string village_key(std::string_view region, std::string_view name) {
     return fold_case(normalize_space(region)) + "\n" + fold_case(normalize_space(name));
@@ -386,7 +385,7 @@ Result<Visit> Engine::load_visit(const std::string& id) {
 }
 
 Result<std::optional<Visit>> Engine::current_visit() {
-    auto id = m_settings.get(k_current_visit);
+    auto id = m_settings.get(key::current_visit);
     if (!id) {
         return tl::unexpected(id.error());
     }
@@ -487,7 +486,7 @@ Result<Visit> Engine::start_visit(std::string_view village_ref,
         if (!event) {
             return tl::unexpected(event.error());
         }
-        return m_settings.set(k_current_visit, visit.id);
+        return m_settings.set(key::current_visit, visit.id);
     });
     if (!ok) {
         return tl::unexpected(ok.error());
@@ -561,12 +560,12 @@ Result<Visit> Engine::close_visit(const std::optional<std::string>& ref) {
         if (!event) {
             return tl::unexpected(event.error());
         }
-        auto current = m_settings.get(k_current_visit);
+        auto current = m_settings.get(key::current_visit);
         if (!current) {
             return tl::unexpected(current.error());
         }
         if (*current && **current == visit->id) {
-            return m_settings.erase(k_current_visit);
+            return m_settings.erase(key::current_visit);
         }
         return {};
     });
@@ -1032,7 +1031,7 @@ Result<Status> Engine::status() {
         *c.target = *n;
     }
     if (st.device) {
-        auto acked = m_settings.get("push_acked_seq");
+        auto acked = m_settings.get(key::push_acked_seq);
         if (!acked) {
             return tl::unexpected(acked.error());
         }

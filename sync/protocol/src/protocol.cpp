@@ -341,6 +341,9 @@ Result<json> parse_json_limited(std::string_view text) {
     } catch (const json::parse_error& e) {
         return fail(ErrorCode::invalid_input,
                     "malformed JSON at byte " + std::to_string(e.byte));
+    } catch (const json::exception&) {
+        // e.g. out_of_range 406: a number too large for a double ("9e999").
+        return fail(ErrorCode::invalid_input, "malformed JSON: a number is out of range");
     }
 }
 
