@@ -1,0 +1,256 @@
+#pragma once
+// End-to-end helpers: the real `caravan-server` binary on 127.0.0.1 port 0, real `caravan`
+// processes on their own device databases, and checks that read the databases afterwards:
+// exactly-once on the server, identical projections on the devices.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "caravan/client/engine.hpp"
+#include "caravan/storage/database.hpp"
+#include "caravan/sync/agent/agent_state.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+namespace caravan::test::e2e {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+inline const std::string k_region = "Жамбыл обл.";
+
+template <class T> T ok(Result<T> result) {
+    if (!result) {
+        FAIL("unexpected error (" << to_string(result.error().code)
+                                  << "): " << result.error().message);
+    }
+    return std::move(*result);
+}
+
+inline std::string describe(const ProcessResult& r) {
+    return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) +
+           "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+// `caravan-server serve` in the background; restartable on the same data directory.
+class Server {
+  public:
+    explicit Server(fs::path data) : m_data(std::move(data)) { start(); }
+
+    void start() {
+        fs::create_directories(m_data.parent_path());
+        m_out = m_data.string() + ".out";
+        m_proc = std::make_unique<BackgroundProcess>(
+            std::vector<std::string>{binary("caravan-server").string(), "serve", "--data",
+                                     m_data.string(), "--listen", "127.0.0.1:0", "--threads", "4"},
+            std::map<std::string, std::string>{}, m_out, m_data.string() + ".err");
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        for (;;) {
+            std::string text = read_file(m_out);
+            auto pos = text.find("listening on 127.0.0.1:");
+            auto eol = text.find('\n', pos);
+            if (pos != std::string::npos && eol != std::string::npos) {
+                m_port = std::stoi(text.substr(pos + 23, eol - pos - 23));
+                return;
+            }
+            if (std::chrono::steady_clock::now() > deadline || !m_proc->running()) {
+                FAIL("caravan-server did not start: " << read_file(m_data.string() + ".err"));
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    void kill9() {
+        m_proc->kill_now(9);
+        (void)m_proc->wait(std::chrono::seconds(10));
+    }
+    void restart() {
+        kill9();
+        start();
+    }
+    [[nodiscard]] int port() const { return m_port; }
+    [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+    [[nodiscard]] const fs::path& data() const { return m_data; }
+
+    // A fresh single-use code.
+    std::string code(const std::string& lawyer, const std::vector<std::string>& regions,
+                     const std::string& role = "lawyer") {
+        std::vector<std::string> argv = {binary("caravan-server").string(),
+                                         "enroll-code",
+                                         "--data",
+                                         m_data.string(),
+                                         "--lawyer",
+                                         lawyer,
+                                         "--role",
+                                         role};
+        for (const auto& r : regions) {
+            argv.push_back("--region");
+            argv.push_back(r);
+        }
+        ProcessResult r = run_process(argv);
+        INFO(describe(r));
+        REQUIRE(r.exit_code == 0);
+        std::string out = r.out;
+        while (!out.empty() && out.back() == '\n') {
+            out.pop_back();
+        }
+        return out.substr(out.rfind('\n') + 1);
+    }
+
+  private:
+    fs::path m_data;
+    fs::path m_out;
+    std::unique_ptr<BackgroundProcess> m_proc;
+    int m_port = 0;
+};
+
+// A laptop: a device database and the `caravan` binary.
+class Laptop {
+  public:
+    Laptop(fs::path db, std::map<std::string, std::string> env = {})
+        : m_db(std::move(db)), m_env(std::move(env)) {}
+
+    ProcessResult run(std::vector<std::string> args,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(60)) const {
+        std::vector<std::string> argv = {binary("caravan").string(), "--db", m_db.string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run_process(argv, m_env, {}, timeout);
+    }
+    // Runs and requires exit 0; returns stdout.
+    std::string must(std::vector<std::string> args) const {
+        ProcessResult r = run(args);
+        INFO("caravan " << args.front() << ": " << describe(r));
+        REQUIRE(r.exit_code == 0);
+        return r.out;
+    }
+    json must_json(std::vector<std::string> args) const {
+        args.push_back("--json");
+        return json::parse(must(std::move(args)));
+    }
+    void setup(Server& server, const std::string& lawyer, const std::string& role = "lawyer") {
+        must({"init", "--lawyer", lawyer, "--region", k_region});
+        must({"enroll", "--server", server.url(), "--code",
+              server.code(lawyer,
+                          role == "lawyer" ? std::vector<std::string>{k_region}
+                                           : std::vector<std::string>{},
+                          role)});
+    }
+    // Points the stored server URL elsewhere (a proxy), as re-enrolling would.
+    void use_server_url(const std::string& url) const {
+        auto db = ok(storage::Database::open(m_db, {.create = false}));
+        storage::Settings settings(db);
+        REQUIRE(settings.set(sync::agent::keys::server_url, url));
+    }
+    ProcessResult sync(std::vector<std::string> extra = {},
+                       std::chrono::milliseconds timeout = std::chrono::seconds(120)) const {
+        std::vector<std::string> args = {"sync", "--retry-base-ms", "5", "--retry-cap-ms", "50"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return run(args, timeout);
+    }
+    void must_sync(std::vector<std::string> extra = {}) const {
+        ProcessResult r = sync(std::move(extra));
+        INFO("sync: " << describe(r));
+        REQUIRE(r.exit_code == 0);
+    }
+
+    [[nodiscard]] const fs::path& db() const { return m_db; }
+    [[nodiscard]] const std::map<std::string, std::string>& env() const { return m_env; }
+
+    std::string fingerprint() const {
+        auto engine = ok(client::Engine::open(m_db));
+        return ok(engine.projector().fingerprint());
+    }
+    std::string device_id() const {
+        auto engine = ok(client::Engine::open(m_db));
+        return ok(engine.device()).id;
+    }
+    // Own events, by seq.
+    std::map<std::int64_t, storage::Event> own_events() const {
+        auto engine = ok(client::Engine::open(m_db));
+        std::string id = ok(engine.device()).id;
+        std::map<std::int64_t, storage::Event> out;
+        std::int64_t after = 0;
+        for (;;) {
+            auto chunk = ok(engine.event_log().device_events(id, after, 1000));
+            if (chunk.empty()) {
+                return out;
+            }
+            for (auto& e : chunk) {
+                after = e.seq;
+                out.emplace(e.seq, std::move(e));
+            }
+        }
+    }
+
+  private:
+    fs::path m_db;
+    std::map<std::string, std::string> m_env;
+};
+
+// Every event of every laptop is on the server exactly once (in the feed or, if refused, among
+// the rejected events, never both), with the content the laptop holds.
+inline void require_exactly_once(const Server& server, const std::vector<const Laptop*>& laptops) {
+    storage::OpenOptions o;
+    o.create = false;
+    o.read_only = true;
+    o.integrity_check = false;
+    auto db = ok(storage::Database::open(server.data() / "server.db", o));
+    std::map<std::pair<std::string, std::int64_t>, std::pair<int, std::string>> held;
+    for (std::string_view sql :
+         {"SELECT device_id, seq, payload, 'feed' FROM events",
+          "SELECT device_id, seq, payload, 'rejected' FROM rejected_events"}) {
+        auto stmt = ok(db.prepare(sql));
+        for (;;) {
+            bool row = ok(stmt.step());
+            if (!row) {
+                break;
+            }
+            auto& slot = held[{stmt.column_text(0), stmt.column_int(1)}];
+            ++slot.first;
+            slot.second = stmt.column_text(2);
+        }
+    }
+    for (const Laptop* laptop : laptops) {
+        std::string id = laptop->device_id();
+        auto events = laptop->own_events();
+        REQUIRE(!events.empty());
+        for (const auto& [seq, e] : events) {
+            INFO("device " << id << " seq " << seq);
+            auto it = held.find({id, seq});
+            REQUIRE(it != held.end());
+            REQUIRE(it->second.first == 1);
+            REQUIRE(it->second.second == e.payload);
+        }
+        std::int64_t beyond = 0;
+        for (const auto& [key, v] : held) {
+            if (key.first == id && key.second > events.rbegin()->first) {
+                ++beyond;
+            }
+        }
+        REQUIRE(beyond == 0);
+    }
+}
+
+// All laptops have the same projections, and `sync --verify` agrees on each.
+inline void require_converged(const std::vector<const Laptop*>& laptops) {
+    std::string first = laptops.front()->fingerprint();
+    for (const Laptop* l : laptops) {
+        REQUIRE(l->fingerprint() == first);
+        ProcessResult r = l->sync({"--verify", "--json"});
+        INFO(describe(r));
+        REQUIRE(r.exit_code == 0);
+        REQUIRE(json::parse(r.out)["verify"]["agree"] == true);
+    }
+}
+
+} // namespace caravan::test::e2e
