@@ -1,6 +1,7 @@
 #include "caravan/client/export/xlsx.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <xlsxwriter.h>
 
@@ -108,6 +109,7 @@ struct XlsxWriter::Impl {
     std::uint16_t columns = 0;
     std::uint32_t last_row = 0;
     std::vector<std::string> names;
+    std::string tmpdir;
     lxw_format* formats[6] = {};
     lxw_format* header = nullptr;
 
@@ -119,10 +121,23 @@ struct XlsxWriter::Impl {
 
     lxw_format* format(CellStyle style) const { return formats[static_cast<int>(style)]; }
 
-    void finish_sheet() {
+    // libxlsxwriter does not check the writes to a constant-memory sheet's temporary file: a
+    // full disk there would yield a truncated sheet in a workbook reported as written. The
+    // stdio error flag tells.
+    Result<void> check_sheet_data() const {
+        if (sheet && sheet->optimize_tmpfile &&
+            (std::fflush(sheet->optimize_tmpfile) != 0 || std::ferror(sheet->optimize_tmpfile))) {
+            return fail(ErrorCode::io,
+                        "xlsx: writing the sheet's temporary data failed (disk full?)");
+        }
+        return {};
+    }
+
+    Result<void> finish_sheet() {
         if (sheet && columns > 0) {
             (void)worksheet_autofilter(sheet, 0, 0, last_row, columns - 1);
         }
+        return check_sheet_data();
     }
 };
 
@@ -133,8 +148,13 @@ XlsxWriter::~XlsxWriter() = default;
 Result<XlsxWriter> XlsxWriter::create(const std::filesystem::path& file,
                                       const XlsxOptions& options) {
     auto impl = std::make_unique<Impl>();
+    // Temporary sheet data goes next to the output (the same file system, often larger than
+    // a RAM-backed /tmp); the files are unlinked as soon as they are created.
+    std::filesystem::path dir = file.parent_path();
+    impl->tmpdir = dir.empty() ? std::string(".") : dir.string();
     lxw_workbook_options lxw_options{};
     lxw_options.constant_memory = LXW_TRUE;
+    lxw_options.tmpdir = impl->tmpdir.data();
     lxw_options.use_zip64 = LXW_TRUE; // large journals stay readable
     impl->book = workbook_new_opt(file.c_str(), &lxw_options);
     if (!impl->book) {
@@ -179,7 +199,9 @@ const std::vector<std::string>& XlsxWriter::sheet_names() const {
 
 Result<void> XlsxWriter::add_sheet(std::string_view wanted, std::string_view fallback,
                                    std::span<const XlsxColumn> columns) {
-    m_impl->finish_sheet();
+    if (auto ok = m_impl->finish_sheet(); !ok) {
+        return ok;
+    }
     std::string name = make_sheet_name(wanted, m_impl->names, fallback);
     lxw_worksheet* sheet = workbook_add_worksheet(m_impl->book, name.c_str());
     if (!sheet) {
@@ -273,7 +295,9 @@ Result<void> XlsxWriter::close() {
     if (m_impl->names.empty()) {
         return fail(ErrorCode::internal, "xlsx: a workbook needs a sheet");
     }
-    m_impl->finish_sheet();
+    if (auto ok = m_impl->finish_sheet(); !ok) {
+        return ok;
+    }
     lxw_error e = workbook_close(m_impl->book); // frees the workbook, whatever the outcome
     m_impl->book = nullptr;
     if (e != LXW_NO_ERROR) {

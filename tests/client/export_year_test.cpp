@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 #include <sstream>
 
@@ -218,6 +219,19 @@ TEST_CASE("year: indicators and breakdowns of the merged devices equal the gener
             must(ex::write_breakdown(breakdown, ex::Format::json, Lang::ru, out));
             e.breakdown_json = out.str();
             e.fingerprint = must(coordinator.projector().fingerprint());
+            // CARAVAN_EXPORT_SAMPLES=DIR keeps this year's reports for docs/exports.md.
+            if (const char* samples = std::getenv("CARAVAN_EXPORT_SAMPLES");
+                samples && name == "forward") {
+                for (Lang lang : {Lang::kk, Lang::en}) {
+                    std::string l(to_string(lang));
+                    must(ex::export_indicators(report, ex::Format::text, lang,
+                                               fs::path(samples) / ("indicators." + l + ".txt")));
+                    must(ex::export_breakdown(breakdown, ex::Format::text, lang,
+                                              fs::path(samples) / ("breakdown." + l + ".txt")));
+                }
+                must(ex::export_journal(db, {{}, Lang::ru}, ex::Format::csv,
+                                        fs::path(samples) / "journal.ru.csv"));
+            }
             if (name == "forward") {
                 // The coordinator's workbook: one sheet per region, every row there.
                 fs::path file = dir / "journals-2024.xlsx";

@@ -6,10 +6,14 @@
 // Every sheet gets a bold header row that stays frozen while scrolling and carries an
 // autofilter over the rows written. No libxlsxwriter type appears here.
 //
+// Temporary sheet data lives in the output file's directory (unlinked at once, so nothing is
+// left behind); libxlsxwriter does not check those writes itself, this class does.
+//
 // Errors: create() and add_sheet() fail with internal for a library refusal (a bug); write
 // calls return invalid_input when a value exceeds a spreadsheet limit (32,767 characters per
-// cell, 1,048,576 rows per sheet); close() returns io when the file cannot be written.
-// A writer destroyed before close() writes nothing.
+// cell, 1,048,576 rows per sheet); add_sheet() and close() return io when the temporary data
+// or the file could not be written (disk full). A writer destroyed before close() writes
+// nothing.
 
 #include <cstdint>
 #include <filesystem>
