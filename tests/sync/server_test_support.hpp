@@ -186,7 +186,7 @@ class TestServer {
         m_options.data_dir = m_dir.path() / "data";
         m_options.host = "127.0.0.1";
         m_options.port = 0;
-        if (m_options.threads == 16) {
+        if (m_options.threads == srv::ServerOptions{}.threads) {
             m_options.threads = 8;
         }
         m_options.log_sink = [this](std::string_view line) {

@@ -344,12 +344,13 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     };
 
     std::string listen = "127.0.0.1:8080";
-    std::size_t threads = 16;
+    std::size_t threads = 64;
     auto* serve_cmd = app.add_subcommand("serve", "Run the sync server until SIGTERM/SIGINT");
     add_data(serve_cmd);
     serve_cmd->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
         ->capture_default_str();
-    serve_cmd->add_option("--threads", threads, "Worker threads")
+    serve_cmd->add_option("--threads", threads,
+                          "Worker threads (at least the devices syncing at once)")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
     serve_cmd->callback([&] {

@@ -31,7 +31,10 @@ struct ServerOptions {
     std::filesystem::path data_dir;
     std::string host = "127.0.0.1";
     int port = 8080;          // 0: any free port
-    std::size_t threads = 16; // worker threads, and SQLite connections
+    // Worker threads, and SQLite connections. A keep-alive connection holds its worker, so this
+    // should be at least the number of devices that sync at the same time: beyond it,
+    // connections queue behind whole sessions instead of behind single requests.
+    std::size_t threads = 64;
     // Enrollment guesses: this many wrong codes from one address within the window → 429.
     std::size_t enroll_max_failures = 10;
     std::int64_t enroll_window_ms = 10 * 60 * 1000;
