@@ -18,8 +18,9 @@
 //   xlsx — one sheet per region (region absent) or one sheet (region given), real date cells,
 //          frozen header row, autofilter; numbering restarts on every sheet.
 //   text — refused (invalid_input).
-// - The output outlives a failure only through export_journal's atomic file: on any error no
-//   file is left. write_journal leaves whatever it wrote in the stream.
+// - On any error export_journal leaves no file (and an older file of that name untouched);
+//   write_journal leaves in the stream whatever it wrote before the error. The request (region,
+//   dates, format) is checked before anything is written.
 
 #include <cstdint>
 #include <filesystem>
