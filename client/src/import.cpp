@@ -73,6 +73,27 @@ std::string quoted_name(std::string_view name) {
 
 // ---- enumerations: every accepted spelling folded once ----------------------------------
 
+// The key a spelling is matched by: trimmed, case-folded, "ё" read as "е" (Russian is usually
+// typed without it) and parentheses dropped ("жасы үлкен адамдар 50+" as the grant report
+// writes it).
+std::string loose_key(std::string_view text) {
+    std::string folded = fold_case(normalize_space(text));
+    std::string out;
+    out.reserve(folded.size());
+    for (std::size_t i = 0; i < folded.size(); ++i) {
+        if (folded[i] == '(' || folded[i] == ')') {
+            continue;
+        }
+        if (folded.compare(i, 2, "\xD1\x91") == 0) { // ё
+            out += "\xD0\xB5";                      // е
+            ++i;
+            continue;
+        }
+        out.push_back(folded[i]);
+    }
+    return normalize_space(out);
+}
+
 class EnumIndex {
   public:
     explicit EnumIndex(const Enumeration& e) : m_enum(&e) {
@@ -80,13 +101,13 @@ class EnumIndex {
             const EnumValue& v = e.values[i];
             auto index = static_cast<std::uint8_t>(i);
             for (std::string_view spelling : {v.code, v.kk, v.ru, v.en}) {
-                m_by_spelling.emplace(fold_case(spelling), index);
+                m_by_spelling.emplace(loose_key(spelling), index);
             }
         }
     }
-    // Index of the value spelled `text` (trimmed, any case), k_none when unknown.
+    // Index of the value spelled `text` (see loose_key), k_none when unknown.
     [[nodiscard]] std::uint8_t find(std::string_view text) const {
-        auto it = m_by_spelling.find(fold_case(normalize_space(text)));
+        auto it = m_by_spelling.find(loose_key(text));
         return it == m_by_spelling.end() ? k_none : it->second;
     }
     [[nodiscard]] std::string_view code(std::uint8_t index) const {

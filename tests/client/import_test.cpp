@@ -577,3 +577,21 @@ TEST_CASE("import: an uninitialised device or a missing file is an error, not a 
     REQUIRE_FALSE(missing);
     CHECK(missing.error().code == ErrorCode::not_found);
 }
+
+TEST_CASE("import: labels match without ё and without parentheses, in any case",
+          "[client][import]") {
+    ImportDevice d;
+    ImportReport r = d.import(d.write(
+        "loose.csv", k_header +
+                         "2024-05-14,R,V,МУЖЧИНА,13–16,молодежь,жилье; Бытовое насилие,"
+                         "ДАНА КОНСУЛЬТАЦИЯ,a\n"
+                         "2024-05-14,R,V,ер,59+,жасы үлкен адамдар 50+,жер,кеңес берілді,b\n"));
+    INFO(errors_text(r));
+    REQUIRE(r.ok());
+    auto rows = d.by_question();
+    CHECK(rows.at("a").person.gender == "male");
+    CHECK(rows.at("a").person.age == "13-16");
+    CHECK(rows.at("a").person.category == "youth");
+    CHECK(rows.at("a").topics == std::vector<std::string>{"housing", "domestic-violence"});
+    CHECK(rows.at("b").person.category == "older");
+}
