@@ -51,6 +51,8 @@ class Server {
     void start() {
         fs::create_directories(m_data.parent_path());
         m_out = m_data.string() + ".out";
+        // A restart must not read the previous run's address before the child truncates it.
+        fs::remove(m_out);
         m_proc = std::make_unique<BackgroundProcess>(
             std::vector<std::string>{binary("caravan-server").string(), "serve", "--data",
                                      m_data.string(), "--listen", "127.0.0.1:0", "--threads", "4"},

@@ -1,0 +1,139 @@
+// Sync through tests/support/fault_proxy: dropped connections at random byte offsets, truncated
+// responses, duplicated requests, 500/503 from a middlebox, slow and stalled links. After the
+// faults stop, the server must hold every event exactly once and every device must converge.
+#include "e2e_support.hpp"
+
+#include "fault_proxy.hpp"
+
+using namespace caravan;
+using namespace caravan::test;
+using namespace caravan::test::e2e;
+
+namespace {
+
+void record_something(const Laptop& l, std::mt19937& rng, int round) {
+    if (rng() % 2 == 0) {
+        l.must({"consult", "add", "--gender", rng() % 2 ? "female" : "male", "--age", "23-27",
+                "--category", "youth", "--topic", "labour", "--outcome", "advice", "--question",
+                "раунд " + std::to_string(round), "--lang", "ru"});
+    } else {
+        l.must({"attend", "add", "--gender", "female", "--age", "46-58", "--category", "other",
+                "--count", std::to_string(1 + rng() % 9)});
+    }
+}
+
+} // namespace
+
+TEST_CASE("e2e faults: 20 rounds of recording and syncing through a lossy, duplicating link lose "
+          "nothing and store nothing twice",
+          "[e2e][faults]") {
+    TempDir dir;
+    Server server(dir / "server");
+    FaultProxy proxy(server.port());
+    std::vector<std::unique_ptr<Laptop>> laptops;
+    for (int i = 0; i < 3; ++i) {
+        laptops.push_back(std::make_unique<Laptop>(dir / ("l" + std::to_string(i) + ".db")));
+        laptops.back()->setup(server, "Lawyer " + std::to_string(i));
+        laptops.back()->use_server_url(proxy.url());
+    }
+    laptops[0]->must({"village", "add", "Қызылжар", "--region", k_region});
+    laptops[0]->must_sync();
+    for (auto& l : laptops) {
+        l->must_sync();
+        l->must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    }
+
+    Faults f;
+    f.drop_request = 0.08;
+    f.drop_response = 0.10;
+    f.truncate_response = 0.08;
+    f.duplicate_request = 0.10;
+    f.error_500 = 0.05;
+    f.error_503 = 0.05;
+    f.seed = 7;
+    proxy.set_faults(f);
+    std::mt19937 rng(99);
+    int failed_syncs = 0;
+    for (int round = 0; round < 20; ++round) {
+        for (auto& l : laptops) {
+            record_something(*l, rng, round);
+            ProcessResult r =
+                l->sync({"--attempts", "2", "--batch-bytes", "1024", "--page-size", "4"});
+            INFO("round " << round << ": " << describe(r));
+            // Failing is allowed under faults; failing badly is not.
+            REQUIRE((r.exit_code == 0 || r.exit_code == 4 || r.exit_code == 6));
+            failed_syncs += r.exit_code != 0;
+        }
+    }
+    ProxyStats stats = proxy.stats();
+    REQUIRE(stats.dropped_requests > 0);
+    REQUIRE(stats.dropped_responses > 0);
+    REQUIRE(stats.truncated > 0);
+    REQUIRE(stats.duplicated > 0);
+    REQUIRE(stats.errors > 0);
+    INFO(failed_syncs << " syncs failed under faults");
+
+    proxy.set_faults({});
+    std::vector<const Laptop*> all;
+    for (auto& l : laptops) {
+        l->must_sync();
+        all.push_back(l.get());
+    }
+    for (auto& l : laptops) {
+        l->must_sync();
+    }
+    require_exactly_once(server, all);
+    require_converged(all);
+}
+
+TEST_CASE("e2e faults: a slow link still syncs; a stalled one times out with exit 4 and loses "
+          "nothing",
+          "[e2e][faults]") {
+    TempDir dir;
+    Server server(dir / "server");
+    FaultProxy proxy(server.port());
+    Laptop a(dir / "a.db");
+    a.setup(server, "Арнат");
+    a.use_server_url(proxy.url());
+    a.must({"village", "add", "Қызылжар", "--region", k_region});
+
+    Faults slow;
+    slow.delay = std::chrono::milliseconds(2500);
+    proxy.set_faults(slow);
+    auto started = std::chrono::steady_clock::now();
+    ProcessResult r = a.sync({"--low-speed-time", "1", "--attempts", "1"});
+    INFO(describe(r));
+    REQUIRE(r.exit_code == 4);
+    REQUIRE(r.err.find("stalled") != std::string::npos);
+    REQUIRE(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+
+    slow.delay = std::chrono::milliseconds(300);
+    proxy.set_faults(slow);
+    a.must_sync({"--low-speed-time", "5"});
+    require_exactly_once(server, {&a});
+    REQUIRE(a.must_json({"status"})["unsynced"] == 0);
+}
+
+TEST_CASE("e2e faults: the proxy answers 503 with Retry-After and the sync waits and succeeds",
+          "[e2e][faults]") {
+    TempDir dir;
+    Server server(dir / "server");
+    FaultProxy proxy(server.port());
+    Laptop a(dir / "a.db");
+    a.setup(server, "Арнат");
+    a.use_server_url(proxy.url());
+    a.must({"village", "add", "Қызылжар", "--region", k_region});
+    Faults busy;
+    busy.error_503 = 0.5;
+    busy.seed = 3;
+    proxy.set_faults(busy);
+    auto started = std::chrono::steady_clock::now();
+    ProcessResult r = a.sync({"--attempts", "8"});
+    INFO(describe(r));
+    REQUIRE(r.exit_code == 0);
+    if (proxy.stats().errors > 0) {
+        // Retry-After: 1 is honoured even though the backoff base is 5 ms.
+        REQUIRE(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(900));
+    }
+    require_exactly_once(server, {&a});
+}
