@@ -1,0 +1,146 @@
+// `caravan schedule`: unit files and crontab lines, written where tests point them
+// (XDG_CONFIG_HOME, CARAVAN_SCHEDULER=systemd-files | cron-file:PATH), never on the real system.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "caravan/sync/agent/schedule.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+using namespace caravan;
+using namespace caravan::test;
+namespace ag = caravan::sync::agent;
+using nlohmann::json;
+
+namespace {
+
+ProcessResult caravan_cmd(const TempDir& dir, const std::map<std::string, std::string>& env,
+                          std::vector<std::string> args) {
+    std::vector<std::string> argv = {binary("caravan").string(), "--db",
+                                     (dir / "laptop.db").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, env);
+}
+
+} // namespace
+
+TEST_CASE("schedule: times of day parse strictly", "[agent][schedule]") {
+    auto t = ag::parse_clock_time("2:05");
+    REQUIRE(t);
+    REQUIRE(t->text() == "02:05");
+    REQUIRE(ag::parse_clock_time("23:59"));
+    for (const char* bad : {"24:00", "12:60", "12", "12:5", "ab:cd", "", ":30", "123:00"}) {
+        INFO(bad);
+        REQUIRE(!ag::parse_clock_time(bad));
+    }
+}
+
+TEST_CASE("schedule: the systemd timer catches up after the laptop was off and the service "
+          "retries until the end of the window",
+          "[agent][schedule]") {
+    ag::ScheduleSpec spec{{2, 0}, 240, "/opt/caravan dir/caravan", "/home/l/100%/caravan.db"};
+    std::string timer = ag::systemd_timer_text(spec);
+    REQUIRE(timer.find("OnCalendar=*-*-* 02:00:00\n") != std::string::npos);
+    REQUIRE(timer.find("Persistent=true\n") != std::string::npos);
+    REQUIRE(timer.find("RandomizedDelaySec=") != std::string::npos);
+    REQUIRE(timer.find("WantedBy=timers.target") != std::string::npos);
+    std::string service = ag::systemd_service_text(spec);
+    // Quoted words; % and $ escaped for systemd.
+    REQUIRE(service.find("ExecStart=\"/opt/caravan dir/caravan\" --db \"/home/l/100%%/caravan.db\""
+                         " sync --until 06:00\n") != std::string::npos);
+    REQUIRE(service.find("Type=oneshot") != std::string::npos);
+
+    ag::ScheduleSpec late{{22, 30}, 240, "/usr/bin/caravan", "/d.db"};
+    REQUIRE(ag::systemd_service_text(late).find("--until 02:30") != std::string::npos);
+    auto lines = ag::cron_lines(late);
+    REQUIRE(lines.size() == 2);
+    REQUIRE(lines[0].starts_with("30 22 * * * '/usr/bin/caravan' --db '/d.db' sync --until "
+                                 "02:30"));
+    REQUIRE(lines[0].ends_with(std::string(ag::k_cron_marker)));
+    REQUIRE(lines[1].starts_with("@reboot "));
+}
+
+TEST_CASE("caravan schedule install/status/remove with systemd unit files", "[agent][schedule]") {
+    TempDir dir;
+    std::map<std::string, std::string> env = {{"XDG_CONFIG_HOME", (dir / "config").string()},
+                                              {"CARAVAN_SCHEDULER", "systemd-files"}};
+    REQUIRE(
+        caravan_cmd(dir, env, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."}).exit_code ==
+        0);
+    ProcessResult install = caravan_cmd(dir, env, {"schedule", "install", "--at", "01:30"});
+    INFO(install.err);
+    REQUIRE(install.exit_code == 0);
+    auto unit_dir = dir / "config" / "systemd" / "user";
+    std::string timer = read_file(unit_dir / "caravan-sync.timer");
+    std::string service = read_file(unit_dir / "caravan-sync.service");
+    REQUIRE(timer.find("OnCalendar=*-*-* 01:30:00") != std::string::npos);
+    REQUIRE(service.find(binary("caravan").string()) != std::string::npos);
+    REQUIRE(service.find("--db \"" + (dir / "laptop.db").string() + "\" sync --until 05:30") !=
+            std::string::npos);
+
+    ProcessResult status = caravan_cmd(dir, env, {"schedule", "status", "--json"});
+    REQUIRE(status.exit_code == 0);
+    json st = json::parse(status.out);
+    REQUIRE(st["installed"] == true);
+    REQUIRE(st["at"] == "01:30");
+    REQUIRE(st["scheduler"] == "systemd-files");
+    REQUIRE(st["last_sync"].is_null());
+
+    // Installing again replaces, never duplicates.
+    REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--at", "03:00"}).exit_code == 0);
+    REQUIRE(read_file(unit_dir / "caravan-sync.timer").find("03:00:00") != std::string::npos);
+
+    REQUIRE(caravan_cmd(dir, env, {"schedule", "remove"}).exit_code == 0);
+    REQUIRE(!std::filesystem::exists(unit_dir / "caravan-sync.timer"));
+    REQUIRE(!std::filesystem::exists(unit_dir / "caravan-sync.service"));
+    st = json::parse(caravan_cmd(dir, env, {"schedule", "status", "--json"}).out);
+    REQUIRE(st["installed"] == false);
+}
+
+TEST_CASE("caravan schedule with cron keeps the user's other lines", "[agent][schedule]") {
+    TempDir dir;
+    auto crontab = dir / "crontab";
+    {
+        std::ofstream out(crontab);
+        out << "MAILTO=\"\"\n15 * * * * /usr/bin/backup-photos\n";
+    }
+    std::map<std::string, std::string> env = {
+        {"CARAVAN_SCHEDULER", "cron-file:" + crontab.string()}};
+    REQUIRE(
+        caravan_cmd(dir, env, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."}).exit_code ==
+        0);
+    REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--at", "02:00"}).exit_code == 0);
+    REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--at", "02:15"}).exit_code == 0);
+    std::string text = read_file(crontab);
+    REQUIRE(text.find("15 * * * * /usr/bin/backup-photos\n") != std::string::npos);
+    REQUIRE(text.find("15 2 * * * '") != std::string::npos);
+    REQUIRE(text.find("0 2 * * *") == std::string::npos); // replaced
+    std::size_t ours = 0;
+    for (std::size_t pos = 0; (pos = text.find(ag::k_cron_marker, pos)) != std::string::npos;
+         ++pos) {
+        ++ours;
+    }
+    REQUIRE(ours == 2); // the daily line and the @reboot catch-up
+
+    json st = json::parse(caravan_cmd(dir, env, {"schedule", "status", "--json"}).out);
+    REQUIRE(st["installed"] == true);
+    REQUIRE(st["at"] == "02:15");
+
+    REQUIRE(caravan_cmd(dir, env, {"schedule", "remove"}).exit_code == 0);
+    REQUIRE(read_file(crontab) == "MAILTO=\"\"\n15 * * * * /usr/bin/backup-photos\n");
+}
+
+TEST_CASE("caravan schedule: a bad time or scheduler is bad input (exit 2)", "[agent][schedule]") {
+    TempDir dir;
+    std::map<std::string, std::string> env = {{"XDG_CONFIG_HOME", (dir / "config").string()},
+                                              {"CARAVAN_SCHEDULER", "systemd-files"}};
+    REQUIRE(
+        caravan_cmd(dir, env, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."}).exit_code ==
+        0);
+    REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--at", "25:00"}).exit_code == 2);
+    env["CARAVAN_SCHEDULER"] = "launchd";
+    REQUIRE(caravan_cmd(dir, env, {"schedule", "status"}).exit_code == 2);
+}
