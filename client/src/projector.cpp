@@ -411,8 +411,10 @@ Result<void> Projector::apply(const Event& event, const json& payload) {
     bool changed = false;
     for (size_t k = 0; k < def->fields.size(); ++k) {
         auto it = fields.find(def->fields[k].name);
-        if (it != fields.end() && version > versions[k]) {
-            values[k] = *it;
+        // A create writes every field of its schema, absent ones as null (an older program's
+        // create lacks newer fields); otherwise the result would depend on arrival order.
+        if ((it != fields.end() || create) && version > versions[k]) {
+            values[k] = it != fields.end() ? *it : json(nullptr);
             versions[k] = version;
             changed = true;
         }
@@ -477,7 +479,10 @@ Result<void> Projector::detect_conflicts(const Event& event, const json& payload
         return tl::unexpected(insert.error());
     }
     for (const Event& other : *others) {
-        if (other.device_id == event.device_id && other.seq == event.seq) {
+        // Only writes of the same record count; an id reused by a record of another type (which
+        // a well-behaved device never does) must not make the result depend on arrival order.
+        if ((other.device_id == event.device_id && other.seq == event.seq) ||
+            other.entity_type != event.entity_type) {
             continue;
         }
         json other_payload = json::parse(other.payload, nullptr, false);

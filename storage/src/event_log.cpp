@@ -23,6 +23,9 @@ CREATE TABLE events(
 ) STRICT;
 CREATE INDEX events_by_entity ON events(entity_id);
 )sql"},
+    // A device's clock never issues one value twice; two events of one device with equal
+    // clocks would make last-writer-wins depend on arrival order.
+    {2, "CREATE UNIQUE INDEX events_by_device_clock ON events(device_id, hlc);"},
 };
 
 const Migration k_settings_migrations[] = {
@@ -70,6 +73,11 @@ Result<bool> EventLog::append(Event& event) {
                         event.entity_id, event.op, event.payload, event.schema_version,
                         event.server_seq);
     if (auto ok = (*insert)->run(); !ok) {
+        if (ok.error().code == ErrorCode::conflict) {
+            return fail(ErrorCode::conflict,
+                        "event " + std::to_string(event.seq) + " of device " + event.device_id +
+                            " repeats the clock value of another event of that device");
+        }
         return tl::unexpected(ok.error());
     }
     if (m_db->changes() == 1) {

@@ -1,12 +1,16 @@
 // The event applier under random event sequences: invalid events are refused without changes,
 // and the projections never depend on the order in which valid events arrive (forward, reverse,
 // and a rebuild from the log all give the same fingerprint).
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "caravan/client/domain.hpp"
 #include "caravan/client/engine.hpp"
 #include "caravan/client/entities.hpp"
 #include "caravan/client/hlc.hpp"
@@ -15,6 +19,13 @@ using namespace caravan;
 using nlohmann::json;
 
 namespace {
+
+void invariant(bool holds, const char* what) {
+    if (!holds) {
+        std::fprintf(stderr, "invariant broken: %s\n", what);
+        __builtin_trap();
+    }
+}
 
 struct Reader {
     const std::uint8_t* data;
@@ -58,6 +69,7 @@ json value_for(const client::FieldDef& f, Reader& r) {
 std::vector<storage::Event> decode(Reader& r) {
     std::vector<storage::Event> events;
     std::int64_t seqs[3] = {0, 0, 0};
+    std::int64_t clocks[3] = {0, 0, 0};
     auto all = client::all_entities();
     while (!r.done() && events.size() < 24) {
         int d = r.byte() % 3;
@@ -65,7 +77,9 @@ std::vector<storage::Event> decode(Reader& r) {
         storage::Event e;
         e.device_id = k_devices[d];
         e.seq = ++seqs[d];
-        e.hlc = client::Hlc::from_parts(1'700'000'000'000 + r.byte() * 1000, r.byte() % 4).value;
+        // An honest device's clock only moves forward (the event log refuses a repeated value).
+        clocks[d] += 1 + r.byte() % 3 * 1000;
+        e.hlc = client::Hlc::from_parts(1'700'000'000'000 + clocks[d] * 1000, r.byte() % 4).value;
         e.entity_type = std::string(def.type);
         e.entity_id = k_entities[r.byte() % 3];
         std::uint8_t op = r.byte() % 3;
@@ -115,16 +129,38 @@ std::string apply_all(const std::vector<storage::Event>& events, bool reverse) {
         auto before = engine.event_log().count();
         auto applied = engine.apply_remote(e);
         auto after = engine.event_log().count();
-        if (!before || !after || (!applied && *after != *before)) {
-            __builtin_trap(); // a refused event must leave no trace
+        invariant(before && after, "event count readable");
+        invariant(applied || *after == *before, "a refused event leaves no trace");
+    }
+    if (std::getenv("CARAVAN_FUZZ_DEBUG")) {
+        std::fprintf(stderr, "== %s\n", reverse ? "reverse" : "forward");
+        for (const auto& e : order) {
+            std::fprintf(stderr, "event %s/%lld %s %s %s %s\n", e.device_id.c_str() + 34,
+                         static_cast<long long>(e.seq), e.entity_type.c_str(),
+                         e.entity_id.c_str() + 34, e.op.c_str(), e.payload.c_str());
+        }
+        for (const auto* def : client::all_entities()) {
+            auto stmt = engine.database().prepare("SELECT * FROM " + std::string(def->table));
+            while (stmt && stmt->step().value_or(false)) {
+                std::string row;
+                for (int c = 0; c < stmt->column_count(); ++c) {
+                    row += (stmt->is_null(c) ? std::string("NULL") : stmt->column_text(c)) + "|";
+                }
+                std::fprintf(stderr, "%s: %s\n", std::string(def->table).c_str(), row.c_str());
+            }
+        }
+        auto stmt = engine.database().prepare("SELECT * FROM conflicts");
+        while (stmt && stmt->step().value_or(false)) {
+            std::fprintf(stderr, "conflict: %s %s %s %s\n", stmt->column_text(2).c_str(),
+                         stmt->column_text(3).c_str(), stmt->column_text(5).c_str(),
+                         stmt->column_text(6).c_str());
         }
     }
     auto fp = engine.projector().fingerprint();
     auto check = engine.batch([&] { return engine.projector().rebuild(); });
     auto rebuilt = engine.projector().fingerprint();
-    if (!fp || !check || !rebuilt || *fp != *rebuilt) {
-        __builtin_trap();
-    }
+    invariant(fp && check && rebuilt, "fingerprint and rebuild succeed");
+    invariant(*fp == *rebuilt, "a rebuild from the log reproduces the projections");
     return *fp;
 }
 
@@ -133,8 +169,7 @@ std::string apply_all(const std::vector<storage::Event>& events, bool reverse) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     Reader r{data, size};
     auto events = decode(r);
-    if (apply_all(events, false) != apply_all(events, true)) {
-        __builtin_trap();
-    }
+    invariant(apply_all(events, false) == apply_all(events, true),
+              "forward and reverse application give the same projections");
     return 0;
 }

@@ -63,3 +63,19 @@ TEST_CASE("database: a foreign file is refused with a clear error", "[storage]")
     CHECK(db.error().code == ErrorCode::corrupt);
     CHECK(db.error().message.find("junk.db") != std::string::npos);
 }
+
+TEST_CASE("event log: a device cannot stamp two events with one clock value", "[storage]") {
+    test::TempDir dir;
+    auto db = Database::open(dir / "a.db");
+    REQUIRE(EventLog::install(*db));
+    EventLog log(*db);
+    Event a{"dev", 1, 100, "thing", "id-1", "create", "{}", 1, std::nullopt, 0};
+    Event b{"dev", 2, 100, "thing", "id-1", "update", R"({"x":1})", 1, std::nullopt, 0};
+    Event other_device{"dev2", 1, 100, "thing", "id-1", "update", "{}", 1, std::nullopt, 0};
+    REQUIRE(log.append(a));
+    auto refused = log.append(b);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == ErrorCode::conflict);
+    CHECK(log.append(other_device).value());
+    CHECK(log.count().value() == 2);
+}

@@ -8,6 +8,7 @@
 // - (device_id, seq) is unique. Appending an event already present with identical content is a
 //   no-op (returns false); the same key with different content is refused (`conflict`), since a
 //   queued event is immutable.
+// - (device_id, hlc) is unique too: one device never stamps two events with one clock value.
 // - Events are never updated or deleted, except `server_seq`, set once when the server's feed
 //   position becomes known.
 
