@@ -117,6 +117,9 @@ class PlanParser {
             return tl::unexpected(error("", "is not valid JSON at line " + std::to_string(line) +
                                                 ", column " + std::to_string(column) + " (byte " +
                                                 std::to_string(e.byte) + "): " + what));
+        } catch (const json::exception&) {
+            // out_of_range 406: a number beyond a double ("1e999"), found by fuzzing the codec.
+            return tl::unexpected(error("", "is not valid JSON: a number is out of range"));
         }
         if (!doc.is_object()) {
             return tl::unexpected(error("", "must hold a JSON object { ... }"));

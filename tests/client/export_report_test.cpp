@@ -106,6 +106,9 @@ TEST_CASE("plan: a malformed or partial plan names the key or the position", "[e
     CHECK_THAT(plan_error(full.substr(0, full.size() - 3)), Catch::Contains("line 2"));
     CHECK_THAT(plan_error(""), Catch::Contains("line 1, column 1"));
 
+    // A number beyond a double is an error, not an escaping exception (regression).
+    CHECK_THAT(plan_error("{\"targets\": {\"villages\": 1e999}}"),
+               Catch::Contains("a number is out of range"));
     CHECK_THAT(plan_error("[1, 2]"), Catch::Contains("must hold a JSON object"));
     CHECK_THAT(plan_error("{}"), Catch::Contains("\"targets\" is missing"));
     CHECK_THAT(plan_error(R"({"targets": {"villages": 50, "participants": 1250}})"),
