@@ -56,26 +56,36 @@ class Generator {
         if (m_seq == 0) {
             m_village = new_id();
             m_visit = new_id();
-            events.push_back(make("device", m_device,
-                                  {{"lawyer", "Bench Lawyer"}, {"region", k_region},
-                                   {"deleted", false}}));
+            events.push_back(
+                make("device", m_device,
+                     {{"lawyer", "Bench Lawyer"}, {"region", k_region}, {"deleted", false}}));
             events.push_back(make("village", m_village,
-                                  {{"name", "Ауыл " + m_device.substr(30)}, {"region", k_region},
+                                  {{"name", "Ауыл " + m_device.substr(30)},
+                                   {"region", k_region},
                                    {"deleted", false}}));
             events.push_back(make("visit", m_visit,
-                                  {{"village_id", m_village}, {"date", "2024-05-14"},
-                                   {"lawyer", "Bench Lawyer"}, {"closed", false},
+                                  {{"village_id", m_village},
+                                   {"date", "2024-05-14"},
+                                   {"lawyer", "Bench Lawyer"},
+                                   {"closed", false},
                                    {"deleted", false}}));
         }
         while (events.size() < n) {
             auto input = sample_consultation(static_cast<std::uint64_t>(m_seq));
-            events.push_back(make(
-                "consultation", new_id(),
-                {{"visit_id", m_visit}, {"lawyer", "Bench Lawyer"}, {"gender", "female"},
-                 {"age", "33-45"}, {"category", "unemployed"}, {"vulnerable", true},
-                 {"topics", {"land", "family"}}, {"outcome", "advice"},
-                 {"question", input.question}, {"advice", input.advice}, {"follow_up", false},
-                 {"lang", "kk"}, {"deleted", false}}));
+            events.push_back(make("consultation", new_id(),
+                                  {{"visit_id", m_visit},
+                                   {"lawyer", "Bench Lawyer"},
+                                   {"gender", "female"},
+                                   {"age", "33-45"},
+                                   {"category", "unemployed"},
+                                   {"vulnerable", true},
+                                   {"topics", {"land", "family"}},
+                                   {"outcome", "advice"},
+                                   {"question", input.question},
+                                   {"advice", input.advice},
+                                   {"follow_up", false},
+                                   {"lang", "kk"},
+                                   {"deleted", false}}));
         }
         return events;
     }
@@ -148,7 +158,8 @@ Run push_all(int port, const std::vector<Device>& devices, int batches, std::siz
             // Bodies are prepared before the clock starts: the client's cost is not the server's.
             std::vector<std::string> bodies;
             for (int b = 0; b < batches; ++b) {
-                auto events_json = sync::to_json(sync::PushRequest{d.id, gen.next_batch(per_batch)});
+                auto events_json =
+                    sync::to_json(sync::PushRequest{d.id, gen.next_batch(per_batch)});
                 bodies.push_back(*sync::compress(events_json.dump(), sync::Encoding::zstd));
             }
             while (!go.load()) {
@@ -202,8 +213,8 @@ int main(int argc, char** argv) {
     const std::size_t threads = argc > 4 ? static_cast<std::size_t>(std::atoi(argv[4])) : 64;
 
     print_title("server ingest: " + std::to_string(devices_n) + " devices x " +
-                std::to_string(batches) + " batches x " + std::to_string(per_batch) +
-                " events, " + std::to_string(threads) + " server threads");
+                std::to_string(batches) + " batches x " + std::to_string(per_batch) + " events, " +
+                std::to_string(threads) + " server threads");
     print_machine();
 
     // Baseline: one device alone, the same per-device work.

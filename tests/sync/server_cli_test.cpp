@@ -109,8 +109,8 @@ TEST_CASE("caravan-server: a second server on the same data directory is refused
           "[server][cli]") {
     TempDir dir;
     ServeProcess serve(dir / "data", dir.path());
-    auto second = server_cli({"serve", "--data", (dir / "data").string(), "--listen",
-                              "127.0.0.1:0"});
+    auto second =
+        server_cli({"serve", "--data", (dir / "data").string(), "--listen", "127.0.0.1:0"});
     CHECK(second.exit_code == 1);
     CHECK(second.err.find("in use") != std::string::npos);
     serve.stop();
@@ -173,14 +173,14 @@ TEST_CASE("caravan-server: bad usage and bad input exit 2, with one line on stde
     TempDir dir;
     const std::string data = (dir / "data").string();
     CHECK(server_cli({}).exit_code == 2);
-    CHECK(server_cli({"enroll-code", "--data", data}).exit_code == 2);               // no lawyer
+    CHECK(server_cli({"enroll-code", "--data", data}).exit_code == 2);                  // no lawyer
     CHECK(server_cli({"enroll-code", "--data", data, "--lawyer", "X"}).exit_code == 2); // region
-    CHECK(server_cli({"enroll-code", "--data", data, "--lawyer", "X", "--region", "R", "--role",
-                      "admin"})
+    CHECK(server_cli(
+              {"enroll-code", "--data", data, "--lawyer", "X", "--region", "R", "--role", "admin"})
               .exit_code == 2);
-    CHECK(server_cli({"enroll-code", "--data", data, "--lawyer", "X", "--region", "R", "--ttl",
-                      "0"})
-              .exit_code == 2);
+    CHECK(
+        server_cli({"enroll-code", "--data", data, "--lawyer", "X", "--region", "R", "--ttl", "0"})
+            .exit_code == 2);
     CHECK(server_cli({"devices", "--data", (dir / "nothing").string()}).exit_code == 2);
     CHECK(server_cli({"serve", "--data", data, "--listen", "nonsense"}).exit_code == 2);
     // A coordinator needs no region.
@@ -201,8 +201,8 @@ TEST_CASE("caravan-server: backup while serving, check, restore refused while se
     Device d;
     {
         ServeProcess serve(dir / "data", dir.path());
-        auto code = server_cli({"enroll-code", "--data", data, "--lawyer", "L", "--region",
-                                k_region_a});
+        auto code =
+            server_cli({"enroll-code", "--data", data, "--lawyer", "L", "--region", k_region_a});
         d = enroll_over_http(serve.port(), trimmed(code.out));
         Http http(serve.port());
         Events ev(d.id);
@@ -215,8 +215,8 @@ TEST_CASE("caravan-server: backup while serving, check, restore refused while se
         auto made = server_cli({"backup", "--data", data, backup});
         REQUIRE(made.exit_code == 0);
         CHECK(std::filesystem::exists(backup));
-        CHECK((std::filesystem::status(backup).permissions() & std::filesystem::perms::others_read) ==
-              std::filesystem::perms::none);
+        CHECK((std::filesystem::status(backup).permissions() &
+               std::filesystem::perms::others_read) == std::filesystem::perms::none);
 
         auto checked = server_cli({"check", "--data", data, "--json"});
         INFO(checked.out << checked.err);

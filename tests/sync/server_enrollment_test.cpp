@@ -9,7 +9,9 @@ namespace {
 
 Reply enroll_with(Http& http, const std::string& code, const std::string& device_id) {
     return http.post("/v1/enroll", "",
-                     json{{"code", code}, {"device_id", device_id}, {"lawyer", "Test Lawyer"},
+                     json{{"code", code},
+                          {"device_id", device_id},
+                          {"lawyer", "Test Lawyer"},
                           {"app_version", "caravan/test"}}
                          .dump());
 }
@@ -47,8 +49,7 @@ TEST_CASE("server enrollment: a code enrolls one device once, then it is used up
     CHECK(server.count("SELECT count(*) FROM enrolled_devices") == 1);
 }
 
-TEST_CASE("server enrollment: codes are accepted in any case, with or without dashes",
-          "[server]") {
+TEST_CASE("server enrollment: codes are accepted in any case, with or without dashes", "[server]") {
     TestServer server;
     Http http(server.port());
     std::string code = server.code({k_region_a});
@@ -132,8 +133,7 @@ TEST_CASE("server enrollment: re-enrolling a device replaces its token and keeps
     CHECK(status.body["device"]["regions"].size() == 2);
 }
 
-TEST_CASE("server enrollment: a protocol version the server does not speak gets 426",
-          "[server]") {
+TEST_CASE("server enrollment: a protocol version the server does not speak gets 426", "[server]") {
     TestServer server;
     httplib::Client client("127.0.0.1", server.port());
     auto r = client.Get("/v1/health", {{"X-Caravan-Protocol", "2"}});

@@ -1,8 +1,8 @@
 #include "server_test_support.hpp"
 
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 using namespace caravan;
@@ -26,11 +26,11 @@ std::string answer_to_announced_length(int port, std::size_t length, const std::
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    std::string head = "POST /v1/push HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Caravan-Protocol: 1\r\n"
-                       "Authorization: Bearer " +
-                       token +
-                       "\r\nContent-Type: application/json\r\nContent-Length: " +
-                       std::to_string(length) + "\r\n\r\n";
+    std::string head =
+        "POST /v1/push HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Caravan-Protocol: 1\r\n"
+        "Authorization: Bearer " +
+        token + "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(length) +
+        "\r\n\r\n";
     REQUIRE(::send(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()));
     timeval tv{10, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -52,8 +52,7 @@ std::string push_body(const std::string& device, std::size_t padding) {
 
 } // namespace
 
-TEST_CASE("server limits: a body over the limit is 413 and the server still answers",
-          "[server]") {
+TEST_CASE("server limits: a body over the limit is 413 and the server still answers", "[server]") {
     TestServer server;
     Device d = server.enroll({k_region_a});
     std::string answer =
@@ -89,8 +88,8 @@ TEST_CASE("server limits: malformed JSON, deep nesting and long strings are 400"
     Reply long_string = http.post("/v1/push", d.token, push_body(d.id, 100000));
     CHECK(long_string.status == 400);
     CHECK(http.post("/v1/push", d.token, "[1,2,3]").status == 400);
-    CHECK(http.post("/v1/push", d.token, json{{"device_id", d.id}, {"events", {{{"seq", "x"}}}}}
-                                             .dump())
+    CHECK(http.post("/v1/push", d.token,
+                    json{{"device_id", d.id}, {"events", {{{"seq", "x"}}}}}.dump())
               .status == 400);
     CHECK(server.event_count() == 0);
 }
@@ -110,16 +109,15 @@ TEST_CASE("server limits: more events than a push may carry is 413", "[server]")
     CHECK(server.event_count() == 0);
 }
 
-TEST_CASE("server limits: zstd and gzip bombs are 413, broken compressed bodies 400",
-          "[server]") {
+TEST_CASE("server limits: zstd and gzip bombs are 413, broken compressed bodies 400", "[server]") {
     TestServer server;
     Device d = server.enroll({k_region_a});
     Http http(server.port());
     // 64 MiB of spaces after a valid start: tiny when compressed.
-    std::string bomb = "{\"device_id\":\"" + d.id + "\",\"events\":[]" +
-                       std::string(64 << 20, ' ') + "}";
-    for (auto [name, encoding] : {std::pair{"zstd", sync::Encoding::zstd},
-                                  std::pair{"gzip", sync::Encoding::gzip}}) {
+    std::string bomb =
+        "{\"device_id\":\"" + d.id + "\",\"events\":[]" + std::string(64 << 20, ' ') + "}";
+    for (auto [name, encoding] :
+         {std::pair{"zstd", sync::Encoding::zstd}, std::pair{"gzip", sync::Encoding::gzip}}) {
         INFO(name);
         std::string packed = compressed(bomb, encoding);
         CHECK(packed.size() < (1 << 20));
@@ -194,24 +192,23 @@ TEST_CASE("server limits: unknown endpoints answer a JSON 404", "[server]") {
     CHECK(r.code() == "not_found");
 }
 
-TEST_CASE("server log: one access line per request, with no names or record content",
-          "[server]") {
+TEST_CASE("server log: one access line per request, with no names or record content", "[server]") {
     TestServer server;
     Device d = server.enroll({k_region_a});
     Http http(server.port());
     Events ev(d.id);
     const std::string secret = "Гүлнар Сапарова, отбасылық зорлық";
     std::string village = new_id(), visit = new_id();
-    REQUIRE(http.push(d.token,
-                      batch(d.id, {ev.self("Test Lawyer", k_region_a),
-                                   ev.village(village, "Ауыл", k_region_a),
-                                   ev.visit(visit, village),
-                                   ev.consultation(new_id(), visit, "female", secret),
-                                   ev.consultation(new_id(), visit, "martian", secret)}),
-                      {{"X-Caravan-Queue-Depth", "3"},
-                       {"X-Caravan-Oldest-Unsynced", "2024-05-14T10:00:00Z"},
-                       {"X-Caravan-App-Version", "caravan/0.1.0"}})
-                .status == 200);
+    REQUIRE(
+        http.push(d.token,
+                  batch(d.id, {ev.self("Test Lawyer", k_region_a),
+                               ev.village(village, "Ауыл", k_region_a), ev.visit(visit, village),
+                               ev.consultation(new_id(), visit, "female", secret),
+                               ev.consultation(new_id(), visit, "martian", secret)}),
+                  {{"X-Caravan-Queue-Depth", "3"},
+                   {"X-Caravan-Oldest-Unsynced", "2024-05-14T10:00:00Z"},
+                   {"X-Caravan-App-Version", "caravan/0.1.0"}})
+            .status == 200);
     REQUIRE(http.post("/v1/push", d.token, "{broken").status == 400);
     auto lines = server.log_lines();
     int push_lines = 0;

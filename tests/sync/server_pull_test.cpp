@@ -155,8 +155,8 @@ TEST_CASE("server verify: the digest equals one computed from the pushed events"
     for (const auto& e : w.a_events) {
         only_a.add(e);
     }
-    Reply partial = http.get("/v1/verify?upto=" + std::to_string(w.a_events.size()),
-                             w.coordinator.token);
+    Reply partial =
+        http.get("/v1/verify?upto=" + std::to_string(w.a_events.size()), w.coordinator.token);
     REQUIRE(partial.status == 200);
     CHECK(partial.body["upto"] == static_cast<std::int64_t>(w.a_events.size()));
     CHECK(partial.body["digest"] == only_a.hex());
@@ -217,8 +217,8 @@ TEST_CASE("server check: projections rebuilt from the log match; backups check t
     ev.set_seq(static_cast<std::int64_t>(w.a_events.size()));
     std::string id = *w.a_consultations.begin();
     REQUIRE(http.push(w.lawyer_a.token,
-                      batch(w.lawyer_a.id, {ev.make("consultation", id, {{"outcome", "referred"}},
-                                                    "update")}))
+                      batch(w.lawyer_a.id,
+                            {ev.make("consultation", id, {{"outcome", "referred"}}, "update")}))
                 .status == 200);
     auto report = srv::check(server.data_dir());
     REQUIRE(report);

@@ -77,8 +77,7 @@ TEST_CASE("server push: an interrupted push resumes after acked_seq; overlap is 
     CHECK(server.event_count() == 10);
 }
 
-TEST_CASE("server push: a gap is 409 sequence_gap with acked_seq and writes nothing",
-          "[server]") {
+TEST_CASE("server push: a gap is 409 sequence_gap with acked_seq and writes nothing", "[server]") {
     TestServer server;
     Device d = server.enroll({k_region_a});
     Http http(server.port());
@@ -107,8 +106,8 @@ TEST_CASE("server push: the same seq with different content is 409 sequence_conf
     Http http(server.port());
     Events ev(d.id);
     auto events = field_day(ev, 2); // 1..5
-    REQUIRE(ok_push(http.push(d.token, batch(d.id, {events[0], events[1], events[2]})))
-                .acked_seq == 3);
+    REQUIRE(ok_push(http.push(d.token, batch(d.id, {events[0], events[1], events[2]}))).acked_seq ==
+            3);
     // A device restored from an old backup wrote a different event 3, then 4 and 5.
     Events other(d.id);
     other.set_seq(2);
@@ -163,17 +162,17 @@ TEST_CASE("server push: events for a region outside a lawyer's scope are rejecte
     Http http(server.port());
     Events eb(b.id);
     std::string village_b = new_id(), visit_b = new_id();
-    auto rb = ok_push(http.push(b.token, batch(b.id, {eb.self("B", k_region_b),
-                                                      eb.village(village_b, "Ауыл", k_region_b),
-                                                      eb.visit(visit_b, village_b)})));
+    auto rb = ok_push(http.push(
+        b.token, batch(b.id, {eb.self("B", k_region_b), eb.village(village_b, "Ауыл", k_region_b),
+                              eb.visit(visit_b, village_b)})));
     CHECK(rb.acked_seq == 3);
 
     Events ea(a.id);
     auto ra = ok_push(http.push(
-        a.token, batch(a.id, {ea.self("A", k_region_a),
-                              ea.consultation(new_id(), visit_b),           // region B visit
-                              ea.village(new_id(), "Жаңа ауыл", k_region_b), // region B village
-                              ea.make("device", b.id, {{"lawyer", "X"}}, "update")})));
+        a.token,
+        batch(a.id, {ea.self("A", k_region_a), ea.consultation(new_id(), visit_b), // region B visit
+                     ea.village(new_id(), "Жаңа ауыл", k_region_b), // region B village
+                     ea.make("device", b.id, {{"lawyer", "X"}}, "update")})));
     CHECK(ra.acked_seq == 4);
     CHECK(ra.results[0].fate == sync::EventFate::accepted);
     for (int i = 1; i < 4; ++i) {
@@ -193,9 +192,8 @@ TEST_CASE("server push: another device's events are 403 and nothing is written",
     CHECK(r.status == 403);
     CHECK(r.code() == "forbidden");
     Events ea(a.id);
-    Reply mixed =
-        http.push(a.token, batch(a.id, {ea.self("A", k_region_a), eb.village(new_id(), "V",
-                                                                             k_region_a)}));
+    Reply mixed = http.push(
+        a.token, batch(a.id, {ea.self("A", k_region_a), eb.village(new_id(), "V", k_region_a)}));
     CHECK(mixed.status == 403);
     CHECK(server.event_count() == 0);
 }
@@ -300,4 +298,23 @@ TEST_CASE("server push: concurrent devices all land, with distinct feed position
     CHECK(server.event_count() == expected);
     CHECK(server.count("SELECT count(DISTINCT log_position) FROM events") == expected);
     CHECK(server.count("SELECT max(log_position) FROM events") == expected);
+}
+
+TEST_CASE("server push: a repeated clock value of one device never fails the whole push",
+          "[server]") {
+    TestServer server;
+    Device d = server.enroll({k_region_a});
+    Http http(server.port());
+    Events ev(d.id);
+    auto one = ev.self("A", k_region_a);
+    auto two = ev.village(new_id(), "V", k_region_a);
+    two.hlc = one.hlc; // a device bug: one clock value stamped twice
+    auto three = ev.village(new_id(), "W", k_region_a);
+    auto r = ok_push(http.push(d.token, batch(d.id, {one, two, three})));
+    CHECK(r.acked_seq == 3);
+    CHECK(r.results[2].fate == sync::EventFate::accepted);
+    // Where the event log enforces unique (device, clock), the event is refused on its own.
+    if (r.results[1].fate == sync::EventFate::rejected) {
+        CHECK(r.results[1].code == "invalid_event");
+    }
 }

@@ -66,8 +66,7 @@ class Http {
         m_client.set_keep_alive(true);
     }
 
-    Reply get(const std::string& path, const std::string& token = "",
-              httplib::Headers extra = {}) {
+    Reply get(const std::string& path, const std::string& token = "", httplib::Headers extra = {}) {
         return reply(m_client.Get(path.c_str(), with_auth(token, std::move(extra))));
     }
     Reply post(const std::string& path, const std::string& token, const std::string& body,
@@ -132,7 +131,8 @@ class Events {
         return e;
     }
     storage::Event self(const std::string& lawyer, const std::string& region) {
-        return make("device", m_device, {{"lawyer", lawyer}, {"region", region}, {"deleted", false}});
+        return make("device", m_device,
+                    {{"lawyer", lawyer}, {"region", region}, {"deleted", false}});
     }
     storage::Event village(const std::string& id, const std::string& name,
                            const std::string& region) {
@@ -140,8 +140,11 @@ class Events {
     }
     storage::Event visit(const std::string& id, const std::string& village_id) {
         return make("visit", id,
-                    {{"village_id", village_id}, {"date", "2024-05-14"}, {"lawyer", "L"},
-                     {"closed", false}, {"deleted", false}});
+                    {{"village_id", village_id},
+                     {"date", "2024-05-14"},
+                     {"lawyer", "L"},
+                     {"closed", false},
+                     {"deleted", false}});
     }
     storage::Event consultation(const std::string& id, const std::string& visit_id,
                                 const std::string& gender = "female",
@@ -207,9 +210,7 @@ class TestServer {
 
     [[nodiscard]] int port() const { return m_server->port(); }
     [[nodiscard]] std::filesystem::path data_dir() const { return m_options.data_dir; }
-    [[nodiscard]] std::filesystem::path db_path() const {
-        return m_options.data_dir / "server.db";
-    }
+    [[nodiscard]] std::filesystem::path db_path() const { return m_options.data_dir / "server.db"; }
     [[nodiscard]] std::filesystem::path scratch(const std::string& name) const {
         return m_dir.path() / name;
     }
@@ -284,9 +285,8 @@ inline std::vector<storage::Event> pull_all(Http& http, const std::string& token
     std::vector<storage::Event> events;
     std::int64_t after = 0;
     for (int round = 0; round < 10000; ++round) {
-        Reply r = http.get("/v1/pull?after=" + std::to_string(after) +
-                               "&limit=" + std::to_string(limit),
-                           token);
+        Reply r = http.get(
+            "/v1/pull?after=" + std::to_string(after) + "&limit=" + std::to_string(limit), token);
         REQUIRE(r.status == 200);
         auto page = sync::pull_response_from_json(r.body);
         REQUIRE(page);

@@ -10,13 +10,11 @@ int http_status_for(std::string_view code) {
         int status;
     };
     static constexpr Entry table[] = {
-        {codes::malformed, 400},        {codes::unauthenticated, 401},
-        {codes::device_revoked, 401},   {codes::forbidden, 403},
-        {codes::invalid_code, 403},     {codes::not_found, 404},
-        {codes::sequence_gap, 409},     {codes::sequence_conflict, 409},
-        {codes::epoch_changed, 409},    {codes::too_large, 413},
-        {codes::upgrade_required, 426}, {codes::slow_down, 429},
-        {codes::internal, 500},         {codes::unavailable, 503},
+        {codes::malformed, 400},    {codes::unauthenticated, 401},   {codes::device_revoked, 401},
+        {codes::forbidden, 403},    {codes::invalid_code, 403},      {codes::not_found, 404},
+        {codes::sequence_gap, 409}, {codes::sequence_conflict, 409}, {codes::epoch_changed, 409},
+        {codes::too_large, 413},    {codes::upgrade_required, 426},  {codes::slow_down, 429},
+        {codes::internal, 500},     {codes::unavailable, 503},
     };
     for (const Entry& e : table) {
         if (e.code == code) {
@@ -40,11 +38,15 @@ ApiError api_error_from(const Error& error) {
     std::string detail = std::string(to_string(error.code)) + ": " + error.message;
     switch (error.code) {
     case ErrorCode::busy:
-        return {std::string(codes::unavailable), "the server is busy; try again shortly",
-                {{"retry_after", 5}}, std::move(detail)};
+        return {std::string(codes::unavailable),
+                "the server is busy; try again shortly",
+                {{"retry_after", 5}},
+                std::move(detail)};
     case ErrorCode::storage_full:
-        return {std::string(codes::unavailable), "the server's storage is full",
-                {{"retry_after", 600}}, std::move(detail)};
+        return {std::string(codes::unavailable),
+                "the server's storage is full",
+                {{"retry_after", 600}},
+                std::move(detail)};
     default:
         return {std::string(codes::internal), "internal server error", nlohmann::json::object(),
                 std::move(detail)};

@@ -145,9 +145,8 @@ Result<void> serve(Context& ctx, const fs::path& data, const std::string& listen
     if (!server) {
         return tl::unexpected(server.error());
     }
-    std::string shown = options.host.find(':') != std::string::npos
-                            ? "[" + options.host + "]"
-                            : options.host;
+    std::string shown =
+        options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
     ctx.out << "listening on " << shown << ":" << (*server)->port() << std::endl;
     for (;;) {
         timespec tick{1, 0};
@@ -186,8 +185,8 @@ Result<void> enroll_code(Context& ctx, const fs::path& data, const CodeRequest& 
         return tl::unexpected(code.error());
     }
     ctx.out << *code << "\n";
-    ctx.err << "caravan-server: single-use code for a " << to_string(request.role)
-            << ", valid " << request.ttl_hours << " h\n";
+    ctx.err << "caravan-server: single-use code for a " << to_string(request.role) << ", valid "
+            << request.ttl_hours << " h\n";
     return {};
 }
 
@@ -219,8 +218,8 @@ Result<void> list_devices(Context& ctx, const fs::path& data, bool as_json) {
                         d.revoked() ? "revoked " + optional_time(d.revoked_at_ms) : "no"});
     }
     print_table(ctx.out,
-                {"device", "lawyer", "role", "regions", "enrolled", "last sync", "acked",
-                 "queue", "oldest unsynced", "app", "revoked"},
+                {"device", "lawyer", "role", "regions", "enrolled", "last sync", "acked", "queue",
+                 "oldest unsynced", "app", "revoked"},
                 rows);
     return {};
 }
@@ -307,15 +306,14 @@ Result<void> run_check(Context& ctx, const fs::path& data, bool as_json) {
             ctx.out << "problem: " << p << "\n";
         }
         ctx.out << (report->ok() ? "ok" : "FAILED") << ": " << report->events << " events, "
-                << report->rejected << " rejected, " << report->devices
-                << " devices; projections " << report->fingerprint.substr(0, 16)
+                << report->rejected << " rejected, " << report->devices << " devices; projections "
+                << report->fingerprint.substr(0, 16)
                 << (report->fingerprint == report->rebuilt_fingerprint ? " == " : " != ")
                 << "rebuilt " << report->rebuilt_fingerprint.substr(0, 16) << "\n";
     }
     if (!report->ok()) {
-        return fail(ErrorCode::corrupt, "the check found " +
-                                            std::to_string(report->problems.size()) +
-                                            " problem(s)");
+        return fail(ErrorCode::corrupt,
+                    "the check found " + std::to_string(report->problems.size()) + " problem(s)");
     }
     return {};
 }
@@ -327,8 +325,10 @@ int cli_exit_code(ErrorCode code) {
     case ErrorCode::invalid_input:
     case ErrorCode::not_found:
     case ErrorCode::ambiguous:
-    case ErrorCode::not_initialized: return 2;
-    default: return 1;
+    case ErrorCode::not_initialized:
+        return 2;
+    default:
+        return 1;
     }
 }
 
@@ -349,13 +349,12 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     add_data(serve_cmd);
     serve_cmd->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
         ->capture_default_str();
-    serve_cmd->add_option("--threads", threads,
-                          "Worker threads (at least the devices syncing at once)")
+    serve_cmd
+        ->add_option("--threads", threads, "Worker threads (at least the devices syncing at once)")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
-    serve_cmd->callback([&] {
-        action = [&](Context& ctx) { return serve(ctx, data, listen, threads); };
-    });
+    serve_cmd->callback(
+        [&] { action = [&](Context& ctx) { return serve(ctx, data, listen, threads); }; });
 
     CodeRequest code;
     std::string role = "lawyer";
@@ -416,11 +415,12 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     restore_cmd->callback(
         [&] { action = [&](Context& ctx) { return run_restore(ctx, data, file); }; });
 
-    auto* check_cmd = app.add_subcommand(
-        "check", "Integrity check; projections rebuilt from the log must match");
+    auto* check_cmd =
+        app.add_subcommand("check", "Integrity check; projections rebuilt from the log must match");
     add_data(check_cmd);
     check_cmd->add_flag("--json", as_json, "Print one JSON document");
-    check_cmd->callback([&] { action = [&](Context& ctx) { return run_check(ctx, data, as_json); }; });
+    check_cmd->callback(
+        [&] { action = [&](Context& ctx) { return run_check(ctx, data, as_json); }; });
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     try {

@@ -62,7 +62,9 @@ std::string random_hex(std::size_t bytes) {
     return hex;
 }
 
-std::string new_token() { return random_hex(k_token_hex_length / 2); }
+std::string new_token() {
+    return random_hex(k_token_hex_length / 2);
+}
 
 bool is_token_syntax(std::string_view text) {
     if (text.size() != k_token_hex_length) {

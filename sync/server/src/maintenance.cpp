@@ -121,8 +121,8 @@ Result<void> backup(const fs::path& data_dir, const fs::path& file) {
         return tl::unexpected(problems.error());
     }
     if (!problems->empty()) {
-        return fail(ErrorCode::corrupt, "the backup failed its integrity check: " +
-                                            problems->front());
+        return fail(ErrorCode::corrupt,
+                    "the backup failed its integrity check: " + problems->front());
     }
     return {};
 }
@@ -189,8 +189,8 @@ Result<RestoreResult> restore(const fs::path& data_dir, const fs::path& file) {
             if (fs::exists(from, ec)) {
                 fs::rename(from, result.replaced.string() + suffix, ec);
                 if (ec) {
-                    return fail(ErrorCode::io, "cannot move the current database aside: " +
-                                                   ec.message());
+                    return fail(ErrorCode::io,
+                                "cannot move the current database aside: " + ec.message());
                 }
             }
         }
@@ -253,9 +253,8 @@ Result<CheckReport> check(const fs::path& data_dir) {
         {"scope rows without an event",
          "SELECT count(*) FROM event_scope s LEFT JOIN events e"
          " ON e.log_position = s.log_position WHERE e.log_position IS NULL"},
-        {"events both accepted and rejected",
-         "SELECT count(*) FROM events e JOIN rejected_events r"
-         " ON r.device_id = e.device_id AND r.seq = e.seq"},
+        {"events both accepted and rejected", "SELECT count(*) FROM events e JOIN rejected_events r"
+                                              " ON r.device_id = e.device_id AND r.seq = e.seq"},
         {"devices whose acked_seq does not match the events held for them",
          "SELECT count(*) FROM enrolled_devices d WHERE d.acked_seq !="
          " (SELECT count(*) FROM events e WHERE e.device_id = d.device_id) +"
@@ -281,8 +280,9 @@ Result<CheckReport> check(const fs::path& data_dir) {
     auto rejected = count(*db, "SELECT count(*) FROM rejected_events");
     auto devices = count(*db, "SELECT count(*) FROM enrolled_devices");
     if (!events || !rejected || !devices) {
-        return tl::unexpected(!events ? events.error()
-                                      : !rejected ? rejected.error() : devices.error());
+        return tl::unexpected(!events     ? events.error()
+                              : !rejected ? rejected.error()
+                                          : devices.error());
     }
     report.events = *events;
     report.rejected = *rejected;

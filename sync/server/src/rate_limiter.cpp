@@ -40,10 +40,9 @@ void RateLimiter::record_failure(const std::string& key, std::int64_t now_ms) {
             it = it->second.empty() ? m_failures.erase(it) : std::next(it);
         }
         if (m_failures.size() >= m_max_keys) {
-            auto stalest = std::min_element(m_failures.begin(), m_failures.end(),
-                                            [](const auto& a, const auto& b) {
-                                                return a.second.back() < b.second.back();
-                                            });
+            auto stalest = std::min_element(
+                m_failures.begin(), m_failures.end(),
+                [](const auto& a, const auto& b) { return a.second.back() < b.second.back(); });
             m_failures.erase(stalest);
         }
     }

@@ -34,10 +34,10 @@ constexpr std::string_view k_known_routes[] = {"/v1/enroll", "/v1/status", "/v1/
 struct RequestLog {
     std::chrono::steady_clock::time_point start;
     bool started = false;
-    std::string device;          // short form
-    std::int64_t bytes_in = -1;  // as sent on the wire
-    std::string code;            // error.code of a refusal
-    bool body_read = false;      // the whole request body was consumed
+    std::string device;         // short form
+    std::int64_t bytes_in = -1; // as sent on the wire
+    std::string code;           // error.code of a refusal
+    bool body_read = false;     // the whole request body was consumed
 };
 thread_local RequestLog t_request;
 
@@ -91,15 +91,23 @@ std::string_view route_of(const std::string& path) {
 
 std::string_view code_for_status(int status) {
     switch (status) {
-    case 400: return codes::malformed;
-    case 401: return codes::unauthenticated;
-    case 403: return codes::forbidden;
+    case 400:
+        return codes::malformed;
+    case 401:
+        return codes::unauthenticated;
+    case 403:
+        return codes::forbidden;
     case 404:
-    case 405: return codes::not_found;
-    case 413: return codes::too_large;
-    case 414: return codes::malformed;
-    case 503: return codes::unavailable;
-    default: return status >= 500 ? codes::internal : codes::malformed;
+    case 405:
+        return codes::not_found;
+    case 413:
+        return codes::too_large;
+    case 414:
+        return codes::malformed;
+    case 503:
+        return codes::unavailable;
+    default:
+        return status >= 500 ? codes::internal : codes::malformed;
     }
 }
 
@@ -118,8 +126,7 @@ SyncReport report_from(const httplib::Request& req) {
             parse_count(trim(req.get_header_value(std::string(k_header_queue_depth).c_str())));
     }
     if (req.has_header(std::string(k_header_oldest_unsynced).c_str())) {
-        std::string v(
-            trim(req.get_header_value(std::string(k_header_oldest_unsynced).c_str())));
+        std::string v(trim(req.get_header_value(std::string(k_header_oldest_unsynced).c_str())));
         bool iso = v.size() <= 40 && v.find_first_not_of("0123456789-:.TZ+") == std::string::npos;
         if (v.empty()) {
             report.has_oldest_unsynced = true;
@@ -147,8 +154,7 @@ struct Server::Impl {
     std::mutex stop_mutex;
 
     explicit Impl(ServerOptions o)
-        : options(std::move(o)),
-          limiter(options.enroll_max_failures, options.enroll_window_ms) {}
+        : options(std::move(o)), limiter(options.enroll_max_failures, options.enroll_window_ms) {}
 
     std::int64_t now() const { return options.clock ? options.clock() : system_clock_ms(); }
 
@@ -184,9 +190,9 @@ struct Server::Impl {
     void send_error(const httplib::Request& req, httplib::Response& res, const ApiError& error) {
         t_request.code = error.code;
         if (!error.log_detail.empty()) {
-            log("error route=" + std::string(route_of(req.path)) + " device=" +
-                (t_request.device.empty() ? "-" : t_request.device) + " code=" + error.code +
-                " detail=" + error.log_detail);
+            log("error route=" + std::string(route_of(req.path)) +
+                " device=" + (t_request.device.empty() ? "-" : t_request.device) +
+                " code=" + error.code + " detail=" + error.log_detail);
         }
         if (auto ra = error.extra.find("retry_after");
             ra != error.extra.end() && ra->is_number_integer()) {
@@ -243,8 +249,9 @@ struct Server::Impl {
         std::string header(trim(req.get_header_value("Authorization")));
         constexpr std::string_view scheme = "bearer ";
         if (header.size() <= scheme.size() ||
-            !std::equal(scheme.begin(), scheme.end(), header.begin(),
-                        [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+            !std::equal(scheme.begin(), scheme.end(), header.begin(), [](char a, char b) {
+                return a == std::tolower(static_cast<unsigned char>(b));
+            })) {
             return refuse(codes::unauthenticated, "missing \"Authorization: Bearer\" token");
         }
         auto device = store.authenticate(trim(std::string_view(header).substr(scheme.size())));
@@ -270,20 +277,18 @@ struct Server::Impl {
         // Refused from the announced length, before a byte of the body is read.
         if (wire && *wire > static_cast<std::int64_t>(Limits::max_body_bytes)) {
             return refuse(codes::too_large, "a body may not exceed " +
-                                                std::to_string(Limits::max_body_bytes) +
-                                                " bytes");
+                                                std::to_string(Limits::max_body_bytes) + " bytes");
         }
         if (*encoding != Encoding::identity && wire &&
             *wire > static_cast<std::int64_t>(Limits::max_compressed_bytes)) {
-            return refuse(codes::too_large,
-                          "a compressed body may not exceed " +
-                              std::to_string(Limits::max_compressed_bytes) + " bytes");
+            return refuse(codes::too_large, "a compressed body may not exceed " +
+                                                std::to_string(Limits::max_compressed_bytes) +
+                                                " bytes");
         }
         // cpp-httplib inflates "gzip" while reading (so the cap below bounds the decoded size);
         // zstd and "x-gzip" arrive as sent and are decoded here.
         const bool decode_here = *encoding == Encoding::zstd || header == "x-gzip";
-        const std::size_t cap =
-            decode_here ? Limits::max_compressed_bytes : Limits::max_body_bytes;
+        const std::size_t cap = decode_here ? Limits::max_compressed_bytes : Limits::max_body_bytes;
         std::string body;
         bool over = false;
         bool read = reader([&](const char* data, std::size_t n) {
@@ -298,8 +303,8 @@ struct Server::Impl {
             t_request.bytes_in = static_cast<std::int64_t>(body.size());
         }
         if (over) {
-            return refuse(codes::too_large, "the body exceeds " + std::to_string(cap) +
-                                                " bytes" + (decode_here ? "" : " once decoded"));
+            return refuse(codes::too_large, "the body exceeds " + std::to_string(cap) + " bytes" +
+                                                (decode_here ? "" : " once decoded"));
         }
         if (!read) {
             return refuse(codes::malformed, "the body could not be read or decoded");
@@ -309,8 +314,7 @@ struct Server::Impl {
             auto plain = decompress(body, *encoding, Limits::max_body_bytes);
             if (!plain) {
                 bool large = plain.error().message.find("too large") != std::string::npos;
-                return refuse(large ? codes::too_large : codes::malformed,
-                              plain.error().message);
+                return refuse(large ? codes::too_large : codes::malformed, plain.error().message);
             }
             body = std::move(*plain);
         }
@@ -376,8 +380,7 @@ struct Server::Impl {
         auto store = pool.acquire();
         ApiResult<Enrollment> enrolled = [&] {
             std::lock_guard lock(write_mutex);
-            return store->enroll(code->get<std::string>(), device_id->get<std::string>(),
-                                 report);
+            return store->enroll(code->get<std::string>(), device_id->get<std::string>(), report);
         }();
         if (!enrolled) {
             if (enrolled.error().code == codes::invalid_code) {
@@ -443,9 +446,8 @@ struct Server::Impl {
         if (!j) {
             return tl::unexpected(j.error());
         }
-        if (auto events = j->find("events");
-            events != j->end() && events->is_array() &&
-            events->size() > Limits::max_events_per_push) {
+        if (auto events = j->find("events"); events != j->end() && events->is_array() &&
+                                             events->size() > Limits::max_events_per_push) {
             return refuse(codes::too_large, "more than " +
                                                 std::to_string(Limits::max_events_per_push) +
                                                 " events in one push");
@@ -549,7 +551,7 @@ struct Server::Impl {
                 int status = res.status;
                 send_error(req, res,
                            ApiError{std::string(code),
-                                    status == 413 ? "the body is too large"
+                                    status == 413   ? "the body is too large"
                                     : status == 404 ? "no such endpoint"
                                                     : "the request could not be handled",
                                     json::object(), std::string()});
@@ -578,15 +580,15 @@ struct Server::Impl {
                 }
                 char timing[32];
                 std::snprintf(timing, sizeof timing, "%.1f", ms);
-                std::string line = "access method=" + (printable_ascii(req.method) &&
-                                                               req.method.size() <= 10
-                                                           ? req.method
-                                                           : std::string("?")) +
-                                   " route=" + std::string(route_of(req.path)) +
-                                   " status=" + std::to_string(res.status) + " device=" +
-                                   (t_request.device.empty() ? "-" : t_request.device) +
-                                   " in=" + std::to_string(bytes_in) +
-                                   " out=" + std::to_string(res.body.size()) + " ms=" + timing;
+                std::string line =
+                    "access method=" +
+                    (printable_ascii(req.method) && req.method.size() <= 10 ? req.method
+                                                                            : std::string("?")) +
+                    " route=" + std::string(route_of(req.path)) +
+                    " status=" + std::to_string(res.status) +
+                    " device=" + (t_request.device.empty() ? "-" : t_request.device) +
+                    " in=" + std::to_string(bytes_in) + " out=" + std::to_string(res.body.size()) +
+                    " ms=" + timing;
                 if (!t_request.code.empty()) {
                     line += " code=" + t_request.code;
                 }
@@ -597,11 +599,13 @@ struct Server::Impl {
 
         http.Post("/v1/enroll", [this](const httplib::Request& req, httplib::Response& res,
                                        const httplib::ContentReader& reader) {
-            run(req, res, [&] { return enroll(req, reader); }, true);
+            run(
+                req, res, [&] { return enroll(req, reader); }, true);
         });
         http.Post("/v1/push", [this](const httplib::Request& req, httplib::Response& res,
                                      const httplib::ContentReader& reader) {
-            run(req, res, [&] { return push(req, reader); }, true);
+            run(
+                req, res, [&] { return push(req, reader); }, true);
         });
         http.Get("/v1/status", [this](const httplib::Request& req, httplib::Response& res) {
             run(req, res, [&] { return status(req); });
@@ -624,7 +628,9 @@ struct Server::Impl {
 
 Server::Server(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+    stop();
+}
 
 Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
     if (options.threads == 0) {
@@ -665,9 +671,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
         }
     } else {
         if (!impl->http.bind_to_port(o.host, o.port)) {
-            return fail(ErrorCode::io,
-                        "cannot listen on " + o.host + ":" + std::to_string(o.port) +
-                            " (address in use or not available)");
+            return fail(ErrorCode::io, "cannot listen on " + o.host + ":" + std::to_string(o.port) +
+                                           " (address in use or not available)");
         }
         impl->port = o.port;
     }
@@ -680,11 +685,17 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
     return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
-int Server::port() const { return m_impl->port; }
+int Server::port() const {
+    return m_impl->port;
+}
 
-const std::string& Server::host() const { return m_impl->options.host; }
+const std::string& Server::host() const {
+    return m_impl->options.host;
+}
 
-bool Server::running() const { return m_impl->http.is_running(); }
+bool Server::running() const {
+    return m_impl->http.is_running();
+}
 
 void Server::stop() {
     if (!m_impl) {

@@ -87,7 +87,9 @@ std::int64_t system_clock_ms() {
         .count();
 }
 
-ApiError internal(const Error& error) { return api_error_from(error); }
+ApiError internal(const Error& error) {
+    return api_error_from(error);
+}
 
 std::vector<std::string> parse_regions(const std::string& text) {
     std::vector<std::string> regions;
@@ -200,7 +202,9 @@ Store::Store(storage::Database db, StoreOptions options)
     }
 }
 
-std::int64_t Store::now_ms() const { return m_options.clock(); }
+std::int64_t Store::now_ms() const {
+    return m_options.clock();
+}
 
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& db_path,
                                            StoreOptions options) {
@@ -525,8 +529,8 @@ ApiResult<Enrollment> Store::enroll(std::string_view code_in, std::string_view d
     if (auto ok = (*upsert)->run(); !ok) {
         return tl::unexpected(internal(ok.error()));
     }
-    auto used = m_db.cached(
-        "UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_hash = ?");
+    auto used =
+        m_db.cached("UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_hash = ?");
     if (!used) {
         return tl::unexpected(internal(used.error()));
     }
@@ -536,8 +540,8 @@ ApiResult<Enrollment> Store::enroll(std::string_view code_in, std::string_view d
     }
     auto stored = load_device(device.device_id);
     if (!stored || !*stored) {
-        return tl::unexpected(internal(stored ? Error{ErrorCode::internal, "device vanished"}
-                                              : stored.error()));
+        return tl::unexpected(
+            internal(stored ? Error{ErrorCode::internal, "device vanished"} : stored.error()));
     }
     if (auto ok = tx->commit(); !ok) {
         return tl::unexpected(internal(ok.error()));
@@ -639,9 +643,8 @@ Result<Store::Placement> Store::place(const Event& event, const json& fields) {
         return p;
     }
     // Records held by a visit: consultation, attendance, survey, photo.
-    auto visit_id =
-        text_column("SELECT visit_id FROM " + std::string(def->table) + " WHERE id = ?",
-                    event.entity_id);
+    auto visit_id = text_column("SELECT visit_id FROM " + std::string(def->table) + " WHERE id = ?",
+                                event.entity_id);
     if (!visit_id) {
         return tl::unexpected(visit_id.error());
     }
@@ -722,8 +725,8 @@ ApiResult<PushResponse> Store::push(const DeviceRecord& device, const PushReques
     auto insert_rejected = m_db.cached(
         "INSERT INTO rejected_events(device_id, seq, hlc, entity_type, entity_id, op, payload,"
         " schema_version, code, message, received_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-    auto insert_scope = m_db.cached(
-        "INSERT INTO event_scope(log_position, reference, region_key) VALUES(?, ?, ?)");
+    auto insert_scope =
+        m_db.cached("INSERT INTO event_scope(log_position, reference, region_key) VALUES(?, ?, ?)");
     for (auto* s : {&find_rejected, &insert_rejected, &insert_scope}) {
         if (!*s) {
             return tl::unexpected(internal(s->error()));
@@ -820,17 +823,23 @@ ApiResult<PushResponse> Store::push(const DeviceRecord& device, const PushReques
             }
         }
 
+        Event stored = e;
+        stored.server_seq.reset();
         if (code.empty()) {
-            Event stored = e;
-            stored.server_seq.reset();
             auto appended = m_log.append(stored);
-            if (!appended) {
+            if (!appended && appended.error().code == ErrorCode::conflict) {
+                // The seq is new, so the log refused a second event of this device with the same
+                // clock value: refuse the event, not the push, or the queue would stall on it.
+                code = codes::invalid_event;
+                message = "the event repeats the clock value of another event of this device";
+            } else if (!appended) {
                 return tl::unexpected(internal(appended.error()));
-            }
-            if (!*appended) {
+            } else if (!*appended) {
                 return tl::unexpected(internal(
                     Error{ErrorCode::corrupt, "event stored beyond the acknowledged sequence"}));
             }
+        }
+        if (code.empty()) {
             if (auto ok = m_projector.apply(stored, payload); !ok) {
                 return tl::unexpected(internal(ok.error()));
             }
@@ -871,15 +880,14 @@ ApiResult<PushResponse> Store::push(const DeviceRecord& device, const PushReques
 
 Result<void> Store::update_report(const std::string& device_id, const SyncReport& report,
                                   bool pushed, std::optional<std::int64_t> acked_seq) {
-    auto stmt = m_db.cached(
-        "UPDATE enrolled_devices SET acked_seq = coalesce(?2, acked_seq),"
-        " last_push_at = CASE WHEN ?3 THEN ?4 ELSE last_push_at END,"
-        " last_pull_at = CASE WHEN ?3 THEN last_pull_at ELSE ?4 END,"
-        " last_sync_at = ?4,"
-        " app_version = coalesce(?5, app_version),"
-        " queue_depth = coalesce(?6, queue_depth),"
-        " oldest_unsynced = CASE WHEN ?7 THEN ?8 ELSE oldest_unsynced END"
-        " WHERE device_id = ?1");
+    auto stmt = m_db.cached("UPDATE enrolled_devices SET acked_seq = coalesce(?2, acked_seq),"
+                            " last_push_at = CASE WHEN ?3 THEN ?4 ELSE last_push_at END,"
+                            " last_pull_at = CASE WHEN ?3 THEN last_pull_at ELSE ?4 END,"
+                            " last_sync_at = ?4,"
+                            " app_version = coalesce(?5, app_version),"
+                            " queue_depth = coalesce(?6, queue_depth),"
+                            " oldest_unsynced = CASE WHEN ?7 THEN ?8 ELSE oldest_unsynced END"
+                            " WHERE device_id = ?1");
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
@@ -902,16 +910,15 @@ Result<void> Store::record_pull(const DeviceRecord& device, const SyncReport& re
 // ---- change feed ---------------------------------------------------------------------------
 
 Result<void> Store::visible_events(const DeviceRecord& device, std::int64_t from, std::int64_t to,
-                                   std::int64_t limit,
-                                   const std::function<bool(Event&)>& visit) {
-    auto stmt = m_db.cached(
-        "SELECT e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id, e.op, e.payload,"
-        " e.schema_version, e.log_position"
-        " FROM events e LEFT JOIN event_scope s ON s.log_position = e.log_position"
-        " WHERE e.log_position > ?1 AND e.log_position <= ?2"
-        " AND (?3 OR s.reference = 1 OR e.device_id = ?4"
-        "      OR s.region_key IN (SELECT value FROM json_each(?5)))"
-        " ORDER BY e.log_position LIMIT ?6");
+                                   std::int64_t limit, const std::function<bool(Event&)>& visit) {
+    auto stmt =
+        m_db.cached("SELECT e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id, e.op, e.payload,"
+                    " e.schema_version, e.log_position"
+                    " FROM events e LEFT JOIN event_scope s ON s.log_position = e.log_position"
+                    " WHERE e.log_position > ?1 AND e.log_position <= ?2"
+                    " AND (?3 OR s.reference = 1 OR e.device_id = ?4"
+                    "      OR s.region_key IN (SELECT value FROM json_each(?5)))"
+                    " ORDER BY e.log_position LIMIT ?6");
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }

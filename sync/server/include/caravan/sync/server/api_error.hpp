@@ -16,20 +16,20 @@ namespace caravan::sync::server {
 
 namespace codes {
 // Request-level codes (`error.code` of a non-2xx response).
-inline constexpr std::string_view malformed = "malformed";             // 400
-inline constexpr std::string_view unauthenticated = "unauthenticated"; // 401
-inline constexpr std::string_view device_revoked = "device_revoked";   // 401
-inline constexpr std::string_view forbidden = "forbidden";             // 403
-inline constexpr std::string_view invalid_code = "invalid_code";       // 403
-inline constexpr std::string_view not_found = "not_found";             // 404
-inline constexpr std::string_view sequence_gap = "sequence_gap";       // 409 (+ acked_seq)
+inline constexpr std::string_view malformed = "malformed";                 // 400
+inline constexpr std::string_view unauthenticated = "unauthenticated";     // 401
+inline constexpr std::string_view device_revoked = "device_revoked";       // 401
+inline constexpr std::string_view forbidden = "forbidden";                 // 403
+inline constexpr std::string_view invalid_code = "invalid_code";           // 403
+inline constexpr std::string_view not_found = "not_found";                 // 404
+inline constexpr std::string_view sequence_gap = "sequence_gap";           // 409 (+ acked_seq)
 inline constexpr std::string_view sequence_conflict = "sequence_conflict"; // 409
-inline constexpr std::string_view epoch_changed = "epoch_changed";     // 409 (+ epoch)
-inline constexpr std::string_view too_large = "too_large";             // 413
-inline constexpr std::string_view upgrade_required = "upgrade_required"; // 426
-inline constexpr std::string_view slow_down = "slow_down";             // 429 (+ retry_after)
-inline constexpr std::string_view internal = "internal";               // 500
-inline constexpr std::string_view unavailable = "unavailable";         // 503 (+ retry_after)
+inline constexpr std::string_view epoch_changed = "epoch_changed";         // 409 (+ epoch)
+inline constexpr std::string_view too_large = "too_large";                 // 413
+inline constexpr std::string_view upgrade_required = "upgrade_required";   // 426
+inline constexpr std::string_view slow_down = "slow_down";                 // 429 (+ retry_after)
+inline constexpr std::string_view internal = "internal";                   // 500
+inline constexpr std::string_view unavailable = "unavailable";             // 503 (+ retry_after)
 
 // Per-event rejection codes (`results[i].code` with fate "rejected").
 inline constexpr std::string_view invalid_event = "invalid_event";

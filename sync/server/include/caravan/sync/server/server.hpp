@@ -30,7 +30,7 @@ namespace caravan::sync::server {
 struct ServerOptions {
     std::filesystem::path data_dir;
     std::string host = "127.0.0.1";
-    int port = 8080;          // 0: any free port
+    int port = 8080; // 0: any free port
     // Worker threads, and SQLite connections. A keep-alive connection holds its worker, so this
     // should be at least the number of devices that sync at the same time: beyond it,
     // connections queue behind whole sessions instead of behind single requests.

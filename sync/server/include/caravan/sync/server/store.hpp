@@ -89,9 +89,9 @@ struct StatusResult {
 };
 
 struct StoreOptions {
-    bool create = true;           // create and migrate a missing database
-    bool migrate = true;          // bring the schema up to date (pool connections skip it)
-    bool integrity_check = true;  // quick_check on open
+    bool create = true;          // create and migrate a missing database
+    bool migrate = true;         // bring the schema up to date (pool connections skip it)
+    bool integrity_check = true; // quick_check on open
     bool read_only = false;
     int busy_timeout_ms = 5000;
     std::function<std::int64_t()> clock; // Unix ms; the system clock when empty
@@ -127,9 +127,8 @@ class Store {
                                                const SyncReport& report);
     // unauthenticated or device_revoked.
     [[nodiscard]] ApiResult<DeviceRecord> authenticate(std::string_view token);
-    [[nodiscard]] ApiResult<PushResponse> push(const DeviceRecord& device,
-                                               const PushRequest& request,
-                                               const SyncReport& report);
+    [[nodiscard]] ApiResult<PushResponse>
+    push(const DeviceRecord& device, const PushRequest& request, const SyncReport& report);
     // `epoch`: the device's, empty when it has none. limit is clamped to the protocol's maximum.
     [[nodiscard]] ApiResult<PullResponse> pull(const DeviceRecord& device, std::int64_t after,
                                                std::int64_t limit, std::string_view epoch);
@@ -153,9 +152,8 @@ class Store {
     [[nodiscard]] Result<std::optional<std::string>> region_of_visit(std::string_view id);
     [[nodiscard]] Result<std::optional<std::string>> text_column(std::string_view sql,
                                                                  std::string_view id);
-    [[nodiscard]] Result<void> update_report(const std::string& device_id,
-                                             const SyncReport& report, bool pushed,
-                                             std::optional<std::int64_t> acked_seq);
+    [[nodiscard]] Result<void> update_report(const std::string& device_id, const SyncReport& report,
+                                             bool pushed, std::optional<std::int64_t> acked_seq);
     // Visits events visible to `device` with from < server_seq <= to, in order, at most
     // `limit`; the visitor returns false to stop.
     [[nodiscard]] Result<void> visible_events(const DeviceRecord& device, std::int64_t from,
