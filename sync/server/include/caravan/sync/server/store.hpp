@@ -1,9 +1,9 @@
 #pragma once
 // The server's database: the same event log and projections as a device, plus the server's own
-// tables (docs/storage-schema.md, "Server database"):
+// tables (schema: k_server_migrations in src/store.cpp):
 //   meta              key/value: epoch, created_at
 //   enrollment_codes  hashed single-use codes with lawyer, role, regions, expiry
-//   devices           enrolled devices: hashed token, role, regions, acked_seq, last report
+//   enrolled_devices  enrolled devices: hashed token, role, regions, acked_seq, last report
 //   rejected_events   events acknowledged with fate "rejected" (never in the change feed)
 //   event_scope       per accepted event: reference data or not, and its region (folded)
 // The event log's log_position IS the change feed's server_seq.
