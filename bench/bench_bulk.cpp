@@ -1,0 +1,132 @@
+// Throughput of recording many consultations through the engine in batches (batch() of
+// BATCH add_consultation calls: one transaction each), projections included, against the same
+// rows inserted with one prepared statement into a bare SQLite table with the same pragmas and
+// the same batch size. A second baseline also writes an event-log row per record (the rows the
+// engine's design writes, without the engine) to separate the cost of the data model from the
+// cost of the engine's code. The three run interleaved in chunks, each on its own file.
+//
+//   bench_bulk [RECORDS=100000] [BATCH=1000]
+
+#include <cstdlib>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "caravan/client/ids.hpp"
+#include "support.hpp"
+
+using namespace caravan;
+using namespace caravan::bench;
+
+namespace {
+
+struct Totals {
+    double wall = 0;
+    double cpu = 0;
+    std::int64_t records = 0;
+    [[nodiscard]] double per_s() const { return static_cast<double>(records) / wall; }
+    [[nodiscard]] double per_cpu_s() const { return static_cast<double>(records) / cpu; }
+};
+
+template <class F> void timed(Totals& t, std::int64_t records, F&& work) {
+    double wall0 = now_s(), cpu0 = cpu_s();
+    work();
+    t.wall += now_s() - wall0;
+    t.cpu += cpu_s() - cpu0;
+    t.records += records;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::int64_t records = argc > 1 ? std::atoll(argv[1]) : 100000;
+    const std::int64_t batch = argc > 2 ? std::atoll(argv[2]) : 1000;
+    const std::int64_t chunk = std::max<std::int64_t>(batch, records / 10);
+    print_title("bench_bulk: " + std::to_string(records) + " consultations in batches of " +
+                std::to_string(batch));
+    print_machine();
+
+    ScratchDir dir;
+    std::vector<client::ConsultationInput> inputs;
+    inputs.reserve(static_cast<std::size_t>(records));
+    for (std::int64_t i = 0; i < records; ++i) {
+        inputs.push_back(sample_consultation(static_cast<std::uint64_t>(i)));
+    }
+
+    client::Engine engine = open_device(dir / "engine.db");
+    RawTable raw(dir / "raw.db");
+    RawTable design(dir / "design.db");
+    Totals t_engine, t_raw, t_design;
+    const std::int64_t clock_ms = 1715680800000;
+
+    for (std::int64_t from = 0; from < records; from += chunk) {
+        const std::int64_t to = std::min(records, from + chunk);
+        timed(t_engine, to - from, [&] {
+            for (std::int64_t b = from; b < to; b += batch) {
+                must(engine.batch([&]() -> Result<void> {
+                    for (std::int64_t i = b; i < std::min(to, b + batch); ++i) {
+                        auto added = engine.add_consultation(inputs[static_cast<std::size_t>(i)]);
+                        if (!added) {
+                            return tl::unexpected(added.error());
+                        }
+                    }
+                    return {};
+                }),
+                     "engine batch");
+            }
+        });
+        timed(t_raw, to - from, [&] {
+            for (std::int64_t b = from; b < to; b += batch) {
+                raw.begin();
+                for (std::int64_t i = b; i < std::min(to, b + batch); ++i) {
+                    raw.insert(client::uuid_v7(clock_ms + i), inputs[static_cast<std::size_t>(i)]);
+                }
+                raw.commit();
+            }
+        });
+        timed(t_design, to - from, [&] {
+            for (std::int64_t b = from; b < to; b += batch) {
+                design.begin();
+                for (std::int64_t i = b; i < std::min(to, b + batch); ++i) {
+                    const client::ConsultationInput& c = inputs[static_cast<std::size_t>(i)];
+                    std::string id = client::uuid_v7(clock_ms + i);
+                    nlohmann::json fields = {{"gender", c.person.gender},
+                                             {"age", c.person.age},
+                                             {"category", c.person.category},
+                                             {"vulnerable", c.person.vulnerable},
+                                             {"topics", c.topics},
+                                             {"outcome", c.outcome},
+                                             {"question", c.question},
+                                             {"advice", c.advice},
+                                             {"follow_up", c.follow_up},
+                                             {"lang", c.lang.value_or("")},
+                                             {"deleted", false}};
+                    design.insert_event(id, i + 1, nlohmann::json{{"fields", fields}}.dump());
+                    design.insert(id, c);
+                }
+                design.commit();
+            }
+        });
+    }
+
+    auto status = must(engine.status(), "status");
+    if (status.consultations != records + 0) {
+        std::cerr << "bench_bulk: the engine holds " << status.consultations
+                  << " consultations, expected " << records << "\n";
+        return 1;
+    }
+    auto line = [](const Totals& t) {
+        return fmt(t.per_s(), 0) + " records/s   (" + fmt(t.wall, 2) + " s wall, " +
+               fmt(t.cpu, 2) + " s CPU, " + fmt(t.per_cpu_s(), 0) + " records per CPU-s)";
+    };
+    print_row("engine (events + projections)", line(t_engine));
+    print_row("baseline: bare table", line(t_raw));
+    print_row("baseline: event row + table row", line(t_design));
+    print_row("ratio engine/bare (wall)", fmt(t_engine.wall / t_raw.wall) + "x");
+    print_row("ratio engine/bare (CPU)", fmt(t_engine.cpu / t_raw.cpu) + "x");
+    print_row("ratio engine/event+table (wall)", fmt(t_engine.wall / t_design.wall) + "x");
+    print_row("ratio engine/event+table (CPU)", fmt(t_engine.cpu / t_design.cpu) + "x");
+    print_row("target", "engine within 3x of the bare table");
+    print_load();
+    return 0;
+}
