@@ -15,6 +15,8 @@
 
 #include "caravan/sync/agent/curl_transport.hpp"
 #include "caravan/sync/protocol.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
 
 using namespace caravan;
 namespace ag = caravan::sync::agent;
@@ -157,4 +159,51 @@ TEST_CASE("curl transport: failures map to offline, timeout and protocol", "[age
         o.base_url = "gopher://x";
         REQUIRE(ag::CurlTransport::create(o).error().code == ErrorCode::invalid_input);
     }
+}
+
+TEST_CASE("curl transport: https with a private CA works with --ca-file and is refused without",
+          "[agent][curl]") {
+    caravan::test::TempDir dir;
+    auto cert = (dir / "cert.pem").string();
+    auto key = (dir / "key.pem").string();
+    auto made = caravan::test::run_process(
+        {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert});
+    if (made.exit_code != 0) {
+        WARN("openssl could not make a test certificate; skipped: " << made.err);
+        return;
+    }
+    httplib::SSLServer server(cert.c_str(), key.c_str());
+    REQUIRE(server.is_valid());
+    server.Get("/v1/status", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(R"({"ok":true})", "application/json; charset=utf-8");
+    });
+    int port = server.bind_to_any_port("127.0.0.1");
+    std::thread thread([&] { server.listen_after_bind(); });
+    while (!server.is_running()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::string url = "https://127.0.0.1:" + std::to_string(port);
+    {
+        ag::CurlOptions o;
+        o.base_url = url;
+        o.ca_file = cert;
+        auto t = ag::CurlTransport::create(o);
+        REQUIRE(t);
+        auto r = (*t)->send({"GET", "/v1/status", {}, {}});
+        INFO((r ? std::string() : r.error().message));
+        REQUIRE(r);
+        REQUIRE(r->status == 200);
+    }
+    {
+        ag::CurlOptions o;
+        o.base_url = url;
+        auto t = ag::CurlTransport::create(o);
+        auto r = (*t)->send({"GET", "/v1/status", {}, {}});
+        REQUIRE(!r);
+        REQUIRE(r.error().code == ErrorCode::protocol);
+        REQUIRE(r.error().message.find("--ca-file") != std::string::npos);
+    }
+    server.stop();
+    thread.join();
 }
