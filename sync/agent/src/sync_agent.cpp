@@ -113,8 +113,11 @@ Error error_from_reply(const Reply& r) {
     }
 }
 
+// Worth another whole-sync round within the --until window. `busy`: someone recording at the
+// laptop held the database longer than the busy timeout while we wanted to store a batch.
 bool transient(ErrorCode code) {
-    return code == ErrorCode::offline || code == ErrorCode::timeout || code == ErrorCode::server;
+    return code == ErrorCode::offline || code == ErrorCode::timeout ||
+           code == ErrorCode::server || code == ErrorCode::busy;
 }
 
 } // namespace
