@@ -7,7 +7,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/install-deps.sh"
-"$here/scripts/build.sh" "$here/build"
+"$here/scripts/build.sh" "$here/build" -DCARAVAN_WERROR=ON   # same configuration as scripts/test.sh
 bin="$here/build/cli"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/caravan-demo-XXXXXX")
