@@ -17,6 +17,35 @@ std::map<std::string, Setup>& commands() {
     return all;
 }
 
+// CLI11 lists every unexpected argument, and after a mistyped option name that includes the
+// free text meant for it (a consultation's question). Name only the option-like ones.
+std::string parse_error_message(const CLI::App& app, const CLI::ParseError& e) {
+    if (!dynamic_cast<const CLI::ExtrasError*>(&e)) {
+        return e.what();
+    }
+    std::string named;
+    size_t hidden = 0;
+    const CLI::App* level = &app;
+    for (int depth = 0; level && depth < 8; ++depth) {
+        for (const std::string& arg : level->remaining()) {
+            if (arg.size() > 1 && arg.front() == '-') {
+                named += " " + arg;
+            } else {
+                ++hidden;
+            }
+        }
+        auto selected = level->get_subcommands();
+        level = selected.empty() ? nullptr : selected.front();
+    }
+    std::string message =
+        "unexpected arguments:" + (named.empty() ? std::string(" none named") : named);
+    if (hidden > 0) {
+        message +=
+            " (and " + std::to_string(hidden) + " value" + (hidden > 1 ? "s" : "") + ", not shown)";
+    }
+    return message;
+}
+
 } // namespace
 
 bool register_command(std::string name, Setup setup) {
@@ -98,12 +127,13 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     } catch (const CLI::Success& e) {
         return app.exit(e, out, err);
     } catch (const CLI::ParseError& e) {
+        const std::string message = parse_error_message(app, e);
         if (json) {
-            out << nlohmann::json{{"error", {{"code", "invalid_input"}, {"message", e.what()}}}}
+            out << nlohmann::json{{"error", {{"code", "invalid_input"}, {"message", message}}}}
                        .dump()
                 << "\n";
         }
-        err << "caravan: " << e.what() << "\n";
+        err << "caravan: " << message << "\n";
         if (e.get_exit_code() != 0) {
             err << "Run with --help for usage.\n";
         }

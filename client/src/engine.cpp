@@ -25,6 +25,9 @@ struct Engine::WriteState {
     HlcClock clock;
     std::int64_t next_seq = 0;
     std::string device_id;
+    // The identity, read once per transaction (a batch of 1,000 adds read it 1,000 times, three
+    // settings each); it cannot change under the write lock once known.
+    std::optional<Device> device;
 };
 
 std::filesystem::path default_database_path() {
@@ -75,9 +78,29 @@ Result<Engine> Engine::open(const std::filesystem::path& path, EngineOptions opt
     if (!db) {
         return tl::unexpected(db.error());
     }
-    for (auto install : {&storage::EventLog::install, &storage::Settings::install,
-                         &Projector::install}) {
-        if (auto ok = install(*db); !ok) {
+    // Every component migrates in one transaction: the database is fully upgraded or untouched,
+    // also when a later component turns out newer than this program. The first attempt is
+    // deferred and takes no write lock when nothing is pending; if it loses the race for the
+    // lock to another writer, the second attempt takes the lock up front.
+    for (int attempt = 0;; ++attempt) {
+        if (auto begun = db->exec(attempt == 0 ? "BEGIN" : "BEGIN IMMEDIATE"); !begun) {
+            return tl::unexpected(begun.error());
+        }
+        Result<void> ok;
+        for (auto install :
+             {&storage::EventLog::install, &storage::Settings::install, &Projector::install}) {
+            if (ok = install(*db); !ok) {
+                break;
+            }
+        }
+        if (ok) {
+            ok = db->exec("COMMIT");
+        }
+        if (ok) {
+            break;
+        }
+        (void)db->exec("ROLLBACK");
+        if (attempt > 0 || ok.error().code != ErrorCode::busy) {
             return tl::unexpected(ok.error());
         }
     }
@@ -135,9 +158,11 @@ Result<Event> Engine::record(const EntityDef& def, const std::string& id, std::s
                     "this device is not initialised: run `caravan init --lawyer NAME --region "
                     "REGION` first");
     }
-    json payload = {{"fields", fields}};
+    // Member by member: an initializer list would copy `fields` twice. Same document, same text.
+    json payload = json::object();
+    payload.emplace("fields", fields);
     if (!base.empty()) {
-        payload["base"] = base;
+        payload.emplace("base", base);
     }
     Event event;
     event.device_id = m_write->device_id;
@@ -199,7 +224,16 @@ Result<Device> Engine::device() {
     return Device{**id, lawyer->value_or(""), region->value_or("")};
 }
 
-Result<Device> Engine::require_device() { return device(); }
+Result<Device> Engine::require_device() {
+    if (m_write && m_write->device) {
+        return *m_write->device;
+    }
+    auto found = device();
+    if (found && m_write) {
+        m_write->device = *found;
+    }
+    return found;
+}
 
 Result<Device> Engine::init(const std::string& lawyer_in, const std::string& region_in) {
     auto lawyer = validate_text("lawyer", lawyer_in, k_max_name_chars);

@@ -1,5 +1,7 @@
 #include "caravan/storage/migrations.hpp"
 
+#include <optional>
+
 #include "caravan/storage/transaction.hpp"
 
 namespace caravan::storage {
@@ -46,9 +48,15 @@ Result<void> migrate(Database& db, std::string_view component, std::span<const M
     if (*current == latest) {
         return {};
     }
-    auto tx = Transaction::begin(db);
-    if (!tx) {
-        return tl::unexpected(tx.error());
+    // Join the caller's transaction when one is open (Engine::open migrates every component in
+    // one, so that a refusal of a later component leaves the earlier ones untouched too).
+    std::optional<Transaction> tx;
+    if (!db.in_transaction()) {
+        auto begun = Transaction::begin(db);
+        if (!begun) {
+            return tl::unexpected(begun.error());
+        }
+        tx.emplace(std::move(*begun));
     }
     // Re-read under the write lock: another process may have migrated meanwhile.
     current = schema_version(db, component);
@@ -81,7 +89,7 @@ Result<void> migrate(Database& db, std::string_view component, std::span<const M
     if (auto ok = (*set)->run(); !ok) {
         return ok;
     }
-    return tx->commit();
+    return tx ? tx->commit() : Result<void>();
 }
 
 } // namespace caravan::storage

@@ -1,8 +1,9 @@
 #pragma once
 // Versioned schema migrations, per component. Each component (the event log, the client's
 // projections, the server's tables) owns an ordered list of steps; the version reached is kept
-// in table `caravan_schema`. All pending steps of one call run in one transaction: a database
-// is either fully upgraded or untouched.
+// in table `caravan_schema`. All pending steps of one call run in one transaction (the caller's
+// when one is open, so several components can migrate together): a database is either fully
+// upgraded or untouched.
 
 #include <functional>
 #include <span>
