@@ -137,7 +137,7 @@ Result<void> Engine::write(const std::function<Result<void>()>& work) {
         next_seq = *last + 1;
     }
     m_write = std::make_unique<WriteState>(
-        WriteState{std::move(*tx), clock, next_seq, device_id->value_or("")});
+        WriteState{std::move(*tx), clock, next_seq, device_id->value_or(""), std::nullopt});
     auto result = work();
     if (result) {
         result = m_settings.set(key::hlc, m_write->clock.last().to_hex());
