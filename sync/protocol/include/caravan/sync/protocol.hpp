@@ -1,7 +1,7 @@
 #pragma once
 // Wire types and codec of the Caravan sync protocol, version 1.
-// THE CONTRACT (endpoints, statuses, scope, epochs): docs/protocol-contract.md — read it first.
-// docs/protocol.md is the full spec written from it.
+// The specification is docs/protocol.md (docs/protocol-contract.md is the shorter brief it was
+// written from; where they differ, protocol.md holds).
 // No networking and no database here: both the device agent and the server use these to
 // encode and decode bodies, so the two sides cannot drift apart.
 
