@@ -5,6 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 using namespace caravan;
 using namespace caravan::test::server;
 
@@ -210,6 +214,17 @@ TEST_CASE("server log: one access line per request, with no names or record cont
                    {"X-Caravan-App-Version", "caravan/0.1.0"}})
             .status == 200);
     REQUIRE(http.post("/v1/push", d.token, "{broken").status == 400);
+    // A worker writes its access line after the response has gone out: under load the client
+    // can get here first. Wait (bounded) for both push lines before reading the log.
+    auto count_push = [&] {
+        auto all = server.log_lines();
+        return std::count_if(all.begin(), all.end(), [](const std::string& l) {
+            return l.find("/v1/push") != std::string::npos;
+        });
+    };
+    for (int i = 0; i < 200 && count_push() < 2; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     auto lines = server.log_lines();
     int push_lines = 0;
     for (const auto& line : lines) {
