@@ -155,3 +155,39 @@ TEST_CASE("cli import: a missing file or an uninitialised device fails with one 
     auto doc = one_document(missing.out);
     CHECK(doc["error"]["code"] == "not_found");
 }
+
+TEST_CASE("cli import: a journal exported in kk, ru or en re-imports as the same records",
+          "[cli][import]") {
+    test::TempDir dir;
+    auto db = dir / "d.db";
+    REQUIRE(caravan_run(true, db, {"init", "--lawyer", "Арнат", "--region", "R"}).code == 0);
+    REQUIRE(caravan_run(true, db, {"import", (k_fixtures / "journal_kk.csv").string()}).code == 0);
+    REQUIRE(caravan_run(true, db, {"import", (k_fixtures / "journal_ru.jsonl").string()}).code == 0);
+    const std::string listed = caravan_run(true, db, {"consult", "list", "--json"}).out;
+    for (std::string lang : {"kk", "ru", "en"}) {
+        DYNAMIC_SECTION("export in " << lang) {
+            auto file = dir / ("journal-" + lang + ".csv");
+            auto exported = caravan_run(
+                true, db, {"--lang", lang, "export", "journal", "--all", "-o", file.string()});
+            INFO(exported.err);
+            REQUIRE(exported.code == 0);
+            // Here: every row is already present.
+            auto again = caravan_run(true, db, {"--json", "import", file.string()});
+            INFO(again.err);
+            REQUIRE(again.code == 0);
+            auto doc = one_document(again.out);
+            CHECK(doc["rows"] == 7);
+            CHECK(doc["already_present"] == 7);
+            CHECK(doc["imported"] == 0);
+            // On another device: the same consultations, visits and villages (ids included).
+            auto other = dir / ("other-" + lang + ".db");
+            REQUIRE(caravan_run(true, other, {"init", "--lawyer", "Дина", "--region", "R"}).code ==
+                    0);
+            auto fresh = caravan_run(true, other, {"--json", "import", file.string()});
+            INFO(fresh.err);
+            REQUIRE(fresh.code == 0);
+            CHECK(one_document(fresh.out)["imported"] == 7);
+            CHECK(caravan_run(true, other, {"consult", "list", "--json"}).out == listed);
+        }
+    }
+}
