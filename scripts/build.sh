@@ -8,11 +8,11 @@ launcher=()
 if command -v ccache >/dev/null 2>&1; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
-# The build type is chosen when the directory is first configured (RelWithDebInfo unless
+# The build type is chosen when the directory is first configured (Debug unless
 # CARAVAN_BUILD_TYPE says otherwise); later runs keep it, so the demo and the tests share builds.
 type=()
 if [ ! -f "$build/CMakeCache.txt" ] || [ -n "${CARAVAN_BUILD_TYPE:-}" ]; then
-  type=(-DCMAKE_BUILD_TYPE="${CARAVAN_BUILD_TYPE:-RelWithDebInfo}")
+  type=(-DCMAKE_BUILD_TYPE="${CARAVAN_BUILD_TYPE:-Debug}")
 fi
 cmake -S "$here" -B "$build" -G Ninja "${type[@]}" "${launcher[@]}" "$@" >/dev/null
 ninja -C "$build" --quiet 2>/dev/null || ninja -C "$build"

@@ -13,6 +13,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
+# Debug (build.sh default) with -Werror: the configuration checked warning-free on every change.
 "$here/scripts/build.sh" "$build" -DCARAVAN_WERROR=ON "${extra[@]}"
 cd "$build"
 ctest --output-on-failure --timeout 900 -j"$(nproc)"

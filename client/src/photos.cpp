@@ -50,7 +50,7 @@ std::optional<std::string> exif_time(const std::string& s) {
         mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
         return std::nullopt;
     }
-    char out[32];
+    char out[96];
     std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d, h, mi, se);
     return out;
 }
@@ -81,7 +81,7 @@ std::string mtime_iso(const struct stat& st) {
     std::time_t t = st.st_mtime;
     std::tm tm{};
     localtime_r(&t, &tm);
-    char out[32];
+    char out[96];
     std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
     return out;
 }
