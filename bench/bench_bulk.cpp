@@ -116,8 +116,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     auto line = [](const Totals& t) {
-        return fmt(t.per_s(), 0) + " records/s   (" + fmt(t.wall, 2) + " s wall, " +
-               fmt(t.cpu, 2) + " s CPU, " + fmt(t.per_cpu_s(), 0) + " records per CPU-s)";
+        return fmt(t.per_s(), 0) + " records/s   (" + fmt(t.wall, 2) + " s wall, " + fmt(t.cpu, 2) +
+               " s CPU, " + fmt(t.per_cpu_s(), 0) + " records per CPU-s)";
     };
     print_row("engine (events + projections)", line(t_engine));
     print_row("baseline: bare table", line(t_raw));

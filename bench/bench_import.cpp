@@ -35,14 +35,13 @@ std::string date_of(int day) { // day 0 = 2024-01-01, within 2024
 }
 
 void generate(const std::filesystem::path& path, std::int64_t rows) {
-    static const char* const regions[] = {"Ақтөбе обл.", "Абай обл.", "Жамбыл обл.",
-                                          "Ақмола обл."};
+    static const char* const regions[] = {"Ақтөбе обл.", "Абай обл.", "Жамбыл обл.", "Ақмола обл."};
     static const char* const lawyers[] = {"Арнат Ұлтанбаев", "Дина Серікова", "Ержан Қасым",
                                           "Гүлнар Әбілова", "Мадина Нұрлан"};
     static const char* const genders[] = {"ер", "әйел", "female", "male", ""};
-    static const char* const topic_cells[] = {"жер", "отбасы; мұрагерлік", "housing",
-                                              "еңбек дауы", "benefits; health",
-                                              "коллекторлар; несие және банкроттық"};
+    static const char* const topic_cells[] = {
+        "жер",        "отбасы; мұрагерлік", "housing",
+        "еңбек дауы", "benefits; health",   "коллекторлар; несие және банкроттық"};
     static const char* const outcomes[] = {"кеңес берілді", "advice", "referred",
                                            "құжат дайындалды", "case"};
     std::ofstream out(path, std::ios::binary);
@@ -74,8 +73,9 @@ int main(int argc, char** argv) {
     const auto csv = dir / "journal.csv";
     double start = now_s();
     generate(csv, rows);
-    print_row("generated file", fmt(static_cast<double>(std::filesystem::file_size(csv)) / (1 << 20), 1) +
-                                    " MB in " + fmt(now_s() - start) + " s");
+    print_row("generated file",
+              fmt(static_cast<double>(std::filesystem::file_size(csv)) / (1 << 20), 1) + " MB in " +
+                  fmt(now_s() - start) + " s");
 
     // The real binary first, while this process is small (see run_child about peak RSS).
     const std::string exe = caravan_exe();
@@ -94,13 +94,12 @@ int main(int argc, char** argv) {
     std::error_code ec;
     auto wal_mb = static_cast<double>(std::filesystem::file_size(db + "-wal", ec)) / (1 << 20);
     ChildRun after = run_child({exe, "--db", db, "status"});
-    print_row("cli `caravan import`", fmt(cli.wall_s, 2) + " s wall, " + fmt(cli.cpu_s, 2) +
-                                          " s CPU   " +
-                                          fmt(static_cast<double>(rows) / cli.wall_s, 0) +
-                                          " rows/s   peak RSS " + std::to_string(cli.max_rss_kb) +
-                                          " KB");
-    print_row("this process's peak RSS", std::to_string(self_max_rss_kb()) +
-                                             " KB (below the children's figures)");
+    print_row("cli `caravan import`",
+              fmt(cli.wall_s, 2) + " s wall, " + fmt(cli.cpu_s, 2) + " s CPU   " +
+                  fmt(static_cast<double>(rows) / cli.wall_s, 0) + " rows/s   peak RSS " +
+                  std::to_string(cli.max_rss_kb) + " KB");
+    print_row("this process's peak RSS",
+              std::to_string(self_max_rss_kb()) + " KB (below the children's figures)");
     print_row("baseline `caravan status` RSS", std::to_string(before.max_rss_kb) +
                                                    " KB before the import, " +
                                                    std::to_string(after.max_rss_kb) + " KB after");

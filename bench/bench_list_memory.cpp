@@ -39,8 +39,8 @@ int main(int argc, char** argv) {
         for (std::int64_t b = 0; b < records; b += batch) {
             must(engine.batch([&]() -> Result<void> {
                 for (std::int64_t i = b; i < std::min(records, b + batch); ++i) {
-                    auto added = engine.add_consultation(
-                        sample_consultation(static_cast<std::uint64_t>(i)));
+                    auto added =
+                        engine.add_consultation(sample_consultation(static_cast<std::uint64_t>(i)));
                     if (!added) {
                         return tl::unexpected(added.error());
                     }
@@ -57,11 +57,9 @@ int main(int argc, char** argv) {
         std::cerr << "bench_list_memory: building the database failed\n";
         return 1;
     }
-    print_row("database built", fmt(now_s() - start) + " s, " +
-                                    fmt(static_cast<double>(std::filesystem::file_size(db)) /
-                                            (1 << 20),
-                                        1) +
-                                    " MB");
+    print_row("database built",
+              fmt(now_s() - start) + " s, " +
+                  fmt(static_cast<double>(std::filesystem::file_size(db)) / (1 << 20), 1) + " MB");
     print_row("this process's peak RSS", std::to_string(self_max_rss_kb()) +
                                              " KB (below every figure: they are the children's)");
 
@@ -75,7 +73,11 @@ int main(int argc, char** argv) {
     std::vector<Case> cases = {
         {"baseline `caravan status`", {exe, "--db", db, "status"}, {}, {}, 0},
         {"`caravan consult list`", {exe, "--db", db, "consult", "list"}, {}, {}, 0},
-        {"`caravan consult list --json`", {exe, "--db", db, "consult", "list", "--json"}, {}, {}, 0},
+        {"`caravan consult list --json`",
+         {exe, "--db", db, "consult", "list", "--json"},
+         {},
+         {},
+         0},
     };
     // Interleaved repeats: each case once per round.
     for (int r = 0; r < repeat; ++r) {
@@ -94,15 +96,16 @@ int main(int argc, char** argv) {
     {
         std::string out = (dir / "list.json").string();
         (void)run_child(cases[2].args, out);
-        print_row("`consult list --json` output", fmt(static_cast<double>(std::filesystem::file_size(out)) / (1 << 20), 1) + " MB");
+        print_row("`consult list --json` output",
+                  fmt(static_cast<double>(std::filesystem::file_size(out)) / (1 << 20), 1) + " MB");
     }
     const long base = cases[0].rss;
     for (const Case& c : cases) {
         print_row(c.label, "peak RSS " + std::to_string(c.rss) + " KB (" +
                                fmt(static_cast<double>(c.rss) / static_cast<double>(base)) +
                                "x baseline)   time p50 " + fmt(percentile(c.wall, 50), 3) +
-                               " s   CPU p50 " + fmt(percentile(c.cpu, 50), 3) + " s   (n=" +
-                               std::to_string(c.wall.size()) + ")");
+                               " s   CPU p50 " + fmt(percentile(c.cpu, 50), 3) +
+                               " s   (n=" + std::to_string(c.wall.size()) + ")");
     }
     print_row("rows per second (list, p50)",
               fmt(static_cast<double>(records) / percentile(cases[1].wall, 50), 0));

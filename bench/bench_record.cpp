@@ -63,8 +63,8 @@ int main(int argc, char** argv) {
     Summary e = summarize(engine_samples), r = summarize(raw_samples);
     print_row("engine add_consultation", fmt_ms(e));
     print_row("baseline sqlite INSERT+COMMIT", fmt_ms(r));
-    print_row("ratio engine/baseline", "p50 " + fmt(e.p50 / r.p50) + "x   p99 " +
-                                           fmt(e.p99 / r.p99) + "x");
+    print_row("ratio engine/baseline",
+              "p50 " + fmt(e.p50 / r.p50) + "x   p99 " + fmt(e.p99 / r.p99) + "x");
     print_row("CPU per add: engine / baseline",
               fmt(engine_cpu / static_cast<double>(engine_samples.size()) * 1e3, 3) + " ms / " +
                   fmt(raw_cpu / static_cast<double>(raw_samples.size()) * 1e3, 3) + " ms");
@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
     for (const auto& args : std::vector<std::vector<std::string>>{
              {exe, "--db", db, "init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."},
              {exe, "--db", db, "village", "add", "Қызылжар", "--region", "Ақтөбе обл."},
-             {exe, "--db", db, "visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"}}) {
+             {exe, "--db", db, "visit", "start", "--village", "Қызылжар", "--date",
+              "2024-05-14"}}) {
         if (run_child(args).exit_code != 0) {
             std::cerr << "bench_record: `caravan " << args[3] << "` failed\n";
             return 1;
@@ -88,10 +89,27 @@ int main(int argc, char** argv) {
     std::vector<double> cli_samples, version_samples, cli_cpu;
     long cli_rss = 0;
     for (int i = 0; i < cli_adds; ++i) {
-        ChildRun add = run_child({exe, "--db", db, "consult", "add", "--gender", "female", "--age",
-                                  "33-45", "--category", "unemployed", "--topic", "family",
-                                  "--topic", "land", "--outcome", "advice", "--question",
-                                  "Алимент өндіру тәртібі", "--lang", "kk"});
+        ChildRun add = run_child({exe,
+                                  "--db",
+                                  db,
+                                  "consult",
+                                  "add",
+                                  "--gender",
+                                  "female",
+                                  "--age",
+                                  "33-45",
+                                  "--category",
+                                  "unemployed",
+                                  "--topic",
+                                  "family",
+                                  "--topic",
+                                  "land",
+                                  "--outcome",
+                                  "advice",
+                                  "--question",
+                                  "Алимент өндіру тәртібі",
+                                  "--lang",
+                                  "kk"});
         if (add.exit_code != 0) {
             std::cerr << "bench_record: `caravan consult add` failed\n";
             return 1;
@@ -104,8 +122,8 @@ int main(int argc, char** argv) {
     Summary c = summarize(cli_samples), v = summarize(version_samples);
     print_row("cli `caravan consult add`", fmt_ms(c));
     print_row("cli `caravan --version` (start)", fmt_ms(v));
-    print_row("ratio cli/baseline", "p50 " + fmt(c.p50 / r.p50) + "x   p99 " +
-                                        fmt(c.p99 / r.p99) + "x");
+    print_row("ratio cli/baseline",
+              "p50 " + fmt(c.p50 / r.p50) + "x   p99 " + fmt(c.p99 / r.p99) + "x");
     print_row("cli CPU per add (p50)", fmt(percentile(cli_cpu, 50) * 1e3) + " ms");
     print_row("cli peak RSS", std::to_string(cli_rss) + " KB (this process: " +
                                   std::to_string(self_max_rss_kb()) + " KB)");

@@ -75,8 +75,8 @@ ChildRun run_child(const std::vector<std::string>& argv, const std::string& stdo
     args.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
     ChildRun run;
     double start = now_s();
@@ -161,17 +161,16 @@ template <std::size_t N> const char* pick(const char* const (&values)[N], std::u
 client::ConsultationInput sample_consultation(std::uint64_t i) {
     static const char* const genders[] = {"female", "male", "female", "unrecorded"};
     static const char* const ages[] = {"17-22", "23-27", "28-32", "33-45", "46-58", "59+"};
-    static const char* const categories[] = {"youth", "unemployed", "older", "disability",
-                                             "public-sector", "other"};
-    static const char* const topics[] = {"land", "housing", "family", "inheritance", "labour",
-                                         "benefits", "credit", "domestic-violence"};
+    static const char* const categories[] = {"youth",      "unemployed",    "older",
+                                             "disability", "public-sector", "other"};
+    static const char* const topics[] = {"land",   "housing",  "family", "inheritance",
+                                         "labour", "benefits", "credit", "domestic-violence"};
     static const char* const outcomes[] = {"advice", "advice", "referred", "document", "case"};
     static const char* const questions[] = {
         "Жер телімін ресімдеу туралы сұрақ", "Алимент өндіру тәртібі",
         "Вопрос о пенсии по инвалидности", "Мұрагерлікке ену мерзімі",
         "Задолженность по кредиту и коллекторы"};
-    static const char* const advice[] = {"Әкімдікке өтініш жазу",
-                                         "Обратиться в ЦОН с документами",
+    static const char* const advice[] = {"Әкімдікке өтініш жазу", "Обратиться в ЦОН с документами",
                                          "Сотқа талап арыз дайындалды", ""};
     std::uint64_t r = mix(i);
     client::ConsultationInput in;
@@ -202,7 +201,9 @@ struct RawTable::Impl {
             std::exit(1);
         }
     }
-    void exec(const char* sql) const { check(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), sql); }
+    void exec(const char* sql) const {
+        check(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), sql);
+    }
     sqlite3_stmt* prepare(const char* sql) const {
         sqlite3_stmt* stmt = nullptr;
         check(sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr), sql);
@@ -253,8 +254,12 @@ RawTable::~RawTable() {
     delete m_impl;
 }
 
-void RawTable::begin() { m_impl->run(m_impl->begin, "begin"); }
-void RawTable::commit() { m_impl->run(m_impl->commit, "commit"); }
+void RawTable::begin() {
+    m_impl->run(m_impl->begin, "begin");
+}
+void RawTable::commit() {
+    m_impl->run(m_impl->commit, "commit");
+}
 
 void RawTable::insert(const std::string& id, const client::ConsultationInput& c) {
     sqlite3_stmt* s = m_impl->insert;
@@ -320,7 +325,9 @@ void print_machine() {
     print_row("load average", first_line_of("/proc/loadavg"));
 }
 
-void print_load() { print_row("load average", first_line_of("/proc/loadavg")); }
+void print_load() {
+    print_row("load average", first_line_of("/proc/loadavg"));
+}
 
 void print_row(const std::string& label, const std::string& value) {
     std::string padded = label + ":";
@@ -338,8 +345,8 @@ std::string fmt(double value, int decimals) {
 
 std::string fmt_ms(const Summary& s) {
     return "p50 " + fmt(s.p50 * 1e3) + " ms   p90 " + fmt(s.p90 * 1e3) + " ms   p99 " +
-           fmt(s.p99 * 1e3) + " ms   mean " + fmt(s.mean * 1e3) + " ms   max " +
-           fmt(s.max * 1e3) + " ms   (n=" + std::to_string(s.n) + ")";
+           fmt(s.p99 * 1e3) + " ms   mean " + fmt(s.mean * 1e3) + " ms   max " + fmt(s.max * 1e3) +
+           " ms   (n=" + std::to_string(s.n) + ")";
 }
 
 } // namespace caravan::bench

@@ -41,7 +41,7 @@ struct Summary {
 // ---- child processes -------------------------------------------------------------------------
 
 struct ChildRun {
-    int exit_code = -1;  // -1 when killed by a signal
+    int exit_code = -1; // -1 when killed by a signal
     double wall_s = 0;
     double cpu_s = 0;    // user + system of the child
     long max_rss_kb = 0; // peak resident set size of the child (wait4 rusage)

@@ -25,7 +25,9 @@ namespace {
 constexpr std::size_t k_max_columns = 32;
 constexpr std::uint8_t k_none = 0xff;
 
-std::size_t column_count() { return journal_columns().size(); }
+std::size_t column_count() {
+    return journal_columns().size();
+}
 
 std::size_t column_index(const JournalColumn* c) {
     return static_cast<std::size_t>(c - journal_columns().data());
@@ -41,8 +43,8 @@ std::size_t col(std::string_view code) {
     return k_max_columns; // not reached for the codes used below
 }
 
-constexpr std::string_view k_required[] = {"date",     "region", "village", "gender",
-                                           "age",      "category", "topics", "outcome"};
+constexpr std::string_view k_required[] = {"date", "region",   "village", "gender",
+                                           "age",  "category", "topics",  "outcome"};
 
 std::string header_names(const JournalColumn& c) {
     std::string out(c.kk);
@@ -85,7 +87,7 @@ std::string loose_key(std::string_view text) {
             continue;
         }
         if (folded.compare(i, 2, "\xD1\x91") == 0) { // ё
-            out += "\xD0\xB5";                      // е
+            out += "\xD0\xB5";                       // е
             ++i;
             continue;
         }
@@ -223,8 +225,7 @@ std::optional<std::string> RowValidator::text(const RawRow& raw, std::string_vie
         return std::nullopt;
     }
     if (utf8_length(normalized) > k_max_name_chars) {
-        error(raw.line, code,
-              "longer than " + std::to_string(k_max_name_chars) + " characters");
+        error(raw.line, code, "longer than " + std::to_string(k_max_name_chars) + " characters");
         return std::nullopt;
     }
     return normalized;
@@ -470,9 +471,9 @@ void RowValidator::validate(const RawRow& raw) {
         // Identical rows are different consultations (two people with the same profile, topic
         // and outcome on one day): the n-th copy gets its own id, stable across re-imports.
         std::uint32_t occurrence = ++m_content_keys[base];
-        id = occurrence == 1 ? base
-                             : uuid_from_key("import-row",
-                                             key + "\n#" + std::to_string(occurrence));
+        id = occurrence == 1
+                 ? base
+                 : uuid_from_key("import-row", key + "\n#" + std::to_string(occurrence));
     }
     std::copy_n(id->begin(), row.id.size(), row.id.begin());
     m_plan.rows.push_back(std::move(row));
@@ -693,8 +694,8 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
             continue;
         }
         if (normalize_space(name).empty()) {
-            report.errors.push_back({header_line, "header",
-                                     "column " + std::to_string(i + 1) + " has no name"});
+            report.errors.push_back(
+                {header_line, "header", "column " + std::to_string(i + 1) + " has no name"});
             header_ok = false;
             continue;
         }
@@ -727,10 +728,10 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
     if (header_ok) {
         for (std::string_view code : k_required) {
             if (!present[col(code)]) {
-                report.errors.push_back(
-                    {header_line, "header",
-                     "required column '" + std::string(code) + "' (" +
-                         header_names(journal_columns()[col(code)]) + ") is missing"});
+                report.errors.push_back({header_line, "header",
+                                         "required column '" + std::string(code) + "' (" +
+                                             header_names(journal_columns()[col(code)]) +
+                                             ") is missing"});
                 header_ok = false;
             }
         }
@@ -769,12 +770,16 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
 // lists (topics) joined with ";", null empty. nullopt for objects and nested lists.
 std::optional<std::string> json_cell(const json& value) {
     switch (value.type()) {
-    case json::value_t::null: return std::string();
-    case json::value_t::string: return value.get<std::string>();
-    case json::value_t::boolean: return std::string(value.get<bool>() ? "true" : "false");
+    case json::value_t::null:
+        return std::string();
+    case json::value_t::string:
+        return value.get<std::string>();
+    case json::value_t::boolean:
+        return std::string(value.get<bool>() ? "true" : "false");
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
-    case json::value_t::number_float: return value.dump();
+    case json::value_t::number_float:
+        return value.dump();
     case json::value_t::array: {
         std::string out;
         for (const json& item : value) {
@@ -785,7 +790,8 @@ std::optional<std::string> json_cell(const json& value) {
         }
         return out;
     }
-    default: return std::nullopt;
+    default:
+        return std::nullopt;
     }
 }
 
@@ -855,9 +861,8 @@ void read_jsonl(std::istream& in, RowValidator& validator, ImportReport& report)
         }
     }
     if (!any) {
-        report.errors.push_back(
-            {std::max<std::int64_t>(number, 1), "file",
-             "no rows: the file is empty (expected one JSON object per line)"});
+        report.errors.push_back({std::max<std::int64_t>(number, 1), "file",
+                                 "no rows: the file is empty (expected one JSON object per line)"});
     }
 }
 
@@ -878,7 +883,7 @@ ImportFormat format_from_content(std::string_view head) {
     }
     std::size_t first = head.find_first_not_of(" \t\r\n");
     return first != std::string_view::npos && head[first] == '{' ? ImportFormat::jsonl
-                                                                  : ImportFormat::csv;
+                                                                 : ImportFormat::csv;
 }
 
 // ---- writing -------------------------------------------------------------------------------
@@ -1017,14 +1022,14 @@ Result<void> apply_plan(Engine& engine, Plan& plan, ImportReport& report, bool w
         input.question = std::move(row.question);
         input.advice = std::move(row.advice);
         input.follow_up = row.follow_up;
-        input.lang = row.lang == k_none ? std::nullopt
-                                        : std::optional<std::string>(lang.code(row.lang));
-        input.lawyer = row.lawyer_override.empty() ? plan.visits[row.visit].lawyer
-                                                   : row.lawyer_override;
+        input.lang =
+            row.lang == k_none ? std::nullopt : std::optional<std::string>(lang.code(row.lang));
+        input.lawyer =
+            row.lawyer_override.empty() ? plan.visits[row.visit].lawyer : row.lawyer_override;
         auto added = engine.add_consultation(input);
         if (!added) {
-            return fail(added.error().code, "line " + std::to_string(row.line) + ": " +
-                                                added.error().message);
+            return fail(added.error().code,
+                        "line " + std::to_string(row.line) + ": " + added.error().message);
         }
     }
     return {};
@@ -1034,9 +1039,12 @@ Result<void> apply_plan(Engine& engine, Plan& plan, ImportReport& report, bool w
 
 std::string_view to_string(ImportFormat format) {
     switch (format) {
-    case ImportFormat::automatic: return "automatic";
-    case ImportFormat::csv: return "csv";
-    case ImportFormat::jsonl: return "jsonl";
+    case ImportFormat::automatic:
+        return "automatic";
+    case ImportFormat::csv:
+        return "csv";
+    case ImportFormat::jsonl:
+        return "jsonl";
     }
     return "csv";
 }
@@ -1098,8 +1106,8 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
                                  "\"CSV UTF-8 (comma delimited)\")"});
         return report;
     }
-    report.format = options.format != ImportFormat::automatic ? options.format
-                                                               : format_from_extension(path);
+    report.format =
+        options.format != ImportFormat::automatic ? options.format : format_from_extension(path);
     if (report.format == ImportFormat::automatic) {
         report.format = format_from_content(head);
     }
@@ -1120,8 +1128,9 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
         }
     }
     if (!report.ok()) {
-        std::stable_sort(report.errors.begin(), report.errors.end(),
-                         [](const ImportIssue& a, const ImportIssue& b) { return a.line < b.line; });
+        std::stable_sort(
+            report.errors.begin(), report.errors.end(),
+            [](const ImportIssue& a, const ImportIssue& b) { return a.line < b.line; });
         return report;
     }
 
@@ -1132,7 +1141,8 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
         return report;
     }
     // One transaction: every row is written, or none.
-    auto ok = engine.batch([&]() -> Result<void> { return apply_plan(engine, plan, report, true); });
+    auto ok =
+        engine.batch([&]() -> Result<void> { return apply_plan(engine, plan, report, true); });
     if (!ok) {
         return tl::unexpected(ok.error());
     }

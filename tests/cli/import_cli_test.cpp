@@ -57,10 +57,11 @@ TEST_CASE("cli import: --json prints one report document with the counts", "[cli
         DYNAMIC_SECTION((binary ? "binary" : "in-process")) {
             test::TempDir dir;
             auto db = dir / "d.db";
-            REQUIRE(caravan_run(binary, db, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."})
-                        .code == 0);
-            auto first = caravan_run(binary, db,
-                                     {"--json", "import", (k_fixtures / "journal_kk.csv").string()});
+            REQUIRE(
+                caravan_run(binary, db, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."})
+                    .code == 0);
+            auto first = caravan_run(
+                binary, db, {"--json", "import", (k_fixtures / "journal_kk.csv").string()});
             INFO(first.err);
             REQUIRE(first.code == 0);
             auto doc = one_document(first.out);
@@ -72,8 +73,8 @@ TEST_CASE("cli import: --json prints one report document with the counts", "[cli
             CHECK(doc["visits_created"] == 2);
             CHECK(doc["errors"].empty());
 
-            auto again = caravan_run(binary, db,
-                                     {"import", (k_fixtures / "journal_kk.csv").string(), "--json"});
+            auto again = caravan_run(
+                binary, db, {"import", (k_fixtures / "journal_kk.csv").string(), "--json"});
             REQUIRE(again.code == 0);
             auto doc2 = one_document(again.out);
             CHECK(doc2["imported"] == 0);
@@ -132,7 +133,8 @@ TEST_CASE("cli import: --dry-run reports what would be written and writes nothin
     auto db = dir / "d.db";
     REQUIRE(caravan_run(true, db, {"init", "--lawyer", "Арнат", "--region", "R"}).code == 0);
     auto before = one_document(caravan_run(true, db, {"--json", "status"}).out);
-    auto dry = caravan_run(true, db, {"import", "--dry-run", (k_fixtures / "journal_ru.jsonl").string()});
+    auto dry =
+        caravan_run(true, db, {"import", "--dry-run", (k_fixtures / "journal_ru.jsonl").string()});
     INFO(dry.err);
     REQUIRE(dry.code == 0);
     CHECK_THAT(dry.out, Catch::Contains("dry run"));
@@ -162,7 +164,8 @@ TEST_CASE("cli import: a journal exported in kk, ru or en re-imports as the same
     auto db = dir / "d.db";
     REQUIRE(caravan_run(true, db, {"init", "--lawyer", "Арнат", "--region", "R"}).code == 0);
     REQUIRE(caravan_run(true, db, {"import", (k_fixtures / "journal_kk.csv").string()}).code == 0);
-    REQUIRE(caravan_run(true, db, {"import", (k_fixtures / "journal_ru.jsonl").string()}).code == 0);
+    REQUIRE(caravan_run(true, db, {"import", (k_fixtures / "journal_ru.jsonl").string()}).code ==
+            0);
     const std::string listed = caravan_run(true, db, {"consult", "list", "--json"}).out;
     for (std::string lang : {"kk", "ru", "en"}) {
         DYNAMIC_SECTION("export in " << lang) {

@@ -94,7 +94,7 @@ TEST_CASE("import: a Kazakh CSV journal (BOM, CRLF, quoted fields, labels) is re
     CHECK(r.imported == 4);
     CHECK(r.already_present == 0);
     CHECK(r.villages_created == 2); // Қызылжар (rows 1-3, any case), Бестамақ
-    CHECK(r.visits_created == 2);   // (Қызылжар, 2024-05-14, Арнат), (Бестамақ, 05-15, Дина)
+    CHECK(r.visits_created == 2); // (Қызылжар, 2024-05-14, Арнат), (Бестамақ, 05-15, Дина)
     REQUIRE(r.new_villages.size() == 2);
     CHECK(r.new_villages[0].name == "Қызылжар");
     CHECK(r.new_villages[0].region == "Ақтөбе обл.");
@@ -203,13 +203,13 @@ TEST_CASE("import: RFC 4180 quoting: separators, doubled quotes, line breaks, em
           "[client][import]") {
     ImportDevice d;
     std::string csv = k_header +
-                      "2024-05-14,R,V,male,59+,older,land,advice,\"a, b\"\r\n"              // 2
-                      "2024-05-14,R,V,male,59+,older,land,advice,\"say \"\"hi\"\"\"\r\n"    // 3
-                      "2024-05-14,R,V,male,59+,older,land,advice,\"one\ntwo\r\nthree\"\n"   // 4-6
-                      "\n"                                                                   // 7
-                      "2024-05-14,R,V,male,59+,older,land,advice,\"\"\n"                     // 8
-                      "2024-05-14,R,V,\"\",\"59+\",older,\"land\",advice,x\"y\n"             // 9
-                      "2024-05-14,R,V,male,59+,older,land,advice,last";                     // 10
+                      "2024-05-14,R,V,male,59+,older,land,advice,\"a, b\"\r\n"            // 2
+                      "2024-05-14,R,V,male,59+,older,land,advice,\"say \"\"hi\"\"\"\r\n"  // 3
+                      "2024-05-14,R,V,male,59+,older,land,advice,\"one\ntwo\r\nthree\"\n" // 4-6
+                      "\n"                                                                // 7
+                      "2024-05-14,R,V,male,59+,older,land,advice,\"\"\n"                  // 8
+                      "2024-05-14,R,V,\"\",\"59+\",older,\"land\",advice,x\"y\n"          // 9
+                      "2024-05-14,R,V,male,59+,older,land,advice,last";                   // 10
     ImportReport r = d.import(d.write("quoting.csv", csv));
     INFO(errors_text(r));
     REQUIRE(r.ok());
@@ -254,14 +254,15 @@ TEST_CASE("import: a UTF-8 BOM before the header is skipped in CSV and JSON Line
 TEST_CASE("import: the format is taken from the content when the extension says nothing",
           "[client][import]") {
     ImportDevice d;
-    ImportReport r = d.import(d.write(
-        "journal.txt", "{\"date\":\"2024-05-14\",\"region\":\"R\",\"village\":\"V\","
-                       "\"gender\":\"male\",\"age\":\"59+\",\"category\":\"older\","
-                       "\"topics\":[\"land\"],\"outcome\":\"advice\"}\n"));
+    ImportReport r = d.import(d.write("journal.txt",
+                                      "{\"date\":\"2024-05-14\",\"region\":\"R\",\"village\":\"V\","
+                                      "\"gender\":\"male\",\"age\":\"59+\",\"category\":\"older\","
+                                      "\"topics\":[\"land\"],\"outcome\":\"advice\"}\n"));
     INFO(errors_text(r));
     CHECK(r.ok());
     CHECK(r.format == ImportFormat::jsonl);
-    ImportReport c = d.import(d.write("journal.txt2", k_header + "2024-05-14,R,V,,,,land,advice,q\n"));
+    ImportReport c =
+        d.import(d.write("journal.txt2", k_header + "2024-05-14,R,V,,,,land,advice,q\n"));
     CHECK(c.ok());
     CHECK(c.format == ImportFormat::csv);
 }
@@ -283,16 +284,15 @@ TEST_CASE("import: unknown headers are named, with the line of the header", "[cl
 
 TEST_CASE("import: a missing required column is an error naming it", "[client][import]") {
     ImportDevice d;
-    ImportReport r =
-        d.import(d.write("m.csv", "date,region,village,gender,age,topics,outcome\n"
-                                  "2024-05-14,R,V,male,59+,land,advice\n"));
+    ImportReport r = d.import(d.write("m.csv", "date,region,village,gender,age,topics,outcome\n"
+                                               "2024-05-14,R,V,male,59+,land,advice\n"));
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].line == 1);
     CHECK(r.errors[0].column == "header");
     CHECK_THAT(r.errors[0].message, Catch::Contains("'category'"));
 
-    ImportReport dup = d.import(d.write(
-        "dup.csv", "date,дата,region,village,gender,age,category,topics,outcome\n"));
+    ImportReport dup = d.import(
+        d.write("dup.csv", "date,дата,region,village,gender,age,category,topics,outcome\n"));
     REQUIRE(dup.errors.size() == 1);
     CHECK_THAT(dup.errors[0].message, Catch::Contains("columns 1 and 2"));
 }
@@ -301,17 +301,16 @@ TEST_CASE("import: every bad row is reported with its line and column, nothing i
           "[client][import]") {
     ImportDevice d;
     std::int64_t before = d.events();
-    std::string csv = k_header +
-                      "2024-05-14,R,V,male,59+,older,land,advice,good\n"          // 2
-                      "2024-02-30,R,V,male,59+,older,land,advice,bad date\n"      // 3
-                      "2024-05-14,R,V,Айгүл Сейітова,59+,older,land,advice,x\n"    // 4
-                      "2024-05-14,R,V,male,60+,older,land;taxes;moon,advice,x\n"  // 5
-                      "2024-05-14,R,V,male,59+,older,land,advice\n"                // 6
-                      "2024-05-14,R,V,male,59+,older,land,advice,\"bad \xC3\x28\"\n" // 7
-                      "2024-05-14,,V,male,59+,older,,,x\n"                          // 8
-                      "2024-05-14,R,V,male,59+,older,land,shrug,x,extra\n"          // 9
-                      "2024-05-14,R,V,male,59+,older,land,advice,\"a\"b\n"         // 10
-                      "2024-05-14,R,V,male,59+,older,land,advice,good too\n";      // 11
+    std::string csv = k_header + "2024-05-14,R,V,male,59+,older,land,advice,good\n"             // 2
+                                 "2024-02-30,R,V,male,59+,older,land,advice,bad date\n"         // 3
+                                 "2024-05-14,R,V,Айгүл Сейітова,59+,older,land,advice,x\n"      // 4
+                                 "2024-05-14,R,V,male,60+,older,land;taxes;moon,advice,x\n"     // 5
+                                 "2024-05-14,R,V,male,59+,older,land,advice\n"                  // 6
+                                 "2024-05-14,R,V,male,59+,older,land,advice,\"bad \xC3\x28\"\n" // 7
+                                 "2024-05-14,,V,male,59+,older,,,x\n"                           // 8
+                                 "2024-05-14,R,V,male,59+,older,land,shrug,x,extra\n"           // 9
+                                 "2024-05-14,R,V,male,59+,older,land,advice,\"a\"b\n"    // 10
+                                 "2024-05-14,R,V,male,59+,older,land,advice,good too\n"; // 11
     ImportReport r = d.import(d.write("bad.csv", csv));
     INFO(errors_text(r));
     REQUIRE_FALSE(r.ok());
@@ -347,10 +346,10 @@ TEST_CASE("import: every bad row is reported with its line and column, nothing i
 TEST_CASE("import: an unclosed quote is reported at the line where its record starts",
           "[client][import]") {
     ImportDevice d;
-    ImportReport r = d.import(d.write(
-        "q.csv", k_header + "2024-05-14,R,V,male,59+,older,land,advice,ok\n"
-                            "2024-05-14,R,V,male,59+,older,land,advice,\"never closed\n"
-                            "2024-05-14,R,V,male,59+,older,land,advice,ok\n"));
+    ImportReport r = d.import(
+        d.write("q.csv", k_header + "2024-05-14,R,V,male,59+,older,land,advice,ok\n"
+                                    "2024-05-14,R,V,male,59+,older,land,advice,\"never closed\n"
+                                    "2024-05-14,R,V,male,59+,older,land,advice,ok\n"));
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].line == 3);
     CHECK(r.errors[0].column == "row");
@@ -359,8 +358,8 @@ TEST_CASE("import: an unclosed quote is reported at the line where its record st
 
 TEST_CASE("import: an empty file is an error", "[client][import]") {
     ImportDevice d;
-    for (const std::string& content : {std::string(), std::string("\xEF\xBB\xBF"),
-                                       std::string("\r\n\n  \n")}) {
+    for (const std::string& content :
+         {std::string(), std::string("\xEF\xBB\xBF"), std::string("\r\n\n  \n")}) {
         ImportReport csv = d.import(d.write("empty.csv", content));
         REQUIRE(csv.errors.size() == 1);
         CHECK(csv.errors[0].column == "file");
@@ -377,7 +376,9 @@ TEST_CASE("import: an empty file is an error", "[client][import]") {
 
 TEST_CASE("import: a UTF-16 or non-UTF-8 file is refused with a hint", "[client][import]") {
     ImportDevice d;
-    ImportReport utf16 = d.import(d.write("u16.csv", std::string("\xFF\xFE" "d\0a\0", 6)));
+    ImportReport utf16 = d.import(d.write("u16.csv", std::string("\xFF\xFE"
+                                                                 "d\0a\0",
+                                                                 6)));
     REQUIRE(utf16.errors.size() == 1);
     CHECK_THAT(utf16.errors[0].message, Catch::Contains("UTF-8"));
     // Windows-1251 header "дата": bytes that are not UTF-8.
@@ -393,17 +394,18 @@ TEST_CASE("import: JSON Lines errors: syntax, unknown keys, missing keys, wrong 
     ImportDevice d;
     std::string good = R"({"date":"2024-05-14","region":"R","village":"V","gender":"male",)"
                        R"("age":"59+","category":"older","topics":"land","outcome":"advice"})";
-    std::string jsonl = good + "\n" +                                                   // 1
-                        "{\"date\": \"2024-05-14\",\n" +                                 // 2
-                        R"({"date":"2024-05-14","region":"R","village":"V","gender":"male","age":"59+","category":"older","topics":"land","outcome":"advice","mood":"x"})" +
-                        "\n" +                                                          // 3
-                        R"({"date":"2024-05-14","region":"R","village":"V","gender":"male","topics":"land","outcome":"advice"})" +
-                        "\n" +                                                          // 4
-                        R"({"date":"2024-05-14","region":"R","village":"V","gender":{"a":1},"age":"59+","category":"older","topics":"land","outcome":"advice"})" +
-                        "\n" +                                                          // 5
-                        "{\"date\":\"2024-05-14\",\"question\":\"\xFF\"}\n" +            // 6
-                        "[1,2]\n" +                                                     // 7
-                        good + "\n";                                                    // 8
+    std::string jsonl =
+        good + "\n" +                    // 1
+        "{\"date\": \"2024-05-14\",\n" + // 2
+        R"({"date":"2024-05-14","region":"R","village":"V","gender":"male","age":"59+","category":"older","topics":"land","outcome":"advice","mood":"x"})" +
+        "\n" + // 3
+        R"({"date":"2024-05-14","region":"R","village":"V","gender":"male","topics":"land","outcome":"advice"})" +
+        "\n" + // 4
+        R"({"date":"2024-05-14","region":"R","village":"V","gender":{"a":1},"age":"59+","category":"older","topics":"land","outcome":"advice"})" +
+        "\n" +                                                // 5
+        "{\"date\":\"2024-05-14\",\"question\":\"\xFF\"}\n" + // 6
+        "[1,2]\n" +                                           // 7
+        good + "\n";                                          // 8
     std::int64_t before = d.events();
     ImportReport r = d.import(d.write("bad.jsonl", jsonl));
     INFO(errors_text(r));
@@ -425,11 +427,10 @@ TEST_CASE("import: JSON Lines errors: syntax, unknown keys, missing keys, wrong 
 TEST_CASE("import: an id given twice in one file is an error", "[client][import]") {
     ImportDevice d;
     std::string header = "id,date,region,village,gender,age,category,topics,outcome\n";
-    ImportReport r = d.import(
-        d.write("ids.csv", header +
-                               "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B,2024-05-14,R,V,,,,land,advice\n"
-                               "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b,2024-05-14,R,V,,,,land,advice\n"
-                               "not-an-id,2024-05-14,R,V,,,,land,advice\n"));
+    ImportReport r = d.import(d.write(
+        "ids.csv", header + "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B,2024-05-14,R,V,,,,land,advice\n"
+                            "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b,2024-05-14,R,V,,,,land,advice\n"
+                            "not-an-id,2024-05-14,R,V,,,,land,advice\n"));
     INFO(errors_text(r));
     REQUIRE(issue_at(r, 3, "id"));
     CHECK_THAT(issue_at(r, 3, "id")->message, Catch::Contains("line 2"));
@@ -495,11 +496,12 @@ TEST_CASE("import: the same rows spelled with codes in JSON Lines are already pr
                                            "14.05.2024,Ақтөбе обл.,Қызылжар,ер,59+,"
                                            "жастар,жер; отбасы,кеңес берілді\n"))
                 .imported == 1);
-    ImportReport again = d.import(d.write(
-        "codes.jsonl", R"({"date":"2024-05-14","region":"ақтөбе обл.","village":"ҚЫЗЫЛЖАР",)"
-                       R"("gender":"male","age":"59+","category":"youth","topics":["land","family"],)"
-                       R"("outcome":"advice","lawyer":"арнат"})"
-                       "\n"));
+    ImportReport again = d.import(
+        d.write("codes.jsonl",
+                R"({"date":"2024-05-14","region":"ақтөбе обл.","village":"ҚЫЗЫЛЖАР",)"
+                R"("gender":"male","age":"59+","category":"youth","topics":["land","family"],)"
+                R"("outcome":"advice","lawyer":"арнат"})"
+                "\n"));
     INFO(errors_text(again));
     CHECK(again.imported == 0);
     CHECK(again.already_present == 1);
@@ -546,11 +548,13 @@ TEST_CASE("import: a dry run validates and counts but writes nothing", "[client]
 TEST_CASE("import: rows of an open visit join it and the current visit does not change",
           "[client][import]") {
     ImportDevice d;
-    must(d.engine.add_village({"Қызылжар", "Ақтөбе обл.", std::nullopt, std::nullopt, std::nullopt}));
+    must(d.engine.add_village(
+        {"Қызылжар", "Ақтөбе обл.", std::nullopt, std::nullopt, std::nullopt}));
     Visit open = must(d.engine.start_visit("Қызылжар", std::string("2024-05-14")));
     ImportReport r = d.import(d.write(
-        "open.csv", k_header + "2024-05-14,ақтөбе обл.,қызылжар,male,59+,older,land,advice,same day\n"
-                               "2024-05-13,Ақтөбе обл.,Қызылжар,male,59+,older,land,advice,day before\n"));
+        "open.csv", k_header +
+                        "2024-05-14,ақтөбе обл.,қызылжар,male,59+,older,land,advice,same day\n"
+                        "2024-05-13,Ақтөбе обл.,Қызылжар,male,59+,older,land,advice,day before\n"));
     INFO(errors_text(r));
     REQUIRE(r.ok());
     CHECK(r.villages_created == 0);
@@ -581,11 +585,11 @@ TEST_CASE("import: an uninitialised device or a missing file is an error, not a 
 TEST_CASE("import: labels match without ё and without parentheses, in any case",
           "[client][import]") {
     ImportDevice d;
-    ImportReport r = d.import(d.write(
-        "loose.csv", k_header +
-                         "2024-05-14,R,V,МУЖЧИНА,13–16,молодежь,жилье; Бытовое насилие,"
-                         "ДАНА КОНСУЛЬТАЦИЯ,a\n"
-                         "2024-05-14,R,V,ер,59+,жасы үлкен адамдар 50+,жер,кеңес берілді,b\n"));
+    ImportReport r = d.import(
+        d.write("loose.csv",
+                k_header + "2024-05-14,R,V,МУЖЧИНА,13–16,молодежь,жилье; Бытовое насилие,"
+                           "ДАНА КОНСУЛЬТАЦИЯ,a\n"
+                           "2024-05-14,R,V,ер,59+,жасы үлкен адамдар 50+,жер,кеңес берілді,b\n"));
     INFO(errors_text(r));
     REQUIRE(r.ok());
     auto rows = d.by_question();

@@ -22,8 +22,8 @@ constexpr Phrase k_would_import{"импортталар еді", "будет и�
 constexpr Phrase k_present{"бұрыннан бар", "уже есть", "already present"};
 constexpr Phrase k_villages{"жаңа ауылдар", "новых сёл", "villages created"};
 constexpr Phrase k_visits{"жаңа сапарлар", "новых выездов", "visits created"};
-constexpr Phrase k_dry_run{"тексеру ғана: ештеңе жазылған жоқ", "только проверка: ничего не записано",
-                           "dry run: nothing was written"};
+constexpr Phrase k_dry_run{"тексеру ғана: ештеңе жазылған жоқ",
+                           "только проверка: ничего не записано", "dry run: nothing was written"};
 
 void print_report(Context& ctx, const client::ImportReport& r) {
     if (r.dry_run) {
@@ -57,10 +57,12 @@ const bool registered = register_command("import", [](CLI::App& app, Registry& r
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand(
-        "import", "Import consultations from a journal file (CSV or JSON Lines); see docs/import.md");
+        "import",
+        "Import consultations from a journal file (CSV or JSON Lines); see docs/import.md");
     cmd->add_option("file", o->file, "Journal file: .csv, .jsonl or .ndjson")->required();
     cmd->add_flag("--dry-run", o->dry_run, "Check every row and count; write nothing");
-    cmd->add_option("--format", o->format, "csv, jsonl or auto (default: by extension, then content)")
+    cmd->add_option("--format", o->format,
+                    "csv, jsonl or auto (default: by extension, then content)")
         ->check(CLI::IsMember({"auto", "csv", "jsonl"}));
     cmd->callback([&registry, o] {
         registry.set([o](Context& ctx) -> Result<void> {
@@ -90,10 +92,10 @@ const bool registered = register_command("import", [](CLI::App& app, Registry& r
                 bad_lines += issue.line != last;
                 last = issue.line;
             }
-            return fail(ErrorCode::invalid_input,
-                        std::to_string(report.errors.size()) + " problem(s) on " +
-                            std::to_string(bad_lines) + " line(s) of " + o->file +
-                            "; nothing was imported");
+            return fail(ErrorCode::invalid_input, std::to_string(report.errors.size()) +
+                                                      " problem(s) on " +
+                                                      std::to_string(bad_lines) + " line(s) of " +
+                                                      o->file + "; nothing was imported");
         });
     });
 });

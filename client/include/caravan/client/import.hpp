@@ -36,7 +36,7 @@ enum class ImportFormat { automatic, csv, jsonl };
 [[nodiscard]] std::string_view to_string(ImportFormat format);
 
 struct ImportOptions {
-    bool dry_run = false; // validate and count; write nothing
+    bool dry_run = false;                          // validate and count; write nothing
     ImportFormat format = ImportFormat::automatic; // from the extension, else the content
 };
 
@@ -69,8 +69,7 @@ struct ImportReport {
 // Imports `path` into `engine`. Returns an Error only for what is not a property of the rows
 // (file unreadable, device not initialised, database failure); bad rows are reported in
 // ImportReport::errors.
-[[nodiscard]] Result<ImportReport> import_journal(Engine& engine,
-                                                  const std::filesystem::path& path,
+[[nodiscard]] Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path& path,
                                                   const ImportOptions& options = {});
 
 [[nodiscard]] nlohmann::json to_json(const ImportReport& report);
