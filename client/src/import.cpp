@@ -682,6 +682,27 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
     std::vector<std::size_t> positions; // file column -> journal column index
     std::array<bool, k_max_columns> present{};
     std::array<std::size_t, k_max_columns> first_position{};
+    // How many required columns the line names decides how it is read. None: it is a row of
+    // data (the header was left out), reported without repeating its cells, which are personal
+    // data. Some: unknown fields are given by position only, since they may be data too. All:
+    // it is a header, and unknown names are quoted.
+    std::size_t required_named = 0;
+    for (std::string_view code : k_required) {
+        required_named +=
+            std::any_of(rec.fields.begin(), rec.fields.end(), [&](const std::string& f) {
+                const JournalColumn* c = find_journal_column(f);
+                return c && c->code == code;
+            });
+    }
+    if (required_named == 0) {
+        report.errors.push_back(
+            {header_line, "header",
+             "the first line names none of the required columns: the file must start with a "
+             "header line naming the columns (codes such as date, region, village, or their "
+             "kk/ru/en headers)"});
+        return;
+    }
+    const bool quote_unknown = required_named == std::size(k_required);
     bool header_ok = true;
     for (std::size_t i = 0; i < rec.fields.size(); ++i) {
         const std::string& name = rec.fields[i];
@@ -705,10 +726,13 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
             for (const JournalColumn& k : journal_columns()) {
                 known += (known.empty() ? "" : ", ") + std::string(k.code);
             }
-            report.errors.push_back({header_line, "header",
-                                     "unknown column " + quoted_name(name) + " (column " +
-                                         std::to_string(i + 1) + "); known columns: " + known +
-                                         ", or their kk/ru/en headers"});
+            report.errors.push_back(
+                {header_line, "header",
+                 (quote_unknown
+                      ? "unknown column " + quoted_name(name) + " (column " +
+                            std::to_string(i + 1) + ")"
+                      : "column " + std::to_string(i + 1) + " is not a known column name") +
+                     "; known columns: " + known + ", or their kk/ru/en headers"});
             header_ok = false;
             continue;
         }
@@ -725,15 +749,13 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
         first_position[index] = i;
         positions.push_back(index);
     }
-    if (header_ok) {
-        for (std::string_view code : k_required) {
-            if (!present[col(code)]) {
-                report.errors.push_back({header_line, "header",
-                                         "required column '" + std::string(code) + "' (" +
-                                             header_names(journal_columns()[col(code)]) +
-                                             ") is missing"});
-                header_ok = false;
-            }
+    for (std::string_view code : k_required) {
+        if (!present[col(code)]) {
+            report.errors.push_back({header_line, "header",
+                                     "required column '" + std::string(code) + "' (" +
+                                         header_names(journal_columns()[col(code)]) +
+                                         ") is missing"});
+            header_ok = false;
         }
     }
     if (!header_ok) {

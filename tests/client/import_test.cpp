@@ -599,3 +599,32 @@ TEST_CASE("import: labels match without ё and without parentheses, in any case"
     CHECK(rows.at("a").topics == std::vector<std::string>{"housing", "domestic-violence"});
     CHECK(rows.at("b").person.category == "older");
 }
+
+TEST_CASE("import: a file without its header line is refused without echoing its cells",
+          "[client][import]") {
+    ImportDevice d;
+    ImportReport r =
+        d.import(d.write("headerless.csv",
+                         "2024-05-14,Ақтөбе обл.,Қызылжар,Айгүл Сейітова,59+,older,land,advice\n"));
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].line == 1);
+    CHECK(r.errors[0].column == "header");
+    CHECK_THAT(r.errors[0].message, Catch::Contains("header line"));
+    CHECK_THAT(r.errors[0].message, !Catch::Contains("Айгүл"));
+    CHECK_THAT(r.errors[0].message, !Catch::Contains("Қызылжар"));
+
+    // A header missing required columns: its unknown fields are given by position only.
+    ImportReport partial =
+        d.import(d.write("partial.csv", "date,region,village,Айгүл Сейітова,age,category\n"));
+    INFO(errors_text(partial));
+    CHECK(issue_at(partial, 1, "header"));
+    for (const ImportIssue& e : partial.errors) {
+        CHECK_THAT(e.message, !Catch::Contains("Айгүл"));
+    }
+    CHECK(std::any_of(partial.errors.begin(), partial.errors.end(), [](const ImportIssue& e) {
+        return e.message.find("column 4 is not a known column name") != std::string::npos;
+    }));
+    CHECK(std::any_of(partial.errors.begin(), partial.errors.end(), [](const ImportIssue& e) {
+        return e.message.find("'gender'") != std::string::npos;
+    }));
+}
