@@ -628,3 +628,31 @@ TEST_CASE("import: a file without its header line is refused without echoing its
         return e.message.find("'gender'") != std::string::npos;
     }));
 }
+
+TEST_CASE("import: a write that fails half-way (disk full) leaves nothing behind",
+          "[client][import]") {
+    ImportDevice d;
+    std::string csv = k_header;
+    for (int i = 0; i < 2000; ++i) {
+        csv += "2024-05-14,R,V" + std::to_string(i % 40) + ",female,33-45,unemployed,land,advice," +
+               "question " + std::to_string(i) + "\n";
+    }
+    auto file = d.write("big.csv", csv);
+    std::int64_t before = d.events();
+    auto pages = must(d.engine.database().prepare("PRAGMA page_count"));
+    REQUIRE(must(pages.step()));
+    std::int64_t page_count = pages.column_int(0);
+    REQUIRE(d.engine.database().set_max_page_count(page_count + 40));
+
+    auto failed = import_journal(d.engine, file);
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().code == ErrorCode::storage_full);
+    CHECK(d.events() == before);
+    CHECK(must(d.engine.list_villages()).empty());
+    CHECK(d.consultations().empty());
+
+    REQUIRE(d.engine.database().set_max_page_count(1 << 30));
+    ImportReport r = d.import(file);
+    CHECK(r.imported == 2000);
+    CHECK(r.villages_created == 40);
+}
