@@ -52,7 +52,8 @@ Engine::Engine(storage::Database db, EngineOptions options)
 
 Engine::Engine(Engine&& other) noexcept
     : m_db(std::move(other.m_db)), m_log(m_db), m_settings(m_db), m_projector(m_db),
-      m_options(std::move(other.m_options)), m_write(std::move(other.m_write)) {}
+      m_options(std::move(other.m_options)), m_write(std::move(other.m_write)),
+      m_current_visit(std::move(other.m_current_visit)) {}
 
 Engine& Engine::operator=(Engine&& other) noexcept {
     if (this != &other) {
@@ -63,6 +64,7 @@ Engine& Engine::operator=(Engine&& other) noexcept {
         m_projector = Projector(m_db);
         m_options = std::move(other.m_options);
         m_write = std::move(other.m_write);
+        m_current_visit = std::move(other.m_current_visit);
     }
     return *this;
 }
@@ -146,6 +148,7 @@ Result<void> Engine::write(const std::function<Result<void>()>& work) {
         result = m_write->tx.commit();
     }
     m_write.reset(); // rolls back unless committed
+    m_current_visit.reset();
     return result;
 }
 
@@ -180,6 +183,9 @@ Result<Event> Engine::record(const EntityDef& def, const std::string& id, std::s
     if (auto ok = m_projector.apply(event, payload); !ok) {
         return tl::unexpected(ok.error());
     }
+    if (&def == &entities::visit || &def == &entities::village) {
+        m_current_visit.reset(); // a visit and its village make up the cached current visit
+    }
     ++m_write->next_seq;
     return event;
 }
@@ -199,6 +205,7 @@ Result<bool> Engine::apply_remote(Event event) {
         if (!inserted) {
             return {};
         }
+        m_current_visit.reset();
         return m_projector.apply(event);
     });
     if (!ok) {

@@ -7,9 +7,14 @@
 namespace caravan::client {
 
 std::string Hlc::to_hex() const {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
-    return buf;
+    // By hand rather than snprintf: every recorded field carries a version made from this.
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out(16, '0');
+    auto v = static_cast<std::uint64_t>(value);
+    for (std::size_t i = 16; i-- > 0; v >>= 4) {
+        out[i] = k_hex[v & 0x0f];
+    }
+    return out;
 }
 
 std::optional<Hlc> Hlc::from_hex(std::string_view text) {

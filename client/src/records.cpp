@@ -385,6 +385,9 @@ Result<Visit> Engine::load_visit(const std::string& id) {
 }
 
 Result<std::optional<Visit>> Engine::current_visit() {
+    if (m_write && m_current_visit) {
+        return *m_current_visit;
+    }
     auto id = m_settings.get(key::current_visit);
     if (!id) {
         return tl::unexpected(id.error());
@@ -393,10 +396,14 @@ Result<std::optional<Visit>> Engine::current_visit() {
         return std::optional<Visit>();
     }
     auto visit = load_visit(**id);
-    if (!visit) {
-        return std::optional<Visit>(); // deleted elsewhere
+    std::optional<Visit> current;
+    if (visit) {
+        current = std::move(*visit);
+    } // else deleted elsewhere
+    if (m_write) {
+        m_current_visit = current;
     }
-    return std::optional<Visit>(*visit);
+    return current;
 }
 
 Result<Visit> Engine::find_visit(std::string_view ref) {
@@ -486,6 +493,7 @@ Result<Visit> Engine::start_visit(std::string_view village_ref,
         if (!event) {
             return tl::unexpected(event.error());
         }
+        m_current_visit.reset();
         return m_settings.set(key::current_visit, visit.id);
     });
     if (!ok) {
@@ -565,6 +573,7 @@ Result<Visit> Engine::close_visit(const std::optional<std::string>& ref) {
             return tl::unexpected(current.error());
         }
         if (*current && **current == visit->id) {
+            m_current_visit.reset();
             return m_settings.erase(key::current_visit);
         }
         return {};

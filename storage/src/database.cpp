@@ -296,7 +296,7 @@ Result<Statement> Database::prepare(std::string_view sql) {
 }
 
 Result<Statement*> Database::cached(std::string_view sql) {
-    auto found = m_cache.find(std::string(sql));
+    auto found = m_cache.find(sql);
     if (found != m_cache.end()) {
         found->second.reset();
         return &found->second;

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "caravan/client/hlc.hpp"
+#include "caravan/client/ids.hpp"
 #include "engine_helpers.hpp"
 #include "temp_dir.hpp"
 
@@ -123,4 +124,23 @@ TEST_CASE("hlc: an engine's events never go back in time, across restarts and a 
         CHECK(events[i].hlc > events[i - 1].hlc);
         CHECK(events[i].seq == events[i - 1].seq + 1);
     }
+}
+
+TEST_CASE("ids: a v7 UUID carries its time, version and variant in the canonical lowercase form",
+          "[client][ids]") {
+    const std::int64_t ms = 0x0123456789ab;
+    std::string id = client::uuid_v7(ms);
+    REQUIRE(id.size() == 36);
+    CHECK(client::is_uuid(id));
+    CHECK(id.substr(0, 13) == "01234567-89ab");
+    CHECK(id[8] == '-');
+    CHECK(id[13] == '-');
+    CHECK(id[14] == '7'); // version
+    CHECK(id[18] == '-');
+    CHECK(std::string("89ab").find(id[19]) != std::string::npos); // variant 10xx
+    CHECK(id[23] == '-');
+    CHECK(id.find_first_not_of("0123456789abcdef-") == std::string::npos);
+    CHECK(client::uuid_v7(ms) != id);
+    CHECK(client::uuid_from_key("village", "a") == client::uuid_from_key("village", "a"));
+    CHECK(client::is_uuid(client::uuid_from_key("village", "a")));
 }

@@ -201,6 +201,37 @@ TEST_CASE("validation: a consultation without a current visit is refused", "[cli
     CHECK(test::event_count(*device) == 1);
 }
 
+TEST_CASE("batch: each add goes to the visit that is current at that moment of the batch",
+          "[client][validate]") {
+    // A batch looks the current visit up once and keeps it: starting or closing a visit in the
+    // same batch must be seen by the adds that follow.
+    test::TempDir dir;
+    test::SimDevice device(dir / "d.db", T);
+    ok(device->init("Арнат Ұлтанбаев", "Жамбыл обл."));
+    VillageInput first;
+    first.name = "Қызылжар";
+    first.region = "Ақтөбе обл.";
+    VillageInput second = first;
+    second.name = "Тасөткел";
+    ok(device->add_village(first));
+    ok(device->add_village(second));
+    std::string visit_a, visit_b, in_a, in_b;
+    ok(device->batch([&]() -> Result<void> {
+        visit_a = ok(device->start_visit("Қызылжар", std::string("2024-05-14"))).id;
+        in_a = ok(device->add_consultation(test::consultation_input(k_personal))).visit_id;
+        visit_b = ok(device->start_visit("Тасөткел", std::string("2024-05-15"))).id;
+        in_b = ok(device->add_consultation(test::consultation_input(k_personal))).visit_id;
+        ok(device->close_visit(std::nullopt));
+        auto after_close = device->add_consultation(test::consultation_input(k_personal));
+        REQUIRE_FALSE(after_close);
+        CHECK(after_close.error().code == ErrorCode::invalid_input);
+        return {};
+    }));
+    CHECK(in_a == visit_a);
+    CHECK(in_b == visit_b);
+    CHECK(visit_a != visit_b);
+}
+
 // ---- text folding and name lookup --------------------------------------------------------
 
 TEST_CASE("text: fold_case lowers Kazakh, Russian and ASCII letters and nothing else",

@@ -154,6 +154,10 @@ class Engine {
     Projector m_projector;
     EngineOptions m_options;
     std::unique_ptr<WriteState> m_write;
+    // The current visit as read inside the open write transaction, so that a batch of adds
+    // looks it up once. Forgotten when a visit, a village or the current-visit setting is
+    // written, and when the transaction ends.
+    std::optional<std::optional<Visit>> m_current_visit;
 };
 
 // Default database path: $CARAVAN_DB, else $XDG_DATA_HOME/caravan/caravan.db, else

@@ -10,7 +10,9 @@
 //   program, values are always bound.
 // - No SQLite type appears in this header.
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -120,10 +122,17 @@ class Database {
     struct Deleter {
         void operator()(sqlite3* db) const noexcept;
     };
+    // Looks statements up by the SQL text without building a std::string per lookup.
+    struct SqlHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view sql) const noexcept {
+            return std::hash<std::string_view>{}(sql);
+        }
+    };
     Database() = default;
     std::unique_ptr<sqlite3, Deleter> m_db;
     std::filesystem::path m_path;
-    std::unordered_map<std::string, Statement> m_cache;
+    std::unordered_map<std::string, Statement, SqlHash, std::equal_to<>> m_cache;
 };
 
 // Maps a SQLite result code to our vocabulary; `what` names the operation, never data.
