@@ -28,9 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     const PlanTargets& t = plan->targets;
-    for (std::int64_t count : {t.villages, t.participants, t.journals, t.lawyers,
-                               t.protected_people, t.visits.value_or(0),
-                               t.consultations.value_or(0)}) {
+    for (std::int64_t count :
+         {t.villages, t.participants, t.journals, t.lawyers, t.protected_people,
+          t.visits.value_or(0), t.consultations.value_or(0)}) {
         require(count >= 0 && count <= 1000000000);
     }
     require(t.satisfaction_percent >= 0 && t.satisfaction_percent <= 100);
