@@ -187,6 +187,7 @@ TEST_CASE("export server: the HTTP exports are the server CLI's bytes, for a coo
                 CHECK(res->get_header_value("Content-Disposition") ==
                       std::string("attachment; filename=\"caravan-journal.") + format + "\"");
                 CHECK(res->get_header_value("Cache-Control") == "no-store");
+                CHECK(res->get_header_value("Vary") == "Accept-Encoding");
             }
         }
         auto regional = http(f.server,
@@ -288,6 +289,9 @@ TEST_CASE("export server: the HTTP exports are the server CLI's bytes, for a coo
             CHECK(error_code(res) == "malformed");
             CHECK(res->body.find("plan") != std::string::npos);
         }
+        auto get = http(f.server, "/v1/export/indicators", coordinator);
+        CHECK(get->status == 400);
+        CHECK(get->body.find("POST") != std::string::npos);
         auto large =
             http(f.server, "/v1/export/indicators", coordinator, std::string(100 * 1024, ' '));
         CHECK(large->status == 413);

@@ -244,6 +244,13 @@ class ExportRoutes {
         });
     }
 
+    void indicators_without_plan(const httplib::Request& req, httplib::Response& res) {
+        answer(req, res, [](std::shared_ptr<StorePool::Lease>) -> ApiResult<void> {
+            return refuse(codes::malformed, "plan: POST the plan file (JSON, docs/exports.md) "
+                                            "as the body of /v1/export/indicators");
+        });
+    }
+
   private:
     using Body = std::function<ApiResult<void>(std::shared_ptr<StorePool::Lease>)>;
     using Writer = std::function<Result<void>(storage::Database&, std::ostream&)>;
@@ -309,6 +316,9 @@ class ExportRoutes {
                                                   std::string(what) + "." +
                                                   std::string(extension(format)) + "\"");
         const std::string type(content_type(format));
+        if (format != ex::Format::xlsx) {
+            res.set_header("Vary", "Accept-Encoding"); // cpp-httplib compresses these
+        }
         if (format == ex::Format::xlsx) {
             fs::path file = fs::temp_directory_path() / ("caravan-export-" + random_hex() + "." +
                                                          std::string(extension(format)));
@@ -378,6 +388,11 @@ void add_export_routes(httplib::Server& http, ExportRouteHooks hooks) {
     http.Get("/v1/export/breakdown", [routes](const httplib::Request& req, httplib::Response& res) {
         routes->breakdown(req, res);
     });
+    // A GET has no body to carry the plan: say so rather than "no such endpoint".
+    http.Get("/v1/export/indicators",
+             [routes](const httplib::Request& req, httplib::Response& res) {
+                 routes->indicators_without_plan(req, res);
+             });
     http.Post("/v1/export/indicators",
               [routes](const httplib::Request& req, httplib::Response& res) {
                   routes->indicators(req, res);
