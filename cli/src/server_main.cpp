@@ -29,7 +29,8 @@ void add_exports(CLI::App& app, const server::CliHooks& hooks) {
         command.add_option("--lang", shared->lang, "Language of labels: kk, ru or en")
             ->check(CLI::IsMember({"kk", "ru", "en"}))
             ->capture_default_str();
-        command.add_flag("--json", shared->json, "Print the summary as one JSON document");
+        command.add_flag("--json", shared->json,
+                         "JSON: the summary of -o, and the reports' default format");
     };
     host.set_action = [hooks, shared](cli::ExportAction action) {
         hooks.set_action([shared, action](const std::filesystem::path& data, std::ostream& out,

@@ -340,22 +340,23 @@ class ExportRoutes {
     ApiResult<void> send(const httplib::Request& req, httplib::Response& res, std::string_view what,
                          ex::Format format, std::shared_ptr<StorePool::Lease> store, Writer write,
                          const Builder& build) {
-        res.status = 200;
-        res.set_header("Cache-Control", "no-store");
-        res.set_header("X-Content-Type-Options", "nosniff");
-        res.set_header("Content-Disposition", "attachment; filename=\"caravan-" +
-                                                  std::string(what) + "." +
-                                                  std::string(extension(format)) + "\"");
         const std::string type(content_type(format));
-        if (format != ex::Format::xlsx) {
-            res.set_header("Vary", "Accept-Encoding"); // cpp-httplib compresses these
-            offer_gzip_only(req);
-        }
+        // Set only once nothing can fail any more: an error answer carries none of them.
+        auto success_headers = [&] {
+            res.status = 200;
+            res.set_header("Cache-Control", "no-store");
+            res.set_header("X-Content-Type-Options", "nosniff");
+            res.set_header("Content-Disposition", "attachment; filename=\"caravan-" +
+                                                      std::string(what) + "." +
+                                                      std::string(extension(format)) + "\"");
+        };
         if (format == ex::Format::xlsx) {
             fs::path file = fs::temp_directory_path() / ("caravan-export-" + random_hex() + "." +
                                                          std::string(extension(format)));
+            // The request was checked already: what fails now (the temporary directory, the
+            // disk) is the server's own failure, logged and answered 500/503.
             if (auto built = build((**store).database(), file); !built) {
-                return tl::unexpected(api_error_of(built.error()));
+                return tl::unexpected(api_error_from(built.error()));
             }
             auto in = std::make_shared<std::ifstream>(file, std::ios::binary);
             std::error_code ec;
@@ -366,6 +367,7 @@ class ExportRoutes {
                 return tl::unexpected(
                     api_error_from(Error{ErrorCode::io, "cannot read the built export back"}));
             }
+            success_headers();
             res.set_content_provider(
                 static_cast<std::size_t>(size), type,
                 [in](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
@@ -378,6 +380,9 @@ class ExportRoutes {
                 });
             return {};
         }
+        success_headers();
+        res.set_header("Vary", "Accept-Encoding"); // cpp-httplib compresses these
+        offer_gzip_only(req);
         auto log = m_hooks.log;
         res.set_chunked_content_provider(type, [store, write = std::move(write), log,
                                                 what = std::string(what)](std::size_t,
