@@ -296,6 +296,22 @@ TEST_CASE("export server: the HTTP exports are the server CLI's bytes, for a coo
             CHECK(error_code(res) == "malformed");
             CHECK(res->body.find("plan") != std::string::npos);
         }
+        // The access log names the route and the status, never a query value.
+        // (The server writes the line after the response: wait for it, boundedly.)
+        std::string log;
+        for (int i = 0; i < 500; ++i) {
+            log = read_file(f.server.data().string() + ".err");
+            if (log.find("route=/v1/export/breakdown status=400") != std::string::npos &&
+                log.find("route=/v1/export/journal status=404") != std::string::npos) {
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        CHECK(log.find("route=/v1/export/journal status=404") != std::string::npos);
+        CHECK(log.find("route=/v1/export/breakdown status=400") != std::string::npos);
+        CHECK(log.find("Маңғыстау") == std::string::npos);
+        CHECK(log.find("regoin") == std::string::npos);
+        CHECK(log.find("2024-02-30") == std::string::npos);
         auto get = http(f.server, "/v1/export/indicators", coordinator);
         CHECK(get->status == 400);
         CHECK(get->body.find("POST") != std::string::npos);

@@ -351,8 +351,14 @@ class ExportRoutes {
                                                       std::string(extension(format)) + "\"");
         };
         if (format == ex::Format::xlsx) {
-            fs::path file = fs::temp_directory_path() / ("caravan-export-" + random_hex() + "." +
-                                                         std::string(extension(format)));
+            std::error_code tmp_error;
+            const fs::path tmp = fs::temp_directory_path(tmp_error);
+            if (tmp_error) {
+                return tl::unexpected(api_error_from(Error{
+                    ErrorCode::io, "no temporary directory ($TMPDIR): " + tmp_error.message()}));
+            }
+            fs::path file =
+                tmp / ("caravan-export-" + random_hex() + "." + std::string(extension(format)));
             // The request was checked already: what fails now (the temporary directory, the
             // disk) is the server's own failure, logged and answered 500/503.
             if (auto built = build((**store).database(), file); !built) {
