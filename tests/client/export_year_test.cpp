@@ -2,6 +2,9 @@
 // coordinator database by applying every device's events (as sync will), in several orders:
 // the computed indicators and breakdowns equal what the generator put in, every breakdown sums
 // to its total, and the exports are byte-identical whatever the order.
+// tests/sync/export_server_year_test.cpp takes the same generated year through real sync
+// instead: five devices push to a real server, a coordinator pulls, and the coordinator's,
+// `caravan-server`'s and the HTTP endpoints' exports are byte-identical.
 
 #include <catch2/catch.hpp>
 

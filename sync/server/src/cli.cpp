@@ -332,7 +332,8 @@ int cli_exit_code(ErrorCode code) {
     }
 }
 
-int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+            const std::vector<CliExtension>& extensions) {
     CLI::App app{"caravan-server: the central sync server of Caravan", "caravan-server"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("caravan-server ") + CARAVAN_VERSION);
@@ -421,6 +422,15 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     check_cmd->add_flag("--json", as_json, "Print one JSON document");
     check_cmd->callback(
         [&] { action = [&](Context& ctx) { return run_check(ctx, data, as_json); }; });
+
+    CliHooks hooks;
+    hooks.add_data = [&](CLI::App& cmd) { add_data(&cmd); };
+    hooks.set_action = [&](DataAction added) {
+        action = [&data, added](Context& ctx) { return added(data, ctx.out, ctx.err); };
+    };
+    for (const CliExtension& extend : extensions) {
+        extend(app, hooks);
+    }
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     try {

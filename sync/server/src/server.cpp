@@ -16,6 +16,7 @@
 #include "caravan/sync/server/data_dir.hpp"
 #include "caravan/sync/server/rate_limiter.hpp"
 #include "caravan/sync/server/store.hpp"
+#include "export_routes.hpp"
 #include "store_pool.hpp"
 
 namespace caravan::sync::server {
@@ -82,6 +83,11 @@ bool printable_ascii(std::string_view s) {
 
 std::string_view route_of(const std::string& path) {
     for (std::string_view route : k_known_routes) {
+        if (path == route) {
+            return route;
+        }
+    }
+    for (std::string_view route : k_export_routes) {
         if (path == route) {
             return route;
         }
@@ -623,6 +629,18 @@ struct Server::Impl {
                             {"server_time", iso_utc(now())}};
             });
         });
+        add_export_routes(
+            http, ExportRouteHooks{
+                      &pool,
+                      [](const httplib::Request& req, Store& store) -> ApiResult<DeviceRecord> {
+                          if (auto ok = check_protocol(req); !ok) {
+                              return tl::unexpected(ok.error());
+                          }
+                          return authenticate(req, store);
+                      },
+                      [this](const httplib::Request& req, httplib::Response& res,
+                             const ApiError& error) { send_error(req, res, error); },
+                      [this](std::string_view line) { log(line); }});
     }
 };
 
