@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <system_error>
 
 namespace caravan::storage {
@@ -11,6 +12,13 @@ namespace caravan::storage {
 Error sqlite_error(int rc, std::string_view what, sqlite3* db) {
     std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     std::string message = std::string(what) + ": " + detail;
+    // A full disk shows as SQLITE_FULL when SQLite notices it, but as an I/O error when a write
+    // of the journal or the shared-memory file fails first: the system error tells.
+    if (int sys = db ? sqlite3_system_errno(db) : 0;
+        (sys == ENOSPC || sys == EDQUOT) &&
+        ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN)) {
+        rc = SQLITE_FULL;
+    }
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -192,18 +200,25 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
     // The first read of the header tells a foreign or corrupt file apart from a database.
     std::int64_t found_id = 0;
     {
+        // Only what SQLite calls corrupt is called damaged: a locked file or a full disk is
+        // not a damaged database, and saying so would frighten a user into "repairing" it.
+        auto header_error = [&](const Error& e) -> Error {
+            if (e.code == ErrorCode::busy || e.code == ErrorCode::storage_full) {
+                return e;
+            }
+            return Error{e.code == ErrorCode::io ? ErrorCode::io : ErrorCode::corrupt,
+                         path.string() + (e.code == ErrorCode::io
+                                              ? " cannot be read ("
+                                              : " is not a Caravan database or is damaged (") +
+                             e.message + ")"};
+        };
         auto app_id = db.prepare("PRAGMA application_id");
         if (!app_id) {
-            return fail(ErrorCode::corrupt, path.string() +
-                                                " is not a Caravan database or is damaged (" +
-                                                app_id.error().message + ")");
+            return tl::unexpected(header_error(app_id.error()));
         }
         auto has_row = app_id->step();
         if (!has_row) {
-            return fail(has_row.error().code == ErrorCode::busy ? ErrorCode::busy
-                                                                : ErrorCode::corrupt,
-                        path.string() + " is not a Caravan database or is damaged (" +
-                            has_row.error().message + ")");
+            return tl::unexpected(header_error(has_row.error()));
         }
         found_id = app_id->column_int(0);
     }

@@ -1,0 +1,153 @@
+// A full disk, for real: the device database and the server's data directory on a small tmpfs
+// the test mounts (root only; CI runs as root). The command that hits the full disk fails
+// clearly, everything confirmed before is intact, and work resumes once space is freed.
+#include "e2e_support.hpp"
+
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <fstream>
+
+using namespace caravan;
+using namespace caravan::test;
+using namespace caravan::test::e2e;
+
+namespace {
+
+// A tmpfs of `size` mounted on a fresh directory; unmounted on destruction.
+class SmallDisk {
+  public:
+    SmallDisk(const fs::path& where, const std::string& size) : m_path(where) {
+        fs::create_directories(m_path);
+        std::string options = "size=" + size + ",mode=0700";
+        m_mounted = ::mount("tmpfs", m_path.c_str(), "tmpfs", 0, options.c_str()) == 0;
+    }
+    ~SmallDisk() {
+        if (m_mounted) {
+            ::umount2(m_path.c_str(), MNT_DETACH);
+        }
+    }
+    SmallDisk(const SmallDisk&) = delete;
+    SmallDisk& operator=(const SmallDisk&) = delete;
+    [[nodiscard]] bool mounted() const { return m_mounted; }
+    [[nodiscard]] const fs::path& path() const { return m_path; }
+
+    // Writes a filler file until the disk refuses more; returns its size.
+    std::uintmax_t fill() const {
+        std::ofstream out(m_path / "filler", std::ios::binary);
+        std::string block(64 * 1024, 'x');
+        std::uintmax_t written = 0;
+        for (int i = 0; i < 100000 && out.write(block.data(), block.size()); ++i) {
+            out.flush();
+            if (!out) {
+                break;
+            }
+            written += block.size();
+        }
+        return written;
+    }
+    void free_space() const { fs::remove(m_path / "filler"); }
+
+  private:
+    fs::path m_path;
+    bool m_mounted = false;
+};
+
+bool can_mount() {
+    if (::geteuid() != 0) {
+        WARN("not root: the tmpfs disk-full test cannot mount and is skipped");
+        return false;
+    }
+    return true;
+}
+
+std::vector<std::string> consult_args(const std::string& question) {
+    return {"consult",    "add",     "--gender", "female",    "--age",  "33-45",      "--category",
+            "unemployed", "--topic", "land",     "--outcome", "advice", "--question", question};
+}
+
+} // namespace
+
+TEST_CASE("disk full: a consultation that does not fit fails clearly; earlier ones are intact and "
+          "recording resumes once space is freed",
+          "[e2e][disk-full]") {
+    if (!can_mount()) {
+        return;
+    }
+    TempDir dir;
+    SmallDisk disk(dir / "disk", "4m");
+    REQUIRE(disk.mounted());
+    Laptop laptop(disk.path() / "caravan.db");
+    laptop.must({"init", "--lawyer", "Арнат Ұлтанбаев", "--region", k_region});
+    laptop.must({"village", "add", "Қызылжар", "--region", k_region});
+    laptop.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    for (int i = 0; i < 5; ++i) {
+        laptop.must(consult_args("сұрақ " + std::to_string(i)));
+    }
+    REQUIRE(disk.fill() > 0);
+
+    // Until one fails: SQLite may still find room in pages it already has.
+    std::string long_text(9000, 'a');
+    int confirmed = 5;
+    ProcessResult refused;
+    for (int i = 0; i < 200; ++i) {
+        refused = laptop.run(consult_args(long_text + std::to_string(i)));
+        if (refused.exit_code != 0) {
+            break;
+        }
+        ++confirmed;
+    }
+    INFO(describe(refused));
+    REQUIRE(refused.exit_code == 1);
+    CHECK(refused.signal == 0);
+    CHECK_THAT(refused.err, Catch::Contains("full"));
+    CHECK(refused.err.find(long_text.substr(0, 50)) == std::string::npos); // no record text
+
+    disk.free_space();
+    ProcessResult check = laptop.run({"check"});
+    INFO(describe(check));
+    CHECK(check.exit_code == 0);
+    CHECK(laptop.must_json({"consult", "list"}).size() == static_cast<std::size_t>(confirmed));
+    laptop.must(consult_args("after the disk was freed"));
+    CHECK(laptop.must_json({"consult", "list"}).size() == static_cast<std::size_t>(confirmed + 1));
+}
+
+TEST_CASE("disk full on the server: a push is refused with 503 and nothing is lost; the device "
+          "syncs everything once space is freed",
+          "[e2e][disk-full]") {
+    if (!can_mount()) {
+        return;
+    }
+    TempDir dir;
+    SmallDisk disk(dir / "disk", "6m");
+    REQUIRE(disk.mounted());
+    Server server(disk.path() / "server");
+    Laptop laptop(dir / "laptop.db");
+    laptop.setup(server, "Арнат Ұлтанбаев");
+    laptop.must({"village", "add", "Қызылжар", "--region", k_region});
+    laptop.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    laptop.must(consult_args("бірінші"));
+    laptop.must_sync();
+
+    REQUIRE(disk.fill() > 0);
+    std::string long_text(9000, 'b');
+    for (int i = 0; i < 60; ++i) {
+        laptop.must(consult_args(long_text + std::to_string(i)));
+    }
+    ProcessResult full = laptop.sync({"--attempts", "1", "--json"});
+    INFO(describe(full));
+    CHECK(full.exit_code == 6);
+    CHECK(full.signal == 0);
+    CHECK_THAT(full.err, Catch::Contains("storage is full"));
+    // The server stays up and healthy while full.
+    ProcessResult again = laptop.sync({"--attempts", "1"});
+    CHECK(again.signal == 0);
+
+    disk.free_space();
+    laptop.must_sync();
+    require_exactly_once(server, {&laptop});
+    ProcessResult verify = laptop.sync({"--verify", "--json"});
+    INFO(describe(verify));
+    REQUIRE(verify.exit_code == 0);
+    CHECK(json::parse(verify.out)["verify"]["agree"] == true);
+}
