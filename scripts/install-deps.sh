@@ -11,6 +11,7 @@ packages=(
   catch2 libcli11-dev libexpected-dev
   libexif-dev libsodium-dev libxlsxwriter-dev libzstd-dev zlib1g-dev
   python3 python3-openpyxl
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
