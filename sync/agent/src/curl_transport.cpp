@@ -61,6 +61,12 @@ Error map_curl_error(CURLcode rc, const char* detail) {
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
+        if (what.find("subject name") != std::string::npos ||
+            what.find("host name") != std::string::npos) {
+            return {ErrorCode::protocol,
+                    "the server's TLS certificate is for another host name (" + what +
+                        "): use the server name the certificate was issued for"};
+        }
         return {ErrorCode::protocol, "the server's TLS certificate could not be verified (" + what +
                                          "); pass --ca-file if the server uses a private CA"};
     case CURLE_URL_MALFORMAT:
