@@ -164,7 +164,7 @@ struct Scenario {
 } // namespace
 
 TEST_CASE("rotate e2e: a laptop restored from an older backup and used again is re-registered "
-          "under a new id; A, B and C end up everywhere exactly once",
+          "under a new id, and A, B and C end up everywhere exactly once",
           "[sync][e2e][rotate]") {
     Scenario s;
     s.prepare();

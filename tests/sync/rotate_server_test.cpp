@@ -16,7 +16,7 @@ Reply rotate(Http& http, const std::string& token, const std::string& old_id,
 } // namespace
 
 TEST_CASE("server rotate: the new id gets the same enrollment and the old id's events as its "
-          "own; the old id can push and pull no more",
+          "own, and the old id can push and pull no more",
           "[server][rotate]") {
     TestServer server;
     Http http(server.port());
@@ -59,7 +59,7 @@ TEST_CASE("server rotate: the new id gets the same enrollment and the old id's e
                        "' AND successor = '" + next + "'") == 1);
 }
 
-TEST_CASE("server rotate: a repeated request for the same new id issues a fresh token; another "
+TEST_CASE("server rotate: a repeated request for the same new id issues a fresh token, and another "
           "new id, a bad id, someone else's id and a revoked device are refused",
           "[server][rotate]") {
     TestServer server;

@@ -532,6 +532,17 @@ struct SyncAgent::Session {
             return {};
         }
         const PendingRotation p = **pending;
+        if (device_id == p.new_id) {
+            // The rewrite committed but its bookkeeping did not (cannot happen today: both are
+            // in one transaction); finish it rather than ask the server to rotate N into N.
+            return engine.batch([&]() -> Result<void> {
+                auto before = state.rotated_from();
+                if (!before) {
+                    return tl::unexpected(before.error());
+                }
+                return state.finish_rotation(before->value_or(""));
+            });
+        }
         const std::string old_id = device_id;
         std::string body = json{{"device_id", old_id}, {"new_device_id", p.new_id}}.dump();
         auto reply = exchange([&] { return make_request("POST", "/v1/rotate", &body, false); }, {},
