@@ -93,16 +93,18 @@ std::string setting(const fs::path& db_path, std::string_view key) {
 }
 
 // The state the scenario must end in, whatever happened on the way.
+const std::map<std::string, int> k_abc = {{"A: жер учаскесі туралы сұрақ", 1},
+                                          {"B: қалпына келтіруден кейін жоғалған", 1},
+                                          {"C: қалпына келтірілген көшірмеде", 1}};
+
 void require_recovered(const Server& server, const Laptop& a, const Laptop& b,
-                       const std::string& old_id) {
+                       const std::string& old_id,
+                       const std::map<std::string, int>& expected = k_abc) {
     const std::string new_id = a.device_id();
     REQUIRE(new_id != old_id);
 
     // A, B (the timeline the restore lost) and C (recorded on the restored copy), once each,
     // on the server, on the restored laptop and on the other laptop.
-    const std::map<std::string, int> expected = {{"A: жер учаскесі туралы сұрақ", 1},
-                                                 {"B: қалпына келтіруден кейін жоғалған", 1},
-                                                 {"C: қалпына келтірілген көшірмеде", 1}};
     REQUIRE(questions_on(server) == expected);
     REQUIRE(questions_on(a) == expected);
     b.must_sync();
@@ -143,8 +145,10 @@ struct Scenario {
     std::string old_id;
     fs::path backup = dir / "a-backup.db";
 
-    // Up to the point where the restored copy has recorded C and not synced yet.
-    void prepare() {
+    // Up to the point where the restored copy has recorded C and not synced yet. With
+    // `unsynced_in_backup`, the backup also holds an event U recorded but not yet synced when
+    // it was taken (the original database pushed it later, with B).
+    void prepare(bool unsynced_in_backup = false) {
         a.setup(server, "Арнат");
         b.setup(server, "Бекзат");
         old_id = a.device_id();
@@ -152,6 +156,9 @@ struct Scenario {
         a.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
         add_consultation(a, "A: жер учаскесі туралы сұрақ");
         a.must_sync();
+        if (unsynced_in_backup) {
+            add_consultation(a, "U: сақтық көшірмеде, әлі жіберілмеген");
+        }
         a.must({"backup", backup.string()});
         add_consultation(a, "B: қалпына келтіруден кейін жоғалған");
         a.must_sync();
@@ -258,4 +265,20 @@ TEST_CASE("rotate e2e: the client killed at each step of the rotation finishes i
             require_recovered(s.server, s.a, s.b, s.old_id);
         }
     }
+}
+
+TEST_CASE("rotate e2e: an event that was unsynced when the backup was taken, and pushed later "
+          "by the original, is not re-issued (no duplicate)",
+          "[sync][e2e][rotate]") {
+    Scenario s;
+    s.prepare(true);
+    ProcessResult r = s.a.sync({"--json"});
+    INFO(describe(r));
+    REQUIRE(r.exit_code == 0);
+    json report = json::parse(r.out);
+    REQUIRE(report["rotated_from"] == s.old_id);
+    REQUIRE(report["reissued"] == 1); // C; U is held identically by the server and stays U
+    auto expected = k_abc;
+    expected["U: сақтық көшірмеде, әлі жіберілмеген"] = 1;
+    require_recovered(s.server, s.a, s.b, s.old_id, expected);
 }
