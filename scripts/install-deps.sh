@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libsqlite3-dev sqlite3
-  libcurl4-openssl-dev libssl-dev
+  libcurl4-openssl-dev libssl-dev openssl
   nlohmann-json3-dev libcpp-httplib-dev libbrotli-dev
   catch2 libcli11-dev libexpected-dev
   libexif-dev libsodium-dev libxlsxwriter-dev libzstd-dev zlib1g-dev

@@ -416,8 +416,8 @@ TEST_CASE("sync agent: events the device may not see are skipped and the cursor 
     REQUIRE(ok(ag::SyncAgent(a.engine(), a.transport(), a.env()).verify()).agree);
 }
 
-TEST_CASE("sync agent: sequence_gap resumes from the server's acked_seq; sequence_conflict "
-          "stops with a clear error",
+TEST_CASE("sync agent: sequence_gap resumes from the server's acked_seq, and sequence_conflict "
+          "starts a rotation that changes nothing until the server agrees",
           "[agent]") {
     TempDir dir;
     FakeServer server;
@@ -440,15 +440,31 @@ TEST_CASE("sync agent: sequence_gap resumes from the server's acked_seq; sequenc
         require_exactly_once(server, a.engine());
         REQUIRE(server.acked[id] == own_last_seq(a.engine()));
     }
-    SECTION("conflict: a database restored from an old backup is told to re-register") {
-        // The server holds seq 2 with other content than this device's seq 2.
+    SECTION("conflict: a database restored from an old backup decides to rotate; a server "
+            "without POST /v1/rotate leaves everything as it was") {
+        // The server holds seq 2 with other content than this device's seq 2. (The fake server
+        // has no /v1/rotate: the whole rotation is tested against the real one in
+        // rotate_e2e_test.cpp.)
         server.held.at({id, 2}).event.payload = "{\"fields\":{}}";
         ok(ag::AgentState(a.engine().database()).set_push_acked_seq(1));
+        std::string before = ok(a.engine().projector().fingerprint());
+        std::int64_t last = own_last_seq(a.engine());
         ag::SyncReport r = a.sync();
         REQUIRE(!r.ok());
         REQUIRE(r.error->code == ErrorCode::protocol);
-        REQUIRE(r.error->message.find("re-register") != std::string::npos);
+        REQUIRE(r.error->message.find("not_found") != std::string::npos);
         REQUIRE(acked_seq(a.engine()) == 1); // nothing moved
+        REQUIRE(ok(a.engine().device()).id == id);
+        REQUIRE(own_last_seq(a.engine()) == last);
+        REQUIRE(ok(a.engine().projector().fingerprint()) == before);
+        auto pending = ok(ag::AgentState(a.engine().database()).pending_rotation());
+        REQUIRE(pending);
+        REQUIRE(pending->from_seq == 2); // the fake names no seq: acked + 1
+        REQUIRE(pending->new_id != id);
+        // The next sync asks again with the same new id before sending anything.
+        std::string chosen = pending->new_id;
+        REQUIRE(!a.sync().ok());
+        REQUIRE(ok(ag::AgentState(a.engine().database()).pending_rotation())->new_id == chosen);
     }
 }
 

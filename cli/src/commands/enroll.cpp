@@ -14,15 +14,15 @@ struct EnrollOptions {
     std::string server;
     std::string code;
     std::optional<std::string> ca_file;
-    bool allow_http = false;
+    bool insecure_http = false;
 };
 
 Result<void> run_enroll(Context& ctx, const EnrollOptions& o) {
     CARAVAN_TRY(url, agent::normalize_server_url(o.server));
-    if (agent::is_insecure_remote_url(url) && !o.allow_http) {
+    if (agent::is_insecure_remote_url(url) && !o.insecure_http) {
         return fail(ErrorCode::invalid_input,
                     "plain http:// is only used to reach this machine: use https://, or pass "
-                    "--allow-http on a network you trust");
+                    "--insecure-http on a network you trust");
     }
     CARAVAN_TRY(code, agent::normalize_enroll_code(o.code));
     (void)code;
@@ -78,8 +78,10 @@ const bool registered = register_command("enroll", [](CLI::App& app, Registry& r
         ->required();
     cmd->add_option("--ca-file", o->ca_file,
                     "CA certificate bundle (PEM) for a server with a private certificate");
-    cmd->add_flag("--allow-http", o->allow_http,
+    cmd->add_flag("--insecure-http", o->insecure_http,
                   "Allow a plain http:// server on another machine (trusted networks only)");
+    // The earlier spelling, kept working for scripts written against it; hidden from --help.
+    cmd->add_flag("--allow-http", o->insecure_http)->group("");
     cmd->callback(
         [&registry, o] { registry.set([o](Context& ctx) { return run_enroll(ctx, *o); }); });
 });

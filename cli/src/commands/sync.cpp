@@ -103,6 +103,14 @@ void print_summary(Context& ctx, const agent::SyncReport& r) {
         ctx.out << ", " << r.attempts << " attempts";
     }
     ctx.out << "\n";
+    if (r.rotated_from) {
+        ctx.out << "this database held changes the server already had under other contents (it "
+                   "was restored from an older backup or copied): the device was re-registered as "
+                << client::short_id(r.device_id_after) << " (was "
+                << client::short_id(*r.rotated_from) << ") and " << r.reissued
+                << " change(s) recorded on this copy were sent again "
+                << "under the new id; nothing was lost\n";
+    }
     if (r.rejected > 0) {
         ctx.out << r.rejected
                 << " of this device's changes were refused by the server and set aside: see "

@@ -1,5 +1,6 @@
 #include "caravan/sync/agent/agent_state.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
@@ -147,6 +148,41 @@ Result<std::int64_t> AgentState::push_acked_seq() {
 
 Result<void> AgentState::set_push_acked_seq(std::int64_t seq) {
     return m_settings.set(keys::push_acked_seq, std::to_string(seq));
+}
+
+Result<std::optional<PendingRotation>> AgentState::pending_rotation() {
+    auto id = m_settings.get(keys::rotation_new_id);
+    if (!id) {
+        return tl::unexpected(id.error());
+    }
+    if (!*id || (*id)->empty()) {
+        return std::optional<PendingRotation>();
+    }
+    auto from = get_int(keys::rotation_from_seq);
+    if (!from) {
+        return tl::unexpected(from.error());
+    }
+    return std::optional<PendingRotation>(PendingRotation{**id, std::max<std::int64_t>(1, *from)});
+}
+
+Result<void> AgentState::set_pending_rotation(const PendingRotation& p) {
+    if (auto ok = m_settings.set(keys::rotation_new_id, p.new_id); !ok) {
+        return ok;
+    }
+    return m_settings.set(keys::rotation_from_seq, std::to_string(p.from_seq));
+}
+
+Result<void> AgentState::finish_rotation(std::string_view old_id) {
+    for (auto key : {keys::rotation_new_id, keys::rotation_from_seq}) {
+        if (auto ok = m_settings.erase(key); !ok) {
+            return ok;
+        }
+    }
+    return m_settings.set(keys::rotated_from, old_id);
+}
+
+Result<std::optional<std::string>> AgentState::rotated_from() {
+    return m_settings.get(keys::rotated_from);
 }
 
 Result<std::int64_t> AgentState::pull_cursor() {

@@ -9,9 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "caravan/client/hlc.hpp"
+#include "caravan/client/ids.hpp"
 #include "caravan/client/projector.hpp"
 #include "caravan/sync/agent/agent_state.hpp"
 #include "caravan/sync/agent/backoff.hpp"
+#include "caravan/sync/agent/rotation.hpp"
 #include "caravan/sync/protocol.hpp"
 
 namespace caravan::sync::agent {
@@ -116,8 +118,8 @@ Error error_from_reply(const Reply& r) {
 // Worth another whole-sync round within the --until window. `busy`: someone recording at the
 // laptop held the database longer than the busy timeout while we wanted to store a batch.
 bool transient(ErrorCode code) {
-    return code == ErrorCode::offline || code == ErrorCode::timeout ||
-           code == ErrorCode::server || code == ErrorCode::busy;
+    return code == ErrorCode::offline || code == ErrorCode::timeout || code == ErrorCode::server ||
+           code == ErrorCode::busy;
 }
 
 } // namespace
@@ -147,6 +149,11 @@ json to_json(const SyncReport& r) {
     }
     if (r.verify) {
         j["verify"] = to_json(*r.verify);
+    }
+    if (r.rotated_from) {
+        j["rotated_from"] = *r.rotated_from;
+        j["device_id"] = r.device_id_after;
+        j["reissued"] = r.reissued;
     }
     return j;
 }
@@ -188,6 +195,7 @@ struct SyncAgent::Session {
     std::size_t batch_bytes;
     std::int64_t page;
     Backoff backoff;
+    bool rotated = false; // at most one rotation per run
 
     Session(SyncAgent& a, const SyncTuning& t, std::optional<TimePoint> deadline,
             std::uint64_t seed)
@@ -455,11 +463,26 @@ struct SyncAgent::Session {
                 continue;
             }
             if (reply->status == 409 && reply->error_code == "sequence_conflict") {
-                return fail(ErrorCode::protocol,
-                            "the server already holds different events under this device's "
-                            "sequence numbers (sequence_conflict): this database was probably "
-                            "restored from an old backup. Keep this database, stop recording on "
-                            "it and ask the coordinator to re-register the device");
+                if (rotated) {
+                    return fail(ErrorCode::protocol,
+                                "the server refused this device's events as conflicting again "
+                                "right after re-registering it (sequence_conflict); nothing was "
+                                "discarded: report it to the maintainers");
+                }
+                // This copy's log diverged from what the server holds (restored from an older
+                // backup, or copied, and then written to). The server checked the batch in seq
+                // order, so every event before the one it names is held identically.
+                std::int64_t from = *acked + 1;
+                if (auto named = reply->body.find("seq");
+                    named != reply->body.end() && named->is_number_integer() &&
+                    named->get<std::int64_t>() > *acked &&
+                    named->get<std::int64_t>() <= batch->last) {
+                    from = named->get<std::int64_t>();
+                }
+                if (auto ok = begin_rotation(from); !ok) {
+                    return tl::unexpected(ok.error());
+                }
+                return push_outbox(); // the re-issued events, under the new id
             }
             if (reply->status == 413) {
                 if (batch->first == batch->last) {
@@ -473,6 +496,123 @@ struct SyncAgent::Session {
             }
             return tl::unexpected(error_from_reply(*reply));
         }
+    }
+
+    // ---- rotation (docs/sync-algorithm.md 9) -------------------------------------------------
+
+    // Chooses the new id and stores it with the first seq to re-issue before the server hears
+    // of it, so that a crash after the server's answer resumes with the same id.
+    Result<void> begin_rotation(std::int64_t from_seq) {
+        auto pending = state.pending_rotation();
+        if (!pending) {
+            return tl::unexpected(pending.error());
+        }
+        if (!*pending) {
+            PendingRotation p{client::uuid_v7(now_ms()), from_seq};
+            if (auto ok = engine.batch([&] { return state.set_pending_rotation(p); }); !ok) {
+                return ok;
+            }
+        }
+        return complete_rotation();
+    }
+
+    std::int64_t now_ms() const {
+        return std::chrono::duration_cast<Millis>(now().time_since_epoch()).count();
+    }
+
+    // POST /v1/rotate, then the local rewrite in one transaction (rotation.hpp). Safe to repeat
+    // from any point: the server answers a repeated request for the same new id with a fresh
+    // token, and the rewrite is skipped when the identity already changed.
+    Result<void> complete_rotation() {
+        auto pending = state.pending_rotation();
+        if (!pending) {
+            return tl::unexpected(pending.error());
+        }
+        if (!*pending) {
+            return {};
+        }
+        const PendingRotation p = **pending;
+        if (device_id == p.new_id) {
+            // The rewrite committed but its bookkeeping did not (cannot happen today: both are
+            // in one transaction); finish it rather than ask the server to rotate N into N.
+            return engine.batch([&]() -> Result<void> {
+                auto before = state.rotated_from();
+                if (!before) {
+                    return tl::unexpected(before.error());
+                }
+                return state.finish_rotation(before->value_or(""));
+            });
+        }
+        const std::string old_id = device_id;
+        std::string body = json{{"device_id", old_id}, {"new_device_id", p.new_id}}.dump();
+        auto reply = exchange([&] { return make_request("POST", "/v1/rotate", &body, false); }, {},
+                              tuning.max_attempts);
+        if (!reply) {
+            return tl::unexpected(reply.error());
+        }
+        if (reply->status != 200) {
+            return tl::unexpected(error_from_reply(*reply));
+        }
+        const json& b = reply->body;
+        std::string new_token, role;
+        std::vector<std::string> regions;
+        try {
+            if (b.at("device_id").get<std::string>() != p.new_id) {
+                return fail(ErrorCode::protocol, "the server rotated to a different device id");
+            }
+            new_token = b.at("token").get<std::string>();
+            role = b.at("role").get<std::string>();
+            for (const auto& r : b.at("regions")) {
+                regions.push_back(r.get<std::string>());
+            }
+        } catch (const json::exception&) {
+            return fail(ErrorCode::protocol, "rotate response lacks device_id/token/role/regions");
+        }
+        if (new_token.size() != 64 || !is_hex(new_token)) {
+            return fail(ErrorCode::protocol, "the server's token is not 64 hex digits");
+        }
+        auto enrolled = state.enrollment();
+        if (!enrolled) {
+            return tl::unexpected(enrolled.error());
+        }
+        if (!*enrolled) {
+            return fail(ErrorCode::not_initialized, "this device is not enrolled");
+        }
+        Enrollment next = **enrolled;
+        next.token = new_token;
+        next.role = role;
+        next.regions = regions;
+        auto done = reissue_under_new_id(engine, old_id, p.new_id, p.from_seq, now_ms(), [&] {
+            // Everything after the rewrite starts afresh under the new id: nothing of it is
+            // acknowledged yet, and the pull restarts at 0 so that the old id's events this copy
+            // lacks (the timeline the restore lost) come back whatever the stored cursor was.
+            Result<void> ok = state.save_enrollment(next);
+            if (ok) {
+                ok = state.set_push_acked_seq(0);
+            }
+            if (ok) {
+                ok = state.set_pull_position(0, epoch);
+            }
+            if (ok) {
+                ok = state.finish_rotation(old_id);
+            }
+            return ok;
+        });
+        if (!done) {
+            return tl::unexpected(done.error());
+        }
+        if (done->already) {
+            if (auto ok = engine.batch([&] { return state.finish_rotation(old_id); }); !ok) {
+                return ok;
+            }
+        }
+        device_id = p.new_id;
+        token = new_token;
+        rotated = true;
+        report.rotated_from = old_id;
+        report.device_id_after = p.new_id;
+        report.reissued = done->reissued;
+        return {};
     }
 
     // false when the answer comes from another epoch than ours: its server_seqs belong to a
@@ -698,6 +838,11 @@ struct SyncAgent::Session {
             return tl::unexpected(stored.error());
         }
         epoch = *stored;
+        // A rotation interrupted after it was decided (a crash, a lost answer) is finished
+        // before anything else is sent under either id.
+        if (auto ok = complete_rotation(); !ok) {
+            return ok;
+        }
         auto pushed = push_outbox();
         if (!pushed) {
             return tl::unexpected(pushed.error());

@@ -55,7 +55,10 @@ json device_json(const DeviceRecord& d) {
             {"oldest_unsynced", d.oldest_unsynced ? json(*d.oldest_unsynced) : json(nullptr)},
             {"app_version", d.app_version ? json(*d.app_version) : json(nullptr)},
             {"revoked", d.revoked()},
-            {"revoked_at", d.revoked_at_ms ? json(iso_utc(*d.revoked_at_ms)) : json(nullptr)}};
+            {"revoked_at", d.revoked_at_ms ? json(iso_utc(*d.revoked_at_ms)) : json(nullptr)},
+            {"successor", d.successor ? json(*d.successor) : json(nullptr)},
+            {"predecessor", d.predecessor ? json(*d.predecessor) : json(nullptr)},
+            {"rotated_at", d.rotated_at_ms ? json(iso_utc(*d.rotated_at_ms)) : json(nullptr)}};
 }
 
 void print_table(std::ostream& out, const std::vector<std::string>& header,
@@ -121,11 +124,34 @@ Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
     return std::pair{host, port};
 }
 
+// The addresses only this machine can reach: plain HTTP there crosses no network (a TLS
+// reverse proxy on the same machine is the usual client).
+bool is_loopback_host(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+struct TlsOptions {
+    std::string cert;
+    std::string key;
+    bool insecure_http = false;
+};
+
 Result<void> serve(Context& ctx, const fs::path& data, const std::string& listen,
-                   std::size_t threads) {
+                   std::size_t threads, const TlsOptions& tls) {
     auto address = parse_listen(listen);
     if (!address) {
         return tl::unexpected(address.error());
+    }
+    if (tls.cert.empty() != tls.key.empty()) {
+        return fail(ErrorCode::invalid_input,
+                    "--tls-cert and --tls-key go together: give both (HTTPS) or neither");
+    }
+    if (tls.cert.empty() && !is_loopback_host(address->first) && !tls.insecure_http) {
+        return fail(ErrorCode::invalid_input,
+                    "refusing to serve plain HTTP on " + address->first +
+                        ": tokens and records would cross the network unencrypted. Give "
+                        "--tls-cert and --tls-key, listen on 127.0.0.1 behind a TLS proxy, or "
+                        "pass --insecure-http on a network you trust");
     }
     // Signals are taken synchronously by this thread; every thread started from here on
     // (the listener and the workers) inherits the blocked mask.
@@ -141,6 +167,8 @@ Result<void> serve(Context& ctx, const fs::path& data, const std::string& listen
     options.host = address->first;
     options.port = address->second;
     options.threads = threads;
+    options.tls_cert = tls.cert;
+    options.tls_key = tls.key;
     auto server = Server::start(options);
     if (!server) {
         return tl::unexpected(server.error());
@@ -148,6 +176,8 @@ Result<void> serve(Context& ctx, const fs::path& data, const std::string& listen
     std::string shown =
         options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
     ctx.out << "listening on " << shown << ":" << (*server)->port() << std::endl;
+    ctx.err << "caravan-server: serving " << ((*server)->tls() ? "HTTPS (TLS 1.2+)" : "plain HTTP")
+            << std::endl;
     for (;;) {
         timespec tick{1, 0};
         int sig = sigtimedwait(&signals, nullptr, &tick);
@@ -215,11 +245,14 @@ Result<void> list_devices(Context& ctx, const fs::path& data, bool as_json) {
                         std::to_string(d.acked_seq),
                         d.queue_depth ? std::to_string(*d.queue_depth) : "-",
                         d.oldest_unsynced.value_or("-"), d.app_version.value_or("-"),
-                        d.revoked() ? "revoked " + optional_time(d.revoked_at_ms) : "no"});
+                        d.revoked() ? "revoked " + optional_time(d.revoked_at_ms) : "no",
+                        d.successor     ? "→ " + client::short_id(*d.successor)
+                        : d.predecessor ? "← " + client::short_id(*d.predecessor)
+                                        : "-"});
     }
     print_table(ctx.out,
                 {"device", "lawyer", "role", "regions", "enrolled", "last sync", "acked", "queue",
-                 "oldest unsynced", "app", "revoked"},
+                 "oldest unsynced", "app", "revoked", "rotation"},
                 rows);
     return {};
 }
@@ -354,8 +387,15 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         ->add_option("--threads", threads, "Worker threads (at least the devices syncing at once)")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
+    TlsOptions tls;
+    serve_cmd->add_option("--tls-cert", tls.cert,
+                          "Serve HTTPS with this certificate chain (PEM, leaf first)");
+    serve_cmd->add_option("--tls-key", tls.key,
+                          "Private key (PEM, unencrypted, owner-only) of --tls-cert");
+    serve_cmd->add_flag("--insecure-http", tls.insecure_http,
+                        "Allow plain HTTP on a non-loopback address (trusted networks only)");
     serve_cmd->callback(
-        [&] { action = [&](Context& ctx) { return serve(ctx, data, listen, threads); }; });
+        [&] { action = [&](Context& ctx) { return serve(ctx, data, listen, threads, tls); }; });
 
     CodeRequest code;
     std::string role = "lawyer";

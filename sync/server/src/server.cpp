@@ -18,6 +18,7 @@
 #include "caravan/sync/server/store.hpp"
 #include "export_routes.hpp"
 #include "store_pool.hpp"
+#include "tls.hpp"
 
 namespace caravan::sync::server {
 
@@ -27,8 +28,8 @@ namespace {
 
 // Bodies below this size go out uncompressed: the framing would cost more than it saves.
 constexpr std::size_t k_compress_threshold = 512;
-constexpr std::string_view k_known_routes[] = {"/v1/enroll", "/v1/status", "/v1/push",
-                                               "/v1/pull",   "/v1/verify", "/v1/health"};
+constexpr std::string_view k_known_routes[] = {"/v1/enroll", "/v1/status", "/v1/push",  "/v1/pull",
+                                               "/v1/verify", "/v1/health", "/v1/rotate"};
 
 // What the access log needs to know about the request this worker thread is serving. cpp-httplib
 // runs routing, the handler and the logger of one request on the same thread.
@@ -150,7 +151,9 @@ struct Server::Impl {
     ServerOptions options;
     std::optional<DataDirLock> lock;
     StorePool pool;
-    httplib::Server http;
+    // A plain Server or an SSLServer (tls.hpp); every route is registered the same way.
+    std::unique_ptr<httplib::Server> http_owner;
+    httplib::Server& http;
     RateLimiter limiter;
     std::mutex write_mutex;
     std::mutex log_mutex;
@@ -159,8 +162,9 @@ struct Server::Impl {
     bool stopped = false;
     std::mutex stop_mutex;
 
-    explicit Impl(ServerOptions o)
-        : options(std::move(o)), limiter(options.enroll_max_failures, options.enroll_window_ms) {}
+    Impl(ServerOptions o, std::unique_ptr<httplib::Server> server)
+        : options(std::move(o)), http_owner(std::move(server)), http(*http_owner),
+          limiter(options.enroll_max_failures, options.enroll_window_ms) {}
 
     std::int64_t now() const { return options.clock ? options.clock() : system_clock_ms(); }
 
@@ -251,7 +255,8 @@ struct Server::Impl {
         return {};
     }
 
-    static ApiResult<DeviceRecord> authenticate(const httplib::Request& req, Store& store) {
+    static ApiResult<DeviceRecord> authenticate(const httplib::Request& req, Store& store,
+                                                bool allow_rotated = false) {
         std::string header(trim(req.get_header_value("Authorization")));
         constexpr std::string_view scheme = "bearer ";
         if (header.size() <= scheme.size() ||
@@ -260,7 +265,8 @@ struct Server::Impl {
             })) {
             return refuse(codes::unauthenticated, "missing \"Authorization: Bearer\" token");
         }
-        auto device = store.authenticate(trim(std::string_view(header).substr(scheme.size())));
+        auto device =
+            store.authenticate(trim(std::string_view(header).substr(scheme.size())), allow_rotated);
         if (device) {
             t_request.device = client::short_id(device->device_id);
         }
@@ -403,6 +409,53 @@ struct Server::Impl {
                     {"token", enrolled->token},
                     {"role", to_string(enrolled->device.role)},
                     {"regions", enrolled->device.regions},
+                    {"epoch", *epoch},
+                    {"server_time", iso_utc(now())}};
+    }
+
+    // POST /v1/rotate (docs/protocol.md 6.9): the token's device continues under a new id.
+    ApiResult<json> rotate(const httplib::Request& req, const httplib::ContentReader& reader) {
+        if (auto ok = check_protocol(req); !ok) {
+            return tl::unexpected(ok.error());
+        }
+        auto store = pool.acquire();
+        auto device = authenticate(req, *store, true);
+        if (!device) {
+            return tl::unexpected(device.error());
+        }
+        auto body = read_body(req, reader);
+        if (!body) {
+            return tl::unexpected(body.error());
+        }
+        auto j = parse_body(*body);
+        if (!j) {
+            return tl::unexpected(j.error());
+        }
+        auto old_id = j->find("device_id");
+        auto new_id = j->find("new_device_id");
+        if (old_id == j->end() || !old_id->is_string() || new_id == j->end() ||
+            !new_id->is_string()) {
+            return refuse(codes::malformed, "\"device_id\" and \"new_device_id\" must be strings");
+        }
+        if (old_id->get_ref<const std::string&>() != device->device_id) {
+            return refuse(codes::forbidden, "\"device_id\" is not the id of this device's token");
+        }
+        ApiResult<Enrollment> rotated = [&] {
+            std::lock_guard lock(write_mutex);
+            return store->rotate(*device, new_id->get<std::string>(), report_from(req));
+        }();
+        if (!rotated) {
+            return tl::unexpected(rotated.error());
+        }
+        auto epoch = store->epoch();
+        if (!epoch) {
+            return tl::unexpected(api_error_from(epoch.error()));
+        }
+        return json{{"device_id", rotated->device.device_id},
+                    {"predecessor", device->device_id},
+                    {"token", rotated->token},
+                    {"role", to_string(rotated->device.role)},
+                    {"regions", rotated->device.regions},
                     {"epoch", *epoch},
                     {"server_time", iso_utc(now())}};
     }
@@ -613,6 +666,11 @@ struct Server::Impl {
             run(
                 req, res, [&] { return push(req, reader); }, true);
         });
+        http.Post("/v1/rotate", [this](const httplib::Request& req, httplib::Response& res,
+                                       const httplib::ContentReader& reader) {
+            run(
+                req, res, [&] { return rotate(req, reader); }, true);
+        });
         http.Get("/v1/status", [this](const httplib::Request& req, httplib::Response& res) {
             run(req, res, [&] { return status(req); });
         });
@@ -654,7 +712,11 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
     if (options.threads == 0) {
         options.threads = 1;
     }
-    auto impl = std::make_unique<Impl>(std::move(options));
+    auto listener = make_http_server(options.tls_cert, options.tls_key);
+    if (!listener) {
+        return tl::unexpected(listener.error());
+    }
+    auto impl = std::make_unique<Impl>(std::move(options), std::move(*listener));
     const ServerOptions& o = impl->options;
     auto lock = DataDirLock::acquire(o.data_dir);
     if (!lock) {
@@ -709,6 +771,10 @@ int Server::port() const {
 
 const std::string& Server::host() const {
     return m_impl->options.host;
+}
+
+bool Server::tls() const {
+    return !m_impl->options.tls_cert.empty();
 }
 
 bool Server::running() const {

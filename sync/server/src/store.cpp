@@ -69,11 +69,20 @@ CREATE TABLE event_scope(
     region_key   TEXT
 ) STRICT;
 )sql"},
+    // Device rotation: a device restored from an old backup continues under a new id.
+    {2, R"sql(
+ALTER TABLE enrolled_devices ADD COLUMN successor TEXT;
+ALTER TABLE enrolled_devices ADD COLUMN predecessor TEXT;
+ALTER TABLE enrolled_devices ADD COLUMN rotated_at INTEGER;
+CREATE INDEX enrolled_devices_by_predecessor ON enrolled_devices(predecessor);
+)sql"},
 };
 
 constexpr std::string_view k_device_columns =
     "device_id, lawyer, role, regions, enrolled_at, revoked_at, acked_seq, last_sync_at,"
-    " app_version, queue_depth, oldest_unsynced";
+    " app_version, queue_depth, oldest_unsynced, successor, predecessor, rotated_at";
+// The column after k_device_columns in queries that add the token hash.
+constexpr int k_token_hash_column = 14;
 
 // Pulled events stop short of this many bytes of payload (plus a per-event allowance), far
 // below the 8 MiB a peer accepts.
@@ -117,6 +126,9 @@ DeviceRecord read_device(const Statement& s) {
     d.app_version = s.column_opt_text(8);
     d.queue_depth = s.column_opt_int(9);
     d.oldest_unsynced = s.column_opt_text(10);
+    d.successor = s.column_opt_text(11);
+    d.predecessor = s.column_opt_text(12);
+    d.rotated_at_ms = s.column_opt_int(13);
     return d;
 }
 
@@ -549,7 +561,7 @@ ApiResult<Enrollment> Store::enroll(std::string_view code_in, std::string_view d
     return Enrollment{**stored, std::move(token)};
 }
 
-ApiResult<DeviceRecord> Store::authenticate(std::string_view token) {
+ApiResult<DeviceRecord> Store::authenticate(std::string_view token, bool allow_rotated) {
     if (!is_token_syntax(token)) {
         return refuse(codes::unauthenticated, "unknown or malformed token");
     }
@@ -565,7 +577,7 @@ ApiResult<DeviceRecord> Store::authenticate(std::string_view token) {
     if (!row) {
         return tl::unexpected(internal(row.error()));
     }
-    if (!*row || !same_hash((*stmt)->column_text(11), token_hash)) {
+    if (!*row || !same_hash((*stmt)->column_text(k_token_hash_column), token_hash)) {
         (*stmt)->reset();
         return refuse(codes::unauthenticated, "unknown or malformed token");
     }
@@ -575,7 +587,122 @@ ApiResult<DeviceRecord> Store::authenticate(std::string_view token) {
         return refuse(codes::device_revoked,
                       "this device was revoked; ask the coordinator for a new enrollment code");
     }
+    if (device.rotated() && !allow_rotated) {
+        return refuse(codes::device_rotated,
+                      "this device id was replaced by " + client::short_id(*device.successor) +
+                          "; its events stay on the server",
+                      {{"successor", *device.successor}});
+    }
     return device;
+}
+
+// ---- rotation ------------------------------------------------------------------------------
+
+Result<std::string> Store::lineage_json(const DeviceRecord& device) {
+    json ids = json::array({device.device_id});
+    std::optional<std::string> next = device.predecessor;
+    // Bounded: a chain longer than this would be a bug (or a loop), not a real history.
+    for (int hop = 0; next && hop < 64; ++hop) {
+        if (std::find(ids.begin(), ids.end(), json(*next)) != ids.end()) {
+            break;
+        }
+        ids.push_back(*next);
+        auto before = load_device(*next);
+        if (!before) {
+            return tl::unexpected(before.error());
+        }
+        next = *before ? (*before)->predecessor : std::nullopt;
+    }
+    return ids.dump();
+}
+
+ApiResult<Enrollment> Store::rotate(const DeviceRecord& device, std::string_view new_device_id,
+                                    const SyncReport& report) {
+    if (!client::is_uuid(new_device_id) || new_device_id == device.device_id) {
+        return refuse(codes::malformed,
+                      "\"new_device_id\" must be a lowercase UUID other than the device's own");
+    }
+    auto tx = storage::Transaction::begin(m_db);
+    if (!tx) {
+        return tl::unexpected(internal(tx.error()));
+    }
+    // Under the write lock: a concurrent revoke, rotation or push of the old id.
+    auto fresh = load_device(device.device_id);
+    if (!fresh) {
+        return tl::unexpected(internal(fresh.error()));
+    }
+    if (!*fresh) {
+        return refuse(codes::unauthenticated, "unknown device");
+    }
+    const DeviceRecord& old = **fresh;
+    if (old.revoked()) {
+        return refuse(codes::device_revoked,
+                      "this device was revoked; ask the coordinator for a new enrollment code");
+    }
+    const bool repeat = old.successor == std::string(new_device_id);
+    if (old.rotated() && !repeat) {
+        return refuse(codes::device_rotated,
+                      "this device id was already replaced by " + client::short_id(*old.successor),
+                      {{"successor", *old.successor}});
+    }
+    const std::int64_t now = now_ms();
+    std::string token = new_token();
+    if (repeat) {
+        // The first answer was lost: the same successor gets a fresh token (the first one was
+        // never stored by the device). Nothing else changes; its events, if any, stay.
+        auto update = m_db.cached("UPDATE enrolled_devices SET token_hash = ? WHERE device_id = ?");
+        if (!update) {
+            return tl::unexpected(internal(update.error()));
+        }
+        (*update)->bind_all(hash_secret(token), std::string(new_device_id));
+        if (auto ok = (*update)->run(); !ok) {
+            return tl::unexpected(internal(ok.error()));
+        }
+    } else {
+        auto taken = load_device(new_device_id);
+        if (!taken) {
+            return tl::unexpected(internal(taken.error()));
+        }
+        auto held = m_log.last_seq(new_device_id);
+        if (!held) {
+            return tl::unexpected(internal(held.error()));
+        }
+        if (*taken || *held > 0) {
+            return refuse(codes::malformed, "\"new_device_id\" is already known to the server");
+        }
+        auto insert = m_db.cached(
+            "INSERT INTO enrolled_devices(device_id, lawyer, role, regions, token_hash,"
+            " enrolled_at, app_version, predecessor) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        if (!insert) {
+            return tl::unexpected(internal(insert.error()));
+        }
+        (*insert)->bind_all(std::string(new_device_id), old.lawyer,
+                            std::string(to_string(old.role)), json(old.regions).dump(),
+                            hash_secret(token), now);
+        (*insert)->bind(7, report.app_version);
+        (*insert)->bind(8, old.device_id);
+        if (auto ok = (*insert)->run(); !ok) {
+            return tl::unexpected(internal(ok.error()));
+        }
+        auto mark = m_db.cached(
+            "UPDATE enrolled_devices SET successor = ?, rotated_at = ? WHERE device_id = ?");
+        if (!mark) {
+            return tl::unexpected(internal(mark.error()));
+        }
+        (*mark)->bind_all(std::string(new_device_id), now, old.device_id);
+        if (auto ok = (*mark)->run(); !ok) {
+            return tl::unexpected(internal(ok.error()));
+        }
+    }
+    auto stored = load_device(new_device_id);
+    if (!stored || !*stored) {
+        return tl::unexpected(
+            internal(stored ? Error{ErrorCode::internal, "device vanished"} : stored.error()));
+    }
+    if (auto ok = tx->commit(); !ok) {
+        return tl::unexpected(internal(ok.error()));
+    }
+    return Enrollment{**stored, std::move(token)};
 }
 
 // ---- scope ---------------------------------------------------------------------------------
@@ -714,6 +841,12 @@ ApiResult<PushResponse> Store::push(const DeviceRecord& device, const PushReques
     if (me.revoked()) {
         return refuse(codes::device_revoked,
                       "this device was revoked; ask the coordinator for a new enrollment code");
+    }
+    if (me.rotated()) {
+        return refuse(codes::device_rotated,
+                      "this device id was replaced by " + client::short_id(*me.successor) +
+                          "; it can push no more",
+                      {{"successor", *me.successor}});
     }
     const std::int64_t committed_acked = me.acked_seq;
     std::int64_t acked = committed_acked;
@@ -911,14 +1044,14 @@ Result<void> Store::record_pull(const DeviceRecord& device, const SyncReport& re
 
 Result<void> Store::visible_events(const DeviceRecord& device, std::int64_t from, std::int64_t to,
                                    std::int64_t limit, const std::function<bool(Event&)>& visit) {
-    auto stmt =
-        m_db.cached("SELECT e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id, e.op, e.payload,"
-                    " e.schema_version, e.log_position"
-                    " FROM events e LEFT JOIN event_scope s ON s.log_position = e.log_position"
-                    " WHERE e.log_position > ?1 AND e.log_position <= ?2"
-                    " AND (?3 OR s.reference = 1 OR e.device_id = ?4"
-                    "      OR s.region_key IN (SELECT value FROM json_each(?5)))"
-                    " ORDER BY e.log_position LIMIT ?6");
+    auto stmt = m_db.cached(
+        "SELECT e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id, e.op, e.payload,"
+        " e.schema_version, e.log_position"
+        " FROM events e LEFT JOIN event_scope s ON s.log_position = e.log_position"
+        " WHERE e.log_position > ?1 AND e.log_position <= ?2"
+        " AND (?3 OR s.reference = 1 OR e.device_id IN (SELECT value FROM json_each(?4))"
+        "      OR s.region_key IN (SELECT value FROM json_each(?5)))"
+        " ORDER BY e.log_position LIMIT ?6");
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
@@ -926,7 +1059,12 @@ Result<void> Store::visible_events(const DeviceRecord& device, std::int64_t from
     s.bind(1, from);
     s.bind(2, to);
     s.bind(3, device.role == Role::coordinator);
-    s.bind(4, device.device_id);
+    auto lineage = lineage_json(device);
+    if (!lineage) {
+        s.reset();
+        return tl::unexpected(lineage.error());
+    }
+    s.bind(4, *lineage);
     s.bind(5, region_keys_json(device));
     s.bind(6, limit);
     for (;;) {

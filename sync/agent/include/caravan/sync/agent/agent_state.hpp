@@ -11,6 +11,11 @@
 //   sync.epoch         the server epoch the pull cursor belongs to
 //   sync.pull_cursor   server_seq after which the next pull starts
 //   push_acked_seq     highest own seq the server acknowledged (shared with Engine::status)
+//   sync.rotation.new_id, sync.rotation.from_seq
+//                      a rotation under way (docs/sync-algorithm.md 9): the new device id
+//                      chosen before asking the server, and the first own seq to re-issue;
+//                      erased in the transaction that completes the rotation
+//   sync.rotated_from  the device id this database used before its last rotation
 // Tables (component "sync_agent"): `sync_log`, one row per sync run (the last 1000 are kept),
 // and `quarantine`, events refused by the server (direction "push") or that this device could
 // not apply (direction "pull"), with the reason.
@@ -36,7 +41,15 @@ inline constexpr std::string_view ca_file = "sync.ca_file";
 inline constexpr std::string_view epoch = "sync.epoch";
 inline constexpr std::string_view pull_cursor = "sync.pull_cursor";
 inline constexpr std::string_view push_acked_seq = "push_acked_seq";
+inline constexpr std::string_view rotation_new_id = "sync.rotation.new_id";
+inline constexpr std::string_view rotation_from_seq = "sync.rotation.from_seq";
+inline constexpr std::string_view rotated_from = "sync.rotated_from";
 } // namespace keys
+
+struct PendingRotation {
+    std::string new_id;
+    std::int64_t from_seq = 1;
+};
 
 struct Enrollment {
     std::string server_url;
@@ -88,6 +101,12 @@ class AgentState {
     [[nodiscard]] Result<std::string> epoch();
     // Cursor and epoch move together.
     [[nodiscard]] Result<void> set_pull_position(std::int64_t cursor, std::string_view epoch);
+
+    [[nodiscard]] Result<std::optional<PendingRotation>> pending_rotation();
+    [[nodiscard]] Result<void> set_pending_rotation(const PendingRotation& p);
+    // Ends the rotation: forgets the pending one, remembers the id it replaced.
+    [[nodiscard]] Result<void> finish_rotation(std::string_view old_id);
+    [[nodiscard]] Result<std::optional<std::string>> rotated_from();
 
     // Insert or replace by (device_id, seq).
     [[nodiscard]] Result<void> quarantine(const QuarantineEntry& e);

@@ -87,6 +87,11 @@ struct SyncReport {
     std::int64_t attempts = 0;  // whole-sync rounds
     std::optional<Error> error; // nullopt: the sync completed
     std::optional<VerifyReport> verify;
+    // Set when this run re-registered the device under a new id (docs/sync-algorithm.md 9):
+    // the id it had before, and how many of its events were re-issued under the new one.
+    std::optional<std::string> rotated_from;
+    std::string device_id_after; // the id the device syncs under at the end of the run
+    std::int64_t reissued = 0;
     [[nodiscard]] bool ok() const { return !error.has_value(); }
 };
 

@@ -19,6 +19,7 @@ namespace codes {
 inline constexpr std::string_view malformed = "malformed";                 // 400
 inline constexpr std::string_view unauthenticated = "unauthenticated";     // 401
 inline constexpr std::string_view device_revoked = "device_revoked";       // 401
+inline constexpr std::string_view device_rotated = "device_rotated";       // 401 (+ successor)
 inline constexpr std::string_view forbidden = "forbidden";                 // 403
 inline constexpr std::string_view invalid_code = "invalid_code";           // 403
 inline constexpr std::string_view not_found = "not_found";                 // 404

@@ -31,6 +31,12 @@ struct ServerOptions {
     std::filesystem::path data_dir;
     std::string host = "127.0.0.1";
     int port = 8080; // 0: any free port
+    // HTTPS when both are set (PEM files: the certificate chain, leaf first, and its private
+    // key); plain HTTP when both are empty. start() refuses one without the other, an
+    // unreadable or unparsable file, and a key that does not match the certificate
+    // (invalid_input, naming the option). TLS 1.2 is the minimum version offered.
+    std::filesystem::path tls_cert;
+    std::filesystem::path tls_key;
     // Worker threads, and SQLite connections. A keep-alive connection holds its worker, so this
     // should be at least the number of devices that sync at the same time: beyond it,
     // connections queue behind whole sessions instead of behind single requests.
@@ -54,6 +60,7 @@ class Server {
 
     [[nodiscard]] int port() const;
     [[nodiscard]] const std::string& host() const;
+    [[nodiscard]] bool tls() const;
     // False once the listener has ended (after stop(), or if it failed).
     [[nodiscard]] bool running() const;
     void stop();

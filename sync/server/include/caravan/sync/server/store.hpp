@@ -54,7 +54,13 @@ struct DeviceRecord {
     std::optional<std::int64_t> queue_depth;
     std::optional<std::string> oldest_unsynced;
 
+    // Rotation (docs/sync-algorithm.md 9): the id that replaced this one, and the one this
+    // replaced. A device with a successor pushes and pulls no more; its events stay.
+    std::optional<std::string> successor;
+    std::optional<std::string> predecessor;
+    std::optional<std::int64_t> rotated_at_ms;
     [[nodiscard]] bool revoked() const { return revoked_at_ms.has_value(); }
+    [[nodiscard]] bool rotated() const { return successor.has_value(); }
 };
 
 // What a device reports about itself in request headers (each part only when sent).
@@ -125,8 +131,18 @@ class Store {
     // invalid_code when the code is unknown, used or expired; malformed for a bad device id.
     [[nodiscard]] ApiResult<Enrollment> enroll(std::string_view code, std::string_view device_id,
                                                const SyncReport& report);
-    // unauthenticated or device_revoked.
-    [[nodiscard]] ApiResult<DeviceRecord> authenticate(std::string_view token);
+    // unauthenticated, device_revoked, or device_rotated (with "successor") unless
+    // `allow_rotated` (only POST /v1/rotate takes a replaced device's token).
+    [[nodiscard]] ApiResult<DeviceRecord> authenticate(std::string_view token,
+                                                       bool allow_rotated = false);
+    // Gives `device`'s enrollment (lawyer, role, regions) to the new id `new_device_id` with a
+    // fresh token, records it as the successor, and stops `device` from pushing or pulling
+    // (its events stay in the feed and become part of the successor's own scope). Repeating
+    // the request for the same successor (an answer lost on the way) issues a fresh token and
+    // changes nothing else. malformed: a bad or already used new id; device_rotated: `device`
+    // was replaced by another id already; device_revoked.
+    [[nodiscard]] ApiResult<Enrollment>
+    rotate(const DeviceRecord& device, std::string_view new_device_id, const SyncReport& report);
     [[nodiscard]] ApiResult<PushResponse>
     push(const DeviceRecord& device, const PushRequest& request, const SyncReport& report);
     // `epoch`: the device's, empty when it has none. limit is clamped to the protocol's maximum.
@@ -146,6 +162,8 @@ class Store {
 
     [[nodiscard]] Result<std::int64_t> head();
     [[nodiscard]] Result<std::optional<DeviceRecord>> load_device(std::string_view device_id);
+    // JSON array of the device's id and its predecessors' (rotation): its own events.
+    [[nodiscard]] Result<std::string> lineage_json(const DeviceRecord& device);
     [[nodiscard]] Result<Placement> place(const storage::Event& event,
                                           const nlohmann::json& fields);
     [[nodiscard]] Result<std::optional<std::string>> region_of_village(std::string_view id);
