@@ -93,7 +93,7 @@ std::string server_fingerprint(const Server& server) {
 
 } // namespace
 
-TEST_CASE("chaos: devices record, edit and delete while the link fails and processes are killed; "
+TEST_CASE("chaos: devices record, edit and delete while the link fails and processes are killed, "
           "nothing is lost, nothing is stored twice, everyone converges",
           "[chaos]") {
     const chaos::Options& options = chaos::options();

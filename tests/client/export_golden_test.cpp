@@ -205,7 +205,7 @@ TEST_CASE("journal export: deleted consultations are absent, edited ones show cu
     }
 }
 
-TEST_CASE("journal export: region and date range select rows; bad scopes are refused", "[export]") {
+TEST_CASE("journal export: region and date range select rows, bad scopes are refused", "[export]") {
     auto d = small_dataset();
     auto doc = nlohmann::json::parse(
         journal(d->engine, Lang::kk, ex::Format::json, {std::string("ақтөбе ОБЛ."), {}, {}}));
@@ -337,7 +337,7 @@ TEST_CASE("csv writer: quotes only what RFC 4180 requires", "[export]") {
     CHECK(out.str() == "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",42,95.0,\r\n");
 }
 
-TEST_CASE("atomic file: nothing is left when not committed; commit replaces the target",
+TEST_CASE("atomic file: nothing is left when not committed, commit replaces the target",
           "[export]") {
     test::TempDir dir;
     {

@@ -142,7 +142,7 @@ TEST_CASE("plan: a malformed or partial plan names the key or the position", "[e
     CHECK(missing.error().code == ErrorCode::not_found);
 }
 
-TEST_CASE("breakdown: attendance counts participants; consultations only where no attendance",
+TEST_CASE("breakdown: attendance counts participants, consultations only where no attendance",
           "[export]") {
     test::TempDir dir;
     Engine e = must(Engine::open(dir / "d.db"));

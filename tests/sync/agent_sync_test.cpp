@@ -73,7 +73,7 @@ TEST_CASE("sync agent: a sync with nothing to push costs one request, the pull, 
     REQUIRE(header_of(a.transport().sent[0], "Content-Encoding") == "zstd");
 }
 
-TEST_CASE("sync agent: N events cost about N/batch requests; every event is acknowledged and "
+TEST_CASE("sync agent: N events cost about N/batch requests, every event is acknowledged and "
           "carries its server_seq",
           "[agent]") {
     TempDir dir;
@@ -110,7 +110,7 @@ TEST_CASE("sync agent: N events cost about N/batch requests; every event is ackn
 }
 
 TEST_CASE("sync agent: a failure at any request, of any kind, loses nothing and duplicates "
-          "nothing; the next sync resumes after the last acknowledged batch",
+          "nothing, the next sync resumes after the last acknowledged batch",
           "[agent]") {
     for (Fault fault : k_all_faults) {
         // Requests of one clean run: a few pushes then pulls. Fail each in turn.
@@ -618,7 +618,7 @@ TEST_CASE("sync agent: the outbox is read in bounded batches, never whole", "[ag
     require_exactly_once(server, a.engine());
 }
 
-TEST_CASE("enroll: the code is normalised, credentials stored, the token never shown; a used "
+TEST_CASE("enroll: the code is normalised, credentials stored, the token never shown, a used "
           "code is refused",
           "[agent]") {
     REQUIRE(ok(ag::normalize_enroll_code("k7q 94x2mc")) == "K7Q-94X-2MC");
@@ -665,7 +665,7 @@ TEST_CASE("protocol: a zstd body decompresses whole (regression: every complete 
     }
 }
 
-TEST_CASE("sync agent: a push answered from another epoch is not taken; the device resyncs and "
+TEST_CASE("sync agent: a push answered from another epoch is not taken, the device resyncs and "
           "learns the new feed positions",
           "[agent]") {
     TempDir dir;

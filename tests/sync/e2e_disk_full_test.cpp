@@ -68,7 +68,7 @@ std::vector<std::string> consult_args(const std::string& question) {
 
 } // namespace
 
-TEST_CASE("disk full: a consultation that does not fit fails clearly; earlier ones are intact and "
+TEST_CASE("disk full: a consultation that does not fit fails clearly, earlier ones are intact and "
           "recording resumes once space is freed",
           "[e2e][disk-full]") {
     if (!can_mount()) {
@@ -112,7 +112,7 @@ TEST_CASE("disk full: a consultation that does not fit fails clearly; earlier on
     CHECK(laptop.must_json({"consult", "list"}).size() == static_cast<std::size_t>(confirmed + 1));
 }
 
-TEST_CASE("disk full on the server: a push is refused with 503 and nothing is lost; the device "
+TEST_CASE("disk full on the server: a push is refused with 503 and nothing is lost, the device "
           "syncs everything once space is freed",
           "[e2e][disk-full]") {
     if (!can_mount()) {

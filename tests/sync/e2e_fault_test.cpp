@@ -86,7 +86,7 @@ TEST_CASE("e2e faults: 20 rounds of recording and syncing through a lossy, dupli
     require_converged(all);
 }
 
-TEST_CASE("e2e faults: a slow link still syncs; a stalled one times out with exit 4 and loses "
+TEST_CASE("e2e faults: a slow link still syncs, a stalled one times out with exit 4 and loses "
           "nothing",
           "[e2e][faults]") {
     TempDir dir;

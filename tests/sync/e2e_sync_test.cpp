@@ -101,7 +101,7 @@ void field_work_scenario(int devices, unsigned seed) {
 } // namespace
 
 TEST_CASE("e2e sync: two devices edit the same consultation offline, one deletes what the other "
-          "edits; they converge and verify agrees",
+          "edits, they converge and verify agrees",
           "[e2e]") {
     for (unsigned seed : {1u, 2u}) {
         DYNAMIC_SECTION("seed " << seed) {
@@ -111,7 +111,7 @@ TEST_CASE("e2e sync: two devices edit the same consultation offline, one deletes
 }
 
 TEST_CASE("e2e sync: five devices (four lawyers, one coordinator) record offline and sync in "
-          "random orders; every projection is identical and verify agrees",
+          "random orders, every projection is identical and verify agrees",
           "[e2e]") {
     field_work_scenario(5, 20241124);
 }
@@ -148,7 +148,7 @@ TEST_CASE("e2e sync: an edit made after seeing another edit wins, whatever the d
     require_converged({&ahead, &behind});
 }
 
-TEST_CASE("e2e sync: sync runs one at a time per database; log and status tell what happened",
+TEST_CASE("e2e sync: sync runs one at a time per database, log and status tell what happened",
           "[e2e]") {
     TempDir dir;
     Server server(dir / "server");

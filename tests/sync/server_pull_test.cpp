@@ -74,7 +74,7 @@ TEST_CASE("server pull: paging returns every visible event once, in feed order",
     }
 }
 
-TEST_CASE("server pull: a lawyer never receives another region's records; a coordinator gets all",
+TEST_CASE("server pull: a lawyer never receives another region's records, a coordinator gets all",
           "[server]") {
     TestServer server;
     Http http(server.port());
@@ -162,7 +162,7 @@ TEST_CASE("server verify: the digest equals one computed from the pushed events"
     CHECK(partial.body["digest"] == only_a.hex());
 }
 
-TEST_CASE("server restore: a restored server has a new epoch; an old-epoch pull is 409 "
+TEST_CASE("server restore: a restored server has a new epoch, an old-epoch pull is 409 "
           "epoch_changed",
           "[server]") {
     TestServer server;
@@ -208,7 +208,7 @@ TEST_CASE("server restore: a restored server has a new epoch; an old-epoch pull 
     CHECK(fresh.body["events"].size() == 2);
 }
 
-TEST_CASE("server check: projections rebuilt from the log match; backups check too", "[server]") {
+TEST_CASE("server check: projections rebuilt from the log match, backups check too", "[server]") {
     TestServer server;
     Http http(server.port());
     World w = populate(server, http, 6);

@@ -30,7 +30,7 @@ sync::PushResponse ok_push(const Reply& r) {
 
 } // namespace
 
-TEST_CASE("server push: the same batch twice is stored once; the second answer is duplicates",
+TEST_CASE("server push: the same batch twice is stored once, the second answer is duplicates",
           "[server]") {
     TestServer server;
     Device d = server.enroll({k_region_a});
@@ -56,7 +56,7 @@ TEST_CASE("server push: the same batch twice is stored once; the second answer i
     CHECK(server.count("SELECT count(*) FROM consultations") == 5);
 }
 
-TEST_CASE("server push: an interrupted push resumes after acked_seq; overlap is harmless",
+TEST_CASE("server push: an interrupted push resumes after acked_seq, overlap is harmless",
           "[server]") {
     TestServer server;
     Device d = server.enroll({k_region_a});
