@@ -101,18 +101,7 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
     TempDir dir;
     Server server(dir / "server");
     FaultProxy proxy(server.port());
-    std::vector<std::unique_ptr<Laptop>> laptops;
-    for (int i = 0; i < options.devices; ++i) {
-        laptops.push_back(std::make_unique<Laptop>(dir / ("l" + std::to_string(i) + ".db")));
-        laptops.back()->setup(server, "Заңгер " + std::to_string(i));
-        laptops.back()->use_server_url(proxy.url());
-    }
-    laptops[0]->must({"village", "add", "Қызылжар", "--region", k_region});
-    laptops[0]->must_sync();
-    for (auto& l : laptops) {
-        l->must_sync();
-        l->must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
-    }
+    auto laptops = field_team(dir.path(), server, proxy.url(), options.devices);
 
     Faults faults;
     faults.drop_request = 0.06;

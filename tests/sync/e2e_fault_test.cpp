@@ -30,18 +30,7 @@ TEST_CASE("e2e faults: 20 rounds of recording and syncing through a lossy, dupli
     TempDir dir;
     Server server(dir / "server");
     FaultProxy proxy(server.port());
-    std::vector<std::unique_ptr<Laptop>> laptops;
-    for (int i = 0; i < 3; ++i) {
-        laptops.push_back(std::make_unique<Laptop>(dir / ("l" + std::to_string(i) + ".db")));
-        laptops.back()->setup(server, "Lawyer " + std::to_string(i));
-        laptops.back()->use_server_url(proxy.url());
-    }
-    laptops[0]->must({"village", "add", "Қызылжар", "--region", k_region});
-    laptops[0]->must_sync();
-    for (auto& l : laptops) {
-        l->must_sync();
-        l->must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
-    }
+    auto laptops = field_team(dir.path(), server, proxy.url(), 3);
 
     Faults f;
     f.drop_request = 0.08;

@@ -199,6 +199,25 @@ class Laptop {
     std::map<std::string, std::string> m_env;
 };
 
+// `count` lawyers' laptops of k_region, enrolled with `server` and then syncing through `url`
+// (a proxy), each with the village Қызылжар known and a visit to it started on 2024-05-14.
+inline std::vector<std::unique_ptr<Laptop>> field_team(const fs::path& dir, Server& server,
+                                                       const std::string& url, int count) {
+    std::vector<std::unique_ptr<Laptop>> laptops;
+    for (int i = 0; i < count; ++i) {
+        laptops.push_back(std::make_unique<Laptop>(dir / ("l" + std::to_string(i) + ".db")));
+        laptops.back()->setup(server, "Lawyer " + std::to_string(i));
+        laptops.back()->use_server_url(url);
+    }
+    laptops[0]->must({"village", "add", "Қызылжар", "--region", k_region});
+    laptops[0]->must_sync();
+    for (auto& l : laptops) {
+        l->must_sync();
+        l->must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    }
+    return laptops;
+}
+
 // Every event of every laptop is on the server exactly once (in the feed or, if refused, among
 // the rejected events, never both), with the content the laptop holds.
 inline void require_exactly_once(const Server& server, const std::vector<const Laptop*>& laptops) {
