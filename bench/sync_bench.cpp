@@ -36,6 +36,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -147,6 +148,20 @@ class ServerProcess {
 
     [[nodiscard]] int port() const { return m_port; }
     [[nodiscard]] long peak_kb() const { return vm_hwm_kb(m_pid); }
+    // User + system CPU seconds of the server so far (/proc/PID/stat fields 14 and 15).
+    [[nodiscard]] double cpu_s() const {
+        std::ifstream in("/proc/" + std::to_string(m_pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::istringstream fields(text.substr(text.rfind(')') + 2));
+        std::string f;
+        double ticks = 0;
+        for (int i = 3; i <= 15 && fields >> f; ++i) {
+            if (i >= 14) {
+                ticks += std::atof(f.c_str());
+            }
+        }
+        return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
     void stop() {
         if (m_pid > 0) {
             ::kill(m_pid, SIGTERM);
@@ -278,6 +293,35 @@ class RecordingTransport final : public agent::Transport {
   private:
     agent::Transport& m_inner;
     std::ofstream m_out;
+};
+
+// Passes every request on and keeps what went wrong on the way: the failed exchanges (no
+// complete response) and the non-200 answers, by message, for the report.
+class WatchingTransport final : public agent::Transport {
+  public:
+    explicit WatchingTransport(agent::Transport& inner) : m_inner(inner) {}
+    Result<agent::HttpResponse> send(const agent::HttpRequest& request) override {
+        auto response = m_inner.send(request);
+        if (!response) {
+            ++m_failures[std::string(to_string(response.error().code)) + ": " +
+                         response.error().message];
+        } else if (response->status != 200) {
+            ++m_failures["HTTP " + std::to_string(response->status)];
+        }
+        return response;
+    }
+    [[nodiscard]] agent::TransferTotals totals() const override { return m_inner.totals(); }
+    [[nodiscard]] std::string summary() const {
+        std::string out;
+        for (const auto& [what, n] : m_failures) {
+            out += (out.empty() ? "" : "; ") + std::to_string(n) + "x " + what;
+        }
+        return out.empty() ? "none" : out;
+    }
+
+  private:
+    agent::Transport& m_inner;
+    std::map<std::string, int> m_failures;
 };
 
 std::unique_ptr<agent::CurlTransport> transport_to(int port) {
@@ -528,10 +572,12 @@ int loopback(std::int64_t events) {
     agent::SyncAgent sync_agent(engine, recording);
     const agent::TransferTotals before = curl->totals();
     const double cpu0 = cpu_s();
+    const double server_cpu0 = server.cpu_s();
     const double t0 = now_s();
     agent::SyncReport report = sync_agent.sync({});
     const double wall = now_s() - t0;
     const double cpu = cpu_s() - cpu0;
+    const double server_cpu = server.cpu_s() - server_cpu0;
     const long client_peak = self_max_rss_kb();
     const long server_peak = server.peak_kb();
     recording.close();
@@ -548,7 +594,8 @@ int loopback(std::int64_t events) {
               std::to_string(outbox) + " / " + std::to_string(report.pushed) + " / " +
                   std::to_string(report.rejected) + " / " + std::to_string(held));
     print_row("sync: wall", fmt(wall, 2) + " s = " + fmt(static_cast<double>(outbox) / wall, 0) +
-                                " events/s (client CPU " + fmt(cpu, 2) + " s)");
+                                " events/s (CPU: client " + fmt(cpu, 2) + " s, server " +
+                                fmt(server_cpu, 2) + " s)");
     print_row("sync: requests",
               std::to_string(report.requests) + " (pulled " + std::to_string(report.pulled) + ")");
     print_row("sync: bytes up", mib(up) + " = " + fmt(up / static_cast<double>(outbox), 1) +
@@ -604,6 +651,7 @@ int link(const Month& month) {
 
     agent::CurlGlobal curl_global;
     int failures = 0;
+    double clean_floor = 0; // the first run's: no loss
     for (const LinkRun& run : runs) {
         ScratchDir rdir;
         fs::copy_file(master, rdir / "device.db");
@@ -616,7 +664,8 @@ int link(const Month& month) {
         agent::CurlOptions o;
         o.base_url = "http://127.0.0.1:" + std::to_string(proxy.port());
         auto transport = must(agent::CurlTransport::create(o), "transport");
-        agent::SyncAgent sync_agent(engine, *transport);
+        WatchingTransport watching(*transport);
+        agent::SyncAgent sync_agent(engine, watching);
         agent::SyncOptions options;
         options.until = std::chrono::system_clock::now() + std::chrono::hours(2);
         const double t0 = now_s();
@@ -652,6 +701,13 @@ int link(const Month& month) {
                       fmt(static_cast<double>(st.bytes_up + st.bytes_down) / rate, 1) + " s + " +
                       fmt(trips * rtt, 1) + " s)");
         print_row(run.name + ": ratio time / floor", fmt(wall / floor, 2) + "x (target <= 1.5x)");
+        if (clean_floor == 0) {
+            clean_floor = floor;
+        } else {
+            print_row(run.name + ": ratio time / loss-free floor",
+                      fmt(wall / clean_floor, 2) + "x");
+        }
+        print_row(run.name + ": failed exchanges", watching.summary());
     }
     print_load();
     return failures == 0 ? 0 : 1;
