@@ -1,6 +1,6 @@
 // Sync through the real agent (SyncAgent + CurlTransport) to a real `caravan-server` process.
 //
-//   sync_bench [--quick] [loopback|link|all]
+//   sync_bench [--quick] [loopback|link [DIVISOR]|all]   (DIVISOR: a fraction of the month)
 //
 // loopback: N consultations (100,000; --quick 2,000) recorded offline through the Engine, then
 //   one sync to a server on 127.0.0.1. Prints wall time, events/s, bytes per event each way
@@ -301,7 +301,12 @@ class WatchingTransport final : public agent::Transport {
   public:
     explicit WatchingTransport(agent::Transport& inner) : m_inner(inner) {}
     Result<agent::HttpResponse> send(const agent::HttpRequest& request) override {
+        const agent::TransferTotals before = m_inner.totals();
         auto response = m_inner.send(request);
+        const agent::TransferTotals after = m_inner.totals();
+        std::string route = request.target.substr(0, request.target.find('?'));
+        m_down[route] += after.bytes_received - before.bytes_received;
+        m_up[route] += after.bytes_sent - before.bytes_sent;
         if (!response) {
             ++m_failures[std::string(to_string(response.error().code)) + ": " +
                          response.error().message];
@@ -318,10 +323,21 @@ class WatchingTransport final : public agent::Transport {
         }
         return out.empty() ? "none" : out;
     }
+    // Wire bytes (compressed, headers included) per route: "/v1/push 640.1 up 95.2 down, ...".
+    [[nodiscard]] std::string by_route() const {
+        std::string out;
+        for (const auto& [route, up] : m_up) {
+            out += (out.empty() ? "" : ", ") + route + " " +
+                   fmt(static_cast<double>(up) / 1024.0, 1) + " KiB up " +
+                   fmt(static_cast<double>(m_down.at(route)) / 1024.0, 1) + " KiB down";
+        }
+        return out;
+    }
 
   private:
     agent::Transport& m_inner;
     std::map<std::string, int> m_failures;
+    std::map<std::string, std::int64_t> m_up, m_down;
 };
 
 std::unique_ptr<agent::CurlTransport> transport_to(int port) {
@@ -708,6 +724,7 @@ int link(const Month& month) {
                       fmt(wall / clean_floor, 2) + "x");
         }
         print_row(run.name + ": failed exchanges", watching.summary());
+        print_row(run.name + ": by route", watching.by_route());
     }
     print_load();
     return failures == 0 ? 0 : 1;
@@ -718,14 +735,17 @@ int link(const Month& month) {
 int main(int argc, char** argv) {
     bool quick = false;
     std::string what = "all";
+    int divisor = 0; // the month divided by this (link only)
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--quick") {
             quick = true;
         } else if (a == "loopback" || a == "link" || a == "all") {
             what = a;
+        } else if (what == "link" && std::atoi(a.c_str()) >= 1 && std::atoi(a.c_str()) <= 100) {
+            divisor = std::atoi(a.c_str());
         } else {
-            std::cerr << "usage: sync_bench [--quick] [loopback|link|all]\n";
+            std::cerr << "usage: sync_bench [--quick] [loopback|link [DIVISOR 1-100]|all]\n";
             return 2;
         }
     }
@@ -739,6 +759,8 @@ int main(int argc, char** argv) {
         Month month;
         if (quick) {
             month = {100, 500, 33, 3};
+        } else if (divisor > 1) {
+            month = {3000 / divisor, 15000 / divisor, 1000 / divisor, std::max(1, 22 / divisor)};
         }
         rc |= link(month);
     }
