@@ -328,3 +328,38 @@ TEST_CASE("server: an empty X-Caravan-Oldest-Unsynced is read as absent; queue d
     CHECK(device().queue_depth == 0);
     CHECK_FALSE(device().oldest_unsynced.has_value());
 }
+
+TEST_CASE("server: a request is served while every worker is held by a connection sending its body "
+          "slowly",
+          "[server]") {
+    srv::ServerOptions options;
+    options.threads = 2;
+    TestServer server(options);
+    // Three devices (more than the two workers) start an enrollment and send the head only, as a
+    // stalled rural link would: each holds its worker, which waits for the body (30 s).
+    std::vector<int> stalled;
+    for (int i = 0; i < 3; ++i) {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(fd >= 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(server.port()));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        std::string head =
+            "POST /v1/enroll HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Caravan-Protocol: 1\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+        REQUIRE(::send(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()));
+        stalled.push_back(fd);
+    }
+    // Another device is answered well before any of those bodies times out.
+    httplib::Client client("127.0.0.1", server.port());
+    client.set_connection_timeout(std::chrono::seconds(10));
+    client.set_read_timeout(std::chrono::seconds(15));
+    auto r = client.Get("/v1/health", {{"X-Caravan-Protocol", "1"}});
+    CHECK(r);
+    CHECK((r ? r->status : 0) == 200);
+    for (int fd : stalled) {
+        ::close(fd);
+    }
+}
