@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 
 #include "caravan/client/ids.hpp"
@@ -200,9 +201,18 @@ class ElasticPool final : public httplib::TaskQueue {
             m_threads.erase(id);
         }
         m_finished.clear();
-        ++m_live;
         const std::size_t id = m_next_id++;
-        m_threads.emplace(id, std::thread([this, id] { work(id); }));
+        try {
+            m_threads.emplace(id, std::thread([this, id] { work(id); }));
+        } catch (const std::system_error&) {
+            // Out of threads: the job waits for a busy worker, as with a fixed pool. Only the
+            // first `base` workers, started with the server, let the failure escape.
+            if (m_live < m_base) {
+                throw;
+            }
+            return;
+        }
+        ++m_live;
     }
 
     void work(std::size_t id) {
