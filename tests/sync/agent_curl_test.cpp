@@ -135,7 +135,8 @@ TEST_CASE("curl transport: bytes sent count each request body once, small or lar
             c = static_cast<char>(rng());
         }
         ag::TransferTotals before = t->totals();
-        auto r = t->send({"POST", "/v1/echo", {{"Content-Type", "application/octet-stream"}}, body});
+        auto r =
+            t->send({"POST", "/v1/echo", {{"Content-Type", "application/octet-stream"}}, body});
         REQUIRE(r);
         REQUIRE(r->status == 200);
         std::int64_t sent = t->totals().bytes_sent - before.bytes_sent;
