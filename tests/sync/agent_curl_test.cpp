@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -112,6 +114,37 @@ TEST_CASE("curl transport: zstd responses are decoded, request bodies and header
     REQUIRE(t->totals().bytes_received > 0);
     // On the wire the response stayed compressed: far fewer bytes than the 5000-byte body.
     REQUIRE(t->totals().bytes_received < 3 * 2000);
+}
+
+TEST_CASE("curl transport: bytes sent count each request body once, small or large",
+          "[agent][curl]") {
+    LocalServer local;
+    std::int64_t bodies = 0;
+    std::mutex mutex;
+    local.server().Post("/v1/echo", [&](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(mutex);
+        bodies += static_cast<std::int64_t>(req.body.size());
+        res.set_content("{}", "application/json");
+    });
+    auto t = transport(local.url());
+    std::mt19937 rng(5);
+    // Below and above libcurl's 64 KiB limit for sending the body with the head.
+    for (std::size_t size : {std::size_t{20000}, std::size_t{100000}}) {
+        std::string body(size, '\0');
+        for (char& c : body) {
+            c = static_cast<char>(rng());
+        }
+        ag::TransferTotals before = t->totals();
+        auto r =
+            t->send({"POST", "/v1/echo", {{"Content-Type", "application/octet-stream"}}, body});
+        REQUIRE(r);
+        REQUIRE(r->status == 200);
+        std::int64_t sent = t->totals().bytes_sent - before.bytes_sent;
+        INFO("body " << size << " bytes, counted " << sent);
+        CHECK(sent > static_cast<std::int64_t>(size));
+        CHECK(sent < static_cast<std::int64_t>(size) + 2048); // the head is a few hundred bytes
+    }
+    REQUIRE(bodies == 120000);
 }
 
 TEST_CASE("curl transport: failures map to offline, timeout and protocol", "[agent][curl]") {

@@ -3,6 +3,8 @@
 // faults stop, the server must hold every event exactly once and every device must converge.
 #include "e2e_support.hpp"
 
+#include <atomic>
+
 #include "fault_proxy.hpp"
 
 using namespace caravan;
@@ -125,4 +127,52 @@ TEST_CASE("e2e faults: the proxy answers 503 with Retry-After and the sync waits
         REQUIRE(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(900));
     }
     require_exactly_once(server, {&a});
+}
+
+TEST_CASE("e2e faults: `caravan sync --json` that fails part way still prints what it moved, "
+          "with the error",
+          "[e2e][faults]") {
+    TempDir dir;
+    Server server(dir / "server");
+    FaultProxy proxy(server.port());
+    Laptop a(dir / "a.db");
+    a.setup(server, "Арнат");
+    a.use_server_url(proxy.url());
+    a.must({"village", "add", "Қызылжар", "--region", k_region});
+    a.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    for (int i = 0; i < 12; ++i) {
+        a.must({"consult", "add", "--gender", "female", "--age", "33-45", "--category",
+                "unemployed", "--topic", "land", "--outcome", "advice", "--question",
+                "сұрақ " + std::to_string(i), "--lang", "kk"});
+    }
+    // The first push goes through; from then on the link answers 500 to everything.
+    std::atomic<bool> broken{false};
+    proxy.on_response([&](const std::string& path) {
+        if (path == "/v1/push" && !broken.exchange(true)) {
+            Faults f;
+            f.error_500 = 1.0;
+            proxy.set_faults(f);
+        }
+    });
+    ProcessResult r = a.sync({"--json", "--attempts", "2", "--batch-bytes", "1024"});
+    INFO(describe(r));
+    REQUIRE(r.exit_code == 6);
+    json out = json::parse(r.out); // exactly one document
+    CHECK(out["result"] == "server");
+    CHECK(out["pushed"].get<std::int64_t>() > 0);
+    CHECK(out["pushed"].get<std::int64_t>() < 15);
+    CHECK(out["pulled"] == 0);
+    CHECK(out["rejected"] == 0);
+    CHECK(out["requests"].get<std::int64_t>() >= 3);
+    CHECK(out["bytes_up"].get<std::int64_t>() > 0);
+    CHECK(out["bytes_down"].get<std::int64_t>() > 0);
+    CHECK(out["error"]["code"] == "server");
+    CHECK_FALSE(out["error"]["message"].get<std::string>().empty());
+    CHECK(r.err.find("caravan:") != std::string::npos);
+
+    // What it reported is what the server holds; the rest goes with the next sync.
+    proxy.set_faults({});
+    json again = json::parse(a.must({"sync", "--json"}));
+    CHECK(again["result"] == "ok");
+    CHECK(again["pushed"].get<std::int64_t>() + out["pushed"].get<std::int64_t>() == 15);
 }

@@ -48,6 +48,37 @@ std::string answer_to_announced_length(int port, std::size_t length, const std::
     return text.substr(0, text.find("\r\n"));
 }
 
+// A GET whose head is written by hand (HTTP client libraries may drop a header with an empty
+// value); `extra` holds whole header lines. Returns the status line.
+std::string raw_get(int port, const std::string& target, const std::string& token,
+                    const std::string& extra) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    std::string head = "GET " + target +
+                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Caravan-Protocol: 1\r\n"
+                       "Authorization: Bearer " +
+                       token + "\r\n" + extra + "Connection: close\r\n\r\n";
+    REQUIRE(::send(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()));
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string text;
+    char buf[4096];
+    for (int i = 0; i < 1000; ++i) { // until the server closes (Connection: close)
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+            break;
+        }
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return text.substr(0, text.find("\r\n"));
+}
+
 std::string push_body(const std::string& device, std::size_t padding) {
     Events ev(device);
     auto e = ev.village(new_id(), std::string(padding, 'x'), k_region_a);
@@ -253,4 +284,82 @@ TEST_CASE("server log: one access line per request, with no names or record cont
     CHECK(devices->front().app_version == "caravan/0.1.0");
     CHECK(devices->front().last_sync_ms);
     CHECK(devices->front().acked_seq == 5);
+}
+
+TEST_CASE("server: an empty X-Caravan-Oldest-Unsynced is read as absent; queue depth 0 clears it",
+          "[server]") {
+    TestServer server;
+    Device d = server.enroll({k_region_a});
+    Http http(server.port());
+    Events ev(d.id);
+    REQUIRE(http.push(d.token, batch(d.id, {ev.self("Test Lawyer", k_region_a)}),
+                      {{"X-Caravan-Queue-Depth", "3"},
+                       {"X-Caravan-Oldest-Unsynced", "2024-05-14T10:00:00Z"}})
+                .status == 200);
+    auto device = [&] {
+        auto devices = server.store()->devices();
+        REQUIRE(devices);
+        REQUIRE(devices->size() == 1);
+        return devices->front();
+    };
+    REQUIRE(device().oldest_unsynced == "2024-05-14T10:00:00Z");
+
+    // Empty (or blank) with no depth: nothing is said, what the server knew stays.
+    for (const char* line :
+         {"X-Caravan-Oldest-Unsynced:\r\n", "X-Caravan-Oldest-Unsynced:   \r\n"}) {
+        INFO(line);
+        REQUIRE(raw_get(server.port(), "/v1/pull?after=0", d.token, line) == "HTTP/1.1 200 OK");
+        CHECK(device().oldest_unsynced == "2024-05-14T10:00:00Z");
+        CHECK(device().queue_depth == 3);
+    }
+    // The same as leaving the header out.
+    REQUIRE(http.get("/v1/pull?after=0", d.token).status == 200);
+    CHECK(device().oldest_unsynced == "2024-05-14T10:00:00Z");
+
+    // A newer time replaces it; then "nothing unsynced" (depth 0, empty oldest) clears it.
+    REQUIRE(http.get("/v1/pull?after=0", d.token,
+                     {{"X-Caravan-Queue-Depth", "1"},
+                      {"X-Caravan-Oldest-Unsynced", "2024-05-15T08:30:00Z"}})
+                .status == 200);
+    CHECK(device().oldest_unsynced == "2024-05-15T08:30:00Z");
+    REQUIRE(raw_get(server.port(), "/v1/pull?after=0", d.token,
+                    "X-Caravan-Queue-Depth: 0\r\nX-Caravan-Oldest-Unsynced:\r\n") ==
+            "HTTP/1.1 200 OK");
+    CHECK(device().queue_depth == 0);
+    CHECK_FALSE(device().oldest_unsynced.has_value());
+}
+
+TEST_CASE("server: a request is served while every worker is held by a connection sending its body "
+          "slowly",
+          "[server]") {
+    srv::ServerOptions options;
+    options.threads = 2;
+    TestServer server(options);
+    // Three devices (more than the two workers) start an enrollment and send the head only, as a
+    // stalled rural link would: each holds its worker, which waits for the body (30 s).
+    std::vector<int> stalled;
+    for (int i = 0; i < 3; ++i) {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(fd >= 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(server.port()));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        std::string head =
+            "POST /v1/enroll HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Caravan-Protocol: 1\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+        REQUIRE(::send(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()));
+        stalled.push_back(fd);
+    }
+    // Another device is answered well before any of those bodies times out.
+    httplib::Client client("127.0.0.1", server.port());
+    client.set_connection_timeout(std::chrono::seconds(10));
+    client.set_read_timeout(std::chrono::seconds(15));
+    auto r = client.Get("/v1/health", {{"X-Caravan-Protocol", "1"}});
+    CHECK(r);
+    CHECK((r ? r->status : 0) == 200);
+    for (int fd : stalled) {
+        ::close(fd);
+    }
 }

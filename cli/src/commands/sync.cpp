@@ -184,9 +184,15 @@ Result<void> run_sync(Context& ctx, const SyncCliOptions& o) {
     line.clear();
 
     if (ctx.json) {
-        if (report.ok()) {
-            print_json(ctx, agent::to_json(report));
+        // One document whatever the outcome: a sync that fails part way still reports what it
+        // moved (pushed, pulled, rejected, bytes, requests) next to the error.
+        nlohmann::json out = agent::to_json(report);
+        if (!report.ok()) {
+            out["error"] = {{"code", to_string(report.error->code)},
+                            {"message", report.error->message}};
         }
+        print_json(ctx, out);
+        ctx.json_printed = true;
     } else {
         print_summary(ctx, report);
     }

@@ -271,7 +271,12 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
     curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &down);
     curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
     curl_easy_getinfo(c, CURLINFO_HEADER_SIZE, &header_size);
-    s.totals.bytes_sent += static_cast<std::int64_t>(up) + request_size;
+    // libcurl sends a small POST body (under 64 KiB) in the same buffer as the head, and then
+    // counts it in both REQUEST_SIZE and SIZE_UPLOAD; a larger body goes after the head and is
+    // counted in SIZE_UPLOAD only. A request size at least the upload size means the former.
+    const bool body_in_head = up > 0 && static_cast<curl_off_t>(request_size) >= up;
+    s.totals.bytes_sent += static_cast<std::int64_t>(request_size) +
+                           (body_in_head ? 0 : static_cast<std::int64_t>(up));
     s.totals.bytes_received += static_cast<std::int64_t>(down) + header_size;
 
     if (rc != CURLE_OK) {

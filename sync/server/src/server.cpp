@@ -5,9 +5,14 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 
 #include "caravan/client/ids.hpp"
@@ -135,15 +140,130 @@ SyncReport report_from(const httplib::Request& req) {
     if (req.has_header(std::string(k_header_oldest_unsynced).c_str())) {
         std::string v(trim(req.get_header_value(std::string(k_header_oldest_unsynced).c_str())));
         bool iso = v.size() <= 40 && v.find_first_not_of("0123456789-:.TZ+") == std::string::npos;
-        if (v.empty()) {
-            report.has_oldest_unsynced = true;
-        } else if (iso) {
+        // An empty value says nothing (some HTTP stacks drop or blank headers): it is read as an
+        // absent header. "Nothing unsynced" is said by X-Caravan-Queue-Depth: 0 (see Store).
+        if (!v.empty() && iso) {
             report.has_oldest_unsynced = true;
             report.oldest_unsynced = v;
         }
     }
     return report;
 }
+
+// cpp-httplib serves each connection on one worker for as long as it is kept alive, so a fixed
+// pool of N workers serves at most N devices at once, and device N+1 waits for a whole session
+// of another to end (measured: 100 devices on 64 workers, p99 7 s against 1.4 s for 50). This
+// queue keeps `base` workers and starts another whenever a connection arrives and none is idle,
+// up to `cap`; the extra ones end after a minute without work. Store connections are not tied
+// to workers (StorePool hands one out per request), so an idle kept-alive connection holds a
+// thread and nothing else.
+class ElasticPool final : public httplib::TaskQueue {
+  public:
+    ElasticPool(std::size_t base, std::size_t cap) : m_base(base), m_cap(std::max(base, cap)) {
+        std::lock_guard lock(m_mutex);
+        for (std::size_t i = 0; i < m_base; ++i) {
+            start_worker();
+        }
+    }
+    ~ElasticPool() override { shutdown(); }
+    ElasticPool(const ElasticPool&) = delete;
+    ElasticPool& operator=(const ElasticPool&) = delete;
+
+    void enqueue(std::function<void()> fn) override {
+        {
+            std::lock_guard lock(m_mutex);
+            m_jobs.push_back(std::move(fn));
+            if (m_idle < m_jobs.size() && m_live < m_cap) {
+                start_worker();
+            }
+        }
+        m_ready.notify_one();
+    }
+
+    void shutdown() override {
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_stopping) {
+                return;
+            }
+            m_stopping = true;
+        }
+        m_ready.notify_all();
+        std::map<std::size_t, std::thread> threads;
+        {
+            std::unique_lock lock(m_mutex);
+            m_drained.wait(lock, [&] { return m_live == 0; });
+            threads.swap(m_threads);
+        }
+        for (auto& [id, t] : threads) {
+            t.join();
+        }
+    }
+
+  private:
+    // Under m_mutex. Joins the workers that ended (they hold no lock any more) first.
+    void start_worker() {
+        for (std::size_t id : m_finished) {
+            m_threads.at(id).join();
+            m_threads.erase(id);
+        }
+        m_finished.clear();
+        const std::size_t id = m_next_id++;
+        try {
+            m_threads.emplace(id, std::thread([this, id] { work(id); }));
+        } catch (const std::system_error&) {
+            // Out of threads: the job waits for a busy worker, as with a fixed pool. Only the
+            // first `base` workers, started with the server, let the failure escape.
+            if (m_live < m_base) {
+                throw;
+            }
+            return;
+        }
+        ++m_live;
+    }
+
+    void work(std::size_t id) {
+        std::unique_lock lock(m_mutex);
+        for (;;) {
+            ++m_idle;
+            bool woke = m_ready.wait_for(lock, std::chrono::seconds(60),
+                                         [&] { return m_stopping || !m_jobs.empty(); });
+            --m_idle;
+            if (m_stopping && m_jobs.empty()) {
+                break;
+            }
+            if (!woke) {
+                if (m_live > m_base) {
+                    break; // an extra worker with nothing to do for a minute
+                }
+                continue;
+            }
+            std::function<void()> job = std::move(m_jobs.front());
+            m_jobs.pop_front();
+            lock.unlock();
+            job();
+            lock.lock();
+        }
+        --m_live;
+        if (!m_stopping) {
+            m_finished.push_back(id);
+        }
+        m_drained.notify_all();
+    }
+
+    const std::size_t m_base;
+    const std::size_t m_cap;
+    std::mutex m_mutex;
+    std::condition_variable m_ready;
+    std::condition_variable m_drained;
+    std::deque<std::function<void()>> m_jobs;
+    std::map<std::size_t, std::thread> m_threads;
+    std::vector<std::size_t> m_finished; // ended, not joined yet
+    std::size_t m_next_id = 0;
+    std::size_t m_live = 0;
+    std::size_t m_idle = 0;
+    bool m_stopping = false;
+};
 
 } // namespace
 
@@ -492,11 +612,16 @@ struct Server::Impl {
         if (auto ok = check_protocol(req); !ok) {
             return tl::unexpected(ok.error());
         }
-        auto store = pool.acquire();
-        auto device = authenticate(req, *store);
-        if (!device) {
-            return tl::unexpected(device.error());
+        std::optional<DeviceRecord> device;
+        {
+            auto store = pool.acquire();
+            auto known = authenticate(req, *store);
+            if (!known) {
+                return tl::unexpected(known.error());
+            }
+            device = std::move(*known);
         }
+        // A body may take minutes to arrive over a rural link: no Store is held meanwhile.
         auto body = read_body(req, reader);
         if (!body) {
             return tl::unexpected(body.error());
@@ -516,6 +641,7 @@ struct Server::Impl {
             return refuse(codes::malformed, request.error().message);
         }
         SyncReport report = report_from(req);
+        auto store = pool.acquire();
         ApiResult<PushResponse> response = [&] {
             std::lock_guard lock(write_mutex);
             return store->push(*device, *request, report);
@@ -595,8 +721,11 @@ struct Server::Impl {
             int yes = 1;
             ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
         });
+        // `threads` workers always, more while more devices are connected (ElasticPool).
         const std::size_t threads = options.threads;
-        http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+        http.new_task_queue = [threads] {
+            return new ElasticPool(threads, std::max<std::size_t>(threads * 8, 512));
+        };
 
         http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
             t_request = RequestLog{};

@@ -1019,7 +1019,8 @@ Result<void> Store::update_report(const std::string& device_id, const SyncReport
                             " last_sync_at = ?4,"
                             " app_version = coalesce(?5, app_version),"
                             " queue_depth = coalesce(?6, queue_depth),"
-                            " oldest_unsynced = CASE WHEN ?7 THEN ?8 ELSE oldest_unsynced END"
+                            " oldest_unsynced = CASE WHEN ?7 THEN ?8 WHEN ?6 = 0 THEN NULL"
+                            "  ELSE oldest_unsynced END"
                             " WHERE device_id = ?1");
     if (!stmt) {
         return tl::unexpected(stmt.error());
