@@ -10,8 +10,8 @@
 //
 // Contract:
 // - A Store owns one SQLite connection and is used by one thread at a time; the HTTP server
-//   keeps a pool of them. Writes take SQLite's write lock (BEGIN IMMEDIATE) and wait up to the
-//   busy timeout for it; concurrent Stores on one file are safe.
+//   lends them from a pool, one per request. Writes take SQLite's write lock (BEGIN
+//   IMMEDIATE) and wait up to the busy timeout for it; concurrent Stores on one file are safe.
 // - Protocol operations (enroll, authenticate, push, pull, verify, status) return ApiError with
 //   the protocol's codes; operator operations return Error. No message names a person or
 //   repeats a field's value.
