@@ -6,31 +6,31 @@
 
 #include <system_error>
 
+#include "caravan/storage/messages.hpp"
+
 namespace caravan::storage {
 
 Error sqlite_error(int rc, std::string_view what, sqlite3* db) {
     std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    std::string message = std::string(what) + ": " + detail;
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return {ErrorCode::busy,
-                std::string(what) + ": the database is locked by another caravan process"};
+        return make_error(ErrorCode::busy, msg::database_locked, what);
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-        return {ErrorCode::corrupt, message};
+        return make_error(ErrorCode::corrupt, msg::sqlite_failed, what, detail);
     case SQLITE_FULL:
-        return {ErrorCode::storage_full, std::string(what) + ": the disk or database is full"};
+        return make_error(ErrorCode::storage_full, msg::database_full, what);
     case SQLITE_CONSTRAINT:
-        return {ErrorCode::conflict, message};
+        return make_error(ErrorCode::conflict, msg::sqlite_failed, what, detail);
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_AUTH:
-        return {ErrorCode::io, message};
+        return make_error(ErrorCode::io, msg::sqlite_failed, what, detail);
     default:
-        return {ErrorCode::internal, message};
+        return make_error(ErrorCode::internal, msg::sqlite_failed, what, detail);
     }
 }
 
@@ -150,14 +150,14 @@ Result<void> create_private_file(const std::filesystem::path& path) {
     if (path.has_parent_path()) {
         std::filesystem::create_directories(path.parent_path(), ec);
         if (ec) {
-            return fail(ErrorCode::io, "cannot create directory " + path.parent_path().string() +
-                                           ": " + ec.message());
+            return fail(ErrorCode::io, msg::cannot_create_directory, path.parent_path().string(),
+                        ec.message());
         }
     }
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        return fail(ErrorCode::io, "cannot create " + path.string() + ": " +
-                                       std::generic_category().message(errno));
+        return fail(ErrorCode::io, msg::cannot_create_file, path.string(),
+                    std::generic_category().message(errno));
     }
     ::close(fd);
     return {};
@@ -169,7 +169,7 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
     std::error_code ec;
     const bool in_memory = path == ":memory:"; // tests and fuzzers: no file, no WAL
     if (!in_memory && !options.create && !std::filesystem::exists(path, ec)) {
-        return fail(ErrorCode::not_found, "database " + path.string() + " does not exist");
+        return fail(ErrorCode::not_found, msg::database_missing, path.string());
     }
     if (!in_memory && options.create && !options.read_only) {
         if (auto made = create_private_file(path); !made) {
@@ -194,16 +194,13 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
     {
         auto app_id = db.prepare("PRAGMA application_id");
         if (!app_id) {
-            return fail(ErrorCode::corrupt, path.string() +
-                                                " is not a Caravan database or is damaged (" +
-                                                app_id.error().message + ")");
+            return fail(ErrorCode::corrupt, msg::not_a_database, path.string(), app_id.error());
         }
         auto has_row = app_id->step();
         if (!has_row) {
             return fail(has_row.error().code == ErrorCode::busy ? ErrorCode::busy
                                                                 : ErrorCode::corrupt,
-                        path.string() + " is not a Caravan database or is damaged (" +
-                            has_row.error().message + ")");
+                        msg::not_a_database, path.string(), has_row.error());
         }
         found_id = app_id->column_int(0);
     }
@@ -218,8 +215,7 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
         }
         bool empty = tables->column_int(0) == 0;
         if (!empty && found_id != static_cast<std::int64_t>(options.application_id)) {
-            return fail(ErrorCode::corrupt,
-                        path.string() + " is an SQLite database of another program, not Caravan's");
+            return fail(ErrorCode::corrupt, msg::foreign_database, path.string());
         }
     }
 
@@ -233,7 +229,7 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
             return tl::unexpected(row.error());
         }
         if (wal->column_text(0) != "wal") {
-            return fail(ErrorCode::io, "cannot switch " + path.string() + " to WAL mode");
+            return fail(ErrorCode::io, msg::cannot_use_wal, path.string());
         }
     }
     if (auto ok = db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"); !ok) {
@@ -248,14 +244,14 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
     if (options.integrity_check) {
         auto check = db.prepare("PRAGMA quick_check(5)");
         if (!check) {
-            return fail(ErrorCode::corrupt, path.string() + " is damaged: " + check.error().message);
+            return fail(ErrorCode::corrupt, msg::damaged, path.string(), check.error());
         }
         std::string problems;
         for (;;) {
             auto row = check->step();
             if (!row) {
                 return fail(row.error().code == ErrorCode::busy ? ErrorCode::busy : ErrorCode::corrupt,
-                            path.string() + " failed its integrity check: " + row.error().message);
+                            msg::integrity_failed, path.string(), row.error());
             }
             if (!*row) {
                 break;
@@ -266,8 +262,7 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
             }
         }
         if (!problems.empty()) {
-            return fail(ErrorCode::corrupt,
-                        path.string() + " failed its integrity check: " + problems);
+            return fail(ErrorCode::corrupt, msg::integrity_failed, path.string(), problems);
         }
     }
     return db;
