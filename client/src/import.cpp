@@ -12,6 +12,7 @@
 #include "caravan/client/domain.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/journal.hpp"
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 
 namespace caravan::client {
@@ -1050,8 +1051,7 @@ Result<void> apply_plan(Engine& engine, Plan& plan, ImportReport& report, bool w
             row.lawyer_override.empty() ? plan.visits[row.visit].lawyer : row.lawyer_override;
         auto added = engine.add_consultation(input);
         if (!added) {
-            return fail(added.error().code,
-                        "line " + std::to_string(row.line) + ": " + added.error().message);
+            return fail(added.error().code, msg::at_line, row.line, added.error());
         }
     }
     return {};
@@ -1099,6 +1099,7 @@ json to_json(const ImportReport& report) {
 Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path& path,
                                     const ImportOptions& options) {
     if (column_count() > k_max_columns || enums::topic.values.size() > k_max_topics) {
+        // i18n-exempt: a bug (the column tables outgrew the importer), never a user's doing
         return fail(ErrorCode::internal, "import: more journal columns than the importer holds");
     }
     auto device = engine.device();
@@ -1107,12 +1108,12 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
     }
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
-        return fail(ErrorCode::invalid_input, path.string() + " is a directory, not a file");
+        return fail(ErrorCode::invalid_input, msg::path_is_directory, path.string());
     }
     std::ifstream file(path, std::ios::binary);
     if (!file) {
         return fail(std::filesystem::exists(path, ec) ? ErrorCode::io : ErrorCode::not_found,
-                    "cannot open " + path.string() + ": " + std::strerror(errno));
+                    msg::cannot_open_file, path.string(), std::strerror(errno));
     }
 
     ImportReport report;
@@ -1139,14 +1140,14 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
         }
         read_csv(bytes, validator, report);
         if (bytes.failed()) {
-            return fail(ErrorCode::io, "reading " + path.string() + " failed");
+            return fail(ErrorCode::io, msg::reading_failed, path.string());
         }
     } else {
         file.clear();
         file.seekg(0);
         read_jsonl(file, validator, report);
         if (file.bad()) {
-            return fail(ErrorCode::io, "reading " + path.string() + " failed");
+            return fail(ErrorCode::io, msg::reading_failed, path.string());
         }
     }
     if (!report.ok()) {

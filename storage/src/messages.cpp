@@ -3,9 +3,11 @@
 namespace caravan::storage::msg {
 
 std::span<const Message* const> catalog() noexcept {
-#define CARAVAN_STORAGE_LIST(name, en, ru, kk) CARAVAN_LIST_MESSAGE("storage.", name, en, ru, kk)
-    static constexpr const Message* k_all[] = {CARAVAN_STORAGE_MESSAGES(CARAVAN_STORAGE_LIST)};
-#undef CARAVAN_STORAGE_LIST
+    static constexpr const Message* k_all[] = {
+#define X(name, en, ru, kk) CARAVAN_LIST_MESSAGE("storage.", name, en, ru, kk)
+#include "caravan/storage/messages.inc"
+#undef X
+    };
     return k_all;
 }
 

@@ -3,6 +3,8 @@
 #include "common.hpp"
 
 #include "caravan/client/export/journal.hpp"
+#include "caravan/client/messages.hpp"
+#include "messages.hpp"
 
 namespace caravan::cli {
 namespace {
@@ -29,8 +31,7 @@ std::string summary_line(client::Lang lang, std::int64_t rows, const std::string
 
 Result<void> run_journal(Context& ctx, const JournalOptions& o) {
     if (o.all == o.region.has_value()) {
-        return fail(ErrorCode::invalid_input,
-                    "region: give --region R for one region's journal, or --all");
+        return fail(ErrorCode::invalid_input, msg::journal_scope);
     }
     std::optional<std::filesystem::path> output;
     if (o.output) {
@@ -38,8 +39,7 @@ Result<void> run_journal(Context& ctx, const JournalOptions& o) {
     }
     CARAVAN_TRY(format, ex::choose_format(o.format, output, ex::Format::csv));
     if (format == ex::Format::text) {
-        return fail(ErrorCode::invalid_input, "format: the journal is exported as csv, json or "
-                                              "xlsx");
+        return fail(ErrorCode::invalid_input, client::msg::format_journal);
     }
     CARAVAN_TRY_ENGINE(engine, ctx);
     ex::JournalRequest request;

@@ -26,9 +26,10 @@ struct Message {
 
 } // namespace caravan
 
-// Declares a catalog: `CARAVAN_MESSAGES(X)` is a list of `X(name, "en", "ru", "kk")` entries;
-// CARAVAN_DECLARE_MESSAGE makes each one an `inline constexpr Message name`, and
-// CARAVAN_LIST_MESSAGE a pointer to it for the catalog's list.
+// A catalog is a `messages.inc` file of `X(name, "en", "ru", "kk")` entries, included twice:
+// with X as CARAVAN_DECLARE_MESSAGE in the catalog's header (each entry becomes an
+// `inline constexpr Message name`), and with X as CARAVAN_LIST_MESSAGE in its catalog()
+// (a pointer to each), so that the list tests check is complete by construction.
 #define CARAVAN_DECLARE_MESSAGE(prefix, name, en, ru, kk)                                        \
     inline constexpr ::caravan::Message name{prefix #name, en, ru, kk};
 #define CARAVAN_LIST_MESSAGE(prefix, name, en, ru, kk) &name,
