@@ -71,6 +71,7 @@ class PlanParser {
 
     template <class... Args>
     Error error(std::string_view key, const Message& what, Args&&... args) const {
+        // i18n-forwards: `what` is one of msg::plan_*
         Error detail = make_error(ErrorCode::invalid_input, what, std::forward<Args>(args)...);
         return key.empty()
                    ? make_error(ErrorCode::invalid_input, msg::plan_problem, m_source, detail)

@@ -107,8 +107,10 @@ json read_value(const Statement& stmt, int column, const FieldDef& field) {
 Result<void> check_field(const EntityDef& def, const FieldDef& field, const json& value,
                          bool create) {
     auto bad = [&](const Message& why, auto&&... args) {
+        // i18n-forwards: `why` is one of msg::event_value_*
+        Error detail = make_error(ErrorCode::invalid_input, why, args...);
         return fail(ErrorCode::invalid_input, msg::event_field_invalid, def.type, field.name,
-                    make_error(ErrorCode::invalid_input, why, args...));
+                    detail);
     };
     if (value.is_null()) {
         if (create && field.required) {

@@ -31,7 +31,7 @@ namespace caravan {
 
 namespace {
 
-std::string render_arg(const MessageArg& arg, Lang lang) {
+std::string render_arg(const MessageArg& arg, Language lang) {
     if (arg.word) {
         return std::string(arg.word->text(lang));
     }
@@ -43,7 +43,7 @@ std::string render_arg(const MessageArg& arg, Lang lang) {
 
 } // namespace
 
-std::string render(std::string_view templ, const std::vector<MessageArg>& args, Lang lang) {
+std::string render(std::string_view templ, const std::vector<MessageArg>& args, Language lang) {
     std::string out;
     out.reserve(templ.size() + 32);
     std::size_t i = 0;
@@ -67,7 +67,7 @@ std::string render(std::string_view templ, const std::vector<MessageArg>& args, 
     return out;
 }
 
-std::string localize(const Error& error, Lang lang) {
+std::string localize(const Error& error, Language lang) {
     if (!error.text) {
         return error.message;
     }
@@ -75,7 +75,7 @@ std::string localize(const Error& error, Lang lang) {
 }
 
 Error make_error(ErrorCode code, const Message& message, std::vector<MessageArg> args) {
-    Error e{code, render(message.en, args, Lang::en), &message, std::move(args)};
+    Error e{code, render(message.en, args, Language::en), &message, std::move(args)};
     return e;
 }
 

@@ -28,10 +28,10 @@ namespace caravan::client::msg {
 namespace caravan::client {
 
 // The message language for a user's language choice.
-[[nodiscard]] constexpr caravan::Lang message_lang(Lang lang) noexcept {
-    return lang == Lang::kk   ? caravan::Lang::kk
-           : lang == Lang::ru ? caravan::Lang::ru
-                              : caravan::Lang::en;
+[[nodiscard]] constexpr caravan::Language message_lang(Lang lang) noexcept {
+    return lang == Lang::kk   ? caravan::Language::kk
+           : lang == Lang::ru ? caravan::Language::ru
+                              : caravan::Language::en;
 }
 
 // The error's message in the user's language (caravan::localize).

@@ -11,7 +11,7 @@
 
 namespace caravan {
 
-enum class Lang { kk, ru, en };
+enum class Language { kk, ru, en };
 
 struct Message {
     std::string_view id; // stable, unique across catalogs: "client.village_not_found"
@@ -19,8 +19,8 @@ struct Message {
     std::string_view ru;
     std::string_view kk;
 
-    [[nodiscard]] constexpr std::string_view text(Lang lang) const noexcept {
-        return lang == Lang::kk ? kk : lang == Lang::ru ? ru : en;
+    [[nodiscard]] constexpr std::string_view text(Language lang) const noexcept {
+        return lang == Language::kk ? kk : lang == Language::ru ? ru : en;
     }
 };
 

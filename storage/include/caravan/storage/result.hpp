@@ -74,9 +74,9 @@ inline MessageArg::MessageArg(const Error& e) : cause(std::make_shared<const Err
 // `message` rendered in `lang`: placeholders `{N}` replaced by argument N (words and embedded
 // errors in `lang` too); a placeholder without an argument stays as written.
 [[nodiscard]] std::string render(std::string_view templ, const std::vector<MessageArg>& args,
-                                 Lang lang);
+                                 Language lang);
 // The error's message in `lang`; the English `message` when it has no template.
-[[nodiscard]] std::string localize(const Error& error, Lang lang);
+[[nodiscard]] std::string localize(const Error& error, Language lang);
 
 [[nodiscard]] Error make_error(ErrorCode code, const Message& message,
                                std::vector<MessageArg> args);
