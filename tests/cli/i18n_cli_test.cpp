@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <set>
+#include <tuple>
 
 #include "caravan/client/messages.hpp"
 #include "caravan/storage/messages.hpp"
@@ -156,5 +158,34 @@ TEST_CASE("i18n: the --json error document carries the localized message, the En
         CHECK(parse_doc["error"]["code"] == "invalid_input");
         CHECK(parse_doc["error"]["message"] == "--region: обязательный параметр, укажите его");
         CHECK(parse_doc["error"]["message_en"] == "--region is required");
+    }
+}
+
+TEST_CASE("i18n: `caravan import` lists each bad row and the summary in the chosen language",
+          "[cli][i18n]") {
+    test::TempDir dir;
+    auto db = dir / "caravan.db";
+    run_cli_ok(Mode::binary, db, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."});
+    auto file = dir / "journal.csv";
+    std::ofstream(file, std::ios::binary)
+        << "date,region,village,gender,age,category,topics,outcome\n"
+           "2024-13-01,Ақтөбе обл.,Қызылжар,female,33-45,unemployed,land,advice\n"
+           "2024-05-14,Ақтөбе обл.,Қызылжар,fem,33-45,unemployed,land,advice\n";
+    for (auto [lang, date_line, gender_line, summary] :
+         {std::tuple{"kk", "2: date: ЖЖЖЖ-АА-КК немесе КК.АА.ЖЖЖЖ түрінде жазылған күн емес",
+                     "3: gender: белгісіз мән; кодты немесе kk/ru/en тіліндегі атауды",
+                     "файлында 2 жолда 2 қате табылды; ештеңе импортталмады"},
+          std::tuple{"ru", "2: date: не дата вида ГГГГ-ММ-ДД или ДД.ММ.ГГГГ",
+                     "3: gender: неизвестное значение; укажите код или название на kk/ru/en",
+                     "проблем: 2, строк с проблемами: 2, файл "},
+          std::tuple{"en", "2: date: not a calendar date written YYYY-MM-DD",
+                     "3: gender: not a known value; give a code or a label in kk/ru/en",
+                     "2 problem(s) on 2 line(s) of "}}) {
+        auto r = run_cli(Mode::binary, db, {"--lang", lang, "import", file.string()});
+        INFO("--lang " << lang << "\nstderr: " << r.err);
+        CHECK(r.code == 2);
+        CHECK(r.err.find(date_line) != std::string::npos);
+        CHECK(r.err.find(gender_line) != std::string::npos);
+        CHECK(r.err.find(summary) != std::string::npos);
     }
 }
