@@ -6,6 +6,8 @@
 #include <map>
 
 #include "caravan/client/hlc.hpp"
+#include "caravan/client/messages.hpp"
+#include "messages.hpp"
 #include "output.hpp"
 
 namespace caravan::cli {
@@ -19,17 +21,14 @@ std::map<std::string, Setup>& commands() {
 
 // CLI11 lists every unexpected argument, and after a mistyped option name that includes the
 // free text meant for it (a consultation's question). Name only the option-like ones.
-std::string parse_error_message(const CLI::App& app, const CLI::ParseError& e) {
-    if (!dynamic_cast<const CLI::ExtrasError*>(&e)) {
-        return e.what();
-    }
+Error extras_error(const CLI::App& app) {
     std::string named;
     size_t hidden = 0;
     const CLI::App* level = &app;
     for (int depth = 0; level && depth < 8; ++depth) {
         for (const std::string& arg : level->remaining()) {
             if (arg.size() > 1 && arg.front() == '-') {
-                named += " " + arg;
+                named += (named.empty() ? "" : " ") + arg;
             } else {
                 ++hidden;
             }
@@ -37,13 +36,109 @@ std::string parse_error_message(const CLI::App& app, const CLI::ParseError& e) {
         auto selected = level->get_subcommands();
         level = selected.empty() ? nullptr : selected.front();
     }
-    std::string message =
-        "unexpected arguments:" + (named.empty() ? std::string(" none named") : named);
-    if (hidden > 0) {
-        message +=
-            " (and " + std::to_string(hidden) + " value" + (hidden > 1 ? "s" : "") + ", not shown)";
+    MessageArg names = named.empty() ? MessageArg(msg::word_none_named) : MessageArg(named);
+    if (hidden == 0) {
+        return make_error(ErrorCode::invalid_input, msg::args_unexpected, names);
     }
-    return message;
+    if (hidden == 1) {
+        return make_error(ErrorCode::invalid_input, msg::args_unexpected_hidden_one, names);
+    }
+    return make_error(ErrorCode::invalid_input, msg::args_unexpected_hidden, names, hidden);
+}
+
+// CLI11's own errors, reworded from its English text so that they can be translated. CLI11
+// names the option at a fixed place in each kind of message; anything not recognised is passed
+// on in parentheses.
+Error parse_error(const CLI::App& app, const CLI::ParseError& e) {
+    const std::string what = e.what();
+    auto before = [&](std::string_view marker) -> std::optional<std::string> {
+        auto at = what.find(marker);
+        if (at == std::string::npos || at == 0) {
+            return std::nullopt;
+        }
+        return what.substr(0, at);
+    };
+    if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+        return extras_error(app);
+    }
+    if (dynamic_cast<const CLI::RequiredError*>(&e)) {
+        if (what.ends_with(" is required")) {
+            return make_error(ErrorCode::invalid_input, msg::option_required,
+                              what.substr(0, what.size() - 12));
+        }
+        if (what.find("subcommand") != std::string::npos) {
+            return make_error(ErrorCode::invalid_input, msg::command_required);
+        }
+    }
+    if (dynamic_cast<const CLI::ArgumentMismatch*>(&e)) {
+        if (auto to = what.find(" arguments to "); to != std::string::npos) {
+            std::string name = what.substr(to + 14);
+            name = name.substr(0, name.find(','));
+            return make_error(ErrorCode::invalid_input, msg::option_value_missing, name);
+        }
+        if (auto name = before(": ")) {
+            return make_error(ErrorCode::invalid_input, msg::option_value_missing, *name);
+        }
+    }
+    if (dynamic_cast<const CLI::ConversionError*>(&e)) {
+        // "Could not convert: NAME = VALUES" / "The value V is not an allowed value for NAME";
+        // the value itself is not repeated (it may be free text typed in the wrong place).
+        if (what.starts_with("Could not convert: ")) {
+            std::string name = what.substr(19);
+            return make_error(ErrorCode::invalid_input, msg::option_value_unreadable,
+                              name.substr(0, name.find(" = ")));
+        }
+        if (auto at = what.rfind(" value for "); at != std::string::npos) {
+            return make_error(ErrorCode::invalid_input, msg::option_value_unreadable,
+                              what.substr(at + 11));
+        }
+        if (auto name = before(": ")) {
+            return make_error(ErrorCode::invalid_input, msg::option_value_unreadable, *name);
+        }
+    }
+    if (dynamic_cast<const CLI::ValidationError*>(&e)) {
+        if (auto name = before(": ")) {
+            return make_error(ErrorCode::invalid_input, msg::option_value_refused, *name,
+                              what.substr(name->size() + 2));
+        }
+    }
+    if (dynamic_cast<const CLI::RequiresError*>(&e)) {
+        if (auto name = before(" requires ")) {
+            return make_error(ErrorCode::invalid_input, msg::option_requires, *name,
+                              what.substr(name->size() + 10));
+        }
+    }
+    if (dynamic_cast<const CLI::ExcludesError*>(&e)) {
+        if (auto name = before(" excludes ")) {
+            return make_error(ErrorCode::invalid_input, msg::option_excludes, *name,
+                              what.substr(name->size() + 10));
+        }
+    }
+    return make_error(ErrorCode::invalid_input, msg::command_line_invalid, what);
+}
+
+// The language for a command line that failed to parse: --lang if CLI11 took it in, else as
+// written on the command line, else English.
+client::Lang parse_error_lang(const CLI::App& app, const std::vector<std::string>& args) {
+    if (const CLI::Option* lang = app.get_option_no_throw("--lang"); lang && lang->count() > 0) {
+        if (auto parsed = client::parse_lang(lang->results().back())) {
+            return *parsed;
+        }
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string value;
+        if (args[i] == "--lang" && i + 1 < args.size()) {
+            value = args[i + 1];
+        } else if (args[i].starts_with("--lang=")) {
+            value = args[i].substr(7);
+        } else {
+            continue;
+        }
+        if (auto parsed = client::parse_lang(value)) {
+            return *parsed;
+        }
+    }
+    return client::Lang::en;
 }
 
 } // namespace
@@ -127,15 +222,20 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     } catch (const CLI::Success& e) {
         return app.exit(e, out, err);
     } catch (const CLI::ParseError& e) {
-        const std::string message = parse_error_message(app, e);
+        const Error error = parse_error(app, e);
+        const client::Lang lang = parse_error_lang(app, args);
+        const std::string message = client::localize(error, lang);
         if (json) {
-            out << nlohmann::json{{"error", {{"code", "invalid_input"}, {"message", message}}}}
+            out << nlohmann::json{{"error",
+                                   {{"code", "invalid_input"},
+                                    {"message", message},
+                                    {"message_en", error.message}}}}
                        .dump()
                 << "\n";
         }
         err << "caravan: " << message << "\n";
         if (e.get_exit_code() != 0) {
-            err << "Run with --help for usage.\n";
+            err << msg::run_with_help.text(client::message_lang(lang)) << "\n";
         }
         return e.get_exit_code() == 0 ? 0 : 2;
     }
@@ -145,7 +245,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     ctx.lang = client::parse_lang(lang_text).value_or(client::Lang::en);
     ctx.db_path = db_path;
     if (!registry.action()) {
-        err << "caravan: nothing to do; run with --help\n";
+        err << "caravan: " << msg::nothing_to_do.text(client::message_lang(ctx.lang)) << "\n";
         return 2;
     }
     Result<void> result;
@@ -153,17 +253,21 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         result = registry.action()(ctx);
     } catch (const std::exception& e) {
         // A bug: say so plainly, without the data that triggered it.
-        result = fail(ErrorCode::internal, std::string("internal error: ") + e.what());
+        result = fail(ErrorCode::internal, msg::internal_error, e.what());
     }
     if (!result) {
+        // Shown in the chosen language; `message_en` keeps the English text for scripts and
+        // support, `code` is the stable key.
+        const std::string message = client::localize(result.error(), ctx.lang);
         if (json && !ctx.json_printed) {
             out << nlohmann::json{{"error",
                                    {{"code", to_string(result.error().code)},
-                                    {"message", result.error().message}}}}
+                                    {"message", message},
+                                    {"message_en", result.error().message}}}}
                        .dump()
                 << "\n";
         }
-        err << "caravan: " << result.error().message << "\n";
+        err << "caravan: " << message << "\n";
         return exit_code(result.error().code);
     }
     out.flush();

@@ -10,6 +10,8 @@
 
 #include "caravan/client/export/journal.hpp"
 #include "caravan/client/export/report.hpp"
+#include "caravan/client/messages.hpp"
+#include "messages.hpp"
 
 namespace caravan::cli {
 namespace {
@@ -49,8 +51,7 @@ std::string summary_line(client::Lang lang, std::int64_t rows, const std::string
 
 Result<void> run_journal(ExportIo& io, const OpenDatabase& open, const JournalOptions& o) {
     if (o.all == o.region.has_value()) {
-        return fail(ErrorCode::invalid_input,
-                    "region: give --region R for one region's journal, or --all");
+        return fail(ErrorCode::invalid_input, msg::journal_scope);
     }
     const auto output = output_path(o.output);
     auto format = ex::choose_format(o.format, output, ex::Format::csv);
@@ -58,8 +59,7 @@ Result<void> run_journal(ExportIo& io, const OpenDatabase& open, const JournalOp
         return tl::unexpected(format.error());
     }
     if (*format == ex::Format::text) {
-        return fail(ErrorCode::invalid_input, "format: the journal is exported as csv, json or "
-                                              "xlsx");
+        return fail(ErrorCode::invalid_input, client::msg::format_journal);
     }
     auto db = open();
     if (!db) {

@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 
 namespace caravan::client {
@@ -83,13 +84,13 @@ constexpr EnumValue k_language[] = {
 
 // Echo a rejected enumeration value only when it is short plain ASCII: it is then a mistyped
 // code, not free text that could hold personal data.
-std::string quoted_if_safe(std::string_view input) {
+MessageArg quoted_if_safe(std::string_view input) {
     if (input.size() > 32) {
-        return "the given value";
+        return msg::word_given_value;
     }
     for (char c : input) {
         if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) {
-            return "the given value";
+            return msg::word_given_value;
         }
     }
     return "'" + std::string(input) + "'";
@@ -116,8 +117,8 @@ Result<Lang> parse_lang(std::string_view text) {
     if (text == "en") {
         return Lang::en;
     }
-    return fail(ErrorCode::invalid_input,
-                "lang: " + quoted_if_safe(text) + " is not one of kk, ru, en");
+    return fail(ErrorCode::invalid_input, msg::not_one_of, msg::field_lang, quoted_if_safe(text),
+                "kk, ru, en");
 }
 
 std::string_view to_string(Lang lang) {
@@ -170,8 +171,8 @@ Result<std::string> Enumeration::parse(std::string_view input) const {
             return std::string(values[i].code);
         }
     }
-    return fail(ErrorCode::invalid_input, std::string(field) + ": " + quoted_if_safe(input) +
-                                              " is not one of " + allowed());
+    return fail(ErrorCode::invalid_input, msg::not_one_of, msg::field(field), quoted_if_safe(input),
+                allowed());
 }
 
 const EnumValue* Enumeration::find(std::string_view code) const {
@@ -201,11 +202,10 @@ namespace {
 Result<std::string> check_text(std::string_view field, std::string value, std::size_t max_chars,
                                bool required) {
     if (required && value.empty()) {
-        return fail(ErrorCode::invalid_input, std::string(field) + ": a value is required");
+        return fail(ErrorCode::invalid_input, msg::value_required, msg::field(field));
     }
     if (utf8_length(value) > max_chars) {
-        return fail(ErrorCode::invalid_input, std::string(field) + ": longer than " +
-                                                  std::to_string(max_chars) + " characters");
+        return fail(ErrorCode::invalid_input, msg::too_long, msg::field(field), max_chars);
     }
     return value;
 }
@@ -215,7 +215,7 @@ Result<std::string> check_text(std::string_view field, std::string value, std::s
 Result<std::string> validate_text(std::string_view field, std::string_view text,
                                   std::size_t max_chars, bool required) {
     if (!is_valid_utf8(text)) {
-        return fail(ErrorCode::invalid_input, std::string(field) + ": not valid UTF-8 text");
+        return fail(ErrorCode::invalid_input, msg::not_utf8, msg::field(field));
     }
     return check_text(field, normalize_space(text), max_chars, required);
 }
@@ -223,7 +223,7 @@ Result<std::string> validate_text(std::string_view field, std::string_view text,
 Result<std::string> validate_note(std::string_view field, std::string_view text,
                                   std::size_t max_chars, bool required) {
     if (!is_valid_utf8(text)) {
-        return fail(ErrorCode::invalid_input, std::string(field) + ": not valid UTF-8 text");
+        return fail(ErrorCode::invalid_input, msg::not_utf8, msg::field(field));
     }
     // Keep line structure, trim each end.
     size_t begin = text.find_first_not_of(" \t\r\n");
@@ -236,9 +236,8 @@ Result<std::string> validate_note(std::string_view field, std::string_view text,
 
 Result<std::string> validate_date(std::string_view field, std::string_view text) {
     auto bad = [&] {
-        return fail(ErrorCode::invalid_input,
-                    std::string(field) + ": " + quoted_if_safe(text) +
-                        " is not a date of the form YYYY-MM-DD (e.g. 2024-05-14)");
+        return fail(ErrorCode::invalid_input, msg::bad_date, msg::field(field),
+                    quoted_if_safe(text));
     };
     if (text.size() != 10 || text[4] != '-' || text[7] != '-') {
         return bad();
@@ -266,9 +265,8 @@ Result<std::string> validate_date(std::string_view field, std::string_view text)
 
 Result<double> validate_coordinate(std::string_view field, double value, double limit) {
     if (!std::isfinite(value) || value < -limit || value > limit) {
-        return fail(ErrorCode::invalid_input, std::string(field) + ": must be a number between " +
-                                                  std::to_string(static_cast<int>(-limit)) +
-                                                  " and " + std::to_string(static_cast<int>(limit)));
+        return fail(ErrorCode::invalid_input, msg::number_between, msg::field(field),
+                    static_cast<int>(-limit), static_cast<int>(limit));
     }
     return value;
 }

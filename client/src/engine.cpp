@@ -7,6 +7,7 @@
 #include "caravan/client/domain.hpp"
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/ids.hpp"
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "caravan/storage/transaction.hpp"
@@ -157,9 +158,7 @@ Result<void> Engine::batch(const std::function<Result<void>()>& work) { return w
 Result<Event> Engine::record(const EntityDef& def, const std::string& id, std::string_view op,
                              const json& fields, const json& base) {
     if (!m_write || m_write->device_id.empty()) {
-        return fail(ErrorCode::not_initialized,
-                    "this device is not initialised: run `caravan init --lawyer NAME --region "
-                    "REGION` first");
+        return fail(ErrorCode::not_initialized, msg::not_initialised);
     }
     // Member by member: an initializer list would copy `fields` twice. Same document, same text.
     json payload = json::object();
@@ -224,9 +223,7 @@ Result<Device> Engine::device() {
         return tl::unexpected(!id ? id.error() : !lawyer ? lawyer.error() : region.error());
     }
     if (!*id) {
-        return fail(ErrorCode::not_initialized,
-                    "this device is not initialised: run `caravan init --lawyer NAME --region "
-                    "REGION` first");
+        return fail(ErrorCode::not_initialized, msg::not_initialised);
     }
     return Device{**id, lawyer->value_or(""), region->value_or("")};
 }
@@ -258,8 +255,7 @@ Result<Device> Engine::init(const std::string& lawyer_in, const std::string& reg
             return tl::unexpected(existing.error());
         }
         if (*existing) {
-            return fail(ErrorCode::conflict,
-                        "this database is already initialised (device " + **existing + ")");
+            return fail(ErrorCode::conflict, msg::already_initialised, **existing);
         }
         device = Device{uuid_v7(m_options.clock()), *lawyer, *region};
         for (auto [k, v] : {std::pair{key::device_id, device.id}, {key::lawyer, device.lawyer},

@@ -1,4 +1,5 @@
 #include "caravan/client/export/atomic_file.hpp"
+#include "caravan/client/messages.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -20,16 +21,14 @@ std::string reason(int err) {
 Result<void> sync_path(const std::filesystem::path& path, int flags, std::string_view what) {
     int fd = ::open(path.c_str(), flags | O_CLOEXEC);
     if (fd < 0) {
-        return fail(ErrorCode::io,
-                    std::string(what) + ": cannot open " + path.string() + ": " + reason(errno));
+        return fail(ErrorCode::io, msg::file_cannot_open, what, path.string(), reason(errno));
     }
     int rc = ::fsync(fd);
     int err = errno;
     ::close(fd);
     // Some file systems refuse fsync on directories (EINVAL): the rename is still done.
     if (rc != 0 && !(flags & O_DIRECTORY && (err == EINVAL || err == EBADF))) {
-        return fail(ErrorCode::io,
-                    std::string(what) + ": cannot sync " + path.string() + ": " + reason(err));
+        return fail(ErrorCode::io, msg::file_cannot_sync, what, path.string(), reason(err));
     }
     return {};
 }
@@ -38,12 +37,11 @@ Result<void> sync_path(const std::filesystem::path& path, int flags, std::string
 
 Result<AtomicFile> AtomicFile::create(const std::filesystem::path& target) {
     if (target.empty() || !target.has_filename()) {
-        return fail(ErrorCode::invalid_input, "output: give a file name");
+        return fail(ErrorCode::invalid_input, msg::output_no_name);
     }
     std::error_code ec;
     if (std::filesystem::is_directory(target, ec)) {
-        return fail(ErrorCode::invalid_input,
-                    "output: " + target.string() + " is a directory; give a file name");
+        return fail(ErrorCode::invalid_input, msg::output_is_directory, target.string());
     }
     std::filesystem::path dir = target.parent_path();
     if (dir.empty()) {
@@ -52,16 +50,15 @@ Result<AtomicFile> AtomicFile::create(const std::filesystem::path& target) {
     if (!std::filesystem::is_directory(dir, ec)) {
         bool exists = std::filesystem::exists(dir, ec);
         return fail(ErrorCode::invalid_input,
-                    "output: " + dir.string() +
-                        (exists ? " is not a directory" : ": no such directory"));
+                    exists ? msg::output_not_directory : msg::output_no_directory, dir.string());
     }
     std::string pattern = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
     std::vector<char> name(pattern.begin(), pattern.end());
     name.push_back('\0');
     int fd = ::mkostemp(name.data(), O_CLOEXEC); // mode 0600
     if (fd < 0) {
-        return fail(ErrorCode::invalid_input,
-                    "output: cannot create a file in " + dir.string() + ": " + reason(errno));
+        return fail(ErrorCode::invalid_input, msg::output_cannot_create, dir.string(),
+                    reason(errno));
     }
     ::close(fd);
     return AtomicFile(target, std::filesystem::path(name.data()));
@@ -95,6 +92,7 @@ std::ostream& AtomicFile::stream() {
 
 Result<void> AtomicFile::commit() {
     if (m_temp.empty()) {
+        // i18n-exempt: a bug in the caller (commit called twice), never a user's doing
         return fail(ErrorCode::internal, "output: commit of a finished file");
     }
     if (m_stream) {
@@ -103,8 +101,7 @@ Result<void> AtomicFile::commit() {
         m_stream->close();
         if (!good || m_stream->fail()) {
             discard();
-            return fail(ErrorCode::io,
-                        "output: writing " + m_target.string() + " failed (disk full?)");
+            return fail(ErrorCode::io, msg::output_file_failed, m_target.string());
         }
         m_stream.reset();
     }
@@ -115,8 +112,7 @@ Result<void> AtomicFile::commit() {
     if (::rename(m_temp.c_str(), m_target.c_str()) != 0) {
         int err = errno;
         discard();
-        return fail(ErrorCode::io, "output: cannot rename the temporary file to " +
-                                       m_target.string() + ": " + reason(err));
+        return fail(ErrorCode::io, msg::output_cannot_rename, m_target.string(), reason(err));
     }
     m_temp.clear();
     std::filesystem::path dir = m_target.parent_path();
@@ -134,18 +130,18 @@ build_into_stream(const std::function<Result<void>(const std::filesystem::path&)
     }
     auto file = AtomicFile::create(dir / "caravan-export");
     if (!file) {
-        return fail(ErrorCode::io, "temporary file: " + file.error().message);
+        return fail(ErrorCode::io, msg::temporary_file_failed, file.error());
     }
     if (auto ok = build(file->temp_path()); !ok) {
         return ok;
     }
     std::ifstream in(file->temp_path(), std::ios::binary);
     if (!in) {
-        return fail(ErrorCode::io, "temporary file: cannot read it back");
+        return fail(ErrorCode::io, msg::temporary_file_unreadable);
     }
     out << in.rdbuf();
     if (!out) {
-        return fail(ErrorCode::io, "output: writing failed");
+        return fail(ErrorCode::io, msg::output_write_failed);
     }
     return {}; // the destructor removes the temporary file
 }

@@ -4,6 +4,7 @@
 
 #include "caravan/client/domain.hpp"
 #include "caravan/client/export/snapshot.hpp"
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 
 namespace caravan::client::exports {
@@ -26,7 +27,7 @@ Result<Format> parse_format(std::string_view text) {
             return format;
         }
     }
-    return fail(ErrorCode::invalid_input, "format: not one of text, csv, json, xlsx");
+    return fail(ErrorCode::invalid_input, msg::format_unknown);
 }
 
 std::string_view to_string(Format format) {
@@ -67,14 +68,12 @@ Result<Format> choose_format(const std::optional<std::string>& requested,
     } else if (output) {
         auto implied = format_for_path(*output);
         if (!implied) {
-            return fail(ErrorCode::invalid_input,
-                        "format: the output file name does not end in .csv, .json, .xlsx or "
-                        ".txt; give --format");
+            return fail(ErrorCode::invalid_input, msg::format_from_name);
         }
         format = *implied;
     }
     if (format == Format::xlsx && !output) {
-        return fail(ErrorCode::invalid_input, "format: xlsx is written to a file: give -o FILE");
+        return fail(ErrorCode::invalid_input, msg::format_xlsx_needs_file);
     }
     return format;
 }
@@ -106,8 +105,8 @@ Result<std::string> resolve_region(storage::Database& db, std::string_view ref) 
         known += (known.empty() ? "" : "; ") + name;
     }
     // Region names are reference data, not personal data: listing them helps fix a typo.
-    return fail(ErrorCode::not_found, "region: no records for this region (known regions: " +
-                                          (known.empty() ? std::string("none") : known) + ")");
+    return fail(ErrorCode::not_found, msg::region_unknown,
+                known.empty() ? MessageArg(msg::word_none) : MessageArg(known));
 }
 
 Result<Scope> resolve_scope(storage::Database& db, const Scope& scope) {
@@ -129,8 +128,7 @@ Result<Scope> resolve_scope(storage::Database& db, const Scope& scope) {
         }
     }
     if (out.from && out.to && *out.from > *out.to) {
-        return fail(ErrorCode::invalid_input,
-                    "from/to: the start date " + *out.from + " is after the end date " + *out.to);
+        return fail(ErrorCode::invalid_input, msg::dates_reversed_values, *out.from, *out.to);
     }
     return out;
 }

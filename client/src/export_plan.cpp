@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "caravan/client/domain.hpp"
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 
 namespace caravan::client::exports {
@@ -68,10 +69,14 @@ class PlanParser {
   public:
     explicit PlanParser(std::string_view source) : m_source(source) {}
 
-    Error error(std::string_view key, const std::string& what) const {
-        return Error{ErrorCode::invalid_input,
-                     "plan " + m_source + ": " +
-                         (key.empty() ? std::string() : "\"" + std::string(key) + "\" ") + what};
+    template <class... Args>
+    Error error(std::string_view key, const Message& what, Args&&... args) const {
+        // i18n-forwards: `what` is one of msg::plan_*
+        Error detail = make_error(ErrorCode::invalid_input, what, std::forward<Args>(args)...);
+        return key.empty()
+                   ? make_error(ErrorCode::invalid_input, msg::plan_problem, m_source, detail)
+                   : make_error(ErrorCode::invalid_input, msg::plan_key_problem, m_source, key,
+                                detail);
     }
 
     Result<std::int64_t> count(const json& targets, std::string_view key) const {
@@ -79,11 +84,11 @@ class PlanParser {
         const json& v = targets.at(std::string(key));
         if (!v.is_number_integer() &&
             !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>())) {
-            return tl::unexpected(error(path, "must be a whole number"));
+            return tl::unexpected(error(path, msg::plan_not_whole));
         }
         double d = v.get<double>();
         if (d < 0 || d > 1e9) {
-            return tl::unexpected(error(path, "must be between 0 and 1000000000"));
+            return tl::unexpected(error(path, msg::plan_between, "1000000000"));
         }
         return static_cast<std::int64_t>(d);
     }
@@ -92,13 +97,13 @@ class PlanParser {
         std::string path = "targets." + std::string(key);
         const json& v = targets.at(std::string(key));
         if (!v.is_number()) {
-            return tl::unexpected(error(path, "must be a number"));
+            return tl::unexpected(error(path, msg::plan_not_number));
         }
         double d = v.get<double>();
         if (!(d >= 0 && d <= max)) {
             char buffer[64];
-            std::snprintf(buffer, sizeof buffer, "must be between 0 and %g", max);
-            return tl::unexpected(error(path, buffer));
+            std::snprintf(buffer, sizeof buffer, "%g", max);
+            return tl::unexpected(error(path, msg::plan_between, buffer));
         }
         return d;
     }
@@ -114,81 +119,73 @@ class PlanParser {
             if (auto colon = what.find(": "); colon != std::string::npos) {
                 what = what.substr(colon + 2); // drop "[json.exception.parse_error.101] ... :"
             }
-            return tl::unexpected(error("", "is not valid JSON at line " + std::to_string(line) +
-                                                ", column " + std::to_string(column) + " (byte " +
-                                                std::to_string(e.byte) + "): " + what));
+            return tl::unexpected(error("", msg::plan_bad_json, line, column, e.byte, what));
         } catch (const json::exception&) {
             // out_of_range 406: a number beyond a double ("1e999"), found by fuzzing the codec.
-            return tl::unexpected(error("", "is not valid JSON: a number is out of range"));
+            return tl::unexpected(error("", msg::plan_json_range));
         }
         if (!doc.is_object()) {
-            return tl::unexpected(error("", "must hold a JSON object { ... }"));
+            return tl::unexpected(error("", msg::plan_not_json_object));
         }
         for (auto it = doc.begin(); it != doc.end(); ++it) {
             if (!one_of(it.key(), k_top)) {
-                return tl::unexpected(
-                    error(shown(it.key()), "is not a plan key (known: " + list(k_top) + ")"));
+                return tl::unexpected(error(shown(it.key()), msg::plan_unknown_key, list(k_top)));
             }
         }
         Plan plan;
         if (doc.contains("format") &&
             (!doc["format"].is_string() || doc["format"].get<std::string>() != "caravan-plan")) {
-            return tl::unexpected(error("format", "must be \"caravan-plan\""));
+            return tl::unexpected(error("format", msg::plan_format));
         }
         if (doc.contains("version") &&
             (!doc["version"].is_number_integer() || doc["version"].get<std::int64_t>() != 1)) {
-            return tl::unexpected(error("version", "must be 1 (the version this program reads)"));
+            return tl::unexpected(error("version", msg::plan_version));
         }
         if (doc.contains("name")) {
             if (!doc["name"].is_string()) {
-                return tl::unexpected(error("name", "must be a string"));
+                return tl::unexpected(error("name", msg::plan_not_string));
             }
             auto name =
                 validate_text("name", doc["name"].get<std::string>(), k_max_name_chars, false);
             if (!name) {
-                return tl::unexpected(error("name", "must be valid text of at most 200 "
-                                                    "characters"));
+                return tl::unexpected(error("name", msg::plan_bad_name));
             }
             plan.name = *name;
         }
         if (doc.contains("period")) {
             const json& period = doc["period"];
             if (!period.is_object()) {
-                return tl::unexpected(error("period", "must be an object {\"from\": "
-                                                      "\"YYYY-MM-DD\", \"to\": \"YYYY-MM-DD\"}"));
+                return tl::unexpected(error("period", msg::plan_period_object));
             }
             for (auto it = period.begin(); it != period.end(); ++it) {
                 if (it.key() != "from" && it.key() != "to") {
-                    return tl::unexpected(error("period." + shown(it.key()),
-                                                "is not a period key (known: from, to)"));
+                    return tl::unexpected(error("period." + shown(it.key()), msg::plan_period_key));
                 }
                 std::string path = "period." + it.key();
                 if (!it->is_string()) {
-                    return tl::unexpected(error(path, "must be a date string YYYY-MM-DD"));
+                    return tl::unexpected(error(path, msg::plan_date_string));
                 }
                 auto date = validate_date(path, it->get<std::string>());
                 if (!date) {
-                    return tl::unexpected(error(path, "must be a date YYYY-MM-DD"));
+                    return tl::unexpected(error(path, msg::plan_date));
                 }
                 (it.key() == "from" ? plan.from : plan.to) = *date;
             }
             if (plan.from && plan.to && *plan.from > *plan.to) {
-                return tl::unexpected(error("period", "starts after it ends"));
+                return tl::unexpected(error("period", msg::plan_period_reversed));
             }
         }
         if (!doc.contains("targets")) {
-            return tl::unexpected(
-                error("targets", "is missing (an object with " + list(k_required) + ")"));
+            return tl::unexpected(error("targets", msg::plan_targets_missing, list(k_required)));
         }
         const json& targets = doc["targets"];
         if (!targets.is_object()) {
-            return tl::unexpected(error("targets", "must be an object"));
+            return tl::unexpected(error("targets", msg::plan_not_object));
         }
         for (auto it = targets.begin(); it != targets.end(); ++it) {
             if (!one_of(it.key(), k_required) && !one_of(it.key(), k_optional)) {
-                return tl::unexpected(error("targets." + shown(it.key()),
-                                            "is not a target (known: " + list(k_required) + ", " +
-                                                list(k_optional) + ")"));
+                return tl::unexpected(error("targets." + shown(it.key()), msg::plan_unknown_target,
+                                            list(k_required) + ", " + list(k_optional)));
             }
         }
         // Checked in the documented order, so the first problem named is the first key.
@@ -198,7 +195,7 @@ class PlanParser {
         for (size_t k = 0; k < std::size(k_required); ++k) {
             std::string_view key = k_required[k];
             if (!targets.contains(std::string(key))) {
-                return tl::unexpected(error("targets." + std::string(key), "is missing"));
+                return tl::unexpected(error("targets." + std::string(key), msg::plan_missing));
             }
             if (k < std::size(counts)) {
                 auto value = count(targets, key);
@@ -243,13 +240,13 @@ Result<Plan> load_plan(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
         int err = errno;
-        return fail(err == ENOENT ? ErrorCode::not_found : ErrorCode::io,
-                    "plan " + file.string() + ": cannot be read: " + std::strerror(err));
+        return fail(err == ENOENT ? ErrorCode::not_found : ErrorCode::io, msg::plan_unreadable,
+                    file.string(), std::strerror(err));
     }
     std::ostringstream text;
     text << in.rdbuf();
     if (in.bad()) {
-        return fail(ErrorCode::io, "plan " + file.string() + ": reading failed");
+        return fail(ErrorCode::io, msg::plan_read_failed, file.string());
     }
     return parse_plan(text.str(), file.string());
 }

@@ -13,6 +13,7 @@
 #include "caravan/client/export/xlsx.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/journal.hpp"
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 
 namespace caravan::client::exports {
@@ -201,7 +202,7 @@ std::string dump(const ordered_json& j) {
 Result<void> stream_ok(std::ostream& out) {
     out.flush();
     if (!out) {
-        return fail(ErrorCode::io, "output: writing failed (disk full or closed pipe?)");
+        return fail(ErrorCode::io, msg::output_write_failed_pipe);
     }
     return {};
 }

@@ -5,6 +5,7 @@
 
 #include <xlsxwriter.h>
 
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 
 namespace caravan::client::exports {
@@ -57,20 +58,17 @@ bool taken(const std::string& name, const std::vector<std::string>& used) {
 
 Error library_error(lxw_error e, std::string_view what) {
     if (e == LXW_ERROR_MAX_STRING_LENGTH_EXCEEDED) {
-        return Error{ErrorCode::invalid_input,
-                     "xlsx: a cell is longer than Excel's 32,767 characters; use CSV or JSON"};
+        return make_error(ErrorCode::invalid_input, msg::xlsx_cell_too_long);
     }
     if (e == LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE) {
-        return Error{ErrorCode::invalid_input,
-                     "xlsx: more rows than an Excel sheet holds (1,048,575); use CSV or JSON, or "
-                     "a shorter date range"};
+        return make_error(ErrorCode::invalid_input, msg::xlsx_too_many_rows);
     }
     if (e == LXW_ERROR_CREATING_XLSX_FILE || e == LXW_ERROR_CREATING_TMPFILE ||
         e == LXW_ERROR_READING_TMPFILE || e == LXW_ERROR_ZIP_FILE_OPERATION ||
         e == LXW_ERROR_ZIP_CLOSE || e == LXW_ERROR_ZIP_FILE_ADD) {
-        return Error{ErrorCode::io, "xlsx: " + std::string(what) + ": " + lxw_strerror(e)};
+        return make_error(ErrorCode::io, msg::xlsx_failed, what, lxw_strerror(e));
     }
-    return Error{ErrorCode::internal, "xlsx: " + std::string(what) + ": " + lxw_strerror(e)};
+    return make_error(ErrorCode::internal, msg::xlsx_failed, what, lxw_strerror(e));
 }
 
 } // namespace
@@ -127,8 +125,7 @@ struct XlsxWriter::Impl {
     Result<void> check_sheet_data() const {
         if (sheet && sheet->optimize_tmpfile &&
             (std::fflush(sheet->optimize_tmpfile) != 0 || std::ferror(sheet->optimize_tmpfile))) {
-            return fail(ErrorCode::io,
-                        "xlsx: writing the sheet's temporary data failed (disk full?)");
+            return fail(ErrorCode::io, msg::xlsx_temp_failed);
         }
         return {};
     }
@@ -158,6 +155,7 @@ Result<XlsxWriter> XlsxWriter::create(const std::filesystem::path& file,
     lxw_options.use_zip64 = LXW_TRUE; // large journals stay readable
     impl->book = workbook_new_opt(file.c_str(), &lxw_options);
     if (!impl->book) {
+        // i18n-exempt: libxlsxwriter only refuses here when memory runs out
         return fail(ErrorCode::internal, "xlsx: cannot create a workbook");
     }
     for (int s = 0; s < 6; ++s) {
@@ -205,6 +203,7 @@ Result<void> XlsxWriter::add_sheet(std::string_view wanted, std::string_view fal
     std::string name = make_sheet_name(wanted, m_impl->names, fallback);
     lxw_worksheet* sheet = workbook_add_worksheet(m_impl->book, name.c_str());
     if (!sheet) {
+        // i18n-exempt: a bug (make_sheet_name produced a name Excel refuses)
         return fail(ErrorCode::internal, "xlsx: the sheet name was refused");
     }
     m_impl->names.push_back(name);
@@ -290,9 +289,11 @@ Result<void> XlsxWriter::date(std::uint32_t row, std::uint16_t col, std::string_
 
 Result<void> XlsxWriter::close() {
     if (!m_impl->book) {
+        // i18n-exempt: a bug in the caller (close called twice)
         return fail(ErrorCode::internal, "xlsx: the workbook is already closed");
     }
     if (m_impl->names.empty()) {
+        // i18n-exempt: a bug in the caller (close before any sheet)
         return fail(ErrorCode::internal, "xlsx: a workbook needs a sheet");
     }
     if (auto ok = m_impl->finish_sheet(); !ok) {

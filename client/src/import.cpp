@@ -12,6 +12,7 @@
 #include "caravan/client/domain.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/journal.hpp"
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 
 namespace caravan::client {
@@ -58,10 +59,10 @@ std::string header_names(const JournalColumn& c) {
 
 // A header or JSON key is a column name, not personal data, but keep what is echoed short and
 // printable.
-std::string quoted_name(std::string_view name) {
+MessageArg quoted_name(std::string_view name) {
     std::string n = normalize_space(name);
     if (!is_valid_utf8(n)) {
-        return "(a name that is not valid UTF-8)";
+        return msg::import_name_not_utf8;
     }
     if (utf8_length(n) > 40) {
         n = n.substr(0, 40);
@@ -71,6 +72,19 @@ std::string quoted_name(std::string_view name) {
         n += "...";
     }
     return "'" + n + "'";
+}
+
+// A problem to report, in English and with its catalog message for other languages.
+template <class... Args>
+ImportIssue issue(std::int64_t line, std::string_view column, const Message& what, Args&&... args) {
+    // i18n-forwards: `what` is one of msg::import_*
+    Error e = make_error(ErrorCode::invalid_input, what, std::forward<Args>(args)...);
+    std::string message = e.message;
+    return ImportIssue{line, std::string(column), std::move(message), std::move(e)};
+}
+
+ImportIssue issue(std::int64_t line, std::string_view column, const Error& e) {
+    return ImportIssue{line, std::string(column), e.message, e};
 }
 
 // ---- enumerations: every accepted spelling folded once ----------------------------------
@@ -188,8 +202,9 @@ class RowValidator {
     void validate(const RawRow& raw);
 
   private:
-    bool error(std::int64_t line, std::string_view column, std::string message) {
-        m_errors.push_back({line, std::string(column), std::move(message)});
+    template <class... Args>
+    bool error(std::int64_t line, std::string_view column, const Message& what, Args&&... args) {
+        m_errors.push_back(issue(line, column, what, std::forward<Args>(args)...));
         return false;
     }
     const std::string& cell(const RawRow& raw, std::string_view code) const {
@@ -216,16 +231,16 @@ std::optional<std::string> RowValidator::text(const RawRow& raw, std::string_vie
                                               bool required) {
     const std::string& value = cell(raw, code);
     if (!is_valid_utf8(value)) {
-        error(raw.line, code, "not valid UTF-8 text (save the file as UTF-8)");
+        error(raw.line, code, msg::import_not_utf8);
         return std::nullopt;
     }
     std::string normalized = normalize_space(value);
     if (required && normalized.empty()) {
-        error(raw.line, code, "a value is required");
+        error(raw.line, code, msg::import_required);
         return std::nullopt;
     }
     if (utf8_length(normalized) > k_max_name_chars) {
-        error(raw.line, code, "longer than " + std::to_string(k_max_name_chars) + " characters");
+        error(raw.line, code, msg::import_too_long, k_max_name_chars);
         return std::nullopt;
     }
     return normalized;
@@ -234,7 +249,7 @@ std::optional<std::string> RowValidator::text(const RawRow& raw, std::string_vie
 std::optional<std::string> RowValidator::note(const RawRow& raw, std::string_view code) {
     const std::string& value = cell(raw, code);
     if (!is_valid_utf8(value)) {
-        error(raw.line, code, "not valid UTF-8 text (save the file as UTF-8)");
+        error(raw.line, code, msg::import_not_utf8);
         return std::nullopt;
     }
     // Line breaks are kept, as the engine keeps them, but CRLF from spreadsheets becomes LF so
@@ -255,7 +270,7 @@ std::optional<std::string> RowValidator::note(const RawRow& raw, std::string_vie
     std::size_t end = out.find_last_not_of(" \t\r\n");
     out = begin == std::string::npos ? std::string() : out.substr(begin, end - begin + 1);
     if (utf8_length(out) > k_max_note_chars) {
-        error(raw.line, code, "longer than " + std::to_string(k_max_note_chars) + " characters");
+        error(raw.line, code, msg::import_too_long, k_max_note_chars);
         return std::nullopt;
     }
     return out;
@@ -265,7 +280,7 @@ std::optional<std::uint8_t> RowValidator::breakdown(const RawRow& raw, std::stri
                                                     const EnumIndex& index) {
     const std::string& value = cell(raw, code);
     if (!is_valid_utf8(value)) {
-        error(raw.line, code, "not valid UTF-8 text (save the file as UTF-8)");
+        error(raw.line, code, msg::import_not_utf8);
         return std::nullopt;
     }
     if (normalize_space(value).empty()) {
@@ -273,8 +288,7 @@ std::optional<std::uint8_t> RowValidator::breakdown(const RawRow& raw, std::stri
     }
     std::uint8_t found = index.find(value);
     if (found == k_none) {
-        error(raw.line, code,
-              "not a known value; give a code or a label in kk/ru/en: " + index.allowed());
+        error(raw.line, code, msg::import_unknown_value, index.allowed());
         return std::nullopt;
     }
     return found;
@@ -287,7 +301,7 @@ std::optional<bool> RowValidator::boolean(const RawRow& raw, std::string_view co
     }
     auto parsed = parse_yes_no(value);
     if (!parsed) {
-        error(raw.line, code, "not yes or no (accepted: yes/no, иә/жоқ, да/нет, true/false, 1/0)");
+        error(raw.line, code, msg::import_not_yes_no);
         return std::nullopt;
     }
     return *parsed;
@@ -297,7 +311,7 @@ std::optional<bool> RowValidator::boolean(const RawRow& raw, std::string_view co
 std::optional<std::string> RowValidator::date(const RawRow& raw) {
     std::string value = normalize_space(cell(raw, "date"));
     if (value.empty()) {
-        error(raw.line, "date", "a value is required");
+        error(raw.line, "date", msg::import_required);
         return std::nullopt;
     }
     if (value.size() == 10 && value[2] == '.' && value[5] == '.') {
@@ -305,8 +319,7 @@ std::optional<std::string> RowValidator::date(const RawRow& raw) {
     }
     auto checked = validate_date("date", value);
     if (!checked) {
-        error(raw.line, "date",
-              "not a calendar date written YYYY-MM-DD or DD.MM.YYYY (years 2000 to 2100)");
+        error(raw.line, "date", msg::import_bad_date);
         return std::nullopt;
     }
     return *checked;
@@ -329,9 +342,9 @@ void RowValidator::validate(const RawRow& raw) {
             return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
         });
         if (!is_uuid(value)) {
-            error(raw.line, "id", "not a UUID (leave it empty to derive one from the row)");
+            error(raw.line, "id", msg::import_bad_id);
         } else if (auto [it, fresh] = m_explicit_ids.emplace(value, raw.line); !fresh) {
-            error(raw.line, "id", "the same id is on line " + std::to_string(it->second));
+            error(raw.line, "id", msg::import_duplicate_id, it->second);
         } else {
             id = value;
         }
@@ -352,7 +365,7 @@ void RowValidator::validate(const RawRow& raw) {
     // topics: "; "-separated codes or labels, at least one.
     const std::string& topics_cell = cell(raw, "topics");
     if (!is_valid_utf8(topics_cell)) {
-        error(raw.line, "topics", "not valid UTF-8 text (save the file as UTF-8)");
+        error(raw.line, "topics", msg::import_not_utf8);
     } else {
         std::size_t item = 0;
         bool bad = false;
@@ -369,10 +382,7 @@ void RowValidator::validate(const RawRow& raw) {
             ++item;
             std::uint8_t t = m_topic.find(part);
             if (t == k_none) {
-                error(raw.line, "topics",
-                      "item " + std::to_string(item) +
-                          " is not a known topic; give codes or labels separated by \";\": " +
-                          m_topic.allowed());
+                error(raw.line, "topics", msg::import_topic_unknown, item, m_topic.allowed());
                 bad = true;
                 continue;
             }
@@ -383,28 +393,26 @@ void RowValidator::validate(const RawRow& raw) {
             }
         }
         if (!bad && row.topic_count == 0) {
-            error(raw.line, "topics",
-                  "at least one topic is required (codes or labels separated by \";\")");
+            error(raw.line, "topics", msg::import_topic_required);
         }
     }
 
     const std::string& outcome_cell = cell(raw, "outcome");
     if (!is_valid_utf8(outcome_cell)) {
-        error(raw.line, "outcome", "not valid UTF-8 text (save the file as UTF-8)");
+        error(raw.line, "outcome", msg::import_not_utf8);
     } else if (normalize_space(outcome_cell).empty()) {
-        error(raw.line, "outcome", "a value is required: " + m_outcome.allowed());
+        error(raw.line, "outcome", msg::import_required_allowed, m_outcome.allowed());
     } else if (row.outcome = m_outcome.find(outcome_cell); row.outcome == k_none) {
-        error(raw.line, "outcome",
-              "not a known value; give a code or a label in kk/ru/en: " + m_outcome.allowed());
+        error(raw.line, "outcome", msg::import_unknown_value, m_outcome.allowed());
     }
 
     const std::string& lang_cell = cell(raw, "lang");
     if (!is_valid_utf8(lang_cell)) {
-        error(raw.line, "lang", "not valid UTF-8 text (save the file as UTF-8)");
+        error(raw.line, "lang", msg::import_not_utf8);
     } else if (!normalize_space(lang_cell).empty()) {
         row.lang = m_lang.find(lang_cell);
         if (row.lang == k_none) {
-            error(raw.line, "lang", "not a known language: " + m_lang.allowed());
+            error(raw.line, "lang", msg::import_unknown_language, m_lang.allowed());
         }
     }
 
@@ -524,7 +532,7 @@ class ByteReader {
 struct CsvRecord {
     std::int64_t line = 0;
     std::vector<std::string> fields;
-    std::optional<std::string> problem; // a quoting fault
+    std::optional<Error> problem; // a quoting fault
     [[nodiscard]] bool blank() const {
         return std::all_of(fields.begin(), fields.end(),
                            [](const std::string& f) { return normalize_space(f).empty(); });
@@ -552,8 +560,9 @@ class CsvReader {
                 c = m_in.get();
                 while (c >= 0 && c != m_delimiter && c != '\n' && c != '\r') {
                     if (!rec.problem) {
-                        rec.problem = "text after the closing quote of field " +
-                                      std::to_string(rec.fields.size() + 1);
+                        rec.problem =
+                            make_error(ErrorCode::invalid_input, msg::import_text_after_quote,
+                                       rec.fields.size() + 1);
                     }
                     field.push_back(static_cast<char>(c));
                     c = m_in.get();
@@ -589,8 +598,8 @@ class CsvReader {
         for (;;) {
             int c = m_in.get();
             if (c < 0) {
-                rec.problem = "a quoted field (field " + std::to_string(rec.fields.size() + 1) +
-                              ") is not closed before the end of the file";
+                rec.problem = make_error(ErrorCode::invalid_input, msg::import_quote_not_closed,
+                                         rec.fields.size() + 1);
                 return;
             }
             if (c == '"') {
@@ -669,14 +678,12 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
         }
     }
     if (!have_header) {
-        report.errors.push_back({reader.line(), "file",
-                                 "no header line: the file is empty (expected a header naming the "
-                                 "columns, then one line per consultation)"});
+        report.errors.push_back(issue(reader.line(), "file", msg::import_no_header));
         return;
     }
     const std::int64_t header_line = rec.line;
     if (rec.problem) {
-        report.errors.push_back({header_line, "header", *rec.problem});
+        report.errors.push_back(issue(header_line, "header", *rec.problem));
         return;
     }
     std::vector<std::size_t> positions; // file column -> journal column index
@@ -695,11 +702,7 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
             });
     }
     if (required_named == 0) {
-        report.errors.push_back(
-            {header_line, "header",
-             "the first line names none of the required columns: the file must start with a "
-             "header line naming the columns (codes such as date, region, village, or their "
-             "kk/ru/en headers)"});
+        report.errors.push_back(issue(header_line, "header", msg::import_header_is_data));
         return;
     }
     const bool quote_unknown = required_named == std::size(k_required);
@@ -708,15 +711,13 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
         const std::string& name = rec.fields[i];
         if (!is_valid_utf8(name)) {
             report.errors.push_back(
-                {header_line, "header",
-                 "column " + std::to_string(i + 1) +
-                     ": the name is not valid UTF-8 (save the file as UTF-8, e.g. \"CSV UTF-8\")"});
+                issue(header_line, "header", msg::import_header_not_utf8, i + 1));
             header_ok = false;
             continue;
         }
         if (normalize_space(name).empty()) {
             report.errors.push_back(
-                {header_line, "header", "column " + std::to_string(i + 1) + " has no name"});
+                issue(header_line, "header", msg::import_header_unnamed, i + 1));
             header_ok = false;
             continue;
         }
@@ -727,21 +728,17 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
                 known += (known.empty() ? "" : ", ") + std::string(k.code);
             }
             report.errors.push_back(
-                {header_line, "header",
-                 (quote_unknown
-                      ? "unknown column " + quoted_name(name) + " (column " +
-                            std::to_string(i + 1) + ")"
-                      : "column " + std::to_string(i + 1) + " is not a known column name") +
-                     "; known columns: " + known + ", or their kk/ru/en headers"});
+                quote_unknown
+                    ? issue(header_line, "header", msg::import_unknown_column, quoted_name(name),
+                            i + 1, known)
+                    : issue(header_line, "header", msg::import_unknown_column_at, i + 1, known));
             header_ok = false;
             continue;
         }
         std::size_t index = column_index(c);
         if (present[index]) {
-            report.errors.push_back({header_line, "header",
-                                     "columns " + std::to_string(first_position[index] + 1) +
-                                         " and " + std::to_string(i + 1) + " are both '" +
-                                         std::string(c->code) + "'"});
+            report.errors.push_back(issue(header_line, "header", msg::import_column_twice,
+                                          first_position[index] + 1, i + 1, c->code));
             header_ok = false;
             continue;
         }
@@ -751,10 +748,9 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
     }
     for (std::string_view code : k_required) {
         if (!present[col(code)]) {
-            report.errors.push_back({header_line, "header",
-                                     "required column '" + std::string(code) + "' (" +
-                                         header_names(journal_columns()[col(code)]) +
-                                         ") is missing"});
+            report.errors.push_back(issue(header_line, "header",
+                                          msg::import_required_column_missing, code,
+                                          header_names(journal_columns()[col(code)])));
             header_ok = false;
         }
     }
@@ -771,13 +767,12 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
         }
         ++report.rows;
         if (rec.problem) {
-            report.errors.push_back({rec.line, "row", *rec.problem});
+            report.errors.push_back(issue(rec.line, "row", *rec.problem));
             continue;
         }
         if (rec.fields.size() != width) {
-            report.errors.push_back({rec.line, "row",
-                                     "has " + std::to_string(rec.fields.size()) +
-                                         " fields, the header has " + std::to_string(width)});
+            report.errors.push_back(
+                issue(rec.line, "row", msg::import_field_count, rec.fields.size(), width));
             continue;
         }
         raw.line = rec.line;
@@ -836,14 +831,12 @@ void read_jsonl(std::istream& in, RowValidator& validator, ImportReport& report)
         any = true;
         ++report.rows;
         if (!is_valid_utf8(line)) {
-            report.errors.push_back(
-                {number, "row", "contains bytes that are not UTF-8 (save the file as UTF-8)"});
+            report.errors.push_back(issue(number, "row", msg::import_row_not_utf8));
             continue;
         }
         json object = json::parse(line, nullptr, false);
         if (object.is_discarded() || !object.is_object()) {
-            report.errors.push_back(
-                {number, "row", "not a JSON object (one object per line, keys are column codes)"});
+            report.errors.push_back(issue(number, "row", msg::import_not_object));
             continue;
         }
         raw.line = number;
@@ -852,20 +845,20 @@ void read_jsonl(std::istream& in, RowValidator& validator, ImportReport& report)
         for (auto it = object.begin(); it != object.end(); ++it) {
             const JournalColumn* c = find_journal_column(it.key());
             if (!c) {
-                report.errors.push_back({number, "row", "unknown key " + quoted_name(it.key())});
+                report.errors.push_back(
+                    issue(number, "row", msg::import_unknown_key, quoted_name(it.key())));
                 row_ok = false;
                 continue;
             }
             std::size_t index = column_index(c);
             if (raw.present[index]) {
-                report.errors.push_back({number, std::string(c->code), "given twice"});
+                report.errors.push_back(issue(number, c->code, msg::import_given_twice));
                 row_ok = false;
                 continue;
             }
             auto value = json_cell(*it);
             if (!value) {
-                report.errors.push_back(
-                    {number, std::string(c->code), "must be a string (or a list of strings)"});
+                report.errors.push_back(issue(number, c->code, msg::import_not_string));
                 row_ok = false;
                 continue;
             }
@@ -874,7 +867,7 @@ void read_jsonl(std::istream& in, RowValidator& validator, ImportReport& report)
         }
         for (std::string_view code : k_required) {
             if (!raw.present[col(code)]) {
-                report.errors.push_back({number, std::string(code), "missing (a required key)"});
+                report.errors.push_back(issue(number, code, msg::import_missing_key));
                 row_ok = false;
             }
         }
@@ -883,8 +876,8 @@ void read_jsonl(std::istream& in, RowValidator& validator, ImportReport& report)
         }
     }
     if (!any) {
-        report.errors.push_back({std::max<std::int64_t>(number, 1), "file",
-                                 "no rows: the file is empty (expected one JSON object per line)"});
+        report.errors.push_back(
+            issue(std::max<std::int64_t>(number, 1), "file", msg::import_no_rows));
     }
 }
 
@@ -1050,8 +1043,7 @@ Result<void> apply_plan(Engine& engine, Plan& plan, ImportReport& report, bool w
             row.lawyer_override.empty() ? plan.visits[row.visit].lawyer : row.lawyer_override;
         auto added = engine.add_consultation(input);
         if (!added) {
-            return fail(added.error().code,
-                        "line " + std::to_string(row.line) + ": " + added.error().message);
+            return fail(added.error().code, msg::at_line, row.line, added.error());
         }
     }
     return {};
@@ -1073,6 +1065,20 @@ std::string_view to_string(ImportFormat format) {
 
 std::string to_string(const ImportIssue& issue) {
     return std::to_string(issue.line) + ": " + issue.column + ": " + issue.message;
+}
+
+std::string to_string(const ImportIssue& issue, Lang lang) {
+    const caravan::Language in = message_lang(lang);
+    std::string_view column = issue.column;
+    for (const Message* where :
+         {&msg::import_where_header, &msg::import_where_row, &msg::import_where_file}) {
+        if (where->en == issue.column) {
+            column = where->text(in);
+        }
+    }
+    const std::string message =
+        issue.error.text ? caravan::localize(issue.error, in) : issue.message;
+    return std::to_string(issue.line) + ": " + std::string(column) + ": " + message;
 }
 
 json to_json(const ImportReport& report) {
@@ -1099,6 +1105,7 @@ json to_json(const ImportReport& report) {
 Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path& path,
                                     const ImportOptions& options) {
     if (column_count() > k_max_columns || enums::topic.values.size() > k_max_topics) {
+        // i18n-exempt: a bug (the column tables outgrew the importer), never a user's doing
         return fail(ErrorCode::internal, "import: more journal columns than the importer holds");
     }
     auto device = engine.device();
@@ -1107,12 +1114,12 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
     }
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
-        return fail(ErrorCode::invalid_input, path.string() + " is a directory, not a file");
+        return fail(ErrorCode::invalid_input, msg::path_is_directory, path.string());
     }
     std::ifstream file(path, std::ios::binary);
     if (!file) {
         return fail(std::filesystem::exists(path, ec) ? ErrorCode::io : ErrorCode::not_found,
-                    "cannot open " + path.string() + ": " + std::strerror(errno));
+                    msg::cannot_open_file, path.string(), std::strerror(errno));
     }
 
     ImportReport report;
@@ -1123,9 +1130,7 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
     ByteReader bytes(file);
     std::string_view head = bytes.buffered();
     if (starts_with_utf16_bom(head)) {
-        report.errors.push_back({1, "file",
-                                 "the file is UTF-16 text; save it as UTF-8 (in Excel: "
-                                 "\"CSV UTF-8 (comma delimited)\")"});
+        report.errors.push_back(issue(1, "file", msg::import_utf16));
         return report;
     }
     report.format =
@@ -1139,14 +1144,14 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
         }
         read_csv(bytes, validator, report);
         if (bytes.failed()) {
-            return fail(ErrorCode::io, "reading " + path.string() + " failed");
+            return fail(ErrorCode::io, msg::reading_failed, path.string());
         }
     } else {
         file.clear();
         file.seekg(0);
         read_jsonl(file, validator, report);
         if (file.bad()) {
-            return fail(ErrorCode::io, "reading " + path.string() + " failed");
+            return fail(ErrorCode::io, msg::reading_failed, path.string());
         }
     }
     if (!report.ok()) {

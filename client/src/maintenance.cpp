@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "caravan/client/engine.hpp"
+#include "caravan/client/messages.hpp"
 
 namespace caravan::client {
 
@@ -61,7 +62,7 @@ Result<Engine::CheckReport> Engine::check(const std::filesystem::path& scratch_d
 Result<void> Engine::backup(const std::filesystem::path& target) {
     std::error_code ec;
     if (std::filesystem::equivalent(target, m_db.path(), ec)) {
-        return fail(ErrorCode::invalid_input, "backup: the target is the database itself");
+        return fail(ErrorCode::invalid_input, msg::backup_onto_itself);
     }
     auto tmp = target;
     tmp += ".partial";
@@ -72,7 +73,7 @@ Result<void> Engine::backup(const std::filesystem::path& target) {
     std::filesystem::rename(tmp, target, ec);
     if (ec) {
         std::filesystem::remove(tmp, ec);
-        return fail(ErrorCode::io, "backup: cannot write " + target.string());
+        return fail(ErrorCode::io, msg::backup_cannot_write, target.string());
     }
     return {};
 }

@@ -14,6 +14,7 @@
 #include "caravan/client/domain.hpp"
 #include "caravan/client/engine.hpp"
 #include "caravan/client/ids.hpp"
+#include "caravan/client/messages.hpp"
 
 namespace caravan::client {
 
@@ -89,13 +90,11 @@ std::string mtime_iso(const struct stat& st) {
 Result<FileFacts> read_file_facts(const std::filesystem::path& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        return fail(ErrorCode::invalid_input,
-                    "photo: " + path.filename().string() + " is not a readable file");
+        return fail(ErrorCode::invalid_input, msg::photo_not_readable, path.filename().string());
     }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        return fail(ErrorCode::invalid_input,
-                    "photo: cannot read " + path.filename().string());
+        return fail(ErrorCode::invalid_input, msg::photo_cannot_read, path.filename().string());
     }
     FileFacts facts;
     crypto_hash_sha256_state state;
@@ -116,7 +115,7 @@ Result<FileFacts> read_file_facts(const std::filesystem::path& path) {
         facts.size += got;
     }
     if (in.bad()) {
-        return fail(ErrorCode::io, "photo: error while reading " + path.filename().string());
+        return fail(ErrorCode::io, msg::photo_read_error, path.filename().string());
     }
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&state, digest);
@@ -154,7 +153,7 @@ Result<FileFacts> read_file_facts(const std::filesystem::path& path) {
 
 Result<std::vector<PhotoAdded>> Engine::add_photos(const PhotoInput& input) {
     if (input.files.empty()) {
-        return fail(ErrorCode::invalid_input, "photo: give at least one file");
+        return fail(ErrorCode::invalid_input, msg::photo_none);
     }
     std::optional<std::string> caption;
     if (input.caption) {

@@ -10,6 +10,7 @@
 #include "caravan/client/domain.hpp"
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/ids.hpp"
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 #include "caravan/storage/migrations.hpp"
 
@@ -105,30 +106,31 @@ json read_value(const Statement& stmt, int column, const FieldDef& field) {
 
 Result<void> check_field(const EntityDef& def, const FieldDef& field, const json& value,
                          bool create) {
-    auto bad = [&](std::string_view why) {
-        return fail(ErrorCode::invalid_input, std::string(def.type) + "." +
-                                                  std::string(field.name) + ": " +
-                                                  std::string(why));
+    auto bad = [&](const Message& why, auto&&... args) {
+        // i18n-forwards: `why` is one of msg::event_value_*
+        Error detail = make_error(ErrorCode::invalid_input, why, args...);
+        return fail(ErrorCode::invalid_input, msg::event_field_invalid, def.type, field.name,
+                    detail);
     };
     if (value.is_null()) {
         if (create && field.required) {
-            return bad("is required");
+            return bad(msg::event_value_required);
         }
         return {};
     }
     auto check_text = [&](const json& v) -> Result<void> {
         if (!v.is_string()) {
-            return bad("must be a string");
+            return bad(msg::event_value_not_string);
         }
         const auto& s = v.get_ref<const std::string&>();
         if (!is_valid_utf8(s)) {
-            return bad("is not valid UTF-8");
+            return bad(msg::event_value_not_utf8);
         }
         if (utf8_length(s) > k_max_note_chars) {
-            return bad("is too long");
+            return bad(msg::event_value_too_long);
         }
         if (field.enumeration && !field.enumeration->find(s)) {
-            return bad("is not one of " + field.enumeration->allowed());
+            return bad(msg::event_value_not_one_of, field.enumeration->allowed());
         }
         return {};
     };
@@ -136,22 +138,22 @@ Result<void> check_field(const EntityDef& def, const FieldDef& field, const json
     case FieldType::text: return check_text(value);
     case FieldType::integer:
         if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
-            return bad("must be a non-negative integer");
+            return bad(msg::event_value_not_count);
         }
         return {};
     case FieldType::real:
         if (!value.is_number()) {
-            return bad("must be a number");
+            return bad(msg::event_value_not_number);
         }
         return {};
     case FieldType::boolean:
         if (!value.is_boolean()) {
-            return bad("must be true or false");
+            return bad(msg::event_value_not_boolean);
         }
         return {};
     case FieldType::text_list:
         if (!value.is_array() || value.empty() || value.size() > 64) {
-            return bad("must be a list of 1 to 64 strings");
+            return bad(msg::event_value_not_list);
         }
         for (const json& item : value) {
             if (auto ok = check_text(item); !ok) {
@@ -166,7 +168,7 @@ Result<void> check_field(const EntityDef& def, const FieldDef& field, const json
 Result<json> parse_payload(const Event& event) {
     json payload = json::parse(event.payload, nullptr, false);
     if (payload.is_discarded() || !payload.is_object()) {
-        return fail(ErrorCode::invalid_input, "event payload is not a JSON object");
+        return fail(ErrorCode::invalid_input, msg::event_payload_not_object);
     }
     return payload;
 }
@@ -212,24 +214,21 @@ std::string version_of(std::int64_t hlc, std::string_view device_id) {
 Result<void> validate_event(const Event& event) {
     const EntityDef* def = find_entity(event.entity_type);
     if (!def) {
-        return fail(ErrorCode::invalid_input, "unknown entity type");
+        return fail(ErrorCode::invalid_input, msg::event_unknown_type);
     }
     if (event.schema_version < k_min_event_schema_version ||
         event.schema_version > k_event_schema_version) {
-        return fail(ErrorCode::upgrade_required,
-                    "event schema version " + std::to_string(event.schema_version) +
-                        " is not supported (this program reads " +
-                        std::to_string(k_min_event_schema_version) + " to " +
-                        std::to_string(k_event_schema_version) + ")");
+        return fail(ErrorCode::upgrade_required, msg::event_schema_unsupported,
+                    event.schema_version, k_min_event_schema_version, k_event_schema_version);
     }
     if (event.op != k_op_create && event.op != k_op_update && event.op != k_op_delete) {
-        return fail(ErrorCode::invalid_input, "unknown event operation");
+        return fail(ErrorCode::invalid_input, msg::event_unknown_op);
     }
     if (!is_uuid(event.entity_id) || !is_uuid(event.device_id)) {
-        return fail(ErrorCode::invalid_input, "entity and device ids must be lowercase UUIDs");
+        return fail(ErrorCode::invalid_input, msg::event_ids_not_uuid);
     }
     if (event.seq <= 0 || event.hlc <= 0) {
-        return fail(ErrorCode::invalid_input, "event seq and hlc must be positive");
+        return fail(ErrorCode::invalid_input, msg::event_seq_hlc);
     }
     auto payload = parse_payload(event);
     if (!payload) {
@@ -237,15 +236,15 @@ Result<void> validate_event(const Event& event) {
     }
     auto fields = payload->find("fields");
     if (fields == payload->end() || !fields->is_object()) {
-        return fail(ErrorCode::invalid_input, "event payload has no \"fields\" object");
+        return fail(ErrorCode::invalid_input, msg::event_no_fields);
     }
     if (auto base = payload->find("base"); base != payload->end()) {
         if (!base->is_object()) {
-            return fail(ErrorCode::invalid_input, "event \"base\" must be an object");
+            return fail(ErrorCode::invalid_input, msg::event_base_not_object);
         }
         for (auto it = base->begin(); it != base->end(); ++it) {
             if (!it->is_string() || !def->field(it.key())) {
-                return fail(ErrorCode::invalid_input, "event \"base\" names an unknown field");
+                return fail(ErrorCode::invalid_input, msg::event_base_unknown_field);
             }
         }
     }
@@ -253,8 +252,7 @@ Result<void> validate_event(const Event& event) {
     for (auto it = fields->begin(); it != fields->end(); ++it) {
         const FieldDef* field = def->field(it.key());
         if (!field) {
-            return fail(ErrorCode::invalid_input,
-                        std::string(def->type) + ": unknown field in event");
+            return fail(ErrorCode::invalid_input, msg::event_unknown_field, def->type);
         }
         if (auto ok = check_field(*def, *field, *it, create); !ok) {
             return ok;
@@ -263,17 +261,17 @@ Result<void> validate_event(const Event& event) {
     if (create) {
         for (const FieldDef& field : def->fields) {
             if (field.required && !fields->contains(field.name)) {
-                return fail(ErrorCode::invalid_input, std::string(def->type) + "." +
-                                                          std::string(field.name) +
-                                                          ": is required");
+                return fail(ErrorCode::invalid_input, msg::event_field_invalid, def->type,
+                            field.name,
+                            make_error(ErrorCode::invalid_input, msg::event_value_required));
             }
         }
     } else if (fields->empty()) {
-        return fail(ErrorCode::invalid_input, "an update event must change at least one field");
+        return fail(ErrorCode::invalid_input, msg::event_update_empty);
     }
     if (event.op == k_op_delete &&
         (fields->size() != 1 || !fields->contains(k_deleted_field))) {
-        return fail(ErrorCode::invalid_input, "a delete event must set only \"deleted\"");
+        return fail(ErrorCode::invalid_input, msg::event_delete_fields);
     }
     return {};
 }
@@ -323,7 +321,7 @@ Result<void> Projector::apply(const Event& event) {
 Result<void> Projector::apply(const Event& event, const json& payload) {
     const EntityDef* def = find_entity(event.entity_type);
     if (!def) {
-        return fail(ErrorCode::invalid_input, "unknown entity type");
+        return fail(ErrorCode::invalid_input, msg::event_unknown_type);
     }
     const EntitySql& sql = sql_for(*def);
     const json& fields = fields_of(payload);
@@ -398,7 +396,7 @@ Result<void> Projector::apply(const Event& event, const json& payload) {
     json overrides = json::parse(r.column_text(n + 1), nullptr, false);
     (*select)->reset();
     if (!overrides.is_object()) {
-        return fail(ErrorCode::corrupt, std::string(def->table) + ": damaged version column");
+        return fail(ErrorCode::corrupt, msg::projection_damaged, def->table);
     }
 
     std::vector<std::string> versions;

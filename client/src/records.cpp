@@ -8,6 +8,7 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/ids.hpp"
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 #include "settings_keys.hpp"
 
@@ -41,8 +42,7 @@ Result<Person> validate_person(const PersonInput& in) {
 
 Result<std::vector<std::string>> validate_topics(const std::vector<std::string>& in) {
     if (in.empty()) {
-        return fail(ErrorCode::invalid_input,
-                    "topic: at least one is required; allowed: " + enums::topic.allowed());
+        return fail(ErrorCode::invalid_input, msg::topic_required, enums::topic.allowed());
     }
     std::vector<std::string> topics;
     for (const std::string& t : in) {
@@ -172,8 +172,7 @@ Result<std::string> Engine::resolve_id(std::string_view table, std::string_view 
                                        std::string_view what) {
     std::string r = normalize_space(ref);
     if (!looks_like_id_fragment(r)) {
-        return fail(ErrorCode::invalid_input,
-                    std::string(what) + ": give an id or at least 4 of its hex digits");
+        return fail(ErrorCode::invalid_input, msg::id_fragment_needed, msg::field(what));
     }
     if (is_uuid(r)) {
         // A whole id (the usual case for programs and bulk imports): one indexed lookup instead
@@ -202,16 +201,15 @@ Result<std::string> Engine::resolve_id(std::string_view table, std::string_view 
         return tl::unexpected(ids.error());
     }
     if (ids->empty()) {
-        return fail(ErrorCode::not_found, std::string(what) + " " + r + " not found");
+        return fail(ErrorCode::not_found,
+                    what == "visit" ? msg::visit_not_found : msg::consultation_not_found, r);
     }
     if (ids->size() > 1 && ids->front() != r) {
         std::string list;
         for (const auto& id : *ids) {
             list += (list.empty() ? "" : ", ") + short_id(id);
         }
-        return fail(ErrorCode::ambiguous, std::string(what) + " " + r +
-                                              " matches several records (" + list +
-                                              "): give more of the id");
+        return fail(ErrorCode::ambiguous, msg::id_ambiguous, msg::field(what), r, list);
     }
     return ids->front();
 }
@@ -237,15 +235,16 @@ Result<std::string> Engine::find_region(std::string_view ref) {
             return k;
         }
     }
-    return fail(ErrorCode::not_found, "region: no records for this region (known regions: " +
-                                          [&] {
-                                              std::string list;
-                                              for (const auto& k : *known) {
-                                                  list += (list.empty() ? "" : "; ") + k;
-                                              }
-                                              return list.empty() ? std::string("none") : list;
-                                          }() +
-                                          ")");
+    return fail(ErrorCode::not_found, msg::region_unknown, [&]() -> MessageArg {
+        std::string list;
+        for (const auto& k : *known) {
+            list += (list.empty() ? "" : "; ") + k;
+        }
+        if (list.empty()) {
+            return msg::word_none;
+        }
+        return list;
+    }());
 }
 
 Result<Village> Engine::add_village(const VillageInput& input) {
@@ -266,7 +265,7 @@ Result<Village> Engine::add_village(const VillageInput& input) {
         district = *d;
     }
     if (input.lat.has_value() != input.lon.has_value()) {
-        return fail(ErrorCode::invalid_input, "lat/lon: give both or neither");
+        return fail(ErrorCode::invalid_input, msg::lat_lon_pair);
     }
     if (input.lat) {
         if (auto ok = validate_coordinate("lat", *input.lat, 90); !ok) {
@@ -290,9 +289,8 @@ Result<Village> Engine::add_village(const VillageInput& input) {
             return tl::unexpected(exists.error());
         }
         if (*exists) {
-            return fail(ErrorCode::conflict, "village: this village already exists in " +
-                                                 village.region + " (id " +
-                                                 short_id(village.id) + ")");
+            return fail(ErrorCode::conflict, msg::village_exists, village.region,
+                        short_id(village.id));
         }
         json fields = {{"name", village.name},
                        {"region", village.region},
@@ -338,7 +336,7 @@ Result<Village> Engine::find_village(std::string_view ref) {
     }
     std::string r = normalize_space(ref);
     if (r.empty()) {
-        return fail(ErrorCode::invalid_input, "village: a name or id is required");
+        return fail(ErrorCode::invalid_input, msg::village_required);
     }
     std::string folded = fold_case(r);
     std::vector<const Village*> exact, prefix, by_id;
@@ -362,13 +360,10 @@ Result<Village> Engine::find_village(std::string_view ref) {
                 list += (list.empty() ? "" : "; ") + v->name + " (" + v->region + ", " +
                         short_id(v->id) + ")";
             }
-            return fail(ErrorCode::ambiguous,
-                        "village: the name matches several villages: " + list +
-                            "; give the id");
+            return fail(ErrorCode::ambiguous, msg::village_ambiguous, list);
         }
     }
-    return fail(ErrorCode::not_found,
-                "village: no such village; add it with `caravan village add NAME --region R`");
+    return fail(ErrorCode::not_found, msg::village_unknown);
 }
 
 // ---- visits ------------------------------------------------------------------------------
@@ -379,7 +374,7 @@ Result<Visit> Engine::load_visit(const std::string& id) {
         return tl::unexpected(rows.error());
     }
     if (rows->empty()) {
-        return fail(ErrorCode::not_found, "visit " + short_id(id) + " not found");
+        return fail(ErrorCode::not_found, msg::visit_not_found, short_id(id));
     }
     return rows->front();
 }
@@ -414,9 +409,7 @@ Result<Visit> Engine::find_visit(std::string_view ref) {
             return tl::unexpected(current.error());
         }
         if (!*current) {
-            return fail(ErrorCode::invalid_input,
-                        "visit: there is no current visit; start one with `caravan visit start "
-                        "--village NAME`");
+            return fail(ErrorCode::invalid_input, msg::no_current_visit);
         }
         return **current;
     }
@@ -431,8 +424,7 @@ Result<Visit> Engine::find_visit(std::string_view ref) {
     }
     auto village = find_village(r);
     if (!village) {
-        return fail(village.error().code, "visit: no visit with this id, and " +
-                                              village.error().message);
+        return fail(village.error().code, msg::visit_ref_unknown, village.error());
     }
     auto visits = collect<Visit>(m_db, visit_select("AND v.village_id = ? ORDER BY v.date DESC"),
                                  read_visit, {village->id});
@@ -449,14 +441,13 @@ Result<Visit> Engine::find_visit(std::string_view ref) {
         return open.front();
     }
     if (visits->empty()) {
-        return fail(ErrorCode::not_found, "visit: no visit to " + village->name + " recorded");
+        return fail(ErrorCode::not_found, msg::no_visit_to, village->name);
     }
     std::string list;
     for (const Visit& v : *visits) {
         list += (list.empty() ? "" : ", ") + v.date + " (" + short_id(v.id) + ")";
     }
-    return fail(ErrorCode::ambiguous,
-                "visit: several visits to " + village->name + ": " + list + "; give the id");
+    return fail(ErrorCode::ambiguous, msg::visits_ambiguous, village->name, list);
 }
 
 Result<std::vector<Visit>> Engine::list_visits() {
@@ -505,7 +496,7 @@ Result<Visit> Engine::start_visit(std::string_view village_ref,
 Result<Visit> Engine::add_past_visit(const std::string& id, const std::string& village_id,
                                      const std::string& date, const std::string& lawyer_in) {
     if (!is_uuid(id)) {
-        return fail(ErrorCode::invalid_input, "id: must be a lowercase UUID");
+        return fail(ErrorCode::invalid_input, msg::id_not_uuid);
     }
     if (auto ok = validate_date("date", date); !ok) {
         return tl::unexpected(ok.error());
@@ -522,7 +513,7 @@ Result<Visit> Engine::add_past_visit(const std::string& id, const std::string& v
         return tl::unexpected(villages.error());
     }
     if (villages->empty()) {
-        return fail(ErrorCode::not_found, "village " + short_id(village_id) + " not found");
+        return fail(ErrorCode::not_found, msg::village_not_found, short_id(village_id));
     }
     Visit visit{id, village_id, villages->front().first, villages->front().second, date, *lawyer,
                 true};
@@ -534,7 +525,7 @@ Result<Visit> Engine::add_past_visit(const std::string& id, const std::string& v
             return tl::unexpected(exists.error());
         }
         if (*exists) {
-            return fail(ErrorCode::conflict, "visit " + short_id(id) + " already exists");
+            return fail(ErrorCode::conflict, msg::visit_exists, short_id(id));
         }
         json fields = {{"village_id", visit.village_id},
                        {"date", visit.date},
@@ -556,7 +547,7 @@ Result<Visit> Engine::close_visit(const std::optional<std::string>& ref) {
         return tl::unexpected(visit.error());
     }
     if (visit->closed) {
-        return fail(ErrorCode::conflict, "visit " + short_id(visit->id) + " is already closed");
+        return fail(ErrorCode::conflict, msg::visit_closed, short_id(visit->id));
     }
     auto ok = write([&]() -> Result<void> {
         auto versions = m_projector.field_versions(entities::visit, visit->id);
@@ -593,7 +584,7 @@ Result<Attendance> Engine::add_attendance(const AttendanceInput& input) {
         return tl::unexpected(person.error());
     }
     if (input.count < 1 || input.count > 100000) {
-        return fail(ErrorCode::invalid_input, "count: must be between 1 and 100000");
+        return fail(ErrorCode::invalid_input, msg::count_between, msg::field_count, 1, 100000);
     }
     auto visit = visit_for(input.visit);
     if (!visit) {
@@ -616,11 +607,11 @@ Result<Attendance> Engine::add_attendance(const AttendanceInput& input) {
 
 Result<Survey> Engine::add_survey(const SurveyInput& input) {
     if (input.respondents < 1 || input.respondents > 100000) {
-        return fail(ErrorCode::invalid_input, "respondents: must be between 1 and 100000");
+        return fail(ErrorCode::invalid_input, msg::count_between, msg::field_respondents, 1,
+                    100000);
     }
     if (input.satisfied < 0 || input.satisfied > input.respondents) {
-        return fail(ErrorCode::invalid_input,
-                    "satisfied: must be between 0 and the number of respondents");
+        return fail(ErrorCode::invalid_input, msg::satisfied_range);
     }
     auto visit = visit_for(input.visit);
     if (!visit) {
@@ -650,7 +641,7 @@ Result<Consultation> Engine::load_consultation(const std::string& id) {
         return tl::unexpected(rows.error());
     }
     if (rows->empty()) {
-        return fail(ErrorCode::not_found, "consultation " + short_id(id) + " not found");
+        return fail(ErrorCode::not_found, msg::consultation_not_found, short_id(id));
     }
     return rows->front();
 }
@@ -720,7 +711,7 @@ Result<Consultation> Engine::add_consultation(const ConsultationInput& input) {
         lawyer = *l;
     }
     if (input.id && !is_uuid(*input.id)) {
-        return fail(ErrorCode::invalid_input, "id: must be a lowercase UUID");
+        return fail(ErrorCode::invalid_input, msg::id_not_uuid);
     }
     auto visit = visit_for(input.visit);
     if (!visit) {
@@ -763,7 +754,7 @@ Result<Consultation> Engine::add_consultation(const ConsultationInput& input) {
 Result<Consultation> Engine::edit_consultation(std::string_view ref,
                                                const ConsultationPatch& patch) {
     if (patch.empty()) {
-        return fail(ErrorCode::invalid_input, "nothing to change: give at least one field");
+        return fail(ErrorCode::invalid_input, msg::nothing_to_change);
     }
     auto current = find_consultation(ref);
     if (!current) {
@@ -903,7 +894,7 @@ Result<void> Engine::list_consultations(const ConsultationFilter& filter,
         }
     }
     if (filter.from && filter.to && *filter.from > *filter.to) {
-        return fail(ErrorCode::invalid_input, "from/to: the start date is after the end date");
+        return fail(ErrorCode::invalid_input, msg::dates_reversed);
     }
     sql += "ORDER BY v.date, c.id";
     auto stmt = m_db.prepare(sql);

@@ -7,11 +7,12 @@
 #include <cerrno>
 #include <system_error>
 
+#include "caravan/storage/messages.hpp"
+
 namespace caravan::storage {
 
 Error sqlite_error(int rc, std::string_view what, sqlite3* db) {
     std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    std::string message = std::string(what) + ": " + detail;
     // A full disk shows as SQLITE_FULL when SQLite notices it, but as an I/O error when a write
     // of the journal or the shared-memory file fails first: the system error tells.
     if (int sys = db ? sqlite3_system_errno(db) : 0;
@@ -22,29 +23,30 @@ Error sqlite_error(int rc, std::string_view what, sqlite3* db) {
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return {ErrorCode::busy,
-                std::string(what) + ": the database is locked by another caravan process"};
+        return make_error(ErrorCode::busy, msg::database_locked, what);
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-        return {ErrorCode::corrupt, message};
+        return make_error(ErrorCode::corrupt, msg::sqlite_failed, what, detail);
     case SQLITE_FULL:
-        return {ErrorCode::storage_full, std::string(what) + ": the disk or database is full"};
+        return make_error(ErrorCode::storage_full, msg::database_full, what);
     case SQLITE_CONSTRAINT:
-        return {ErrorCode::conflict, message};
+        return make_error(ErrorCode::conflict, msg::sqlite_failed, what, detail);
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_AUTH:
-        return {ErrorCode::io, message};
+        return make_error(ErrorCode::io, msg::sqlite_failed, what, detail);
     default:
-        return {ErrorCode::internal, message};
+        return make_error(ErrorCode::internal, msg::sqlite_failed, what, detail);
     }
 }
 
 // ---- Statement ---------------------------------------------------------------------------
 
-void Statement::Deleter::operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
+void Statement::Deleter::operator()(sqlite3_stmt* stmt) const noexcept {
+    sqlite3_finalize(stmt);
+}
 
 Statement& Statement::bind(int index, std::int64_t value) {
     sqlite3_bind_int64(m_stmt.get(), index, value);
@@ -128,11 +130,15 @@ std::optional<double> Statement::column_opt_double(int column) const {
     }
     return column_double(column);
 }
-int Statement::column_count() const { return sqlite3_column_count(m_stmt.get()); }
+int Statement::column_count() const {
+    return sqlite3_column_count(m_stmt.get());
+}
 
 // ---- Database ----------------------------------------------------------------------------
 
-void Database::Deleter::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+void Database::Deleter::operator()(sqlite3* db) const noexcept {
+    sqlite3_close_v2(db);
+}
 
 Database::Database(Database&& other) noexcept = default;
 Database& Database::operator=(Database&& other) noexcept {
@@ -144,7 +150,9 @@ Database& Database::operator=(Database&& other) noexcept {
     }
     return *this;
 }
-Database::~Database() { m_cache.clear(); }
+Database::~Database() {
+    m_cache.clear();
+}
 
 namespace {
 
@@ -158,14 +166,14 @@ Result<void> create_private_file(const std::filesystem::path& path) {
     if (path.has_parent_path()) {
         std::filesystem::create_directories(path.parent_path(), ec);
         if (ec) {
-            return fail(ErrorCode::io, "cannot create directory " + path.parent_path().string() +
-                                           ": " + ec.message());
+            return fail(ErrorCode::io, msg::cannot_create_directory, path.parent_path().string(),
+                        ec.message());
         }
     }
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        return fail(ErrorCode::io, "cannot create " + path.string() + ": " +
-                                       std::generic_category().message(errno));
+        return fail(ErrorCode::io, msg::cannot_create_file, path.string(),
+                    std::generic_category().message(errno));
     }
     ::close(fd);
     return {};
@@ -177,7 +185,7 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
     std::error_code ec;
     const bool in_memory = path == ":memory:"; // tests and fuzzers: no file, no WAL
     if (!in_memory && !options.create && !std::filesystem::exists(path, ec)) {
-        return fail(ErrorCode::not_found, "database " + path.string() + " does not exist");
+        return fail(ErrorCode::not_found, msg::database_missing, path.string());
     }
     if (!in_memory && options.create && !options.read_only) {
         if (auto made = create_private_file(path); !made) {
@@ -206,11 +214,10 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
             if (e.code == ErrorCode::busy || e.code == ErrorCode::storage_full) {
                 return e;
             }
-            return Error{e.code == ErrorCode::io ? ErrorCode::io : ErrorCode::corrupt,
-                         path.string() + (e.code == ErrorCode::io
-                                              ? " cannot be read ("
-                                              : " is not a Caravan database or is damaged (") +
-                             e.message + ")"};
+            if (e.code == ErrorCode::io) {
+                return make_error(ErrorCode::io, msg::cannot_read_database, path.string(), e);
+            }
+            return make_error(ErrorCode::corrupt, msg::not_a_database, path.string(), e);
         };
         auto app_id = db.prepare("PRAGMA application_id");
         if (!app_id) {
@@ -233,8 +240,7 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
         }
         bool empty = tables->column_int(0) == 0;
         if (!empty && found_id != static_cast<std::int64_t>(options.application_id)) {
-            return fail(ErrorCode::corrupt,
-                        path.string() + " is an SQLite database of another program, not Caravan's");
+            return fail(ErrorCode::corrupt, msg::foreign_database, path.string());
         }
     }
 
@@ -248,7 +254,7 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
             return tl::unexpected(row.error());
         }
         if (wal->column_text(0) != "wal") {
-            return fail(ErrorCode::io, "cannot switch " + path.string() + " to WAL mode");
+            return fail(ErrorCode::io, msg::cannot_use_wal, path.string());
         }
     }
     if (auto ok = db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"); !ok) {
@@ -263,14 +269,15 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
     if (options.integrity_check) {
         auto check = db.prepare("PRAGMA quick_check(5)");
         if (!check) {
-            return fail(ErrorCode::corrupt, path.string() + " is damaged: " + check.error().message);
+            return fail(ErrorCode::corrupt, msg::damaged, path.string(), check.error());
         }
         std::string problems;
         for (;;) {
             auto row = check->step();
             if (!row) {
-                return fail(row.error().code == ErrorCode::busy ? ErrorCode::busy : ErrorCode::corrupt,
-                            path.string() + " failed its integrity check: " + row.error().message);
+                return fail(row.error().code == ErrorCode::busy ? ErrorCode::busy
+                                                                : ErrorCode::corrupt,
+                            msg::integrity_failed, path.string(), row.error());
             }
             if (!*row) {
                 break;
@@ -281,8 +288,7 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
             }
         }
         if (!problems.empty()) {
-            return fail(ErrorCode::corrupt,
-                        path.string() + " failed its integrity check: " + problems);
+            return fail(ErrorCode::corrupt, msg::integrity_failed, path.string(), problems);
         }
     }
     return db;
@@ -324,9 +330,15 @@ Result<Statement*> Database::cached(std::string_view sql) {
     return &it->second;
 }
 
-std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(m_db.get()); }
-int Database::changes() const { return sqlite3_changes(m_db.get()); }
-bool Database::in_transaction() const { return sqlite3_get_autocommit(m_db.get()) == 0; }
+std::int64_t Database::last_insert_rowid() const {
+    return sqlite3_last_insert_rowid(m_db.get());
+}
+int Database::changes() const {
+    return sqlite3_changes(m_db.get());
+}
+bool Database::in_transaction() const {
+    return sqlite3_get_autocommit(m_db.get()) == 0;
+}
 
 Result<std::vector<std::string>> Database::integrity_check() {
     auto check = prepare("PRAGMA integrity_check");

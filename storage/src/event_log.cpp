@@ -1,6 +1,7 @@
 #include "caravan/storage/event_log.hpp"
 
 #include "caravan/storage/migrations.hpp"
+#include "caravan/storage/messages.hpp"
 
 namespace caravan::storage {
 
@@ -74,9 +75,7 @@ Result<bool> EventLog::append(Event& event) {
                         event.server_seq);
     if (auto ok = (*insert)->run(); !ok) {
         if (ok.error().code == ErrorCode::conflict) {
-            return fail(ErrorCode::conflict,
-                        "event " + std::to_string(event.seq) + " of device " + event.device_id +
-                            " repeats the clock value of another event of that device");
+            return fail(ErrorCode::conflict, msg::event_clock_reused, event.seq, event.device_id);
         }
         return tl::unexpected(ok.error());
     }
@@ -89,9 +88,7 @@ Result<bool> EventLog::append(Event& event) {
         return tl::unexpected(existing.error());
     }
     if (!*existing || !(**existing == event)) {
-        return fail(ErrorCode::conflict, "event " + std::to_string(event.seq) + " of device " +
-                                             event.device_id +
-                                             " is already stored with different content");
+        return fail(ErrorCode::conflict, msg::event_differs, event.seq, event.device_id);
     }
     if (event.server_seq && !(*existing)->server_seq) {
         if (auto ok = set_server_seq(event.device_id, event.seq, *event.server_seq); !ok) {

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "caravan/storage/transaction.hpp"
+#include "caravan/storage/messages.hpp"
 
 namespace caravan::storage {
 
@@ -40,10 +41,7 @@ Result<void> migrate(Database& db, std::string_view component, std::span<const M
     }
     int latest = steps.empty() ? 0 : steps.back().version;
     if (*current > latest) {
-        return fail(ErrorCode::upgrade_required,
-                    "the database's " + std::string(component) + " schema is version " +
-                        std::to_string(*current) + ", newer than this program (" +
-                        std::to_string(latest) + "): upgrade caravan");
+        return fail(ErrorCode::upgrade_required, msg::schema_too_new, component, *current, latest);
     }
     if (*current == latest) {
         return {};
@@ -69,9 +67,8 @@ Result<void> migrate(Database& db, std::string_view component, std::span<const M
         }
         if (!step.sql.empty()) {
             if (auto ok = db.exec(step.sql); !ok) {
-                return fail(ok.error().code, "migrating " + std::string(component) + " to version " +
-                                                 std::to_string(step.version) + ": " +
-                                                 ok.error().message);
+                return fail(ok.error().code, msg::migration_failed, component, step.version,
+                            ok.error());
             }
         }
         if (step.step) {

@@ -17,6 +17,7 @@ Transaction::~Transaction() {
 
 Result<void> Transaction::commit() {
     if (!m_db) {
+        // i18n-exempt: a bug in the caller, never a user's doing
         return fail(ErrorCode::internal, "commit of a finished transaction");
     }
     auto ok = m_db->exec("COMMIT");

@@ -286,7 +286,7 @@ TEST_CASE("server log: one access line per request, with no names or record cont
     CHECK(devices->front().acked_seq == 5);
 }
 
-TEST_CASE("server: an empty X-Caravan-Oldest-Unsynced is read as absent; queue depth 0 clears it",
+TEST_CASE("server: an empty X-Caravan-Oldest-Unsynced is read as absent, queue depth 0 clears it",
           "[server]") {
     TestServer server;
     Device d = server.enroll({k_region_a});

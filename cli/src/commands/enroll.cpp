@@ -4,6 +4,7 @@
 #include "caravan/sync/agent/sync_agent.hpp"
 #include "caravan/sync/agent/sync_lock.hpp"
 #include "common.hpp"
+#include "messages.hpp"
 
 namespace caravan::cli {
 namespace {
@@ -20,9 +21,7 @@ struct EnrollOptions {
 Result<void> run_enroll(Context& ctx, const EnrollOptions& o) {
     CARAVAN_TRY(url, agent::normalize_server_url(o.server));
     if (agent::is_insecure_remote_url(url) && !o.insecure_http) {
-        return fail(ErrorCode::invalid_input,
-                    "plain http:// is only used to reach this machine: use https://, or pass "
-                    "--insecure-http on a network you trust");
+        return fail(ErrorCode::invalid_input, msg::plain_http);
     }
     CARAVAN_TRY(code, agent::normalize_enroll_code(o.code));
     (void)code;
@@ -31,7 +30,7 @@ Result<void> run_enroll(Context& ctx, const EnrollOptions& o) {
         std::error_code ec;
         auto absolute = std::filesystem::absolute(*o.ca_file, ec);
         if (ec || !std::filesystem::is_regular_file(absolute)) {
-            return fail(ErrorCode::not_found, "--ca-file: no such file");
+            return fail(ErrorCode::not_found, msg::ca_file_missing);
         }
         ca_file = absolute.string();
     }

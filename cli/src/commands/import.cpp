@@ -4,6 +4,7 @@
 #include "common.hpp"
 
 #include "caravan/client/import.hpp"
+#include "messages.hpp"
 
 namespace caravan::cli {
 namespace {
@@ -83,7 +84,7 @@ const bool registered = register_command("import", [](CLI::App& app, Registry& r
             }
             if (!ctx.json) {
                 for (const client::ImportIssue& issue : report.errors) {
-                    ctx.err << client::to_string(issue) << "\n";
+                    ctx.err << client::to_string(issue, ctx.lang) << "\n";
                 }
             }
             ctx.json_printed = ctx.json;
@@ -92,10 +93,8 @@ const bool registered = register_command("import", [](CLI::App& app, Registry& r
                 bad_lines += issue.line != last;
                 last = issue.line;
             }
-            return fail(ErrorCode::invalid_input, std::to_string(report.errors.size()) +
-                                                      " problem(s) on " +
-                                                      std::to_string(bad_lines) + " line(s) of " +
-                                                      o->file + "; nothing was imported");
+            return fail(ErrorCode::invalid_input, msg::import_refused, report.errors.size(),
+                        bad_lines, o->file);
         });
     });
 });

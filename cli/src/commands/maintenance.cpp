@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "common.hpp"
+#include "messages.hpp"
 
 namespace caravan::cli {
 namespace {
@@ -38,10 +39,9 @@ const bool check = register_command("check", [](CLI::App& app, Registry& registr
                         << (report.projections_match ? "ok" : "DIFFER") << "\n";
             }
             if (!report.ok()) {
-                return fail(ErrorCode::corrupt,
-                            report.integrity_problems.empty()
-                                ? "the projections differ from a rebuild of the event log"
-                                : "the database file is damaged");
+                return fail(ErrorCode::corrupt, report.integrity_problems.empty()
+                                                    ? msg::projections_differ
+                                                    : msg::database_damaged);
             }
             return {};
         });
@@ -85,9 +85,10 @@ const bool restore = register_command("restore", [](CLI::App& app, Registry& reg
                 options.application_id = client::k_device_application_id;
                 auto probe = storage::Database::open(*source, options);
                 if (!probe) {
-                    return fail(probe.error().code == ErrorCode::not_found ? ErrorCode::not_found
-                                                                            : ErrorCode::invalid_input,
-                                "restore: " + probe.error().message);
+                    return fail(probe.error().code == ErrorCode::not_found
+                                    ? ErrorCode::not_found
+                                    : ErrorCode::invalid_input,
+                                msg::restore_refused, probe.error());
                 }
             }
             CARAVAN_TRY_ENGINE(engine, ctx);

@@ -2,6 +2,7 @@
 #include "caravan/sync/agent/schedule.hpp"
 #include "caravan/sync/agent/agent_state.hpp"
 #include "common.hpp"
+#include "messages.hpp"
 
 namespace caravan::cli {
 namespace {
@@ -23,11 +24,11 @@ Result<void> run_install(Context& ctx, const InstallOptions& o) {
     std::error_code ec;
     fs::path self = fs::read_symlink("/proc/self/exe", ec);
     if (ec) {
-        return fail(ErrorCode::io, "cannot find the caravan program's own path");
+        return fail(ErrorCode::io, msg::own_path_unknown);
     }
     fs::path db = fs::absolute(ctx.database_path(), ec);
     if (ec) {
-        return fail(ErrorCode::io, "cannot resolve the database path");
+        return fail(ErrorCode::io, msg::database_path_unresolved);
     }
     agent::ScheduleSpec spec{at, o.window_hours * 60, self, db.lexically_normal()};
     CARAVAN_TRY(scheduler, agent::detect_scheduler());

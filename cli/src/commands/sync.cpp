@@ -8,6 +8,7 @@
 
 #include "caravan/sync/agent/agent_state.hpp"
 #include "caravan/sync/agent/curl_transport.hpp"
+#include "caravan/sync/agent/messages.hpp"
 #include "caravan/sync/agent/schedule.hpp"
 #include "caravan/sync/agent/sync_agent.hpp"
 #include "caravan/sync/agent/sync_lock.hpp"
@@ -160,9 +161,7 @@ Result<void> run_sync(Context& ctx, const SyncCliOptions& o) {
     agent::AgentState state(engine.database());
     CARAVAN_TRY(enrollment, state.enrollment());
     if (!enrollment) {
-        return fail(ErrorCode::not_initialized,
-                    "this device is not enrolled: run `caravan enroll --server URL --code CODE` "
-                    "first");
+        return fail(ErrorCode::not_initialized, agent::msg::not_enrolled);
     }
     agent::CurlOptions curl;
     curl.base_url = enrollment->server_url;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "caravan/storage/migrations.hpp"
+#include "caravan/sync/agent/messages.hpp"
 
 namespace caravan::sync::agent {
 
@@ -89,7 +90,7 @@ Result<std::int64_t> AgentState::get_int(std::string_view key) {
     const std::string& s = **text;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (ec != std::errc() || end != s.data() + s.size() || value < 0) {
-        return fail(ErrorCode::corrupt, "setting " + std::string(key) + " is not a number");
+        return fail(ErrorCode::corrupt, msg::setting_not_number, key);
     }
     return value;
 }

@@ -1,4 +1,5 @@
 #include "caravan/sync/agent/curl_transport.hpp"
+#include "caravan/sync/agent/messages.hpp"
 
 #include <curl/curl.h>
 
@@ -44,9 +45,9 @@ Error map_curl_error(CURLcode rc, const char* detail) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
-        return {ErrorCode::offline, "the server cannot be reached (" + what + ")"};
+        return make_error(ErrorCode::offline, msg::server_unreachable, what);
     case CURLE_OPERATION_TIMEDOUT:
-        return {ErrorCode::timeout, "the link stalled (" + what + ")"};
+        return make_error(ErrorCode::timeout, msg::link_stalled, what);
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
@@ -54,32 +55,29 @@ Error map_curl_error(CURLcode rc, const char* detail) {
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-        return {ErrorCode::offline, "the connection dropped (" + what + ")"};
+        return make_error(ErrorCode::offline, msg::connection_dropped, what);
     case CURLE_BAD_CONTENT_ENCODING:
         // A compressed body cut short by a dropped link decodes as garbage: retryable.
-        return {ErrorCode::offline, "the response arrived damaged (" + what + ")"};
+        return make_error(ErrorCode::offline, msg::response_damaged, what);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
         if (what.find("subject name") != std::string::npos ||
             what.find("host name") != std::string::npos) {
-            return {ErrorCode::protocol,
-                    "the server's TLS certificate is for another host name (" + what +
-                        "): use the server name the certificate was issued for"};
+            return make_error(ErrorCode::protocol, msg::tls_wrong_host, what);
         }
-        return {ErrorCode::protocol, "the server's TLS certificate could not be verified (" + what +
-                                         "); pass --ca-file if the server uses a private CA"};
+        return make_error(ErrorCode::protocol, msg::tls_unverified, what);
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
-        return {ErrorCode::invalid_input, "bad server URL (" + what + ")"};
+        return make_error(ErrorCode::invalid_input, msg::bad_server_url, what);
     case CURLE_WRITE_ERROR:
-        return {ErrorCode::protocol, "the response is larger than the protocol allows"};
+        return make_error(ErrorCode::protocol, msg::response_too_large);
     case CURLE_WEIRD_SERVER_REPLY:
-        return {ErrorCode::protocol, "the server's reply is not HTTP (" + what + ")"};
+        return make_error(ErrorCode::protocol, msg::reply_not_http, what);
     case CURLE_OUT_OF_MEMORY:
-        return {ErrorCode::internal, "out of memory"};
+        return make_error(ErrorCode::internal, msg::out_of_memory);
     default:
-        return {ErrorCode::offline, "network failure (" + what + ")"};
+        return make_error(ErrorCode::offline, msg::network_failure, what);
     }
 }
 
@@ -105,7 +103,7 @@ std::optional<std::string> HttpResponse::header(std::string_view name) const {
 Result<std::string> normalize_server_url(std::string_view url) {
     std::string u(trim(url));
     if (!u.starts_with("http://") && !u.starts_with("https://")) {
-        return fail(ErrorCode::invalid_input, "the server URL must start with http:// or https://");
+        return fail(ErrorCode::invalid_input, msg::url_scheme);
     }
     const std::size_t host_start = u.find("://") + 3;
     while (u.size() > host_start && u.ends_with("/")) {
@@ -118,7 +116,7 @@ Result<std::string> normalize_server_url(std::string_view url) {
     // curl connects to, or the plain-http rule could be fooled.
     if (host_start >= u.size() || u[host_start] == '/' ||
         u.find_first_of("?# @\\", host_start) != std::string::npos) {
-        return fail(ErrorCode::invalid_input, "the server URL must be http(s)://host[:port]");
+        return fail(ErrorCode::invalid_input, msg::url_form);
     }
     return u;
 }
@@ -191,6 +189,7 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::create(CurlOptions options
     impl->options = std::move(options);
     impl->curl.reset(curl_easy_init());
     if (!impl->curl) {
+        // i18n-exempt: libcurl could not allocate a handle; nothing a user typed
         return fail(ErrorCode::internal, "curl_easy_init failed");
     }
     return std::unique_ptr<CurlTransport>(new CurlTransport(std::move(impl)));
@@ -220,12 +219,12 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
     for (const auto& [name, value] : request.headers) {
         // "Name;" is curl's spelling of "send this header with an empty value".
         if (!append(value.empty() ? name + ";" : name + ": " + value)) {
-            return fail(ErrorCode::internal, "out of memory");
+            return fail(ErrorCode::internal, msg::out_of_memory);
         }
     }
     // No "Expect: 100-continue" round trip before large bodies: on a 2G link it costs a second.
     if (!append("Expect:")) {
-        return fail(ErrorCode::internal, "out of memory");
+        return fail(ErrorCode::internal, msg::out_of_memory);
     }
 
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -260,6 +259,7 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
     } else if (request.method == "GET") {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else {
+        // i18n-exempt: a bug in the caller (the agent only sends GET and POST)
         return fail(ErrorCode::internal, "unsupported HTTP method");
     }
 
@@ -281,7 +281,7 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
 
     if (rc != CURLE_OK) {
         if (rc == CURLE_WRITE_ERROR && s.too_large) {
-            return fail(ErrorCode::protocol, "the response is larger than the protocol allows");
+            return fail(ErrorCode::protocol, msg::response_too_large);
         }
         return tl::unexpected(map_curl_error(rc, s.error));
     }

@@ -9,6 +9,7 @@
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/projector.hpp"
 #include "caravan/storage/transaction.hpp"
+#include "caravan/sync/agent/messages.hpp"
 
 namespace caravan::sync::agent {
 
@@ -69,15 +70,14 @@ Result<ReissueResult> reissue_under_new_id(client::Engine& engine, const std::st
         return result;
     }
     if (device->id != old_id) {
-        return fail(ErrorCode::conflict, "this database's device id is neither the old nor the "
-                                         "new id of the rotation");
+        return fail(ErrorCode::conflict, msg::rotate_foreign_database);
     }
     auto taken = engine.event_log().last_seq(new_id);
     if (!taken) {
         return tl::unexpected(taken.error());
     }
     if (*taken > 0) {
-        return fail(ErrorCode::conflict, "the new device id already has events here");
+        return fail(ErrorCode::conflict, msg::rotate_id_taken);
     }
 
     // The clock starts past everything this database holds: the re-issued events are the
@@ -165,8 +165,7 @@ Result<ReissueResult> reissue_under_new_id(client::Engine& engine, const std::st
         const std::string old_version = version_of(e.hlc, old_id);
         json payload = json::parse(e.payload, nullptr, false);
         if (payload.is_discarded() || !payload.is_object()) {
-            return fail(ErrorCode::corrupt, "event " + std::to_string(e.seq) +
-                                                " of this device has an unreadable payload");
+            return fail(ErrorCode::corrupt, msg::rotate_unreadable_event, e.seq);
         }
         if (auto base = payload.find("base"); base != payload.end() && base->is_object()) {
             for (auto& [field, version] : base->items()) {

@@ -1,4 +1,5 @@
 #include "caravan/sync/agent/schedule.hpp"
+#include "caravan/sync/agent/messages.hpp"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -140,19 +141,19 @@ Result<void> write_file(const fs::path& path, const std::string& text) {
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
     if (ec) {
-        return fail(ErrorCode::io, "cannot create " + path.parent_path().string());
+        return fail(ErrorCode::io, msg::schedule_cannot_create, path.parent_path().string());
     }
     fs::path tmp = path.string() + ".tmp";
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         out << text;
         if (!out.flush()) {
-            return fail(ErrorCode::io, "cannot write " + tmp.string());
+            return fail(ErrorCode::io, msg::schedule_cannot_write, tmp.string());
         }
     }
     fs::rename(tmp, path, ec);
     if (ec) {
-        return fail(ErrorCode::io, "cannot write " + path.string());
+        return fail(ErrorCode::io, msg::schedule_cannot_write, path.string());
     }
     return {};
 }
@@ -184,7 +185,7 @@ Result<std::string> read_crontab(const Scheduler& s) {
     // `crontab -l` fails when the user has no crontab yet: that is an empty one.
     CommandResult r = run_command({"crontab", "-l"}, nullptr);
     if (r.exit_code == 127 || r.exit_code < 0) {
-        return fail(ErrorCode::not_found, "the crontab program is not available");
+        return fail(ErrorCode::not_found, msg::crontab_missing);
     }
     return r.exit_code == 0 ? r.out : std::string();
 }
@@ -195,7 +196,7 @@ Result<void> write_crontab(const Scheduler& s, const std::string& text) {
     }
     CommandResult r = run_command({"crontab", "-"}, &text);
     if (r.exit_code != 0) {
-        return fail(ErrorCode::io, "`crontab -` refused the new crontab");
+        return fail(ErrorCode::io, msg::crontab_refused);
     }
     return {};
 }
@@ -209,8 +210,7 @@ Result<void> systemctl(const std::vector<std::string>& args) {
         for (const auto& a : args) {
             joined += " " + a;
         }
-        return fail(ErrorCode::io, "`systemctl --user" + joined + "` failed (exit " +
-                                       std::to_string(r.exit_code) + ")");
+        return fail(ErrorCode::io, msg::systemctl_failed, joined, r.exit_code);
     }
     return {};
 }
@@ -229,9 +229,7 @@ std::string ClockTime::text() const {
 }
 
 Result<ClockTime> parse_clock_time(std::string_view text) {
-    auto bad = [] {
-        return fail(ErrorCode::invalid_input, "a time of day must be HH:MM, e.g. 02:00");
-    };
+    auto bad = [] { return fail(ErrorCode::invalid_input, msg::time_of_day); };
     auto colon = text.find(':');
     if (colon == std::string_view::npos || colon == 0 || colon > 2 || text.size() != colon + 3) {
         return bad();
@@ -286,16 +284,13 @@ Result<Scheduler> detect_scheduler() {
         s.kind = SchedulerKind::cron_file;
         s.cron_file = wanted.substr(10);
     } else if (!wanted.empty()) {
-        return fail(ErrorCode::invalid_input,
-                    "CARAVAN_SCHEDULER must be systemd, systemd-files, cron or cron-file:PATH");
+        return fail(ErrorCode::invalid_input, msg::scheduler_env);
     } else if (run_command({"systemctl", "--user", "show-environment"}, nullptr).exit_code == 0) {
         s.kind = SchedulerKind::systemd;
     } else if (run_command({"sh", "-c", "command -v crontab"}, nullptr).exit_code == 0) {
         s.kind = SchedulerKind::cron;
     } else {
-        return fail(ErrorCode::not_found,
-                    "neither a systemd user instance nor cron is available; run `caravan sync "
-                    "--until HH:MM` from whatever starts programs on this machine");
+        return fail(ErrorCode::not_found, msg::no_scheduler);
     }
     return s;
 }
@@ -344,6 +339,7 @@ std::vector<std::string> cron_lines(const ScheduleSpec& spec) {
 
 Result<std::string> install_schedule(const Scheduler& s, const ScheduleSpec& spec) {
     if (!spec.caravan.is_absolute() || !spec.database.is_absolute()) {
+        // i18n-exempt: a bug in the caller (the CLI always passes absolute paths)
         return fail(ErrorCode::internal, "schedule paths must be absolute");
     }
     std::string summary =

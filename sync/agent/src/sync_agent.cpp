@@ -13,6 +13,7 @@
 #include "caravan/client/projector.hpp"
 #include "caravan/sync/agent/agent_state.hpp"
 #include "caravan/sync/agent/backoff.hpp"
+#include "caravan/sync/agent/messages.hpp"
 #include "caravan/sync/agent/rotation.hpp"
 #include "caravan/sync/protocol.hpp"
 
@@ -90,28 +91,25 @@ Error error_from_reply(const Reply& r) {
     std::string said = r.error_message.empty() ? "" : ": " + r.error_message;
     switch (r.status) {
     case 401:
-        return {ErrorCode::auth, "the server refused this device's credentials (" + detail + ")" +
-                                     said + "; enroll again with `caravan enroll`"};
+        return make_error(ErrorCode::auth, msg::credentials_refused, detail, said);
     case 403:
-        return {ErrorCode::forbidden, "the server refused the request (" + detail + ")" + said};
+        return make_error(ErrorCode::forbidden, msg::request_refused, detail, said);
     case 426:
-        return {ErrorCode::upgrade_required,
-                "the server requires a newer caravan (" + detail + ")" + said};
+        return make_error(ErrorCode::upgrade_required, msg::upgrade_needed, detail, said);
     case 400:
     case 404:
     case 405:
     case 409:
     case 413:
-        return {ErrorCode::protocol, "the server refused the request (" + detail + ")" + said};
+        return make_error(ErrorCode::protocol, msg::request_refused, detail, said);
     default:
         if (r.status == 429) {
-            return {ErrorCode::server,
-                    "the server asks this device to slow down (" + detail + ")" + said};
+            return make_error(ErrorCode::server, msg::slow_down, detail, said);
         }
         if (r.status >= 500) {
-            return {ErrorCode::server, "the server is failing (" + detail + ")" + said};
+            return make_error(ErrorCode::server, msg::server_failing, detail, said);
         }
-        return {ErrorCode::protocol, "unexpected answer from the server (" + detail + ")" + said};
+        return make_error(ErrorCode::protocol, msg::unexpected_answer, detail, said);
     }
 }
 
@@ -165,14 +163,12 @@ Result<std::string> normalize_enroll_code(std::string_view code) {
             continue;
         }
         if (!std::isalnum(c)) {
-            return fail(ErrorCode::invalid_input,
-                        "the enrollment code must look like K7Q-94X-2MC (9 letters and digits)");
+            return fail(ErrorCode::invalid_input, msg::enroll_code_form);
         }
         chars.push_back(static_cast<char>(std::toupper(c)));
     }
     if (chars.size() != 9) {
-        return fail(ErrorCode::invalid_input,
-                    "the enrollment code must look like K7Q-94X-2MC (9 letters and digits)");
+        return fail(ErrorCode::invalid_input, msg::enroll_code_form);
     }
     return chars.substr(0, 3) + "-" + chars.substr(3, 3) + "-" + chars.substr(6, 3);
 }
@@ -304,7 +300,7 @@ struct SyncAgent::Session {
                         backoff.reset();
                         return reply;
                     }
-                    failure = {ErrorCode::offline, "the response arrived truncated or garbled"};
+                    failure = make_error(ErrorCode::offline, msg::response_garbled);
                 } else if (retryable_status) {
                     failure = error_from_reply(reply);
                     if (reply.retry_after_s) {
@@ -448,12 +444,11 @@ struct SyncAgent::Session {
             if (reply->status == 409 && reply->error_code == "sequence_gap") {
                 auto server_acked = reply->body.find("acked_seq");
                 if (server_acked == reply->body.end() || !server_acked->is_number_integer()) {
-                    return fail(ErrorCode::protocol, "sequence_gap without \"acked_seq\"");
+                    return fail(ErrorCode::protocol, msg::gap_without_acked);
                 }
                 std::int64_t s = server_acked->get<std::int64_t>();
                 if (s < 0 || s >= *acked) {
-                    return fail(ErrorCode::protocol,
-                                "the server reported a sequence gap that does not exist");
+                    return fail(ErrorCode::protocol, msg::gap_false);
                 }
                 // The server holds less than we thought (it was restored from a backup, or
                 // this device switched servers): resend from where it stands.
@@ -464,10 +459,7 @@ struct SyncAgent::Session {
             }
             if (reply->status == 409 && reply->error_code == "sequence_conflict") {
                 if (rotated) {
-                    return fail(ErrorCode::protocol,
-                                "the server refused this device's events as conflicting again "
-                                "right after re-registering it (sequence_conflict); nothing was "
-                                "discarded: report it to the maintainers");
+                    return fail(ErrorCode::protocol, msg::sequence_conflict_after_rotation);
                 }
                 // This copy's log diverged from what the server holds (restored from an older
                 // backup, or copied, and then written to). The server checked the batch in seq
@@ -486,9 +478,7 @@ struct SyncAgent::Session {
             }
             if (reply->status == 413) {
                 if (batch->first == batch->last) {
-                    return fail(ErrorCode::protocol, "the server refuses event " +
-                                                         std::to_string(batch->first) +
-                                                         " as too large");
+                    return fail(ErrorCode::protocol, msg::event_too_large, batch->first);
                 }
                 batch_bytes =
                     std::max(tuning.min_batch_bytes, std::min(batch_bytes, batch->body.size()) / 2);
@@ -558,7 +548,7 @@ struct SyncAgent::Session {
         std::vector<std::string> regions;
         try {
             if (b.at("device_id").get<std::string>() != p.new_id) {
-                return fail(ErrorCode::protocol, "the server rotated to a different device id");
+                return fail(ErrorCode::protocol, msg::rotate_other_id);
             }
             new_token = b.at("token").get<std::string>();
             role = b.at("role").get<std::string>();
@@ -566,17 +556,17 @@ struct SyncAgent::Session {
                 regions.push_back(r.get<std::string>());
             }
         } catch (const json::exception&) {
-            return fail(ErrorCode::protocol, "rotate response lacks device_id/token/role/regions");
+            return fail(ErrorCode::protocol, msg::rotate_incomplete);
         }
         if (new_token.size() != 64 || !is_hex(new_token)) {
-            return fail(ErrorCode::protocol, "the server's token is not 64 hex digits");
+            return fail(ErrorCode::protocol, msg::token_form);
         }
         auto enrolled = state.enrollment();
         if (!enrolled) {
             return tl::unexpected(enrolled.error());
         }
         if (!*enrolled) {
-            return fail(ErrorCode::not_initialized, "this device is not enrolled");
+            return fail(ErrorCode::not_initialized, msg::not_enrolled);
         }
         Enrollment next = **enrolled;
         next.token = new_token;
@@ -620,16 +610,14 @@ struct SyncAgent::Session {
     Result<bool> take_push_results(const Batch& batch, const json& body, std::int64_t acked) {
         auto response = push_response_from_json(body);
         if (!response) {
-            return fail(ErrorCode::protocol, "push response: " + response.error().message);
+            return fail(ErrorCode::protocol, msg::push_response_bad, response.error());
         }
         if (!epoch.empty() && response->epoch != epoch) {
             return false;
         }
         for (const EventResult& r : response->results) {
             if (!batch.entities.contains(r.seq)) {
-                return fail(ErrorCode::protocol, "push response names event " +
-                                                     std::to_string(r.seq) +
-                                                     ", which was not sent");
+                return fail(ErrorCode::protocol, msg::push_unknown_event, r.seq);
             }
         }
         // The server may say it holds more than we sent (this database is older than the
@@ -637,7 +625,7 @@ struct SyncAgent::Session {
         // offered and a real divergence surfaces as sequence_conflict rather than a silent loss.
         std::int64_t new_acked = std::min(response->acked_seq, batch.last);
         if (new_acked <= acked) {
-            return fail(ErrorCode::protocol, "the server acknowledged none of the batch");
+            return fail(ErrorCode::protocol, msg::push_none_acked);
         }
         std::int64_t pushed = 0, rejected = 0;
         std::string at = iso_of(now());
@@ -709,7 +697,7 @@ struct SyncAgent::Session {
             }
             auto pulled = pull_response_from_json(reply->body);
             if (!pulled) {
-                return fail(ErrorCode::protocol, "pull response: " + pulled.error().message);
+                return fail(ErrorCode::protocol, msg::pull_response_bad, pulled.error());
             }
             if (!epoch.empty() && pulled->epoch != epoch) {
                 return PullEnd::epoch_changed;
@@ -723,7 +711,7 @@ struct SyncAgent::Session {
                 return PullEnd::done;
             }
             if (pulled->next_after == *cursor) {
-                return fail(ErrorCode::protocol, "the server said \"more\" but moved no cursor");
+                return fail(ErrorCode::protocol, msg::pull_more_no_cursor);
             }
         }
     }
@@ -732,21 +720,18 @@ struct SyncAgent::Session {
     // there or neither, so the page is pulled again and re-applied harmlessly.
     Result<void> apply_page(const PullResponse& p, std::int64_t cursor) {
         if (p.next_after < cursor) {
-            return fail(ErrorCode::protocol, "the server moved the pull cursor backwards");
+            return fail(ErrorCode::protocol, msg::pull_cursor_back);
         }
         std::int64_t fresh = 0;
         std::string at = iso_of(now());
         auto ok = engine.batch([&]() -> Result<void> {
             for (const Event& e : p.events) {
                 if (!e.server_seq || *e.server_seq <= cursor || *e.server_seq > p.next_after) {
-                    return fail(ErrorCode::protocol,
-                                "the server sent an event outside the page's range");
+                    return fail(ErrorCode::protocol, msg::pull_outside_page);
                 }
                 if (auto valid = client::validate_event(e); !valid) {
                     if (valid.error().code == ErrorCode::upgrade_required) {
-                        return fail(ErrorCode::upgrade_required,
-                                    "the server sent events of a newer schema: upgrade caravan (" +
-                                        valid.error().message + ")");
+                        return fail(ErrorCode::upgrade_required, msg::newer_schema, valid.error());
                     }
                     // Set aside, not fatal: one bad event must not stall everything after it.
                     QuarantineEntry q{"pull",
@@ -765,10 +750,8 @@ struct SyncAgent::Session {
                 auto applied = engine.apply_remote(e);
                 if (!applied) {
                     if (applied.error().code == ErrorCode::conflict) {
-                        return fail(ErrorCode::protocol,
-                                    "the server sent event " + std::to_string(e.seq) +
-                                        " of device " + e.device_id +
-                                        " with content different from this device's copy");
+                        return fail(ErrorCode::protocol, msg::pull_event_differs, e.seq,
+                                    e.device_id);
                     }
                     return tl::unexpected(applied.error());
                 }
@@ -803,7 +786,7 @@ struct SyncAgent::Session {
         auto epoch_field = reply->body.find("epoch");
         if (server_acked == reply->body.end() || !server_acked->is_number_integer() ||
             epoch_field == reply->body.end() || !epoch_field->is_string()) {
-            return fail(ErrorCode::protocol, "status response without acked_seq/epoch");
+            return fail(ErrorCode::protocol, msg::status_incomplete);
         }
         auto acked = state.push_acked_seq();
         if (!acked) {
@@ -827,7 +810,7 @@ struct SyncAgent::Session {
             return tl::unexpected(pushed.error());
         }
         if (!*pushed) {
-            return fail(ErrorCode::server, "the server's epoch changed again during the resync");
+            return fail(ErrorCode::server, msg::epoch_changed_again);
         }
         return engine.batch([&] { return state.set_pull_position(0, epoch); });
     }
@@ -863,7 +846,7 @@ struct SyncAgent::Session {
             }
             epoch_changed = false;
         }
-        return fail(ErrorCode::server, "the server's epoch keeps changing; try again later");
+        return fail(ErrorCode::server, msg::epoch_unstable);
     }
 
     Result<void> load_identity() {
@@ -877,9 +860,7 @@ struct SyncAgent::Session {
             return tl::unexpected(enrolled.error());
         }
         if (!*enrolled) {
-            return fail(ErrorCode::not_initialized,
-                        "this device is not enrolled: run `caravan enroll --server URL --code "
-                        "CODE` first");
+            return fail(ErrorCode::not_initialized, msg::not_enrolled);
         }
         token = (*enrolled)->token;
         return {};
@@ -908,7 +889,7 @@ struct SyncAgent::Session {
         auto digest = b.find("digest");
         if (upto == b.end() || !upto->is_number_integer() || count == b.end() ||
             !count->is_number_integer() || digest == b.end() || !digest->is_string()) {
-            return fail(ErrorCode::protocol, "verify response without upto/count/digest");
+            return fail(ErrorCode::protocol, msg::verify_incomplete);
         }
         VerifyReport v;
         v.upto = upto->get<std::int64_t>();
@@ -983,9 +964,7 @@ Result<EnrollResult> SyncAgent::enroll(const EnrollRequest& request) {
         return tl::unexpected(reply.error());
     }
     if (reply->status == 403 && reply->error_code == "invalid_code") {
-        return fail(ErrorCode::forbidden,
-                    "the server does not accept this enrollment code (unknown, already used or "
-                    "expired): ask the coordinator for a new one");
+        return fail(ErrorCode::forbidden, msg::code_refused);
     }
     if (reply->status != 200) {
         return tl::unexpected(error_from_reply(*reply));
@@ -1003,14 +982,13 @@ Result<EnrollResult> SyncAgent::enroll(const EnrollRequest& request) {
         result.epoch = b.at("epoch").get<std::string>();
         result.server_time = b.value("server_time", "");
     } catch (const json::exception&) {
-        return fail(ErrorCode::protocol,
-                    "enroll response lacks device_id/token/role/regions/epoch");
+        return fail(ErrorCode::protocol, msg::enroll_incomplete);
     }
     if (result.device_id != device->id) {
-        return fail(ErrorCode::protocol, "the server enrolled a different device id");
+        return fail(ErrorCode::protocol, msg::enroll_other_device);
     }
     if (token.size() != 64 || !is_hex(token)) {
-        return fail(ErrorCode::protocol, "the server's token is not 64 hex digits");
+        return fail(ErrorCode::protocol, msg::token_form);
     }
     AgentState state(m_engine->database());
     auto ok = m_engine->batch([&]() -> Result<void> {
@@ -1076,12 +1054,8 @@ SyncReport SyncAgent::sync(const SyncOptions& options) {
         } else {
             s.report.verify = *v;
             if (!v->agree) {
-                outcome = fail(ErrorCode::corrupt,
-                               "verify: this device and the server disagree about the events up "
-                               "to " +
-                                   std::to_string(v->upto) + " (device " +
-                                   std::to_string(v->local_count) + " events, server " +
-                                   std::to_string(v->server_count) + ")");
+                outcome = fail(ErrorCode::corrupt, msg::verify_mismatch, v->upto, v->local_count,
+                               v->server_count);
             }
         }
     }

@@ -1,4 +1,5 @@
 #include "caravan/sync/agent/sync_lock.hpp"
+#include "caravan/sync/agent/messages.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -16,7 +17,7 @@ Result<SyncLock> SyncLock::acquire(const std::filesystem::path& database, bool w
     auto path = lock_path(database);
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        return fail(ErrorCode::io, "cannot open the sync lock file " + path.string());
+        return fail(ErrorCode::io, msg::lock_cannot_open, path.string());
     }
     SyncLock lock(fd);
     for (;;) {
@@ -27,10 +28,9 @@ Result<SyncLock> SyncLock::acquire(const std::filesystem::path& database, bool w
             continue;
         }
         if (errno == EWOULDBLOCK) {
-            return fail(ErrorCode::busy, "another sync of this database is running (lock " +
-                                             path.string() + "); try again later or pass --wait");
+            return fail(ErrorCode::busy, msg::sync_busy, path.string());
         }
-        return fail(ErrorCode::io, "cannot lock " + path.string());
+        return fail(ErrorCode::io, msg::lock_failed, path.string());
     }
 }
 

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "caravan/client/domain.hpp"
 #include "caravan/client/engine.hpp"
 #include "caravan/storage/result.hpp"
 
@@ -45,7 +46,8 @@ struct ImportOptions {
 struct ImportIssue {
     std::int64_t line = 0;
     std::string column;
-    std::string message;
+    std::string message; // English
+    Error error = {};    // the same message with its catalog template, for other languages
 };
 
 struct NewVillage {
@@ -75,5 +77,7 @@ struct ImportReport {
 [[nodiscard]] nlohmann::json to_json(const ImportReport& report);
 // "LINE: column: message"
 [[nodiscard]] std::string to_string(const ImportIssue& issue);
+// "3: header: …" in `lang`: the message and the words header, row and file translated.
+[[nodiscard]] std::string to_string(const ImportIssue& issue, Lang lang);
 
 } // namespace caravan::client

@@ -2,11 +2,16 @@
 // The error vocabulary shared by every layer: expected failures travel as values.
 // This header sits at the bottom of the dependency graph, so it names no domain concept.
 
+#include <concepts>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <tl/expected.hpp>
+
+#include "caravan/storage/message.hpp"
 
 namespace caravan {
 
@@ -32,13 +37,61 @@ enum class ErrorCode {
     internal,         // a bug: should never reach a user
 };
 
+struct Error;
+
+// One argument of a message template: literal text (an id, a number, a path, an option name,
+// a value that is safe to echo), a word from a catalog rendered in the reader's language
+// (a field name), or another error whose message is embedded, localized the same way.
+struct MessageArg {
+    std::string text;
+    const Message* word = nullptr;
+    std::shared_ptr<const Error> cause;
+
+    MessageArg(std::string s) : text(std::move(s)) {}
+    MessageArg(std::string_view s) : text(s) {}
+    MessageArg(const char* s) : text(s) {}
+    template <std::integral T>
+        requires(!std::same_as<T, bool> && !std::same_as<T, char>)
+    MessageArg(T n) : text(std::to_string(n)) {}
+    MessageArg(const Message& w) : word(&w) {}
+    MessageArg(const Error& e);
+};
+
+// `message` is always the English rendering: logs, the server and tests read it. `text` and
+// `args` (absent for errors built from a bare string) let `localize` render it in another
+// language.
 struct Error {
     ErrorCode code = ErrorCode::internal;
     std::string message;
+    const Message* text = nullptr;
+    std::vector<MessageArg> args = {};
 };
 
 template <class T> using Result = tl::expected<T, Error>;
 
+inline MessageArg::MessageArg(const Error& e) : cause(std::make_shared<const Error>(e)) {}
+
+// `message` rendered in `lang`: placeholders `{N}` replaced by argument N (words and embedded
+// errors in `lang` too); a placeholder without an argument stays as written.
+[[nodiscard]] std::string render(std::string_view templ, const std::vector<MessageArg>& args,
+                                 Language lang);
+// The error's message in `lang`; the English `message` when it has no template.
+[[nodiscard]] std::string localize(const Error& error, Language lang);
+
+[[nodiscard]] Error make_error(ErrorCode code, const Message& message,
+                               std::vector<MessageArg> args);
+template <class... Args>
+[[nodiscard]] Error make_error(ErrorCode code, const Message& message, Args&&... args) {
+    return make_error(code, message, std::vector<MessageArg>{MessageArg(std::forward<Args>(args))...});
+}
+
+template <class... Args>
+[[nodiscard]] tl::unexpected<Error> fail(ErrorCode code, const Message& message, Args&&... args) {
+    return tl::unexpected<Error>(make_error(code, message, std::forward<Args>(args)...));
+}
+
+// An untranslated error: only for messages no user should see (bugs) and for code outside the
+// device's commands (the server's protocol text). tests/check_messages enforces this.
 [[nodiscard]] inline tl::unexpected<Error> fail(ErrorCode code, std::string message) {
     return tl::unexpected<Error>(Error{code, std::move(message)});
 }
