@@ -1,5 +1,6 @@
 #include "server_test_support.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "caravan/sync/server/maintenance.hpp"
@@ -110,6 +111,39 @@ TEST_CASE("server pull: the cursor skips invisible events and reports no more at
     Reply empty = http.get("/v1/pull?after=" + std::to_string(head), w.lawyer_a.token);
     CHECK(empty.body["events"].empty());
     CHECK(empty.body["next_after"] == head);
+}
+
+TEST_CASE("server pull: own_upto leaves out the device's own events up to that seq, and only "
+          "those",
+          "[server]") {
+    TestServer server;
+    Http http(server.port());
+    World w = populate(server, http, 12);
+    const auto own = static_cast<std::int64_t>(w.a_events.size());
+    auto count_own = [&](const std::vector<storage::Event>& events) {
+        return std::count_if(events.begin(), events.end(),
+                             [&](const storage::Event& e) { return e.device_id == w.lawyer_a.id; });
+    };
+    // Without it: the echo of everything A pushed (older devices rely on it).
+    auto echoed = pull_all(http, w.lawyer_a.token, 5);
+    CHECK(count_own(echoed) == own);
+    // All of A's own events held: none come back, everything else does, in small pages too.
+    auto lean = pull_all(http, w.lawyer_a.token, 5, nullptr, "&own_upto=" + std::to_string(own));
+    CHECK(count_own(lean) == 0);
+    CHECK(lean.size() == echoed.size() - static_cast<std::size_t>(own));
+    // A device that holds only the first 4 (restored from an older backup) gets the rest back.
+    auto restored = pull_all(http, w.lawyer_a.token, 3, nullptr, "&own_upto=4");
+    CHECK(count_own(restored) == own - 4);
+    for (const auto& e : restored) {
+        if (e.device_id == w.lawyer_a.id) {
+            CHECK(e.seq > 4);
+        }
+    }
+    // It never hides another device's events: the coordinator's own_upto concerns only itself.
+    auto coordinator = pull_all(http, w.coordinator.token, 1000, nullptr, "&own_upto=1000");
+    CHECK(coordinator.size() == w.a_events.size() + w.b_events.size());
+    CHECK(http.get("/v1/pull?after=0&own_upto=-1", w.lawyer_a.token).status == 400);
+    CHECK(http.get("/v1/pull?after=0&own_upto=x", w.lawyer_a.token).status == 400);
 }
 
 TEST_CASE("server pull: bad query parameters are 400", "[server]") {

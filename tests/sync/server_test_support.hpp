@@ -281,12 +281,14 @@ class TestServer {
 // Follows the change feed to its end; fails the test on any non-200.
 inline std::vector<storage::Event> pull_all(Http& http, const std::string& token,
                                             std::int64_t limit = 1000,
-                                            std::int64_t* requests = nullptr) {
+                                            std::int64_t* requests = nullptr,
+                                            std::string extra_query = "") {
     std::vector<storage::Event> events;
     std::int64_t after = 0;
     for (int round = 0; round < 10000; ++round) {
-        Reply r = http.get(
-            "/v1/pull?after=" + std::to_string(after) + "&limit=" + std::to_string(limit), token);
+        Reply r = http.get("/v1/pull?after=" + std::to_string(after) +
+                               "&limit=" + std::to_string(limit) + extra_query,
+                           token);
         REQUIRE(r.status == 200);
         auto page = sync::pull_response_from_json(r.body);
         REQUIRE(page);

@@ -677,12 +677,19 @@ struct SyncAgent::Session {
             if (!cursor) {
                 return tl::unexpected(cursor.error());
             }
+            // Our own events the server acknowledged are here already, with their server_seq:
+            // the server leaves them out of the pages (docs/protocol.md 6.5).
+            auto own_upto = state.push_acked_seq();
+            if (!own_upto) {
+                return tl::unexpected(own_upto.error());
+            }
             progress("pull", received, 0);
             auto reply = exchange(
                 [&] {
                     return make_request("GET",
                                         "/v1/pull?after=" + std::to_string(*cursor) + "&limit=" +
-                                            std::to_string(page) + "&epoch=" + url_encode(epoch),
+                                            std::to_string(page) + "&epoch=" + url_encode(epoch) +
+                                            "&own_upto=" + std::to_string(*own_upto),
                                         nullptr, false);
                 },
                 [&] { page = std::max(tuning.min_page, page / 2); }, tuning.max_attempts);

@@ -663,14 +663,18 @@ struct Server::Impl {
         }
         auto after = query_count(req, "after");
         auto limit = query_count(req, "limit");
-        if (!after || !limit) {
-            return tl::unexpected(!after ? after.error() : limit.error());
+        auto own_upto = query_count(req, "own_upto");
+        if (!after || !limit || !own_upto) {
+            return tl::unexpected(!after   ? after.error()
+                                  : !limit ? limit.error()
+                                           : own_upto.error());
         }
         if (*limit && **limit == 0) {
             return refuse(codes::malformed, "\"limit\" must be at least 1");
         }
         std::string epoch = req.has_param("epoch") ? req.get_param_value("epoch") : "";
-        auto response = store->pull(*device, after->value_or(0), limit->value_or(0), epoch);
+        auto response = store->pull(*device, after->value_or(0), limit->value_or(0), epoch,
+                                    own_upto->value_or(0));
         if (!response) {
             return tl::unexpected(response.error());
         }

@@ -1044,7 +1044,8 @@ Result<void> Store::record_pull(const DeviceRecord& device, const SyncReport& re
 // ---- change feed ---------------------------------------------------------------------------
 
 Result<void> Store::visible_events(const DeviceRecord& device, std::int64_t from, std::int64_t to,
-                                   std::int64_t limit, const std::function<bool(Event&)>& visit) {
+                                   std::int64_t limit, const std::function<bool(Event&)>& visit,
+                                   std::int64_t own_upto) {
     auto stmt = m_db.cached(
         "SELECT e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id, e.op, e.payload,"
         " e.schema_version, e.log_position"
@@ -1052,6 +1053,7 @@ Result<void> Store::visible_events(const DeviceRecord& device, std::int64_t from
         " WHERE e.log_position > ?1 AND e.log_position <= ?2"
         " AND (?3 OR s.reference = 1 OR e.device_id IN (SELECT value FROM json_each(?4))"
         "      OR s.region_key IN (SELECT value FROM json_each(?5)))"
+        " AND NOT (e.device_id = ?7 AND e.seq <= ?8)"
         " ORDER BY e.log_position LIMIT ?6");
     if (!stmt) {
         return tl::unexpected(stmt.error());
@@ -1068,6 +1070,8 @@ Result<void> Store::visible_events(const DeviceRecord& device, std::int64_t from
     s.bind(4, *lineage);
     s.bind(5, region_keys_json(device));
     s.bind(6, limit);
+    s.bind(7, std::string_view(device.device_id));
+    s.bind(8, own_upto);
     for (;;) {
         auto row = s.step();
         if (!row) {
@@ -1087,7 +1091,8 @@ Result<void> Store::visible_events(const DeviceRecord& device, std::int64_t from
 }
 
 ApiResult<PullResponse> Store::pull(const DeviceRecord& device, std::int64_t after,
-                                    std::int64_t limit, std::string_view device_epoch) {
+                                    std::int64_t limit, std::string_view device_epoch,
+                                    std::int64_t own_upto) {
     auto current = epoch();
     if (!current) {
         return tl::unexpected(internal(current.error()));
@@ -1099,6 +1104,9 @@ ApiResult<PullResponse> Store::pull(const DeviceRecord& device, std::int64_t aft
     }
     if (after < 0) {
         return refuse(codes::malformed, "\"after\" must be a non-negative integer");
+    }
+    if (own_upto < 0) {
+        return refuse(codes::malformed, "\"own_upto\" must be a non-negative integer");
     }
     if (limit <= 0) {
         limit = k_default_pull_limit;
@@ -1112,20 +1120,24 @@ ApiResult<PullResponse> Store::pull(const DeviceRecord& device, std::int64_t aft
     response.epoch = *current;
     std::int64_t budget = k_pull_budget_bytes;
     bool stopped = false;
-    auto ok = visible_events(device, after, *top, limit, [&](Event& e) {
-        std::int64_t cost = static_cast<std::int64_t>(e.payload.size()) + k_event_overhead_bytes;
-        if (!response.events.empty() && cost > budget) {
-            stopped = true;
-            return false;
-        }
-        budget -= cost;
-        response.events.push_back(std::move(e));
-        if (static_cast<std::int64_t>(response.events.size()) >= limit) {
-            stopped = true;
-            return false;
-        }
-        return true;
-    });
+    auto ok = visible_events(
+        device, after, *top, limit,
+        [&](Event& e) {
+            std::int64_t cost =
+                static_cast<std::int64_t>(e.payload.size()) + k_event_overhead_bytes;
+            if (!response.events.empty() && cost > budget) {
+                stopped = true;
+                return false;
+            }
+            budget -= cost;
+            response.events.push_back(std::move(e));
+            if (static_cast<std::int64_t>(response.events.size()) >= limit) {
+                stopped = true;
+                return false;
+            }
+            return true;
+        },
+        own_upto);
     if (!ok) {
         return tl::unexpected(internal(ok.error()));
     }

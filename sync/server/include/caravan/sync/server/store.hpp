@@ -146,8 +146,11 @@ class Store {
     [[nodiscard]] ApiResult<PushResponse>
     push(const DeviceRecord& device, const PushRequest& request, const SyncReport& report);
     // `epoch`: the device's, empty when it has none. limit is clamped to the protocol's maximum.
+    // `own_upto`: the device holds its own events (its current id's) up to this seq; they are
+    // left out of the page but passed by the cursor (0: every visible event is sent).
     [[nodiscard]] ApiResult<PullResponse> pull(const DeviceRecord& device, std::int64_t after,
-                                               std::int64_t limit, std::string_view epoch);
+                                               std::int64_t limit, std::string_view epoch,
+                                               std::int64_t own_upto = 0);
     // Records a successful pull in the device's report.
     [[nodiscard]] Result<void> record_pull(const DeviceRecord& device, const SyncReport& report);
     [[nodiscard]] ApiResult<VerifyResult> verify(const DeviceRecord& device,
@@ -173,10 +176,12 @@ class Store {
     [[nodiscard]] Result<void> update_report(const std::string& device_id, const SyncReport& report,
                                              bool pushed, std::optional<std::int64_t> acked_seq);
     // Visits events visible to `device` with from < server_seq <= to, in order, at most
-    // `limit`; the visitor returns false to stop.
+    // `limit`, leaving out the device's own events with seq <= own_upto; the visitor returns
+    // false to stop.
     [[nodiscard]] Result<void> visible_events(const DeviceRecord& device, std::int64_t from,
                                               std::int64_t to, std::int64_t limit,
-                                              const std::function<bool(storage::Event&)>& visit);
+                                              const std::function<bool(storage::Event&)>& visit,
+                                              std::int64_t own_upto = 0);
 
     storage::Database m_db;
     storage::EventLog m_log;
