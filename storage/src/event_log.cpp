@@ -1,7 +1,7 @@
 #include "caravan/storage/event_log.hpp"
 
-#include "caravan/storage/migrations.hpp"
 #include "caravan/storage/messages.hpp"
+#include "caravan/storage/migrations.hpp"
 
 namespace caravan::storage {
 
@@ -63,16 +63,15 @@ Result<void> EventLog::install(Database& db) {
 }
 
 Result<bool> EventLog::append(Event& event) {
-    auto insert = m_db->cached(
-        "INSERT INTO events(device_id, seq, hlc, entity_type, entity_id, op, payload,"
-        " schema_version, server_seq) VALUES(?,?,?,?,?,?,?,?,?)"
-        " ON CONFLICT(device_id, seq) DO NOTHING");
+    auto insert =
+        m_db->cached("INSERT INTO events(device_id, seq, hlc, entity_type, entity_id, op, payload,"
+                     " schema_version, server_seq) VALUES(?,?,?,?,?,?,?,?,?)"
+                     " ON CONFLICT(device_id, seq) DO NOTHING");
     if (!insert) {
         return tl::unexpected(insert.error());
     }
-    (*insert)->bind_all(event.device_id, event.seq, event.hlc, event.entity_type,
-                        event.entity_id, event.op, event.payload, event.schema_version,
-                        event.server_seq);
+    (*insert)->bind_all(event.device_id, event.seq, event.hlc, event.entity_type, event.entity_id,
+                        event.op, event.payload, event.schema_version, event.server_seq);
     if (auto ok = (*insert)->run(); !ok) {
         if (ok.error().code == ErrorCode::conflict) {
             return fail(ErrorCode::conflict, msg::event_clock_reused, event.seq, event.device_id);
@@ -112,6 +111,28 @@ Result<std::int64_t> EventLog::last_seq(std::string_view device_id) {
     std::int64_t seq = (*stmt)->is_null(0) ? 0 : (*stmt)->column_int(0);
     (*stmt)->reset();
     return seq;
+}
+
+Result<std::int64_t> EventLog::server_seq_known_upto(std::string_view device_id) {
+    auto stmt =
+        m_db->cached("SELECT min(seq) FROM events WHERE device_id = ? AND server_seq IS NULL");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    (*stmt)->bind(1, device_id);
+    auto row = (*stmt)->step();
+    if (!row) {
+        return tl::unexpected(row.error());
+    }
+    std::optional<std::int64_t> first_unknown;
+    if (!(*stmt)->is_null(0)) {
+        first_unknown = (*stmt)->column_int(0);
+    }
+    (*stmt)->reset();
+    if (first_unknown) {
+        return *first_unknown - 1;
+    }
+    return last_seq(device_id);
 }
 
 Result<std::optional<Event>> EventLog::find(std::string_view device_id, std::int64_t seq) {
@@ -157,7 +178,8 @@ Result<std::vector<Event>> EventLog::for_entity(std::string_view entity_id) {
 Result<std::int64_t> EventLog::scan(std::int64_t after, std::int64_t limit,
                                     const std::function<bool(const Event&)>& visitor) {
     // A private statement: the visitor may itself use the cached ones.
-    auto stmt = m_db->prepare(select_events("WHERE log_position > ? ORDER BY log_position LIMIT ?"));
+    auto stmt =
+        m_db->prepare(select_events("WHERE log_position > ? ORDER BY log_position LIMIT ?"));
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
@@ -237,7 +259,9 @@ Result<void> EventLog::clear_server_seqs() {
 
 // ---- Settings -----------------------------------------------------------------------------
 
-Result<void> Settings::install(Database& db) { return migrate(db, "settings", k_settings_migrations); }
+Result<void> Settings::install(Database& db) {
+    return migrate(db, "settings", k_settings_migrations);
+}
 
 Result<std::optional<std::string>> Settings::get(std::string_view key) {
     auto stmt = m_db->cached("SELECT value FROM settings WHERE key = ?");

@@ -259,3 +259,49 @@ TEST_CASE("e2e sync: what a device pushed does not come back in its pull (own_up
     CHECK(restored.must_json({"consult", "list"}).size() == 40);
     CHECK(restored.fingerprint() == a.fingerprint());
 }
+
+TEST_CASE("e2e sync: after the server is restored from a backup, a device resends what it lost, "
+          "relearns every position and verify agrees",
+          "[e2e]") {
+    TempDir dir;
+    Server server(dir / "server");
+    Laptop a(dir / "a.db");
+    a.setup(server, "Арнат");
+    a.must({"village", "add", "Қызылжар", "--region", k_region});
+    a.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    auto consult = [&](int i) {
+        a.must({"consult", "add", "--gender", "male", "--age", "59+", "--category", "older",
+                "--topic", "benefits", "--outcome", "advice", "--question",
+                "сұрақ " + std::to_string(i)});
+    };
+    consult(1);
+    a.must_sync();
+    ProcessResult backup = run_process({binary("caravan-server").string(), "backup", "--data",
+                                        server.data().string(), (dir / "server.bak").string()});
+    INFO(describe(backup));
+    REQUIRE(backup.exit_code == 0);
+    consult(2);
+    consult(3);
+    a.must_sync();
+
+    server.kill9();
+    ProcessResult restore = run_process({binary("caravan-server").string(), "restore", "--data",
+                                         server.data().string(), (dir / "server.bak").string()});
+    INFO(describe(restore));
+    REQUIRE(restore.exit_code == 0);
+    server.start();
+    a.use_server_url(server.url());
+    consult(4);
+    a.must_sync();
+    a.must_sync();
+    require_exactly_once(server, {&a});
+    ProcessResult verify = a.sync({"--verify", "--json"});
+    INFO(describe(verify));
+    REQUIRE(verify.exit_code == 0);
+    CHECK(json::parse(verify.out)["verify"]["agree"] == true);
+    Laptop b(dir / "b.db");
+    b.setup(server, "Бекзат");
+    b.must_sync();
+    a.must_sync(); // learns b's device record
+    CHECK(b.fingerprint() == a.fingerprint());
+}

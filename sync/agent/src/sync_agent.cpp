@@ -677,19 +677,26 @@ struct SyncAgent::Session {
             if (!cursor) {
                 return tl::unexpected(cursor.error());
             }
-            // Our own events the server acknowledged are here already, with their server_seq:
-            // the server leaves them out of the pages (docs/protocol.md 6.5).
-            auto own_upto = state.push_acked_seq();
-            if (!own_upto) {
-                return tl::unexpected(own_upto.error());
+            // Our own events the server acknowledged are here already; those whose server_seq
+            // we know need not come back (docs/protocol.md 6.5). After an epoch change the
+            // server_seqs were forgotten and only re-pushed events learn them again: the rest
+            // come back through the pull, which is where they learn theirs.
+            auto acked = state.push_acked_seq();
+            if (!acked) {
+                return tl::unexpected(acked.error());
             }
+            auto known = engine.event_log().server_seq_known_upto(device_id);
+            if (!known) {
+                return tl::unexpected(known.error());
+            }
+            auto own_upto = std::min(*acked, *known);
             progress("pull", received, 0);
             auto reply = exchange(
                 [&] {
                     return make_request("GET",
                                         "/v1/pull?after=" + std::to_string(*cursor) + "&limit=" +
                                             std::to_string(page) + "&epoch=" + url_encode(epoch) +
-                                            "&own_upto=" + std::to_string(*own_upto),
+                                            "&own_upto=" + std::to_string(own_upto),
                                         nullptr, false);
                 },
                 [&] { page = std::max(tuning.min_page, page / 2); }, tuning.max_attempts);

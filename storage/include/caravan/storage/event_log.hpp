@@ -52,6 +52,9 @@ class EventLog {
     [[nodiscard]] Result<bool> append(Event& event);
     // Highest sequence stored for `device_id`, 0 when none.
     [[nodiscard]] Result<std::int64_t> last_seq(std::string_view device_id);
+    // Device side: the highest s such that every event of `device_id` with seq <= s knows its
+    // server_seq (0 when the first does not).
+    [[nodiscard]] Result<std::int64_t> server_seq_known_upto(std::string_view device_id);
     [[nodiscard]] Result<std::optional<Event>> find(std::string_view device_id, std::int64_t seq);
     // All events of one entity, in log order.
     [[nodiscard]] Result<std::vector<Event>> for_entity(std::string_view entity_id);
