@@ -1,6 +1,9 @@
 // caravan check / backup / restore through the real binary.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -21,8 +24,10 @@ caravan::test::ProcessResult caravan_cmd(const TempDir& dir, std::vector<std::st
 }
 
 void record_visit(const TempDir& dir) {
-    REQUIRE(caravan_cmd(dir, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."}).exit_code == 0);
-    REQUIRE(caravan_cmd(dir, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."}).exit_code == 0);
+    REQUIRE(caravan_cmd(dir, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."}).exit_code ==
+            0);
+    REQUIRE(caravan_cmd(dir, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."}).exit_code ==
+            0);
     REQUIRE(caravan_cmd(dir, {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"})
                 .exit_code == 0);
 }
@@ -33,9 +38,9 @@ int consultations(const TempDir& dir) {
     return nlohmann::json::parse(r.out).at("consultations").get<int>();
 }
 
-const std::vector<std::string> k_consult = {"consult", "add", "--gender", "female", "--age",
-                                            "33-45", "--category", "unemployed", "--topic",
-                                            "land", "--outcome", "advice"};
+const std::vector<std::string> k_consult = {"consult", "add",   "--gender",   "female",
+                                            "--age",   "33-45", "--category", "unemployed",
+                                            "--topic", "land",  "--outcome",  "advice"};
 
 } // namespace
 
@@ -83,12 +88,36 @@ TEST_CASE("restore: a file that is not a Caravan database is refused and nothing
     TempDir dir;
     record_visit(dir);
     REQUIRE(caravan_cmd(dir, k_consult).exit_code == 0);
-    {
-        std::ofstream(dir / "junk.db") << std::string(4096, 'j');
-    }
+    { std::ofstream(dir / "junk.db") << std::string(4096, 'j'); }
     auto r = caravan_cmd(dir, {"restore", (dir / "junk.db").string()});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("junk.db") != std::string::npos);
     CHECK(consultations(dir) == 1);
     CHECK(caravan_cmd(dir, {"restore", (dir / "missing.db").string()}).exit_code == 2);
+}
+
+TEST_CASE("permissions: the device database and its backups are readable by their owner only, "
+          "even with a permissive umask",
+          "[cli]") {
+    // The database holds personal data and the device's sync token.
+    TempDir dir;
+    const mode_t old_mask = ::umask(0);
+    record_visit(dir);
+    auto backup = caravan_cmd(dir, {"backup", (dir / "copy.db").string()});
+    ::umask(old_mask);
+    REQUIRE(backup.exit_code == 0);
+    namespace fs = std::filesystem;
+    const auto group_or_others = fs::perms::group_all | fs::perms::others_all;
+    for (const fs::path& file : {dir / "device.db", dir / "copy.db"}) {
+        INFO(file);
+        REQUIRE(fs::exists(file));
+        CHECK((fs::status(file).permissions() & group_or_others) == fs::perms::none);
+    }
+    for (const char* suffix : {"-wal", "-shm"}) {
+        fs::path side = dir / (std::string("device.db") + suffix);
+        if (fs::exists(side)) {
+            INFO(side);
+            CHECK((fs::status(side).permissions() & group_or_others) == fs::perms::none);
+        }
+    }
 }
