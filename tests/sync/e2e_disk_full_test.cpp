@@ -79,8 +79,7 @@ TEST_CASE("disk full: a consultation that does not fit fails clearly, earlier on
     REQUIRE(disk.mounted());
     Laptop laptop(disk.path() / "caravan.db");
     laptop.must({"init", "--lawyer", "Арнат Ұлтанбаев", "--region", k_region});
-    laptop.must({"village", "add", "Қызылжар", "--region", k_region});
-    laptop.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    laptop.start_field_day();
     for (int i = 0; i < 5; ++i) {
         laptop.must(consult_args("сұрақ " + std::to_string(i)));
     }
@@ -124,8 +123,7 @@ TEST_CASE("disk full on the server: a push is refused with 503 and nothing is lo
     Server server(disk.path() / "server");
     Laptop laptop(dir / "laptop.db");
     laptop.setup(server, "Арнат Ұлтанбаев");
-    laptop.must({"village", "add", "Қызылжар", "--region", k_region});
-    laptop.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    laptop.start_field_day();
     laptop.must(consult_args("бірінші"));
     laptop.must_sync();
 

@@ -138,8 +138,7 @@ TEST_CASE("e2e faults: `caravan sync --json` that fails part way still prints wh
     Laptop a(dir / "a.db");
     a.setup(server, "Арнат");
     a.use_server_url(proxy.url());
-    a.must({"village", "add", "Қызылжар", "--region", k_region});
-    a.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    a.start_field_day();
     for (int i = 0; i < 12; ++i) {
         a.must({"consult", "add", "--gender", "female", "--age", "33-45", "--category",
                 "unemployed", "--topic", "land", "--outcome", "advice", "--question",

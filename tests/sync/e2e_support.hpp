@@ -147,6 +147,11 @@ class Laptop {
                                            : std::vector<std::string>{},
                           role)});
     }
+    // The village Қызылжар of k_region added and a visit to it started on 2024-05-14.
+    void start_field_day() const {
+        must({"village", "add", "Қызылжар", "--region", k_region});
+        must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    }
     // Points the stored server URL elsewhere (a proxy), as re-enrolling would.
     void use_server_url(const std::string& url) const {
         auto db = ok(storage::Database::open(m_db, {.create = false}));

@@ -56,8 +56,7 @@ void field_work_scenario(int devices, unsigned seed) {
     Laptop& b = *laptops[1];
 
     // T0: a sets up the village, a visit and two consultations; everyone syncs.
-    a.must({"village", "add", "Қызылжар", "--region", k_region});
-    a.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    a.start_field_day();
     std::string shared = add_consultation(a, "бастапқы сұрақ");
     std::string doomed = add_consultation(a, "жойылатын жазба");
     converge(laptops, rng);
@@ -126,8 +125,7 @@ TEST_CASE("e2e sync: an edit made after seeing another edit wins, whatever the d
     ahead.setup(server, "Ahead");
     behind.setup(server, "Behind");
 
-    ahead.must({"village", "add", "Қызылжар", "--region", k_region});
-    ahead.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    ahead.start_field_day();
     std::string id = add_consultation(ahead, "алғашқы");
     ahead.must({"consult", "edit", id, "--question", "ahead wrote this"});
     ahead.must_sync();
@@ -232,8 +230,7 @@ TEST_CASE("e2e sync: what a device pushed does not come back in its pull (own_up
     Server server(dir / "server");
     Laptop a(dir / "a.db");
     a.setup(server, "Арнат");
-    a.must({"village", "add", "Қызылжар", "--region", k_region});
-    a.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    a.start_field_day();
     a.must_sync();
     a.must({"backup", (dir / "backup.db").string()});
     std::mt19937 rng(5);
@@ -267,8 +264,7 @@ TEST_CASE("e2e sync: after the server is restored from a backup, a device resend
     Server server(dir / "server");
     Laptop a(dir / "a.db");
     a.setup(server, "Арнат");
-    a.must({"village", "add", "Қызылжар", "--region", k_region});
-    a.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    a.start_field_day();
     auto consult = [&](int i) {
         a.must({"consult", "add", "--gender", "male", "--age", "59+", "--category", "older",
                 "--topic", "benefits", "--outcome", "advice", "--question",

@@ -23,8 +23,7 @@ struct Field {
 
     Field() {
         lawyer.setup(server, "Lawyer A");
-        lawyer.must({"village", "add", "Қызылжар", "--region", k_region});
-        lawyer.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+        lawyer.start_field_day();
         lawyer.must({"attend", "add", "--gender", "female", "--age", "33-45", "--category",
                      "unemployed", "--count", "6"});
         std::vector<std::string> ids;

@@ -152,8 +152,7 @@ struct Scenario {
         a.setup(server, "Арнат");
         b.setup(server, "Бекзат");
         old_id = a.device_id();
-        a.must({"village", "add", "Қызылжар", "--region", k_region});
-        a.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+        a.start_field_day();
         add_consultation(a, "A: жер учаскесі туралы сұрақ");
         a.must_sync();
         if (unsynced_in_backup) {

@@ -76,8 +76,7 @@ TEST_CASE("tls e2e: a device enrolls, syncs and verifies over HTTPS with --ca-fi
     // The refused handshake never reached the enrollment: the same code still works.
     a.must({"enroll", "--server", server.https_url(), "--code", code, "--ca-file",
             pki.ca_pem.string()});
-    a.must({"village", "add", "Қызылжар", "--region", k_region});
-    a.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    a.start_field_day();
     record_consultation(a, "TLS арқылы сұрақ");
     json first = json::parse(a.must({"sync", "--json"}));
     REQUIRE(first["pushed"] == 4); // device, village, visit, consultation

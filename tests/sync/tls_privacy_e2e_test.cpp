@@ -99,8 +99,7 @@ TEST_CASE("tls privacy e2e: names, questions, advice and phone numbers never app
                  issue_code(server->data(), "Test Lawyer"), "--ca-file", pki.ca_pem.string()});
         REQUIRE(r.exit_code == 0);
     }
-    a.must({"village", "add", "Қызылжар", "--region", k_region});
-    a.must({"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    a.start_field_day();
     std::string id =
         a.must_json({"consult", "add", "--gender", "female", "--age", "33-45", "--category",
                      "unemployed", "--topic", "land", "--outcome", "advice", "--question",
