@@ -453,8 +453,14 @@ struct Server::Impl {
         return body;
     }
 
-    static ApiResult<json> parse_body(const std::string& body) {
-        auto parsed = parse_json_limited(body);
+    // The request body, decompressed and parsed: a JSON object within the protocol's limits.
+    static ApiResult<json> read_json_body(const httplib::Request& req,
+                                          const httplib::ContentReader& reader) {
+        auto body = read_body(req, reader);
+        if (!body) {
+            return tl::unexpected(body.error());
+        }
+        auto parsed = parse_json_limited(*body);
         if (!parsed) {
             return refuse(codes::malformed, parsed.error().message);
         }
@@ -488,11 +494,7 @@ struct Server::Impl {
             return refuse(codes::slow_down, "too many wrong enrollment codes from this address",
                           {{"retry_after", wait}});
         }
-        auto body = read_body(req, reader);
-        if (!body) {
-            return tl::unexpected(body.error());
-        }
-        auto j = parse_body(*body);
+        auto j = read_json_body(req, reader);
         if (!j) {
             return tl::unexpected(j.error());
         }
@@ -543,11 +545,7 @@ struct Server::Impl {
         if (!device) {
             return tl::unexpected(device.error());
         }
-        auto body = read_body(req, reader);
-        if (!body) {
-            return tl::unexpected(body.error());
-        }
-        auto j = parse_body(*body);
+        auto j = read_json_body(req, reader);
         if (!j) {
             return tl::unexpected(j.error());
         }
@@ -622,11 +620,7 @@ struct Server::Impl {
             device = std::move(*known);
         }
         // A body may take minutes to arrive over a rural link: no Store is held meanwhile.
-        auto body = read_body(req, reader);
-        if (!body) {
-            return tl::unexpected(body.error());
-        }
-        auto j = parse_body(*body);
+        auto j = read_json_body(req, reader);
         if (!j) {
             return tl::unexpected(j.error());
         }

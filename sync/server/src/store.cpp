@@ -616,6 +616,21 @@ Result<std::string> Store::lineage_json(const DeviceRecord& device) {
     return ids.dump();
 }
 
+ApiResult<DeviceRecord> Store::current_device(const DeviceRecord& device) {
+    auto fresh = load_device(device.device_id);
+    if (!fresh) {
+        return tl::unexpected(internal(fresh.error()));
+    }
+    if (!*fresh) {
+        return refuse(codes::unauthenticated, "unknown device");
+    }
+    if ((*fresh)->revoked()) {
+        return refuse(codes::device_revoked,
+                      "this device was revoked; ask the coordinator for a new enrollment code");
+    }
+    return std::move(**fresh);
+}
+
 ApiResult<Enrollment> Store::rotate(const DeviceRecord& device, std::string_view new_device_id,
                                     const SyncReport& report) {
     if (!client::is_uuid(new_device_id) || new_device_id == device.device_id) {
@@ -627,18 +642,11 @@ ApiResult<Enrollment> Store::rotate(const DeviceRecord& device, std::string_view
         return tl::unexpected(internal(tx.error()));
     }
     // Under the write lock: a concurrent revoke, rotation or push of the old id.
-    auto fresh = load_device(device.device_id);
+    auto fresh = current_device(device);
     if (!fresh) {
-        return tl::unexpected(internal(fresh.error()));
+        return tl::unexpected(fresh.error());
     }
-    if (!*fresh) {
-        return refuse(codes::unauthenticated, "unknown device");
-    }
-    const DeviceRecord& old = **fresh;
-    if (old.revoked()) {
-        return refuse(codes::device_revoked,
-                      "this device was revoked; ask the coordinator for a new enrollment code");
-    }
+    const DeviceRecord& old = *fresh;
     const bool repeat = old.successor == std::string(new_device_id);
     if (old.rotated() && !repeat) {
         return refuse(codes::device_rotated,
@@ -830,18 +838,11 @@ ApiResult<PushResponse> Store::push(const DeviceRecord& device, const PushReques
         return tl::unexpected(internal(tx.error()));
     }
     // Under the write lock: the device's state as it is now (a concurrent revoke or push).
-    auto fresh = load_device(device.device_id);
+    auto fresh = current_device(device);
     if (!fresh) {
-        return tl::unexpected(internal(fresh.error()));
+        return tl::unexpected(fresh.error());
     }
-    if (!*fresh) {
-        return refuse(codes::unauthenticated, "unknown device");
-    }
-    const DeviceRecord& me = **fresh;
-    if (me.revoked()) {
-        return refuse(codes::device_revoked,
-                      "this device was revoked; ask the coordinator for a new enrollment code");
-    }
+    const DeviceRecord& me = *fresh;
     if (me.rotated()) {
         return refuse(codes::device_rotated,
                       "this device id was replaced by " + client::short_id(*me.successor) +

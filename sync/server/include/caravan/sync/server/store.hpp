@@ -165,6 +165,9 @@ class Store {
 
     [[nodiscard]] Result<std::int64_t> head();
     [[nodiscard]] Result<std::optional<DeviceRecord>> load_device(std::string_view device_id);
+    // `device` as it is now, read inside the caller's write transaction (a concurrent revoke,
+    // rotation or push): unauthenticated when unknown, device_revoked when revoked.
+    [[nodiscard]] ApiResult<DeviceRecord> current_device(const DeviceRecord& device);
     // JSON array of the device's id and its predecessors' (rotation): its own events.
     [[nodiscard]] Result<std::string> lineage_json(const DeviceRecord& device);
     [[nodiscard]] Result<Placement> place(const storage::Event& event,
