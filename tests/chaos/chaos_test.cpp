@@ -186,16 +186,7 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
 
     ProxyStats stats = proxy.stats();
     proxy.set_faults({});
-    std::vector<const Laptop*> all;
-    for (auto& l : laptops) {
-        l->must_sync();
-        all.push_back(l.get());
-    }
-    for (auto& l : laptops) {
-        l->must_sync();
-    }
-    require_exactly_once(server, all);
-    require_converged(all);
+    settle(server, laptops);
     CHECK(server_fingerprint(server) == laptops.front()->fingerprint());
     for (auto& l : laptops) {
         require_integrity(l->db());

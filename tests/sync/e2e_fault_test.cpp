@@ -65,16 +65,7 @@ TEST_CASE("e2e faults: 20 rounds of recording and syncing through a lossy, dupli
     INFO(failed_syncs << " syncs failed under faults");
 
     proxy.set_faults({});
-    std::vector<const Laptop*> all;
-    for (auto& l : laptops) {
-        l->must_sync();
-        all.push_back(l.get());
-    }
-    for (auto& l : laptops) {
-        l->must_sync();
-    }
-    require_exactly_once(server, all);
-    require_converged(all);
+    settle(server, laptops);
 }
 
 TEST_CASE("e2e faults: a slow link still syncs, a stalled one times out with exit 4 and loses "

@@ -279,4 +279,19 @@ inline void require_converged(const std::vector<const Laptop*>& laptops) {
     }
 }
 
+// With the link healthy again: every laptop syncs twice (pushes, then learns everyone's
+// pushes), then the server must hold every event exactly once and all laptops converge.
+inline void settle(const Server& server, const std::vector<std::unique_ptr<Laptop>>& laptops) {
+    std::vector<const Laptop*> all;
+    for (const auto& l : laptops) {
+        l->must_sync();
+        all.push_back(l.get());
+    }
+    for (const auto& l : laptops) {
+        l->must_sync();
+    }
+    require_exactly_once(server, all);
+    require_converged(all);
+}
+
 } // namespace caravan::test::e2e
