@@ -123,6 +123,10 @@ ScratchDir::ScratchDir() {
 }
 
 ScratchDir::~ScratchDir() {
+    if (const char* keep = std::getenv("CARAVAN_BENCH_KEEP"); keep && *keep == '1') {
+        std::cerr << "bench: scratch directory kept: " << m_path.string() << "\n";
+        return;
+    }
     std::error_code ec;
     std::filesystem::remove_all(m_path, ec);
 }
@@ -190,6 +194,7 @@ client::ConsultationInput sample_consultation(std::uint64_t i) {
 
 struct RawTable::Impl {
     sqlite3* db = nullptr;
+    sqlite3_destructor_type text_mode = SQLITE_STATIC;
     sqlite3_stmt* insert = nullptr;
     sqlite3_stmt* insert_event = nullptr;
     sqlite3_stmt* begin = nullptr;
@@ -216,7 +221,8 @@ struct RawTable::Impl {
     }
 };
 
-RawTable::RawTable(const std::filesystem::path& path) : m_impl(new Impl) {
+RawTable::RawTable(const std::filesystem::path& path, Binds binds) : m_impl(new Impl) {
+    m_impl->text_mode = binds == Binds::copied ? SQLITE_TRANSIENT : SQLITE_STATIC;
     m_impl->check(sqlite3_open_v2(path.c_str(), &m_impl->db,
                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                   nullptr),
@@ -263,8 +269,9 @@ void RawTable::commit() {
 
 void RawTable::insert(const std::string& id, const client::ConsultationInput& c) {
     sqlite3_stmt* s = m_impl->insert;
-    auto text = [&](int i, const std::string& v) {
-        sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    // Every bound string outlives the step, so either binding mode is correct here.
+    auto text = [&](int i, std::string_view v) {
+        sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), m_impl->text_mode);
     };
     std::string topics = "[";
     for (const std::string& t : c.topics) {
@@ -283,7 +290,7 @@ void RawTable::insert(const std::string& id, const client::ConsultationInput& c)
     text(10, c.question);
     text(11, c.advice);
     sqlite3_bind_int(s, 12, c.follow_up ? 1 : 0);
-    text(13, c.lang.value_or(""));
+    text(13, c.lang ? std::string_view(*c.lang) : std::string_view());
     m_impl->run(s, "insert");
 }
 
@@ -291,8 +298,8 @@ void RawTable::insert_event(const std::string& id, std::int64_t seq, const std::
     sqlite3_stmt* s = m_impl->insert_event;
     sqlite3_bind_int64(s, 1, seq);
     sqlite3_bind_int64(s, 2, seq * 1000);
-    sqlite3_bind_text(s, 3, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 4, payload.data(), static_cast<int>(payload.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, id.data(), static_cast<int>(id.size()), m_impl->text_mode);
+    sqlite3_bind_text(s, 4, payload.data(), static_cast<int>(payload.size()), m_impl->text_mode);
     m_impl->run(s, "insert event");
 }
 

@@ -101,7 +101,10 @@ inline void must(Result<void> result, const char* what) {
 // one table with a consultation's columns, written with one cached prepared INSERT.
 class RawTable {
   public:
-    explicit RawTable(const std::filesystem::path& db);
+    // How text is bound: copied by SQLite (SQLITE_TRANSIENT, the common default), or not
+    // (SQLITE_STATIC: the strings outlive the step, as in the engine's hot inserts).
+    enum class Binds { copied, not_copied };
+    explicit RawTable(const std::filesystem::path& db, Binds binds = Binds::not_copied);
     ~RawTable();
     RawTable(const RawTable&) = delete;
     RawTable& operator=(const RawTable&) = delete;

@@ -157,6 +157,9 @@ const FoldedLabels* cached_labels(const Enumeration& e) {
 } // namespace
 
 Result<std::string> Enumeration::parse(std::string_view input) const {
+    if (const EnumValue* exact = find(input)) {
+        return std::string(exact->code); // the usual spelling: no folding needed
+    }
     std::string folded = fold_case(normalize_space(input));
     const FoldedLabels* cached = cached_labels(*this);
     FoldedLabels computed;

@@ -8,6 +8,7 @@
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/new_record.hpp"
 #include "caravan/client/text.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "caravan/storage/transaction.hpp"
@@ -155,16 +156,11 @@ Result<void> Engine::write(const std::function<Result<void>()>& work) {
 
 Result<void> Engine::batch(const std::function<Result<void>()>& work) { return write(work); }
 
-Result<Event> Engine::record(const EntityDef& def, const std::string& id, std::string_view op,
-                             const json& fields, const json& base) {
+template <class Project>
+Result<Event> Engine::append_local(const EntityDef& def, const std::string& id,
+                                   std::string_view op, std::string payload, Project&& project) {
     if (!m_write || m_write->device_id.empty()) {
         return fail(ErrorCode::not_initialized, msg::not_initialised);
-    }
-    // Member by member: an initializer list would copy `fields` twice. Same document, same text.
-    json payload = json::object();
-    payload.emplace("fields", fields);
-    if (!base.empty()) {
-        payload.emplace("base", base);
     }
     Event event;
     event.device_id = m_write->device_id;
@@ -173,13 +169,15 @@ Result<Event> Engine::record(const EntityDef& def, const std::string& id, std::s
     event.entity_type = std::string(def.type);
     event.entity_id = id;
     event.op = std::string(op);
-    event.payload = payload.dump();
+    event.payload = std::move(payload);
     event.schema_version = k_event_schema_version;
-    auto appended = m_log.append(event);
+    // The clock was ticked past every value in this log (it observes each remote event it
+    // applies) and seq is the next one: the neighbour check cannot fail here.
+    auto appended = m_log.append(event, storage::EventLog::ClockCheck::device_clock);
     if (!appended) {
         return tl::unexpected(appended.error());
     }
-    if (auto ok = m_projector.apply(event, payload); !ok) {
+    if (auto ok = project(event); !ok) {
         return tl::unexpected(ok.error());
     }
     if (&def == &entities::visit || &def == &entities::village) {
@@ -187,6 +185,23 @@ Result<Event> Engine::record(const EntityDef& def, const std::string& id, std::s
     }
     ++m_write->next_seq;
     return event;
+}
+
+Result<Event> Engine::record(const EntityDef& def, const std::string& id, std::string_view op,
+                             const json& fields, const json& base) {
+    // Member by member: an initializer list would copy `fields` twice. Same document, same text.
+    json payload = json::object();
+    payload.emplace("fields", fields);
+    if (!base.empty()) {
+        payload.emplace("base", base);
+    }
+    return append_local(def, id, op, payload.dump(),
+                        [&](const Event& event) { return m_projector.apply(event, payload); });
+}
+
+Result<Event> Engine::record(const NewRecord& record, const std::string& id) {
+    return append_local(record.def(), id, k_op_create, record.payload(),
+                        [&](const Event& event) { return m_projector.apply_new(event, record); });
 }
 
 Result<bool> Engine::apply_remote(Event event) {
@@ -266,10 +281,11 @@ Result<Device> Engine::init(const std::string& lawyer_in, const std::string& reg
         }
         m_write->device_id = device.id;
         m_write->next_seq = 1;
-        auto event = record(entities::device, device.id, k_op_create,
-                            {{"lawyer", device.lawyer}, {"region", device.region},
-                             {"deleted", false}},
-                            json::object());
+        NewRecord fields(entities::device);
+        fields.set("lawyer", std::string_view(device.lawyer))
+            .set("region", std::string_view(device.region))
+            .set("deleted", false);
+        auto event = record(fields, device.id);
         if (!event) {
             return tl::unexpected(event.error());
         }

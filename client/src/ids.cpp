@@ -1,6 +1,7 @@
 #include "caravan/client/ids.hpp"
 
 #include <sodium.h>
+#include <pthread.h>
 #include <sys/random.h>
 
 #include <algorithm>
@@ -39,11 +40,38 @@ void fill_random(unsigned char* data, size_t size) {
     }
 }
 
+// Random bytes for ids, drawn from the kernel 4 KiB at a time: one getrandom call per id was a
+// tenth of the cost of recording a consultation. A forked child must not hand out the bytes its
+// parent hands out too, so the child forgets the buffer (pthread_atfork).
+struct RandomPool {
+    std::array<unsigned char, 4096> bytes{};
+    size_t used = bytes.size();
+};
+thread_local RandomPool t_pool;
+
+void forget_pool_in_child() { t_pool.used = t_pool.bytes.size(); }
+
+void take_random(unsigned char* data, size_t size) {
+    static const bool registered = [] {
+        return pthread_atfork(nullptr, nullptr, forget_pool_in_child) == 0;
+    }();
+    if (!registered) {
+        fill_random(data, size);
+        return;
+    }
+    if (t_pool.bytes.size() - t_pool.used < size) {
+        fill_random(t_pool.bytes.data(), t_pool.bytes.size());
+        t_pool.used = 0;
+    }
+    std::copy_n(t_pool.bytes.data() + t_pool.used, size, data);
+    t_pool.used += size;
+}
+
 } // namespace
 
 std::string uuid_v7(std::int64_t unix_ms) {
     std::array<unsigned char, 16> b{};
-    fill_random(b.data(), b.size());
+    take_random(b.data(), b.size());
     auto ms = static_cast<std::uint64_t>(unix_ms);
     for (int i = 0; i < 6; ++i) {
         b[static_cast<size_t>(i)] = static_cast<unsigned char>(ms >> (8 * (5 - i)));

@@ -467,7 +467,10 @@ void RowValidator::validate(const RawRow& raw) {
         }
         std::string topics;
         for (std::uint8_t k = 0; k < row.topic_count; ++k) {
-            topics += (k ? "," : "") + std::string(m_topic.code(row.topics[k]));
+            if (k > 0) {
+                topics += ',';
+            }
+            topics += m_topic.code(row.topics[k]);
         }
         append_key_part(key, topics);
         append_key_part(key, m_outcome.code(row.outcome));
@@ -803,7 +806,10 @@ std::optional<std::string> json_cell(const json& value) {
             if (!item.is_string()) {
                 return std::nullopt;
             }
-            out += (out.empty() ? "" : ";") + item.get<std::string>();
+            if (!out.empty()) {
+                out += ';';
+            }
+            out += item.get_ref<const std::string&>();
         }
         return out;
     }

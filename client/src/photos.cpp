@@ -15,6 +15,7 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/new_record.hpp"
 
 namespace caravan::client {
 
@@ -215,13 +216,18 @@ Result<std::vector<PhotoAdded>> Engine::add_photos(const PhotoInput& input) {
                 continue;
             }
             const Photo& p = a.photo;
-            auto opt = [](const auto& v) { return v ? json(*v) : json(nullptr); };
-            json fields = {{"visit_id", p.visit_id}, {"sha256", p.sha256},
-                           {"size", p.size},         {"file_name", opt(p.file_name)},
-                           {"taken_at", opt(p.taken_at)}, {"lat", opt(p.lat)},
-                           {"lon", opt(p.lon)},      {"caption", opt(p.caption)},
-                           {"consent", p.consent},   {"deleted", false}};
-            auto event = record(entities::photo, p.id, "create", fields, json::object());
+            NewRecord fields(entities::photo);
+            fields.set("visit_id", std::string_view(p.visit_id))
+                .set("sha256", std::string_view(p.sha256))
+                .set("size", static_cast<std::int64_t>(p.size))
+                .set("file_name", or_null(p.file_name))
+                .set("taken_at", or_null(p.taken_at))
+                .set("lat", or_null(p.lat))
+                .set("lon", or_null(p.lon))
+                .set("caption", or_null(p.caption))
+                .set("consent", p.consent)
+                .set("deleted", false);
+            auto event = record(fields, p.id);
             if (!event) {
                 return tl::unexpected(event.error());
             }

@@ -11,6 +11,7 @@
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/new_record.hpp"
 #include "caravan/client/text.hpp"
 #include "caravan/storage/migrations.hpp"
 
@@ -334,23 +335,12 @@ Result<void> Projector::apply(const Event& event, const json& payload) {
     };
 
     if (create) {
-        // The common case: a new record. One insert, no read.
-        auto insert = m_db->cached(sql.insert_create);
-        if (!insert) {
-            return tl::unexpected(insert.error());
-        }
-        Statement& s = **insert;
-        int i = 1;
-        s.bind(i++, event.entity_id);
-        for (const FieldDef& f : def->fields) {
-            bind_value(s, i++, f, value_in(fields, f.name));
-        }
-        s.bind(i, version);
-        if (auto ok = s.run(); !ok) {
-            return ok;
-        }
-        if (m_db->changes() == 1) {
-            return {};
+        auto inserted = insert_new(*def, event, version, [&](Statement& s, int i, std::size_t k) {
+            const FieldDef& f = def->fields[k];
+            bind_value(s, i, f, value_in(fields, f.name));
+        });
+        if (!inserted || *inserted) {
+            return inserted ? Result<void>() : tl::unexpected(inserted.error());
         }
     }
 
@@ -525,6 +515,59 @@ Result<void> Projector::detect_conflicts(const Event& event, const json& payload
         }
     }
     return {};
+}
+
+template <class Bind>
+Result<bool> Projector::insert_new(const EntityDef& def, const Event& event,
+                                   const std::string& version, Bind&& bind) {
+    // The common case: a new record. One insert, no read.
+    auto insert = m_db->cached(sql_for(def).insert_create);
+    if (!insert) {
+        return tl::unexpected(insert.error());
+    }
+    Statement& s = **insert;
+    s.bind_view(1, event.entity_id);
+    for (std::size_t k = 0; k < def.fields.size(); ++k) {
+        bind(s, static_cast<int>(k) + 2, k);
+    }
+    s.bind_view(static_cast<int>(def.fields.size()) + 2, version);
+    if (auto ok = s.run(); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    return m_db->changes() == 1;
+}
+
+Result<void> Projector::apply_new(const Event& event, const NewRecord& record) {
+    const EntityDef& def = record.def();
+    auto inserted =
+        insert_new(def, event, version_of(event.hlc, event.device_id),
+                   [&](Statement& s, int i, std::size_t k) {
+                       std::visit(
+                           [&](const auto& v) {
+                               using V = std::decay_t<decltype(v)>;
+                               if constexpr (std::is_same_v<V, std::nullptr_t>) {
+                                   s.bind(i, std::nullopt);
+                               } else if constexpr (std::is_same_v<V, std::span<const std::string>>) {
+                                   std::string list;
+                                   append_json_strings(list, v);
+                                   s.bind(i, list); // copied: `list` ends here
+                               } else if constexpr (std::is_same_v<V, std::string_view>) {
+                                   s.bind_view(i, v); // the record's strings outlive the insert
+                               } else {
+                                   s.bind(i, v);
+                               }
+                           },
+                           record.value(k));
+                   });
+    if (!inserted || *inserted) {
+        return inserted ? Result<void>() : tl::unexpected(inserted.error());
+    }
+    // The row exists already (an update of this record arrived first): the general path merges.
+    auto payload = parse_payload(event);
+    if (!payload) {
+        return tl::unexpected(payload.error());
+    }
+    return apply(event, *payload);
 }
 
 Result<json> Projector::field_versions(const EntityDef& def, std::string_view id) {

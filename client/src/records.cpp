@@ -9,6 +9,7 @@
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/new_record.hpp"
 #include "caravan/client/text.hpp"
 #include "settings_keys.hpp"
 
@@ -57,11 +58,21 @@ Result<std::vector<std::string>> validate_topics(const std::vector<std::string>&
     return topics;
 }
 
-json person_fields(const Person& p) {
-    return {{"gender", p.gender},
-            {"age", p.age},
-            {"category", p.category},
-            {"vulnerable", p.vulnerable}};
+NewRecord& set_person(NewRecord& fields, const Person& p) {
+    return fields.set("gender", std::string_view(p.gender))
+        .set("age", std::string_view(p.age))
+        .set("category", std::string_view(p.category))
+        .set("vulnerable", p.vulnerable);
+}
+
+NewRecord visit_fields(const Visit& visit) {
+    NewRecord fields(entities::visit);
+    fields.set("village_id", std::string_view(visit.village_id))
+        .set("date", std::string_view(visit.date))
+        .set("lawyer", std::string_view(visit.lawyer))
+        .set("closed", visit.closed)
+        .set("deleted", false);
+    return fields;
 }
 
 const char* k_visible = "_created IS NOT NULL AND NOT coalesce(deleted, 0)";
@@ -292,13 +303,14 @@ Result<Village> Engine::add_village(const VillageInput& input) {
             return fail(ErrorCode::conflict, msg::village_exists, village.region,
                         short_id(village.id));
         }
-        json fields = {{"name", village.name},
-                       {"region", village.region},
-                       {"district", village.district ? json(*village.district) : json(nullptr)},
-                       {"lat", village.lat ? json(*village.lat) : json(nullptr)},
-                       {"lon", village.lon ? json(*village.lon) : json(nullptr)},
-                       {"deleted", false}};
-        auto event = record(entities::village, village.id, k_op_create, fields, json::object());
+        NewRecord fields(entities::village);
+        fields.set("name", std::string_view(village.name))
+            .set("region", std::string_view(village.region))
+            .set("district", or_null(village.district))
+            .set("lat", or_null(village.lat))
+            .set("lon", or_null(village.lon))
+            .set("deleted", false);
+        auto event = record(fields, village.id);
         return event ? Result<void>() : tl::unexpected(event.error());
     });
     if (!ok) {
@@ -475,12 +487,7 @@ Result<Visit> Engine::start_visit(std::string_view village_ref,
     Visit visit{uuid_v7(m_options.clock()), village->id, village->name, village->region, date,
                 device->lawyer, false};
     auto ok = write([&]() -> Result<void> {
-        json fields = {{"village_id", visit.village_id},
-                       {"date", visit.date},
-                       {"lawyer", visit.lawyer},
-                       {"closed", false},
-                       {"deleted", false}};
-        auto event = record(entities::visit, visit.id, k_op_create, fields, json::object());
+        auto event = record(visit_fields(visit), visit.id);
         if (!event) {
             return tl::unexpected(event.error());
         }
@@ -527,12 +534,7 @@ Result<Visit> Engine::add_past_visit(const std::string& id, const std::string& v
         if (*exists) {
             return fail(ErrorCode::conflict, msg::visit_exists, short_id(id));
         }
-        json fields = {{"village_id", visit.village_id},
-                       {"date", visit.date},
-                       {"lawyer", visit.lawyer},
-                       {"closed", true},
-                       {"deleted", false}};
-        auto event = record(entities::visit, visit.id, k_op_create, fields, json::object());
+        auto event = record(visit_fields(visit), visit.id);
         return event ? Result<void>() : tl::unexpected(event.error());
     });
     if (!ok) {
@@ -592,11 +594,12 @@ Result<Attendance> Engine::add_attendance(const AttendanceInput& input) {
     }
     Attendance a{uuid_v7(m_options.clock()), visit->id, *person, input.count};
     auto ok = write([&]() -> Result<void> {
-        json fields = person_fields(a.person);
-        fields["visit_id"] = a.visit_id;
-        fields["count"] = a.count;
-        fields["deleted"] = false;
-        auto event = record(entities::attendance, a.id, k_op_create, fields, json::object());
+        NewRecord fields(entities::attendance);
+        set_person(fields, a.person)
+            .set("visit_id", std::string_view(a.visit_id))
+            .set("count", static_cast<std::int64_t>(a.count))
+            .set("deleted", false);
+        auto event = record(fields, a.id);
         return event ? Result<void>() : tl::unexpected(event.error());
     });
     if (!ok) {
@@ -619,11 +622,12 @@ Result<Survey> Engine::add_survey(const SurveyInput& input) {
     }
     Survey s{uuid_v7(m_options.clock()), visit->id, input.respondents, input.satisfied};
     auto ok = write([&]() -> Result<void> {
-        json fields = {{"visit_id", s.visit_id},
-                       {"respondents", s.respondents},
-                       {"satisfied", s.satisfied},
-                       {"deleted", false}};
-        auto event = record(entities::survey, s.id, k_op_create, fields, json::object());
+        NewRecord fields(entities::survey);
+        fields.set("visit_id", std::string_view(s.visit_id))
+            .set("respondents", static_cast<std::int64_t>(s.respondents))
+            .set("satisfied", static_cast<std::int64_t>(s.satisfied))
+            .set("deleted", false);
+        auto event = record(fields, s.id);
         return event ? Result<void>() : tl::unexpected(event.error());
     });
     if (!ok) {
@@ -702,13 +706,15 @@ Result<Consultation> Engine::add_consultation(const ConsultationInput& input) {
         }
         lang = *l;
     }
-    std::string lawyer = device->lawyer;
+    std::string lawyer;
     if (input.lawyer) {
         auto l = validate_text("lawyer", *input.lawyer, k_max_name_chars);
         if (!l) {
             return tl::unexpected(l.error());
         }
-        lawyer = *l;
+        lawyer = std::move(*l);
+    } else {
+        lawyer = std::move(device->lawyer);
     }
     if (input.id && !is_uuid(*input.id)) {
         return fail(ErrorCode::invalid_input, msg::id_not_uuid);
@@ -719,30 +725,34 @@ Result<Consultation> Engine::add_consultation(const ConsultationInput& input) {
     }
     Consultation c;
     c.id = input.id ? *input.id : uuid_v7(m_options.clock());
-    c.visit_id = visit->id;
-    c.date = visit->date;
-    c.village = visit->village;
-    c.region = visit->region;
-    c.lawyer = lawyer;
-    c.person = *person;
-    c.topics = *topics;
-    c.outcome = *outcome;
-    c.question = *question;
-    c.advice = *advice;
+    c.visit_id = std::move(visit->id);
+    c.date = std::move(visit->date);
+    c.village = std::move(visit->village);
+    c.region = std::move(visit->region);
+    c.lawyer = std::move(lawyer);
+    c.person = std::move(*person);
+    c.topics = std::move(*topics);
+    c.outcome = std::move(*outcome);
+    c.question = std::move(*question);
+    c.advice = std::move(*advice);
     c.follow_up = input.follow_up;
-    c.lang = lang;
+    c.lang = std::move(lang);
     auto ok = write([&]() -> Result<void> {
-        json fields = person_fields(c.person);
-        fields["visit_id"] = c.visit_id;
-        fields["lawyer"] = c.lawyer;
-        fields["topics"] = c.topics;
-        fields["outcome"] = c.outcome;
-        fields["question"] = c.question.empty() ? json(nullptr) : json(c.question);
-        fields["advice"] = c.advice.empty() ? json(nullptr) : json(c.advice);
-        fields["follow_up"] = c.follow_up;
-        fields["lang"] = c.lang ? json(*c.lang) : json(nullptr);
-        fields["deleted"] = false;
-        auto event = record(entities::consultation, c.id, k_op_create, fields, json::object());
+        auto note = [](const std::string& text) {
+            return text.empty() ? NewRecord::Value(nullptr) : NewRecord::Value(std::string_view(text));
+        };
+        NewRecord fields(entities::consultation);
+        set_person(fields, c.person)
+            .set("visit_id", std::string_view(c.visit_id))
+            .set("lawyer", std::string_view(c.lawyer))
+            .set("topics", std::span<const std::string>(c.topics))
+            .set("outcome", std::string_view(c.outcome))
+            .set("question", note(c.question))
+            .set("advice", note(c.advice))
+            .set("follow_up", c.follow_up)
+            .set("lang", or_null(c.lang))
+            .set("deleted", false);
+        auto event = record(fields, c.id);
         return event ? Result<void>() : tl::unexpected(event.error());
     });
     if (!ok) {

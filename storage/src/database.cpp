@@ -56,6 +56,11 @@ Statement& Statement::bind(int index, double value) {
     sqlite3_bind_double(m_stmt.get(), index, value);
     return *this;
 }
+Statement& Statement::bind_view(int index, std::string_view value) {
+    sqlite3_bind_text64(m_stmt.get(), index, value.data(), value.size(), SQLITE_STATIC,
+                        SQLITE_UTF8);
+    return *this;
+}
 Statement& Statement::bind(int index, std::string_view value) {
     sqlite3_bind_text64(m_stmt.get(), index, value.data(), value.size(), SQLITE_TRANSIENT,
                         SQLITE_UTF8);
@@ -140,17 +145,30 @@ void Database::Deleter::operator()(sqlite3* db) const noexcept {
     sqlite3_close_v2(db);
 }
 
-Database::Database(Database&& other) noexcept = default;
+Database::Database(Database&& other) noexcept
+    : m_db(std::move(other.m_db)), m_path(std::move(other.m_path)),
+      m_cache(std::move(other.m_cache)), m_recent(other.m_recent),
+      m_recent_next(other.m_recent_next) {
+    other.m_recent = {};
+}
 Database& Database::operator=(Database&& other) noexcept {
     if (this != &other) {
-        m_cache.clear(); // statements must go before their connection
+        forget_statements(); // statements must go before their connection
         m_db = std::move(other.m_db);
         m_path = std::move(other.m_path);
         m_cache = std::move(other.m_cache);
+        m_recent = other.m_recent;
+        m_recent_next = other.m_recent_next;
+        other.m_recent = {};
     }
     return *this;
 }
 Database::~Database() {
+    forget_statements();
+}
+
+void Database::forget_statements() noexcept {
+    m_recent = {};
     m_cache.clear();
 }
 
@@ -317,17 +335,25 @@ Result<Statement> Database::prepare(std::string_view sql) {
 }
 
 Result<Statement*> Database::cached(std::string_view sql) {
+    for (const Recent& r : m_recent) {
+        // Same address is not proof (a freed string's memory is reused): the text must match.
+        if (r.sql == sql.data() && *r.key == sql) {
+            r.stmt->reset();
+            return r.stmt;
+        }
+    }
     auto found = m_cache.find(sql);
-    if (found != m_cache.end()) {
-        found->second.reset();
-        return &found->second;
+    if (found == m_cache.end()) {
+        auto stmt = prepare(sql);
+        if (!stmt) {
+            return tl::unexpected(stmt.error());
+        }
+        found = m_cache.emplace(std::string(sql), std::move(*stmt)).first;
     }
-    auto stmt = prepare(sql);
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    auto [it, inserted] = m_cache.emplace(std::string(sql), std::move(*stmt));
-    return &it->second;
+    found->second.reset();
+    m_recent[m_recent_next] = Recent{sql.data(), &found->first, &found->second};
+    m_recent_next = (m_recent_next + 1) % m_recent.size();
+    return &found->second;
 }
 
 std::int64_t Database::last_insert_rowid() const {
@@ -408,7 +434,7 @@ Result<void> Database::restore_from(const std::filesystem::path& source) {
     if (rc != SQLITE_DONE) {
         return tl::unexpected(sqlite_error(rc, "restoring from " + source.string(), m_db.get()));
     }
-    m_cache.clear(); // prepared statements may refer to the replaced schema
+    forget_statements(); // prepared statements may refer to the replaced schema
     return {};
 }
 

@@ -27,6 +27,11 @@ CREATE INDEX events_by_entity ON events(entity_id);
     // A device's clock never issues one value twice; two events of one device with equal
     // clocks would make last-writer-wins depend on arrival order.
     {2, "CREATE UNIQUE INDEX events_by_device_clock ON events(device_id, hlc);"},
+    // The index above is replaced by a check on append: a device's clock rises with its
+    // sequence numbers, which implies the uniqueness the index kept, and costs two lookups in
+    // the (device_id, seq) index per remote event instead of a third index updated by every
+    // event (9 % of recording a consultation).
+    {3, "DROP INDEX events_by_device_clock;"},
 };
 
 const Migration k_settings_migrations[] = {
@@ -62,7 +67,31 @@ Result<void> EventLog::install(Database& db) {
     return migrate(db, "event_log", k_event_log_migrations);
 }
 
-Result<bool> EventLog::append(Event& event) {
+Result<bool> EventLog::append(Event& event, ClockCheck check) {
+    if (check == ClockCheck::neighbours) {
+        // The device's events on either side in sequence order must have a lower and a higher
+        // clock: a device's clock rises with its sequence numbers.
+        auto neighbours = m_db->cached(
+            "SELECT (SELECT hlc FROM events WHERE device_id = ?1 AND seq < ?2"
+            " ORDER BY seq DESC LIMIT 1),"
+            " (SELECT hlc FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1)");
+        if (!neighbours) {
+            return tl::unexpected(neighbours.error());
+        }
+        (*neighbours)->bind_all(event.device_id, event.seq);
+        auto row = (*neighbours)->step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        const bool below_previous =
+            !(*neighbours)->is_null(0) && (*neighbours)->column_int(0) >= event.hlc;
+        const bool above_next =
+            !(*neighbours)->is_null(1) && (*neighbours)->column_int(1) <= event.hlc;
+        (*neighbours)->reset();
+        if (below_previous || above_next) {
+            return fail(ErrorCode::conflict, msg::event_clock_order, event.seq, event.device_id);
+        }
+    }
     auto insert =
         m_db->cached("INSERT INTO events(device_id, seq, hlc, entity_type, entity_id, op, payload,"
                      " schema_version, server_seq) VALUES(?,?,?,?,?,?,?,?,?)"
@@ -70,12 +99,10 @@ Result<bool> EventLog::append(Event& event) {
     if (!insert) {
         return tl::unexpected(insert.error());
     }
-    (*insert)->bind_all(event.device_id, event.seq, event.hlc, event.entity_type, event.entity_id,
-                        event.op, event.payload, event.schema_version, event.server_seq);
+    (*insert)->bind_all_views(event.device_id, event.seq, event.hlc, event.entity_type,
+                              event.entity_id, event.op, event.payload, event.schema_version,
+                              event.server_seq);
     if (auto ok = (*insert)->run(); !ok) {
-        if (ok.error().code == ErrorCode::conflict) {
-            return fail(ErrorCode::conflict, msg::event_clock_reused, event.seq, event.device_id);
-        }
         return tl::unexpected(ok.error());
     }
     if (m_db->changes() == 1) {
@@ -255,6 +282,18 @@ Result<void> EventLog::clear_server_seqs() {
         return tl::unexpected(stmt.error());
     }
     return (*stmt)->run();
+}
+
+Result<std::int64_t> EventLog::remove_from(std::string_view device_id, std::int64_t from_seq) {
+    auto stmt = m_db->cached("DELETE FROM events WHERE device_id = ? AND seq >= ?");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    (*stmt)->bind_all(device_id, from_seq);
+    if (auto ok = (*stmt)->run(); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    return m_db->changes();
 }
 
 // ---- Settings -----------------------------------------------------------------------------

@@ -111,9 +111,8 @@ Result<ReissueResult> reissue_under_new_id(client::Engine& engine, const std::st
         }
     }
 
-    if (auto ok = run(db, "DELETE FROM events WHERE device_id = ? AND seq >= ?", old_id, from_seq);
-        !ok) {
-        return tl::unexpected(ok.error());
+    if (auto removed = engine.event_log().remove_from(old_id, from_seq); !removed) {
+        return tl::unexpected(removed.error());
     }
     if (auto ok =
             run(db, "DELETE FROM quarantine WHERE device_id = ? AND seq >= ?", old_id, from_seq);

@@ -962,10 +962,12 @@ ApiResult<PushResponse> Store::push(const DeviceRecord& device, const PushReques
         if (code.empty()) {
             auto appended = m_log.append(stored);
             if (!appended && appended.error().code == ErrorCode::conflict) {
-                // The seq is new, so the log refused a second event of this device with the same
-                // clock value: refuse the event, not the push, or the queue would stall on it.
+                // The seq is new, so the log refused an event whose clock is out of order with
+                // this device's other events (one clock value stamped twice, or a clock that went
+                // back): refuse the event, not the push, or the queue would stall on it.
                 code = codes::invalid_event;
-                message = "the event repeats the clock value of another event of this device";
+                message = "the event's clock is out of order with this device's other events"
+                          " (a higher seq needs a higher clock)";
             } else if (!appended) {
                 return tl::unexpected(internal(appended.error()));
             } else if (!*appended) {

@@ -141,6 +141,12 @@ class Engine {
                                                 std::string_view op,
                                                 const nlohmann::json& fields,
                                                 const nlohmann::json& base);
+    // The same for a create: its payload written and its row bound from typed values.
+    [[nodiscard]] Result<storage::Event> record(const NewRecord& record, const std::string& id);
+    template <class Project>
+    [[nodiscard]] Result<storage::Event> append_local(const EntityDef& def, const std::string& id,
+                                                      std::string_view op, std::string payload,
+                                                      Project&& project);
     [[nodiscard]] Result<Device> require_device();
     [[nodiscard]] Result<Visit> visit_for(const std::optional<std::string>& ref);
     [[nodiscard]] Result<Visit> load_visit(const std::string& id);

@@ -26,6 +26,8 @@
 
 namespace caravan::client {
 
+class NewRecord;
+
 inline constexpr std::string_view k_op_create = "create";
 inline constexpr std::string_view k_op_update = "update";
 inline constexpr std::string_view k_op_delete = "delete";
@@ -49,6 +51,9 @@ class Projector {
     [[nodiscard]] Result<void> apply(const storage::Event& event);
     // The same with the payload already parsed (the engine's write path).
     [[nodiscard]] Result<void> apply(const storage::Event& event, const nlohmann::json& payload);
+    // The same for a create made here, bound from its typed values (the engine's hot path);
+    // `event.payload` must be `record.payload()`.
+    [[nodiscard]] Result<void> apply_new(const storage::Event& event, const NewRecord& record);
 
     // The current version of each field of a record (empty object when unknown).
     [[nodiscard]] Result<nlohmann::json> field_versions(const EntityDef& def,
@@ -61,6 +66,11 @@ class Projector {
     [[nodiscard]] Result<std::string> fingerprint();
 
   private:
+    // Inserts the row of a created record unless it exists; `bind(statement, index, k)` binds
+    // the schema's k-th field. True when inserted.
+    template <class Bind>
+    [[nodiscard]] Result<bool> insert_new(const EntityDef& def, const storage::Event& event,
+                                          const std::string& version, Bind&& bind);
     [[nodiscard]] Result<void> detect_conflicts(const storage::Event& event,
                                                 const nlohmann::json& payload,
                                                 const EntityDef& def);

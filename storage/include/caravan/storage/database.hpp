@@ -10,6 +10,7 @@
 //   program, values are always bound.
 // - No SQLite type appears in this header.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -18,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 
 #include "caravan/storage/result.hpp"
@@ -55,6 +57,25 @@ class Statement {
     template <class... Args> Statement& bind_all(const Args&... args) {
         int i = 0;
         (bind(++i, args), ...);
+        return *this;
+    }
+    // Binds text without copying it: the caller keeps `value` alive until the statement has
+    // run. For the hot inserts, whose values outlive the step; Database::cached() clears the
+    // bindings before it hands the statement out again.
+    Statement& bind_view(int index, std::string_view value);
+    // bind_all, with text bound by bind_view.
+    template <class... Args> Statement& bind_all_views(const Args&... args) {
+        int i = 0;
+        (
+            [&](const auto& arg) {
+                ++i;
+                if constexpr (std::is_convertible_v<decltype(arg), std::string_view>) {
+                    bind_view(i, arg);
+                } else {
+                    bind(i, arg);
+                }
+            }(args),
+            ...);
         return *this;
     }
 
@@ -130,9 +151,21 @@ class Database {
         }
     };
     Database() = default;
+    void forget_statements() noexcept;
     std::unique_ptr<sqlite3, Deleter> m_db;
     std::filesystem::path m_path;
     std::unordered_map<std::string, Statement, SqlHash, std::equal_to<>> m_cache;
+    // The last statements looked up, by the address of the caller's SQL text: the hot paths pass
+    // the same literal or static string on every call, and comparing it with the cached key
+    // costs less than hashing a few hundred characters. Entries point into m_cache, whose nodes
+    // never move.
+    struct Recent {
+        const char* sql = nullptr;
+        const std::string* key = nullptr;
+        Statement* stmt = nullptr;
+    };
+    std::array<Recent, 8> m_recent{};
+    std::size_t m_recent_next = 0;
 };
 
 // Maps a SQLite result code to our vocabulary; `what` names the operation, never data.

@@ -8,9 +8,12 @@
 // - (device_id, seq) is unique. Appending an event already present with identical content is a
 //   no-op (returns false); the same key with different content is refused (`conflict`), since a
 //   queued event is immutable.
-// - (device_id, hlc) is unique too: one device never stamps two events with one clock value.
+// - A device's clock rises with its sequence numbers: of two events of one device, the one
+//   with the higher seq has the higher hlc. So one device never stamps two events with one
+//   clock value, which last-writer-wins relies on. Checked on append (ClockCheck).
 // - Events are never updated or deleted, except `server_seq`, set once when the server's feed
-//   position becomes known.
+//   position becomes known, and a device's own events from some seq on, removed when they are
+//   re-issued under a new device id (remove_from, used by device rotation only).
 
 #include <cstdint>
 #include <functional>
@@ -49,7 +52,12 @@ class EventLog {
     [[nodiscard]] static Result<void> install(Database& db);
 
     // true when inserted, false when an identical event was already present.
-    [[nodiscard]] Result<bool> append(Event& event);
+    //
+    // `neighbours` checks the clock order against the device's events on either side (two index
+    // lookups). `device_clock` skips it: for the device's own new events only, whose clock is
+    // ticked past every clock value this log holds and whose seq is the next one.
+    enum class ClockCheck { neighbours, device_clock };
+    [[nodiscard]] Result<bool> append(Event& event, ClockCheck check = ClockCheck::neighbours);
     // Highest sequence stored for `device_id`, 0 when none.
     [[nodiscard]] Result<std::int64_t> last_seq(std::string_view device_id);
     // Device side: the highest s such that every event of `device_id` with seq <= s knows its
@@ -73,6 +81,11 @@ class EventLog {
     // epoch), so its old positions mean nothing; they are learned again from push results and
     // pulls.
     [[nodiscard]] Result<void> clear_server_seqs();
+
+    // Removes the events of `device_id` with seq >= from_seq; returns how many. Only for device
+    // rotation, which re-issues them under a new id in the same transaction.
+    [[nodiscard]] Result<std::int64_t> remove_from(std::string_view device_id,
+                                                   std::int64_t from_seq);
 
   private:
     Database* m_db;
