@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "caravan/client/ids.hpp"
+#include "caravan/client/new_record.hpp"
 #include "support.hpp"
 
 using namespace caravan;
@@ -38,6 +39,10 @@ template <class F> void timed(Totals& t, std::int64_t records, F&& work) {
     t.cpu += cpu_s() - cpu0;
     t.records += records;
 }
+
+// The visit and lawyer the bare rows name (RawTable::insert writes the same).
+constexpr std::string_view k_visit_id = "01a20f62-566d-791d-b826-64f8c26c30dd";
+constexpr std::string_view k_lawyer = "Арнат Ұлтанбаев";
 
 } // namespace
 
@@ -97,18 +102,22 @@ int main(int argc, char** argv) {
                 for (std::int64_t i = b; i < std::min(to, b + batch); ++i) {
                     const client::ConsultationInput& c = inputs[static_cast<std::size_t>(i)];
                     std::string id = client::uuid_v7(clock_ms + i);
-                    nlohmann::json fields = {{"gender", c.person.gender},
-                                             {"age", c.person.age},
-                                             {"category", c.person.category},
-                                             {"vulnerable", c.person.vulnerable},
-                                             {"topics", c.topics},
-                                             {"outcome", c.outcome},
-                                             {"question", c.question},
-                                             {"advice", c.advice},
-                                             {"follow_up", c.follow_up},
-                                             {"lang", c.lang.value_or("")},
-                                             {"deleted", false}};
-                    design.insert_event(id, i + 1, nlohmann::json{{"fields", fields}}.dump());
+                    // The engine's payload, written the engine's way (client::NewRecord).
+                    client::NewRecord fields(client::entities::consultation);
+                    fields.set("visit_id", std::string_view(k_visit_id))
+                        .set("lawyer", std::string_view(k_lawyer))
+                        .set("gender", std::string_view(c.person.gender))
+                        .set("age", std::string_view(c.person.age))
+                        .set("category", std::string_view(c.person.category))
+                        .set("vulnerable", c.person.vulnerable)
+                        .set("topics", std::span<const std::string>(c.topics))
+                        .set("outcome", std::string_view(c.outcome))
+                        .set("question", std::string_view(c.question))
+                        .set("advice", std::string_view(c.advice))
+                        .set("follow_up", c.follow_up)
+                        .set("lang", client::or_null(c.lang))
+                        .set("deleted", false);
+                    design.insert_event(id, i + 1, fields.payload());
                     design.insert(id, c);
                 }
                 design.commit();
