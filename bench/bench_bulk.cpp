@@ -13,8 +13,6 @@
 #include <cstdlib>
 #include <iostream>
 
-#include <nlohmann/json.hpp>
-
 #include "caravan/client/ids.hpp"
 #include "caravan/client/new_record.hpp"
 #include "support.hpp"
