@@ -91,6 +91,27 @@ void bind_value(Statement& stmt, int index, const FieldDef& field, const json& v
     }
 }
 
+// A typed value of a local create. Text is bound without a copy: the record's strings outlive
+// the insert. A list is written to JSON text here, so that one is copied.
+void bind_new_value(Statement& stmt, int index, const NewRecord::Value& value) {
+    std::visit(
+        [&](const auto& v) {
+            using V = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<V, std::nullptr_t>) {
+                stmt.bind(index, std::nullopt);
+            } else if constexpr (std::is_same_v<V, std::span<const std::string>>) {
+                std::string list;
+                append_json_strings(list, v);
+                stmt.bind(index, list);
+            } else if constexpr (std::is_same_v<V, std::string_view>) {
+                stmt.bind_view(index, v);
+            } else {
+                stmt.bind(index, v);
+            }
+        },
+        value);
+}
+
 json read_value(const Statement& stmt, int column, const FieldDef& field) {
     if (stmt.is_null(column)) {
         return nullptr;
@@ -538,27 +559,10 @@ Result<bool> Projector::insert_new(const EntityDef& def, const Event& event,
 }
 
 Result<void> Projector::apply_new(const Event& event, const NewRecord& record) {
-    const EntityDef& def = record.def();
-    auto inserted =
-        insert_new(def, event, version_of(event.hlc, event.device_id),
-                   [&](Statement& s, int i, std::size_t k) {
-                       std::visit(
-                           [&](const auto& v) {
-                               using V = std::decay_t<decltype(v)>;
-                               if constexpr (std::is_same_v<V, std::nullptr_t>) {
-                                   s.bind(i, std::nullopt);
-                               } else if constexpr (std::is_same_v<V, std::span<const std::string>>) {
-                                   std::string list;
-                                   append_json_strings(list, v);
-                                   s.bind(i, list); // copied: `list` ends here
-                               } else if constexpr (std::is_same_v<V, std::string_view>) {
-                                   s.bind_view(i, v); // the record's strings outlive the insert
-                               } else {
-                                   s.bind(i, v);
-                               }
-                           },
-                           record.value(k));
-                   });
+    auto inserted = insert_new(record.def(), event, version_of(event.hlc, event.device_id),
+                               [&](Statement& s, int i, std::size_t k) {
+                                   bind_new_value(s, i, record.value(k));
+                               });
     if (!inserted || *inserted) {
         return inserted ? Result<void>() : tl::unexpected(inserted.error());
     }

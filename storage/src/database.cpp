@@ -337,7 +337,7 @@ Result<Statement> Database::prepare(std::string_view sql) {
 Result<Statement*> Database::cached(std::string_view sql) {
     for (const Recent& r : m_recent) {
         // Same address is not proof (a freed string's memory is reused): the text must match.
-        if (r.sql == sql.data() && *r.key == sql) {
+        if (r.key != nullptr && r.sql == sql.data() && *r.key == sql) {
             r.stmt->reset();
             return r.stmt;
         }
