@@ -6,8 +6,13 @@
 # Everything is written under a fresh work directory (printed at the start; kept afterwards).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+echo "== 0. packages and build (only the two programs the demo runs; the test suite is not built)"
 "$here/scripts/install-deps.sh"
-"$here/scripts/build.sh" "$here/build" -DCARAVAN_WERROR=ON   # same configuration as scripts/test.sh
+if [ ! -x "$here/build/cli/caravan" ]; then
+  echo "building caravan and caravan-server in $here/build (a first build takes about 4 minutes on 2 cores)"
+fi
+# Same configuration as scripts/test.sh, so the test command reuses this build.
+CARAVAN_TARGETS="caravan caravan-server" "$here/scripts/build.sh" "$here/build" -DCARAVAN_WERROR=ON
 bin="$here/build/cli"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/caravan-demo-XXXXXX")

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   libsqlite3-dev sqlite3
   libcurl4-openssl-dev libssl-dev openssl
   nlohmann-json3-dev libcpp-httplib-dev libbrotli-dev
@@ -31,5 +31,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${#missing[@]} Debian packages (${missing[*]}); this takes a few minutes on a fresh machine" >&2
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done" >&2
