@@ -2,6 +2,8 @@
 // (XDG_CONFIG_HOME, CARAVAN_SCHEDULER=systemd-files | cron-file:PATH), never on the real system.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <ctime>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -25,7 +27,53 @@ ProcessResult caravan_cmd(const TempDir& dir, const std::map<std::string, std::s
     return run_process(argv, env);
 }
 
+// A local time `minutes` from now, as HH:MM, and the moment it names.
+ag::ClockTime local_in(std::chrono::minutes minutes) {
+    std::time_t t =
+        std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + minutes);
+    std::tm local{};
+    localtime_r(&t, &local);
+    return ag::ClockTime{local.tm_hour, local.tm_min};
+}
+
 } // namespace
+
+TEST_CASE("schedule: --until a time already passed means one attempt now, not tomorrow",
+          "[agent][schedule]") {
+    auto now = std::chrono::system_clock::now();
+    // Regression: `sync --until 14:06` started at 14:06 retried for ~24 h.
+    REQUIRE(!ag::retry_deadline(local_in(std::chrono::minutes(0)), now));
+    // Five minutes ago: tomorrow would be ~24 h of silent retrying.
+    REQUIRE(!ag::retry_deadline(local_in(std::chrono::minutes(-5)), now));
+    // A nightly run caught up in the morning (window ended three hours ago).
+    REQUIRE(!ag::retry_deadline(local_in(std::chrono::minutes(-180)), now));
+    auto soon = ag::retry_deadline(local_in(std::chrono::minutes(30)), now);
+    REQUIRE(soon);
+    REQUIRE(*soon > now + std::chrono::minutes(28));
+    REQUIRE(*soon <= now + std::chrono::minutes(30));
+    // Past midnight is still tonight: four hours ahead.
+    auto later = ag::retry_deadline(local_in(std::chrono::minutes(240)), now);
+    REQUIRE(later);
+    REQUIRE(*later <= now + std::chrono::minutes(240));
+}
+
+TEST_CASE("schedule: sync --until a passed time says so and makes one attempt",
+          "[agent][schedule]") {
+    TempDir dir;
+    REQUIRE(
+        caravan_cmd(dir, {}, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."}).exit_code ==
+        0);
+    ag::ClockTime now = local_in(std::chrono::minutes(0));
+    for (const char* lang : {"en", "ru", "kk"}) {
+        INFO(lang);
+        auto r = caravan_cmd(dir, {}, {"--lang", lang, "sync", "--until", now.text()});
+        REQUIRE(r.exit_code != 0); // not enrolled: the one attempt fails at once
+        REQUIRE(r.err.find("--until " + now.text()) != std::string::npos);
+        if (std::string(lang) == "en") {
+            REQUIRE(r.err.find("syncing once, without retrying") != std::string::npos);
+        }
+    }
+}
 
 TEST_CASE("schedule: times of day parse strictly", "[agent][schedule]") {
     auto t = ag::parse_clock_time("2:05");

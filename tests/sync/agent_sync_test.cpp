@@ -533,6 +533,12 @@ TEST_CASE("sync agent: --until retries whole rounds until the link is back, and 
         REQUIRE(r.error->code == ErrorCode::offline);
         REQUIRE(a.env().now() <= *o.until);
         REQUIRE(r.attempts > 3);
+        // Every round left its line in `sync log`, not just the last one.
+        auto log = ok(ag::AgentState(a.engine().database()).log(1000));
+        REQUIRE(static_cast<std::int64_t>(log.size()) == r.attempts);
+        for (const auto& entry : log) {
+            REQUIRE(entry.result == "offline");
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "caravan/client/messages.hpp"
 #include "caravan/sync/agent/agent_state.hpp"
 #include "caravan/sync/agent/curl_transport.hpp"
 #include "caravan/sync/agent/messages.hpp"
@@ -13,29 +14,12 @@
 #include "caravan/sync/agent/sync_agent.hpp"
 #include "caravan/sync/agent/sync_lock.hpp"
 #include "common.hpp"
+#include "messages.hpp"
 
 namespace caravan::cli {
 namespace {
 
 namespace agent = caravan::sync::agent;
-
-// The next moment the local clock shows `at` (today if still ahead, else tomorrow).
-agent::TimePoint next_local(const agent::ClockTime& at, agent::TimePoint now) {
-    std::time_t t = std::chrono::system_clock::to_time_t(now);
-    std::tm local{};
-    localtime_r(&t, &local);
-    local.tm_hour = at.hour;
-    local.tm_min = at.minute;
-    local.tm_sec = 0;
-    local.tm_isdst = -1;
-    auto candidate = std::chrono::system_clock::from_time_t(std::mktime(&local));
-    if (candidate <= now) {
-        local.tm_mday += 1;
-        local.tm_isdst = -1;
-        candidate = std::chrono::system_clock::from_time_t(std::mktime(&local));
-    }
-    return candidate;
-}
 
 std::string human_bytes(std::int64_t n) {
     std::ostringstream out;
@@ -149,7 +133,14 @@ Result<void> run_sync(Context& ctx, const SyncCliOptions& o) {
     options.verify = o.verify;
     if (o.until) {
         CARAVAN_TRY(at, agent::parse_clock_time(*o.until));
-        options.until = next_local(at, std::chrono::system_clock::now());
+        options.until = agent::retry_deadline(at, std::chrono::system_clock::now());
+        if (!options.until) {
+            // A nightly run that starts late (a laptop woken after its window) lands here too:
+            // one attempt now, never a day of silent retrying.
+            ctx.err << render(msg::until_passed.text(client::message_lang(ctx.lang)), {at.text()},
+                              client::message_lang(ctx.lang))
+                    << "\n";
+        }
     }
 
     CARAVAN_TRY_ENGINE(engine, ctx);

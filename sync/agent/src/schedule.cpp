@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -251,6 +252,29 @@ Result<ClockTime> parse_clock_time(std::string_view text) {
         return bad();
     }
     return ClockTime{h, m};
+}
+
+std::optional<std::chrono::system_clock::time_point>
+retry_deadline(const ClockTime& at, std::chrono::system_clock::time_point now) {
+    using std::chrono::system_clock;
+    std::time_t t = system_clock::to_time_t(now);
+    std::tm local{};
+    localtime_r(&t, &local);
+    local.tm_hour = at.hour;
+    local.tm_min = at.minute;
+    local.tm_sec = 0;
+    local.tm_isdst = -1;
+    auto candidate = system_clock::from_time_t(std::mktime(&local));
+    if (candidate <= now) {
+        local.tm_mday += 1; // mktime normalises the day and finds tomorrow's offset
+        local.tm_isdst = -1;
+        candidate = system_clock::from_time_t(std::mktime(&local));
+    }
+    auto ahead = candidate - now;
+    if (ahead <= std::chrono::minutes(1) || ahead > std::chrono::hours(12)) {
+        return std::nullopt;
+    }
+    return candidate;
 }
 
 std::string Scheduler::name() const {

@@ -1042,6 +1042,29 @@ SyncReport SyncAgent::sync(const SyncOptions& options) {
     Session s(*this, options.tuning, options.until, m_env.seed);
     s.report.started_at = iso_of(started);
 
+    // One `sync log` entry per round: a sync retrying for hours under --until leaves a trace
+    // of every failed round, not one line at the end.
+    auto log_round = [&](const Result<void>& round) {
+        TransferTotals now_totals = m_transport->totals();
+        SyncLogEntry entry;
+        entry.started_at = s.report.started_at;
+        entry.duration_ms =
+            std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - steady_start)
+                .count();
+        entry.result = round ? "ok" : std::string(to_string(round.error().code));
+        entry.message = round ? "" : round.error().message;
+        entry.pushed = s.report.pushed;
+        entry.pulled = s.report.pulled;
+        entry.rejected = s.report.rejected;
+        entry.bytes_up = now_totals.bytes_sent - before.bytes_sent;
+        entry.bytes_down = now_totals.bytes_received - before.bytes_received;
+        entry.requests = s.report.requests;
+        entry.attempts = s.report.attempts;
+        // The log is a convenience: failing to write it must not turn a good sync into a bad
+        // one.
+        (void)m_engine->batch([&] { return s.state.record(entry); });
+    };
+
     Result<void> outcome = AgentState::install(m_engine->database());
     if (outcome) {
         outcome = s.load_identity();
@@ -1058,6 +1081,7 @@ SyncReport SyncAgent::sync(const SyncOptions& options) {
             if (m_env.now() + wait > *options.until) {
                 break;
             }
+            log_round(outcome);
             m_env.sleep(wait);
         }
     }
@@ -1081,20 +1105,7 @@ SyncReport SyncAgent::sync(const SyncOptions& options) {
     s.report.bytes_down = after.bytes_received - before.bytes_received;
     s.report.duration_ms =
         std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - steady_start).count();
-    SyncLogEntry entry;
-    entry.started_at = s.report.started_at;
-    entry.duration_ms = s.report.duration_ms;
-    entry.result = s.report.ok() ? "ok" : std::string(to_string(s.report.error->code));
-    entry.message = s.report.ok() ? "" : s.report.error->message;
-    entry.pushed = s.report.pushed;
-    entry.pulled = s.report.pulled;
-    entry.rejected = s.report.rejected;
-    entry.bytes_up = s.report.bytes_up;
-    entry.bytes_down = s.report.bytes_down;
-    entry.requests = s.report.requests;
-    entry.attempts = s.report.attempts;
-    // The log is a convenience: failing to write it must not turn a good sync into a bad one.
-    (void)m_engine->batch([&] { return s.state.record(entry); });
+    log_round(outcome);
     return s.report;
 }
 

@@ -13,6 +13,7 @@
 // caravan-sync.service and caravan-sync.timer. Crontab lines carry the marker
 // "# caravan-sync" so that removal finds exactly them. One schedule per user account.
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -30,6 +31,13 @@ struct ClockTime {
 
 // "2:00", "02:00" → {2, 0}; invalid_input otherwise.
 [[nodiscard]] Result<ClockTime> parse_clock_time(std::string_view text);
+
+// The deadline `sync --until HH:MM` means at `now`: the next moment the local clock shows `at`,
+// if that is more than a minute and at most 12 hours ahead. Otherwise the time is taken as
+// already passed (a run started at or just after its own deadline, or a nightly run caught up
+// in the morning) and the answer is nullopt: sync once, without retrying.
+[[nodiscard]] std::optional<std::chrono::system_clock::time_point>
+retry_deadline(const ClockTime& at, std::chrono::system_clock::time_point now);
 
 struct ScheduleSpec {
     ClockTime at;
