@@ -107,7 +107,7 @@ TEST_CASE("schedule: the systemd timer catches up after the laptop was off and t
     REQUIRE(lines.size() == 2);
     REQUIRE(lines[0].starts_with("30 22 * * * '/usr/bin/caravan' --db '/d.db' sync --until "
                                  "02:30"));
-    REQUIRE(lines[0].ends_with(std::string(ag::k_cron_marker)));
+    REQUIRE(lines[0].ends_with("# " + ag::schedule_name("/d.db")));
     REQUIRE(lines[1].starts_with("@reboot "));
 }
 
@@ -122,8 +122,9 @@ TEST_CASE("caravan schedule install/status/remove with systemd unit files", "[ag
     INFO(install.err);
     REQUIRE(install.exit_code == 0);
     auto unit_dir = dir / "config" / "systemd" / "user";
-    std::string timer = read_file(unit_dir / "caravan-sync.timer");
-    std::string service = read_file(unit_dir / "caravan-sync.service");
+    const std::string name = ag::schedule_name(dir / "laptop.db");
+    std::string timer = read_file(unit_dir / (name + ".timer"));
+    std::string service = read_file(unit_dir / (name + ".service"));
     REQUIRE(timer.find("OnCalendar=*-*-* 01:30:00") != std::string::npos);
     REQUIRE(service.find(binary("caravan").string()) != std::string::npos);
     REQUIRE(service.find("--db \"" + (dir / "laptop.db").string() + "\" sync --until 05:30") !=
@@ -139,11 +140,11 @@ TEST_CASE("caravan schedule install/status/remove with systemd unit files", "[ag
 
     // Installing again replaces, never duplicates.
     REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--at", "03:00"}).exit_code == 0);
-    REQUIRE(read_file(unit_dir / "caravan-sync.timer").find("03:00:00") != std::string::npos);
+    REQUIRE(read_file(unit_dir / (name + ".timer")).find("03:00:00") != std::string::npos);
 
     REQUIRE(caravan_cmd(dir, env, {"schedule", "remove"}).exit_code == 0);
-    REQUIRE(!std::filesystem::exists(unit_dir / "caravan-sync.timer"));
-    REQUIRE(!std::filesystem::exists(unit_dir / "caravan-sync.service"));
+    REQUIRE(!std::filesystem::exists(unit_dir / (name + ".timer")));
+    REQUIRE(!std::filesystem::exists(unit_dir / (name + ".service")));
     st = json::parse(caravan_cmd(dir, env, {"schedule", "status", "--json"}).out);
     REQUIRE(st["installed"] == false);
 }
@@ -167,8 +168,8 @@ TEST_CASE("caravan schedule with cron keeps the user's other lines", "[agent][sc
     REQUIRE(text.find("15 2 * * * '") != std::string::npos);
     REQUIRE(text.find("0 2 * * *") == std::string::npos); // replaced
     std::size_t ours = 0;
-    for (std::size_t pos = 0; (pos = text.find(ag::k_cron_marker, pos)) != std::string::npos;
-         ++pos) {
+    const std::string marker = "# " + ag::schedule_name(dir / "laptop.db");
+    for (std::size_t pos = 0; (pos = text.find(marker, pos)) != std::string::npos; ++pos) {
         ++ours;
     }
     REQUIRE(ours == 2); // the daily line and the @reboot catch-up
@@ -191,4 +192,74 @@ TEST_CASE("caravan schedule: a bad time or scheduler is bad input (exit 2)", "[a
     REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--at", "25:00"}).exit_code == 2);
     env["CARAVAN_SCHEDULER"] = "launchd";
     REQUIRE(caravan_cmd(dir, env, {"schedule", "status"}).exit_code == 2);
+}
+
+// Regression: `schedule install` for a second database silently replaced the first one's
+// schedule, and `schedule remove` left an empty crontab behind.
+TEST_CASE("caravan schedule: one schedule per database, each named after it", "[agent][schedule]") {
+    TempDir dir;
+    auto crontab = dir / "crontab";
+    const auto unit_dir = dir / "config" / "systemd" / "user";
+    auto cmd = [&](const std::map<std::string, std::string>& env, const std::string& db,
+                   std::vector<std::string> args) {
+        std::vector<std::string> argv = {binary("caravan").string(), "--db", (dir / db).string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run_process(argv, env);
+    };
+    for (const char* db : {"a.db", "b.db"}) {
+        REQUIRE(cmd({}, db, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."}).exit_code ==
+                0);
+    }
+    const std::string a = ag::schedule_name(dir / "a.db"), b = ag::schedule_name(dir / "b.db");
+    REQUIRE(a != b);
+    REQUIRE(a.starts_with("caravan-sync-"));
+
+    SECTION("cron") {
+        std::map<std::string, std::string> env = {
+            {"CARAVAN_SCHEDULER", "cron-file:" + crontab.string()}};
+        REQUIRE(cmd(env, "a.db", {"schedule", "install", "--at", "02:00"}).exit_code == 0);
+        REQUIRE(cmd(env, "b.db", {"schedule", "install", "--at", "03:00"}).exit_code == 0);
+        std::string text = read_file(crontab);
+        REQUIRE(text.find("0 2 * * * ") != std::string::npos); // a's is still there
+        REQUIRE(text.find("0 3 * * * ") != std::string::npos);
+        json st = json::parse(cmd(env, "a.db", {"schedule", "status", "--json"}).out);
+        REQUIRE(st["at"] == "02:00");
+        REQUIRE(st["name"] == a);
+        REQUIRE(json::parse(cmd(env, "b.db", {"schedule", "status", "--json"}).out)["at"] ==
+                "03:00");
+
+        REQUIRE(cmd(env, "a.db", {"schedule", "remove"}).exit_code == 0);
+        text = read_file(crontab);
+        REQUIRE(text.find("0 2 * * * ") == std::string::npos);
+        REQUIRE(text.find("0 3 * * * ") != std::string::npos);
+        REQUIRE(cmd(env, "b.db", {"schedule", "remove"}).exit_code == 0);
+        REQUIRE(!std::filesystem::exists(crontab)); // nothing left: no empty crontab
+    }
+    SECTION("systemd units, and an older version's single schedule is taken over") {
+        std::map<std::string, std::string> env = {{"XDG_CONFIG_HOME", (dir / "config").string()},
+                                                  {"CARAVAN_SCHEDULER", "systemd-files"}};
+        std::filesystem::create_directories(unit_dir);
+        {
+            // What the previous version wrote for a.db.
+            ag::ScheduleSpec old{{1, 0}, 240, binary("caravan"), dir / "a.db"};
+            std::ofstream(unit_dir / "caravan-sync.service") << ag::systemd_service_text(old);
+            std::ofstream(unit_dir / "caravan-sync.timer") << ag::systemd_timer_text(old);
+        }
+        REQUIRE(json::parse(cmd(env, "a.db", {"schedule", "status", "--json"}).out)["at"] ==
+                "01:00");
+        REQUIRE(json::parse(cmd(env, "b.db", {"schedule", "status", "--json"}).out)["installed"] ==
+                false);
+        REQUIRE(cmd(env, "b.db", {"schedule", "install", "--at", "03:00"}).exit_code == 0);
+        REQUIRE(std::filesystem::exists(unit_dir / "caravan-sync.timer")); // a's, not b's
+        REQUIRE(cmd(env, "a.db", {"schedule", "install", "--at", "02:00"}).exit_code == 0);
+        REQUIRE(!std::filesystem::exists(unit_dir / "caravan-sync.timer")); // taken over
+        REQUIRE(read_file(unit_dir / (a + ".timer")).find("02:00:00") != std::string::npos);
+        REQUIRE(read_file(unit_dir / (b + ".timer")).find("03:00:00") != std::string::npos);
+        REQUIRE(read_file(unit_dir / (a + ".service"))
+                    .find("Description=Caravan nightly sync of " + (dir / "a.db").string()) !=
+                std::string::npos);
+        REQUIRE(cmd(env, "a.db", {"schedule", "remove"}).exit_code == 0);
+        REQUIRE(!std::filesystem::exists(unit_dir / (a + ".timer")));
+        REQUIRE(std::filesystem::exists(unit_dir / (b + ".timer")));
+    }
 }

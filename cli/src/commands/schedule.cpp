@@ -15,6 +15,16 @@ struct InstallOptions {
     int window_hours = 4;
 };
 
+// The absolute path that names the database's schedule.
+Result<fs::path> schedule_database(Context& ctx) {
+    std::error_code ec;
+    fs::path db = fs::absolute(ctx.database_path(), ec);
+    if (ec) {
+        return fail(ErrorCode::io, msg::database_path_unresolved);
+    }
+    return db.lexically_normal();
+}
+
 Result<void> run_install(Context& ctx, const InstallOptions& o) {
     CARAVAN_TRY(at, agent::parse_clock_time(o.at));
     // The database must exist and be ours before a timer starts using it every night.
@@ -26,11 +36,8 @@ Result<void> run_install(Context& ctx, const InstallOptions& o) {
     if (ec) {
         return fail(ErrorCode::io, msg::own_path_unknown);
     }
-    fs::path db = fs::absolute(ctx.database_path(), ec);
-    if (ec) {
-        return fail(ErrorCode::io, msg::database_path_unresolved);
-    }
-    agent::ScheduleSpec spec{at, o.window_hours * 60, self, db.lexically_normal()};
+    CARAVAN_TRY(db, schedule_database(ctx));
+    agent::ScheduleSpec spec{at, o.window_hours * 60, self, db};
     CARAVAN_TRY(scheduler, agent::detect_scheduler());
     CARAVAN_TRY(summary, agent::install_schedule(scheduler, spec));
     if (ctx.json) {
@@ -46,7 +53,8 @@ Result<void> run_install(Context& ctx, const InstallOptions& o) {
 
 Result<void> run_status(Context& ctx) {
     CARAVAN_TRY(scheduler, agent::detect_scheduler());
-    CARAVAN_TRY(st, agent::schedule_status(scheduler));
+    CARAVAN_TRY(db, schedule_database(ctx));
+    CARAVAN_TRY(st, agent::schedule_status(scheduler, db));
     // The last run, when the database is there: the first thing to look at when in doubt.
     std::optional<agent::SyncLogEntry> last;
     if (fs::exists(ctx.database_path())) {
@@ -64,6 +72,7 @@ Result<void> run_status(Context& ctx) {
         nlohmann::json j = {
             {"installed", st.installed},
             {"scheduler", st.scheduler},
+            {"name", st.name},
             {"at", st.at ? nlohmann::json(*st.at) : nlohmann::json()},
             {"command", st.command ? nlohmann::json(*st.command) : nlohmann::json()},
             {"next_run", st.next_run ? nlohmann::json(*st.next_run) : nlohmann::json()},
@@ -73,6 +82,7 @@ Result<void> run_status(Context& ctx) {
         return {};
     }
     ctx.out << "scheduler: " << st.scheduler << "\n";
+    ctx.out << "schedule: " << st.name << "\n";
     if (!st.installed) {
         ctx.out << "nightly sync: not installed (`caravan schedule install --at 02:00`)\n";
     } else {
@@ -99,7 +109,8 @@ Result<void> run_status(Context& ctx) {
 
 Result<void> run_remove(Context& ctx) {
     CARAVAN_TRY(scheduler, agent::detect_scheduler());
-    CARAVAN_TRY(removed, agent::remove_schedule(scheduler));
+    CARAVAN_TRY(db, schedule_database(ctx));
+    CARAVAN_TRY(removed, agent::remove_schedule(scheduler, db));
     if (ctx.json) {
         print_json(ctx, {{"removed", removed}, {"scheduler", scheduler.name()}});
     } else {

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -92,11 +94,11 @@ fs::path unit_dir() {
     return fs::path(home && *home ? home : ".") / ".config" / "systemd" / "user";
 }
 
-fs::path service_path(const Scheduler& s) {
-    return s.unit_dir / (std::string(k_systemd_unit) + ".service");
+fs::path service_path(const Scheduler& s, std::string_view name) {
+    return s.unit_dir / (std::string(name) + ".service");
 }
-fs::path timer_path(const Scheduler& s) {
-    return s.unit_dir / (std::string(k_systemd_unit) + ".timer");
+fs::path timer_path(const Scheduler& s, std::string_view name) {
+    return s.unit_dir / (std::string(name) + ".timer");
 }
 
 // A word of a systemd ExecStart line: quoted, with the specifier and variable characters
@@ -116,6 +118,21 @@ std::string systemd_word(const std::string& word) {
         }
     }
     return out + "\"";
+}
+
+// Free text in a unit file (a Description): specifiers escaped, one line.
+std::string systemd_text(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '%') {
+            out += "%%";
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            out += '?';
+        } else {
+            out += c;
+        }
+    }
+    return out;
 }
 
 // A word of a crontab command: single-quoted for sh; '%' is special to cron itself.
@@ -175,8 +192,22 @@ std::vector<std::string> split_lines(const std::string& text) {
     return lines;
 }
 
-bool is_ours(const std::string& line) {
-    return line.find(k_cron_marker) != std::string::npos;
+std::string cron_marker(std::string_view name) {
+    return "# " + std::string(name);
+}
+
+// A crontab line of `database`'s schedule: its own marker, or an older version's marker on a
+// line that runs the same database.
+bool is_ours(const std::string& line, const fs::path& database) {
+    if (line.ends_with(cron_marker(schedule_name(database)))) {
+        return true;
+    }
+    return line.ends_with(cron_marker(k_legacy_name)) &&
+           line.find(" --db " + cron_word(database.string()) + " ") != std::string::npos;
+}
+
+bool blank(const std::string& text) {
+    return text.find_first_not_of(" \t\r\n") == std::string::npos;
 }
 
 Result<std::string> read_crontab(const Scheduler& s) {
@@ -191,9 +222,23 @@ Result<std::string> read_crontab(const Scheduler& s) {
     return r.exit_code == 0 ? r.out : std::string();
 }
 
+// Writes the crontab; one with nothing left in it is removed rather than left empty.
 Result<void> write_crontab(const Scheduler& s, const std::string& text) {
     if (s.kind == SchedulerKind::cron_file) {
+        if (blank(text)) {
+            std::error_code ec;
+            fs::remove(s.cron_file, ec);
+            if (ec) {
+                return fail(ErrorCode::io, msg::schedule_cannot_write, s.cron_file.string());
+            }
+            return {};
+        }
         return write_file(s.cron_file, text);
+    }
+    if (blank(text)) {
+        // `crontab -r` fails when there is no crontab: nothing to remove, which is fine.
+        (void)run_command({"crontab", "-r"}, nullptr);
+        return {};
     }
     CommandResult r = run_command({"crontab", "-"}, &text);
     if (r.exit_code != 0) {
@@ -322,7 +367,9 @@ Result<Scheduler> detect_scheduler() {
 std::string systemd_service_text(const ScheduleSpec& spec) {
     return "# Written by `caravan schedule install`; remove with `caravan schedule remove`.\n"
            "[Unit]\n"
-           "Description=Caravan nightly sync (push records, pull changes)\n"
+           "Description=Caravan nightly sync of " +
+           systemd_text(spec.database.string()) +
+           " (push records, pull changes)\n"
            "\n"
            "[Service]\n"
            "Type=oneshot\n"
@@ -337,8 +384,8 @@ std::string systemd_service_text(const ScheduleSpec& spec) {
 std::string systemd_timer_text(const ScheduleSpec& spec) {
     return "# Written by `caravan schedule install`; remove with `caravan schedule remove`.\n"
            "[Unit]\n"
-           "Description=Caravan nightly sync at " +
-           spec.at.text() +
+           "Description=Caravan nightly sync of " +
+           systemd_text(spec.database.string()) + " at " + spec.at.text() +
            "\n"
            "\n"
            "[Timer]\n"
@@ -355,37 +402,75 @@ std::string systemd_timer_text(const ScheduleSpec& spec) {
 
 std::vector<std::string> cron_lines(const ScheduleSpec& spec) {
     std::string command = caravan_command(spec, &cron_word) + " >/dev/null 2>&1";
+    std::string marker = cron_marker(schedule_name(spec.database));
     return {std::to_string(spec.at.minute) + " " + std::to_string(spec.at.hour) + " * * * " +
-                command + " " + std::string(k_cron_marker),
+                command + " " + marker,
             // cron has no catch-up for missed runs: try once a little after each boot.
-            "@reboot sleep 120; " + command + " " + std::string(k_cron_marker)};
+            "@reboot sleep 120; " + command + " " + marker};
 }
+
+std::string schedule_name(const fs::path& database) {
+    // FNV-1a: stable across versions and machines, unlike std::hash.
+    std::uint64_t h = 14695981039346656037ULL;
+    for (unsigned char c : database.string()) {
+        h = (h ^ c) * 1099511628211ULL;
+    }
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>((h >> 32) ^ h));
+    return std::string(k_legacy_name) + "-" + buf;
+}
+
+namespace {
+
+// The older version's units, when their service runs `database`.
+bool legacy_units_run(const Scheduler& s, const fs::path& database) {
+    std::string service = read_text(service_path(s, k_legacy_name));
+    return service.find(" --db " + systemd_word(database.string()) + " ") != std::string::npos;
+}
+
+// Stops and deletes the units `name`; true when there were any.
+bool remove_units(const Scheduler& s, std::string_view name) {
+    bool present = fs::exists(timer_path(s, name)) || fs::exists(service_path(s, name));
+    if (s.kind == SchedulerKind::systemd && present) {
+        // Stop and disable first; a unit that was never enabled is not an error here.
+        (void)systemctl({"disable", "--now", std::string(name) + ".timer"});
+    }
+    std::error_code ec;
+    fs::remove(timer_path(s, name), ec);
+    fs::remove(service_path(s, name), ec);
+    return present;
+}
+
+} // namespace
 
 Result<std::string> install_schedule(const Scheduler& s, const ScheduleSpec& spec) {
     if (!spec.caravan.is_absolute() || !spec.database.is_absolute()) {
         // i18n-exempt: a bug in the caller (the CLI always passes absolute paths)
         return fail(ErrorCode::internal, "schedule paths must be absolute");
     }
+    const std::string name = schedule_name(spec.database);
     std::string summary =
         "sync daily at " + spec.at.text() + ", retrying until " + until_of(spec).text();
     if (s.kind == SchedulerKind::systemd || s.kind == SchedulerKind::systemd_files) {
-        if (auto ok = write_file(service_path(s), systemd_service_text(spec)); !ok) {
+        if (legacy_units_run(s, spec.database)) {
+            (void)remove_units(s, k_legacy_name);
+        }
+        if (auto ok = write_file(service_path(s, name), systemd_service_text(spec)); !ok) {
             return tl::unexpected(ok.error());
         }
-        if (auto ok = write_file(timer_path(s), systemd_timer_text(spec)); !ok) {
+        if (auto ok = write_file(timer_path(s, name), systemd_timer_text(spec)); !ok) {
             return tl::unexpected(ok.error());
         }
         if (s.kind == SchedulerKind::systemd) {
             for (const auto& args : std::vector<std::vector<std::string>>{
-                     {"daemon-reload"},
-                     {"enable", "--now", std::string(k_systemd_unit) + ".timer"}}) {
+                     {"daemon-reload"}, {"enable", "--now", name + ".timer"}}) {
                 if (auto ok = systemctl(args); !ok) {
                     return tl::unexpected(ok.error());
                 }
             }
         }
-        return "systemd user timer " + std::string(k_systemd_unit) + ".timer (" +
-               timer_path(s).string() + "): " + summary;
+        return "systemd user timer " + name + ".timer (" + timer_path(s, name).string() +
+               "): " + summary;
     }
     auto current = read_crontab(s);
     if (!current) {
@@ -393,7 +478,7 @@ Result<std::string> install_schedule(const Scheduler& s, const ScheduleSpec& spe
     }
     std::string text;
     for (const auto& line : split_lines(*current)) {
-        if (!is_ours(line)) {
+        if (!is_ours(line, spec.database)) {
             text += line + "\n";
         }
     }
@@ -403,20 +488,25 @@ Result<std::string> install_schedule(const Scheduler& s, const ScheduleSpec& spe
     if (auto ok = write_crontab(s, text); !ok) {
         return tl::unexpected(ok.error());
     }
-    return "crontab entry (" + s.name() + "): " + summary;
+    return "crontab entry " + name + " (" + s.name() + "): " + summary;
 }
 
-Result<ScheduleStatus> schedule_status(const Scheduler& s) {
+Result<ScheduleStatus> schedule_status(const Scheduler& s, const fs::path& database) {
     ScheduleStatus st;
     st.scheduler = s.name();
+    st.name = schedule_name(database);
     if (s.kind == SchedulerKind::systemd || s.kind == SchedulerKind::systemd_files) {
-        std::string timer = read_text(timer_path(s));
-        std::string service = read_text(service_path(s));
+        std::string unit = st.name;
+        if (!fs::exists(timer_path(s, unit)) && legacy_units_run(s, database)) {
+            unit = k_legacy_name;
+        }
+        std::string timer = read_text(timer_path(s, unit));
+        std::string service = read_text(service_path(s, unit));
         st.installed = !timer.empty() && !service.empty();
         if (!st.installed) {
             return st;
         }
-        st.files = {service_path(s).string(), timer_path(s).string()};
+        st.files = {service_path(s, unit).string(), timer_path(s, unit).string()};
         for (const auto& line : split_lines(timer)) {
             if (line.starts_with("OnCalendar=*-*-* ") && line.size() >= 22) {
                 st.at = line.substr(17, 5);
@@ -428,10 +518,9 @@ Result<ScheduleStatus> schedule_status(const Scheduler& s) {
             }
         }
         if (s.kind == SchedulerKind::systemd) {
-            CommandResult r =
-                run_command({"systemctl", "--user", "show", "--value", "-p",
-                             "NextElapseUSecRealtime", std::string(k_systemd_unit) + ".timer"},
-                            nullptr);
+            CommandResult r = run_command({"systemctl", "--user", "show", "--value", "-p",
+                                           "NextElapseUSecRealtime", unit + ".timer"},
+                                          nullptr);
             if (r.exit_code == 0 && !r.out.empty()) {
                 while (!r.out.empty() && (r.out.back() == '\n' || r.out.back() == ' ')) {
                     r.out.pop_back();
@@ -448,7 +537,7 @@ Result<ScheduleStatus> schedule_status(const Scheduler& s) {
         return tl::unexpected(current.error());
     }
     for (const auto& line : split_lines(*current)) {
-        if (!is_ours(line)) {
+        if (!is_ours(line, database)) {
             continue;
         }
         st.installed = true;
@@ -468,20 +557,16 @@ Result<ScheduleStatus> schedule_status(const Scheduler& s) {
     return st;
 }
 
-Result<bool> remove_schedule(const Scheduler& s) {
+Result<bool> remove_schedule(const Scheduler& s, const fs::path& database) {
     if (s.kind == SchedulerKind::systemd || s.kind == SchedulerKind::systemd_files) {
-        bool present = fs::exists(timer_path(s)) || fs::exists(service_path(s));
-        if (s.kind == SchedulerKind::systemd && present) {
-            // Stop and disable first; a unit that was never enabled is not an error here.
-            (void)systemctl({"disable", "--now", std::string(k_systemd_unit) + ".timer"});
+        bool removed = remove_units(s, schedule_name(database));
+        if (legacy_units_run(s, database)) {
+            removed = remove_units(s, k_legacy_name) || removed;
         }
-        std::error_code ec;
-        fs::remove(timer_path(s), ec);
-        fs::remove(service_path(s), ec);
-        if (s.kind == SchedulerKind::systemd && present) {
+        if (s.kind == SchedulerKind::systemd && removed) {
             (void)systemctl({"daemon-reload"});
         }
-        return present;
+        return removed;
     }
     auto current = read_crontab(s);
     if (!current) {
@@ -490,7 +575,7 @@ Result<bool> remove_schedule(const Scheduler& s) {
     std::string text;
     bool removed = false;
     for (const auto& line : split_lines(*current)) {
-        if (is_ours(line)) {
+        if (is_ours(line, database)) {
             removed = true;
         } else {
             text += line + "\n";

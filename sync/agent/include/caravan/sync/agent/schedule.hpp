@@ -9,9 +9,13 @@
 //   systemd-files       unit files only, no systemctl call (tests, or images built offline)
 //   cron                the user's crontab through `crontab -l` / `crontab -`
 //   cron-file:<path>    a file standing in for the crontab (tests)
-// Unit files go to $XDG_CONFIG_HOME/systemd/user (default ~/.config/systemd/user):
-// caravan-sync.service and caravan-sync.timer. Crontab lines carry the marker
-// "# caravan-sync" so that removal finds exactly them. One schedule per user account.
+// One schedule per device database, named after it: `schedule_name(database)` is
+// "caravan-sync-<8 hex digits of a hash of the absolute path>". Unit files go to
+// $XDG_CONFIG_HOME/systemd/user (default ~/.config/systemd/user) as <name>.service and
+// <name>.timer; crontab lines end with the marker "# <name>" so that removal finds exactly them.
+// Installing for a second database leaves the first one's schedule alone. A schedule written by
+// an older version (caravan-sync.service/.timer, or lines ending "# caravan-sync") is taken over
+// when it runs the same database, and left alone otherwise.
 
 #include <chrono>
 #include <filesystem>
@@ -57,6 +61,7 @@ struct Scheduler {
 
 struct ScheduleStatus {
     bool installed = false;
+    std::string name;                    // schedule_name(database)
     std::string scheduler;               // Scheduler::name()
     std::optional<std::string> at;       // "HH:MM"
     std::optional<std::string> command;  // what runs
@@ -71,14 +76,22 @@ struct ScheduleStatus {
 [[nodiscard]] std::string systemd_timer_text(const ScheduleSpec& spec);
 [[nodiscard]] std::vector<std::string> cron_lines(const ScheduleSpec& spec);
 
-// Replaces any existing caravan schedule. Returns a one-line description of what was done.
+// "caravan-sync-1a2b3c4d": the name of `database`'s schedule (an absolute, normal path).
+[[nodiscard]] std::string schedule_name(const std::filesystem::path& database);
+
+// Replaces the schedule of spec.database (and an older version's schedule of the same
+// database); other databases' schedules are kept. Returns a one-line description.
 [[nodiscard]] Result<std::string> install_schedule(const Scheduler& scheduler,
                                                    const ScheduleSpec& spec);
-[[nodiscard]] Result<ScheduleStatus> schedule_status(const Scheduler& scheduler);
-// true when something was removed.
-[[nodiscard]] Result<bool> remove_schedule(const Scheduler& scheduler);
+// The schedule of `database` (an absolute, normal path).
+[[nodiscard]] Result<ScheduleStatus> schedule_status(const Scheduler& scheduler,
+                                                     const std::filesystem::path& database);
+// Removes the schedule of `database`; true when something was removed. A crontab left with
+// nothing but blank lines is removed as a whole.
+[[nodiscard]] Result<bool> remove_schedule(const Scheduler& scheduler,
+                                           const std::filesystem::path& database);
 
-inline constexpr std::string_view k_cron_marker = "# caravan-sync";
-inline constexpr std::string_view k_systemd_unit = "caravan-sync";
+// What an older version wrote: one schedule per user account, under these names.
+inline constexpr std::string_view k_legacy_name = "caravan-sync";
 
 } // namespace caravan::sync::agent
