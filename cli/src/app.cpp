@@ -19,22 +19,49 @@ std::map<std::string, Setup>& commands() {
     return all;
 }
 
-// CLI11 lists every unexpected argument, and after a mistyped option name that includes the
-// free text meant for it (a consultation's question). Name only the option-like ones.
-Error extras_error(const CLI::App& app) {
-    std::string named;
-    size_t hidden = 0;
+// A leftover word is named in an error when it reads as a word someone mistyped (a command,
+// an option's value in the wrong place): short, one word, printable. Longer or multi-word text
+// may be a consultation's question typed without its option, and is only counted.
+bool nameable(const std::string& arg) {
+    if (arg.empty() || arg.size() > 40) {
+        return false;
+    }
+    return std::none_of(arg.begin(), arg.end(),
+                        [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
+}
+
+// Every leftover argument, from the top level down the chain of selected subcommands.
+std::vector<std::string> leftovers(const CLI::App& app) {
+    std::vector<std::string> all;
     const CLI::App* level = &app;
     for (int depth = 0; level && depth < 8; ++depth) {
         for (const std::string& arg : level->remaining()) {
-            if (arg.size() > 1 && arg.front() == '-') {
-                named += (named.empty() ? "" : " ") + arg;
-            } else {
-                ++hidden;
-            }
+            all.push_back(arg);
         }
         auto selected = level->get_subcommands();
         level = selected.empty() ? nullptr : selected.front();
+    }
+    return all;
+}
+
+bool has_unknown_option(const CLI::App& app) {
+    auto all = leftovers(app);
+    return std::any_of(all.begin(), all.end(),
+                       [](const std::string& a) { return a.size() > 1 && a.front() == '-'; });
+}
+
+// CLI11 lists every unexpected argument, and after a mistyped option name that includes the
+// free text meant for it (a consultation's question). Name the options and the words; count
+// the rest.
+Error extras_error(const CLI::App& app) {
+    std::string named;
+    size_t hidden = 0;
+    for (const std::string& arg : leftovers(app)) {
+        if ((arg.size() > 1 && arg.front() == '-') || nameable(arg)) {
+            named += (named.empty() ? "" : " ") + arg;
+        } else {
+            ++hidden;
+        }
     }
     MessageArg names = named.empty() ? MessageArg(msg::word_none_named) : MessageArg(named);
     if (hidden == 0) {
@@ -44,6 +71,26 @@ Error extras_error(const CLI::App& app) {
         return make_error(ErrorCode::invalid_input, msg::args_unexpected_hidden_one, names);
     }
     return make_error(ErrorCode::invalid_input, msg::args_unexpected_hidden, names, hidden);
+}
+
+// "A subcommand is required" after `caravan frobnicate`: name the word that is not a command.
+Error unknown_command_error(const CLI::App& app) {
+    const CLI::App* level = &app;
+    std::string path = "caravan";
+    for (int depth = 0; depth < 8; ++depth) {
+        auto selected = level->get_subcommands();
+        if (selected.empty()) {
+            break;
+        }
+        level = selected.front();
+        path += " " + level->get_name();
+    }
+    for (const std::string& arg : leftovers(app)) {
+        if (!arg.starts_with("-") && nameable(arg)) {
+            return make_error(ErrorCode::invalid_input, msg::command_unknown, arg, path);
+        }
+    }
+    return make_error(ErrorCode::invalid_input, msg::command_required);
 }
 
 // CLI11's own errors, reworded from its English text so that they can be translated. CLI11
@@ -61,13 +108,18 @@ Error parse_error(const CLI::App& app, const CLI::ParseError& e) {
     if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
         return extras_error(app);
     }
+    // CLI11 checks required options before it looks at unknown ones: `consult add --bogus`
+    // would report "--gender is required" and never name --bogus.
+    if (has_unknown_option(app)) {
+        return extras_error(app);
+    }
     if (dynamic_cast<const CLI::RequiredError*>(&e)) {
+        if (what.find("subcommand") != std::string::npos) {
+            return unknown_command_error(app);
+        }
         if (what.ends_with(" is required")) {
             return make_error(ErrorCode::invalid_input, msg::option_required,
                               what.substr(0, what.size() - 12));
-        }
-        if (what.find("subcommand") != std::string::npos) {
-            return make_error(ErrorCode::invalid_input, msg::command_required);
         }
     }
     if (dynamic_cast<const CLI::ArgumentMismatch*>(&e)) {
@@ -178,19 +230,26 @@ int exit_code(ErrorCode code) {
     case ErrorCode::not_found:
     case ErrorCode::ambiguous:
     case ErrorCode::conflict:
-    case ErrorCode::not_initialized: return 2;
-    case ErrorCode::busy: return 3;
+    case ErrorCode::not_initialized:
+        return 2;
+    case ErrorCode::busy:
+        return 3;
     case ErrorCode::offline:
-    case ErrorCode::timeout: return 4;
+    case ErrorCode::timeout:
+        return 4;
     case ErrorCode::auth:
-    case ErrorCode::forbidden: return 5;
+    case ErrorCode::forbidden:
+        return 5;
     case ErrorCode::server:
-    case ErrorCode::protocol: return 6;
-    case ErrorCode::upgrade_required: return 7;
+    case ErrorCode::protocol:
+        return 6;
+    case ErrorCode::upgrade_required:
+        return 7;
     case ErrorCode::corrupt:
     case ErrorCode::storage_full:
     case ErrorCode::io:
-    case ErrorCode::internal: return 1;
+    case ErrorCode::internal:
+        return 1;
     }
     return 1;
 }
@@ -202,11 +261,15 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     std::optional<std::string> db_path;
     bool json = false;
     std::string lang_text = "en";
-    app.add_option("--db", db_path, "Device database file (default: $CARAVAN_DB, else "
-                                    "$XDG_DATA_HOME/caravan/caravan.db)");
+    // Given twice (`caravan --lang ru status --lang kk`), the last one counts.
+    app.add_option("--db", db_path,
+                   "Device database file (default: $CARAVAN_DB, else "
+                   "$XDG_DATA_HOME/caravan/caravan.db)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     app.add_flag("--json", json, "Print exactly one JSON document on stdout");
     app.add_option("--lang", lang_text, "Language of labels and messages: kk, ru or en")
-        ->check(CLI::IsMember({"kk", "ru", "en"}));
+        ->check(CLI::IsMember({"kk", "ru", "en"}))
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     // Global options may follow the subcommand (`caravan consult list --json`); a subcommand's
     // own option of the same name (`consult add --lang kk`) takes precedence.
     app.fallthrough(true);
