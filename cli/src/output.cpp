@@ -52,8 +52,8 @@ const std::map<std::string_view, Phrase>& phrases() {
         {"photos", {"фотосуреттер", "фотографии", "photos"}},
         {"events", {"оқиғалар", "события", "events"}},
         {"unsynced", {"синхрондалмаған", "не синхронизировано", "unsynced changes"}},
-        {"oldest unsynced", {"ең ескі синхрондалмаған", "самое старое несинхронизированное",
-                             "oldest unsynced"}},
+        {"oldest unsynced",
+         {"ең ескі синхрондалмаған", "самое старое несинхронизированное", "oldest unsynced"}},
         {"conflicts", {"қайшылықтар", "конфликты", "conflicts"}},
         {"yes", {"иә", "да", "yes"}},
         {"no", {"жоқ", "нет", "no"}},
@@ -93,7 +93,9 @@ std::string labels(Context& ctx, const client::Enumeration& e,
     return out;
 }
 
-std::string yes_no(Context& ctx, bool value) { return std::string(phrase(ctx, value ? "yes" : "no")); }
+std::string yes_no(Context& ctx, bool value) {
+    return std::string(phrase(ctx, value ? "yes" : "no"));
+}
 
 void print_table(std::ostream& out, const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows) {
@@ -121,6 +123,50 @@ void print_table(std::ostream& out, const std::vector<std::string>& header,
     for (const auto& row : rows) {
         print_row(row);
     }
+}
+
+StreamTable::StreamTable(std::ostream& out, std::vector<std::string> header,
+                         const std::vector<size_t>& width_hints)
+    : m_out(out), m_header(std::move(header)), m_widths(m_header.size(), 0) {
+    for (size_t i = 0; i < m_header.size(); ++i) {
+        m_widths[i] =
+            std::max(client::utf8_length(m_header[i]), i < width_hints.size() ? width_hints[i] : 0);
+    }
+}
+
+void StreamTable::print(const std::vector<std::string>& cells) {
+    std::string line;
+    for (size_t i = 0; i < cells.size() && i < m_widths.size(); ++i) {
+        line += cells[i];
+        if (i + 1 < cells.size()) {
+            const size_t used = client::utf8_length(cells[i]);
+            line.append(used < m_widths[i] ? m_widths[i] - used + 2 : 2, ' ');
+        }
+    }
+    m_out << line << "\n";
+}
+
+void StreamTable::row(const std::vector<std::string>& cells) {
+    if (!m_started) {
+        print(m_header);
+        m_started = true;
+    }
+    print(cells);
+}
+
+void StreamTable::finish() {
+    if (!m_started) {
+        print(m_header);
+        m_started = true;
+    }
+}
+
+size_t widest_label(Context& ctx, const client::Enumeration& e) {
+    size_t widest = 0;
+    for (const auto& v : e.values) {
+        widest = std::max(widest, client::utf8_length(e.label(v.code, ctx.lang)));
+    }
+    return widest;
 }
 
 } // namespace caravan::cli

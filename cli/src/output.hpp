@@ -26,6 +26,29 @@ void print_json(Context& ctx, const nlohmann::json& document);
 void print_table(std::ostream& out, const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows);
 
+// A table printed row by row (a list of 100,000 consultations is never collected), aligned on
+// widths known in advance: each column is as wide as the widest of its header and its
+// `width_hint` (a stored code's longest label, the longest village name, ...); a longer cell
+// shifts the rest of its row. The header is printed with the first row, or by finish() when
+// there is none, so that an error found before any row leaves nothing half printed.
+class StreamTable {
+  public:
+    StreamTable(std::ostream& out, std::vector<std::string> header,
+                const std::vector<size_t>& width_hints);
+    void row(const std::vector<std::string>& cells);
+    void finish();
+
+  private:
+    void print(const std::vector<std::string>& cells);
+    std::ostream& m_out;
+    std::vector<std::string> m_header;
+    std::vector<size_t> m_widths;
+    bool m_started = false;
+};
+
+// The widest label of `e` in the context's language, in characters.
+[[nodiscard]] size_t widest_label(Context& ctx, const client::Enumeration& e);
+
 [[nodiscard]] std::string yes_no(Context& ctx, bool value);
 
 } // namespace caravan::cli

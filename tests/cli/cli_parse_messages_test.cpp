@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
+#include "caravan/client/text.hpp"
 #include "cli_helpers.hpp"
 #include "temp_dir.hpp"
 
@@ -67,4 +70,63 @@ TEST_CASE("cli: a repeated --lang or --db takes the last value", "[cli]") {
     r = run_cli(Mode::binary, dir / "other.db", {"--db", db.string(), "status"});
     INFO(r.err);
     CHECK(r.code == 0);
+}
+
+namespace {
+
+// The character column at which `word` starts on `line` (UTF-8 aware).
+size_t column_of(const std::string& line, const std::string& word) {
+    auto at = line.find(word);
+    REQUIRE(at != std::string::npos);
+    return client::utf8_length(std::string_view(line).substr(0, at));
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+} // namespace
+
+TEST_CASE("cli: consult list is an aligned table, and an error prints no half table", "[cli]") {
+    test::TempDir dir;
+    const auto db = dir / "device.db";
+    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."});
+    run_cli_ok(Mode::in_process, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
+    run_cli_ok(Mode::in_process, db,
+               {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    run_cli_ok(Mode::in_process, db,
+               {"consult", "add", "--gender", "female", "--age", "33-45", "--category",
+                "unemployed", "--topic", "land", "--outcome", "case", "--question", "q"});
+    run_cli_ok(Mode::in_process, db,
+               {"consult", "add", "--gender", "male", "--age", "59+", "--category", "older",
+                "--topic", "benefits", "--outcome", "advice", "--question", "q"});
+    for (const char* lang : {"en", "kk", "ru"}) {
+        INFO(lang);
+        auto r = run_cli(Mode::in_process, db, {"--lang", lang, "consult", "list"});
+        REQUIRE(r.code == 0);
+        // Regression: tab-separated, unaligned.
+        CHECK_THAT(r.out, !Catch::Contains("\t"));
+        auto lines = lines_of(r.out);
+        REQUIRE(lines.size() == 3);
+        // The date and the village start in the same column on every line.
+        CHECK(column_of(lines[1], "2024-05-14") == column_of(lines[2], "2024-05-14"));
+        CHECK(column_of(lines[1], "Қызылжар") == column_of(lines[2], "Қызылжар"));
+    }
+    // The outcome column (before the free-length topics) lines up too.
+    auto lines = lines_of(run_cli(Mode::in_process, db, {"consult", "list"}).out);
+    CHECK(column_of(lines[1], "case taken on") == column_of(lines[2], "advice given"));
+
+    // Regression: the header was printed before the error.
+    auto r = run_cli(Mode::in_process, db, {"consult", "list", "--from", "2024-5-1"});
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    // No rows and no error: the header alone.
+    r = run_cli(Mode::in_process, db, {"consult", "list", "--from", "2025-01-01"});
+    CHECK(r.code == 0);
+    CHECK(lines_of(r.out).size() == 1);
 }

@@ -1,3 +1,4 @@
+#include "caravan/client/text.hpp"
 #include "common.hpp"
 
 #include "caravan/client/hlc.hpp"
@@ -51,16 +52,18 @@ void setup_edit(CLI::App* group, Registry& registry) {
     edit->add_option("--gender", o->patch.gender, "female, male or unrecorded");
     edit->add_option("--age", o->patch.age, "Age band");
     edit->add_option("--category", o->patch.category, "Social category");
-    edit->add_flag_callback("--vulnerable", [o] { o->patch.vulnerable = true; }, "Mark vulnerable");
-    edit->add_flag_callback("--not-vulnerable", [o] { o->patch.vulnerable = false; },
-                            "Mark not vulnerable");
+    edit->add_flag_callback(
+        "--vulnerable", [o] { o->patch.vulnerable = true; }, "Mark vulnerable");
+    edit->add_flag_callback(
+        "--not-vulnerable", [o] { o->patch.vulnerable = false; }, "Mark not vulnerable");
     edit->add_option("--topic", o->topics, "Topics (replace the list; repeat for several)");
     edit->add_option("--outcome", o->patch.outcome, "advice, referred, document or case");
     edit->add_option("--question", o->patch.question, "Summary of the question");
     edit->add_option("--advice", o->patch.advice, "Summary of the advice");
-    edit->add_flag_callback("--follow-up", [o] { o->patch.follow_up = true; }, "Needs follow-up");
-    edit->add_flag_callback("--no-follow-up", [o] { o->patch.follow_up = false; },
-                            "No follow-up needed");
+    edit->add_flag_callback(
+        "--follow-up", [o] { o->patch.follow_up = true; }, "Needs follow-up");
+    edit->add_flag_callback(
+        "--no-follow-up", [o] { o->patch.follow_up = false; }, "No follow-up needed");
     edit->add_option("--lang", o->patch.lang, "kk or ru");
     edit->callback([&registry, o] {
         registry.set([o](Context& ctx) -> Result<void> {
@@ -106,24 +109,39 @@ void setup_list(CLI::App* group, Registry& registry) {
             CARAVAN_TRY_ENGINE(engine, ctx);
             // Streamed: rows are printed as they are read, never collected.
             bool first = true;
+            std::optional<StreamTable> table;
             if (ctx.json) {
                 ctx.out << "[";
             } else {
-                ctx.out << phrase(ctx, "id") << "\t" << phrase(ctx, "date") << "\t"
-                        << phrase(ctx, "village") << "\t" << phrase(ctx, "gender") << "\t"
-                        << phrase(ctx, "age") << "\t" << phrase(ctx, "category") << "\t"
-                        << phrase(ctx, "topics") << "\t" << phrase(ctx, "outcome") << "\n";
+                size_t village_width = 0;
+                CARAVAN_TRY(villages, engine.list_villages());
+                for (const auto& v : villages) {
+                    village_width = std::max(village_width, client::utf8_length(v.name));
+                }
+                // Topics last: the one column whose width has no bound.
+                table.emplace(
+                    ctx.out,
+                    std::vector<std::string>{
+                        std::string(phrase(ctx, "id")), std::string(phrase(ctx, "date")),
+                        std::string(phrase(ctx, "village")), std::string(phrase(ctx, "gender")),
+                        std::string(phrase(ctx, "age")), std::string(phrase(ctx, "category")),
+                        std::string(phrase(ctx, "outcome")), std::string(phrase(ctx, "topics"))},
+                    std::vector<size_t>{8, 10, village_width,
+                                        widest_label(ctx, client::enums::gender),
+                                        widest_label(ctx, client::enums::age),
+                                        widest_label(ctx, client::enums::category),
+                                        widest_label(ctx, client::enums::outcome), 0});
             }
             auto ok = engine.list_consultations(*f, [&](const client::Consultation& c) {
                 if (ctx.json) {
                     ctx.out << (first ? "\n" : ",\n") << client::to_json(c).dump();
                 } else {
-                    ctx.out << client::short_id(c.id) << "\t" << c.date << "\t" << c.village
-                            << "\t" << label(ctx, client::enums::gender, c.person.gender) << "\t"
-                            << label(ctx, client::enums::age, c.person.age) << "\t"
-                            << label(ctx, client::enums::category, c.person.category) << "\t"
-                            << labels(ctx, client::enums::topic, c.topics) << "\t"
-                            << label(ctx, client::enums::outcome, c.outcome) << "\n";
+                    table->row({client::short_id(c.id), c.date, c.village,
+                                label(ctx, client::enums::gender, c.person.gender),
+                                label(ctx, client::enums::age, c.person.age),
+                                label(ctx, client::enums::category, c.person.category),
+                                label(ctx, client::enums::outcome, c.outcome),
+                                labels(ctx, client::enums::topic, c.topics)});
                 }
                 first = false;
                 return static_cast<bool>(ctx.out);
@@ -133,6 +151,9 @@ void setup_list(CLI::App* group, Registry& registry) {
                     ctx.out << "\n]\n"; // keep stdout one document; the error goes to stderr
                 }
                 return ok;
+            }
+            if (table) {
+                table->finish();
             }
             if (ctx.json) {
                 ctx.out << (first ? "]\n" : "\n]\n");
@@ -162,7 +183,8 @@ void setup_show(CLI::App* group, Registry& registry) {
 
 void setup_history(CLI::App* group, Registry& registry) {
     auto id = std::make_shared<std::string>();
-    auto* history = group->add_subcommand("history", "Every change of a consultation: by whom, when");
+    auto* history =
+        group->add_subcommand("history", "Every change of a consultation: by whom, when");
     history->add_option("id", *id, "Consultation id or id fragment")->required();
     history->callback([&registry, id] {
         registry.set([id](Context& ctx) -> Result<void> {
