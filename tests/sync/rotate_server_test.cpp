@@ -69,7 +69,7 @@ TEST_CASE("server rotate: a repeated request for the same new id issues a fresh 
 
     CHECK(rotate(http, old.token, old.id, "not-a-uuid").code() == "malformed");
     CHECK(rotate(http, old.token, old.id, old.id).code() == "malformed");
-    CHECK(rotate(http, old.token, old.id, other.id).code() == "malformed"); // already enrolled
+    CHECK(rotate(http, old.token, old.id, other.id).code() == "device_id_taken"); // enrolled
     CHECK(rotate(http, old.token, other.id, new_id()).code() == "forbidden");
     CHECK(rotate(http, "", old.id, new_id()).code() == "unauthenticated");
     Reply garbage = http.post("/v1/rotate", old.token, "{\"device_id\": 5}");

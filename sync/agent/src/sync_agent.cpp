@@ -965,20 +965,25 @@ Result<EnrollResult> SyncAgent::enroll(const EnrollRequest& request) {
     if (!device) {
         return tl::unexpected(device.error());
     }
-    Session s(*this, SyncTuning{}, std::nullopt, m_env.seed);
+    Session s(*this, request.tuning, m_env.now() + k_enroll_deadline, m_env.seed);
     s.device_id = device->id;
     std::string body = json{{"code", *code},
                             {"device_id", device->id},
                             {"lawyer", device->lawyer},
                             {"app_version", m_env.app_version}}
                            .dump();
-    auto reply =
-        s.exchange([&] { return s.make_request("POST", "/v1/enroll", &body, false); }, {}, 1);
+    // A retry after a lost answer is safe: the server answers the same code for the same id
+    // again (a fresh token) as long as this device has not used a token of it.
+    auto reply = s.exchange([&] { return s.make_request("POST", "/v1/enroll", &body, false); },
+                            {}, std::max(1, request.tuning.max_attempts));
     if (!reply) {
         return tl::unexpected(reply.error());
     }
     if (reply->status == 403 && reply->error_code == "invalid_code") {
         return fail(ErrorCode::forbidden, msg::code_refused);
+    }
+    if (reply->status == 409 && reply->error_code == "device_id_taken") {
+        return fail(ErrorCode::forbidden, msg::enroll_device_known);
     }
     if (reply->status != 200) {
         return tl::unexpected(error_from_reply(*reply));

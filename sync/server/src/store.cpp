@@ -76,13 +76,20 @@ ALTER TABLE enrolled_devices ADD COLUMN predecessor TEXT;
 ALTER TABLE enrolled_devices ADD COLUMN rotated_at INTEGER;
 CREATE INDEX enrolled_devices_by_predecessor ON enrolled_devices(predecessor);
 )sql"},
+    // A device id is enrolled once (docs/security.md, "Device identity takeover"): when a device
+    // first spoke with its own token. Devices enrolled before this count as having spoken.
+    {3, R"sql(
+ALTER TABLE enrolled_devices ADD COLUMN first_used_at INTEGER;
+UPDATE enrolled_devices SET first_used_at = coalesce(last_sync_at, enrolled_at);
+)sql"},
 };
 
 constexpr std::string_view k_device_columns =
     "device_id, lawyer, role, regions, enrolled_at, revoked_at, acked_seq, last_sync_at,"
-    " app_version, queue_depth, oldest_unsynced, successor, predecessor, rotated_at";
+    " app_version, queue_depth, oldest_unsynced, successor, predecessor, rotated_at,"
+    " first_used_at";
 // The column after k_device_columns in queries that add the token hash.
-constexpr int k_token_hash_column = 14;
+constexpr int k_token_hash_column = 15;
 
 // Pulled events stop short of this many bytes of payload (plus a per-event allowance), far
 // below the 8 MiB a peer accepts.
@@ -129,6 +136,7 @@ DeviceRecord read_device(const Statement& s) {
     d.successor = s.column_opt_text(11);
     d.predecessor = s.column_opt_text(12);
     d.rotated_at_ms = s.column_opt_int(13);
+    d.first_used_at_ms = s.column_opt_int(14);
     return d;
 }
 
@@ -498,7 +506,7 @@ ApiResult<Enrollment> Store::enroll(std::string_view code_in, std::string_view d
     if (!tx) {
         return tl::unexpected(internal(tx.error()));
     }
-    auto find = m_db.cached("SELECT code_hash, lawyer, role, regions, expires_at, used_at"
+    auto find = m_db.cached("SELECT code_hash, lawyer, role, regions, expires_at, used_at, used_by"
                             " FROM enrollment_codes WHERE code_hash = ?");
     if (!find) {
         return tl::unexpected(internal(find.error()));
@@ -509,8 +517,7 @@ ApiResult<Enrollment> Store::enroll(std::string_view code_in, std::string_view d
         return tl::unexpected(internal(row.error()));
     }
     const std::int64_t now = now_ms();
-    if (!*row || !same_hash((*find)->column_text(0), code_hash) || !(*find)->is_null(5) ||
-        (*find)->column_int(4) <= now) {
+    if (!*row || !same_hash((*find)->column_text(0), code_hash) || (*find)->column_int(4) <= now) {
         (*find)->reset();
         return refuse(codes::invalid_code, std::string(refusal));
     }
@@ -520,35 +527,75 @@ ApiResult<Enrollment> Store::enroll(std::string_view code_in, std::string_view d
     device.role = parse_role((*find)->column_text(2)).value_or(Role::lawyer);
     device.regions = parse_regions((*find)->column_text(3));
     device.enrolled_at_ms = now;
+    const std::optional<std::int64_t> used_at = (*find)->column_opt_int(5);
+    const std::optional<std::string> used_by = (*find)->column_opt_text(6);
     (*find)->reset();
 
+    // An id is enrolled once: whatever the server knows of it (a device record, enrolled,
+    // revoked, rotated, a predecessor or successor; or events) closes it to new enrollments.
+    // Every device learns every device id as reference data, so an open id would let any code
+    // holder take over another device's identity, region and acknowledged sequence.
+    const std::string_view taken =
+        "this device id is already known to the server and cannot be enrolled again;"
+        " a device that needs a new enrollment needs a new device id";
+    auto known = load_device(device_id);
+    if (!known) {
+        return tl::unexpected(internal(known.error()));
+    }
     std::string token = new_token();
-    // Re-enrolling a device id keeps its acknowledged sequence (its log continues) and gives
-    // it a new token, role and regions; the old token stops working.
-    auto upsert = m_db.cached(
-        "INSERT INTO enrolled_devices(device_id, lawyer, role, regions, token_hash, enrolled_at,"
-        " app_version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-        " ON CONFLICT(device_id) DO UPDATE SET lawyer = excluded.lawyer, role = excluded.role,"
-        " regions = excluded.regions, token_hash = excluded.token_hash,"
-        " enrolled_at = excluded.enrolled_at, revoked_at = NULL,"
-        " app_version = coalesce(excluded.app_version, app_version)");
-    if (!upsert) {
-        return tl::unexpected(internal(upsert.error()));
-    }
-    (*upsert)->bind_all(device.device_id, device.lawyer, std::string(to_string(device.role)),
-                        json(device.regions).dump(), hash_secret(token), now);
-    (*upsert)->bind(7, report.app_version);
-    if (auto ok = (*upsert)->run(); !ok) {
-        return tl::unexpected(internal(ok.error()));
-    }
-    auto used =
-        m_db.cached("UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_hash = ?");
-    if (!used) {
-        return tl::unexpected(internal(used.error()));
-    }
-    (*used)->bind_all(now, device.device_id, code_hash);
-    if (auto ok = (*used)->run(); !ok) {
-        return tl::unexpected(internal(ok.error()));
+    if (used_at) {
+        // The code was used. The only answer is to a repeat of that very enrollment whose
+        // answer was lost: same id, the record it created untouched since, and no request made
+        // with its token yet (so the token being replaced was never received).
+        if (used_by != device.device_id) {
+            return refuse(codes::invalid_code, std::string(refusal));
+        }
+        const bool repeat = *known && (*known)->enrolled_at_ms == *used_at &&
+                            !(*known)->spoken() && !(*known)->revoked() && !(*known)->rotated();
+        if (!repeat) {
+            return refuse(codes::device_id_taken, std::string(taken));
+        }
+        auto update = m_db.cached("UPDATE enrolled_devices SET token_hash = ?"
+                                  " WHERE device_id = ? AND first_used_at IS NULL");
+        if (!update) {
+            return tl::unexpected(internal(update.error()));
+        }
+        (*update)->bind_all(hash_secret(token), device.device_id);
+        if (auto ok = (*update)->run(); !ok) {
+            return tl::unexpected(internal(ok.error()));
+        }
+    } else {
+        if (*known) {
+            return refuse(codes::device_id_taken, std::string(taken));
+        }
+        auto held = m_log.last_seq(device_id);
+        if (!held) {
+            return tl::unexpected(internal(held.error()));
+        }
+        if (*held > 0) {
+            return refuse(codes::device_id_taken, std::string(taken));
+        }
+        auto insert = m_db.cached(
+            "INSERT INTO enrolled_devices(device_id, lawyer, role, regions, token_hash,"
+            " enrolled_at, app_version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        if (!insert) {
+            return tl::unexpected(internal(insert.error()));
+        }
+        (*insert)->bind_all(device.device_id, device.lawyer, std::string(to_string(device.role)),
+                            json(device.regions).dump(), hash_secret(token), now);
+        (*insert)->bind(7, report.app_version);
+        if (auto ok = (*insert)->run(); !ok) {
+            return tl::unexpected(internal(ok.error()));
+        }
+        auto used = m_db.cached(
+            "UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_hash = ?");
+        if (!used) {
+            return tl::unexpected(internal(used.error()));
+        }
+        (*used)->bind_all(now, device.device_id, code_hash);
+        if (auto ok = (*used)->run(); !ok) {
+            return tl::unexpected(internal(ok.error()));
+        }
     }
     auto stored = load_device(device.device_id);
     if (!stored || !*stored) {
@@ -592,6 +639,49 @@ ApiResult<DeviceRecord> Store::authenticate(std::string_view token, bool allow_r
                       "this device id was replaced by " + client::short_id(*device.successor) +
                           "; its events stay on the server",
                       {{"successor", *device.successor}});
+    }
+    if (!device.spoken()) {
+        // The device speaks for the first time: from now on no repeat of the enrollment or
+        // rotation that created it can replace its token. Once per device, so no lock is held
+        // for it on every request. Tied to this token: if a repeat replaced it in between,
+        // nothing is marked and this token is no longer valid.
+        const std::int64_t now = now_ms();
+        auto mark = m_db.cached("UPDATE enrolled_devices SET first_used_at = ?"
+                                " WHERE device_id = ? AND token_hash = ? AND first_used_at IS NULL");
+        if (!mark) {
+            return tl::unexpected(internal(mark.error()));
+        }
+        (*mark)->bind_all(now, device.device_id, token_hash);
+        if (auto ok = (*mark)->run(); !ok) {
+            return tl::unexpected(internal(ok.error()));
+        }
+        if (m_db.changes() == 0) {
+            auto again = load_device(device.device_id);
+            if (!again) {
+                return tl::unexpected(internal(again.error()));
+            }
+            if (!*again || !(*again)->spoken()) {
+                return refuse(codes::unauthenticated, "unknown or malformed token");
+            }
+            // Marked by a concurrent request of this device: check the token is still this one.
+            auto same = m_db.cached("SELECT 1 FROM enrolled_devices WHERE device_id = ?"
+                                    " AND token_hash = ?");
+            if (!same) {
+                return tl::unexpected(internal(same.error()));
+            }
+            (*same)->bind_all(device.device_id, token_hash);
+            auto hit = (*same)->step();
+            (*same)->reset();
+            if (!hit) {
+                return tl::unexpected(internal(hit.error()));
+            }
+            if (!*hit) {
+                return refuse(codes::unauthenticated, "unknown or malformed token");
+            }
+            device.first_used_at_ms = (*again)->first_used_at_ms;
+        } else {
+            device.first_used_at_ms = now;
+        }
     }
     return device;
 }
@@ -657,8 +747,22 @@ ApiResult<Enrollment> Store::rotate(const DeviceRecord& device, std::string_view
     std::string token = new_token();
     if (repeat) {
         // The first answer was lost: the same successor gets a fresh token (the first one was
-        // never stored by the device). Nothing else changes; its events, if any, stay.
-        auto update = m_db.cached("UPDATE enrolled_devices SET token_hash = ? WHERE device_id = ?");
+        // never stored by the device). Nothing else changes. Only while the successor has not
+        // spoken: after that the old token (in any old copy of the database) could otherwise
+        // re-claim the successor and cut off the device that legitimately holds it.
+        auto successor = load_device(new_device_id);
+        if (!successor) {
+            return tl::unexpected(internal(successor.error()));
+        }
+        if (!*successor || (*successor)->spoken() || (*successor)->revoked() ||
+            (*successor)->rotated()) {
+            return refuse(codes::device_id_taken,
+                          "the new device id has been in use with its own token since; it"
+                          " cannot be claimed again",
+                          {{"successor", *old.successor}});
+        }
+        auto update = m_db.cached("UPDATE enrolled_devices SET token_hash = ?"
+                                  " WHERE device_id = ? AND first_used_at IS NULL");
         if (!update) {
             return tl::unexpected(internal(update.error()));
         }
@@ -676,7 +780,9 @@ ApiResult<Enrollment> Store::rotate(const DeviceRecord& device, std::string_view
             return tl::unexpected(internal(held.error()));
         }
         if (*taken || *held > 0) {
-            return refuse(codes::malformed, "\"new_device_id\" is already known to the server");
+            return refuse(codes::device_id_taken,
+                          "\"new_device_id\" is already known to the server; an id is enrolled"
+                          " once");
         }
         auto insert = m_db.cached(
             "INSERT INTO enrolled_devices(device_id, lawyer, role, regions, token_hash,"

@@ -102,7 +102,11 @@ struct EnrollRequest {
     std::string server_url; // normalized base URL the transport talks to
     std::string code;       // as typed; normalized to XXX-XXX-XXX
     std::optional<std::string> ca_file;
+    SyncTuning tuning{}; // retries: max_attempts, retry_base, retry_cap
 };
+
+// How long `enroll` keeps retrying at most (a wait that would end later is not started).
+inline constexpr Millis k_enroll_deadline{120000};
 
 struct EnrollResult {
     std::string device_id;
@@ -123,8 +127,12 @@ class SyncAgent {
     SyncAgent& operator=(const SyncAgent&) = delete;
 
     // Registers this device (it must be initialised) with the server behind the transport and
-    // stores the credentials. Not retried: an enrolment code is single-use, so a repeat after a
-    // lost answer would be refused anyway.
+    // stores the credentials. Retried like every request (offline, timeout, 5xx, 429, a
+    // garbled answer; at most tuning.max_attempts tries within k_enroll_deadline): the server
+    // answers a repeat of the same code for the same device id as it answered the first, until
+    // the device has used its token. forbidden with msg::code_refused for a code the server
+    // refuses, with msg::enroll_device_known for a device id it knows already (the code stays
+    // unused).
     [[nodiscard]] Result<EnrollResult> enroll(const EnrollRequest& request);
 
     // Pushes the outbox, pulls everything new, optionally verifies; records the run in

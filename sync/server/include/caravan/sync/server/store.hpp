@@ -59,8 +59,13 @@ struct DeviceRecord {
     std::optional<std::string> successor;
     std::optional<std::string> predecessor;
     std::optional<std::int64_t> rotated_at_ms;
+    // When the device first made an authenticated request with its own token ("spoke"). Until
+    // then a repeat of the enrollment or rotation that created it (its answer lost) may issue
+    // it a fresh token; from then on nothing can claim the id again.
+    std::optional<std::int64_t> first_used_at_ms;
     [[nodiscard]] bool revoked() const { return revoked_at_ms.has_value(); }
     [[nodiscard]] bool rotated() const { return successor.has_value(); }
+    [[nodiscard]] bool spoken() const { return first_used_at_ms.has_value(); }
 };
 
 // What a device reports about itself in request headers (each part only when sent).
@@ -128,19 +133,30 @@ class Store {
     [[nodiscard]] Result<std::vector<client::ConflictEntry>> conflicts();
 
     // ---- protocol --------------------------------------------------------------------------
-    // invalid_code when the code is unknown, used or expired; malformed for a bad device id.
+    // Enrolls a device id the server has never known. A device id is enrolled once: an id that
+    // is or ever was enrolled (revoked, rotated, a predecessor or a successor) or that has
+    // events gets device_id_taken and nothing is written (the code stays unused). One repeat
+    // is answered: the same code for the same id, while the code is still within its validity
+    // and before the device has spoken, gets a fresh token for the same device record (the
+    // first answer was lost). invalid_code when the code is unknown, expired, or used (by
+    // another id, or by this id in a way that is not such a repeat); malformed for a bad id.
     [[nodiscard]] ApiResult<Enrollment> enroll(std::string_view code, std::string_view device_id,
                                                const SyncReport& report);
     // unauthenticated, device_revoked, or device_rotated (with "successor") unless
-    // `allow_rotated` (only POST /v1/rotate takes a replaced device's token).
+    // `allow_rotated` (only POST /v1/rotate takes a replaced device's token). The first
+    // successful call for a device records that it has spoken (first_used_at_ms), tied to the
+    // token presented: a token replaced meanwhile is unauthenticated.
     [[nodiscard]] ApiResult<DeviceRecord> authenticate(std::string_view token,
                                                        bool allow_rotated = false);
     // Gives `device`'s enrollment (lawyer, role, regions) to the new id `new_device_id` with a
     // fresh token, records it as the successor, and stops `device` from pushing or pulling
     // (its events stay in the feed and become part of the successor's own scope). Repeating
     // the request for the same successor (an answer lost on the way) issues a fresh token and
-    // changes nothing else. malformed: a bad or already used new id; device_rotated: `device`
-    // was replaced by another id already; device_revoked.
+    // changes nothing else, but only while the successor has not spoken (and is neither
+    // revoked nor rotated): after that the repeat gets device_id_taken. malformed: a bad new id
+    // or the device's own; device_id_taken: a new id the server already knows (any device id,
+    // enrolled, revoked or rotated, or one with events); device_rotated: `device` was replaced
+    // by another id already; device_revoked.
     [[nodiscard]] ApiResult<Enrollment>
     rotate(const DeviceRecord& device, std::string_view new_device_id, const SyncReport& report);
     [[nodiscard]] ApiResult<PushResponse>
