@@ -207,6 +207,13 @@ std::filesystem::path Context::database_path() const {
 Result<client::Engine*> Context::engine() {
     if (!m_engine) {
         client::EngineOptions options;
+        options.create = may_create;
+        // A missing parent directory is created only for the default location (the user's
+        // data directory, which a first `init` makes); a path given with --db or CARAVAN_DB
+        // must name an existing directory, so that a typo does not scatter databases.
+        const char* env_db = std::getenv("CARAVAN_DB");
+        options.create_directories = may_create && !db_path && !(env_db && *env_db);
+        options.integrity_check = !open_damaged;
         if (const char* timeout = std::getenv("CARAVAN_BUSY_TIMEOUT_MS")) {
             options.busy_timeout_ms = std::max(0, std::atoi(timeout));
         }

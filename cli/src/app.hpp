@@ -36,6 +36,11 @@ struct Context {
     // Set by an action that printed its own --json document before failing (e.g. an import
     // report listing bad rows): run() then reports the error on stderr only.
     bool json_printed = false;
+    // Only `init` creates the database file; every other command finds a missing file
+    // "not initialised" and leaves nothing behind.
+    bool may_create = false;
+    // Open without the quick integrity check (`check` reports the damage itself).
+    bool open_damaged = false;
 
     // Opens the device database on first use.
     [[nodiscard]] Result<client::Engine*> engine();

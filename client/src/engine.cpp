@@ -75,11 +75,16 @@ Engine::~Engine() = default;
 
 Result<Engine> Engine::open(const std::filesystem::path& path, EngineOptions options) {
     storage::OpenOptions open_options;
+    open_options.create = options.create;
+    open_options.create_directories = options.create_directories;
     open_options.busy_timeout_ms = options.busy_timeout_ms;
     open_options.integrity_check = options.integrity_check;
     open_options.application_id = k_device_application_id;
     auto db = storage::Database::open(path, open_options);
     if (!db) {
+        if (!options.create && db.error().code == ErrorCode::not_found) {
+            return fail(ErrorCode::not_initialized, msg::database_not_created, path.string());
+        }
         return tl::unexpected(db.error());
     }
     // Every component migrates in one transaction: the database is fully upgraded or untouched,

@@ -1,7 +1,14 @@
 #include "caravan/client/export/xlsx.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
 
 #include <xlsxwriter.h>
 
@@ -54,6 +61,87 @@ bool taken(const std::string& name, const std::vector<std::string>& used) {
     }
     return std::any_of(used.begin(), used.end(),
                        [&](const std::string& u) { return fold_case(u) == folded; });
+}
+
+// libxlsxwriter reports its own errors on stderr ("[ERROR] workbook_close(): Zip ZIP_ERRNO
+// ... System error = No space left on device") before returning a code: raw English lines
+// that name our temporary files. While it runs, stderr goes to a memory file; its lines are
+// kept to tell a full disk apart, and any line that is not the library's is passed on. The
+// redirection is process-wide, so one capture runs at a time.
+class LibraryOutput {
+  public:
+    LibraryOutput() : m_lock(mutex()) {
+        std::fflush(stderr);
+        m_memory = ::memfd_create("caravan-xlsx-stderr", MFD_CLOEXEC);
+        m_saved = m_memory >= 0 ? ::dup(STDERR_FILENO) : -1;
+        if (m_saved < 0 || ::dup2(m_memory, STDERR_FILENO) < 0) {
+            release();
+        }
+    }
+    ~LibraryOutput() { finish(); }
+    LibraryOutput(const LibraryOutput&) = delete;
+    LibraryOutput& operator=(const LibraryOutput&) = delete;
+
+    // Restores stderr; returns the library's lines.
+    std::string finish() {
+        if (m_saved < 0) {
+            release();
+            return m_library;
+        }
+        std::fflush(stderr);
+        ::dup2(m_saved, STDERR_FILENO);
+        std::string captured;
+        char buf[4096];
+        for (off_t at = 0;;) {
+            ssize_t n = ::pread(m_memory, buf, sizeof buf, at);
+            if (n <= 0) {
+                break;
+            }
+            captured.append(buf, static_cast<std::size_t>(n));
+            at += n;
+        }
+        release();
+        std::string others;
+        for (std::size_t start = 0; start < captured.size();) {
+            std::size_t end = captured.find('\n', start);
+            end = end == std::string::npos ? captured.size() : end + 1;
+            std::string_view line(captured.data() + start, end - start);
+            (line.starts_with("[ERROR]") || line.starts_with("[WARNING]") ? m_library : others) +=
+                line;
+            start = end;
+        }
+        if (!others.empty()) {
+            (void)!::write(STDERR_FILENO, others.data(), others.size());
+        }
+        return m_library;
+    }
+
+  private:
+    static std::mutex& mutex() {
+        static std::mutex m;
+        return m;
+    }
+    void release() {
+        if (m_saved >= 0) {
+            ::close(m_saved);
+            m_saved = -1;
+        }
+        if (m_memory >= 0) {
+            ::close(m_memory);
+            m_memory = -1;
+        }
+    }
+    std::lock_guard<std::mutex> m_lock;
+    int m_memory = -1;
+    int m_saved = -1;
+    std::string m_library;
+};
+
+// True when the library's lines or errno say that the disk is full.
+bool disk_full(const std::string& library_lines, int err) {
+    return err == ENOSPC || err == EDQUOT ||
+           library_lines.find(std::strerror(ENOSPC)) != std::string::npos ||
+           library_lines.find(std::strerror(EDQUOT)) != std::string::npos;
 }
 
 Error library_error(lxw_error e, std::string_view what) {
@@ -153,7 +241,10 @@ Result<XlsxWriter> XlsxWriter::create(const std::filesystem::path& file,
     lxw_options.constant_memory = LXW_TRUE;
     lxw_options.tmpdir = impl->tmpdir.data();
     lxw_options.use_zip64 = LXW_TRUE; // large journals stay readable
-    impl->book = workbook_new_opt(file.c_str(), &lxw_options);
+    {
+        LibraryOutput quiet;
+        impl->book = workbook_new_opt(file.c_str(), &lxw_options);
+    }
     if (!impl->book) {
         // i18n-exempt: libxlsxwriter only refuses here when memory runs out
         return fail(ErrorCode::internal, "xlsx: cannot create a workbook");
@@ -299,9 +390,21 @@ Result<void> XlsxWriter::close() {
     if (auto ok = m_impl->finish_sheet(); !ok) {
         return ok;
     }
-    lxw_error e = workbook_close(m_impl->book); // frees the workbook, whatever the outcome
+    lxw_error e = LXW_NO_ERROR;
+    std::string library_lines;
+    int err = 0;
+    {
+        LibraryOutput quiet;
+        errno = 0;
+        e = workbook_close(m_impl->book); // frees the workbook, whatever the outcome
+        err = errno;
+        library_lines = quiet.finish();
+    }
     m_impl->book = nullptr;
     if (e != LXW_NO_ERROR) {
+        if (disk_full(library_lines, err)) {
+            return fail(ErrorCode::storage_full, msg::xlsx_disk_full);
+        }
         return tl::unexpected(library_error(e, "writing the file"));
     }
     return {};

@@ -10,10 +10,17 @@ namespace caravan::client {
 Result<Engine::CheckReport> Engine::check(const std::filesystem::path& scratch_dir) {
     CheckReport report;
     auto problems = m_db.integrity_check();
-    if (!problems) {
+    if (!problems && problems.error().code != ErrorCode::corrupt) {
         return tl::unexpected(problems.error());
     }
-    report.integrity_problems = std::move(*problems);
+    // SQLite may stop the check itself at a damaged page; that is a finding, not a failure.
+    report.integrity_problems =
+        problems ? std::move(*problems) : std::vector<std::string>{problems.error().message};
+    if (!report.integrity_problems.empty()) {
+        // Reading the log or the projections of a damaged file proves nothing more.
+        report.projections_match = false;
+        return report;
+    }
     auto events = m_log.count();
     if (!events) {
         return tl::unexpected(events.error());
@@ -33,16 +40,28 @@ Result<Engine::CheckReport> Engine::check(const std::filesystem::path& scratch_d
             std::filesystem::remove(copy_path.string() + suffix, ec);
         }
     };
+    // The copy goes beside the database; on a full disk it is made in memory instead, so that
+    // checking needs no disk space.
+    bool in_memory = false;
     if (auto ok = m_db.backup_to(copy_path); !ok) {
         remove_copy();
-        return tl::unexpected(ok.error());
+        if (ok.error().code != ErrorCode::storage_full) {
+            return tl::unexpected(ok.error());
+        }
+        in_memory = true;
     }
     auto rebuilt = [&]() -> Result<std::string> {
         EngineOptions options;
         options.integrity_check = false;
-        auto copy = Engine::open(copy_path, options);
+        auto copy = Engine::open(in_memory ? std::filesystem::path(":memory:") : copy_path,
+                                 options);
         if (!copy) {
             return tl::unexpected(copy.error());
+        }
+        if (in_memory) {
+            if (auto ok = m_db.copy_to(copy->database()); !ok) {
+                return tl::unexpected(ok.error());
+            }
         }
         auto ok = copy->batch([&] { return copy->projector().rebuild(); });
         if (!ok) {

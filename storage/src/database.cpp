@@ -176,22 +176,34 @@ namespace {
 
 // Creates the file with owner-only permissions before SQLite sees it; SQLite then gives its
 // -wal and -shm files the same mode.
-Result<void> create_private_file(const std::filesystem::path& path) {
+Result<void> create_private_file(const std::filesystem::path& path,
+                                 bool create_directories = true) {
     std::error_code ec;
     if (std::filesystem::exists(path, ec)) {
         return {};
     }
-    if (path.has_parent_path()) {
+    if (path.has_parent_path() && !std::filesystem::is_directory(path.parent_path(), ec)) {
+        if (!create_directories) {
+            return fail(ErrorCode::not_found, msg::no_such_directory,
+                        path.parent_path().string());
+        }
         std::filesystem::create_directories(path.parent_path(), ec);
         if (ec) {
             return fail(ErrorCode::io, msg::cannot_create_directory, path.parent_path().string(),
                         ec.message());
         }
+        // The data directory holds personal data: the owner only.
+        std::filesystem::permissions(path.parent_path(), std::filesystem::perms::owner_all,
+                                     std::filesystem::perm_options::replace, ec);
     }
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
+        int err = errno;
+        if (err == ENOSPC || err == EDQUOT) {
+            return fail(ErrorCode::storage_full, msg::database_full, path.string());
+        }
         return fail(ErrorCode::io, msg::cannot_create_file, path.string(),
-                    std::generic_category().message(errno));
+                    std::generic_category().message(err));
     }
     ::close(fd);
     return {};
@@ -206,46 +218,42 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
         return fail(ErrorCode::not_found, msg::database_missing, path.string());
     }
     if (!in_memory && options.create && !options.read_only) {
-        if (auto made = create_private_file(path); !made) {
+        if (auto made = create_private_file(path, options.create_directories); !made) {
             return tl::unexpected(made.error());
         }
     }
     int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     flags |= SQLITE_OPEN_NOMUTEX;
-    sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
     Database db;
-    db.m_db.reset(raw);
     db.m_path = path;
-    if (rc != SQLITE_OK) {
-        return tl::unexpected(sqlite_error(rc, "cannot open " + path.string(), raw));
-    }
-    sqlite3_extended_result_codes(raw, 1);
-    sqlite3_busy_timeout(raw, options.busy_timeout_ms);
-
-    // The first read of the header tells a foreign or corrupt file apart from a database.
     std::int64_t found_id = 0;
-    {
-        // Only what SQLite calls corrupt is called damaged: a locked file or a full disk is
-        // not a damaged database, and saying so would frighten a user into "repairing" it.
-        auto header_error = [&](const Error& e) -> Error {
-            if (e.code == ErrorCode::busy || e.code == ErrorCode::storage_full) {
-                return e;
-            }
-            if (e.code == ErrorCode::io) {
-                return make_error(ErrorCode::io, msg::cannot_read_database, path.string(), e);
-            }
-            return make_error(ErrorCode::corrupt, msg::not_a_database, path.string(), e);
-        };
-        auto app_id = db.prepare("PRAGMA application_id");
-        if (!app_id) {
-            return tl::unexpected(header_error(app_id.error()));
+    // The first read of the header tells a foreign or corrupt file apart from a database. On a
+    // full disk it fails because the WAL index cannot be created; the second attempt keeps the
+    // index in memory (exclusive locking mode), which needs no disk space.
+    for (int attempt = 0;; ++attempt) {
+        sqlite3* raw = nullptr;
+        int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+        db.forget_statements();
+        db.m_db.reset(raw);
+        if (rc != SQLITE_OK) {
+            return tl::unexpected(sqlite_error(rc, "cannot open " + path.string(), raw));
         }
-        auto has_row = app_id->step();
-        if (!has_row) {
-            return tl::unexpected(header_error(has_row.error()));
+        sqlite3_extended_result_codes(raw, 1);
+        sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+        if (attempt == 1) {
+            if (auto ok = db.exec("PRAGMA locking_mode=EXCLUSIVE"); !ok) {
+                return tl::unexpected(ok.error());
+            }
         }
-        found_id = app_id->column_int(0);
+        auto id = db.read_application_id();
+        if (id) {
+            found_id = *id;
+            break;
+        }
+        if (attempt == 1 || options.read_only || in_memory ||
+            id.error().code != ErrorCode::storage_full) {
+            return tl::unexpected(id.error());
+        }
     }
 
     if (options.application_id != 0) {
@@ -310,6 +318,29 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
         }
     }
     return db;
+}
+
+Result<std::int64_t> Database::read_application_id() {
+    // Only what SQLite calls corrupt is called damaged: a locked file or a full disk is not a
+    // damaged database, and saying so would frighten a user into "repairing" it.
+    auto header_error = [&](const Error& e) -> Error {
+        if (e.code == ErrorCode::busy || e.code == ErrorCode::storage_full) {
+            return e;
+        }
+        if (e.code == ErrorCode::io) {
+            return make_error(ErrorCode::io, msg::cannot_read_database, m_path.string(), e);
+        }
+        return make_error(ErrorCode::corrupt, msg::not_a_database, m_path.string(), e);
+    };
+    auto app_id = prepare("PRAGMA application_id");
+    if (!app_id) {
+        return tl::unexpected(header_error(app_id.error()));
+    }
+    auto has_row = app_id->step();
+    if (!has_row) {
+        return tl::unexpected(header_error(has_row.error()));
+    }
+    return app_id->column_int(0);
 }
 
 Result<void> Database::exec(std::string_view sql) {
@@ -414,6 +445,21 @@ Result<void> Database::backup_to(const std::filesystem::path& target) {
     if (rc != SQLITE_DONE) {
         return tl::unexpected(sqlite_error(rc, "writing backup " + target.string(), raw));
     }
+    return {};
+}
+
+Result<void> Database::copy_to(Database& target) {
+    sqlite3_backup* backup = sqlite3_backup_init(target.m_db.get(), "main", m_db.get(), "main");
+    if (!backup) {
+        return tl::unexpected(
+            sqlite_error(sqlite3_errcode(target.m_db.get()), "starting copy", target.m_db.get()));
+    }
+    int rc = sqlite3_backup_step(backup, -1);
+    sqlite3_backup_finish(backup);
+    if (rc != SQLITE_DONE) {
+        return tl::unexpected(sqlite_error(rc, "copying the database", target.m_db.get()));
+    }
+    target.forget_statements(); // its prepared statements may refer to the replaced schema
     return {};
 }
 

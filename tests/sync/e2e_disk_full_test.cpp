@@ -2,64 +2,13 @@
 // the test mounts (root only; CI runs as root). The command that hits the full disk fails
 // clearly, everything confirmed before is intact, and work resumes once space is freed.
 #include "e2e_support.hpp"
-
-#include <sys/mount.h>
-#include <unistd.h>
-
-#include <fstream>
+#include "small_disk.hpp"
 
 using namespace caravan;
 using namespace caravan::test;
 using namespace caravan::test::e2e;
 
 namespace {
-
-// A tmpfs of `size` mounted on a fresh directory; unmounted on destruction.
-class SmallDisk {
-  public:
-    SmallDisk(const fs::path& where, const std::string& size) : m_path(where) {
-        fs::create_directories(m_path);
-        std::string options = "size=" + size + ",mode=0700";
-        m_mounted = ::mount("tmpfs", m_path.c_str(), "tmpfs", 0, options.c_str()) == 0;
-    }
-    ~SmallDisk() {
-        if (m_mounted) {
-            ::umount2(m_path.c_str(), MNT_DETACH);
-        }
-    }
-    SmallDisk(const SmallDisk&) = delete;
-    SmallDisk& operator=(const SmallDisk&) = delete;
-    [[nodiscard]] bool mounted() const { return m_mounted; }
-    [[nodiscard]] const fs::path& path() const { return m_path; }
-
-    // Writes a filler file until the disk refuses more; returns its size.
-    std::uintmax_t fill() const {
-        std::ofstream out(m_path / "filler", std::ios::binary);
-        std::string block(64 * 1024, 'x');
-        std::uintmax_t written = 0;
-        for (int i = 0; i < 100000 && out.write(block.data(), block.size()); ++i) {
-            out.flush();
-            if (!out) {
-                break;
-            }
-            written += block.size();
-        }
-        return written;
-    }
-    void free_space() const { fs::remove(m_path / "filler"); }
-
-  private:
-    fs::path m_path;
-    bool m_mounted = false;
-};
-
-bool can_mount() {
-    if (::geteuid() != 0) {
-        WARN("not root: the tmpfs disk-full test cannot mount and is skipped");
-        return false;
-    }
-    return true;
-}
 
 std::vector<std::string> consult_args(const std::string& question) {
     return {"consult",    "add",     "--gender", "female",    "--age",  "33-45",      "--category",

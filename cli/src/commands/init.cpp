@@ -13,6 +13,7 @@ const bool registered = register_command("init", [](CLI::App& app, Registry& reg
     cmd->add_option("--region", o->region, "Home region, e.g. \"Жамбыл обл.\"")->required();
     cmd->callback([&registry, o] {
         registry.set([o](Context& ctx) -> Result<void> {
+            ctx.may_create = true;
             CARAVAN_TRY_ENGINE(engine, ctx);
             CARAVAN_TRY(device, engine.init(o->lawyer, o->region));
             if (ctx.json) {

@@ -1,12 +1,19 @@
-// caravan check | backup FILE | restore FILE
+// caravan check | backup FILE | restore FILE | salvage NEW_FILE
 #include <chrono>
 #include <ctime>
 
+#include "caravan/client/messages.hpp"
+#include "caravan/client/salvage.hpp"
 #include "common.hpp"
 #include "messages.hpp"
+#ifdef CARAVAN_HAVE_SYNC_AGENT
+#include "caravan/sync/agent/agent_state.hpp"
+#endif
 
 namespace caravan::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::string timestamp() {
     std::time_t now = std::time(nullptr);
@@ -17,31 +24,60 @@ std::string timestamp() {
     return buf;
 }
 
+// What to do with a damaged database, printed by `check` after DAMAGED.
+constexpr std::string_view k_damaged_advice =
+    "what to do: `caravan salvage NEW_FILE` recovers every readable event into a new file; "
+    "`caravan restore BACKUP` puts a backup in place (the damaged file is kept aside)\n";
+
+Result<void> report_damaged(Context& ctx, const std::vector<std::string>& problems) {
+    if (ctx.json) {
+        print_json(ctx, {{"ok", false},
+                         {"integrity_problems", problems},
+                         {"projections_match", nullptr},
+                         {"events", nullptr}});
+        ctx.json_printed = true;
+    } else {
+        ctx.out << "file integrity: DAMAGED\n";
+        for (const auto& p : problems) {
+            ctx.out << "  " << p << "\n";
+        }
+        ctx.out << "projections vs event log: not compared (the file is damaged)\n"
+                << k_damaged_advice;
+    }
+    return fail(ErrorCode::corrupt, msg::database_damaged);
+}
+
 const bool check = register_command("check", [](CLI::App& app, Registry& registry) {
     auto* cmd = app.add_subcommand(
         "check", "Check the database file and verify the projections against the event log");
     cmd->callback([&registry] {
         registry.set([](Context& ctx) -> Result<void> {
-            CARAVAN_TRY_ENGINE(engine, ctx);
+            // The check reports damage itself, in full, instead of refusing to open.
+            ctx.open_damaged = true;
+            auto opened = ctx.engine();
+            if (!opened) {
+                if (opened.error().code != ErrorCode::corrupt) {
+                    return tl::unexpected(opened.error());
+                }
+                return report_damaged(ctx, {client::localize(opened.error(), ctx.lang)});
+            }
+            client::Engine& engine = **opened;
             CARAVAN_TRY(report, engine.check(ctx.database_path().parent_path()));
+            if (!report.integrity_problems.empty()) {
+                return report_damaged(ctx, report.integrity_problems);
+            }
             if (ctx.json) {
                 print_json(ctx, {{"ok", report.ok()},
                                  {"integrity_problems", report.integrity_problems},
                                  {"projections_match", report.projections_match},
                                  {"events", report.events}});
             } else {
-                ctx.out << "file integrity: "
-                        << (report.integrity_problems.empty() ? "ok" : "DAMAGED") << "\n";
-                for (const auto& p : report.integrity_problems) {
-                    ctx.out << "  " << p << "\n";
-                }
+                ctx.out << "file integrity: ok\n";
                 ctx.out << "projections vs event log (" << report.events << " events): "
                         << (report.projections_match ? "ok" : "DIFFER") << "\n";
             }
             if (!report.ok()) {
-                return fail(ErrorCode::corrupt, report.integrity_problems.empty()
-                                                    ? msg::projections_differ
-                                                    : msg::database_damaged);
+                return fail(ErrorCode::corrupt, msg::projections_differ);
             }
             return {};
         });
@@ -54,7 +90,16 @@ const bool backup = register_command("backup", [](CLI::App& app, Registry& regis
     cmd->add_option("file", *target, "Backup file to write")->required();
     cmd->callback([&registry, target] {
         registry.set([target](Context& ctx) -> Result<void> {
-            CARAVAN_TRY_ENGINE(engine, ctx);
+            auto opened = ctx.engine();
+            if (!opened) {
+                // A copy of a damaged file is as damaged as the file: salvage reads what can
+                // be read instead. Nothing is written.
+                if (opened.error().code == ErrorCode::corrupt) {
+                    return fail(ErrorCode::corrupt, msg::backup_damaged, opened.error());
+                }
+                return tl::unexpected(opened.error());
+            }
+            client::Engine& engine = **opened;
             CARAVAN_TRY(status, engine.status());
             if (auto ok = engine.backup(*target); !ok) {
                 return ok;
@@ -70,11 +115,28 @@ const bool backup = register_command("backup", [](CLI::App& app, Registry& regis
     });
 });
 
+// Moves a damaged database file (and its -wal, which belongs to it) aside under `aside`; the
+// -shm index is rebuilt by SQLite and is only removed.
+Result<void> move_damaged_aside(const fs::path& db, const fs::path& aside) {
+    std::error_code ec;
+    fs::rename(db, aside, ec);
+    if (ec) {
+        return fail(ErrorCode::io, msg::restore_cannot_move_aside, db.string(), ec.message());
+    }
+    if (fs::exists(db.string() + "-wal", ec)) {
+        fs::rename(db.string() + "-wal", aside.string() + "-wal", ec);
+    }
+    fs::remove(db.string() + "-shm", ec);
+    return {};
+}
+
 const bool restore = register_command("restore", [](CLI::App& app, Registry& registry) {
     auto source = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand(
-        "restore", "Replace the database with a backup (the current one is kept aside first)");
-    cmd->add_option("file", *source, "Backup file made by `caravan backup`")->required();
+        "restore", "Replace the database with a backup (the current one is kept aside first, "
+                   "damaged or not)");
+    cmd->add_option("file", *source, "Backup file made by `caravan backup` or `caravan salvage`")
+        ->required();
     cmd->callback([&registry, source] {
         registry.set([source](Context& ctx) -> Result<void> {
             // The backup must itself be a sound Caravan database.
@@ -91,9 +153,62 @@ const bool restore = register_command("restore", [](CLI::App& app, Registry& reg
                                 msg::restore_refused, probe.error());
                 }
             }
-            CARAVAN_TRY_ENGINE(engine, ctx);
+            const fs::path db = ctx.database_path();
+            auto opened = ctx.engine();
+            if (!opened && opened.error().code == ErrorCode::corrupt) {
+                // The current file is damaged: it cannot be copied, so it is moved aside whole
+                // (never deleted) and the backup is copied into its place.
+                fs::path aside = db;
+                aside += ".damaged-" + timestamp();
+                if (auto ok = move_damaged_aside(db, aside); !ok) {
+                    return ok;
+                }
+                auto copied = [&]() -> Result<void> {
+                    storage::OpenOptions options;
+                    options.create = false;
+                    options.read_only = true;
+                    CARAVAN_TRY(backup, storage::Database::open(*source, options));
+                    fs::path partial = db;
+                    partial += ".restoring";
+                    if (auto ok = backup.backup_to(partial); !ok) {
+                        std::error_code ec;
+                        fs::remove(partial, ec);
+                        return ok;
+                    }
+                    std::error_code ec;
+                    fs::rename(partial, db, ec);
+                    if (ec) {
+                        fs::remove(partial, ec);
+                        return fail(ErrorCode::io, msg::restore_cannot_move_aside, db.string(),
+                                    ec.message());
+                    }
+                    return {};
+                }();
+                if (!copied) {
+                    // Put the damaged file back where it was: nothing changed.
+                    std::error_code ec;
+                    fs::rename(aside, db, ec);
+                    if (fs::exists(aside.string() + "-wal", ec)) {
+                        fs::rename(aside.string() + "-wal", db.string() + "-wal", ec);
+                    }
+                    return copied;
+                }
+                if (ctx.json) {
+                    print_json(ctx, {{"restored", *source},
+                                     {"previous_kept_as", aside.string()},
+                                     {"previous_damaged", true}});
+                } else {
+                    ctx.out << "restored from " << *source
+                            << "; the damaged database is kept as " << aside.string() << "\n";
+                }
+                return {};
+            }
+            if (!opened) {
+                return tl::unexpected(opened.error());
+            }
+            client::Engine& engine = **opened;
             // Nothing is ever discarded: keep the current database beside it.
-            auto aside = ctx.database_path();
+            auto aside = db;
             aside += ".before-restore-" + timestamp();
             if (auto ok = engine.backup(aside); !ok) {
                 return ok;
@@ -102,11 +217,75 @@ const bool restore = register_command("restore", [](CLI::App& app, Registry& reg
                 return ok;
             }
             if (ctx.json) {
-                print_json(ctx, {{"restored", *source}, {"previous_kept_as", aside.string()}});
+                print_json(ctx, {{"restored", *source},
+                                 {"previous_kept_as", aside.string()},
+                                 {"previous_damaged", false}});
             } else {
                 ctx.out << "restored from " << *source << "; the previous database is kept as "
                         << aside.string() << "\n";
             }
+            return {};
+        });
+    });
+});
+
+const bool salvage = register_command("salvage", [](CLI::App& app, Registry& registry) {
+    auto target = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand(
+        "salvage", "Recover every readable event of a damaged database into a NEW file (the "
+                   "damaged one is only read)");
+    cmd->add_option("file", *target, "New database file to write (must not exist)")->required();
+    cmd->callback([&registry, target] {
+        registry.set([target](Context& ctx) -> Result<void> {
+            const fs::path source = ctx.database_path();
+            client::SalvageOptions options;
+#ifdef CARAVAN_HAVE_SYNC_AGENT
+            // Pull the server's whole feed again: whatever this device lost of it comes back
+            // (applying an event twice changes nothing).
+            options.drop_settings.emplace_back(sync::agent::keys::pull_cursor);
+#endif
+            CARAVAN_TRY(report, client::salvage(source, *target, options));
+            if (ctx.json) {
+                auto doc = client::to_json(report);
+                doc["salvaged_to"] = *target;
+                doc["damaged_file"] = source.string();
+                print_json(ctx, doc);
+                return {};
+            }
+            ctx.out << "salvaged into " << *target << ": " << report.events_recovered
+                    << " events recovered, " << report.events_invalid
+                    << " found but unreadable or invalid (left out), " << report.events_lost
+                    << " lost\n";
+            for (const auto& range : report.missing) {
+                ctx.out << "  missing: device " << client::short_id(range.device_id)
+                        << " events " << range.from_seq;
+                if (range.to_seq != range.from_seq) {
+                    ctx.out << "-" << range.to_seq;
+                }
+                ctx.out << "\n";
+            }
+            if (report.missing_unknown > 0) {
+                ctx.out << "  missing: " << report.missing_unknown
+                        << " events whose device and number could not be read\n";
+            }
+            if (!report.schema_found) {
+                ctx.out << "  the file's table list was unreadable: the counts of lost events "
+                           "are lower bounds\n";
+            }
+            ctx.out << "device identity: "
+                    << (report.identity_recovered ? "kept"
+                                                  : "NOT recovered (run `caravan init` on the "
+                                                    "new file)")
+                    << "; settings: " << report.settings_recovered << " kept"
+                    << (report.settings_complete ? "" : " (some could not be read)") << "\n";
+            if (report.own_acked_missing > 0) {
+                ctx.out << report.own_acked_missing
+                        << " of this device's events that the server holds are missing: run "
+                           "`caravan sync` before recording anything new\n";
+            }
+            ctx.out << "the damaged database is untouched: " << source.string() << "\n"
+                    << "next: `caravan --db " << *target << " check`, then `caravan restore "
+                    << *target << "` puts it in place\n";
             return {};
         });
     });

@@ -15,10 +15,17 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
 #ifdef CARAVAN_HAVE_SYNC_AGENT
             // Events the server refused (or this device could not apply), with the reason:
             // set aside so that they never block the rest of the queue.
+            // Installing the agent's tables is a write; on a full disk a database that has
+            // none has never synced, so nothing is quarantined and status still answers.
+            std::vector<sync::agent::QuarantineEntry> quarantined;
             if (auto ok = sync::agent::AgentState::install(engine.database()); !ok) {
-                return ok;
+                if (ok.error().code != ErrorCode::storage_full) {
+                    return ok;
+                }
+            } else {
+                CARAVAN_TRY(listed, sync::agent::AgentState(engine.database()).quarantined());
+                quarantined = std::move(listed);
             }
-            CARAVAN_TRY(quarantined, sync::agent::AgentState(engine.database()).quarantined());
 #endif
             if (ctx.json) {
                 nlohmann::json doc = client::to_json(st);

@@ -28,6 +28,11 @@
 namespace caravan::client {
 
 struct EngineOptions {
+    // Create the file when it is missing. When false, a missing file is `not_initialized`
+    // and nothing is created (no -wal or -shm either).
+    bool create = true;
+    // With `create`: also create a missing parent directory (0700); when false it is refused.
+    bool create_directories = true;
     int busy_timeout_ms = 5000;
     bool integrity_check = true;
     // Physical clock in Unix milliseconds; tests skew it.

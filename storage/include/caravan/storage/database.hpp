@@ -6,6 +6,10 @@
 //   thread at a time (the server gives each worker its own Database).
 // - Every file opened read-write is put in WAL mode with synchronous=FULL: once commit()
 //   returns, the change survives a power cut.
+// - A full disk does not stop reading: when the WAL index (the -shm file) cannot be created for
+//   lack of space, the file is opened again in exclusive locking mode, which keeps the index in
+//   memory. Reads then work; writes fail with storage_full as they would anyway, and other
+//   processes wait (busy) until this connection closes.
 // - Statements are prepared once and cached per connection; SQL text must be a constant of the
 //   program, values are always bound.
 // - No SQLite type appears in this header.
@@ -31,6 +35,9 @@ namespace caravan::storage {
 
 struct OpenOptions {
     bool create = true;             // create the file (owner-only permissions) if missing
+    // With `create`: also create missing parent directories (0700). When false, a missing
+    // parent directory is refused (not_found, cannot_create_no_directory) and nothing is made.
+    bool create_directories = true;
     bool read_only = false;
     int busy_timeout_ms = 5000;     // how long to wait for another writer before `busy`
     bool integrity_check = true;    // run PRAGMA quick_check on open
@@ -132,6 +139,9 @@ class Database {
     [[nodiscard]] Result<std::vector<std::string>> integrity_check();
     // Copies a consistent snapshot to `target` with the online backup API.
     [[nodiscard]] Result<void> backup_to(const std::filesystem::path& target);
+    // Replaces the whole content of `target` (another open database, e.g. ":memory:") with a
+    // consistent snapshot of this one.
+    [[nodiscard]] Result<void> copy_to(Database& target);
     // Replaces this database's whole content with that of the database file `source`, under
     // this connection's write lock (the online backup API in reverse). Readers see the old or
     // the new content, never a mix.
@@ -152,6 +162,8 @@ class Database {
     };
     Database() = default;
     void forget_statements() noexcept;
+    // PRAGMA application_id: the first read of the file.
+    [[nodiscard]] Result<std::int64_t> read_application_id();
     std::unique_ptr<sqlite3, Deleter> m_db;
     std::filesystem::path m_path;
     std::unordered_map<std::string, Statement, SqlHash, std::equal_to<>> m_cache;
