@@ -257,13 +257,36 @@ Result<std::string> validate_date(std::string_view field, std::string_view text)
         }
     }
     int y = parts[0], m = parts[1], d = parts[2];
+    // The form is right: say what else is wrong (1999 is a year, not a malformed date).
+    if (y < 2000 || y > 2100) {
+        return fail(ErrorCode::invalid_input, msg::date_year_range, msg::field(field),
+                    quoted_if_safe(text));
+    }
     static constexpr int k_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 2000 || y > 2100 || m < 1 || m > 12 || d < 1 ||
-        d > k_days[m - 1] + (m == 2 && leap ? 1 : 0)) {
-        return bad();
+    if (m < 1 || m > 12 || d < 1 || d > k_days[m - 1] + (m == 2 && leap ? 1 : 0)) {
+        return fail(ErrorCode::invalid_input, msg::date_not_in_calendar, msg::field(field),
+                    quoted_if_safe(text));
     }
     return std::string(text);
+}
+
+Result<std::string> validate_event_date(std::string_view field, std::string_view text) {
+    auto date = validate_date(field, text);
+    if (!date) {
+        return date;
+    }
+    // A day of slack: the laptop's time zone may be behind the place where the date was typed.
+    std::time_t tomorrow = std::time(nullptr) + 24 * 60 * 60;
+    std::tm tm{};
+    localtime_r(&tomorrow, &tm);
+    char limit[16];
+    std::strftime(limit, sizeof limit, "%Y-%m-%d", &tm);
+    if (*date > limit) {
+        return fail(ErrorCode::invalid_input, msg::date_in_future, msg::field(field),
+                    quoted_if_safe(text));
+    }
+    return date;
 }
 
 Result<double> validate_coordinate(std::string_view field, double value, double limit) {

@@ -317,9 +317,15 @@ std::optional<std::string> RowValidator::date(const RawRow& raw) {
     if (value.size() == 10 && value[2] == '.' && value[5] == '.') {
         value = value.substr(6, 4) + "-" + value.substr(3, 2) + "-" + value.substr(0, 2);
     }
-    auto checked = validate_date("date", value);
+    auto checked = validate_event_date("date", value);
     if (!checked) {
-        error(raw.line, "date", msg::import_bad_date);
+        // The reason (form, year, calendar, future), never the cell's content.
+        const Message* why = checked.error().text;
+        error(raw.line, "date",
+              why == &msg::date_year_range        ? msg::import_date_year_range
+              : why == &msg::date_not_in_calendar ? msg::import_date_not_in_calendar
+              : why == &msg::date_in_future       ? msg::import_date_in_future
+                                                  : msg::import_bad_date);
         return std::nullopt;
     }
     return *checked;

@@ -481,7 +481,7 @@ Result<Visit> Engine::start_visit(std::string_view village_ref,
         return tl::unexpected(village.error());
     }
     std::string date = date_in ? *date_in : today();
-    if (auto ok = validate_date("date", date); !ok) {
+    if (auto ok = validate_event_date("date", date); !ok) {
         return tl::unexpected(ok.error());
     }
     Visit visit{uuid_v7(m_options.clock()), village->id, village->name, village->region, date,
@@ -505,7 +505,7 @@ Result<Visit> Engine::add_past_visit(const std::string& id, const std::string& v
     if (!is_uuid(id)) {
         return fail(ErrorCode::invalid_input, msg::id_not_uuid);
     }
-    if (auto ok = validate_date("date", date); !ok) {
+    if (auto ok = validate_event_date("date", date); !ok) {
         return tl::unexpected(ok.error());
     }
     auto lawyer = validate_text("lawyer", lawyer_in, k_max_name_chars);

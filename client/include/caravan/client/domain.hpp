@@ -63,6 +63,10 @@ inline constexpr std::string_view k_unrecorded = "unrecorded";
                                                 std::size_t max_chars, bool required = true);
 // A calendar date YYYY-MM-DD between 2000-01-01 and 2100-12-31.
 [[nodiscard]] Result<std::string> validate_date(std::string_view field, std::string_view text);
+// The date of something that happened (a visit): validate_date, and not after tomorrow in local
+// time (a visit dated 2030 is a typo for 2023, refused rather than counted in a future year).
+[[nodiscard]] Result<std::string> validate_event_date(std::string_view field,
+                                                      std::string_view text);
 [[nodiscard]] Result<double> validate_coordinate(std::string_view field, double value, double limit);
 // Today's date in local time, YYYY-MM-DD.
 [[nodiscard]] std::string today();
