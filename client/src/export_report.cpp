@@ -26,7 +26,7 @@ constexpr std::string_view k_scoped_visits =
     " coalesce(v.lawyer, '') AS lawyer, coalesce(v.closed, 0) AS closed"
     " FROM visits v JOIN villages g ON g.id = v.village_id AND g.region IS NOT NULL"
     " WHERE v._created IS NOT NULL AND NOT coalesce(v.deleted, 0)"
-    " AND (?1 IS NULL OR g.region = ?1) AND (?2 IS NULL OR v.date >= ?2)"
+    " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1))) AND (?2 IS NULL OR v.date >= ?2)"
     " AND (?3 IS NULL OR v.date <= ?3)) ";
 
 // Visits whose village (so whose region) is not known here: they and their records are counted
@@ -169,7 +169,11 @@ Result<Statement> scoped(storage::Database& db, std::string_view sql, const Scop
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
-    stmt->bind(1, scope.region).bind(2, scope.from).bind(3, scope.to);
+    auto regions = region_spellings(db, scope.region);
+    if (!regions) {
+        return tl::unexpected(regions.error());
+    }
+    stmt->bind(1, *regions).bind(2, scope.from).bind(3, scope.to);
     return stmt;
 }
 
@@ -380,7 +384,7 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
         respondents += s.column_int(18);
         satisfied += s.column_int(19);
         if (held > 0 && !at.region.empty()) {
-            journals.insert(at.region);
+            journals.insert(fold_case(normalize_space(at.region))); // one journal per region
         }
         if (entries > 0) {
             participants += people;
