@@ -18,10 +18,9 @@ namespace {
 const std::string k_aktobe = "Ақтөбе обл.";
 const std::string k_zhambyl = "Жамбыл обл."; // k_region of e2e_support
 
-const std::vector<std::string> k_consult = {"consult",  "add",       "--gender", "female",
-                                            "--age",    "33-45",     "--category",
-                                            "unemployed", "--topic", "land",     "--outcome",
-                                            "case"};
+const std::vector<std::string> k_consult = {"consult", "add",   "--gender",   "female",
+                                            "--age",   "33-45", "--category", "unemployed",
+                                            "--topic", "land",  "--outcome",  "case"};
 
 void enroll(Laptop& laptop, Server& server, const std::string& lawyer, const std::string& region) {
     laptop.must({"enroll", "--server", server.url(), "--code", server.code(lawyer, {region})});
@@ -57,8 +56,8 @@ TEST_CASE("e2e scope: a lawyer of one region cannot record in another, and recor
     CHECK(refused.exit_code == 2);
     CHECK(refused.err.find(k_zhambyl) != std::string::npos);
     CHECK(refused.err.find(k_aktobe) != std::string::npos);
-    ProcessResult refused_ru = lawyer.run(
-        {"--lang", "ru", "village", "add", "Бескөл", "--region", k_zhambyl});
+    ProcessResult refused_ru =
+        lawyer.run({"--lang", "ru", "village", "add", "Бескөл", "--region", k_zhambyl});
     CHECK(refused_ru.exit_code == 2);
     CHECK(refused_ru.err.find("не входит в области") != std::string::npos);
     CHECK(static_cast<std::int64_t>(lawyer.own_events().size()) == events_before);
@@ -121,8 +120,8 @@ TEST_CASE("e2e scope: a lawyer of one region cannot record in another, and recor
         return json::parse(coordinator.must(args));
     };
     std::vector<std::string> breakdown = {"report", "breakdown", "--format", "json"};
-    std::vector<std::string> indicators = {"report", "indicators", "--plan", plan.string(),
-                                           "--format", "json"};
+    std::vector<std::string> indicators = {"report",      "indicators", "--plan",
+                                           plan.string(), "--format",   "json"};
     for (bool on_server : {true, false}) {
         INFO((on_server ? "server" : "coordinator's laptop"));
         auto run = [&](const std::vector<std::string>& args, std::optional<std::string> region) {

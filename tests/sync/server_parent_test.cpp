@@ -32,11 +32,9 @@ storage::Event survey(Events& ev, const std::string& visit) {
                    {{"visit_id", visit}, {"respondents", 5}, {"satisfied", 4}, {"deleted", false}});
 }
 storage::Event photo(Events& ev, const std::string& visit) {
-    return ev.make("photo", new_id(),
-                   {{"visit_id", visit},
-                    {"sha256", std::string(64, 'a')},
-                    {"size", 10},
-                    {"deleted", false}});
+    return ev.make(
+        "photo", new_id(),
+        {{"visit_id", visit}, {"sha256", std::string(64, 'a')}, {"size", 10}, {"deleted", false}});
 }
 
 void require_rejected(const sync::EventResult& r, const std::string& code,
@@ -67,11 +65,11 @@ TEST_CASE("server push: records under a visit refused out of scope are refused a
 
     Events ev(lawyer.id);
     std::string visit = new_id(), consultation = new_id();
-    auto r = ok_push(http.push(
-        lawyer.token,
-        batch(lawyer.id, {ev.self("Lawyer", k_region_b), ev.visit(visit, zhambyl_village),
-                          ev.consultation(consultation, visit), attendance(ev, visit),
-                          survey(ev, visit), photo(ev, visit)})));
+    auto r = ok_push(
+        http.push(lawyer.token,
+                  batch(lawyer.id, {ev.self("Lawyer", k_region_b), ev.visit(visit, zhambyl_village),
+                                    ev.consultation(consultation, visit), attendance(ev, visit),
+                                    survey(ev, visit), photo(ev, visit)})));
     REQUIRE(r.results.size() == 6);
     CHECK(r.acked_seq == 6);
     CHECK(r.results[0].fate == sync::EventFate::accepted);
@@ -109,10 +107,10 @@ TEST_CASE("server push: a visit whose village was refused, and the records under
     Http http(server.port());
     Events ev(lawyer.id);
     std::string village = new_id(), visit = new_id();
-    auto r = ok_push(http.push(
-        lawyer.token,
-        batch(lawyer.id, {ev.village(village, "Ақжар", k_region_a), ev.visit(visit, village),
-                          ev.consultation(new_id(), visit)})));
+    auto r =
+        ok_push(http.push(lawyer.token, batch(lawyer.id, {ev.village(village, "Ақжар", k_region_a),
+                                                          ev.visit(visit, village),
+                                                          ev.consultation(new_id(), visit)})));
     REQUIRE(r.results.size() == 3);
     CHECK(r.results[0].code == "out_of_scope");
     require_rejected(r.results[1], "parent_rejected", village);
@@ -130,9 +128,9 @@ TEST_CASE("server push: a record whose parent is not on the server is refused as
     for (const Device* d : {&lawyer, &coordinator}) {
         Events ev(d->id);
         std::string nowhere_visit = new_id(), nowhere_village = new_id();
-        auto r = ok_push(http.push(
-            d->token, batch(d->id, {ev.consultation(new_id(), nowhere_visit),
-                                    attendance(ev, nowhere_visit), ev.visit(new_id(), nowhere_village)})));
+        auto r = ok_push(http.push(d->token, batch(d->id, {ev.consultation(new_id(), nowhere_visit),
+                                                           attendance(ev, nowhere_visit),
+                                                           ev.visit(new_id(), nowhere_village)})));
         REQUIRE(r.results.size() == 3);
         require_rejected(r.results[0], "parent_unknown", nowhere_visit);
         require_rejected(r.results[1], "parent_unknown", nowhere_visit);
@@ -152,15 +150,14 @@ TEST_CASE("server push: records under another device's accepted village or visit
     // A coordinator's village; the lawyer's visit to it; the coordinator's records under it.
     ok_push(http.push(coordinator.token,
                       batch(coordinator.id, {ec.village(village, "Қызылжар", k_region_a)})));
-    auto r = ok_push(http.push(lawyer.token,
-                               batch(lawyer.id, {ev.visit(visit, village),
-                                                 ev.consultation(new_id(), visit)})));
+    auto r = ok_push(http.push(lawyer.token, batch(lawyer.id, {ev.visit(visit, village),
+                                                               ev.consultation(new_id(), visit)})));
     for (const auto& result : r.results) {
         CHECK(result.fate == sync::EventFate::accepted);
     }
-    auto c = ok_push(http.push(coordinator.token,
-                               batch(coordinator.id, {ec.consultation(new_id(), visit),
-                                                      survey(ec, visit), photo(ec, visit)})));
+    auto c = ok_push(
+        http.push(coordinator.token, batch(coordinator.id, {ec.consultation(new_id(), visit),
+                                                            survey(ec, visit), photo(ec, visit)})));
     for (const auto& result : c.results) {
         INFO(result.code << " " << result.message);
         CHECK(result.fate == sync::EventFate::accepted);
