@@ -19,6 +19,12 @@ namespace caravan::client {
 using nlohmann::json;
 using storage::Event;
 
+// Where this device may record: any region, or only these (as the server's enrollment answer
+// spelled them).
+struct Engine::RecordingScope {
+    bool any = true;
+    std::vector<std::string> regions;
+};
 
 // State held while a write transaction is open: the clock and the next sequence number are
 // read once under the write lock and saved at commit.
@@ -30,6 +36,8 @@ struct Engine::WriteState {
     // The identity, read once per transaction (a batch of 1,000 adds read it 1,000 times, three
     // settings each); it cannot change under the write lock once known.
     std::optional<Device> device;
+    // The recording scope, read once per transaction for the same reason.
+    std::optional<RecordingScope> scope;
 };
 
 std::filesystem::path default_database_path() {
@@ -146,7 +154,8 @@ Result<void> Engine::write(const std::function<Result<void>()>& work) {
         next_seq = *last + 1;
     }
     m_write = std::make_unique<WriteState>(
-        WriteState{std::move(*tx), clock, next_seq, device_id->value_or(""), std::nullopt});
+        WriteState{std::move(*tx), clock, next_seq, device_id->value_or(""), std::nullopt,
+                   std::nullopt});
     auto result = work();
     if (result) {
         result = m_settings.set(key::hlc, m_write->clock.last().to_hex());
@@ -257,6 +266,61 @@ Result<Device> Engine::require_device() {
         m_write->device = *found;
     }
     return found;
+}
+
+Result<Engine::RecordingScope> Engine::recording_scope() {
+    if (m_write && m_write->scope) {
+        return *m_write->scope;
+    }
+    auto role = m_settings.get(key::sync_role);
+    auto regions = role ? m_settings.get(key::sync_regions) : decltype(role)();
+    if (!role || !regions) {
+        return tl::unexpected(!role ? role.error() : regions.error());
+    }
+    RecordingScope scope;
+    // Only an enrollment as a lawyer narrows the scope: before enrolling, the device cannot know
+    // whether it will be a coordinator's, and the server judges every event again anyway.
+    if (*role && **role != "coordinator") {
+        scope.any = false;
+        json list = json::parse(regions->value_or("[]"), nullptr, false);
+        if (list.is_array()) {
+            for (const json& r : list) {
+                if (r.is_string()) {
+                    scope.regions.push_back(r.get<std::string>());
+                }
+            }
+        }
+    }
+    if (m_write) {
+        m_write->scope = scope;
+    }
+    return scope;
+}
+
+Result<void> Engine::require_in_scope(const std::string& region, const std::string& visit_id) {
+    auto scope = recording_scope();
+    if (!scope) {
+        return tl::unexpected(scope.error());
+    }
+    if (scope->any) {
+        return {};
+    }
+    // Compared as the server compares them (docs/protocol.md 6.3): case and runs of spaces aside.
+    const std::string wanted = fold_case(normalize_space(region));
+    std::string allowed;
+    for (const std::string& r : scope->regions) {
+        if (!wanted.empty() && fold_case(normalize_space(r)) == wanted) {
+            return {};
+        }
+        allowed += (allowed.empty() ? "" : "; ") + r;
+    }
+    MessageArg where = region.empty() ? MessageArg(msg::word_region_unknown) : MessageArg(region);
+    MessageArg enrolled = allowed.empty() ? MessageArg(msg::word_none) : MessageArg(allowed);
+    if (visit_id.empty()) {
+        return fail(ErrorCode::invalid_input, msg::region_not_enrolled, where, enrolled);
+    }
+    return fail(ErrorCode::invalid_input, msg::visit_out_of_region, short_id(visit_id), where,
+                enrolled);
 }
 
 Result<Device> Engine::init(const std::string& lawyer_in, const std::string& region_in) {

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "caravan/client/domain.hpp"
 #include "caravan/client/export/snapshot.hpp"
 #include "caravan/client/messages.hpp"
@@ -107,6 +109,32 @@ Result<std::string> resolve_region(storage::Database& db, std::string_view ref) 
     // Region names are reference data, not personal data: listing them helps fix a typo.
     return fail(ErrorCode::not_found, msg::region_unknown,
                 known.empty() ? MessageArg(msg::word_none) : MessageArg(known));
+}
+
+Result<std::optional<std::string>> region_spellings(storage::Database& db,
+                                                    const std::optional<std::string>& region) {
+    if (!region) {
+        return std::optional<std::string>();
+    }
+    auto stmt = db.prepare("SELECT DISTINCT region FROM villages WHERE region IS NOT NULL");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    const std::string wanted = fold_case(normalize_space(*region));
+    nlohmann::json spellings = nlohmann::json::array({*region});
+    for (;;) {
+        auto row = stmt->step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        if (!*row) {
+            return std::optional<std::string>(spellings.dump());
+        }
+        std::string name = stmt->column_text(0);
+        if (name != *region && fold_case(normalize_space(name)) == wanted) {
+            spellings.push_back(std::move(name));
+        }
+    }
 }
 
 Result<Scope> resolve_scope(storage::Database& db, const Scope& scope) {

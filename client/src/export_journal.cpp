@@ -214,7 +214,7 @@ constexpr std::string_view k_select =
     " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"
     " LEFT JOIN villages g ON g.id = v.village_id"
     " WHERE c._created IS NOT NULL AND NOT coalesce(c.deleted, 0)"
-    " AND (?1 IS NULL OR g.region = ?1) AND (?2 IS NULL OR v.date >= ?2)"
+    " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1))) AND (?2 IS NULL OR v.date >= ?2)"
     " AND (?3 IS NULL OR v.date <= ?3)"
     " ORDER BY coalesce(g.region, ''), coalesce(v.date, ''), c.id";
 
@@ -276,7 +276,11 @@ Result<void> each_row(storage::Database& db, const Scope& scope,
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
-    stmt->bind(1, scope.region).bind(2, scope.from).bind(3, scope.to);
+    auto regions = region_spellings(db, scope.region);
+    if (!regions) {
+        return tl::unexpected(regions.error());
+    }
+    stmt->bind(1, *regions).bind(2, scope.from).bind(3, scope.to);
     Row row;
     for (;;) {
         auto more = stmt->step();

@@ -17,14 +17,24 @@ namespace {
 using storage::Statement;
 
 // The visits in scope. Parameters: ?1 region, ?2 from, ?3 to (NULL: no bound).
+// Only visits whose village, and so whose region, is known here: "all regions" counts exactly
+// what the regions count, so that all = the sum over the regions (docs/exports.md). Visits
+// placed in no region are reported by the unknown_village warning instead.
 constexpr std::string_view k_scoped_visits =
     "WITH sv AS (SELECT v.id, coalesce(v.date, '') AS date, v.village_id,"
-    " coalesce(g.name, '') AS village, coalesce(g.region, '') AS region,"
+    " coalesce(g.name, '') AS village, g.region AS region,"
     " coalesce(v.lawyer, '') AS lawyer, coalesce(v.closed, 0) AS closed"
-    " FROM visits v LEFT JOIN villages g ON g.id = v.village_id"
+    " FROM visits v JOIN villages g ON g.id = v.village_id AND g.region IS NOT NULL"
     " WHERE v._created IS NOT NULL AND NOT coalesce(v.deleted, 0)"
-    " AND (?1 IS NULL OR g.region = ?1) AND (?2 IS NULL OR v.date >= ?2)"
+    " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1))) AND (?2 IS NULL OR v.date >= ?2)"
     " AND (?3 IS NULL OR v.date <= ?3)) ";
+
+// Visits whose village (so whose region) is not known here: they and their records are counted
+// in no scope.
+constexpr std::string_view k_unplaced_visits_sql =
+    "SELECT count(*) FROM visits v WHERE v._created IS NOT NULL AND NOT coalesce(v.deleted, 0)"
+    " AND NOT EXISTS (SELECT 1 FROM villages g WHERE g.id = v.village_id"
+    " AND g.region IS NOT NULL)";
 
 #define CARAVAN_VISIBLE(t) t "._created IS NOT NULL AND NOT coalesce(" t ".deleted, 0)"
 
@@ -159,7 +169,11 @@ Result<Statement> scoped(storage::Database& db, std::string_view sql, const Scop
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
-    stmt->bind(1, scope.region).bind(2, scope.from).bind(3, scope.to);
+    auto regions = region_spellings(db, scope.region);
+    if (!regions) {
+        return tl::unexpected(regions.error());
+    }
+    stmt->bind(1, *regions).bind(2, scope.from).bind(3, scope.to);
     return stmt;
 }
 
@@ -261,6 +275,8 @@ std::string_view to_string(WarningKind kind) {
         return "open_visit";
     case WarningKind::unknown_visit:
         return "unknown_visit";
+    case WarningKind::unknown_village:
+        return "unknown_village";
     }
     return "unknown";
 }
@@ -368,7 +384,7 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
         respondents += s.column_int(18);
         satisfied += s.column_int(19);
         if (held > 0 && !at.region.empty()) {
-            journals.insert(at.region);
+            journals.insert(fold_case(normalize_space(at.region))); // one journal per region
         }
         if (entries > 0) {
             participants += people;
@@ -427,6 +443,23 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
             Warning w;
             w.kind = WarningKind::unknown_visit;
             w.field = s.column_text(0);
+            w.count = n;
+            report.warnings.push_back(std::move(w));
+        }
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+
+    auto unplaced = db.prepare(k_unplaced_visits_sql);
+    if (!unplaced) {
+        return tl::unexpected(unplaced.error());
+    }
+    ok = each(*unplaced, [&](const Statement& s) {
+        if (std::int64_t n = s.column_int(0); n > 0) {
+            Warning w;
+            w.kind = WarningKind::unknown_village;
+            w.field = "visits";
             w.count = n;
             report.warnings.push_back(std::move(w));
         }

@@ -322,7 +322,9 @@ void indicators_json(const IndicatorReport& r, Lang lang, std::ostream& out) {
             j["lawyer"] = w.lawyer;
         }
         if (!w.field.empty()) {
-            j[w.kind == WarningKind::unknown_visit ? "records" : "field"] = w.field;
+            j[w.kind == WarningKind::unknown_visit || w.kind == WarningKind::unknown_village
+                  ? "records"
+                  : "field"] = w.field;
         }
         j["count"] = w.count;
         if (w.kind == WarningKind::consultations_exceed_attendance ||
@@ -641,6 +643,19 @@ std::string describe(const Warning& w, Lang lang) {
                                         "database (not synced yet?), not counted: " +
                                         n;
     }
+    case WarningKind::unknown_village:
+        return lang == Lang::kk ? n + " сапардың ауылы (демек облысы) осы дерекқорда жоқ; бұл "
+                                      "сапарлар мен олардың жазбалары ешбір облыста да, "
+                                      "жалпы қорытындыда да есептелмеді"
+               : lang == Lang::ru ? "выездов, село (а значит, и область) которых неизвестно в "
+                                    "этой базе: " +
+                                        n +
+                                        "; эти выезды и их записи не учтены ни в одной области и "
+                                        "ни в общем итоге"
+                                  : "visits whose village (so region) is not known in this "
+                                    "database, counted in no region and not in the totals "
+                                    "(with their records): " +
+                                        n;
     }
     return at;
 }

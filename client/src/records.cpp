@@ -290,6 +290,9 @@ Result<Village> Engine::add_village(const VillageInput& input) {
     if (auto known = find_region(*region)) {
         region = *known;
     }
+    if (auto in = require_in_scope(*region); !in) {
+        return tl::unexpected(in.error());
+    }
     Village village{uuid_from_key("village", village_key(*region, *name)), *name, *region,
                     district, input.lat, input.lon};
     auto ok = write([&]() -> Result<void> {
@@ -467,7 +470,15 @@ Result<std::vector<Visit>> Engine::list_visits() {
 }
 
 Result<Visit> Engine::visit_for(const std::optional<std::string>& ref) {
-    return find_visit(ref ? *ref : std::string("current"));
+    auto visit = find_visit(ref ? *ref : std::string("current"));
+    if (!visit) {
+        return visit;
+    }
+    // Also a visit opened before this check existed, or before the device was enrolled.
+    if (auto in = require_in_scope(visit->region, visit->id); !in) {
+        return tl::unexpected(in.error());
+    }
+    return visit;
 }
 
 Result<Visit> Engine::start_visit(std::string_view village_ref,
@@ -479,6 +490,9 @@ Result<Visit> Engine::start_visit(std::string_view village_ref,
     auto village = find_village(village_ref);
     if (!village) {
         return tl::unexpected(village.error());
+    }
+    if (auto in = require_in_scope(village->region); !in) {
+        return tl::unexpected(in.error());
     }
     std::string date = date_in ? *date_in : today();
     if (auto ok = validate_event_date("date", date); !ok) {
@@ -521,6 +535,9 @@ Result<Visit> Engine::add_past_visit(const std::string& id, const std::string& v
     }
     if (villages->empty()) {
         return fail(ErrorCode::not_found, msg::village_not_found, short_id(village_id));
+    }
+    if (auto in = require_in_scope(villages->front().second); !in) {
+        return tl::unexpected(in.error());
     }
     Visit visit{id, village_id, villages->front().first, villages->front().second, date, *lawyer,
                 true};
@@ -770,6 +787,9 @@ Result<Consultation> Engine::edit_consultation(std::string_view ref,
     if (!current) {
         return tl::unexpected(current.error());
     }
+    if (auto in = require_in_scope(current->region, current->visit_id); !in) {
+        return tl::unexpected(in.error());
+    }
     json fields = json::object();
     auto set_enum = [&](const std::optional<std::string>& in, const Enumeration& e,
                         std::string_view name, const std::string& old) -> Result<void> {
@@ -856,6 +876,9 @@ Result<Consultation> Engine::remove_consultation(std::string_view ref) {
     auto current = find_consultation(ref);
     if (!current) {
         return tl::unexpected(current.error());
+    }
+    if (auto in = require_in_scope(current->region, current->visit_id); !in) {
+        return tl::unexpected(in.error());
     }
     auto ok = write([&]() -> Result<void> {
         // A delete records every field version it saw, so an edit it had not seen is a conflict.

@@ -10,4 +10,9 @@ inline constexpr std::string_view hlc = "hlc";
 inline constexpr std::string_view current_visit = "current_visit";
 // Highest own sequence number the server acknowledged (written by the sync agent).
 inline constexpr std::string_view push_acked_seq = "push_acked_seq";
+// The enrollment answer, written by the sync agent when the device enrolls
+// (sync/agent/agent_state.hpp): "lawyer" | "coordinator", and a JSON array of region names.
+// The engine reads them to refuse recording outside a lawyer's regions.
+inline constexpr std::string_view sync_role = "sync.role";
+inline constexpr std::string_view sync_regions = "sync.regions";
 } // namespace caravan::client::key

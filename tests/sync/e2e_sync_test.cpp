@@ -203,9 +203,11 @@ TEST_CASE("e2e sync: a record the server refuses is listed by `caravan status`, 
     TempDir dir;
     Server server(dir / "server");
     Laptop a(dir / "a.db");
-    a.setup(server, "Арнат");
-    // A village in a region outside this lawyer's scope: the server refuses it.
+    // A village in a region outside this lawyer's scope, added before the device was enrolled
+    // (once enrolled, the device itself refuses it): the server refuses it.
+    a.must({"init", "--lawyer", "Арнат", "--region", k_region});
     a.must({"village", "add", "Алыс ауыл", "--region", "Абай обл."});
+    a.must({"enroll", "--server", server.url(), "--code", server.code("Арнат", {k_region})});
     a.must({"village", "add", "Қызылжар", "--region", k_region});
     ProcessResult r = a.sync();
     INFO(describe(r));

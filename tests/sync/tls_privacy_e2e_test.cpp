@@ -130,12 +130,28 @@ TEST_CASE("tls privacy e2e: names, questions, advice and phone numbers never app
     REQUIRE(sync(a, "a sync after the conflict").exit_code == 0);
     REQUIRE(!a.must_json({"conflicts"}).empty());
 
-    // A record the server refuses: a village (and a consultation) in another region.
+    // A record in another region: the device refuses it (its message is searched too) ...
+    REQUIRE(run(a, "village add in another region",
+                {"village", "add", "Бөтен ауыл", "--region", "Ақтөбе обл."})
+                .exit_code == 2);
+    // ... and what a device recorded there before it was enrolled (or before this check
+    // existed), made here by forgetting the role for a moment, the server refuses: a village
+    // (out_of_scope), its visit and a consultation (parent_rejected).
+    const std::string role = get_setting(a.db(), "sync.role");
+    set_setting(a.db(), "sync.role", "coordinator");
     a.must({"village", "add", "Бөтен ауыл", "--region", "Ақтөбе обл."});
     a.must({"visit", "start", "--village", "Бөтен ауыл", "--date", "2024-05-15"});
+    set_setting(a.db(), "sync.role", role);
+    REQUIRE(run(a, "consult add under a visit in another region",
+                {"consult", "add", "--gender", "male", "--age", "59+", "--category", "older",
+                 "--topic", "land", "--outcome", "advice", "--question", question(), "--advice",
+                 k_secrets[3], "--lang", "kk"})
+                .exit_code == 2);
+    set_setting(a.db(), "sync.role", "coordinator");
     a.must({"consult", "add", "--gender", "male", "--age", "59+", "--category", "older", "--topic",
             "land", "--outcome", "advice", "--question", question(), "--advice", k_secrets[3],
             "--lang", "kk"});
+    set_setting(a.db(), "sync.role", role);
     REQUIRE(sync(a, "sync with refused records").exit_code == 0);
     ProcessResult status = run(a, "status", {"status"});
     REQUIRE(status.out.find("refused by the server") != std::string::npos);

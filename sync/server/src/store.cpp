@@ -907,6 +907,79 @@ Result<Store::Placement> Store::place(const Event& event, const json& fields) {
     return p;
 }
 
+Result<std::optional<std::pair<std::string_view, std::string>>>
+Store::missing_dependency(const DeviceRecord& device, const Event& event, const json& fields) {
+    using Missing = std::optional<std::pair<std::string_view, std::string>>;
+    const client::EntityDef* def = client::find_entity(event.entity_type);
+    if (!def || def == &client::entities::device || def == &client::entities::village) {
+        return Missing();
+    }
+    auto held = [&](const client::EntityDef& of, const std::string& id) -> Result<bool> {
+        auto row = text_column("SELECT id FROM " + std::string(of.table) +
+                                   " WHERE id = ? AND _created IS NOT NULL",
+                               id);
+        return row ? Result<bool>(row->has_value()) : tl::unexpected(row.error());
+    };
+    // Only this device's own refusals are looked up (through the primary key's prefix): a
+    // device learns other devices' records from the feed, which never holds a refused one.
+    auto refused = [&](const std::string& id) -> Result<bool> {
+        auto stmt = m_db.cached(
+            "SELECT 1 FROM rejected_events WHERE device_id = ? AND entity_id = ? LIMIT 1");
+        if (!stmt) {
+            return tl::unexpected(stmt.error());
+        }
+        (*stmt)->bind_all(device.device_id, id);
+        auto row = (*stmt)->step();
+        (*stmt)->reset();
+        return row;
+    };
+    if (event.op != client::k_op_create) {
+        auto here = held(*def, event.entity_id);
+        if (!here) {
+            return tl::unexpected(here.error());
+        }
+        if (!*here) {
+            auto was_refused = refused(event.entity_id);
+            if (!was_refused) {
+                return tl::unexpected(was_refused.error());
+            }
+            // An update of a record the server never received stays acceptable (after a
+            // restore, another device may offer the creation later); one whose creation was
+            // refused would otherwise land in no region.
+            if (*was_refused) {
+                return Missing(std::pair{codes::parent_rejected,
+                                         "the " + std::string(def->type) + " " + event.entity_id +
+                                             " this event changes was refused when created"});
+            }
+        }
+    }
+    const client::EntityDef& parent =
+        def == &client::entities::visit ? client::entities::village : client::entities::visit;
+    const json* parent_id = string_field(fields, def == &client::entities::visit ? "village_id"
+                                                                                 : "visit_id");
+    if (!parent_id) {
+        return Missing();
+    }
+    const std::string& id = parent_id->get_ref<const std::string&>();
+    auto here = held(parent, id);
+    if (!here) {
+        return tl::unexpected(here.error());
+    }
+    if (*here) {
+        return Missing();
+    }
+    auto was_refused = refused(id);
+    if (!was_refused) {
+        return tl::unexpected(was_refused.error());
+    }
+    if (*was_refused) {
+        return Missing(std::pair{codes::parent_rejected, "the " + std::string(parent.type) + " " +
+                                                             id + " it belongs to was refused"});
+    }
+    return Missing(std::pair{codes::parent_unknown, "the " + std::string(parent.type) + " " + id +
+                                                        " it belongs to is not on the server"});
+}
+
 // ---- push ----------------------------------------------------------------------------------
 
 ApiResult<PushResponse> Store::push(const DeviceRecord& device, const PushRequest& request,
@@ -1046,7 +1119,16 @@ ApiResult<PushResponse> Store::push(const DeviceRecord& device, const PushReques
                 return tl::unexpected(internal(placed.error()));
             }
             placement = std::move(*placed);
-            if (me.role == Role::lawyer) {
+            // Before the scope: a record under a refused or missing parent has no region to
+            // judge, and must not be accepted into none (issue 10).
+            auto missing = missing_dependency(me, e, payload.at("fields"));
+            if (!missing) {
+                return tl::unexpected(internal(missing.error()));
+            }
+            if (*missing) {
+                code = (*missing)->first;
+                message = std::move((*missing)->second);
+            } else if (me.role == Role::lawyer) {
                 if (e.entity_type == client::entities::device.type) {
                     if (e.entity_id != me.device_id) {
                         code = codes::out_of_scope;

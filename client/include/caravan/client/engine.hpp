@@ -8,6 +8,12 @@
 // - Invalid input returns invalid_input (or not_found / ambiguous for references) and changes
 //   nothing. Messages name the field, never echo free text (it may be personal data).
 // - Writes can be grouped with batch(): one transaction, all or nothing.
+// - Recording scope (docs/security.md, "A lawyer's records stay in the lawyer's regions"): once
+//   the device is enrolled as a lawyer (settings sync.role and sync.regions, written by the sync
+//   agent from the server's enrollment answer), every write that places a record in a region
+//   (a village, a visit, anything under a visit, an edit or removal of such a record) is refused
+//   with invalid_input when that region is not one of the enrolled regions, and changes
+//   nothing. A coordinator's device, and a device not enrolled yet, record in any region.
 // - An Engine is used from one thread. Several processes may open the same file: writers take
 //   the lock at the start of a write and wait up to the busy timeout, then fail with `busy`.
 
@@ -153,6 +159,14 @@ class Engine {
                                                       std::string_view op, std::string payload,
                                                       Project&& project);
     [[nodiscard]] Result<Device> require_device();
+    // The regions this device may record in (RecordingScope::any for a coordinator or a device
+    // not enrolled); read once per write transaction.
+    struct RecordingScope;
+    [[nodiscard]] Result<RecordingScope> recording_scope();
+    // invalid_input unless `region` is in the recording scope. `visit_id`: the visit the record
+    // is taken under, named in the message (empty for a village or a new visit).
+    [[nodiscard]] Result<void> require_in_scope(const std::string& region,
+                                                const std::string& visit_id = {});
     [[nodiscard]] Result<Visit> visit_for(const std::optional<std::string>& ref);
     [[nodiscard]] Result<Visit> load_visit(const std::string& id);
     [[nodiscard]] Result<Consultation> load_consultation(const std::string& id);

@@ -46,4 +46,11 @@ struct Scope {
 // The canonical spelling of a region named by villages or devices, for any case or spacing.
 [[nodiscard]] Result<std::string> resolve_region(storage::Database& db, std::string_view ref);
 
+// Every spelling villages use for `region` (compared ignoring case and runs of spaces, as
+// resolve_region does), as a JSON array of strings for `IN (SELECT value FROM json_each(?))`;
+// nullopt for all regions. Two devices that spelt one region two ways still make one region,
+// so that all regions = the sum of the regions (docs/exports.md).
+[[nodiscard]] Result<std::optional<std::string>>
+region_spellings(storage::Database& db, const std::optional<std::string>& region);
+
 } // namespace caravan::client::exports

@@ -78,17 +78,18 @@ enum class WarningKind {
     photos_below_plan,
     open_visit,    // never closed
     unknown_visit, // records whose visit is not known here (not synced yet?)
+    unknown_village, // visits whose village (so region) is not known here: not counted
 };
 
 [[nodiscard]] std::string_view to_string(WarningKind kind);
 
 struct Warning {
     WarningKind kind;
-    // The visit (empty for unknown_visit).
+    // The visit (empty for unknown_visit and unknown_village).
     std::string visit_id, date, village, region, lawyer;
     std::string field;         // gender, age, category (the *_unrecorded kinds); for
                                // unknown_visit the record type: consultations, attendance,
-                               // photos, surveys
+                               // photos, surveys; for unknown_village "visits"
     std::int64_t count = 0;    // consultations, people or photos concerned
     std::int64_t expected = 0; // attendance (…_exceed_attendance), planned photos
 };

@@ -38,6 +38,12 @@ inline constexpr std::string_view unavailable = "unavailable";             // 50
 // Per-event rejection codes (`results[i].code` with fate "rejected").
 inline constexpr std::string_view invalid_event = "invalid_event";
 inline constexpr std::string_view out_of_scope = "out_of_scope";
+// The record depends on one the server did not accept (docs/protocol.md 6.3): its parent (a
+// visit's village, a consultation's, attendance's, survey's or photo's visit), or, for an
+// update or a delete, the record itself, was refused to this device ...
+inline constexpr std::string_view parent_rejected = "parent_rejected";
+// ... or its parent is not on the server at all.
+inline constexpr std::string_view parent_unknown = "parent_unknown";
 } // namespace codes
 
 // The HTTP status of a request-level code; 500 for an unknown one.

@@ -188,6 +188,14 @@ class Store {
     [[nodiscard]] Result<std::string> lineage_json(const DeviceRecord& device);
     [[nodiscard]] Result<Placement> place(const storage::Event& event,
                                           const nlohmann::json& fields);
+    // The refusal (code, message) of an event that depends on a record the server did not
+    // accept: its parent is not on the server (parent_rejected when this device's event creating
+    // it was refused, parent_unknown otherwise), or it updates or deletes a record whose
+    // creation was refused to this device. nullopt when it depends on nothing missing. Judged
+    // from the projections, so an earlier event of the same push counts as held.
+    [[nodiscard]] Result<std::optional<std::pair<std::string_view, std::string>>>
+    missing_dependency(const DeviceRecord& device, const storage::Event& event,
+                       const nlohmann::json& fields);
     [[nodiscard]] Result<std::optional<std::string>> region_of_village(std::string_view id);
     [[nodiscard]] Result<std::optional<std::string>> region_of_visit(std::string_view id);
     [[nodiscard]] Result<std::optional<std::string>> text_column(std::string_view sql,
