@@ -135,15 +135,17 @@ TEST_CASE("server takeover: neither a rotated predecessor's id nor its successor
     Http http(server.port());
     Device old = server.enroll({k_region_a});
     Events old_events(old.id);
-    REQUIRE(http.push(old.token, batch(old.id, {old_events.self("Test Lawyer", k_region_a)}))
-                .status == 200);
+    REQUIRE(
+        http.push(old.token, batch(old.id, {old_events.self("Test Lawyer", k_region_a)})).status ==
+        200);
     std::string next = new_id();
     Reply rotated = rotate(http, old.token, old.id, next);
     REQUIRE(rotated.status == 200);
     Device successor{next, rotated.body["token"].get<std::string>()};
     Events events(next);
-    REQUIRE(http.push(successor.token, batch(next, {events.self("Test Lawyer", k_region_a)}))
-                .status == 200);
+    REQUIRE(
+        http.push(successor.token, batch(next, {events.self("Test Lawyer", k_region_a)})).status ==
+        200);
 
     SECTION("the predecessor") {
         require_takeover_refused(server, http, old.id);
@@ -250,8 +252,9 @@ TEST_CASE("server rotate: after the successor has spoken, the predecessor's toke
     Http http(server.port());
     Device old = server.enroll({k_region_a});
     Events old_events(old.id);
-    REQUIRE(http.push(old.token, batch(old.id, {old_events.self("Test Lawyer", k_region_a)}))
-                .status == 200);
+    REQUIRE(
+        http.push(old.token, batch(old.id, {old_events.self("Test Lawyer", k_region_a)})).status ==
+        200);
 
     std::string next = new_id();
     Reply first = rotate(http, old.token, old.id, next);
