@@ -311,3 +311,34 @@ TEST_CASE("server rotate: a successor id the server already knows is refused wit
     CHECK(http.get("/v1/status", other.token).status == 200);
     CHECK(http.get("/v1/status", b_token).status == 200);
 }
+
+TEST_CASE("server store: devices enrolled before the upgrade that added first use count as having "
+          "spoken, so their enrollment cannot be repeated",
+          "[server][takeover]") {
+    TempDir dir;
+    std::int64_t now = k_day_ms;
+    srv::StoreOptions o;
+    o.clock = [&now] { return now; };
+    std::string code, device = new_id(), token;
+    {
+        auto store = srv::Store::open(dir / "server.db", o);
+        REQUIRE(store);
+        code = (*store)->create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 72}).value();
+        auto enrolled = (*store)->enroll(code, device, {});
+        REQUIRE(enrolled);
+        token = enrolled->token;
+        // Back to schema version 2, as a server database written before this version was.
+        REQUIRE((*store)->database().exec(
+            "ALTER TABLE enrolled_devices DROP COLUMN first_used_at;"
+            " UPDATE caravan_schema SET version = 2 WHERE component = 'server'"));
+    }
+    now += 60 * 1000;
+    auto store = srv::Store::open(dir / "server.db", o);
+    REQUIRE(store);
+    auto repeat = (*store)->enroll(code, device, {});
+    REQUIRE(!repeat);
+    CHECK(repeat.error().code == "device_id_taken");
+    auto known = (*store)->authenticate(token);
+    REQUIRE(known);
+    CHECK(known->first_used_at_ms == k_day_ms);
+}
