@@ -64,8 +64,8 @@ TEST_CASE("enroll e2e: the first answer lost on the way is retried and the lapto
     });
     Laptop laptop(dir / "l.db");
     laptop.must({"init", "--lawyer", "Арнат", "--region", k_region});
-    ProcessResult r = laptop.run(
-        {"enroll", "--server", proxy.url(), "--code", server.code("Арнат", {k_region})});
+    ProcessResult r =
+        laptop.run({"enroll", "--server", proxy.url(), "--code", server.code("Арнат", {k_region})});
     INFO(describe(r));
     REQUIRE(r.exit_code == 0);
     proxy.on_response({});
@@ -74,7 +74,8 @@ TEST_CASE("enroll e2e: the first answer lost on the way is retried and the lapto
     require_enrolled_once(server, laptop);
 }
 
-TEST_CASE("enroll e2e: a server answering 503 and then OK enrolls the laptop", "[sync][e2e][enroll]") {
+TEST_CASE("enroll e2e: a server answering 503 and then OK enrolls the laptop",
+          "[sync][e2e][enroll]") {
     TempDir dir;
     Server server(dir / "server");
     FaultProxy proxy(server.port());
@@ -94,8 +95,8 @@ TEST_CASE("enroll e2e: a server answering 503 and then OK enrolls the laptop", "
     });
     Laptop laptop(dir / "l.db");
     laptop.must({"init", "--lawyer", "Арнат", "--region", k_region});
-    ProcessResult r = laptop.run(
-        {"enroll", "--server", proxy.url(), "--code", server.code("Арнат", {k_region})});
+    ProcessResult r =
+        laptop.run({"enroll", "--server", proxy.url(), "--code", server.code("Арнат", {k_region})});
     done = true;
     healer.join();
     INFO(describe(r));

@@ -135,15 +135,17 @@ TEST_CASE("server takeover: neither a rotated predecessor's id nor its successor
     Http http(server.port());
     Device old = server.enroll({k_region_a});
     Events old_events(old.id);
-    REQUIRE(http.push(old.token, batch(old.id, {old_events.self("Test Lawyer", k_region_a)}))
-                .status == 200);
+    REQUIRE(
+        http.push(old.token, batch(old.id, {old_events.self("Test Lawyer", k_region_a)})).status ==
+        200);
     std::string next = new_id();
     Reply rotated = rotate(http, old.token, old.id, next);
     REQUIRE(rotated.status == 200);
     Device successor{next, rotated.body["token"].get<std::string>()};
     Events events(next);
-    REQUIRE(http.push(successor.token, batch(next, {events.self("Test Lawyer", k_region_a)}))
-                .status == 200);
+    REQUIRE(
+        http.push(successor.token, batch(next, {events.self("Test Lawyer", k_region_a)})).status ==
+        200);
 
     SECTION("the predecessor") {
         require_takeover_refused(server, http, old.id);
@@ -250,8 +252,9 @@ TEST_CASE("server rotate: after the successor has spoken, the predecessor's toke
     Http http(server.port());
     Device old = server.enroll({k_region_a});
     Events old_events(old.id);
-    REQUIRE(http.push(old.token, batch(old.id, {old_events.self("Test Lawyer", k_region_a)}))
-                .status == 200);
+    REQUIRE(
+        http.push(old.token, batch(old.id, {old_events.self("Test Lawyer", k_region_a)})).status ==
+        200);
 
     std::string next = new_id();
     Reply first = rotate(http, old.token, old.id, next);
@@ -307,4 +310,35 @@ TEST_CASE("server rotate: a successor id the server already knows is refused wit
     }
     CHECK(http.get("/v1/status", other.token).status == 200);
     CHECK(http.get("/v1/status", b_token).status == 200);
+}
+
+TEST_CASE("server store: devices enrolled before the upgrade that added first use count as having "
+          "spoken, so their enrollment cannot be repeated",
+          "[server][takeover]") {
+    TempDir dir;
+    std::int64_t now = k_day_ms;
+    srv::StoreOptions o;
+    o.clock = [&now] { return now; };
+    std::string code, device = new_id(), token;
+    {
+        auto store = srv::Store::open(dir / "server.db", o);
+        REQUIRE(store);
+        code = (*store)->create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 72}).value();
+        auto enrolled = (*store)->enroll(code, device, {});
+        REQUIRE(enrolled);
+        token = enrolled->token;
+        // Back to schema version 2, as a server database written before this version was.
+        REQUIRE((*store)->database().exec(
+            "ALTER TABLE enrolled_devices DROP COLUMN first_used_at;"
+            " UPDATE caravan_schema SET version = 2 WHERE component = 'server'"));
+    }
+    now += 60 * 1000;
+    auto store = srv::Store::open(dir / "server.db", o);
+    REQUIRE(store);
+    auto repeat = (*store)->enroll(code, device, {});
+    REQUIRE(!repeat);
+    CHECK(repeat.error().code == "device_id_taken");
+    auto known = (*store)->authenticate(token);
+    REQUIRE(known);
+    CHECK(known->first_used_at_ms == k_day_ms);
 }

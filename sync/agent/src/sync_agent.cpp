@@ -512,7 +512,8 @@ struct SyncAgent::Session {
 
     // POST /v1/rotate, then the local rewrite in one transaction (rotation.hpp). Safe to repeat
     // from any point: the server answers a repeated request for the same new id with a fresh
-    // token, and the rewrite is skipped when the identity already changed.
+    // token as long as the new id has not spoken (it speaks only after the rewrite committed),
+    // and the rewrite is skipped when the identity already changed.
     Result<void> complete_rotation() {
         auto pending = state.pending_rotation();
         if (!pending) {
@@ -974,8 +975,8 @@ Result<EnrollResult> SyncAgent::enroll(const EnrollRequest& request) {
                            .dump();
     // A retry after a lost answer is safe: the server answers the same code for the same id
     // again (a fresh token) as long as this device has not used a token of it.
-    auto reply = s.exchange([&] { return s.make_request("POST", "/v1/enroll", &body, false); },
-                            {}, std::max(1, request.tuning.max_attempts));
+    auto reply = s.exchange([&] { return s.make_request("POST", "/v1/enroll", &body, false); }, {},
+                            std::max(1, request.tuning.max_attempts));
     if (!reply) {
         return tl::unexpected(reply.error());
     }

@@ -550,8 +550,8 @@ ApiResult<Enrollment> Store::enroll(std::string_view code_in, std::string_view d
         if (used_by != device.device_id) {
             return refuse(codes::invalid_code, std::string(refusal));
         }
-        const bool repeat = *known && (*known)->enrolled_at_ms == *used_at &&
-                            !(*known)->spoken() && !(*known)->revoked() && !(*known)->rotated();
+        const bool repeat = *known && (*known)->enrolled_at_ms == *used_at && !(*known)->spoken() &&
+                            !(*known)->revoked() && !(*known)->rotated();
         if (!repeat) {
             return refuse(codes::device_id_taken, std::string(taken));
         }
@@ -575,9 +575,9 @@ ApiResult<Enrollment> Store::enroll(std::string_view code_in, std::string_view d
         if (*held > 0) {
             return refuse(codes::device_id_taken, std::string(taken));
         }
-        auto insert = m_db.cached(
-            "INSERT INTO enrolled_devices(device_id, lawyer, role, regions, token_hash,"
-            " enrolled_at, app_version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        auto insert =
+            m_db.cached("INSERT INTO enrolled_devices(device_id, lawyer, role, regions, token_hash,"
+                        " enrolled_at, app_version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
         if (!insert) {
             return tl::unexpected(internal(insert.error()));
         }
@@ -587,8 +587,8 @@ ApiResult<Enrollment> Store::enroll(std::string_view code_in, std::string_view d
         if (auto ok = (*insert)->run(); !ok) {
             return tl::unexpected(internal(ok.error()));
         }
-        auto used = m_db.cached(
-            "UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_hash = ?");
+        auto used =
+            m_db.cached("UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_hash = ?");
         if (!used) {
             return tl::unexpected(internal(used.error()));
         }
@@ -646,8 +646,9 @@ ApiResult<DeviceRecord> Store::authenticate(std::string_view token, bool allow_r
         // for it on every request. Tied to this token: if a repeat replaced it in between,
         // nothing is marked and this token is no longer valid.
         const std::int64_t now = now_ms();
-        auto mark = m_db.cached("UPDATE enrolled_devices SET first_used_at = ?"
-                                " WHERE device_id = ? AND token_hash = ? AND first_used_at IS NULL");
+        auto mark =
+            m_db.cached("UPDATE enrolled_devices SET first_used_at = ?"
+                        " WHERE device_id = ? AND token_hash = ? AND first_used_at IS NULL");
         if (!mark) {
             return tl::unexpected(internal(mark.error()));
         }

@@ -26,14 +26,15 @@ inline constexpr std::string_view not_found = "not_found";                 // 40
 inline constexpr std::string_view sequence_gap = "sequence_gap";           // 409 (+ acked_seq)
 inline constexpr std::string_view sequence_conflict = "sequence_conflict"; // 409
 inline constexpr std::string_view epoch_changed = "epoch_changed";         // 409 (+ epoch)
-// A device id the server knows already (enrolled, revoked, rotated, a predecessor or successor)
-// offered for a new enrollment or as a rotation's new id: an id is enrolled once.
-inline constexpr std::string_view device_id_taken = "device_id_taken"; // 409
 inline constexpr std::string_view too_large = "too_large";                 // 413
 inline constexpr std::string_view upgrade_required = "upgrade_required";   // 426
 inline constexpr std::string_view slow_down = "slow_down";                 // 429 (+ retry_after)
 inline constexpr std::string_view internal = "internal";                   // 500
 inline constexpr std::string_view unavailable = "unavailable";             // 503 (+ retry_after)
+
+// A device id the server knows already (enrolled, revoked, rotated, a predecessor or successor)
+// offered for a new enrollment or as a rotation's new id: an id is enrolled once.
+inline constexpr std::string_view device_id_taken = "device_id_taken"; // 409
 
 // Per-event rejection codes (`results[i].code` with fate "rejected").
 inline constexpr std::string_view invalid_event = "invalid_event";

@@ -3,7 +3,8 @@
 // tables (schema: k_server_migrations in src/store.cpp):
 //   meta              key/value: epoch, created_at
 //   enrollment_codes  hashed single-use codes with lawyer, role, regions, expiry
-//   enrolled_devices  enrolled devices: hashed token, role, regions, acked_seq, last report
+//   enrolled_devices  enrolled devices: hashed token, role, regions, acked_seq, last report,
+//                     rotation links, first use of its token (an id is enrolled once)
 //   rejected_events   events acknowledged with fate "rejected" (never in the change feed)
 //   event_scope       per accepted event: reference data or not, and its region (folded)
 // The event log's log_position IS the change feed's server_seq.
