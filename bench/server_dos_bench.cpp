@@ -397,7 +397,7 @@ int main(int argc, char** argv) {
             if (t < 0) {
                 ++failed;
             } else {
-                times.push_back(t * 1000);
+                times.push_back(t);
             }
         }
         Summary s = summarize(times);
@@ -414,6 +414,7 @@ int main(int argc, char** argv) {
 
     for (const Attack& attack : attacks) {
         server.reset_peak();
+        const long start_kib = server.kib("VmRSS");
         std::atomic<bool> stop{false};
         std::atomic<long> done{0};
         std::vector<std::thread> clients;
@@ -429,10 +430,9 @@ int main(int argc, char** argv) {
             if (t < 0) {
                 ++failed;
             } else {
-                times.push_back(t * 1000);
+                times.push_back(t);
             }
         }
-        long peak = server.kib("VmHWM");
         httplib::Client hc("127.0.0.1", port);
         hc.set_read_timeout(5);
         auto health = hc.Get("/v1/health");
@@ -440,11 +440,18 @@ int main(int argc, char** argv) {
         for (auto& t : clients) {
             t.join();
         }
+        // The peak includes the requests the clients had in flight when told to stop.
+        long peak = server.kib("VmHWM");
+        // Let the server settle (bounded) so that the next attack starts from a quiet heap.
+        for (int i = 0; i < 20 && server.kib("VmRSS") > idle_kib + 16 * 1024; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
         std::string label = attack.name + " x" + std::to_string(attack.clients);
         print_row(label + ": device sync",
                   (times.empty() ? std::string("none completed") : fmt_ms(summarize(times))) +
                       (failed ? "  failed " + std::to_string(failed) : ""));
-        print_row(label + ": server peak RSS", fmt(peak / 1024.0, 1) + " MiB");
+        print_row(label + ": server peak RSS", fmt(peak / 1024.0, 1) + " MiB (at the start " +
+                                                   fmt(start_kib / 1024.0, 1) + " MiB)");
         print_row(label + ": attacker requests/connections", std::to_string(done.load()));
         print_row(label + ": /v1/health at the end",
                   health ? std::to_string(health->status) + " " +
