@@ -196,8 +196,7 @@ Device enroll(const ServerProcess& server) {
     httplib::Client c("127.0.0.1", server.port());
     Device d{new_id(), "", 0};
     auto r = c.Post("/v1/enroll", {{"X-Caravan-Protocol", "1"}},
-                    json{{"code", server.code()}, {"device_id", d.id}}.dump(),
-                    "application/json");
+                    json{{"code", server.code()}, {"device_id", d.id}}.dump(), "application/json");
     if (!r || r->status != 200) {
         std::fprintf(stderr, "enrollment failed\n");
         std::exit(1);
@@ -278,8 +277,8 @@ std::string max_values_body() {
     return body + "}";
 }
 
-void post_loop(int port, const std::string& path, const std::string& body,
-               std::atomic<bool>& stop, std::atomic<long>& done) {
+void post_loop(int port, const std::string& path, const std::string& body, std::atomic<bool>& stop,
+               std::atomic<long>& done) {
     while (!stop) {
         int fd = connect_from(port, "127.0.0.2");
         if (fd < 0) {
@@ -386,7 +385,8 @@ int main(int argc, char** argv) {
     };
 
     print_title("server_dos_bench: caravan-server (default limits, 64 threads) under hostile "
-                "clients, " + fmt(seconds, 0) + " s each");
+                "clients, " +
+                fmt(seconds, 0) + " s each");
     print_machine();
 
     auto measure = [&](const std::string& label, int runs) {

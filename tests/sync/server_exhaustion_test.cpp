@@ -153,11 +153,10 @@ std::string post_head(const std::string& path, const std::string& token, std::si
 // A legitimate device's whole sync: push three events, pull them back, status.
 double sync_seconds(TestServer& server, const Device& d, Events& ev) {
     auto start = Clock::now();
-    std::string body =
-        sync::to_json(batch(d.id, {ev.self("L", k_region_a),
-                                   ev.village(new_id(), "Village", k_region_a),
-                                   ev.village(new_id(), "Other", k_region_a)}))
-            .dump();
+    std::string body = sync::to_json(batch(d.id, {ev.self("L", k_region_a),
+                                                  ev.village(new_id(), "Village", k_region_a),
+                                                  ev.village(new_id(), "Other", k_region_a)}))
+                           .dump();
     Reply pushed = timed_post(server.port(), "/v1/push", d.token, body);
     REQUIRE(pushed.status == 200);
     Reply pulled = timed_get(server.port(), "/v1/pull?after=0&limit=100", d.token);
@@ -234,8 +233,7 @@ TEST_CASE("server resources: a JSON body of millions of empty objects is refused
 
     Reply one = timed_post(server.port(), "/v1/enroll", "", body, 30);
     CHECK(one.status == 400);
-    CHECK(one.body["error"]["message"].get<std::string>().find("JSON values") !=
-          std::string::npos);
+    CHECK(one.body["error"]["message"].get<std::string>().find("JSON values") != std::string::npos);
     std::vector<std::future<int>> six;
     for (int i = 0; i < 6; ++i) {
         six.push_back(std::async(std::launch::async, [&] {
@@ -286,8 +284,8 @@ TEST_CASE("server resources: too many header lines or too many header bytes are 
     // A megabyte of one endless header is cut as early, whatever the client still sends.
     {
         RawConn c(server.port());
-        bool all_sent = c.send("GET /v1/health HTTP/1.1\r\nX-Endless: ") &&
-                        c.send(std::string(1 << 20, 'b'));
+        bool all_sent =
+            c.send("GET /v1/health HTTP/1.1\r\nX-Endless: ") && c.send(std::string(1 << 20, 'b'));
         std::string status = c.status_line(std::chrono::seconds(5));
         CHECK((!all_sent || status.find(" 431 ") != std::string::npos || c.closed()));
     }

@@ -64,8 +64,8 @@ TEST_CASE("tls resources: a handshake that never completes is cut at the header 
     Pki pki(dir / "pki");
     auto [cert, key] = pki.leaf("server", "IP:127.0.0.1");
     ServeProcess server(dir / "server",
-                        {"--tls-cert", cert.string(), "--tls-key", key.string(),
-                         "--header-timeout", "0.5", "--max-connections-per-address", "4"});
+                        {"--tls-cert", cert.string(), "--tls-key", key.string(), "--header-timeout",
+                         "0.5", "--max-connections-per-address", "4"});
     REQUIRE(server.start());
 
     // Half a TLS record header, then nothing.

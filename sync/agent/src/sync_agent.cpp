@@ -294,9 +294,9 @@ struct SyncAgent::Session {
                 failure = response.error();
             } else {
                 Reply reply = read_reply(std::move(*response));
-                bool retryable_status = reply.status == 408 || reply.status == 429 || reply.status == 500 ||
-                                        reply.status == 502 || reply.status == 503 ||
-                                        reply.status == 504;
+                bool retryable_status = reply.status == 408 || reply.status == 429 ||
+                                        reply.status == 500 || reply.status == 502 ||
+                                        reply.status == 503 || reply.status == 504;
                 if (reply.status >= 200 && reply.status < 300) {
                     if (reply.body.is_object()) {
                         backoff.reset();

@@ -13,12 +13,11 @@ int http_status_for(std::string_view code) {
         {codes::malformed, 400},         {codes::unauthenticated, 401},
         {codes::device_revoked, 401},    {codes::device_rotated, 401},
         {codes::forbidden, 403},         {codes::invalid_code, 403},
-        {codes::not_found, 404},         {codes::timeout, 408},
-        {codes::sequence_gap, 409},
+        {codes::not_found, 404},         {codes::sequence_gap, 409},
         {codes::sequence_conflict, 409}, {codes::epoch_changed, 409},
         {codes::too_large, 413},         {codes::upgrade_required, 426},
         {codes::slow_down, 429},         {codes::internal, 500},
-        {codes::unavailable, 503},
+        {codes::unavailable, 503},       {codes::timeout, 408},
     };
     for (const Entry& e : table) {
         if (e.code == code) {

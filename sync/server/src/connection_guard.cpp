@@ -208,8 +208,8 @@ class GuardedStream final : public httplib::Stream {
         while (done < size) {
             if (m_ssl) {
                 ERR_clear_error();
-                int r = SSL_write(m_ssl, ptr + done, static_cast<int>(std::min<std::size_t>(
-                                                         size - done, 1 << 30)));
+                int r = SSL_write(m_ssl, ptr + done,
+                                  static_cast<int>(std::min<std::size_t>(size - done, 1 << 30)));
                 if (r > 0) {
                     done += static_cast<std::size_t>(r);
                     continue;
@@ -350,8 +350,12 @@ StreamFailure ConnectionGuard::last_failure() {
 
 ConnectionGuard::Counts ConnectionGuard::counts() const {
     std::lock_guard lock(m_mutex);
-    return Counts{m_open,           m_limits.max_connections, m_by_address.size(),
-                  m_refused_per_address, m_refused_full,      m_timed_out,
+    return Counts{m_open,
+                  m_limits.max_connections,
+                  m_by_address.size(),
+                  m_refused_per_address,
+                  m_refused_full,
+                  m_timed_out,
                   m_headers_refused};
 }
 
@@ -513,23 +517,21 @@ void widen_backlog(httplib::Server& server, int backlog) {
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
-    return m_guard->serve(sock, svr_sock_, nullptr,
-                          [this](httplib::Stream& strm, bool close_connection,
-                                 bool& connection_closed,
-                                 const std::function<void(httplib::Request&)>& setup) {
-                              return process_request(strm, close_connection, connection_closed,
-                                                     setup);
-                          });
+    return m_guard->serve(
+        sock, svr_sock_, nullptr,
+        [this](httplib::Stream& strm, bool close_connection, bool& connection_closed,
+               const std::function<void(httplib::Request&)>& setup) {
+            return process_request(strm, close_connection, connection_closed, setup);
+        });
 }
 
 bool GuardedSslServer::process_and_close_socket(socket_t sock) {
-    return m_guard->serve(sock, svr_sock_, ssl_context(),
-                          [this](httplib::Stream& strm, bool close_connection,
-                                 bool& connection_closed,
-                                 const std::function<void(httplib::Request&)>& setup) {
-                              return process_request(strm, close_connection, connection_closed,
-                                                     setup);
-                          });
+    return m_guard->serve(
+        sock, svr_sock_, ssl_context(),
+        [this](httplib::Stream& strm, bool close_connection, bool& connection_closed,
+               const std::function<void(httplib::Request&)>& setup) {
+            return process_request(strm, close_connection, connection_closed, setup);
+        });
 }
 
 } // namespace caravan::sync::server

@@ -66,9 +66,9 @@ class ConnectionGuard {
 
     // Serves one accepted socket to the end and closes it. `process` is Server::process_request
     // (given by the subclass, which may call it); `ssl_ctx` null for plain HTTP.
-    using Process = std::function<bool(httplib::Stream&, bool close_connection,
-                                       bool& connection_closed,
-                                       const std::function<void(httplib::Request&)>& setup)>;
+    using Process =
+        std::function<bool(httplib::Stream&, bool close_connection, bool& connection_closed,
+                           const std::function<void(httplib::Request&)>& setup)>;
     bool serve(socket_t sock, const std::atomic<socket_t>& server_socket, SSL_CTX* ssl_ctx,
                const Process& process);
 

@@ -66,7 +66,7 @@ void RateLimiter::make_room(const std::string& key, std::int64_t now_ms) {
 }
 
 tl::expected<RateLimiter::Slot, std::int64_t> RateLimiter::reserve(const std::string& key,
-                                                                    std::int64_t now_ms) {
+                                                                   std::int64_t now_ms) {
     std::lock_guard lock(m_mutex);
     if (auto it = m_entries.find(key); it != m_entries.end()) {
         expire(it->second.failures, now_ms);

@@ -774,22 +774,22 @@ struct Server::Impl {
         if (c.open >= c.max) {
             exhausted.emplace_back("connections");
         }
-        json body{{"ok", exhausted.empty()},
-                  {"protocol", k_protocol_version},
-                  {"server_time", iso_utc(now())},
-                  {"saturated", exhausted},
-                  {"workers", {{"busy", w.busy}, {"live", w.live}, {"max", w.max},
-                               {"queued", w.queued}}},
-                  {"store", {{"size", st.size}, {"in_use", st.in_use}, {"waiting", st.waiting}}},
-                  {"connections",
-                   {{"open", c.open},
-                    {"max", c.max},
-                    {"addresses", c.addresses},
-                    {"per_address_max", guard->limits().per_address},
-                    {"refused_per_address", c.refused_per_address},
-                    {"refused_full", c.refused_full},
-                    {"timed_out", c.timed_out},
-                    {"headers_refused", c.headers_refused}}}};
+        json body{
+            {"ok", exhausted.empty()},
+            {"protocol", k_protocol_version},
+            {"server_time", iso_utc(now())},
+            {"saturated", exhausted},
+            {"workers", {{"busy", w.busy}, {"live", w.live}, {"max", w.max}, {"queued", w.queued}}},
+            {"store", {{"size", st.size}, {"in_use", st.in_use}, {"waiting", st.waiting}}},
+            {"connections",
+             {{"open", c.open},
+              {"max", c.max},
+              {"addresses", c.addresses},
+              {"per_address_max", guard->limits().per_address},
+              {"refused_per_address", c.refused_per_address},
+              {"refused_full", c.refused_full},
+              {"timed_out", c.timed_out},
+              {"headers_refused", c.headers_refused}}}};
         if (!exhausted.empty()) {
             t_request.code = codes::unavailable;
             json error = error_body(codes::unavailable, "the server is saturated");
@@ -835,21 +835,25 @@ struct Server::Impl {
                 // cpp-httplib answers 400 to headers it could not read; the guard says why.
                 if (status == 400) {
                     switch (ConnectionGuard::last_failure()) {
-                    case StreamFailure::headers_too_large: status = 431; break;
-                    case StreamFailure::deadline: status = 408; break;
-                    case StreamFailure::none: break;
+                    case StreamFailure::headers_too_large:
+                        status = 431;
+                        break;
+                    case StreamFailure::deadline:
+                        status = 408;
+                        break;
+                    case StreamFailure::none:
+                        break;
                     }
                 }
                 std::string_view code = code_for_status(status);
                 send_error(
                     req, res,
                     ApiError{std::string(code),
-                             status == 413   ? "the body is too large"
-                             : status == 431 ? "the request line and headers exceed " +
-                                                   std::to_string(Limits::max_header_bytes) +
-                                                   " bytes or " +
-                                                   std::to_string(Limits::max_header_lines) +
-                                                   " header lines"
+                             status == 413 ? "the body is too large"
+                             : status == 431
+                                 ? "the request line and headers exceed " +
+                                       std::to_string(Limits::max_header_bytes) + " bytes or " +
+                                       std::to_string(Limits::max_header_lines) + " header lines"
                              : status == 408 ? "the request was not received in time"
                              : status == 404 ? "no such endpoint"
                                              : "the request could not be handled",
@@ -920,9 +924,8 @@ struct Server::Impl {
         http.Get("/v1/verify", [this](const httplib::Request& req, httplib::Response& res) {
             run(req, res, [&] { return verify(req); });
         });
-        http.Get("/v1/health", [this](const httplib::Request& req, httplib::Response& res) {
-            health(req, res);
-        });
+        http.Get("/v1/health",
+                 [this](const httplib::Request& req, httplib::Response& res) { health(req, res); });
         add_export_routes(
             http, ExportRouteHooks{
                       &pool,
@@ -953,15 +956,14 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
     limits.max_connections =
         options.max_connections == 0 ? default_slots(options.threads) : options.max_connections;
     limits.header_timeout = std::chrono::milliseconds(std::max(1, options.header_timeout_ms));
-    limits.request_timeout = std::chrono::milliseconds(
-        std::max(options.header_timeout_ms, options.request_timeout_ms));
+    limits.request_timeout =
+        std::chrono::milliseconds(std::max(options.header_timeout_ms, options.request_timeout_ms));
     auto guard = std::make_shared<ConnectionGuard>(limits);
     auto listener = make_http_server(options.tls_cert, options.tls_key, guard);
     if (!listener) {
         return tl::unexpected(listener.error());
     }
-    auto impl =
-        std::make_unique<Impl>(std::move(options), std::move(guard), std::move(*listener));
+    auto impl = std::make_unique<Impl>(std::move(options), std::move(guard), std::move(*listener));
     const ServerOptions& o = impl->options;
     auto lock = DataDirLock::acquire(o.data_dir);
     if (!lock) {

@@ -47,7 +47,7 @@ class RateLimiter {
     // A slot for one attempt from `key`, or the seconds to wait (at least 1) when the failures
     // in the window plus the attempts in flight already reach max_failures.
     [[nodiscard]] tl::expected<Slot, std::int64_t> reserve(const std::string& key,
-                                                            std::int64_t now_ms);
+                                                           std::int64_t now_ms);
 
     // Seconds `key` must still wait (at least 1) before trying again; 0 when it may try now
     // (attempts in flight not counted).
@@ -61,7 +61,7 @@ class RateLimiter {
     };
     void expire(std::deque<std::int64_t>& failures, std::int64_t now_ms) const;
     std::int64_t wait_s(const Entry& entry, std::int64_t now_ms) const; // under m_mutex
-    void make_room(const std::string& key, std::int64_t now_ms);       // under m_mutex
+    void make_room(const std::string& key, std::int64_t now_ms);        // under m_mutex
     void release(const std::string& key, bool failed, std::int64_t now_ms);
 
     std::size_t m_max_failures;
