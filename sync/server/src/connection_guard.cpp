@@ -201,9 +201,9 @@ class GuardedStream final : public httplib::Stream {
 
     ssize_t write(const char* ptr, size_t size) override {
         m_wrote = true;
-        if (!m_write_deadline) {
-            m_write_deadline = Clock::now() + m_limits.write_timeout;
-        }
+        // A stall limit, not a deadline for the whole answer: a large pull page or export may
+        // take minutes over a slow link, but not write_timeout without any progress.
+        m_write_deadline = Clock::now() + m_limits.write_timeout;
         std::size_t done = 0;
         while (done < size) {
             if (m_ssl) {
@@ -212,6 +212,7 @@ class GuardedStream final : public httplib::Stream {
                                   static_cast<int>(std::min<std::size_t>(size - done, 1 << 30)));
                 if (r > 0) {
                     done += static_cast<std::size_t>(r);
+                    m_write_deadline = Clock::now() + m_limits.write_timeout;
                     continue;
                 }
                 int err = SSL_get_error(m_ssl, r);
@@ -226,6 +227,7 @@ class GuardedStream final : public httplib::Stream {
             ssize_t r = ::send(m_sock, ptr + done, size - done, MSG_NOSIGNAL);
             if (r > 0) {
                 done += static_cast<std::size_t>(r);
+                m_write_deadline = Clock::now() + m_limits.write_timeout;
                 continue;
             }
             if (r < 0 && errno == EINTR) {

@@ -14,7 +14,7 @@
 //   in a thread-local (last_failure()) so that the error handler can answer 408 or 431
 //   instead of cpp-httplib's plain 400;
 // - for TLS, SSL_accept under the header deadline, then the same Stream over SSL_read/SSL_write.
-// Responses are written under `write_timeout` per response.
+// A response write that makes no progress for `write_timeout` fails (the connection is closed).
 //
 // Threads: ConnectionGuard is shared by every worker; its counters are under its own mutex.
 
