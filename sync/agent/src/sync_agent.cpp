@@ -96,6 +96,8 @@ Error error_from_reply(const Reply& r) {
         return make_error(ErrorCode::forbidden, msg::request_refused, detail, said);
     case 426:
         return make_error(ErrorCode::upgrade_required, msg::upgrade_needed, detail, said);
+    case 408: // the server's request deadline passed: a slow link, worth another try
+        return make_error(ErrorCode::timeout, msg::request_timed_out, detail, said);
     case 400:
     case 404:
     case 405:
@@ -292,9 +294,9 @@ struct SyncAgent::Session {
                 failure = response.error();
             } else {
                 Reply reply = read_reply(std::move(*response));
-                bool retryable_status = reply.status == 429 || reply.status == 500 ||
-                                        reply.status == 502 || reply.status == 503 ||
-                                        reply.status == 504;
+                bool retryable_status = reply.status == 408 || reply.status == 429 ||
+                                        reply.status == 500 || reply.status == 502 ||
+                                        reply.status == 503 || reply.status == 504;
                 if (reply.status >= 200 && reply.status < 300) {
                     if (reply.body.is_object()) {
                         backoff.reset();

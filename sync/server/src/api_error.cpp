@@ -17,7 +17,7 @@ int http_status_for(std::string_view code) {
         {codes::sequence_conflict, 409}, {codes::epoch_changed, 409},
         {codes::too_large, 413},         {codes::upgrade_required, 426},
         {codes::slow_down, 429},         {codes::internal, 500},
-        {codes::unavailable, 503},       {codes::device_id_taken, 409},
+        {codes::unavailable, 503},       {codes::device_id_taken, 409}, {codes::timeout, 408},
     };
     for (const Entry& e : table) {
         if (e.code == code) {

@@ -1,5 +1,7 @@
 #include "caravan/sync/server/cli.hpp"
 
+#include <malloc.h>
+
 #include <pthread.h>
 #include <signal.h>
 
@@ -136,8 +138,16 @@ struct TlsOptions {
     bool insecure_http = false;
 };
 
+// Resource limits of `serve` (ServerOptions, docs/operations.md).
+struct LimitOptions {
+    std::size_t per_address = ServerOptions{}.max_connections_per_address;
+    std::size_t max_connections = ServerOptions{}.max_connections;
+    double header_timeout_s = ServerOptions{}.header_timeout_ms / 1000.0;
+    double request_timeout_s = ServerOptions{}.request_timeout_ms / 1000.0;
+};
+
 Result<void> serve(Context& ctx, const fs::path& data, const std::string& listen,
-                   std::size_t threads, const TlsOptions& tls) {
+                   std::size_t threads, const TlsOptions& tls, const LimitOptions& limits) {
     auto address = parse_listen(listen);
     if (!address) {
         return tl::unexpected(address.error());
@@ -161,6 +171,13 @@ Result<void> serve(Context& ctx, const fs::path& data, const std::string& listen
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    // glibc raises its mmap threshold after the first large block is freed, and then keeps up
+    // to twice that at the top of each thread's arena: after a few 8 MiB bodies on a few
+    // workers the process kept ~85 MiB it no longer used. Fixed thresholds (which turn the
+    // dynamic adjustment off) put every block of 1 MiB or more in its own mapping, returned on
+    // free, and trim an arena's free top beyond 4 MiB.
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_TRIM_THRESHOLD, 4 << 20);
 
     ServerOptions options;
     options.data_dir = data;
@@ -169,6 +186,10 @@ Result<void> serve(Context& ctx, const fs::path& data, const std::string& listen
     options.threads = threads;
     options.tls_cert = tls.cert;
     options.tls_key = tls.key;
+    options.max_connections_per_address = limits.per_address;
+    options.max_connections = limits.max_connections;
+    options.header_timeout_ms = static_cast<int>(limits.header_timeout_s * 1000);
+    options.request_timeout_ms = static_cast<int>(limits.request_timeout_s * 1000);
     auto server = Server::start(options);
     if (!server) {
         return tl::unexpected(server.error());
@@ -394,8 +415,30 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
                           "Private key (PEM, unencrypted, owner-only) of --tls-cert");
     serve_cmd->add_flag("--insecure-http", tls.insecure_http,
                         "Allow plain HTTP on a non-loopback address (trusted networks only)");
-    serve_cmd->callback(
-        [&] { action = [&](Context& ctx) { return serve(ctx, data, listen, threads, tls); }; });
+    LimitOptions limits;
+    serve_cmd
+        ->add_option("--max-connections-per-address", limits.per_address,
+                     "Connections served at once from one client address")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    serve_cmd
+        ->add_option("--max-connections", limits.max_connections,
+                     "Connections served at once in all (0: max(8 x threads, 512))")
+        ->check(CLI::Range(0, 100000))
+        ->capture_default_str();
+    serve_cmd
+        ->add_option("--header-timeout", limits.header_timeout_s,
+                     "Seconds a request may take to send its request line and headers")
+        ->check(CLI::Range(0.05, 3600.0))
+        ->capture_default_str();
+    serve_cmd
+        ->add_option("--request-timeout", limits.request_timeout_s,
+                     "Seconds a whole request (headers and body) may take to arrive")
+        ->check(CLI::Range(0.05, 86400.0))
+        ->capture_default_str();
+    serve_cmd->callback([&] {
+        action = [&](Context& ctx) { return serve(ctx, data, listen, threads, tls, limits); };
+    });
 
     CodeRequest code;
     std::string role = "lawyer";

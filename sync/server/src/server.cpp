@@ -1,5 +1,6 @@
 #include "caravan/sync/server/server.hpp"
 
+#include <malloc.h>
 #include <sys/socket.h>
 
 #include <httplib.h>
@@ -21,6 +22,7 @@
 #include "caravan/sync/server/data_dir.hpp"
 #include "caravan/sync/server/rate_limiter.hpp"
 #include "caravan/sync/server/store.hpp"
+#include "connection_guard.hpp"
 #include "export_routes.hpp"
 #include "store_pool.hpp"
 #include "tls.hpp"
@@ -33,6 +35,8 @@ namespace {
 
 // Bodies below this size go out uncompressed: the framing would cost more than it saves.
 constexpr std::size_t k_compress_threshold = 512;
+// A request body at least this large gives its memory back to the system once answered.
+constexpr std::size_t k_trim_after_bytes = 1 << 20;
 constexpr std::string_view k_known_routes[] = {"/v1/enroll", "/v1/status", "/v1/push",  "/v1/pull",
                                                "/v1/verify", "/v1/health", "/v1/rotate"};
 
@@ -112,7 +116,10 @@ std::string_view code_for_status(int status) {
     case 404:
     case 405:
         return codes::not_found;
+    case 408:
+        return codes::timeout;
     case 413:
+    case 431:
         return codes::too_large;
     case 414:
         return codes::malformed;
@@ -168,6 +175,17 @@ class ElasticPool final : public httplib::TaskQueue {
     ~ElasticPool() override { shutdown(); }
     ElasticPool(const ElasticPool&) = delete;
     ElasticPool& operator=(const ElasticPool&) = delete;
+
+    struct Counts {
+        std::size_t live = 0;   // worker threads
+        std::size_t busy = 0;   // serving a connection
+        std::size_t max = 0;    // the cap
+        std::size_t queued = 0; // accepted connections waiting for a worker
+    };
+    Counts counts() {
+        std::lock_guard lock(m_mutex);
+        return Counts{m_live, m_live - m_idle, m_cap, m_jobs.size()};
+    }
 
     void enqueue(std::function<void()> fn) override {
         {
@@ -265,12 +283,24 @@ class ElasticPool final : public httplib::TaskQueue {
     bool m_stopping = false;
 };
 
+// Connection slots: the default, and the workers for a given number of slots. The extra
+// workers answer the connections beyond the slots at once (ConnectionGuard refuses them)
+// instead of leaving them queued behind the ones being served.
+std::size_t default_slots(std::size_t threads) {
+    return std::max<std::size_t>(threads * 8, 512);
+}
+constexpr std::size_t k_refusing_workers = 16;
+constexpr int k_listen_backlog = 1024;
+
 } // namespace
 
 struct Server::Impl {
     ServerOptions options;
     std::optional<DataDirLock> lock;
     StorePool pool;
+    std::shared_ptr<ConnectionGuard> guard;
+    // The worker pool cpp-httplib creates in listen (for /v1/health); set before any request.
+    std::atomic<ElasticPool*> workers{nullptr};
     // A plain Server or an SSLServer (tls.hpp); every route is registered the same way.
     std::unique_ptr<httplib::Server> http_owner;
     httplib::Server& http;
@@ -282,9 +312,10 @@ struct Server::Impl {
     bool stopped = false;
     std::mutex stop_mutex;
 
-    Impl(ServerOptions o, std::unique_ptr<httplib::Server> server)
-        : options(std::move(o)), http_owner(std::move(server)), http(*http_owner),
-          limiter(options.enroll_max_failures, options.enroll_window_ms) {}
+    Impl(ServerOptions o, std::shared_ptr<ConnectionGuard> g,
+         std::unique_ptr<httplib::Server> server)
+        : options(std::move(o)), guard(std::move(g)), http_owner(std::move(server)),
+          http(*http_owner), limiter(options.enroll_max_failures, options.enroll_window_ms) {}
 
     std::int64_t now() const { return options.clock ? options.clock() : system_clock_ms(); }
 
@@ -354,6 +385,11 @@ struct Server::Impl {
         if (with_body && !t_request.body_read) {
             res.set_header("Connection", "close");
         }
+        // glibc keeps the heap a large body grew (and raises its mmap threshold after the first
+        // one), so without this the peak of a few large requests stays with the process.
+        if (t_request.bytes_in >= static_cast<std::int64_t>(k_trim_after_bytes)) {
+            ::malloc_trim(0);
+        }
     }
 
     // ---- request parts ------------------------------------------------------------------------
@@ -422,6 +458,10 @@ struct Server::Impl {
         const bool decode_here = *encoding == Encoding::zstd || header == "x-gzip";
         const std::size_t cap = decode_here ? Limits::max_compressed_bytes : Limits::max_body_bytes;
         std::string body;
+        if (wire) {
+            // One allocation of the announced size (within the cap), not a doubling series.
+            body.reserve(static_cast<std::size_t>(std::min<std::int64_t>(*wire, cap)));
+        }
         bool over = false;
         bool read = reader([&](const char* data, std::size_t n) {
             if (body.size() + n > cap) {
@@ -437,6 +477,9 @@ struct Server::Impl {
         if (over) {
             return refuse(codes::too_large, "the body exceeds " + std::to_string(cap) + " bytes" +
                                                 (decode_here ? "" : " once decoded"));
+        }
+        if (!read && ConnectionGuard::last_failure() == StreamFailure::deadline) {
+            return refuse(codes::timeout, "the request was not received in time");
         }
         if (!read) {
             return refuse(codes::malformed, "the body could not be read or decoded");
@@ -489,10 +532,12 @@ struct Server::Impl {
         if (auto ok = check_protocol(req); !ok) {
             return tl::unexpected(ok.error());
         }
-        const std::string& address = req.remote_addr;
-        if (std::int64_t wait = limiter.retry_after_s(address, now()); wait > 0) {
+        // The attempt is reserved before its body is read: a burst of concurrent guesses is cut
+        // at the limit, not counted after all of them were evaluated.
+        auto slot = limiter.reserve(req.remote_addr, now());
+        if (!slot) {
             return refuse(codes::slow_down, "too many wrong enrollment codes from this address",
-                          {{"retry_after", wait}});
+                          {{"retry_after", slot.error()}});
         }
         auto j = read_json_body(req, reader);
         if (!j) {
@@ -518,7 +563,7 @@ struct Server::Impl {
         }();
         if (!enrolled) {
             if (enrolled.error().code == codes::invalid_code) {
-                limiter.record_failure(address, now());
+                slot->fail(now());
             }
             return tl::unexpected(enrolled.error());
         }
@@ -540,11 +585,16 @@ struct Server::Impl {
         if (auto ok = check_protocol(req); !ok) {
             return tl::unexpected(ok.error());
         }
-        auto store = pool.acquire();
-        auto device = authenticate(req, *store, true);
-        if (!device) {
-            return tl::unexpected(device.error());
+        std::optional<DeviceRecord> device;
+        {
+            auto store = pool.acquire();
+            auto known = authenticate(req, *store, true);
+            if (!known) {
+                return tl::unexpected(known.error());
+            }
+            device = std::move(*known);
         }
+        // No Store is held while the body arrives (a slow client would keep it from the others).
         auto j = read_json_body(req, reader);
         if (!j) {
             return tl::unexpected(j.error());
@@ -558,6 +608,7 @@ struct Server::Impl {
         if (old_id->get_ref<const std::string&>() != device->device_id) {
             return refuse(codes::forbidden, "\"device_id\" is not the id of this device's token");
         }
+        auto store = pool.acquire();
         ApiResult<Enrollment> rotated = [&] {
             std::lock_guard lock(write_mutex);
             return store->rotate(*device, new_id->get<std::string>(), report_from(req));
@@ -703,17 +754,61 @@ struct Server::Impl {
         return json{{"upto", result->upto}, {"count", result->count}, {"digest", result->digest}};
     }
 
+    // GET /v1/health (docs/protocol.md 6.7): 200 while requests can be served, 503 with the same
+    // figures when workers, store connections or connection slots are exhausted.
+    void health(const httplib::Request& req, httplib::Response& res) {
+        ElasticPool::Counts w;
+        if (ElasticPool* queue = workers.load()) {
+            w = queue->counts();
+        }
+        StorePool::Counts st = pool.counts();
+        ConnectionGuard::Counts c = guard->counts();
+        std::vector<std::string> exhausted;
+        // This request holds a worker and a connection slot itself.
+        if (w.max > 0 && (w.busy >= w.max || (w.queued > 0 && w.live >= w.max))) {
+            exhausted.emplace_back("workers");
+        }
+        if (st.waiting > 0) {
+            exhausted.emplace_back("store");
+        }
+        if (c.open >= c.max) {
+            exhausted.emplace_back("connections");
+        }
+        json body{
+            {"ok", exhausted.empty()},
+            {"protocol", k_protocol_version},
+            {"server_time", iso_utc(now())},
+            {"saturated", exhausted},
+            {"workers", {{"busy", w.busy}, {"live", w.live}, {"max", w.max}, {"queued", w.queued}}},
+            {"store", {{"size", st.size}, {"in_use", st.in_use}, {"waiting", st.waiting}}},
+            {"connections",
+             {{"open", c.open},
+              {"max", c.max},
+              {"addresses", c.addresses},
+              {"per_address_max", guard->limits().per_address},
+              {"refused_per_address", c.refused_per_address},
+              {"refused_full", c.refused_full},
+              {"timed_out", c.timed_out},
+              {"headers_refused", c.headers_refused}}}};
+        if (!exhausted.empty()) {
+            t_request.code = codes::unavailable;
+            json error = error_body(codes::unavailable, "the server is saturated");
+            body["error"] = error["error"];
+            body["retry_after"] = 1;
+            res.set_header("Retry-After", "1");
+            send_json(req, res, 503, body);
+            return;
+        }
+        send_json(req, res, 200, body);
+    }
+
     // ---- wiring -------------------------------------------------------------------------------
 
     void routes() {
         http.set_payload_max_length(Limits::max_body_bytes);
         http.set_tcp_nodelay(true);
-        http.set_keep_alive_max_count(100);
-        // An idle keep-alive connection holds a worker, and stop() waits for it: keep it short
-        // (a sync's requests follow each other closely).
-        http.set_keep_alive_timeout(2);
-        http.set_read_timeout(std::chrono::seconds(30));
-        http.set_write_timeout(std::chrono::seconds(30));
+        // Keep-alive, read and write deadlines, header limits and admission are the
+        // ConnectionGuard's (connection_guard.hpp): cpp-httplib's own only bound single reads.
         // Only SO_REUSEADDR: the default SO_REUSEPORT would let a second server share the port.
         http.set_socket_options([](socket_t sock) {
             int yes = 1;
@@ -721,8 +816,11 @@ struct Server::Impl {
         });
         // `threads` workers always, more while more devices are connected (ElasticPool).
         const std::size_t threads = options.threads;
-        http.new_task_queue = [threads] {
-            return new ElasticPool(threads, std::max<std::size_t>(threads * 8, 512));
+        const std::size_t cap = guard->limits().max_connections + k_refusing_workers;
+        http.new_task_queue = [this, threads, cap] {
+            auto* queue = new ElasticPool(threads, cap);
+            workers = queue;
+            return queue;
         };
 
         http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
@@ -733,14 +831,33 @@ struct Server::Impl {
         });
         http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
             if (res.body.empty()) {
-                std::string_view code = code_for_status(res.status);
                 int status = res.status;
-                send_error(req, res,
-                           ApiError{std::string(code),
-                                    status == 413   ? "the body is too large"
-                                    : status == 404 ? "no such endpoint"
-                                                    : "the request could not be handled",
-                                    json::object(), std::string()});
+                // cpp-httplib answers 400 to headers it could not read; the guard says why.
+                if (status == 400) {
+                    switch (ConnectionGuard::last_failure()) {
+                    case StreamFailure::headers_too_large:
+                        status = 431;
+                        break;
+                    case StreamFailure::deadline:
+                        status = 408;
+                        break;
+                    case StreamFailure::none:
+                        break;
+                    }
+                }
+                std::string_view code = code_for_status(status);
+                send_error(
+                    req, res,
+                    ApiError{std::string(code),
+                             status == 413 ? "the body is too large"
+                             : status == 431
+                                 ? "the request line and headers exceed " +
+                                       std::to_string(Limits::max_header_bytes) + " bytes or " +
+                                       std::to_string(Limits::max_header_lines) + " header lines"
+                             : status == 408 ? "the request was not received in time"
+                             : status == 404 ? "no such endpoint"
+                                             : "the request could not be handled",
+                             json::object(), std::string()});
                 res.status = status; // keep what cpp-httplib decided (e.g. 405, 414)
             }
         });
@@ -807,13 +924,8 @@ struct Server::Impl {
         http.Get("/v1/verify", [this](const httplib::Request& req, httplib::Response& res) {
             run(req, res, [&] { return verify(req); });
         });
-        http.Get("/v1/health", [this](const httplib::Request& req, httplib::Response& res) {
-            run(req, res, [&]() -> ApiResult<json> {
-                return json{{"ok", true},
-                            {"protocol", k_protocol_version},
-                            {"server_time", iso_utc(now())}};
-            });
-        });
+        http.Get("/v1/health",
+                 [this](const httplib::Request& req, httplib::Response& res) { health(req, res); });
         add_export_routes(
             http, ExportRouteHooks{
                       &pool,
@@ -839,11 +951,19 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
     if (options.threads == 0) {
         options.threads = 1;
     }
-    auto listener = make_http_server(options.tls_cert, options.tls_key);
+    ConnectionLimits limits;
+    limits.per_address = std::max<std::size_t>(1, options.max_connections_per_address);
+    limits.max_connections =
+        options.max_connections == 0 ? default_slots(options.threads) : options.max_connections;
+    limits.header_timeout = std::chrono::milliseconds(std::max(1, options.header_timeout_ms));
+    limits.request_timeout =
+        std::chrono::milliseconds(std::max(options.header_timeout_ms, options.request_timeout_ms));
+    auto guard = std::make_shared<ConnectionGuard>(limits);
+    auto listener = make_http_server(options.tls_cert, options.tls_key, guard);
     if (!listener) {
         return tl::unexpected(listener.error());
     }
-    auto impl = std::make_unique<Impl>(std::move(options), std::move(*listener));
+    auto impl = std::make_unique<Impl>(std::move(options), std::move(guard), std::move(*listener));
     const ServerOptions& o = impl->options;
     auto lock = DataDirLock::acquire(o.data_dir);
     if (!lock) {
@@ -883,6 +1003,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
         }
         impl->port = o.port;
     }
+    widen_backlog(impl->http, k_listen_backlog);
     Impl* raw = impl.get();
     impl->listener = std::thread([raw] { raw->http.listen_after_bind(); });
     // cpp-httplib has no "ready" signal: stop() before is_running() would leave listen hanging.

@@ -1,7 +1,8 @@
 #pragma once
 // A fixed set of Store connections shared by the HTTP worker threads. acquire() hands one out
 // for the duration of a request and waits when all are in use (there are as many as workers,
-// so it normally does not wait).
+// so it normally does not wait). No route holds one while a request body arrives (server.cpp),
+// so a slow client cannot starve the others of connections.
 
 #include <condition_variable>
 #include <memory>
@@ -36,12 +37,25 @@ class StorePool {
     void add(std::unique_ptr<Store> store) {
         std::lock_guard lock(m_mutex);
         m_free.push_back(std::move(store));
+        ++m_size;
         m_ready.notify_one();
+    }
+
+    struct Counts {
+        std::size_t size = 0;    // connections in the pool
+        std::size_t in_use = 0;  // leased now
+        std::size_t waiting = 0; // acquire() calls waiting for one
+    };
+    [[nodiscard]] Counts counts() const {
+        std::lock_guard lock(m_mutex);
+        return Counts{m_size, m_size - m_free.size(), m_waiting};
     }
 
     Lease acquire() {
         std::unique_lock lock(m_mutex);
+        ++m_waiting;
         m_ready.wait(lock, [&] { return !m_free.empty(); });
+        --m_waiting;
         std::unique_ptr<Store> store = std::move(m_free.back());
         m_free.pop_back();
         return Lease(*this, std::move(store));
@@ -54,9 +68,11 @@ class StorePool {
         m_ready.notify_one();
     }
 
-    std::mutex m_mutex;
+    mutable std::mutex m_mutex;
     std::condition_variable m_ready;
     std::vector<std::unique_ptr<Store>> m_free;
+    std::size_t m_size = 0;
+    std::size_t m_waiting = 0;
 };
 
 } // namespace caravan::sync::server

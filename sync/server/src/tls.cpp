@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include "connection_guard.hpp"
+
 namespace caravan::sync::server {
 
 namespace {
@@ -46,9 +48,10 @@ int no_passphrase(char*, int, int, void*) {
 } // namespace
 
 Result<std::unique_ptr<httplib::Server>> make_http_server(const std::filesystem::path& tls_cert,
-                                                          const std::filesystem::path& tls_key) {
+                                                          const std::filesystem::path& tls_key,
+                                                          std::shared_ptr<ConnectionGuard> guard) {
     if (tls_cert.empty() && tls_key.empty()) {
-        return std::make_unique<httplib::Server>();
+        return std::make_unique<GuardedServer>(std::move(guard));
     }
     if (tls_cert.empty() || tls_key.empty()) {
         return fail(ErrorCode::invalid_input,
@@ -62,7 +65,7 @@ Result<std::unique_ptr<httplib::Server>> make_http_server(const std::filesystem:
     }
     ERR_clear_error();
     std::string problem;
-    auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    auto server = std::make_unique<GuardedSslServer>(std::move(guard), [&](SSL_CTX& ctx) {
         if (SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) != 1) {
             problem = "cannot require TLS 1.2: " + openssl_reason();
             return false;

@@ -3,6 +3,8 @@
 // the operator's certificate and key files (private to sync/server).
 //
 // Contract:
+// - The object serves its connections through `guard` (connection_guard.hpp): admission per
+//   address, request deadlines, header limits.
 // - Both paths empty: a plain httplib::Server. Both set: an httplib::SSLServer whose context
 //   offers TLS 1.2 and later only, no TLS compression, no renegotiation, and carries the given
 //   certificate chain (PEM, leaf first) and private key (PEM, not passphrase-protected: the
@@ -22,7 +24,10 @@ class Server;
 
 namespace caravan::sync::server {
 
+class ConnectionGuard;
+
 [[nodiscard]] Result<std::unique_ptr<httplib::Server>>
-make_http_server(const std::filesystem::path& tls_cert, const std::filesystem::path& tls_key);
+make_http_server(const std::filesystem::path& tls_cert, const std::filesystem::path& tls_key,
+                 std::shared_ptr<ConnectionGuard> guard);
 
 } // namespace caravan::sync::server

@@ -35,6 +35,13 @@ struct Limits {
     static constexpr std::size_t max_events_per_pull = 5000;
     static constexpr int max_json_depth = 16;
     static constexpr std::size_t max_string_bytes = 64 << 10;     // any single JSON string
+    // Values in one JSON document (every object, array, string, number, literal, the root
+    // included). A value costs the parser up to ~160 bytes whatever its text, so this bounds a
+    // parsed body at about 40 MiB; a full push of 5000 events needs about 200 000.
+    static constexpr std::size_t max_json_values = 1 << 18;
+    // The request line and headers of one HTTP request, the blank line included.
+    static constexpr std::size_t max_header_bytes = 32 << 10;
+    static constexpr std::size_t max_header_lines = 100;
 };
 
 // ---- events on the wire -----------------------------------------------------------------
@@ -92,8 +99,10 @@ struct PullResponse {
 // (e.g. "acked_seq" with sequence_gap, "retry_after" with slow_down).
 [[nodiscard]] nlohmann::json error_body(std::string_view code, std::string_view message);
 
-// Parses JSON text within the limits: size, nesting depth, string length. A message gives the
-// byte offset of a syntax error.
+// Parses JSON text within the limits: size, nesting depth, string length, number of values
+// (Limits). The limits are checked in one pass over the text before any value is built, so
+// text over a limit costs no memory beyond itself; a message gives the byte offset of the
+// first value over the limit or of a syntax error.
 [[nodiscard]] Result<nlohmann::json> parse_json_limited(std::string_view text);
 
 // ---- compression ---------------------------------------------------------------------------

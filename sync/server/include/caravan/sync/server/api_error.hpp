@@ -23,6 +23,7 @@ inline constexpr std::string_view device_rotated = "device_rotated";       // 40
 inline constexpr std::string_view forbidden = "forbidden";                 // 403
 inline constexpr std::string_view invalid_code = "invalid_code";           // 403
 inline constexpr std::string_view not_found = "not_found";                 // 404
+inline constexpr std::string_view timeout = "timeout";                     // 408
 inline constexpr std::string_view sequence_gap = "sequence_gap";           // 409 (+ acked_seq)
 inline constexpr std::string_view sequence_conflict = "sequence_conflict"; // 409
 inline constexpr std::string_view epoch_changed = "epoch_changed";         // 409 (+ epoch)

@@ -10,7 +10,12 @@
 //   pull report) are serialised by one in-process mutex held only around the write transaction;
 //   reads never wait for it.
 // - Request bodies are bounded before they are held in memory: 8 MiB as sent when not
-//   compressed, 4 MiB as sent and 8 MiB decoded when compressed (gzip or zstd).
+//   compressed, 4 MiB as sent and 8 MiB decoded when compressed (gzip or zstd); a JSON body of
+//   more than Limits::max_json_values values is refused before it is parsed. The request line
+//   and headers are bounded too (Limits::max_header_bytes / max_header_lines: 431).
+// - No Store connection is held while a request body arrives.
+// - /v1/health answers 503 with its figures when workers, store connections or connection
+//   slots are exhausted.
 // - One access-log line per request goes to the log sink: method, route, status, short device
 //   id, bytes in and out, milliseconds, error code. Never a body, a name or a query value.
 // - stop() finishes the requests in progress and returns; it is idempotent and called by the
@@ -44,6 +49,16 @@ struct ServerOptions {
     // Enrollment guesses: this many wrong codes from one address within the window → 429.
     std::size_t enroll_max_failures = 10;
     std::int64_t enroll_window_ms = 10 * 60 * 1000;
+    // Resource limits (docs/security.md "Resource exhaustion"). Connections served at once from
+    // one client address, and in all (0: one per possible worker, max(8 x threads, 512)); an
+    // extra connection is answered 429 (per address) or 503 and closed before it is read.
+    std::size_t max_connections_per_address = 32;
+    std::size_t max_connections = 0;
+    // Deadlines of one request, counted from its first byte (from the accept for a
+    // connection's first request): the request line and headers, and the whole request with
+    // its body. Past them the request is answered 408 and its connection closed.
+    int header_timeout_ms = 20000;
+    int request_timeout_ms = 120000;
     int busy_timeout_ms = 10000;
     bool access_log = true;
     // Receives each log line (without newline); stderr when empty. Called from worker threads.

@@ -1,0 +1,100 @@
+// Resource limits on the HTTPS port (docs/security.md "Resource exhaustion"): the real
+// `caravan-server serve --tls-cert/--tls-key` with a short header deadline. A handshake that
+// never completes is cut at the deadline (it held a worker for the 30 s read timeout before),
+// and connections beyond the per-address cap are closed at once, while a device from another
+// address is still served.
+#include "tls_support.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <chrono>
+
+using namespace caravan;
+using namespace caravan::test;
+using namespace caravan::test::tls;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int connect_from(int port, const char* source) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &from.sin_addr);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<std::uint16_t>(port));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+    return fd;
+}
+
+// Seconds until the server closes `fd` (recv returns 0 or an error), at most `limit`.
+double seconds_until_closed(int fd, double limit) {
+    const auto start = Clock::now();
+    for (;;) {
+        double spent = std::chrono::duration<double>(Clock::now() - start).count();
+        if (spent >= limit) {
+            return spent;
+        }
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>((limit - spent) * 1000) + 1) > 0) {
+            char buf[256];
+            if (::recv(fd, buf, sizeof buf, 0) <= 0) {
+                return std::chrono::duration<double>(Clock::now() - start).count();
+            }
+        }
+    }
+}
+
+} // namespace
+
+TEST_CASE("tls resources: a handshake that never completes is cut at the header deadline, and "
+          "connections over the per-address cap are closed at once",
+          "[sync][e2e][tls][resources]") {
+    TempDir dir;
+    Pki pki(dir / "pki");
+    auto [cert, key] = pki.leaf("server", "IP:127.0.0.1");
+    ServeProcess server(dir / "server",
+                        {"--tls-cert", cert.string(), "--tls-key", key.string(), "--header-timeout",
+                         "0.5", "--max-connections-per-address", "4"});
+    REQUIRE(server.start());
+
+    // Half a TLS record header, then nothing.
+    int stalled = connect_from(server.port(), "127.0.0.2");
+    REQUIRE(::send(stalled, "\x16\x03", 2, MSG_NOSIGNAL) == 2);
+    std::vector<int> idle;
+    for (int i = 0; i < 3; ++i) {
+        idle.push_back(connect_from(server.port(), "127.0.0.2"));
+    }
+    // The fifth from the same address is closed without a byte read (no TLS to answer in).
+    int extra = connect_from(server.port(), "127.0.0.2");
+    CHECK(seconds_until_closed(extra, 5.0) < 0.4);
+
+    // A device from another address is served meanwhile.
+    httplib::SSLClient client("127.0.0.1", server.port());
+    client.set_ca_cert_path(pki.ca_pem.string().c_str());
+    client.enable_server_certificate_verification(true);
+    client.set_connection_timeout(5);
+    client.set_read_timeout(5);
+    auto health = client.Get("/v1/health");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+
+    CHECK(seconds_until_closed(stalled, 5.0) < 2.0);
+    for (int fd : idle) {
+        CHECK(seconds_until_closed(fd, 5.0) < 2.0);
+        ::close(fd);
+    }
+    ::close(stalled);
+    ::close(extra);
+    CHECK(server.running());
+}
