@@ -245,7 +245,8 @@ Payload read_payload(const PageFile& file, const Bytes& data, std::uint32_t at,
         local = k <= max_local ? k : min_local;
     }
     Payload out;
-    if (at + local > u) {
+    // A payload larger than the file is a damaged size field.
+    if (at + local > u || size > static_cast<std::uint64_t>(file.pages()) * u) {
         return out;
     }
     out.bytes.assign(data.begin() + at, data.begin() + at + static_cast<std::ptrdiff_t>(local));
@@ -256,7 +257,7 @@ Payload read_payload(const PageFile& file, const Bytes& data, std::uint32_t at,
     if (at + local + 4 > u) {
         return out;
     }
-    std::uint64_t next = read_be(&data[at + local], 4);
+    std::uint64_t next = read_be(data.data() + at + local, 4);
     Bytes page;
     // A chain never needs more pages than the payload fills; a longer one loops.
     for (std::uint64_t hops = 0; out.bytes.size() < size; ++hops) {
@@ -282,11 +283,11 @@ std::vector<Row> table_rows(const PageFile& file, const Bytes& data, const Btree
     std::vector<Row> rows;
     const std::uint8_t* end = data.data() + file.usable();
     for (std::uint32_t at : page.cells) {
-        auto [size, n1] = read_varint(&data[at], end);
+        auto [size, n1] = read_varint(data.data() + at, end);
         if (n1 == 0) {
             continue;
         }
-        auto [rowid, n2] = read_varint(&data[at + n1], end);
+        auto [rowid, n2] = read_varint(data.data() + at + n1, end);
         if (n2 == 0 || size > (std::uint64_t(1) << 31)) {
             continue;
         }
@@ -307,7 +308,7 @@ std::vector<Payload> index_keys(const PageFile& file, const Bytes& data, const B
         if (at + skip >= file.usable()) {
             continue;
         }
-        auto [size, n] = read_varint(&data[at + skip], end);
+        auto [size, n] = read_varint(data.data() + at + skip, end);
         if (n == 0 || size > (std::uint64_t(1) << 31)) {
             continue;
         }
