@@ -23,8 +23,9 @@ namespace fs = std::filesystem;
 nlohmann::json to_json(const SalvageReport& r) {
     nlohmann::json missing = nlohmann::json::array();
     for (const auto& range : r.missing) {
-        missing.push_back(
-            {{"device_id", range.device_id}, {"from_seq", range.from_seq}, {"to_seq", range.to_seq}});
+        missing.push_back({{"device_id", range.device_id},
+                           {"from_seq", range.from_seq},
+                           {"to_seq", range.to_seq}});
     }
     return {{"events_recovered", r.events_recovered},
             {"events_invalid", r.events_invalid},

@@ -176,8 +176,8 @@ class PageFile {
             return false;
         }
         out.resize(m_page_size);
-        auto got = ::pread(m_fd, out.data(), m_page_size,
-                           static_cast<off_t>((page - 1) * m_page_size));
+        auto got =
+            ::pread(m_fd, out.data(), m_page_size, static_cast<off_t>((page - 1) * m_page_size));
         return got == static_cast<ssize_t>(m_page_size);
     }
 
@@ -193,7 +193,7 @@ class PageFile {
 struct BtreePage {
     std::uint8_t type = 0;
     std::vector<std::uint32_t> cells; // offsets of the cells in the page
-    std::uint32_t right_child = 0;     // interior pages
+    std::uint32_t right_child = 0;    // interior pages
 };
 
 std::optional<BtreePage> parse_page(const Bytes& data, std::uint64_t page_no,
@@ -234,8 +234,8 @@ struct Payload {
     bool complete = false;
 };
 
-Payload read_payload(const PageFile& file, const Bytes& data, std::uint32_t at,
-                     std::uint64_t size, bool table_leaf) {
+Payload read_payload(const PageFile& file, const Bytes& data, std::uint32_t at, std::uint64_t size,
+                     bool table_leaf) {
     const std::uint64_t u = file.usable();
     const std::uint64_t max_local = table_leaf ? u - 35 : ((u - 12) * 64 / 255) - 23;
     const std::uint64_t min_local = ((u - 12) * 32 / 255) - 23;
@@ -245,7 +245,8 @@ Payload read_payload(const PageFile& file, const Bytes& data, std::uint32_t at,
         local = k <= max_local ? k : min_local;
     }
     Payload out;
-    if (at + local > u) {
+    // A payload larger than the file is a damaged size field.
+    if (at + local > u || size > static_cast<std::uint64_t>(file.pages()) * u) {
         return out;
     }
     out.bytes.assign(data.begin() + at, data.begin() + at + static_cast<std::ptrdiff_t>(local));
@@ -256,7 +257,7 @@ Payload read_payload(const PageFile& file, const Bytes& data, std::uint32_t at,
     if (at + local + 4 > u) {
         return out;
     }
-    std::uint64_t next = read_be(&data[at + local], 4);
+    std::uint64_t next = read_be(data.data() + at + local, 4);
     Bytes page;
     // A chain never needs more pages than the payload fills; a longer one loops.
     for (std::uint64_t hops = 0; out.bytes.size() < size; ++hops) {
@@ -282,11 +283,11 @@ std::vector<Row> table_rows(const PageFile& file, const Bytes& data, const Btree
     std::vector<Row> rows;
     const std::uint8_t* end = data.data() + file.usable();
     for (std::uint32_t at : page.cells) {
-        auto [size, n1] = read_varint(&data[at], end);
+        auto [size, n1] = read_varint(data.data() + at, end);
         if (n1 == 0) {
             continue;
         }
-        auto [rowid, n2] = read_varint(&data[at + n1], end);
+        auto [rowid, n2] = read_varint(data.data() + at + n1, end);
         if (n2 == 0 || size > (std::uint64_t(1) << 31)) {
             continue;
         }
@@ -307,7 +308,7 @@ std::vector<Payload> index_keys(const PageFile& file, const Bytes& data, const B
         if (at + skip >= file.usable()) {
             continue;
         }
-        auto [size, n] = read_varint(&data[at + skip], end);
+        auto [size, n] = read_varint(data.data() + at + skip, end);
         if (n == 0 || size > (std::uint64_t(1) << 31)) {
             continue;
         }
@@ -331,12 +332,11 @@ bool walk_tree(const PageFile& file, std::uint64_t root, bool index, Visit&& vis
             whole = false; // a cycle: damage
             continue;
         }
-        auto page = file.read(page_no, data) ? parse_page(data, page_no, file.usable())
-                                             : std::nullopt;
-        const bool expected = page && (index ? page->type == k_index_interior ||
-                                                   page->type == k_index_leaf
-                                             : page->type == k_table_interior ||
-                                                   page->type == k_table_leaf);
+        auto page =
+            file.read(page_no, data) ? parse_page(data, page_no, file.usable()) : std::nullopt;
+        const bool expected =
+            page && (index ? page->type == k_index_interior || page->type == k_index_leaf
+                           : page->type == k_table_interior || page->type == k_table_leaf);
         if (!expected) {
             whole = false;
             continue;
@@ -383,8 +383,8 @@ std::optional<Event> as_event(const std::vector<Value>& v, std::int64_t rowid) {
 EventKey partial_key(const Payload& payload, std::int64_t rowid) {
     EventKey key;
     key.log_position = rowid;
-    if (auto v = decode_record(payload.bytes); v && v->size() >= 3 && text(*v, 1) &&
-                                               integer(*v, 2)) {
+    if (auto v = decode_record(payload.bytes);
+        v && v->size() >= 3 && text(*v, 1) && integer(*v, 2)) {
         key.device_id = *text(*v, 1);
         key.seq = *integer(*v, 2);
     }
@@ -401,7 +401,8 @@ bool looks_like_event(const Payload& payload) {
     }
     std::vector<std::uint64_t> types;
     const std::uint8_t* q = p + n;
-    while (q < p + std::min<std::uint64_t>(header_size, payload.bytes.size()) && types.size() < 11) {
+    while (q < p + std::min<std::uint64_t>(header_size, payload.bytes.size()) &&
+           types.size() < 11) {
         auto [type, len] = read_varint(q, end);
         if (len == 0) {
             return false;
@@ -427,8 +428,8 @@ Result<bool> copy_if_present(const fs::path& from, const fs::path& to) {
         return fail(ec == std::errc::no_space_on_device ? ErrorCode::storage_full : ErrorCode::io,
                     msg::cannot_create_file, to.string(), ec.message());
     }
-    fs::permissions(to, fs::perms::owner_read | fs::perms::owner_write,
-                    fs::perm_options::replace, ec);
+    fs::permissions(to, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace,
+                    ec);
     return true;
 }
 
@@ -569,14 +570,13 @@ Result<Recovery> recover_event_log(const fs::path& damaged, const fs::path& scra
               [](const Event& a, const Event& b) { return a.log_position < b.log_position; });
 
     if (settings_root != 0) {
-        out.settings_complete =
-            walk_tree(file, settings_root, false, [&](const Bytes& page_data, const BtreePage& page) {
+        out.settings_complete = walk_tree(
+            file, settings_root, false, [&](const Bytes& page_data, const BtreePage& page) {
                 if (page.type != k_table_leaf) {
                     return;
                 }
                 for (Row& row : table_rows(file, page_data, page)) {
-                    auto v = row.payload.complete ? decode_record(row.payload.bytes)
-                                                  : std::nullopt;
+                    auto v = row.payload.complete ? decode_record(row.payload.bytes) : std::nullopt;
                     if (v && v->size() == 2 && text(*v, 0) && text(*v, 1)) {
                         out.settings.emplace_back(*text(*v, 0), *text(*v, 1));
                     }

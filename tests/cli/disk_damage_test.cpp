@@ -93,8 +93,8 @@ TEST_CASE("init: a database path in a missing directory is refused and nothing i
     CHECK(!fs::exists(dir / "no"));
 
     // The same through CARAVAN_DB.
-    auto env = run_process({caravan::test::binary("caravan").string(), "init", "--lawyer",
-                            "Арнат", "--region", "Ақтөбе обл."},
+    auto env = run_process({caravan::test::binary("caravan").string(), "init", "--lawyer", "Арнат",
+                            "--region", "Ақтөбе обл."},
                            {{"CARAVAN_DB", (dir / "gone" / "x.db").string()}});
     CHECK(env.exit_code == 2);
     CHECK(!fs::exists(dir / "gone"));
@@ -116,8 +116,7 @@ TEST_CASE("init: the default location's directory is created on first use, owner
     CHECK(run_process({caravan::test::binary("caravan").string(), "status"}, env).exit_code == 0);
 }
 
-TEST_CASE("check: a damaged database is reported DAMAGED with the way out, exit 1",
-          "[cli][disk]") {
+TEST_CASE("check: a damaged database is reported DAMAGED with the way out, exit 1", "[cli][disk]") {
     TempDir dir;
     make_damaged(dir / "device.db");
     auto r = caravan_at(dir / "device.db", {"check"});

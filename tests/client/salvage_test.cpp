@@ -29,8 +29,8 @@ namespace {
 // For every row of the event log: the pages holding it (its leaf page and its overflow pages),
 // from SQLite's own dbstat table, which walks the b-tree. Leaf pages in tree order hold the rows
 // in rowid order; an overflow page's path names its leaf page and cell.
-std::map<std::int64_t, std::set<std::int64_t>> pages_of_events(
-    const fs::path& db, const std::vector<storage::Event>& events) {
+std::map<std::int64_t, std::set<std::int64_t>>
+pages_of_events(const fs::path& db, const std::vector<storage::Event>& events) {
     sqlite3* raw = nullptr;
     REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
     std::unique_ptr<sqlite3, decltype(&sqlite3_close)> handle(raw, sqlite3_close);
@@ -190,11 +190,12 @@ TEST_CASE("salvage: a damaged header page still gives back the events on other p
         expected += pages.at(e.log_position).count(1) == 0 ? 1 : 0;
     }
     CHECK(back.size() == expected);
-    std::cout << "salvage with the header page damaged: " << back.size() << " of "
-              << events.size() << " events recovered\n";
+    std::cout << "salvage with the header page damaged: " << back.size() << " of " << events.size()
+              << " events recovered\n";
 }
 
-TEST_CASE("salvage: the target must be new, and a failed salvage leaves no file", "[client][salvage]") {
+TEST_CASE("salvage: the target must be new, and a failed salvage leaves no file",
+          "[client][salvage]") {
     TempDir dir;
     make_device_database(dir / "a.db", 10, 0);
     { std::ofstream(dir / "exists.db") << "x"; }

@@ -24,8 +24,8 @@ inline std::int64_t make_device_database(const std::filesystem::path& path, int 
     auto engine = client::Engine::open(path);
     REQUIRE(engine);
     REQUIRE(engine->init("Арнат", "Ақтөбе обл."));
-    REQUIRE(engine->add_village({"Қызылжар", "Ақтөбе обл.", std::nullopt, std::nullopt,
-                                 std::nullopt}));
+    REQUIRE(
+        engine->add_village({"Қызылжар", "Ақтөбе обл.", std::nullopt, std::nullopt, std::nullopt}));
     REQUIRE(engine->start_visit("Қызылжар", std::string("2024-05-14")));
     auto added = engine->batch([&]() -> Result<void> {
         for (int i = 0; i < consultations; ++i) {

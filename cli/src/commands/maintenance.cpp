@@ -73,8 +73,8 @@ const bool check = register_command("check", [](CLI::App& app, Registry& registr
                                  {"events", report.events}});
             } else {
                 ctx.out << "file integrity: ok\n";
-                ctx.out << "projections vs event log (" << report.events << " events): "
-                        << (report.projections_match ? "ok" : "DIFFER") << "\n";
+                ctx.out << "projections vs event log (" << report.events
+                        << " events): " << (report.projections_match ? "ok" : "DIFFER") << "\n";
             }
             if (!report.ok()) {
                 return fail(ErrorCode::corrupt, msg::projections_differ);
@@ -107,8 +107,7 @@ const bool backup = register_command("backup", [](CLI::App& app, Registry& regis
             if (ctx.json) {
                 print_json(ctx, {{"backup", *target}, {"events", status.events}});
             } else {
-                ctx.out << "backup written: " << *target << " (" << status.events
-                        << " events)\n";
+                ctx.out << "backup written: " << *target << " (" << status.events << " events)\n";
             }
             return {};
         });
@@ -198,8 +197,8 @@ const bool restore = register_command("restore", [](CLI::App& app, Registry& reg
                                      {"previous_kept_as", aside.string()},
                                      {"previous_damaged", true}});
                 } else {
-                    ctx.out << "restored from " << *source
-                            << "; the damaged database is kept as " << aside.string() << "\n";
+                    ctx.out << "restored from " << *source << "; the damaged database is kept as "
+                            << aside.string() << "\n";
                 }
                 return {};
             }
@@ -257,8 +256,8 @@ const bool salvage = register_command("salvage", [](CLI::App& app, Registry& reg
                     << " found but unreadable or invalid (left out), " << report.events_lost
                     << " lost\n";
             for (const auto& range : report.missing) {
-                ctx.out << "  missing: device " << client::short_id(range.device_id)
-                        << " events " << range.from_seq;
+                ctx.out << "  missing: device " << client::short_id(range.device_id) << " events "
+                        << range.from_seq;
                 if (range.to_seq != range.from_seq) {
                     ctx.out << "-" << range.to_seq;
                 }

@@ -124,7 +124,9 @@ class Engine {
         [[nodiscard]] bool ok() const { return integrity_problems.empty() && projections_match; }
     };
     // Integrity check of the file, then a rebuild of every projection from the event log in a
-    // temporary copy (`scratch_dir`), compared with the live projections.
+    // temporary copy (`scratch_dir`; in memory when that disk is full), compared with the live
+    // projections. A damaged file is reported in integrity_problems (also when SQLite stops the
+    // check itself) and its projections are not compared (projections_match false).
     [[nodiscard]] Result<CheckReport> check(const std::filesystem::path& scratch_dir);
     // A consistent copy of the database while it is in use (SQLite online backup).
     [[nodiscard]] Result<void> backup(const std::filesystem::path& target);

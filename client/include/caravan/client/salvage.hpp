@@ -45,9 +45,9 @@ struct SalvageReport {
     std::int64_t missing_unknown = 0;  // of the lost, those whose device and sequence are unknown
     bool identity_recovered = false;   // the device id, lawyer and region were read
     std::int64_t settings_recovered = 0;
-    bool settings_complete = false;    // every settings page could be read
-    bool schema_found = false;         // false: the file's schema was unreadable (counts are
-                                       // then lower bounds)
+    bool settings_complete = false; // every settings page could be read
+    bool schema_found = false;      // false: the file's schema was unreadable (counts are
+                                    // then lower bounds)
     // This device's own events that the server acknowledged but that were not recovered: a
     // sync pulls them back; until then new events could reuse their sequence numbers.
     std::int64_t own_acked_missing = 0;

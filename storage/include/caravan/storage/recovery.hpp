@@ -42,11 +42,11 @@ struct EventKey {
 };
 
 struct Recovery {
-    std::vector<Event> events;          // rows read whole, in log_position order
-    std::vector<EventKey> unreadable;   // rows found whose payload could not be read whole
-    std::vector<EventKey> index_keys;   // every key found in the (device_id, seq) index
+    std::vector<Event> events;        // rows read whole, in log_position order
+    std::vector<EventKey> unreadable; // rows found whose payload could not be read whole
+    std::vector<EventKey> index_keys; // every key found in the (device_id, seq) index
     std::vector<std::pair<std::string, std::string>> settings; // key, value
-    bool schema_found = false;     // the event log's table located in the schema
+    bool schema_found = false;      // the event log's table located in the schema
     bool settings_complete = false; // the settings tree read without a damaged page
     bool wal_checkpointed = false;  // a -wal existed and was folded into the copy
     std::int64_t pages = 0;         // pages in the file
