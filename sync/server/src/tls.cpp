@@ -87,9 +87,6 @@ Result<std::unique_ptr<httplib::Server>> make_http_server(const std::filesystem:
     if (auto ok = readable(tls_key, "--tls-key"); !ok) {
         return tl::unexpected(ok.error());
     }
-    if (auto ok = private_to_owner(tls_key); !ok) {
-        return tl::unexpected(ok.error());
-    }
     ERR_clear_error();
     std::string problem;
     auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
@@ -125,6 +122,11 @@ Result<std::unique_ptr<httplib::Server>> make_http_server(const std::filesystem:
     if (!server->is_valid()) {
         return fail(ErrorCode::invalid_input,
                     problem.empty() ? "cannot set up TLS (" + openssl_reason() + ")" : problem);
+    }
+    // After the files were judged for what they are, so that a certificate given as the key
+    // is named as such first.
+    if (auto ok = private_to_owner(tls_key); !ok) {
+        return tl::unexpected(ok.error());
     }
     return std::unique_ptr<httplib::Server>(std::move(server));
 }
