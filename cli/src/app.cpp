@@ -337,7 +337,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                        .dump()
                 << "\n";
         }
-        err << "caravan: " << message << "\n";
+        // Messages never quote record text, but some name reference data (a region, a
+        // village); printed as stored text is.
+        err << "caravan: " << shown(message) << "\n";
         return exit_code(result.error().code);
     }
     out.flush();

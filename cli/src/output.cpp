@@ -7,8 +7,16 @@
 namespace caravan::cli {
 
 void print_json(Context& ctx, const nlohmann::json& document) {
-    ctx.out << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    // The dump escapes C0 controls itself; DEL, C1 controls and direction overrides it leaves
+    // raw, and those become \uXXXX escapes here (still the same JSON document).
+    ctx.out << client::escape_controls(
+                   document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace), true)
+            << "\n";
 }
+
+std::string shown(std::string_view text) { return client::escape_controls(text, false); }
+
+std::string shown_note(std::string_view text) { return client::escape_controls(text, true); }
 
 namespace {
 
@@ -65,6 +73,22 @@ const std::map<std::string_view, Phrase>& phrases() {
         {"time", {"уақыты", "время", "time"}},
         {"change", {"өзгеріс", "изменение", "change"}},
         {"by", {"кім", "кто", "by"}},
+        {"restored", {"қалпына келтірілді", "восстановлено", "restored"}},
+        {"kept", {"қалдырылды", "оставлено", "kept"}},
+        {"overwritten", {"қайта жазылды", "перезаписано", "overwritten"}},
+        {"deleted while edited",
+         {"басқа құрылғыда өңделіп жатқанда жойылды", "удалено, пока на другом устройстве "
+                                                       "его изменяли",
+          "deleted while edited on another device"}},
+        {"the deletion", {"жою", "удаление", "the deletion"}},
+        {"the edit", {"өңдеу", "изменение", "the edit"}},
+        {"hidden with the record",
+         {"жазбамен бірге жасырылды", "скрыто вместе с записью", "is hidden with the record"}},
+        {"visible again",
+         {"қайта көрінеді: жазба кейін қалпына келтірілді",
+          "снова видно: запись с тех пор восстановлена",
+          "is visible again: the record was undeleted since"}},
+        {"to bring it back", {"қайтару үшін", "чтобы вернуть", "to bring it back"}},
     };
     return all;
 }
@@ -99,6 +123,15 @@ std::string yes_no(Context& ctx, bool value) {
 
 void print_table(std::ostream& out, const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::vector<std::string>> safe;
+    safe.reserve(rows.size());
+    for (const auto& row : rows) {
+        std::vector<std::string> cells;
+        for (const auto& cell : row) {
+            cells.push_back(shown(cell));
+        }
+        safe.push_back(std::move(cells));
+    }
     std::vector<size_t> widths(header.size(), 0);
     auto measure = [&](const std::vector<std::string>& row) {
         for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
@@ -106,7 +139,7 @@ void print_table(std::ostream& out, const std::vector<std::string>& header,
         }
     };
     measure(header);
-    for (const auto& row : rows) {
+    for (const auto& row : safe) {
         measure(row);
     }
     auto print_row = [&](const std::vector<std::string>& row) {
@@ -120,7 +153,7 @@ void print_table(std::ostream& out, const std::vector<std::string>& header,
         out << line << "\n";
     };
     print_row(header);
-    for (const auto& row : rows) {
+    for (const auto& row : safe) {
         print_row(row);
     }
 }

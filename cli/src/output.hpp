@@ -51,4 +51,12 @@ class StreamTable {
 
 [[nodiscard]] std::string yes_no(Context& ctx, bool value);
 
+// Stored text as it may be printed on a terminal: control characters, text-direction overrides
+// and bytes that are not UTF-8 shown as visible escapes (client::escape_controls), so that text
+// from a record, a file or another device cannot drive the terminal. `shown` is for one-line
+// values (TAB and LF escaped too), `shown_note` keeps the line breaks of a question or advice.
+// print_json and print_table apply the same rule.
+[[nodiscard]] std::string shown(std::string_view text);
+[[nodiscard]] std::string shown_note(std::string_view text);
+
 } // namespace caravan::cli

@@ -220,7 +220,11 @@ Result<std::string> validate_text(std::string_view field, std::string_view text,
     if (!is_valid_utf8(text)) {
         return fail(ErrorCode::invalid_input, msg::not_utf8, msg::field(field));
     }
-    return check_text(field, normalize_space(text), max_chars, required);
+    std::string value = normalize_space(text);
+    if (!is_safe_text(value)) {
+        return fail(ErrorCode::invalid_input, msg::control_character, msg::field(field));
+    }
+    return check_text(field, std::move(value), max_chars, required);
 }
 
 Result<std::string> validate_note(std::string_view field, std::string_view text,
@@ -228,12 +232,26 @@ Result<std::string> validate_note(std::string_view field, std::string_view text,
     if (!is_valid_utf8(text)) {
         return fail(ErrorCode::invalid_input, msg::not_utf8, msg::field(field));
     }
-    // Keep line structure, trim each end.
-    size_t begin = text.find_first_not_of(" \t\r\n");
-    size_t end = text.find_last_not_of(" \t\r\n");
-    std::string value = begin == std::string_view::npos
-                            ? std::string()
-                            : std::string(text.substr(begin, end - begin + 1));
+    // Keep line structure (CRLF and a lone CR become LF, as an import does), trim each end.
+    std::string lines;
+    lines.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\r') {
+            lines.push_back('\n');
+            if (i + 1 < text.size() && text[i + 1] == '\n') {
+                ++i;
+            }
+        } else {
+            lines.push_back(text[i]);
+        }
+    }
+    size_t begin = lines.find_first_not_of(" \t\n");
+    size_t end = lines.find_last_not_of(" \t\n");
+    std::string value =
+        begin == std::string::npos ? std::string() : lines.substr(begin, end - begin + 1);
+    if (!is_safe_text(value)) {
+        return fail(ErrorCode::invalid_input, msg::control_character, msg::field(field));
+    }
     return check_text(field, std::move(value), max_chars, required);
 }
 

@@ -235,6 +235,10 @@ std::optional<std::string> RowValidator::text(const RawRow& raw, std::string_vie
         return std::nullopt;
     }
     std::string normalized = normalize_space(value);
+    if (!is_safe_text(normalized)) {
+        error(raw.line, code, msg::import_control_character);
+        return std::nullopt;
+    }
     if (required && normalized.empty()) {
         error(raw.line, code, msg::import_required);
         return std::nullopt;
@@ -269,6 +273,10 @@ std::optional<std::string> RowValidator::note(const RawRow& raw, std::string_vie
     std::size_t begin = out.find_first_not_of(" \t\r\n");
     std::size_t end = out.find_last_not_of(" \t\r\n");
     out = begin == std::string::npos ? std::string() : out.substr(begin, end - begin + 1);
+    if (!is_safe_text(out)) {
+        error(raw.line, code, msg::import_control_character);
+        return std::nullopt;
+    }
     if (utf8_length(out) > k_max_note_chars) {
         error(raw.line, code, msg::import_too_long, k_max_note_chars);
         return std::nullopt;

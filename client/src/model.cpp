@@ -68,16 +68,49 @@ json to_json(const HistoryEntry& h) {
             {"superseded", h.superseded}};
 }
 
+namespace {
+
+bool is_edit_marker(const std::string& text) {
+    json v = json::parse(text, nullptr, false);
+    return v.is_object() && v.size() == 1 && v.contains("edited");
+}
+
+} // namespace
+
+bool ConflictEntry::delete_vs_edit() const {
+    return field == "deleted" && (is_edit_marker(a_value) != is_edit_marker(b_value));
+}
+
+ConflictEntry::Side ConflictEntry::kept() const {
+    if (delete_vs_edit() && is_edit_marker(b_value)) {
+        return {a_version, a_value};
+    }
+    return {b_version, b_value};
+}
+
+ConflictEntry::Side ConflictEntry::overwritten() const {
+    if (delete_vs_edit() && is_edit_marker(b_value)) {
+        return {b_version, b_value};
+    }
+    return {a_version, a_value};
+}
+
 json to_json(const ConflictEntry& c) {
     auto value = [](const std::string& text) {
         json v = json::parse(text, nullptr, false);
         return v.is_discarded() ? json(text) : v;
     };
-    return {{"entity_type", c.entity_type},
-            {"entity_id", c.entity_id},
-            {"field", c.field},
-            {"lost", {{"version", c.a_version}, {"value", value(c.a_value)}}},
-            {"won", {{"version", c.b_version}, {"value", value(c.b_value)}}}};
+    const ConflictEntry::Side won = c.kept(), lost = c.overwritten();
+    json out = {{"entity_type", c.entity_type},
+                {"entity_id", c.entity_id},
+                {"field", c.field},
+                {"kind", c.delete_vs_edit() ? "delete_vs_edit" : "value"},
+                {"lost", {{"version", lost.version}, {"value", value(lost.value)}}},
+                {"won", {{"version", won.version}, {"value", value(won.value)}}}};
+    if (c.delete_vs_edit()) {
+        out["record_deleted"] = c.record_deleted;
+    }
+    return out;
 }
 
 json to_json(const Status& s) {

@@ -127,7 +127,7 @@ json read_value(const Statement& stmt, int column, const FieldDef& field) {
 }
 
 Result<void> check_field(const EntityDef& def, const FieldDef& field, const json& value,
-                         bool create) {
+                         bool create, EventCheck check) {
     auto bad = [&](const Message& why, auto&&... args) {
         // i18n-forwards: `why` is one of msg::event_value_*
         Error detail = make_error(ErrorCode::invalid_input, why, args...);
@@ -150,6 +150,9 @@ Result<void> check_field(const EntityDef& def, const FieldDef& field, const json
         }
         if (utf8_length(s) > k_max_note_chars) {
             return bad(msg::event_value_too_long);
+        }
+        if (check == EventCheck::incoming && !is_safe_text(s, true)) {
+            return bad(msg::event_value_control);
         }
         if (field.enumeration && !field.enumeration->find(s)) {
             return bad(msg::event_value_not_one_of, field.enumeration->allowed());
@@ -233,7 +236,7 @@ std::string version_of(std::int64_t hlc, std::string_view device_id) {
     return Hlc{hlc}.to_hex() + "@" + std::string(device_id);
 }
 
-Result<void> validate_event(const Event& event) {
+Result<void> validate_event(const Event& event, EventCheck check) {
     const EntityDef* def = find_entity(event.entity_type);
     if (!def) {
         return fail(ErrorCode::invalid_input, msg::event_unknown_type);
@@ -276,7 +279,7 @@ Result<void> validate_event(const Event& event) {
         if (!field) {
             return fail(ErrorCode::invalid_input, msg::event_unknown_field, def->type);
         }
-        if (auto ok = check_field(*def, *field, *it, create); !ok) {
+        if (auto ok = check_field(*def, *field, *it, create, check); !ok) {
             return ok;
         }
     }
@@ -330,7 +333,7 @@ CREATE TABLE conflicts(
 }
 
 Result<void> Projector::apply(const Event& event) {
-    if (auto ok = validate_event(event); !ok) {
+    if (auto ok = validate_event(event, EventCheck::stored); !ok) {
         return ok;
     }
     auto payload = parse_payload(event);
@@ -517,6 +520,12 @@ Result<void> Projector::detect_conflicts(const Event& event, const json& payload
             if (!i_write && !they_write) {
                 continue;
             }
+            // An undelete (or a create) against an edit: both want the record live, and the
+            // edit's fields apply either way. Only a delete hides an edit.
+            if (name == k_deleted_field && i_write != they_write &&
+                (i_write ? mine.at(name) : theirs.at(name)) == false) {
+                continue;
+            }
             json my_value = i_write ? mine.at(name) : json{{"edited", mine}};
             json their_value = they_write ? theirs.at(name) : json{{"edited", theirs}};
             if (i_write && they_write && my_value == their_value) {
@@ -625,7 +634,7 @@ Result<void> Projector::rebuild() {
             return {};
         }
         for (const Event& e : batch) {
-            if (validate_event(e)) {
+            if (validate_event(e, EventCheck::stored)) {
                 if (auto ok = apply(e); !ok) {
                     return ok;
                 }

@@ -896,6 +896,50 @@ Result<Consultation> Engine::remove_consultation(std::string_view ref) {
     return *current;
 }
 
+Result<Consultation> Engine::undelete_consultation(std::string_view ref) {
+    std::string r = normalize_space(ref);
+    if (!looks_like_id_fragment(r)) {
+        return fail(ErrorCode::invalid_input, msg::id_fragment_needed,
+                    msg::field("consultation"));
+    }
+    auto ids = collect<std::string>(
+        m_db,
+        "SELECT id FROM consultations WHERE _created IS NOT NULL AND coalesce(deleted, 0)"
+        " AND (id = ?1 OR instr(id, ?1) > 0) ORDER BY id = ?1 DESC LIMIT 6",
+        [](const Statement& s) { return s.column_text(0); }, {r});
+    if (!ids) {
+        return tl::unexpected(ids.error());
+    }
+    if (ids->empty()) {
+        if (auto live = resolve_id("consultations", r, "consultation")) {
+            return fail(ErrorCode::conflict, msg::consultation_not_deleted, short_id(*live));
+        }
+        return fail(ErrorCode::not_found, msg::consultation_not_found, r);
+    }
+    if (ids->size() > 1 && ids->front() != r) {
+        std::string list;
+        for (const auto& id : *ids) {
+            list += (list.empty() ? "" : ", ") + short_id(id);
+        }
+        return fail(ErrorCode::ambiguous, msg::id_ambiguous, msg::field("consultation"), r, list);
+    }
+    const std::string id = ids->front();
+    auto ok = write([&]() -> Result<void> {
+        // Based on every field version seen here: the delete it answers, and any edit, were
+        // seen, so neither is a conflict with it.
+        auto base = m_projector.field_versions(entities::consultation, id);
+        if (!base) {
+            return tl::unexpected(base.error());
+        }
+        auto event = record(entities::consultation, id, k_op_update, {{"deleted", false}}, *base);
+        return event ? Result<void>() : tl::unexpected(event.error());
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return load_consultation(id);
+}
+
 Result<void> Engine::list_consultations(const ConsultationFilter& filter,
                                         const std::function<bool(const Consultation&)>& visitor) {
     std::string sql = consultation_select();
@@ -1016,15 +1060,39 @@ Result<std::vector<HistoryEntry>> Engine::consultation_history(std::string_view 
 }
 
 Result<std::vector<ConflictEntry>> Engine::conflicts() {
-    return collect<ConflictEntry>(
+    auto list = collect<ConflictEntry>(
         m_db,
         "SELECT entity_type, entity_id, field, a_version, a_value, b_version, b_value"
         " FROM conflicts ORDER BY entity_id, field, a_version",
         [](const Statement& s) {
-            return ConflictEntry{s.column_text(0), s.column_text(1), s.column_text(2),
-                                 s.column_text(3), s.column_text(4), s.column_text(5),
-                                 s.column_text(6)};
+            ConflictEntry c;
+            c.entity_type = s.column_text(0);
+            c.entity_id = s.column_text(1);
+            c.field = s.column_text(2);
+            c.a_version = s.column_text(3);
+            c.a_value = s.column_text(4);
+            c.b_version = s.column_text(5);
+            c.b_value = s.column_text(6);
+            return c;
         });
+    if (!list) {
+        return list;
+    }
+    for (ConflictEntry& c : *list) {
+        const EntityDef* def = find_entity(c.entity_type);
+        if (!def || !c.delete_vs_edit()) {
+            continue;
+        }
+        auto deleted = scalar(m_db,
+                              "SELECT coalesce(deleted, 0) FROM " + std::string(def->table) +
+                                  " WHERE id = ?",
+                              {c.entity_id});
+        if (!deleted) {
+            return tl::unexpected(deleted.error());
+        }
+        c.record_deleted = *deleted != 0;
+    }
+    return list;
 }
 
 Result<Status> Engine::status() {

@@ -152,4 +152,53 @@ std::size_t utf8_length(std::string_view text) {
     return n;
 }
 
+bool is_unsafe_control(char32_t cp) noexcept {
+    return (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7f && cp <= 0x9f) ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+bool is_safe_text(std::string_view text, bool allow_cr) noexcept {
+    size_t i = 0;
+    char32_t cp;
+    while (i < text.size()) {
+        if (!decode(text, i, cp)) {
+            ++i; // not UTF-8: another check reports it
+            continue;
+        }
+        if (is_unsafe_control(cp) || (cp == '\r' && !allow_cr)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string escape_controls(std::string_view text, bool keep_lines) {
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    size_t i = 0;
+    char32_t cp;
+    while (i < text.size()) {
+        size_t start = i;
+        if (!decode(text, i, cp)) {
+            auto byte = static_cast<unsigned char>(text[start]);
+            out += "\\x";
+            out.push_back(k_hex[byte >> 4]);
+            out.push_back(k_hex[byte & 0xf]);
+            i = start + 1;
+            continue;
+        }
+        bool line = cp == '\n' || cp == '\t';
+        if (is_unsafe_control(cp) || cp == '\r' || (line && !keep_lines)) {
+            out += "\\u";
+            for (int shift = 12; shift >= 0; shift -= 4) {
+                out.push_back(k_hex[(cp >> shift) & 0xf]);
+            }
+            continue;
+        }
+        out.append(text.substr(start, i - start));
+    }
+    return out;
+}
+
 } // namespace caravan::client

@@ -28,6 +28,10 @@ constexpr std::int64_t T = test::k_field_day_ms;
 // Text that needs every kind of escape nlohmann writes, and some it must not write.
 const std::string k_awkward = "«Жер» \"дауы\" \\ C:\\жол\nжаңа жол\tтаб\r\x01\x1f\x7f / "
                               "Ёлка ӘәҒғҚқҢңӨөҰұҮүҺһІі 😀";
+// What a lawyer can type into a record: the same without the control characters, which text
+// fields refuse (docs/security.md, terminal injection).
+const std::string k_awkward_typed = "«Жер» \"дауы\" \\ C:\\жол\nжаңа жол\tтаб / "
+                                    "Ёлка ӘәҒғҚқҢңӨөҰұҮүҺһІі 😀";
 
 } // namespace
 
@@ -73,7 +77,7 @@ TEST_CASE("every local create writes canonical payload text and projects as a re
     ok(device->add_past_visit(uuid_v7(T - 86400000), ok(device->list_villages(std::nullopt))[0].id,
                               "2024-05-13", "Ақмарал"));
 
-    ConsultationInput full = test::consultation_input(k_awkward);
+    ConsultationInput full = test::consultation_input(k_awkward_typed);
     full.advice = "Кеңес:\n1) өтініш\n2) \"шағым\"";
     full.follow_up = true;
     ok(device->add_consultation(full));
@@ -86,7 +90,7 @@ TEST_CASE("every local create writes canonical payload text and projects as a re
     std::ofstream(dir / "IMG_0001.jpg", std::ios::binary) << test::make_jpeg({});
     PhotoInput photo;
     photo.files = {dir / "IMG_0001.jpg"};
-    photo.caption = k_awkward;
+    photo.caption = k_awkward_typed;
     photo.consent = true;
     ok(device->add_photos(photo));
     ok(device->close_visit(std::nullopt));

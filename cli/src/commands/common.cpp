@@ -3,14 +3,17 @@
 namespace caravan::cli {
 
 void print_visit_line(Context& ctx, const client::Visit& v) {
-    ctx.out << phrase(ctx, "visit") << " " << client::short_id(v.id) << ": " << v.village << " ("
-            << v.region << "), " << v.date << ", " << v.lawyer << ", "
+    ctx.out << phrase(ctx, "visit") << " " << client::short_id(v.id) << ": " << shown(v.village)
+            << " (" << shown(v.region) << "), " << shown(v.date) << ", " << shown(v.lawyer) << ", "
             << phrase(ctx, v.closed ? "closed" : "open") << "\n";
 }
 
 void print_consultation(Context& ctx, const client::Consultation& c) {
     auto line = [&](std::string_view key, const std::string& value) {
-        ctx.out << phrase(ctx, key) << ": " << value << "\n";
+        ctx.out << phrase(ctx, key) << ": " << shown(value) << "\n";
+    };
+    auto note = [&](std::string_view key, const std::string& value) {
+        ctx.out << phrase(ctx, key) << ": " << shown_note(value) << "\n";
     };
     line("id", c.id);
     line("date", c.date);
@@ -22,8 +25,8 @@ void print_consultation(Context& ctx, const client::Consultation& c) {
     line("vulnerable", yes_no(ctx, c.person.vulnerable));
     line("topics", labels(ctx, client::enums::topic, c.topics));
     line("outcome", label(ctx, client::enums::outcome, c.outcome));
-    line("question", c.question);
-    line("advice", c.advice);
+    note("question", c.question);
+    note("advice", c.advice);
     line("follow-up", yes_no(ctx, c.follow_up));
     line("language", c.lang ? label(ctx, client::enums::language, *c.lang) : "");
 }

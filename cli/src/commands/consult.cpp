@@ -97,6 +97,27 @@ void setup_rm(CLI::App* group, Registry& registry) {
     });
 }
 
+void setup_undelete(CLI::App* group, Registry& registry) {
+    auto id = std::make_shared<std::string>();
+    auto* undelete = group->add_subcommand(
+        "undelete", "Bring back a deleted consultation (a new change that every device syncs)");
+    undelete->add_option("id", *id, "Id or id fragment of the deleted consultation")->required();
+    undelete->callback([&registry, id] {
+        registry.set([id](Context& ctx) -> Result<void> {
+            CARAVAN_TRY_ENGINE(engine, ctx);
+            CARAVAN_TRY(c, engine.undelete_consultation(*id));
+            if (ctx.json) {
+                auto doc = client::to_json(c);
+                doc["deleted"] = false;
+                print_json(ctx, doc);
+            } else {
+                ctx.out << phrase(ctx, "restored") << " " << client::short_id(c.id) << "\n";
+            }
+            return {};
+        });
+    });
+}
+
 void setup_list(CLI::App* group, Registry& registry) {
     auto f = std::make_shared<client::ConsultationFilter>();
     auto* list = group->add_subcommand("list", "List consultations");
@@ -116,7 +137,7 @@ void setup_list(CLI::App* group, Registry& registry) {
                 size_t village_width = 0;
                 CARAVAN_TRY(villages, engine.list_villages());
                 for (const auto& v : villages) {
-                    village_width = std::max(village_width, client::utf8_length(v.name));
+                    village_width = std::max(village_width, client::utf8_length(shown(v.name)));
                 }
                 // Topics last: the one column whose width has no bound.
                 table.emplace(
@@ -136,7 +157,7 @@ void setup_list(CLI::App* group, Registry& registry) {
                 if (ctx.json) {
                     ctx.out << (first ? "\n" : ",\n") << client::to_json(c).dump();
                 } else {
-                    table->row({client::short_id(c.id), c.date, c.village,
+                    table->row({client::short_id(c.id), shown(c.date), shown(c.village),
                                 label(ctx, client::enums::gender, c.person.gender),
                                 label(ctx, client::enums::age, c.person.age),
                                 label(ctx, client::enums::category, c.person.category),
@@ -199,14 +220,17 @@ void setup_history(CLI::App* group, Registry& registry) {
                 return {};
             }
             for (const auto& h : entries) {
-                ctx.out << h.time << "  " << h.op << "  "
-                        << (h.lawyer.empty() ? client::short_id(h.device_id) : h.lawyer) << "\n";
+                ctx.out << h.time << "  " << shown(h.op) << "  "
+                        << shown(h.lawyer.empty() ? client::short_id(h.device_id) : h.lawyer)
+                        << "\n";
                 auto fields = nlohmann::json::parse(h.fields_json, nullptr, false);
                 if (fields.is_object()) {
                     for (auto it = fields.begin(); it != fields.end(); ++it) {
                         bool superseded = std::find(h.superseded.begin(), h.superseded.end(),
                                                     it.key()) != h.superseded.end();
-                        ctx.out << "    " << it.key() << " = " << it.value().dump()
+                        ctx.out << "    " << shown(it.key()) << " = "
+                                << shown(it.value().dump(
+                                       -1, ' ', false, nlohmann::json::error_handler_t::replace))
                                 << (superseded ? "  (superseded)" : "") << "\n";
                     }
                 }
@@ -222,6 +246,7 @@ const bool registered = register_command("consult", [](CLI::App& app, Registry& 
     setup_add(group, registry);
     setup_edit(group, registry);
     setup_rm(group, registry);
+    setup_undelete(group, registry);
     setup_list(group, registry);
     setup_show(group, registry);
     setup_history(group, registry);

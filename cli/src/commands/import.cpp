@@ -84,7 +84,7 @@ const bool registered = register_command("import", [](CLI::App& app, Registry& r
             }
             if (!ctx.json) {
                 for (const client::ImportIssue& issue : report.errors) {
-                    ctx.err << client::to_string(issue, ctx.lang) << "\n";
+                    ctx.err << shown(client::to_string(issue, ctx.lang)) << "\n";
                 }
             }
             ctx.json_printed = ctx.json;

@@ -39,7 +39,7 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
                 return {};
             }
             auto line = [&](std::string_view key, const std::string& value) {
-                ctx.out << phrase(ctx, key) << ": " << value << "\n";
+                ctx.out << phrase(ctx, key) << ": " << shown(value) << "\n";
             };
             line("device", st.device ? st.device->lawyer + ", " + st.device->region + " (" +
                                            client::short_id(st.device->id) + ")"
@@ -71,7 +71,7 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
                         << q.entity_type << " " << client::short_id(q.entity_id) << " (event "
                         << q.seq << (q.direction == "push" ? "" : " of device " +
                                                                       client::short_id(q.device_id))
-                        << "): " << q.code << ", " << q.message << "\n";
+                        << "): " << shown(q.code) << ", " << shown(q.message) << "\n";
             }
 #endif
             return {};
@@ -81,7 +81,8 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
 
 const bool conflicts = register_command("conflicts", [](CLI::App& app, Registry& registry) {
     auto* cmd = app.add_subcommand(
-        "conflicts", "Concurrent edits of one field: the value kept and the value overwritten");
+        "conflicts", "Concurrent edits of one field: the value kept and the value overwritten; "
+                     "a delete against an edit it had not seen");
     cmd->callback([&registry] {
         registry.set([](Context& ctx) -> Result<void> {
             CARAVAN_TRY_ENGINE(engine, ctx);
@@ -95,9 +96,31 @@ const bool conflicts = register_command("conflicts", [](CLI::App& app, Registry&
                 return {};
             }
             for (const auto& c : list) {
-                ctx.out << c.entity_type << " " << client::short_id(c.entity_id) << " " << c.field
-                        << ": kept " << c.b_value << " (" << c.b_version << "), overwritten "
-                        << c.a_value << " (" << c.a_version << ")\n";
+                const auto kept = c.kept(), lost = c.overwritten();
+                const std::string record =
+                    shown(c.entity_type) + " " + client::short_id(c.entity_id);
+                if (c.delete_vs_edit()) {
+                    // The record stays deleted whichever came later: an edit never writes the
+                    // mark. Say so, and how to bring the record back.
+                    ctx.out << record << ": " << phrase(ctx, "deleted while edited") << "; "
+                            << phrase(ctx, "kept") << ": " << phrase(ctx, "the deletion") << " ("
+                            << kept.version << "); " << phrase(ctx, "the edit") << " "
+                            << shown(lost.value) << " (" << lost.version << ") ";
+                    if (!c.record_deleted) {
+                        ctx.out << phrase(ctx, "visible again") << "\n";
+                    } else if (c.entity_type == "consultation") {
+                        ctx.out << phrase(ctx, "hidden with the record") << "; "
+                                << phrase(ctx, "to bring it back") << ": caravan consult undelete "
+                                << client::short_id(c.entity_id) << "\n";
+                    } else {
+                        ctx.out << phrase(ctx, "hidden with the record") << "\n";
+                    }
+                    continue;
+                }
+                ctx.out << record << " " << shown(c.field) << ": " << phrase(ctx, "kept") << " "
+                        << shown(kept.value) << " (" << kept.version << "), "
+                        << phrase(ctx, "overwritten") << " " << shown(lost.value) << " ("
+                        << lost.version << ")\n";
             }
             return {};
         });

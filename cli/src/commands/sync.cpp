@@ -220,7 +220,7 @@ Result<void> run_log(Context& ctx, std::int64_t limit) {
                 rows);
     for (const auto& e : entries) {
         if (!e.message.empty()) {
-            ctx.out << e.started_at.substr(0, 19) << "Z " << e.result << ": " << e.message << "\n";
+            ctx.out << e.started_at.substr(0, 19) << "Z " << shown(e.result) << ": " << shown(e.message) << "\n";
             break; // the latest failure explains the most; the rest are in --json
         }
     }

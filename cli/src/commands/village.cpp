@@ -4,8 +4,8 @@ namespace caravan::cli {
 namespace {
 
 void print_village(Context& ctx, const client::Village& v) {
-    ctx.out << phrase(ctx, "village") << " " << client::short_id(v.id) << ": " << v.name << " ("
-            << v.region << (v.district ? ", " + *v.district : "") << ")\n";
+    ctx.out << phrase(ctx, "village") << " " << client::short_id(v.id) << ": " << shown(v.name)
+            << " (" << shown(v.region) << (v.district ? ", " + shown(*v.district) : "") << ")\n";
 }
 
 const bool registered = register_command("village", [](CLI::App& app, Registry& registry) {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "caravan/client/ids.hpp"
+#include "caravan/client/text.hpp"
 #include "caravan/sync/server/data_dir.hpp"
 #include "caravan/sync/server/maintenance.hpp"
 #include "caravan/sync/server/server.hpp"
@@ -310,9 +311,21 @@ Result<void> list_conflicts(Context& ctx, const fs::path& data, bool as_json) {
         return {};
     }
     for (const auto& c : *list) {
-        ctx.out << c.entity_type << " " << c.entity_id << " " << c.field << ": kept " << c.b_value
-                << " (" << c.b_version << "), overwritten " << c.a_value << " (" << c.a_version
-                << ")\n";
+        const auto kept = c.kept(), lost = c.overwritten();
+        const std::string record = client::escape_controls(c.entity_type + " " + c.entity_id);
+        if (c.delete_vs_edit()) {
+            ctx.out << record << ": deleted while edited on another device; kept: the deletion ("
+                    << kept.version << "); the edit " << client::escape_controls(lost.value)
+                    << " (" << lost.version << ") "
+                    << (c.record_deleted ? "is hidden with the record"
+                                         : "is visible again: the record was undeleted since")
+                    << "\n";
+            continue;
+        }
+        ctx.out << record << " " << client::escape_controls(c.field) << ": kept "
+                << client::escape_controls(kept.value) << " (" << kept.version
+                << "), overwritten " << client::escape_controls(lost.value) << " ("
+                << lost.version << ")\n";
     }
     if (list->empty()) {
         ctx.err << "caravan-server: no conflicts\n";

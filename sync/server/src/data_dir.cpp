@@ -2,12 +2,20 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <system_error>
 
 namespace caravan::sync::server {
+
+std::string mode_text(unsigned mode) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", mode & 07777);
+    return text;
+}
 
 std::filesystem::path database_path(const std::filesystem::path& data_dir) {
     return data_dir / "server.db";
@@ -28,6 +36,19 @@ Result<DataDirLock> DataDirLock::acquire(const std::filesystem::path& data_dir) 
         std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all,
                                      std::filesystem::perm_options::replace, ec);
     }
+    std::optional<unsigned> tightened_from;
+    struct stat st {};
+    if (::stat(data_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 077) != 0) {
+        if (::chmod(data_dir.c_str(), 0700) != 0) {
+            return fail(ErrorCode::io, "the data directory " + data_dir.string() +
+                                           " is open to other users (mode " +
+                                           mode_text(st.st_mode) +
+                                           ") and cannot be made private: " +
+                                           std::generic_category().message(errno) +
+                                           "; run chmod 700 " + data_dir.string());
+        }
+        tightened_from = static_cast<unsigned>(st.st_mode & 07777);
+    }
     int fd = ::open(lock_path(data_dir).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         return fail(ErrorCode::io, "cannot open " + lock_path(data_dir).string() + ": " +
@@ -43,7 +64,9 @@ Result<DataDirLock> DataDirLock::acquire(const std::filesystem::path& data_dir) 
         return fail(ErrorCode::io, "cannot lock " + lock_path(data_dir).string() + ": " +
                                        std::generic_category().message(error));
     }
-    return DataDirLock(fd);
+    DataDirLock lock(fd);
+    lock.m_tightened_from = tightened_from;
+    return lock;
 }
 
 DataDirLock::~DataDirLock() {

@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "caravan/client/domain.hpp"
 #include "caravan/client/export/journal.hpp"
 #include "caravan/client/export/report.hpp"
 #include "caravan/sync/protocol.hpp"
@@ -102,6 +103,18 @@ ApiResult<ExportParams> parse_params(const httplib::Request& req, ex::Format fal
         return req.get_param_value(name);
     };
     p.scope = ex::Scope{param("region"), param("from"), param("to")};
+    // A refusal names the parameter and what it takes, never the value given: whatever a
+    // client typed stays out of the answer (and out of any log that keeps answers).
+    for (auto [bound, name] : {std::pair{&p.scope.from, "from"}, std::pair{&p.scope.to, "to"}}) {
+        if (*bound && !client::validate_date(name, **bound)) {
+            return refuse(codes::malformed, std::string(name) +
+                                                ": not a date of the form YYYY-MM-DD between "
+                                                "2000-01-01 and 2100-12-31");
+        }
+    }
+    if (p.scope.from && p.scope.to && *p.scope.from > *p.scope.to) {
+        return refuse(codes::malformed, "from/to: the start date is after the end date");
+    }
     if (auto format = param("format")) {
         auto parsed = checked(ex::parse_format(*format));
         if (!parsed) {

@@ -969,6 +969,10 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
     if (!lock) {
         return tl::unexpected(lock.error());
     }
+    if (auto was = lock->tightened_from()) {
+        impl->log("the data directory " + o.data_dir.string() + " was mode " + mode_text(*was) +
+                  " (open to other users): tightened to 0700");
+    }
     impl->lock.emplace(std::move(*lock));
 
     StoreOptions first;

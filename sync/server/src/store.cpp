@@ -482,9 +482,32 @@ Result<std::vector<client::ConflictEntry>> Store::conflicts() {
         if (!*row) {
             break;
         }
-        list.push_back({stmt->column_text(0), stmt->column_text(1), stmt->column_text(2),
-                        stmt->column_text(3), stmt->column_text(4), stmt->column_text(5),
-                        stmt->column_text(6)});
+        client::ConflictEntry c;
+        c.entity_type = stmt->column_text(0);
+        c.entity_id = stmt->column_text(1);
+        c.field = stmt->column_text(2);
+        c.a_version = stmt->column_text(3);
+        c.a_value = stmt->column_text(4);
+        c.b_version = stmt->column_text(5);
+        c.b_value = stmt->column_text(6);
+        list.push_back(std::move(c));
+    }
+    for (client::ConflictEntry& c : list) {
+        const client::EntityDef* def = client::find_entity(c.entity_type);
+        if (!def || !c.delete_vs_edit()) {
+            continue;
+        }
+        auto deleted = m_db.prepare("SELECT coalesce(deleted, 0) FROM " +
+                                    std::string(def->table) + " WHERE id = ?");
+        if (!deleted) {
+            return tl::unexpected(deleted.error());
+        }
+        deleted->bind(1, c.entity_id);
+        auto row = deleted->step();
+        if (!row) {
+            return tl::unexpected(row.error());
+        }
+        c.record_deleted = *row && deleted->column_int(0) != 0;
     }
     return list;
 }

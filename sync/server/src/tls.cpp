@@ -1,8 +1,11 @@
 #include "tls.hpp"
 
+#include "caravan/sync/server/data_dir.hpp"
+
 #include <httplib.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <string>
@@ -40,6 +43,30 @@ Result<void> readable(const std::filesystem::path& file, std::string_view option
     return {};
 }
 
+// The key's secrecy is the server's identity: a key file that other users of the machine may
+// read (or write) is refused, with the fix.
+Result<void> private_to_owner(const std::filesystem::path& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+        return {}; // readable() already judged a missing file
+    }
+    if ((st.st_mode & (S_IROTH | S_IWOTH | S_IXOTH)) != 0) {
+        return fail(ErrorCode::invalid_input,
+                    "--tls-key: " + file.string() + " is readable by every user of this machine (mode " +
+                        mode_text(st.st_mode) + "); make it private: chmod 600 " + file.string());
+    }
+    return {};
+}
+
+// TLS 1.2 suites with forward secrecy (ECDHE) and an AEAD cipher only: no CBC, no SHA-1 MAC, no
+// RSA key exchange, no DHE. TLS 1.3's own suites are all AEAD.
+constexpr const char* k_tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* k_tls13_suites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
 // A passphrase-protected key must fail, not make the server wait for someone at a terminal.
 int no_passphrase(char*, int, int, void*) {
     return 0;
@@ -72,6 +99,11 @@ Result<std::unique_ptr<httplib::Server>> make_http_server(const std::filesystem:
         }
         SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                       SSL_OP_CIPHER_SERVER_PREFERENCE);
+        if (SSL_CTX_set_cipher_list(&ctx, k_tls12_ciphers) != 1 ||
+            SSL_CTX_set_ciphersuites(&ctx, k_tls13_suites) != 1) {
+            problem = "cannot set the TLS cipher suites: " + openssl_reason();
+            return false;
+        }
         SSL_CTX_set_default_passwd_cb(&ctx, &no_passphrase);
         if (SSL_CTX_use_certificate_chain_file(&ctx, tls_cert.c_str()) != 1) {
             problem = "--tls-cert: " + tls_cert.string() + " is not a PEM certificate chain (" +
@@ -93,6 +125,11 @@ Result<std::unique_ptr<httplib::Server>> make_http_server(const std::filesystem:
     if (!server->is_valid()) {
         return fail(ErrorCode::invalid_input,
                     problem.empty() ? "cannot set up TLS (" + openssl_reason() + ")" : problem);
+    }
+    // After the files were judged for what they are, so that a certificate given as the key
+    // is named as such first.
+    if (auto ok = private_to_owner(tls_key); !ok) {
+        return tl::unexpected(ok.error());
     }
     return std::unique_ptr<httplib::Server>(std::move(server));
 }

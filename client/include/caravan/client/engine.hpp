@@ -97,6 +97,14 @@ class Engine {
     [[nodiscard]] Result<Consultation> edit_consultation(std::string_view ref,
                                                          const ConsultationPatch& patch);
     [[nodiscard]] Result<Consultation> remove_consultation(std::string_view ref);
+    // Brings a deleted consultation back (docs/sync-algorithm.md 2.5): one ordinary update event
+    // writing `deleted = false`, based on every field version seen here. Its version is above
+    // the delete it answers (the clock has observed every event applied here), so it wins by
+    // last-writer-wins on every device that receives both. The record returns with its newest
+    // field values, edits made while it was deleted included. `ref` is an id or id fragment of
+    // a deleted consultation: not_found when none matches, `conflict` when it is not deleted,
+    // ambiguous when the fragment names several.
+    [[nodiscard]] Result<Consultation> undelete_consultation(std::string_view ref);
     [[nodiscard]] Result<Consultation> find_consultation(std::string_view ref);
     // True when a consultation with exactly this id has been recorded here, deleted ones
     // included. One indexed lookup (for bulk imports).

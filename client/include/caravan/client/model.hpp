@@ -182,6 +182,22 @@ struct ConflictEntry {
     std::string field;
     std::string a_version, a_value; // a_version < b_version: b wins by last-writer-wins
     std::string b_version, b_value;
+    // For a delete against an edit (delete_vs_edit()): whether the record is deleted now (an
+    // undelete may have brought it back since).
+    bool record_deleted = false;
+
+    struct Side {
+        std::string version, value;
+    };
+    // A delete against an edit its author had not seen: field "deleted", one side the delete
+    // (`true`), the other the edit, recorded as {"edited": {its fields}}. An edit never writes
+    // the mark, so the delete is kept whichever of the two is later; the edit's values are in
+    // the record, hidden with it.
+    [[nodiscard]] bool delete_vs_edit() const;
+    // What was kept and what was overwritten (for a delete against an edit: the delete, and
+    // the edit it hides). Otherwise the later version (b) and the earlier (a).
+    [[nodiscard]] Side kept() const;
+    [[nodiscard]] Side overwritten() const;
 };
 
 struct Status {

@@ -13,7 +13,8 @@
 //
 // Conflicts: two writes of one field conflict when neither writer had seen the other's value
 // (each event's `base` names, per field, the version its author saw) and the values differ.
-// A delete conflicts with an edit its author had not seen. Conflicts are recorded once per pair,
+// A delete conflicts with an edit its author had not seen; an undelete (`deleted = false`) does
+// not conflict with an edit (both leave the record live). Conflicts are recorded once per pair,
 // whatever the arrival order, in table `conflicts`.
 
 #include <string>
@@ -38,7 +39,13 @@ inline constexpr std::string_view k_op_delete = "delete";
 // Validates an event's envelope and payload against the entity table: known entity type and
 // operation, supported schema version, known fields of the right type, enumeration codes,
 // required fields on create. The message names the field, never its value.
-[[nodiscard]] Result<void> validate_event(const storage::Event& event);
+// `incoming` (an event arriving from a device, a server or an import) also refuses text that
+// holds a control character or a text-direction override (is_safe_text, CR allowed); `stored`
+// (an event already in a log, accepted under the rules of its time: a rebuild, a rotation)
+// skips that rule, so that a rebuild reproduces what was applied.
+enum class EventCheck { incoming, stored };
+[[nodiscard]] Result<void> validate_event(const storage::Event& event,
+                                          EventCheck check = EventCheck::incoming);
 
 class Projector {
   public:
@@ -47,7 +54,7 @@ class Projector {
     // Creates or upgrades the projection tables (component "projections").
     [[nodiscard]] static Result<void> install(storage::Database& db);
 
-    // Applies one event that is already in the event log. Validates it first.
+    // Applies one event that is already in the event log. Validates it first (EventCheck::stored).
     [[nodiscard]] Result<void> apply(const storage::Event& event);
     // The same with the payload already parsed (the engine's write path).
     [[nodiscard]] Result<void> apply(const storage::Event& event, const nlohmann::json& payload);
