@@ -13,6 +13,7 @@
 using namespace caravan;
 using namespace caravan::test;
 namespace ts = caravan::test::server;
+using nlohmann::json;
 
 namespace {
 
@@ -190,7 +191,7 @@ TEST_CASE("clock bound e2e: an event a server accepted from far ahead is applied
         o.integrity_check = false;
         o.clock = [] { return std::numeric_limits<std::int64_t>::max() / 4; };
         auto store = e2e::ok(ts::srv::Store::open(server.data() / "server.db", o));
-        auto device = e2e::ok(store->load_device(a.device_id()));
+        auto device = store->authenticate(token_of(a));
         REQUIRE(device);
         storage::Event e;
         e.device_id = a.device_id();
