@@ -154,7 +154,7 @@ class HostileClock {
 
 // No own event of an honest laptop carries a clock beyond a day ahead of real time.
 void require_sane_clocks(const Laptop& laptop) {
-    const std::int64_t ceiling = client::system_now_ms() + 24LL * 3600 * 1000;
+    const std::int64_t ceiling = client::system_now_ms() + client::Hlc::k_max_lead_ms;
     for (const auto& [seq, e] : laptop.own_events()) {
         INFO(laptop.db() << " seq " << seq);
         REQUIRE(e.hlc > 0);

@@ -35,6 +35,9 @@ inline constexpr std::string_view unavailable = "unavailable";             // 50
 // Per-event rejection codes (`results[i].code` with fate "rejected").
 inline constexpr std::string_view invalid_event = "invalid_event";
 inline constexpr std::string_view out_of_scope = "out_of_scope";
+// The event's clock lies more than a day (client::Hlc::k_max_lead_ms) ahead of the server's
+// wall clock, or is no clock value at all (the top bit set).
+inline constexpr std::string_view clock_ahead = "clock_ahead";
 } // namespace codes
 
 // The HTTP status of a request-level code; 500 for an unknown one.
