@@ -148,9 +148,9 @@ Result<std::int64_t> Engine::restamp_unsent(std::int64_t now_ms) {
     // what their author saw), and past this device's own events that stay as they are.
     auto seen = scalar_int(m_db, "SELECT max(hlc) FROM events WHERE hlc >= 0 AND hlc <= ?", "",
                            ceiling.value);
-    auto own_before = scalar_int(
-        m_db, "SELECT max(hlc) FROM events WHERE device_id = ? AND seq < ? AND hlc >= 0", me,
-        first->value_or(std::numeric_limits<std::int64_t>::max()));
+    auto own_before =
+        scalar_int(m_db, "SELECT max(hlc) FROM events WHERE device_id = ? AND seq < ? AND hlc >= 0",
+                   me, first->value_or(std::numeric_limits<std::int64_t>::max()));
     if (!seen || !own_before) {
         return tl::unexpected(!seen ? seen.error() : own_before.error());
     }

@@ -20,7 +20,6 @@ namespace caravan::client {
 using nlohmann::json;
 using storage::Event;
 
-
 std::filesystem::path default_database_path() {
     if (const char* env = std::getenv("CARAVAN_DB"); env && *env) {
         return env;

@@ -105,10 +105,9 @@ class HostileClock {
   public:
     explicit HostileClock(Server& server)
         : m_http(server.port()), m_id(client::uuid_v7(client::system_now_ms())) {
-        test::server::Reply r =
-            m_http.post("/v1/enroll", "",
-                        json{{"code", server.code("Hostile", {k_region})}, {"device_id", m_id}}
-                            .dump());
+        test::server::Reply r = m_http.post(
+            "/v1/enroll", "",
+            json{{"code", server.code("Hostile", {k_region})}, {"device_id", m_id}}.dump());
         INFO(r.raw);
         REQUIRE(r.status == 200);
         m_token = r.body["token"].get<std::string>();
@@ -124,8 +123,8 @@ class HostileClock {
         const std::string honest =
             client::Hlc::from_parts(client::system_now_ms() - 3600000, m_seq + 2).to_hex();
         json events = json::array({event(++m_seq, hostile), event(++m_seq, honest)});
-        test::server::Reply r = m_http.post(
-            "/v1/push", m_token, json{{"device_id", m_id}, {"events", events}}.dump());
+        test::server::Reply r =
+            m_http.post("/v1/push", m_token, json{{"device_id", m_id}, {"events", events}}.dump());
         INFO(r.raw);
         REQUIRE(r.status == 200);
         REQUIRE(r.body["results"][0]["code"] == "clock_ahead");
@@ -135,15 +134,16 @@ class HostileClock {
 
   private:
     json event(std::int64_t seq, const std::string& hlc) const {
-        return json{{"device_id", m_id},
-                    {"seq", seq},
-                    {"hlc", hlc},
-                    {"entity_type", "device"},
-                    {"entity_id", m_id},
-                    {"op", seq == 1 ? "create" : "update"},
-                    {"payload",
-                     {{"fields", {{"lawyer", "Hostile"}, {"region", k_region}, {"deleted", false}}}}},
-                    {"schema_version", 1}};
+        return json{
+            {"device_id", m_id},
+            {"seq", seq},
+            {"hlc", hlc},
+            {"entity_type", "device"},
+            {"entity_id", m_id},
+            {"op", seq == 1 ? "create" : "update"},
+            {"payload",
+             {{"fields", {{"lawyer", "Hostile"}, {"region", k_region}, {"deleted", false}}}}},
+            {"schema_version", 1}};
     }
     test::server::Http m_http;
     std::string m_id;
@@ -303,9 +303,9 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
               << tally.syncs_failed << " failed); proxy: " << stats.requests << " requests, "
               << stats.dropped_requests << " dropped requests, " << stats.dropped_responses
               << " dropped responses, " << stats.truncated << " truncated, " << stats.duplicated
-              << " duplicated, " << stats.errors << " 500/503; wild clock: "
-              << wild.own_events().size() << " events refused, " << hostile.refused()
-              << " hostile clocks refused\n";
+              << " duplicated, " << stats.errors
+              << " 500/503; wild clock: " << wild.own_events().size() << " events refused, "
+              << hostile.refused() << " hostile clocks refused\n";
     if (options.rounds >= 4) {
         // The run must actually have exercised the faults it claims to survive.
         CHECK(stats.dropped_responses + stats.truncated + stats.dropped_requests > 0);

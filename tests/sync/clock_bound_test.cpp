@@ -20,7 +20,9 @@ namespace {
 constexpr std::int64_t k_day = 24LL * 3600 * 1000;
 constexpr std::int64_t k_year = 365 * k_day;
 
-std::int64_t wall_now_ms() { return client::system_now_ms(); }
+std::int64_t wall_now_ms() {
+    return client::system_now_ms();
+}
 
 sync::PushResponse ok_push(const ts::Reply& r) {
     INFO(r.raw);
@@ -150,11 +152,11 @@ TEST_CASE("clock bound e2e: a device that pushes its own record with clock 7ffff
     // A writes its own device record under its own token by hand.
     ts::Http http(server.port());
     std::int64_t next = a.own_events().rbegin()->first + 1;
-    ts::Reply reply = http.post(
-        "/v1/push", token_of(a),
-        json{{"device_id", a.device_id()},
-             {"events", json::array({raw_self(a.device_id(), next, "7fffffffffffffff")})}}
-            .dump());
+    ts::Reply reply =
+        http.post("/v1/push", token_of(a),
+                  json{{"device_id", a.device_id()},
+                       {"events", json::array({raw_self(a.device_id(), next, "7fffffffffffffff")})}}
+                      .dump());
     REQUIRE(reply.status == 200);
     REQUIRE(reply.body["results"][0]["fate"] == "rejected");
     REQUIRE(reply.body["results"][0]["code"] == "clock_ahead");
@@ -230,9 +232,10 @@ TEST_CASE("clock bound e2e: a device whose clock was poisoned before the fix re-
     e2e::Laptop future(dir / "b.db", {{"CARAVAN_CLOCK_SKEW_MS", std::to_string(10 * k_year)}});
     std::vector<std::string> ids;
     for (int i = 0; i < 3; ++i) {
-        json added = future.must_json({"consult", "add", "--gender", "male", "--age", "33-45", "--category",
-                     "unemployed", "--topic", "land", "--outcome", "advice", "--question",
-                     "сұрақ " + std::to_string(i), "--advice", "кеңес", "--lang", "kk"});
+        json added =
+            future.must_json({"consult", "add", "--gender", "male", "--age", "33-45", "--category",
+                              "unemployed", "--topic", "land", "--outcome", "advice", "--question",
+                              "сұрақ " + std::to_string(i), "--advice", "кеңес", "--lang", "kk"});
         ids.push_back(added["id"].get<std::string>());
     }
     future.must({"consult", "edit", ids[1], "--outcome", "referred"});
@@ -242,7 +245,8 @@ TEST_CASE("clock bound e2e: a device whose clock was poisoned before the fix re-
         auto db = e2e::ok(storage::Database::open(b.db(), {.create = false}));
         storage::Settings settings(db);
         REQUIRE(settings.set("hlc", "7fffffffffffffff"));
-        auto stmt = e2e::ok(db.prepare("UPDATE events SET hlc = ? WHERE device_id = ? AND seq = ?"));
+        auto stmt =
+            e2e::ok(db.prepare("UPDATE events SET hlc = ? WHERE device_id = ? AND seq = ?"));
         stmt.bind_all(std::numeric_limits<std::int64_t>::min(), b.device_id(),
                       b.own_events().rbegin()->first);
         REQUIRE(stmt.run());
