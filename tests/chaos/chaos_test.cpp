@@ -104,8 +104,9 @@ std::string server_fingerprint(const Server& server) {
 class HostileClock {
   public:
     explicit HostileClock(Server& server)
-        : m_http(server.port()), m_id(client::uuid_v7(client::system_now_ms())) {
-        test::server::Reply r = m_http.post(
+        : m_server(server), m_id(client::uuid_v7(client::system_now_ms())) {
+        test::server::Http http(m_server.port());
+        test::server::Reply r = http.post(
             "/v1/enroll", "",
             json{{"code", server.code("Hostile", {k_region})}, {"device_id", m_id}}.dump());
         INFO(r.raw);
@@ -124,7 +125,9 @@ class HostileClock {
             client::Hlc::from_parts(client::system_now_ms() - 3600000, m_seq + 2).to_hex();
         json events = json::array({event(++m_seq, hostile), event(++m_seq, honest)});
         test::server::Reply r =
-            m_http.post("/v1/push", m_token, json{{"device_id", m_id}, {"events", events}}.dump());
+            // A new connection: the server may have restarted on another port since last round.
+            test::server::Http(m_server.port())
+                .post("/v1/push", m_token, json{{"device_id", m_id}, {"events", events}}.dump());
         INFO(r.raw);
         REQUIRE(r.status == 200);
         REQUIRE(r.body["results"][0]["code"] == "clock_ahead");
@@ -145,7 +148,7 @@ class HostileClock {
              {{"fields", {{"lawyer", "Hostile"}, {"region", k_region}, {"deleted", false}}}}},
             {"schema_version", 1}};
     }
-    test::server::Http m_http;
+    Server& m_server;
     std::string m_id;
     std::string m_token;
     std::int64_t m_seq = 0;
