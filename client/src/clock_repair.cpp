@@ -95,14 +95,15 @@ Result<std::int64_t> Engine::repair_clock() {
     bool needed = false;
     if (*stored) {
         auto h = Hlc::from_hex(**stored);
-        needed = !h || beyond_ceiling(*h, now);
+        needed = !h || beyond_ceiling(*h, now, Hlc::k_device_max_lead_ms);
     }
     if (!needed) {
         auto acked = acked_seq();
         if (!acked) {
             return tl::unexpected(acked.error());
         }
-        auto first = first_beyond(m_db, **me, *acked, clock_ceiling(now));
+        auto first =
+            first_beyond(m_db, **me, *acked, clock_ceiling(now, Hlc::k_device_max_lead_ms));
         if (!first) {
             return tl::unexpected(first.error());
         }
@@ -131,7 +132,7 @@ Result<std::int64_t> Engine::restamp_unsent(std::int64_t now_ms) {
         return 0;
     }
     const std::string& me = m_write->device_id;
-    const Hlc ceiling = clock_ceiling(now_ms);
+    const Hlc ceiling = clock_ceiling(now_ms, Hlc::k_device_max_lead_ms);
     auto acked = acked_seq();
     if (!acked) {
         return tl::unexpected(acked.error());
@@ -140,7 +141,8 @@ Result<std::int64_t> Engine::restamp_unsent(std::int64_t now_ms) {
     if (!first) {
         return tl::unexpected(first.error());
     }
-    const bool clock_poisoned = beyond_ceiling(m_write->clock.last(), now_ms);
+    const bool clock_poisoned =
+        beyond_ceiling(m_write->clock.last(), now_ms, Hlc::k_device_max_lead_ms);
     if (!*first && !clock_poisoned) {
         return 0;
     }

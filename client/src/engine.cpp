@@ -131,7 +131,7 @@ Result<void> Engine::write(const std::function<Result<void>()>& work) {
     m_write = std::make_unique<WriteState>(
         WriteState{std::move(*tx), clock, next_seq, device_id->value_or(""), std::nullopt});
     Result<void> result;
-    if (beyond_ceiling(clock.last(), m_options.clock())) {
+    if (beyond_ceiling(clock.last(), m_options.clock(), Hlc::k_device_max_lead_ms)) {
         // A clock poisoned before received clocks were bounded: repaired before anything is
         // stamped with it (clock_repair.cpp).
         if (auto repaired = restamp_unsent(m_options.clock()); !repaired) {
@@ -210,7 +210,8 @@ Result<bool> Engine::apply_remote(Event event) {
     auto ok = write([&]() -> Result<void> {
         // A value beyond the bound is applied but does not move this device's clock: its own
         // events must stay within what the server accepts (docs/sync-algorithm.md).
-        (void)m_write->clock.observe_within(Hlc{event.hlc}, m_options.clock());
+        (void)m_write->clock.observe_within(Hlc{event.hlc}, m_options.clock(),
+                                            Hlc::k_device_max_lead_ms);
         auto appended = m_log.append(event);
         if (!appended) {
             return tl::unexpected(appended.error());

@@ -71,8 +71,8 @@ void HlcClock::observe(Hlc remote) {
     }
 }
 
-bool HlcClock::observe_within(Hlc remote, std::int64_t now_ms) {
-    if (beyond_ceiling(remote, now_ms)) {
+bool HlcClock::observe_within(Hlc remote, std::int64_t now_ms, std::int64_t lead_ms) {
+    if (beyond_ceiling(remote, now_ms, lead_ms)) {
         return false;
     }
     observe(remote);

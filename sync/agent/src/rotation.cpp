@@ -110,8 +110,9 @@ Result<ReissueResult> reissue_under_new_id(client::Engine& engine, const std::st
     // Never from beyond the bound (docs/sync-algorithm.md, clock rules): a far-ahead value in
     // this log (a poisoned clock's) would otherwise stamp every re-issued event out of reach of
     // the server. The new id's log is empty, so nothing of its own has to be exceeded.
-    if (client::beyond_ceiling(start, now_ms)) {
-        auto believable = max_clock_within(db, client::clock_ceiling(now_ms));
+    if (client::beyond_ceiling(start, now_ms, client::Hlc::k_device_max_lead_ms)) {
+        auto believable =
+            max_clock_within(db, client::clock_ceiling(now_ms, client::Hlc::k_device_max_lead_ms));
         if (!believable) {
             return tl::unexpected(believable.error());
         }

@@ -127,7 +127,8 @@ class Engine {
     [[nodiscard]] Result<bool> apply_remote(storage::Event event);
     // Recovery of a clock poisoned before received clocks were bounded (docs/sync-algorithm.md,
     // "Clock rules"): every own event the server has not acknowledged (seq above the stored
-    // push_acked_seq) from the first one whose clock lies beyond clock_ceiling(now) or below
+    // push_acked_seq) from the first one whose clock lies beyond clock_ceiling(now,
+    // Hlc::k_device_max_lead_ms) or below
     // zero is stamped again, in seq order, with fresh values from the greatest believable clock
     // this database holds; `base` versions naming a re-stamped event follow it; the projections
     // are rebuilt; the stored clock comes back within the bound. Acknowledged events are never

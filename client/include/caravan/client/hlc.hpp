@@ -33,8 +33,13 @@ struct Hlc {
     static constexpr std::int64_t k_logical_mask = (1 << k_logical_bits) - 1;
     static constexpr std::int64_t k_max_wall_ms =
         std::numeric_limits<std::int64_t>::max() >> k_logical_bits;
-    // How far ahead of a receiver's wall clock an accepted clock value may be: one day.
+    // How far ahead of the server's wall clock an accepted clock value may be: one day.
     static constexpr std::int64_t k_max_lead_ms = 24LL * 3600 * 1000;
+    // How far ahead of a device's own wall clock a received clock value may move that device's
+    // clock: a year. Wider than the server's bound because a laptop's clock is the least
+    // trusted one (often days or weeks slow): within it, causality holds for a slow laptop too;
+    // beyond it lie only values no honest device issued (docs/sync-algorithm.md 2.2.1).
+    static constexpr std::int64_t k_device_max_lead_ms = 365LL * 24 * 3600 * 1000;
 
     // Each part clamped into its range: a wall clock beyond the year 6429 reads as that year, a
     // negative one as the epoch; a counter beyond 16 bits as the greatest counter.
@@ -56,15 +61,18 @@ struct Hlc {
     friend constexpr auto operator<=>(const Hlc&, const Hlc&) = default;
 };
 
-// The greatest clock value a receiver whose wall clock reads `now_ms` accepts (saturating).
-[[nodiscard]] constexpr Hlc clock_ceiling(std::int64_t now_ms) {
-    const std::int64_t room = Hlc::k_max_wall_ms - Hlc::k_max_lead_ms;
-    return Hlc::from_parts(now_ms > room ? Hlc::k_max_wall_ms : now_ms + Hlc::k_max_lead_ms,
+// The greatest clock value a receiver whose wall clock reads `now_ms` accepts, `lead_ms` (>= 0)
+// ahead of it (saturating).
+[[nodiscard]] constexpr Hlc clock_ceiling(std::int64_t now_ms,
+                                          std::int64_t lead_ms = Hlc::k_max_lead_ms) {
+    const std::int64_t room = Hlc::k_max_wall_ms - lead_ms;
+    return Hlc::from_parts(now_ms > room ? Hlc::k_max_wall_ms : now_ms + lead_ms,
                            Hlc::k_logical_mask);
 }
-// True when `h` lies beyond clock_ceiling(now_ms), or is negative (not a clock value at all).
-[[nodiscard]] constexpr bool beyond_ceiling(Hlc h, std::int64_t now_ms) {
-    return h.value < 0 || h > clock_ceiling(now_ms);
+// True when `h` lies beyond clock_ceiling(now_ms, lead_ms), or is negative (no clock value).
+[[nodiscard]] constexpr bool beyond_ceiling(Hlc h, std::int64_t now_ms,
+                                            std::int64_t lead_ms = Hlc::k_max_lead_ms) {
+    return h.value < 0 || h > clock_ceiling(now_ms, lead_ms);
 }
 
 // The clock state of one device. Pure: the caller supplies physical time, so tests can skew it.
@@ -80,9 +88,10 @@ class HlcClock {
     // Takes a timestamp received from another device into account (unbounded: the caller
     // decides whether the value is believable, see observe_within).
     void observe(Hlc remote);
-    // observe(remote) when remote is within clock_ceiling(now_ms); otherwise the clock is left
-    // as it is and false is returned (the event is applied without moving this clock).
-    bool observe_within(Hlc remote, std::int64_t now_ms);
+    // observe(remote) when remote is within clock_ceiling(now_ms, lead_ms); otherwise the clock
+    // is left as it is and false is returned (the event is applied without moving this clock).
+    bool observe_within(Hlc remote, std::int64_t now_ms,
+                        std::int64_t lead_ms = Hlc::k_device_max_lead_ms);
     [[nodiscard]] Hlc last() const { return m_last; }
 
   private:
