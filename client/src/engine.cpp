@@ -12,33 +12,13 @@
 #include "caravan/client/text.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "caravan/storage/transaction.hpp"
+#include "engine_write_state.hpp"
 #include "settings_keys.hpp"
 
 namespace caravan::client {
 
 using nlohmann::json;
 using storage::Event;
-
-// Where this device may record: any region, or only these (as the server's enrollment answer
-// spelled them).
-struct Engine::RecordingScope {
-    bool any = true;
-    std::vector<std::string> regions;
-};
-
-// State held while a write transaction is open: the clock and the next sequence number are
-// read once under the write lock and saved at commit.
-struct Engine::WriteState {
-    storage::Transaction tx;
-    HlcClock clock;
-    std::int64_t next_seq = 0;
-    std::string device_id;
-    // The identity, read once per transaction (a batch of 1,000 adds read it 1,000 times, three
-    // settings each); it cannot change under the write lock once known.
-    std::optional<Device> device;
-    // The recording scope, read once per transaction for the same reason.
-    std::optional<RecordingScope> scope;
-};
 
 std::filesystem::path default_database_path() {
     if (const char* env = std::getenv("CARAVAN_DB"); env && *env) {
@@ -156,7 +136,17 @@ Result<void> Engine::write(const std::function<Result<void>()>& work) {
     m_write = std::make_unique<WriteState>(
         WriteState{std::move(*tx), clock, next_seq, device_id->value_or(""), std::nullopt,
                    std::nullopt});
-    auto result = work();
+    Result<void> result;
+    if (beyond_ceiling(clock.last(), m_options.clock(), Hlc::k_device_max_lead_ms)) {
+        // A clock poisoned before received clocks were bounded: repaired before anything is
+        // stamped with it (clock_repair.cpp).
+        if (auto repaired = restamp_unsent(m_options.clock()); !repaired) {
+            result = tl::unexpected(repaired.error());
+        }
+    }
+    if (result) {
+        result = work();
+    }
     if (result) {
         result = m_settings.set(key::hlc, m_write->clock.last().to_hex());
     }
@@ -224,7 +214,10 @@ Result<bool> Engine::apply_remote(Event event) {
     }
     bool inserted = false;
     auto ok = write([&]() -> Result<void> {
-        m_write->clock.observe(Hlc{event.hlc});
+        // A value beyond the bound is applied but does not move this device's clock: its own
+        // events must stay within what the server accepts (docs/sync-algorithm.md).
+        (void)m_write->clock.observe_within(Hlc{event.hlc}, m_options.clock(),
+                                            Hlc::k_device_max_lead_ms);
         auto appended = m_log.append(event);
         if (!appended) {
             return tl::unexpected(appended.error());

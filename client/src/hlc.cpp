@@ -40,7 +40,7 @@ std::optional<Hlc> Hlc::from_hex(std::string_view text) {
 }
 
 std::string Hlc::to_iso() const {
-    std::int64_t ms = wall_ms();
+    std::int64_t ms = value < 0 ? 0 : wall_ms();
     std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
@@ -52,14 +52,16 @@ std::string Hlc::to_iso() const {
 }
 
 Hlc HlcClock::tick(std::int64_t now_ms) {
-    if (now_ms > m_last.wall_ms()) {
-        m_last = Hlc::from_parts(now_ms, 0);
+    const std::int64_t now = std::clamp<std::int64_t>(now_ms, 0, Hlc::k_max_wall_ms);
+    if (now > m_last.wall_ms()) {
+        m_last = Hlc::from_parts(now, 0);
     } else if (m_last.logical() < Hlc::k_logical_mask) {
         m_last = Hlc{m_last.value + 1};
-    } else {
+    } else if (m_last.wall_ms() < Hlc::k_max_wall_ms) {
         // Counter exhausted within one millisecond: borrow the next millisecond.
         m_last = Hlc::from_parts(m_last.wall_ms() + 1, 0);
     }
+    // else: at Hlc::max(), the top of the range; it stays there rather than wrap.
     return m_last;
 }
 
@@ -67,6 +69,14 @@ void HlcClock::observe(Hlc remote) {
     if (remote > m_last) {
         m_last = remote;
     }
+}
+
+bool HlcClock::observe_within(Hlc remote, std::int64_t now_ms, std::int64_t lead_ms) {
+    if (beyond_ceiling(remote, now_ms, lead_ms)) {
+        return false;
+    }
+    observe(remote);
+    return true;
 }
 
 std::int64_t system_now_ms() {

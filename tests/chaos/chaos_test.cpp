@@ -7,12 +7,20 @@
 //   the content the device holds;
 // - every device's projection equals the others' and the server's, and `sync --verify` agrees;
 // - `PRAGMA integrity_check` passes on every database.
+// A wild device takes part: its laptop's wall clock stands ten years ahead, so every event it
+// records is refused (clock_ahead) and stays quarantined on it; and a hostile identity pushes,
+// with its own token, events whose clocks are 7fffffffffffffff, 8000000000000000,
+// ffffffffffffffff or two days ahead. The honest devices must keep syncing, and the checks
+// above hold for them (exactly-once also for the wild laptop, whose events are on the server
+// once, as refused ones); no honest event carries a clock beyond a day ahead of real time.
 // It prints the rounds, kills and faults it survived.
 #include "chaos_options.hpp"
 #include "e2e_support.hpp"
+#include "server_test_support.hpp"
 
 #include <iostream>
 
+#include "caravan/client/hlc.hpp"
 #include "caravan/client/projector.hpp"
 #include "fault_proxy.hpp"
 
@@ -91,6 +99,72 @@ std::string server_fingerprint(const Server& server) {
     return ok(projector.fingerprint());
 }
 
+// An identity enrolled by hand that pushes events with hostile clocks under its own token,
+// straight to the server (each push must be answered 200, the hostile event refused alone).
+class HostileClock {
+  public:
+    explicit HostileClock(Server& server)
+        : m_server(server), m_id(client::uuid_v7(client::system_now_ms())) {
+        test::server::Http http(m_server.port());
+        test::server::Reply r = http.post(
+            "/v1/enroll", "",
+            json{{"code", server.code("Hostile", {k_region})}, {"device_id", m_id}}.dump());
+        INFO(r.raw);
+        REQUIRE(r.status == 200);
+        m_token = r.body["token"].get<std::string>();
+    }
+    // Pushes one event with the round's hostile clock and one honest one after it.
+    void push(int round) {
+        static const std::string wild[] = {"7fffffffffffffff", "8000000000000000",
+                                           "ffffffffffffffff", ""};
+        std::string hostile = wild[round % 4];
+        if (hostile.empty()) {
+            hostile = client::Hlc::from_parts(client::system_now_ms() + 2 * 86400000LL, 0).to_hex();
+        }
+        const std::string honest =
+            client::Hlc::from_parts(client::system_now_ms() - 3600000, m_seq + 2).to_hex();
+        json events = json::array({event(++m_seq, hostile), event(++m_seq, honest)});
+        test::server::Reply r =
+            // A new connection: the server may have restarted on another port since last round.
+            test::server::Http(m_server.port())
+                .post("/v1/push", m_token, json{{"device_id", m_id}, {"events", events}}.dump());
+        INFO(r.raw);
+        REQUIRE(r.status == 200);
+        REQUIRE(r.body["results"][0]["code"] == "clock_ahead");
+        ++m_refused;
+    }
+    [[nodiscard]] int refused() const { return m_refused; }
+
+  private:
+    json event(std::int64_t seq, const std::string& hlc) const {
+        return json{
+            {"device_id", m_id},
+            {"seq", seq},
+            {"hlc", hlc},
+            {"entity_type", "device"},
+            {"entity_id", m_id},
+            {"op", seq == 1 ? "create" : "update"},
+            {"payload",
+             {{"fields", {{"lawyer", "Hostile"}, {"region", k_region}, {"deleted", false}}}}},
+            {"schema_version", 1}};
+    }
+    Server& m_server;
+    std::string m_id;
+    std::string m_token;
+    std::int64_t m_seq = 0;
+    int m_refused = 0;
+};
+
+// No own event of an honest laptop carries a clock beyond a day ahead of real time.
+void require_sane_clocks(const Laptop& laptop) {
+    const std::int64_t ceiling = client::system_now_ms() + client::Hlc::k_max_lead_ms;
+    for (const auto& [seq, e] : laptop.own_events()) {
+        INFO(laptop.db() << " seq " << seq);
+        REQUIRE(e.hlc > 0);
+        REQUIRE(client::Hlc{e.hlc}.wall_ms() <= ceiling);
+    }
+}
+
 } // namespace
 
 TEST_CASE("chaos: devices record, edit and delete while the link fails and processes are killed, "
@@ -102,6 +176,11 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
     Server server(dir / "server");
     FaultProxy proxy(server.port());
     auto laptops = field_team(dir.path(), server, proxy.url(), options.devices);
+    Laptop wild(dir / "wild.db",
+                {{"CARAVAN_CLOCK_SKEW_MS", std::to_string(10LL * 365 * 24 * 3600 * 1000)}});
+    wild.setup(server, "Wild clock");
+    wild.use_server_url(proxy.url());
+    HostileClock hostile(server);
 
     Faults faults;
     faults.drop_request = 0.06;
@@ -166,6 +245,13 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
                 tally.syncs_failed += r.exit_code != 0;
             }
         }
+        // The wild laptop records a village (its clock ten years ahead) and syncs under faults;
+        // the hostile identity pushes a hostile clock.
+        wild.must({"village", "add", "Алыс " + std::to_string(round), "--region", k_region});
+        ProcessResult w = wild.sync({"--attempts", "2", "--batch-bytes", "2048"});
+        INFO("wild, round " << round << ": " << describe(w));
+        REQUIRE((w.exit_code == 0 || w.exit_code == 3 || w.exit_code == 4 || w.exit_code == 6));
+        hostile.push(round);
         if (chance(20)) {
             // The server killed while a device is syncing through the proxy.
             Laptop& l = *laptops[rng() % laptops.size()];
@@ -188,6 +274,25 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
     proxy.set_faults({});
     settle(server, laptops);
     CHECK(server_fingerprint(server) == laptops.front()->fingerprint());
+    // The wild laptop: everything it recorded is on the server once, refused for its clock.
+    wild.must_sync();
+    std::vector<const Laptop*> everyone = {&wild};
+    for (auto& l : laptops) {
+        require_sane_clocks(*l);
+        everyone.push_back(l.get());
+    }
+    require_exactly_once(server, everyone);
+    {
+        storage::OpenOptions o;
+        o.create = false;
+        o.read_only = true;
+        o.integrity_check = false;
+        auto db = ok(storage::Database::open(server.data() / "server.db", o));
+        auto stmt = ok(db.prepare("SELECT count(*) FROM events WHERE device_id = ?"));
+        stmt.bind(1, wild.device_id());
+        REQUIRE(ok(stmt.step()));
+        CHECK(stmt.column_int(0) == 0);
+    }
     for (auto& l : laptops) {
         require_integrity(l->db());
     }
@@ -201,7 +306,9 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
               << tally.syncs_failed << " failed); proxy: " << stats.requests << " requests, "
               << stats.dropped_requests << " dropped requests, " << stats.dropped_responses
               << " dropped responses, " << stats.truncated << " truncated, " << stats.duplicated
-              << " duplicated, " << stats.errors << " 500/503\n";
+              << " duplicated, " << stats.errors
+              << " 500/503; wild clock: " << wild.own_events().size() << " events refused, "
+              << hostile.refused() << " hostile clocks refused\n";
     if (options.rounds >= 4) {
         // The run must actually have exercised the faults it claims to survive.
         CHECK(stats.dropped_responses + stats.truncated + stats.dropped_requests > 0);

@@ -38,6 +38,19 @@ Result<std::int64_t> max_clock(storage::Database& db) {
     return *row ? stmt->column_int(0) : 0;
 }
 
+Result<std::int64_t> max_clock_within(storage::Database& db, client::Hlc ceiling) {
+    auto stmt = db.prepare("SELECT coalesce(max(hlc), 0) FROM events WHERE hlc >= 0 AND hlc <= ?");
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    stmt->bind(1, ceiling.value);
+    auto row = stmt->step();
+    if (!row) {
+        return tl::unexpected(row.error());
+    }
+    return *row ? stmt->column_int(0) : 0;
+}
+
 Result<void> run(storage::Database& db, std::string_view sql, const std::string& device_id,
                  std::int64_t from_seq) {
     auto stmt = db.prepare(sql);
@@ -93,6 +106,17 @@ Result<ReissueResult> reissue_under_new_id(client::Engine& engine, const std::st
         if (auto h = client::Hlc::from_hex(**stored); h && *h > start) {
             start = *h;
         }
+    }
+    // Never from beyond the bound (docs/sync-algorithm.md, clock rules): a far-ahead value in
+    // this log (a poisoned clock's) would otherwise stamp every re-issued event out of reach of
+    // the server. The new id's log is empty, so nothing of its own has to be exceeded.
+    if (client::beyond_ceiling(start, now_ms, client::Hlc::k_device_max_lead_ms)) {
+        auto believable =
+            max_clock_within(db, client::clock_ceiling(now_ms, client::Hlc::k_device_max_lead_ms));
+        if (!believable) {
+            return tl::unexpected(believable.error());
+        }
+        start = client::Hlc{*believable};
     }
     clock = client::HlcClock(start);
 

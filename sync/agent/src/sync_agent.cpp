@@ -843,6 +843,12 @@ struct SyncAgent::Session {
         if (auto ok = complete_rotation(); !ok) {
             return ok;
         }
+        // Unsent events stamped by a poisoned clock are stamped again before they are offered:
+        // sent as they are, the server would refuse each one (clock_ahead) and they would be
+        // acknowledged as refused, beyond repair (docs/sync-algorithm.md, clock rules).
+        if (auto repaired = engine.repair_clock(); !repaired) {
+            return tl::unexpected(repaired.error());
+        }
         auto pushed = push_outbox();
         if (!pushed) {
             return tl::unexpected(pushed.error());

@@ -31,9 +31,9 @@ std::optional<std::int64_t> parse_hlc_hex(const std::string& text) {
         }
         v = (v << 4) | static_cast<std::uint64_t>(d);
     }
-    if (v >> 63) {
-        return std::nullopt;
-    }
+    // Every 16 digits are read, those with the top bit too (as the negative value with the same
+    // bits, which hlc_hex writes back identically): whether a clock value is believable is the
+    // receiver's per-event judgement (`clock_ahead`), never a reason to refuse a whole body.
     return static_cast<std::int64_t>(v);
 }
 

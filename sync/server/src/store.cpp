@@ -6,6 +6,7 @@
 
 #include "caravan/client/domain.hpp"
 #include "caravan/client/entities.hpp"
+#include "caravan/client/hlc.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/text.hpp"
 #include "caravan/storage/migrations.hpp"
@@ -1133,7 +1134,12 @@ ApiResult<PushResponse> Store::push(const DeviceRecord& device, const PushReques
         std::string code, message;
         std::optional<Placement> placement;
         json payload;
-        if (auto valid = client::validate_event(e); !valid) {
+        if (client::beyond_ceiling(client::Hlc{e.hlc}, now)) {
+            // Accepting it would hand every device that pulls it a clock it can never issue
+            // below again (docs/sync-algorithm.md, clock rules): this event alone is refused.
+            code = codes::clock_ahead;
+            message = "the event's clock is more than 24 hours ahead of the server's clock";
+        } else if (auto valid = client::validate_event(e); !valid) {
             code = codes::invalid_event;
             message = valid.error().message;
         } else {

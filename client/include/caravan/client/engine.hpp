@@ -146,6 +146,17 @@ class Engine {
     // Applies an event from another device (or re-applies one of ours). Idempotent: true when
     // it was new. Validates first; an invalid event changes nothing.
     [[nodiscard]] Result<bool> apply_remote(storage::Event event);
+    // Recovery of a clock poisoned before received clocks were bounded (docs/sync-algorithm.md,
+    // "Clock rules"): every own event the server has not acknowledged (seq above the stored
+    // push_acked_seq) from the first one whose clock lies beyond clock_ceiling(now,
+    // Hlc::k_device_max_lead_ms) or below
+    // zero is stamped again, in seq order, with fresh values from the greatest believable clock
+    // this database holds; `base` versions naming a re-stamped event follow it; the projections
+    // are rebuilt; the stored clock comes back within the bound. Acknowledged events are never
+    // touched. One transaction; returns how many events were re-stamped (0: nothing to do).
+    // Every write runs the same repair first when the stored clock is beyond the bound; the
+    // sync agent calls this before it pushes.
+    [[nodiscard]] Result<std::int64_t> repair_clock();
 
     storage::Database& database() { return m_db; }
     storage::EventLog& event_log() { return m_log; }
@@ -177,6 +188,10 @@ class Engine {
     // is taken under, named in the message (empty for a village or a new visit).
     [[nodiscard]] Result<void> require_in_scope(const std::string& region,
                                                 const std::string& visit_id = {});
+    // The repair behind repair_clock(), inside the open write transaction.
+    [[nodiscard]] Result<std::int64_t> restamp_unsent(std::int64_t now_ms);
+    // The stored push_acked_seq (written by the sync agent); 0 when absent or unreadable.
+    [[nodiscard]] Result<std::int64_t> acked_seq();
     [[nodiscard]] Result<Visit> visit_for(const std::optional<std::string>& ref);
     [[nodiscard]] Result<Visit> load_visit(const std::string& id);
     [[nodiscard]] Result<Consultation> load_consultation(const std::string& id);

@@ -46,6 +46,9 @@ inline constexpr std::string_view out_of_scope = "out_of_scope";
 inline constexpr std::string_view parent_rejected = "parent_rejected";
 // ... or its parent is not on the server at all.
 inline constexpr std::string_view parent_unknown = "parent_unknown";
+// The event's clock lies more than a day (client::Hlc::k_max_lead_ms) ahead of the server's
+// wall clock, or is no clock value at all (the top bit set).
+inline constexpr std::string_view clock_ahead = "clock_ahead";
 } // namespace codes
 
 // The HTTP status of a request-level code; 500 for an unknown one.
