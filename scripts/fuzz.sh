@@ -12,10 +12,10 @@ launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 CC=clang-14 CXX=clang++-14 cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCARAVAN_FUZZ=ON -DCARAVAN_BENCH=OFF "${launcher[@]}" >/dev/null
-ninja -C "$build" --quiet fuzz_protocol fuzz_event_apply fuzz_cli fuzz_plan
+ninja -C "$build" --quiet fuzz_protocol fuzz_event_apply fuzz_cli fuzz_plan fuzz_xlsx
 mkdir -p "$build/crashes"
 status=0
-for target in protocol event_apply cli plan; do
+for target in protocol event_apply cli plan xlsx; do
   work="$build/corpus-$target"
   mkdir -p "$work"
   echo "== fuzz_$target for ${seconds}s"
