@@ -24,7 +24,7 @@ constexpr std::uint32_t k_max_row = 1048575;
 constexpr double k_line_points = 15;    // one line of the default 11-point font
 constexpr double k_letter = 1.1;        // a letter's width in digit widths (see wrapped_lines)
 constexpr double k_bold_letter = 1.25;  // the same in bold (headers)
-constexpr double k_portrait_width = 95; // wider sheets (in characters) print landscape
+constexpr double k_portrait_width = 100; // wider sheets (in characters) print landscape
 
 // Length in bytes of the UTF-8 sequence starting with `lead`.
 std::size_t sequence_length(unsigned char lead) {
@@ -436,6 +436,7 @@ Result<void> XlsxWriter::add_sheet(std::string_view wanted, std::string_view fal
     worksheet_set_margins(sheet, 0.4, 0.4, 0.6, 0.6);
     worksheet_repeat_rows(sheet, 0, 0);
     worksheet_gridlines(sheet, LXW_SHOW_ALL_GRIDLINES);
+    worksheet_set_header(sheet, "&L&A");       // the sheet's name: which table this is
     worksheet_set_footer(sheet, "&C&P / &N");
     for (std::uint16_t c = 0; c < columns.size(); ++c) {
         const XlsxColumn& column = columns[c];

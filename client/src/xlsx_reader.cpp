@@ -137,8 +137,12 @@ struct XlsxReader::Impl {
     bool cell_has_value = false;
     std::string value;
 
-    Error error(const Message& m) const { return make_error(ErrorCode::invalid_input, m, display); }
+    Error error(const Message& m) const {
+        // i18n-forwards: `m` is one of msg::xlsx_read_*
+        return make_error(ErrorCode::invalid_input, m, display);
+    }
     template <class... Args> Error error(const Message& m, Args&&... args) const {
+        // i18n-forwards: `m` is one of msg::xlsx_read_*
         return make_error(ErrorCode::invalid_input, m, display, std::forward<Args>(args)...);
     }
 
