@@ -1045,7 +1045,15 @@ void read_jsonl(std::istream& in, RowValidator& validator, ImportReport& report)
 // A `caravan export journal --format json` document: {"format":"caravan-journal", ...,
 // "rows":[{...}, ...]}. Each row is read like a JSON line. The number reported for a row is
 // its place in "rows".
-void read_json_document(std::istream& in, RowValidator& validator, ImportReport& report) {
+void read_json_document(std::istream& in, std::uintmax_t size, RowValidator& validator,
+                        ImportReport& report) {
+    // Parsed whole: a document takes several times its size in memory.
+    constexpr std::uintmax_t k_max_document = 256ull << 20;
+    if (size > k_max_document) {
+        report.errors.push_back(
+            issue(1, "file", msg::import_json_document_too_large, k_max_document >> 20));
+        return;
+    }
     json document = json::parse(in, nullptr, false);
     const json* rows = !document.is_discarded() && document.is_object() && document.contains("rows")
                            ? &document["rows"]
@@ -1369,7 +1377,9 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
     } else if (report.format == ImportFormat::json) {
         file.clear();
         file.seekg(0);
-        read_json_document(file, validator, report);
+        std::error_code size_error;
+        const std::uintmax_t size = std::filesystem::file_size(path, size_error);
+        read_json_document(file, size_error ? 0 : size, validator, report);
         if (file.bad()) {
             return fail(ErrorCode::io, msg::reading_failed, path.string());
         }
