@@ -10,7 +10,9 @@ packages=(
   nlohmann-json3-dev libcpp-httplib-dev libbrotli-dev
   catch2 libcli11-dev libexpected-dev
   libexif-dev libsodium-dev libxlsxwriter-dev libzstd-dev zlib1g-dev
+  libzip-dev libexpat1-dev
   python3 python3-openpyxl
+  libreoffice-calc-nogui poppler-utils
   clang-14 libclang-rt-14-dev
 )
 

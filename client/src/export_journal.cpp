@@ -382,16 +382,19 @@ struct Width {
     CellStyle style;
 };
 
+// Widths for paper as much as for the screen: the sheet prints one A4 landscape page wide, so
+// the long texts wrap in moderately wide columns and the short ones stay narrow (a cell longer
+// than its column wraps too; see XlsxWriter::text).
 constexpr Width k_widths[] = {
-    {Column::no, 6, CellStyle::integer},       {Column::id, 38, CellStyle::text},
-    {Column::date, 12, CellStyle::date},       {Column::region, 18, CellStyle::text},
-    {Column::village, 18, CellStyle::text},    {Column::district, 16, CellStyle::text},
-    {Column::lawyer, 22, CellStyle::text},     {Column::gender, 12, CellStyle::text},
-    {Column::age, 12, CellStyle::text},        {Column::category, 28, CellStyle::text},
-    {Column::vulnerable, 12, CellStyle::text}, {Column::topics, 32, CellStyle::wrap},
-    {Column::question, 50, CellStyle::wrap},   {Column::advice, 50, CellStyle::wrap},
-    {Column::outcome, 22, CellStyle::text},    {Column::follow_up, 12, CellStyle::text},
-    {Column::lang, 12, CellStyle::text},
+    {Column::no, 5, CellStyle::integer},       {Column::id, 14, CellStyle::wrap},
+    {Column::date, 11, CellStyle::date},       {Column::region, 14, CellStyle::text},
+    {Column::village, 14, CellStyle::text},    {Column::district, 12, CellStyle::text},
+    {Column::lawyer, 16, CellStyle::text},     {Column::gender, 9, CellStyle::text},
+    {Column::age, 10, CellStyle::text},        {Column::category, 16, CellStyle::text},
+    {Column::vulnerable, 10, CellStyle::text}, {Column::topics, 22, CellStyle::wrap},
+    {Column::question, 30, CellStyle::wrap},   {Column::advice, 30, CellStyle::wrap},
+    {Column::outcome, 16, CellStyle::text},    {Column::follow_up, 10, CellStyle::text},
+    {Column::lang, 9, CellStyle::text},
 };
 
 std::string_view unknown_region_name(Lang lang) {

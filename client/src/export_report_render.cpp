@@ -356,11 +356,18 @@ Result<void> about_sheet(XlsxWriter& book, Lang lang, std::string_view plan, con
         }
         return book.text(row, 1, value, CellStyle::wrap);
     };
+    auto number_line = [&](const std::string& key, std::int64_t value) -> Result<void> {
+        ++row;
+        if (auto ok = book.text(row, 0, key, CellStyle::bold); !ok) {
+            return ok;
+        }
+        return book.number(row, 1, static_cast<double>(value), CellStyle::integer);
+    };
     for (auto ok :
          {plan.empty() ? Result<void>() : line(plan_label, std::string(plan)),
           line(period_label, period_text(scope, lang)),
-          line(region_label, region_text(scope, lang)),
-          line(total_label, std::to_string(participants)), line("", word("rule", lang))}) {
+          line(region_label, region_text(scope, lang)), number_line(total_label, participants),
+          line("", word("rule", lang))}) {
         if (!ok) {
             return ok;
         }

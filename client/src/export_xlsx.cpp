@@ -21,6 +21,10 @@ namespace {
 
 constexpr std::size_t k_max_sheet_units = 31; // Excel counts UTF-16 code units
 constexpr std::uint32_t k_max_row = 1048575;
+constexpr double k_line_points = 15;    // one line of the default 11-point font
+constexpr double k_letter = 1.1;        // a letter's width in digit widths (see wrapped_lines)
+constexpr double k_bold_letter = 1.25;  // the same in bold (headers)
+constexpr double k_portrait_width = 100; // wider sheets (in characters) print landscape
 
 // Length in bytes of the UTF-8 sequence starting with `lead`.
 std::size_t sequence_length(unsigned char lead) {
@@ -41,6 +45,79 @@ std::string cut_utf16(std::string_view text, std::size_t units) {
         i += len;
     }
     return std::string(text.substr(0, i));
+}
+
+// Like cut_utf16, but a cut inside a word goes back to the end of the previous word (with any
+// punctuation before it) when there is one.
+std::string cut_words(std::string_view text, std::size_t units) {
+    std::string cut = cut_utf16(text, units);
+    if (cut.size() == text.size() || text[cut.size()] == ' ') {
+        return cut;
+    }
+    std::size_t space = cut.rfind(' ');
+    if (space == std::string::npos || space == 0) {
+        return cut; // one long word: cut inside it
+    }
+    cut.resize(space);
+    while (!cut.empty() && (cut.back() == ' ' || cut.back() == ',' || cut.back() == '-' ||
+                            cut.back() == ';' || cut.back() == '(')) {
+        cut.pop_back();
+    }
+    return cut;
+}
+
+// How many lines `text` takes in a wrapped cell `width` characters wide (Excel's unit: the
+// width of a digit). Words wrap greedily; a letter is counted a little wider than a digit, so
+// that the estimate holds for the wider fonts (DejaVu Sans in LibreOffice without Carlito);
+// a word longer than the line is broken.
+double text_width(std::string_view word, double letter) {
+    double w = 0;
+    for (unsigned char c : word) {
+        if (c < 0x80) {
+            w += letter - 0.2; // Latin letters and digits are narrower than Cyrillic ones
+        } else if ((c & 0xc0) != 0x80) {
+            w += letter;
+        }
+    }
+    return w;
+}
+
+std::uint32_t wrapped_lines(std::string_view text, double width, double letter) {
+    const double line = std::max(1.0, width - 1.0);
+    std::uint32_t lines = 0;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        std::size_t end = text.find('\n', start);
+        std::string_view paragraph =
+            text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        ++lines;
+        double used = 0;
+        std::size_t i = 0;
+        while (i < paragraph.size()) {
+            std::size_t space = paragraph.find(' ', i);
+            std::string_view word = paragraph.substr(
+                i, space == std::string_view::npos ? std::string_view::npos : space - i);
+            double w = text_width(word, letter);
+            if (used > 0 && used + letter + w > line) {
+                ++lines;
+                used = 0;
+            }
+            if (used > 0) {
+                used += letter; // the space
+            }
+            while (w > line) { // a word longer than a line
+                ++lines;
+                w -= line;
+            }
+            used += w;
+            i = space == std::string_view::npos ? paragraph.size() : space + 1;
+        }
+        if (end == std::string_view::npos) {
+            break;
+        }
+        start = end + 1;
+    }
+    return std::max<std::uint32_t>(lines, 1);
 }
 
 std::string trim_for_sheet(std::string text) {
@@ -169,7 +246,7 @@ std::string make_sheet_name(std::string_view wanted, const std::vector<std::stri
                    c == '\\' || (static_cast<unsigned char>(c) < 0x20);
         name.push_back(bad ? '_' : c);
     }
-    name = trim_for_sheet(cut_utf16(name, k_max_sheet_units));
+    name = trim_for_sheet(cut_words(name, k_max_sheet_units));
     if (name.empty()) {
         name = trim_for_sheet(cut_utf16(normalize_space(fallback), k_max_sheet_units));
     }
@@ -182,7 +259,7 @@ std::string make_sheet_name(std::string_view wanted, const std::vector<std::stri
     for (int n = 2;; ++n) {
         std::string suffix = " (" + std::to_string(n) + ")";
         std::string candidate =
-            trim_for_sheet(cut_utf16(name, k_max_sheet_units - suffix.size())) + suffix;
+            trim_for_sheet(cut_words(name, k_max_sheet_units - suffix.size())) + suffix;
         if (!taken(candidate, used)) {
             return candidate;
         }
@@ -198,6 +275,11 @@ struct XlsxWriter::Impl {
     std::string tmpdir;
     lxw_format* formats[6] = {};
     lxw_format* header = nullptr;
+    lxw_format* wrapped_text = nullptr; // a plain text cell too long for its column
+    std::vector<double> widths;         // the current sheet's columns
+    // The row whose height is still open: the most lines one of its cells needs.
+    std::uint32_t height_row = 0;
+    std::uint32_t height_lines = 1;
 
     ~Impl() {
         if (book) {
@@ -218,7 +300,26 @@ struct XlsxWriter::Impl {
         return {};
     }
 
+    // Sets the height of the open row when a cell needs more than one line (LibreOffice does
+    // not size rows by itself: wrapped text would overlap the next row or be cut off).
+    void close_height() {
+        if (sheet && height_lines > 1) {
+            (void)worksheet_set_row(sheet, height_row, k_line_points * height_lines + 3, nullptr);
+        }
+        height_lines = 1;
+    }
+    // Records that (row, col) holds `text` wrapped; closes the previous row's height first.
+    void need_lines(std::uint32_t row, std::uint16_t col, std::string_view text, double letter) {
+        if (row != height_row) {
+            close_height();
+            height_row = row;
+        }
+        double width = col < widths.size() ? widths[col] : 8.43;
+        height_lines = std::max(height_lines, wrapped_lines(text, width, letter));
+    }
+
     Result<void> finish_sheet() {
+        close_height();
         if (sheet && columns > 0) {
             (void)worksheet_autofilter(sheet, 0, 0, last_row, columns - 1);
         }
@@ -251,12 +352,12 @@ Result<XlsxWriter> XlsxWriter::create(const std::filesystem::path& file,
     }
     for (int s = 0; s < 6; ++s) {
         lxw_format* f = workbook_add_format(impl->book);
+        format_set_align(f, LXW_ALIGN_VERTICAL_TOP); // rows grow: every cell starts at the top
         switch (static_cast<CellStyle>(s)) {
         case CellStyle::text:
             break;
         case CellStyle::wrap:
             format_set_text_wrap(f);
-            format_set_align(f, LXW_ALIGN_VERTICAL_TOP);
             break;
         case CellStyle::integer:
             format_set_num_format(f, "0");
@@ -279,6 +380,9 @@ Result<XlsxWriter> XlsxWriter::create(const std::filesystem::path& file,
     format_set_text_wrap(impl->header);
     format_set_align(impl->header, LXW_ALIGN_VERTICAL_TOP);
     format_set_bottom(impl->header, LXW_BORDER_THIN);
+    impl->wrapped_text = workbook_add_format(impl->book);
+    format_set_text_wrap(impl->wrapped_text);
+    format_set_align(impl->wrapped_text, LXW_ALIGN_VERTICAL_TOP);
     return XlsxWriter(std::move(impl));
 }
 
@@ -301,10 +405,43 @@ Result<void> XlsxWriter::add_sheet(std::string_view wanted, std::string_view fal
     m_impl->sheet = sheet;
     m_impl->columns = static_cast<std::uint16_t>(columns.size());
     m_impl->last_row = 0;
+    m_impl->widths.clear();
+    m_impl->height_row = 0;
+    m_impl->height_lines = 1;
+    double total_width = 0;
+    for (const XlsxColumn& column : columns) {
+        // A header's longest word fits its column ("консультации" is not broken in two).
+        double longest = 0;
+        std::string_view header = column.header;
+        for (std::size_t i = 0; i < header.size();) {
+            std::size_t space = header.find(' ', i);
+            std::string_view word = header.substr(
+                i, space == std::string_view::npos ? std::string_view::npos : space - i);
+            longest = std::max(longest, text_width(word, k_bold_letter) + 1.5);
+            i = space == std::string_view::npos ? header.size() : space + 1;
+        }
+        double width = std::max(column.width, std::min(longest, 24.0));
+        m_impl->widths.push_back(width);
+        total_width += width;
+    }
+    // On paper: A4, one page wide (as many pages long as it takes), the header row on every
+    // page, landscape when the columns are wider than a portrait page, page numbers below.
+    worksheet_set_paper(sheet, 9);
+    if (total_width > k_portrait_width) {
+        worksheet_set_landscape(sheet);
+    } else {
+        worksheet_set_portrait(sheet);
+    }
+    worksheet_fit_to_pages(sheet, 1, 0);
+    worksheet_set_margins(sheet, 0.4, 0.4, 0.6, 0.6);
+    worksheet_repeat_rows(sheet, 0, 0);
+    worksheet_gridlines(sheet, LXW_SHOW_ALL_GRIDLINES);
+    worksheet_set_header(sheet, "&L&A");       // the sheet's name: which table this is
+    worksheet_set_footer(sheet, "&C&P / &N");
     for (std::uint16_t c = 0; c < columns.size(); ++c) {
         const XlsxColumn& column = columns[c];
         lxw_format* f = column.style == CellStyle::text ? nullptr : m_impl->format(column.style);
-        if (auto e = worksheet_set_column(sheet, c, c, column.width, f); e != LXW_NO_ERROR) {
+        if (auto e = worksheet_set_column(sheet, c, c, m_impl->widths[c], f); e != LXW_NO_ERROR) {
             return tl::unexpected(library_error(e, "column"));
         }
     }
@@ -314,6 +451,7 @@ Result<void> XlsxWriter::add_sheet(std::string_view wanted, std::string_view fal
             e != LXW_NO_ERROR) {
             return tl::unexpected(library_error(e, "header"));
         }
+        m_impl->need_lines(0, c, header, k_bold_letter);
     }
     worksheet_freeze_panes(sheet, 1, 0);
     return {};
@@ -329,8 +467,19 @@ Result<void> XlsxWriter::text(std::uint32_t row, std::uint16_t col, std::string_
         return {}; // an empty cell, not an empty string
     }
     std::string copy(value);
-    if (auto e =
-            worksheet_write_string(m_impl->sheet, row, col, copy.c_str(), m_impl->format(style));
+    lxw_format* format = m_impl->format(style);
+    const double letter = style == CellStyle::bold ? k_bold_letter : k_letter;
+    const double width = col < m_impl->widths.size() ? m_impl->widths[col] : 8.43;
+    if (style == CellStyle::wrap) {
+        m_impl->need_lines(row, col, value, letter);
+    } else if (style == CellStyle::text && wrapped_lines(value, width, letter) > 1) {
+        // Too long for its column: wrapped rather than cut off at the next cell.
+        format = m_impl->wrapped_text;
+        m_impl->need_lines(row, col, value, letter);
+    } else {
+        m_impl->need_lines(row, col, "", letter);
+    }
+    if (auto e = worksheet_write_string(m_impl->sheet, row, col, copy.c_str(), format);
         e != LXW_NO_ERROR) {
         return tl::unexpected(library_error(e, "cell"));
     }
@@ -343,6 +492,7 @@ Result<void> XlsxWriter::number(std::uint32_t row, std::uint16_t col, double val
         return tl::unexpected(library_error(LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE, "row"));
     }
     m_impl->last_row = std::max(m_impl->last_row, row);
+    m_impl->need_lines(row, col, "", k_letter);
     if (auto e = worksheet_write_number(m_impl->sheet, row, col, value, m_impl->format(style));
         e != LXW_NO_ERROR) {
         return tl::unexpected(library_error(e, "cell"));
@@ -370,6 +520,7 @@ Result<void> XlsxWriter::date(std::uint32_t row, std::uint16_t col, std::string_
         return tl::unexpected(library_error(LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE, "row"));
     }
     m_impl->last_row = std::max(m_impl->last_row, row);
+    m_impl->need_lines(row, col, "", k_letter);
     if (auto e = worksheet_write_datetime(m_impl->sheet, row, col, &when,
                                           m_impl->format(CellStyle::date));
         e != LXW_NO_ERROR) {

@@ -14,6 +14,7 @@
 #include "caravan/client/journal.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
+#include "caravan/client/xlsx_reader.hpp"
 
 namespace caravan::client {
 
@@ -80,11 +81,11 @@ ImportIssue issue(std::int64_t line, std::string_view column, const Message& wha
     // i18n-forwards: `what` is one of msg::import_*
     Error e = make_error(ErrorCode::invalid_input, what, std::forward<Args>(args)...);
     std::string message = e.message;
-    return ImportIssue{line, std::string(column), std::move(message), std::move(e)};
+    return ImportIssue{line, std::string(column), std::move(message), std::move(e), {}};
 }
 
 ImportIssue issue(std::int64_t line, std::string_view column, const Error& e) {
-    return ImportIssue{line, std::string(column), e.message, e};
+    return ImportIssue{line, std::string(column), e.message, e, {}};
 }
 
 // ---- enumerations: every accepted spelling folded once ----------------------------------
@@ -550,6 +551,7 @@ struct CsvRecord {
     std::int64_t line = 0;
     std::vector<std::string> fields;
     std::optional<Error> problem; // a quoting fault
+    std::vector<char> numeric;    // XLSX: which fields were numeric cells (empty for CSV)
     [[nodiscard]] bool blank() const {
         return std::all_of(fields.begin(), fields.end(),
                            [](const std::string& f) { return normalize_space(f).empty(); });
@@ -681,18 +683,80 @@ bool starts_with_utf16_bom(std::string_view head) {
     return head.starts_with("\xFF\xFE") || head.starts_with("\xFE\xFF");
 }
 
-// Reads a CSV file into `validator`; header problems stop the reading.
-void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
-    char delimiter = sniff_delimiter(in.buffered());
-    CsvReader reader(in, delimiter);
+// How many of the required columns a header names.
+std::size_t required_named_by(const std::vector<std::string>& fields) {
+    std::size_t required_named = 0;
+    for (std::string_view code : k_required) {
+        required_named += std::any_of(fields.begin(), fields.end(), [&](const std::string& f) {
+            const JournalColumn* c = find_journal_column(f);
+            return c && c->code == code;
+        });
+    }
+    return required_named;
+}
+
+// The rows of one worksheet as records: the line is the sheet's row number, rows are as long
+// as their last value (ragged), numeric cells are marked.
+class XlsxSource {
+  public:
+    explicit XlsxSource(XlsxReader& reader) : m_reader(reader) {}
+    bool next(CsvRecord& rec) {
+        rec.fields.clear();
+        rec.numeric.clear();
+        rec.problem.reset();
+        if (m_failure) {
+            return false;
+        }
+        auto more = m_reader.next_row(m_row);
+        if (!more) {
+            m_failure = more.error();
+            return false;
+        }
+        if (!*more) {
+            return false;
+        }
+        rec.line = m_line = m_row.number;
+        for (XlsxCell& cell : m_row.cells) {
+            rec.fields.push_back(std::move(cell.text));
+            rec.numeric.push_back(cell.number ? 1 : 0);
+        }
+        return true;
+    }
+    [[nodiscard]] std::int64_t line() const { return m_line + 1; }
+    [[nodiscard]] const std::optional<Error>& failure() const { return m_failure; }
+
+  private:
+    XlsxReader& m_reader;
+    XlsxRow m_row;
+    std::int64_t m_line = 0;
+    std::optional<Error> m_failure;
+};
+
+// Rows a sheet may have above its header (a title, a date line) before it is taken for data.
+constexpr int k_max_title_rows = 20;
+
+// Reads a table (CSV records or a worksheet's rows) into `validator`; header problems stop
+// the reading. `ragged`: rows may be shorter than the header (a worksheet omits empty cells at
+// the end) and leading rows that name no required column are titles, not the header.
+template <class Source>
+void read_table(Source& reader, RowValidator& validator, ImportReport& report, bool ragged) {
     CsvRecord rec;
     // Header: the first record that is not blank.
     bool have_header = false;
+    int titles = 0;
     while (reader.next(rec)) {
         if (!rec.blank()) {
+            if (ragged && titles < k_max_title_rows && required_named_by(rec.fields) == 0) {
+                ++titles;
+                continue;
+            }
             have_header = true;
             break;
         }
+    }
+    if (ragged && !have_header && titles > 0) {
+        report.errors.push_back(issue(reader.line(), "header", msg::import_header_is_data));
+        return;
     }
     if (!have_header) {
         report.errors.push_back(issue(reader.line(), "file", msg::import_no_header));
@@ -710,14 +774,7 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
     // data (the header was left out), reported without repeating its cells, which are personal
     // data. Some: unknown fields are given by position only, since they may be data too. All:
     // it is a header, and unknown names are quoted.
-    std::size_t required_named = 0;
-    for (std::string_view code : k_required) {
-        required_named +=
-            std::any_of(rec.fields.begin(), rec.fields.end(), [&](const std::string& f) {
-                const JournalColumn* c = find_journal_column(f);
-                return c && c->code == code;
-            });
-    }
+    const std::size_t required_named = required_named_by(rec.fields);
     if (required_named == 0) {
         report.errors.push_back(issue(header_line, "header", msg::import_header_is_data));
         return;
@@ -787,6 +844,16 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
             report.errors.push_back(issue(rec.line, "row", *rec.problem));
             continue;
         }
+        if (ragged) {
+            // Cells right of the header count only when they hold something.
+            while (rec.fields.size() > width && normalize_space(rec.fields.back()).empty()) {
+                rec.fields.pop_back();
+            }
+            if (rec.fields.size() < width) {
+                rec.fields.resize(width);
+                rec.numeric.resize(width, 0);
+            }
+        }
         if (rec.fields.size() != width) {
             report.errors.push_back(
                 issue(rec.line, "row", msg::import_field_count, rec.fields.size(), width));
@@ -794,10 +861,88 @@ void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
         }
         raw.line = rec.line;
         for (std::size_t i = 0; i < width; ++i) {
+            if (positions[i] == col("date") && i < rec.numeric.size() && rec.numeric[i]) {
+                // A date cell: Excel stores the day's serial number.
+                std::string date = excel_serial_to_date(std::strtod(rec.fields[i].c_str(), nullptr));
+                if (!date.empty()) {
+                    rec.fields[i] = std::move(date);
+                }
+            }
             raw.cells[positions[i]] = std::move(rec.fields[i]);
         }
         validator.validate(raw);
     }
+}
+
+void read_csv(ByteReader& in, RowValidator& validator, ImportReport& report) {
+    char delimiter = sniff_delimiter(in.buffered());
+    CsvReader reader(in, delimiter);
+    read_table(reader, validator, report, false);
+}
+
+// The worksheets whose first rows name a required column (an export has one per region); when
+// none does, the first worksheet (its header is then reported).
+Result<std::vector<std::size_t>> journal_sheets(XlsxReader& reader) {
+    std::vector<std::size_t> found;
+    for (std::size_t s = 0; s < reader.sheet_names().size(); ++s) {
+        if (auto ok = reader.select_sheet(s); !ok) {
+            return tl::unexpected(ok.error());
+        }
+        XlsxRow row;
+        for (int n = 0; n <= k_max_title_rows; ++n) {
+            auto more = reader.next_row(row);
+            if (!more) {
+                return tl::unexpected(more.error());
+            }
+            if (!*more) {
+                break;
+            }
+            std::vector<std::string> fields;
+            for (const XlsxCell& c : row.cells) {
+                fields.push_back(c.text);
+            }
+            if (required_named_by(fields) > 0) {
+                found.push_back(s);
+                break;
+            }
+        }
+    }
+    if (found.empty()) {
+        found.push_back(0);
+    }
+    return found;
+}
+
+// Reads the journal sheet of an XLSX workbook; an Error for a damaged or hostile file.
+Result<void> read_xlsx(const std::filesystem::path& path, RowValidator& validator,
+                       ImportReport& report) {
+    auto reader = XlsxReader::open(path);
+    if (!reader) {
+        return tl::unexpected(reader.error());
+    }
+    auto sheets = journal_sheets(*reader);
+    if (!sheets) {
+        return tl::unexpected(sheets.error());
+    }
+    for (std::size_t sheet : *sheets) {
+        if (auto ok = reader->select_sheet(sheet); !ok) {
+            return ok;
+        }
+        const std::size_t before = report.errors.size();
+        XlsxSource source(*reader);
+        read_table(source, validator, report, true);
+        if (source.failure()) {
+            return tl::unexpected(*source.failure());
+        }
+        // This sheet's problems, in row order and named by the sheet.
+        std::stable_sort(
+            report.errors.begin() + static_cast<std::ptrdiff_t>(before), report.errors.end(),
+            [](const ImportIssue& a, const ImportIssue& b) { return a.line < b.line; });
+        for (std::size_t i = before; i < report.errors.size(); ++i) {
+            report.errors[i].sheet = reader->sheet_names()[sheet];
+        }
+    }
+    return {};
 }
 
 // The text of a JSON value as a cell: strings as they are, booleans and numbers spelled out,
@@ -832,6 +977,50 @@ std::optional<std::string> json_cell(const json& value) {
     }
 }
 
+// One row given as a JSON object (keys are column codes) into `validator`. `document`: a
+// row of an export document, whose "labels" key (codes spelled for people) is not a column.
+void read_object(const json& object, std::int64_t number, bool document, RawRow& raw,
+                 RowValidator& validator, ImportReport& report) {
+    raw.line = number;
+    raw.present.fill(false);
+    bool row_ok = true;
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        if (document && it.key() == "labels") {
+            continue;
+        }
+        const JournalColumn* c = find_journal_column(it.key());
+        if (!c) {
+            report.errors.push_back(
+                issue(number, "row", msg::import_unknown_key, quoted_name(it.key())));
+            row_ok = false;
+            continue;
+        }
+        std::size_t index = column_index(c);
+        if (raw.present[index]) {
+            report.errors.push_back(issue(number, c->code, msg::import_given_twice));
+            row_ok = false;
+            continue;
+        }
+        auto value = json_cell(*it);
+        if (!value) {
+            report.errors.push_back(issue(number, c->code, msg::import_not_string));
+            row_ok = false;
+            continue;
+        }
+        raw.present[index] = true;
+        raw.cells[index] = std::move(*value);
+    }
+    for (std::string_view code : k_required) {
+        if (!raw.present[col(code)]) {
+            report.errors.push_back(issue(number, code, msg::import_missing_key));
+            row_ok = false;
+        }
+    }
+    if (row_ok) {
+        validator.validate(raw);
+    }
+}
+
 void read_jsonl(std::istream& in, RowValidator& validator, ImportReport& report) {
     std::string line;
     std::int64_t number = 0;
@@ -859,45 +1048,47 @@ void read_jsonl(std::istream& in, RowValidator& validator, ImportReport& report)
             report.errors.push_back(issue(number, "row", msg::import_not_object));
             continue;
         }
-        raw.line = number;
-        raw.present.fill(false);
-        bool row_ok = true;
-        for (auto it = object.begin(); it != object.end(); ++it) {
-            const JournalColumn* c = find_journal_column(it.key());
-            if (!c) {
-                report.errors.push_back(
-                    issue(number, "row", msg::import_unknown_key, quoted_name(it.key())));
-                row_ok = false;
-                continue;
-            }
-            std::size_t index = column_index(c);
-            if (raw.present[index]) {
-                report.errors.push_back(issue(number, c->code, msg::import_given_twice));
-                row_ok = false;
-                continue;
-            }
-            auto value = json_cell(*it);
-            if (!value) {
-                report.errors.push_back(issue(number, c->code, msg::import_not_string));
-                row_ok = false;
-                continue;
-            }
-            raw.present[index] = true;
-            raw.cells[index] = std::move(*value);
-        }
-        for (std::string_view code : k_required) {
-            if (!raw.present[col(code)]) {
-                report.errors.push_back(issue(number, code, msg::import_missing_key));
-                row_ok = false;
-            }
-        }
-        if (row_ok) {
-            validator.validate(raw);
-        }
+        read_object(object, number, false, raw, validator, report);
     }
     if (!any) {
         report.errors.push_back(
             issue(std::max<std::int64_t>(number, 1), "file", msg::import_no_rows));
+    }
+}
+
+// A `caravan export journal --format json` document: {"format":"caravan-journal", ...,
+// "rows":[{...}, ...]}. Each row is read like a JSON line. The number reported for a row is
+// its place in "rows".
+void read_json_document(std::istream& in, std::uintmax_t size, RowValidator& validator,
+                        ImportReport& report) {
+    // Parsed whole: a document takes several times its size in memory.
+    constexpr std::uintmax_t k_max_document = 256ull << 20;
+    if (size > k_max_document) {
+        report.errors.push_back(
+            issue(1, "file", msg::import_json_document_too_large, k_max_document >> 20));
+        return;
+    }
+    json document = json::parse(in, nullptr, false);
+    const json* rows = !document.is_discarded() && document.is_object() && document.contains("rows")
+                           ? &document["rows"]
+                           : nullptr;
+    if (!rows || !rows->is_array()) {
+        report.errors.push_back(issue(1, "file", msg::import_not_journal_document));
+        return;
+    }
+    RawRow raw;
+    std::int64_t number = 0;
+    for (const json& object : *rows) {
+        ++number;
+        ++report.rows;
+        if (!object.is_object()) {
+            report.errors.push_back(issue(number, "row", msg::import_not_object));
+            continue;
+        }
+        read_object(object, number, true, raw, validator, report);
+    }
+    if (number == 0) {
+        report.errors.push_back(issue(1, "file", msg::import_no_rows));
     }
 }
 
@@ -909,16 +1100,40 @@ ImportFormat format_from_extension(const std::filesystem::path& path) {
     if (ext == ".jsonl" || ext == ".ndjson") {
         return ImportFormat::jsonl;
     }
-    return ImportFormat::automatic;
+    if (ext == ".xlsx") {
+        return ImportFormat::xlsx;
+    }
+    return ImportFormat::automatic; // .json may be a document or JSON lines: see the content
+}
+
+// A zip archive's first bytes.
+bool starts_with_zip(std::string_view head) {
+    return head.starts_with(std::string_view("PK\x03\x04", 4));
 }
 
 ImportFormat format_from_content(std::string_view head) {
     if (head.starts_with(k_bom)) {
         head.remove_prefix(k_bom.size());
     }
+    if (starts_with_zip(head)) {
+        return ImportFormat::xlsx;
+    }
     std::size_t first = head.find_first_not_of(" \t\r\n");
-    return first != std::string_view::npos && head[first] == '{' ? ImportFormat::jsonl
-                                                                 : ImportFormat::csv;
+    if (first == std::string_view::npos || head[first] != '{') {
+        return ImportFormat::csv;
+    }
+    // JSON lines when the first line is a whole object; otherwise one JSON document (an
+    // export spreads its object over many lines).
+    std::string_view line = head.substr(first);
+    std::size_t end = line.find('\n');
+    if (end == std::string_view::npos) {
+        json whole = json::parse(line, nullptr, false);
+        return whole.is_object() && whole.contains("rows") && whole["rows"].is_array()
+                   ? ImportFormat::json
+                   : ImportFormat::jsonl;
+    }
+    json object = json::parse(line.substr(0, end), nullptr, false);
+    return !object.is_discarded() && object.is_object() ? ImportFormat::jsonl : ImportFormat::json;
 }
 
 // ---- writing -------------------------------------------------------------------------------
@@ -1079,12 +1294,17 @@ std::string_view to_string(ImportFormat format) {
         return "csv";
     case ImportFormat::jsonl:
         return "jsonl";
+    case ImportFormat::json:
+        return "json";
+    case ImportFormat::xlsx:
+        return "xlsx";
     }
     return "csv";
 }
 
 std::string to_string(const ImportIssue& issue) {
-    return std::to_string(issue.line) + ": " + issue.column + ": " + issue.message;
+    return (issue.sheet.empty() ? "" : issue.sheet + "!") + std::to_string(issue.line) + ": " +
+           issue.column + ": " + issue.message;
 }
 
 std::string to_string(const ImportIssue& issue, Lang lang) {
@@ -1098,13 +1318,18 @@ std::string to_string(const ImportIssue& issue, Lang lang) {
     }
     const std::string message =
         issue.error.text ? caravan::localize(issue.error, in) : issue.message;
-    return std::to_string(issue.line) + ": " + std::string(column) + ": " + message;
+    return (issue.sheet.empty() ? "" : issue.sheet + "!") + std::to_string(issue.line) + ": " +
+           std::string(column) + ": " + message;
 }
 
 json to_json(const ImportReport& report) {
     json errors = json::array();
     for (const ImportIssue& e : report.errors) {
-        errors.push_back({{"line", e.line}, {"column", e.column}, {"message", e.message}});
+        json error = {{"line", e.line}, {"column", e.column}, {"message", e.message}};
+        if (!e.sheet.empty()) {
+            error["sheet"] = e.sheet;
+        }
+        errors.push_back(std::move(error));
     }
     json villages = json::array();
     for (const NewVillage& v : report.new_villages) {
@@ -1158,7 +1383,21 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
     if (report.format == ImportFormat::automatic) {
         report.format = format_from_content(head);
     }
-    if (report.format == ImportFormat::csv) {
+    if (report.format == ImportFormat::xlsx) {
+        file.close();
+        if (auto ok = read_xlsx(path, validator, report); !ok) {
+            return tl::unexpected(ok.error());
+        }
+    } else if (report.format == ImportFormat::json) {
+        file.clear();
+        file.seekg(0);
+        std::error_code size_error;
+        const std::uintmax_t size = std::filesystem::file_size(path, size_error);
+        read_json_document(file, size_error ? 0 : size, validator, report);
+        if (file.bad()) {
+            return fail(ErrorCode::io, msg::reading_failed, path.string());
+        }
+    } else if (report.format == ImportFormat::csv) {
         if (head.starts_with(k_bom)) {
             bytes.skip(k_bom.size());
         }
@@ -1175,9 +1414,11 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
         }
     }
     if (!report.ok()) {
-        std::stable_sort(
-            report.errors.begin(), report.errors.end(),
-            [](const ImportIssue& a, const ImportIssue& b) { return a.line < b.line; });
+        if (report.format != ImportFormat::xlsx) { // XLSX: sorted per sheet already
+            std::stable_sort(
+                report.errors.begin(), report.errors.end(),
+                [](const ImportIssue& a, const ImportIssue& b) { return a.line < b.line; });
+        }
         return report;
     }
 

@@ -1,4 +1,4 @@
-// `caravan import FILE [--dry-run] [--format csv|jsonl]`: argument parsing and printing only;
+// `caravan import FILE [--dry-run] [--format csv|jsonl|json|xlsx]`: argument parsing and printing only;
 // reading and validating the journal is client::import_journal.
 
 #include "common.hpp"
@@ -59,12 +59,14 @@ const bool registered = register_command("import", [](CLI::App& app, Registry& r
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand(
         "import",
-        "Import consultations from a journal file (CSV or JSON Lines); see docs/import.md");
-    cmd->add_option("file", o->file, "Journal file: .csv, .jsonl or .ndjson")->required();
+        "Import consultations from a journal file (CSV, JSON Lines, a JSON journal export or "
+        "XLSX); see docs/import.md");
+    cmd->add_option("file", o->file, "Journal file: .csv, .jsonl, .ndjson, .json or .xlsx")
+        ->required();
     cmd->add_flag("--dry-run", o->dry_run, "Check every row and count; write nothing");
     cmd->add_option("--format", o->format,
-                    "csv, jsonl or auto (default: by extension, then content)")
-        ->check(CLI::IsMember({"auto", "csv", "jsonl"}));
+                    "csv, jsonl, json, xlsx or auto (default: by extension, then content)")
+        ->check(CLI::IsMember({"auto", "csv", "jsonl", "json", "xlsx"}));
     cmd->callback([&registry, o] {
         registry.set([o](Context& ctx) -> Result<void> {
             CARAVAN_TRY_ENGINE(engine, ctx);
@@ -72,6 +74,8 @@ const bool registered = register_command("import", [](CLI::App& app, Registry& r
             options.dry_run = o->dry_run;
             options.format = o->format == "csv"     ? client::ImportFormat::csv
                              : o->format == "jsonl" ? client::ImportFormat::jsonl
+                             : o->format == "json"  ? client::ImportFormat::json
+                             : o->format == "xlsx"  ? client::ImportFormat::xlsx
                                                     : client::ImportFormat::automatic;
             CARAVAN_TRY(report, client::import_journal(engine, o->file, options));
             if (ctx.json) {

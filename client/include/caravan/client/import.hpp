@@ -5,7 +5,13 @@
 // Contract:
 // - Formats: CSV (RFC 4180: quoted fields with embedded separators, quotes and line breaks;
 //   optional UTF-8 BOM; CRLF or LF; comma, or semicolon when the header line has no comma) and
-//   JSON Lines (one object per line, keys are column codes). Columns are journal_columns().
+//   JSON Lines (one object per line, keys are column codes), a JSON document as
+//   `caravan export journal --format json` writes it ({"rows":[{...}, ...]}: each row read like
+//   a JSON line, its "labels" ignored; rows numbered by their place in "rows"), and XLSX (the
+//   worksheets whose first rows name a required column, else the first; title rows above
+//   the header are skipped; rows numbered as the sheet numbers them; numeric cells in the
+//   date column read as Excel day numbers; read by XlsxReader within its limits, a damaged or
+//   hostile workbook is an Error naming the file). Columns are journal_columns().
 // - Every row is validated before anything is written. When any row is bad, the report lists
 //   every problem (line, column, reason) and NOTHING is written. Otherwise all rows are written
 //   in one transaction: all or nothing.
@@ -32,7 +38,7 @@
 
 namespace caravan::client {
 
-enum class ImportFormat { automatic, csv, jsonl };
+enum class ImportFormat { automatic, csv, jsonl, json, xlsx };
 
 [[nodiscard]] std::string_view to_string(ImportFormat format);
 
@@ -48,6 +54,7 @@ struct ImportIssue {
     std::string column;
     std::string message; // English
     Error error = {};    // the same message with its catalog template, for other languages
+    std::string sheet;   // XLSX: the worksheet (`line` is its row number); else empty
 };
 
 struct NewVillage {
@@ -75,7 +82,7 @@ struct ImportReport {
                                                   const ImportOptions& options = {});
 
 [[nodiscard]] nlohmann::json to_json(const ImportReport& report);
-// "LINE: column: message"
+// "LINE: column: message" ("SHEET!ROW: column: message" for a worksheet)
 [[nodiscard]] std::string to_string(const ImportIssue& issue);
 // "3: header: …" in `lang`: the message and the words header, row and file translated.
 [[nodiscard]] std::string to_string(const ImportIssue& issue, Lang lang);
