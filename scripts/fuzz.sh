@@ -9,7 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/install-deps.sh"
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"protocol event_apply cli plan json_limits xlsx"}
+targets=${FUZZ_TARGETS:-"protocol event_apply cli plan json_limits xlsx recovery"}
 build="$here/build-fuzz"
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)

@@ -119,6 +119,8 @@ TEST_CASE("export cli: bad input exits 2 with a clear message and leaves no file
           o + ".xlsx"},
          "the start date 2024-08-31 is after the end date 2024-01-01"},
         {{"export", "journal", "--all", "--from", "2024-02-30", "-o", o + ".json"},
+         "is not a day of the calendar"},
+        {{"export", "journal", "--all", "--from", "2024-2-3", "-o", o + ".json"},
          "is not a date of the form YYYY-MM-DD"},
         {{"export", "journal", "-o", o + ".csv"}, "give --region R for one region's journal"},
         {{"export", "journal", "--all", "--region", "Ақтөбе обл.", "-o", o + ".csv"},

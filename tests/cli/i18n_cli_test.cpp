@@ -89,9 +89,9 @@ TEST_CASE("i18n: record-keeping errors in Kazakh and Russian, exit codes unchang
                     2);
     // bad date
     check_localized(db, {"visit", "start", "--village", "Қызылжар", "--date", "2024-13-01"},
-                    {"күні: '2024-13-01' ЖЖЖЖ-АА-КК түріндегі күн емес",
-                     "дата: '2024-13-01' — не дата вида ГГГГ-ММ-ДД",
-                     "date: '2024-13-01' is not a date of the form YYYY-MM-DD"},
+                    {"күні: '2024-13-01' — күнтізбеде мұндай күн жоқ",
+                     "дата: '2024-13-01' — такого дня нет в календаре",
+                     "date: '2024-13-01' is not a day of the calendar"},
                     2);
     run_cli_ok(Mode::binary, db, {"visit", "start", "--village", "Қызылжар"});
     // bad enumeration value: the accepted spellings are listed as they are typed
@@ -172,13 +172,13 @@ TEST_CASE("i18n: `caravan import` lists each bad row and the summary in the chos
            "2024-13-01,Ақтөбе обл.,Қызылжар,female,33-45,unemployed,land,advice\n"
            "2024-05-14,Ақтөбе обл.,Қызылжар,fem,33-45,unemployed,land,advice\n";
     for (auto [lang, date_line, gender_line, summary] :
-         {std::tuple{"kk", "2: date: ЖЖЖЖ-АА-КК немесе КК.АА.ЖЖЖЖ түрінде жазылған күн емес",
+         {std::tuple{"kk", "2: date: күнтізбеде мұндай күн жоқ",
                      "3: gender: белгісіз мән; кодты немесе kk/ru/en тіліндегі атауды",
                      "файлында 2 жолда 2 қате табылды; ештеңе импортталмады"},
-          std::tuple{"ru", "2: date: не дата вида ГГГГ-ММ-ДД или ДД.ММ.ГГГГ",
+          std::tuple{"ru", "2: date: такого дня нет в календаре",
                      "3: gender: неизвестное значение; укажите код или название на kk/ru/en",
                      "проблем: 2, строк с проблемами: 2, файл "},
-          std::tuple{"en", "2: date: not a calendar date written YYYY-MM-DD",
+          std::tuple{"en", "2: date: not a day of the calendar",
                      "3: gender: not a known value; give a code or a label in kk/ru/en",
                      "2 problem(s) on 2 line(s) of "}}) {
         auto r = run_cli(Mode::binary, db, {"--lang", lang, "import", file.string()});

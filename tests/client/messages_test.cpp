@@ -64,14 +64,19 @@ TEST_CASE("messages: an error keeps the English message and renders in any langu
 TEST_CASE("messages: validation errors name the field in the reader's language and never "
           "echo free text",
           "[client][i18n]") {
-    auto date = client::validate_date("date", "2024-13-01");
+    auto date = client::validate_date("date", "2024-13-1");
     REQUIRE_FALSE(date);
     CHECK(date.error().message ==
-          "date: '2024-13-01' is not a date of the form YYYY-MM-DD (e.g. 2024-05-14)");
+          "date: '2024-13-1' is not a date of the form YYYY-MM-DD (e.g. 2024-05-14)");
     CHECK(client::localize(date.error(), client::Lang::kk) ==
-          "күні: '2024-13-01' ЖЖЖЖ-АА-КК түріндегі күн емес (мысалы, 2024-05-14)");
+          "күні: '2024-13-1' ЖЖЖЖ-АА-КК түріндегі күн емес (мысалы, 2024-05-14)");
     CHECK(client::localize(date.error(), client::Lang::ru) ==
-          "дата: '2024-13-01' — не дата вида ГГГГ-ММ-ДД (например, 2024-05-14)");
+          "дата: '2024-13-1' — не дата вида ГГГГ-ММ-ДД (например, 2024-05-14)");
+    // The right form, a day no calendar has: said as such.
+    auto month = client::validate_date("date", "2024-13-01");
+    REQUIRE_FALSE(month);
+    CHECK(client::localize(month.error(), client::Lang::kk) ==
+          "күні: '2024-13-01' — күнтізбеде мұндай күн жоқ (ай 01–12, күн айдың ішінде)");
 
     auto gender = client::enums::gender.parse("Әйелдер туралы ұзақ мәтін");
     REQUIRE_FALSE(gender);
