@@ -226,6 +226,22 @@ TEST_CASE("export server: the HTTP exports are the server CLI's bytes, for a coo
         CHECK(indicators->body ==
               server_must(f.server, {"report", "indicators", "--plan", plan.string(), "--format",
                                      "csv", "--lang", "ru"}));
+
+        // Regression: posted as curl's `-d` does (a form, no JSON content type), the plan was
+        // read as "parameters": 400 "unknown parameter" naming the body's text.
+        httplib::Client client("127.0.0.1", f.server.port());
+        auto form = client.Post("/v1/export/indicators?format=csv&lang=ru", coordinator,
+                                plan_2024(), "application/x-www-form-urlencoded");
+        REQUIRE(form);
+        CHECK(form->status == 200);
+        CHECK(form->body == indicators->body);
+        // A bad plan is named once as the request body, not "plan plan".
+        auto bad = client.Post("/v1/export/indicators", coordinator, "{\"version\": 99}",
+                               "application/x-www-form-urlencoded");
+        REQUIRE(bad);
+        CHECK(bad->status == 400);
+        CHECK(bad->body.find("plan (request body): ") != std::string::npos);
+        CHECK(bad->body.find("plan plan") == std::string::npos);
     }
 
     SECTION("compressed with gzip when the client accepts it, never brotli") {

@@ -76,10 +76,54 @@ struct ExportParams {
     client::Lang lang = client::Lang::en;
 };
 
-ApiResult<ExportParams> parse_params(const httplib::Request& req, ex::Format fallback) {
+// The query string's parameters alone. cpp-httplib also parses a form-encoded body into
+// Request::params, and curl sends any `-d` body as a form unless told otherwise: a plan posted
+// without `Content-Type: application/json` must still be a plan, not a list of "parameters"
+// (which the answer would then name).
+httplib::Params query_params(const httplib::Request& req) {
+    httplib::Params params;
+    const auto mark = req.target.find('?');
+    if (mark == std::string::npos) {
+        return params;
+    }
+    auto decode = [](std::string_view text) {
+        std::string out;
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            const auto hex = [](char c) -> int {
+                return c >= '0' && c <= '9'   ? c - '0'
+                       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                              : -1;
+            };
+            if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 &&
+                hex(text[i + 2]) >= 0) {
+                out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+                i += 2;
+            } else {
+                out += text[i] == '+' ? ' ' : text[i];
+            }
+        }
+        return out;
+    };
+    std::string_view query = std::string_view(req.target).substr(mark + 1);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (pair.empty()) {
+            continue;
+        }
+        const auto eq = pair.find('=');
+        params.emplace(decode(pair.substr(0, eq)),
+                       eq == std::string_view::npos ? std::string() : decode(pair.substr(eq + 1)));
+    }
+    return params;
+}
+
+ApiResult<ExportParams> parse_params(const httplib::Params& params, ex::Format fallback) {
     static const std::set<std::string, std::less<>> k_known = {"region", "from", "to", "format",
                                                                "lang"};
-    for (const auto& [name, value] : req.params) {
+    for (const auto& [name, value] : params) {
         (void)value;
         if (!k_known.count(name)) {
             bool plain = name.size() <= 40 && std::all_of(name.begin(), name.end(), [](char c) {
@@ -90,17 +134,18 @@ ApiResult<ExportParams> parse_params(const httplib::Request& req, ex::Format fal
                                       "\" (known: region, from, to, format, lang)"
                                 : "unknown parameter (known: region, from, to, format, lang)");
         }
-        if (req.get_param_value_count(name.c_str()) > 1) {
+        if (params.count(name) > 1) {
             return refuse(codes::malformed, "parameter \"" + name + "\" is given more than once");
         }
     }
     ExportParams p;
     p.format = fallback;
     auto param = [&](const char* name) -> std::optional<std::string> {
-        if (!req.has_param(name)) {
+        auto it = params.find(name);
+        if (it == params.end()) {
             return std::nullopt;
         }
-        return req.get_param_value(name);
+        return it->second;
     };
     p.scope = ex::Scope{param("region"), param("from"), param("to")};
     // A refusal names the parameter and what it takes, never the value given: whatever a
@@ -215,7 +260,7 @@ class ExportRoutes {
 
     void journal(const httplib::Request& req, httplib::Response& res) {
         answer(req, res, [&](std::shared_ptr<StorePool::Lease> store) -> ApiResult<void> {
-            auto p = parse_params(req, ex::Format::csv);
+            auto p = parse_params(query_params(req), ex::Format::csv);
             if (!p) {
                 return tl::unexpected(p.error());
             }
@@ -253,7 +298,7 @@ class ExportRoutes {
 
     void breakdown(const httplib::Request& req, httplib::Response& res) {
         answer(req, res, [&](std::shared_ptr<StorePool::Lease> store) -> ApiResult<void> {
-            auto p = parse_params(req, ex::Format::json);
+            auto p = parse_params(query_params(req), ex::Format::json);
             if (!p) {
                 return tl::unexpected(p.error());
             }
@@ -265,7 +310,7 @@ class ExportRoutes {
 
     void indicators(const httplib::Request& req, httplib::Response& res) {
         answer(req, res, [&](std::shared_ptr<StorePool::Lease> store) -> ApiResult<void> {
-            auto p = parse_params(req, ex::Format::json);
+            auto p = parse_params(query_params(req), ex::Format::json);
             if (!p) {
                 return tl::unexpected(p.error());
             }
@@ -277,7 +322,7 @@ class ExportRoutes {
                 return refuse(codes::malformed,
                               "plan: send the plan file (JSON, docs/exports.md) as the body");
             }
-            auto plan = checked(ex::parse_plan(req.body, "plan"));
+            auto plan = checked(ex::parse_plan(req.body, "(request body)"));
             if (!plan) {
                 return tl::unexpected(plan.error());
             }
