@@ -130,3 +130,33 @@ TEST_CASE("cli: consult list is an aligned table, and an error prints no half ta
     CHECK(r.code == 0);
     CHECK(lines_of(r.out).size() == 1);
 }
+
+TEST_CASE("cli: starting a visit while others of the lawyer's are open names them", "[cli]") {
+    test::TempDir dir;
+    const auto db = dir / "device.db";
+    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."});
+    run_cli_ok(Mode::in_process, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
+    run_cli_ok(Mode::in_process, db, {"village", "add", "Бескөл", "--region", "Ақтөбе обл."});
+    auto first = run_cli(Mode::in_process, db,
+                         {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    REQUIRE(first.code == 0);
+    CHECK(first.err.empty()); // nothing else open
+    // Regression: three open visits were possible without a word.
+    auto second = run_cli(Mode::in_process, db,
+                          {"visit", "start", "--village", "Бескөл", "--date", "2024-05-15"});
+    REQUIRE(second.code == 0);
+    CHECK_THAT(second.err, Catch::Contains("1 other visit(s) of yours still open") &&
+                               Catch::Contains("Қызылжар 2024-05-14"));
+    auto third =
+        run_cli(Mode::in_process, db,
+                {"--lang", "ru", "visit", "start", "--village", "Бескөл", "--date", "2024-05-16"});
+    REQUIRE(third.code == 0);
+    CHECK_THAT(third.err, Catch::Contains("ещё открыто ваших выездов: 2"));
+    run_cli_ok(Mode::in_process, db, {"visit", "close"});
+    // --json prints one document on stdout; the note stays on stderr.
+    auto json_run =
+        run_cli(Mode::in_process, db,
+                {"--json", "visit", "start", "--village", "Қызылжар", "--date", "2024-05-17"});
+    REQUIRE(json_run.code == 0);
+    CHECK_NOTHROW(nlohmann::json::parse(json_run.out));
+}

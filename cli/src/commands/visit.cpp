@@ -1,4 +1,6 @@
+#include "caravan/client/messages.hpp"
 #include "common.hpp"
+#include "messages.hpp"
 
 namespace caravan::cli {
 namespace {
@@ -23,6 +25,24 @@ const bool registered = register_command("visit", [](CLI::App& app, Registry& re
                 print_json(ctx, client::to_json(v));
             } else {
                 print_visit_line(ctx, v);
+            }
+            // The new visit is the current one; the lawyer's other open visits stay open, which
+            // is rarely meant (a forgotten `visit close`): say which, on stderr.
+            CARAVAN_TRY(device, engine.device());
+            CARAVAN_TRY(visits, engine.list_visits());
+            std::string others;
+            std::size_t count = 0;
+            for (const auto& other : visits) {
+                if (other.closed || other.id == v.id || other.lawyer != device.lawyer) {
+                    continue;
+                }
+                ++count;
+                others += (others.empty() ? "" : ", ") + client::short_id(other.id) + " " +
+                          shown(other.village) + " " + shown(other.date);
+            }
+            if (count > 0) {
+                const Language lang = client::message_lang(ctx.lang);
+                ctx.err << render(msg::other_visits_open.text(lang), {count, others}, lang) << "\n";
             }
             return {};
         });
