@@ -27,6 +27,9 @@ struct Phrase {
 const std::map<std::string_view, Phrase>& phrases() {
     static const std::map<std::string_view, Phrase> all = {
         {"saved", {"сақталды", "сохранено", "saved"}},
+        {"unchanged",
+         {"өзгеріс жоқ: мәндер бұрынғыдай", "без изменений: значения уже такие",
+          "nothing changed: the values are already these"}},
         {"device", {"құрылғы", "устройство", "device"}},
         {"lawyer", {"заңгер", "юрист", "lawyer"}},
         {"region", {"облыс", "область", "region"}},

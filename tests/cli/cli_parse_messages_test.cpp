@@ -160,3 +160,33 @@ TEST_CASE("cli: starting a visit while others of the lawyer's are open names the
     REQUIRE(json_run.code == 0);
     CHECK_NOTHROW(nlohmann::json::parse(json_run.out));
 }
+
+TEST_CASE("cli: an edit that changes nothing says so and writes no event", "[cli]") {
+    test::TempDir dir;
+    const auto db = dir / "device.db";
+    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."});
+    run_cli_ok(Mode::in_process, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
+    run_cli_ok(Mode::in_process, db,
+               {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    auto added = run_cli_ok(Mode::in_process, db,
+                            {"--json", "consult", "add", "--gender", "female", "--age", "33-45",
+                             "--category", "unemployed", "--topic", "land", "--outcome", "advice",
+                             "--question", "q"});
+    const std::string id = nlohmann::json::parse(added.out)["id"];
+    const auto before = test::db_state(db);
+    // Regression: this printed "saved".
+    auto same = run_cli(Mode::in_process, db, {"consult", "edit", id, "--outcome", "advice"});
+    REQUIRE(same.code == 0);
+    CHECK_THAT(same.out, Catch::StartsWith("nothing changed"));
+    CHECK(test::db_state(db) == before);
+    auto kk = run_cli(Mode::in_process, db,
+                      {"--lang", "kk", "consult", "edit", id, "--gender", "female"});
+    CHECK_THAT(kk.out, Catch::StartsWith("өзгеріс жоқ"));
+    auto json_same =
+        run_cli(Mode::in_process, db, {"--json", "consult", "edit", id, "--outcome", "advice"});
+    CHECK(nlohmann::json::parse(json_same.out)["changed"] == false);
+    auto changed = run_cli(Mode::in_process, db, {"consult", "edit", id, "--outcome", "case"});
+    REQUIRE(changed.code == 0);
+    CHECK_THAT(changed.out, Catch::StartsWith("saved"));
+    CHECK(test::db_state(db) != before);
+}

@@ -72,8 +72,20 @@ void setup_edit(CLI::App* group, Registry& registry) {
             if (!o->topics.empty()) {
                 patch.topics = o->topics;
             }
+            CARAVAN_TRY(before, engine.find_consultation(o->id));
             CARAVAN_TRY(c, engine.edit_consultation(o->id, patch));
-            print_saved(ctx, c);
+            // An edit whose values are already the record's writes no event: say so rather
+            // than "saved".
+            const bool changed = client::to_json(before) != client::to_json(c);
+            if (ctx.json) {
+                nlohmann::json out = client::to_json(c);
+                out["changed"] = changed;
+                print_json(ctx, out);
+            } else if (!changed) {
+                ctx.out << phrase(ctx, "unchanged") << " " << client::short_id(c.id) << "\n";
+            } else {
+                print_saved(ctx, c);
+            }
             return {};
         });
     });
@@ -229,8 +241,8 @@ void setup_history(CLI::App* group, Registry& registry) {
                         bool superseded = std::find(h.superseded.begin(), h.superseded.end(),
                                                     it.key()) != h.superseded.end();
                         ctx.out << "    " << shown(it.key()) << " = "
-                                << shown(it.value().dump(
-                                       -1, ' ', false, nlohmann::json::error_handler_t::replace))
+                                << shown(it.value().dump(-1, ' ', false,
+                                                         nlohmann::json::error_handler_t::replace))
                                 << (superseded ? "  (superseded)" : "") << "\n";
                     }
                 }
