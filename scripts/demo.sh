@@ -7,7 +7,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 echo "== 0. packages and build (only the two programs the demo runs; the test suite is not built)"
-"$here/scripts/install-deps.sh"
+"$here/scripts/install-deps.sh" --build
 if [ ! -x "$here/build/cli/caravan" ]; then
   echo "building caravan and caravan-server in $here/build (a first build takes about 4 minutes on 2 cores)"
 fi

@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# Installs every Debian package Caravan needs to build, test and run.
+# Installs the Debian packages Caravan needs.
+#   scripts/install-deps.sh          everything: build, run and test (scripts/test.sh, CI)
+#   scripts/install-deps.sh --build  only what building and running needs (scripts/demo.sh: a
+#                                    newcomer does not wait for LibreOffice or clang)
 # Idempotent and quiet: skips apt entirely when everything is already present.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git ccache
-  libsqlite3-dev sqlite3
-  libcurl4-openssl-dev libssl-dev openssl
+  libsqlite3-dev
+  libcurl4-openssl-dev libssl-dev
   nlohmann-json3-dev libcpp-httplib-dev libbrotli-dev
   catch2 libcli11-dev libexpected-dev
   libexif-dev libsodium-dev libxlsxwriter-dev libzstd-dev zlib1g-dev
   libzip-dev libexpat1-dev
-  python3 python3-openpyxl
-  libreoffice-calc-nogui poppler-utils
-  clang-14 libclang-rt-14-dev
 )
+if [ "${1:-}" != --build ]; then
+  packages+=(
+    sqlite3 openssl                      # tests drive the sqlite3 shell and openssl s_client
+    python3 python3-openpyxl             # XLSX read back in tests
+    libreoffice-calc-nogui poppler-utils # exports printed to PDF and read back
+    clang-14 libclang-rt-14-dev          # libFuzzer targets
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
