@@ -7,6 +7,7 @@
 
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/text.hpp"
 #include "messages.hpp"
 #include "output.hpp"
 
@@ -23,7 +24,8 @@ std::map<std::string, Setup>& commands() {
 // an option's value in the wrong place): short, one word, printable. Longer or multi-word text
 // may be a consultation's question typed without its option, and is only counted.
 bool nameable(const std::string& arg) {
-    if (arg.empty() || arg.size() > 40) {
+    if (arg.empty() || arg.size() > 40 || !client::is_valid_utf8(arg) ||
+        !client::is_safe_text(arg)) {
         return false;
     }
     return std::none_of(arg.begin(), arg.end(),
@@ -57,7 +59,7 @@ Error extras_error(const CLI::App& app) {
     std::string named;
     size_t hidden = 0;
     for (const std::string& arg : leftovers(app)) {
-        if ((arg.size() > 1 && arg.front() == '-') || nameable(arg)) {
+        if (nameable(arg)) {
             named += (named.empty() ? "" : " ") + arg;
         } else {
             ++hidden;
@@ -300,7 +302,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                                    {{"code", "invalid_input"},
                                     {"message", message},
                                     {"message_en", error.message}}}}
-                       .dump()
+                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
                 << "\n";
         }
         err << "caravan: " << message << "\n";
@@ -334,7 +336,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                                    {{"code", to_string(result.error().code)},
                                     {"message", message},
                                     {"message_en", result.error().message}}}}
-                       .dump()
+                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
                 << "\n";
         }
         // Messages never quote record text, but some name reference data (a region, a
