@@ -12,7 +12,10 @@ seconds=${FUZZ_SECONDS:-60}
 targets=${FUZZ_TARGETS:-"protocol event_apply cli plan json_limits xlsx recovery"}
 build="$here/build-fuzz"
 launcher=()
-command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null 2>&1; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=true # as scripts/build.sh: clones share it
+fi
 CC=clang-14 CXX=clang++-14 cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCARAVAN_FUZZ=ON -DCARAVAN_BENCH=OFF "${launcher[@]}" >/dev/null
 ninja_targets=()
