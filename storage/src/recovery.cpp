@@ -323,11 +323,11 @@ template <class Visit>
 bool walk_tree(const PageFile& file, std::uint64_t root, bool index, Visit&& visit) {
     bool whole = true;
     std::set<std::uint64_t> seen;
-    std::vector<std::uint64_t> todo = {root};
+    std::vector<std::uint64_t> stack = {root};
     Bytes data;
-    while (!todo.empty()) {
-        std::uint64_t page_no = todo.back();
-        todo.pop_back();
+    while (!stack.empty()) {
+        std::uint64_t page_no = stack.back();
+        stack.pop_back();
         if (!seen.insert(page_no).second) {
             whole = false; // a cycle: damage
             continue;
@@ -344,10 +344,10 @@ bool walk_tree(const PageFile& file, std::uint64_t root, bool index, Visit&& vis
         if (page->type == k_index_interior || page->type == k_table_interior) {
             for (std::uint32_t at : page->cells) {
                 if (at + 4 <= file.usable()) {
-                    todo.push_back(read_be(&data[at], 4));
+                    stack.push_back(read_be(&data[at], 4));
                 }
             }
-            todo.push_back(page->right_child);
+            stack.push_back(page->right_child);
         }
         visit(data, *page);
     }
