@@ -190,6 +190,8 @@ TEST_CASE("caravan schedule: a bad time or scheduler is bad input (exit 2)", "[a
         caravan_cmd(dir, env, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."}).exit_code ==
         0);
     REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--at", "25:00"}).exit_code == 2);
+    // A window past 12 h would be read back by `sync --until` as a time already passed.
+    REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--window-hours", "13"}).exit_code == 2);
     env["CARAVAN_SCHEDULER"] = "launchd";
     REQUIRE(caravan_cmd(dir, env, {"schedule", "status"}).exit_code == 2);
 }

@@ -130,8 +130,9 @@ const bool registered = register_command("schedule", [](CLI::App& app, Registry&
     install->add_option("--at", o->at, "Local time of day, HH:MM (default 02:00)");
     install
         ->add_option("--window-hours", o->window_hours,
-                     "Keep retrying this many hours after the start (default 4)")
-        ->check(CLI::Range(1, 20));
+                     "Keep retrying this many hours after the start (1 to 12, default 4)")
+        // `sync --until` reads a time more than 12 h ahead as already passed.
+        ->check(CLI::Range(1, 12));
     install->callback(
         [&registry, o] { registry.set([o](Context& ctx) { return run_install(ctx, *o); }); });
 
