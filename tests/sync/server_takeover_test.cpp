@@ -82,6 +82,15 @@ void require_takeover_refused(TestServer& server, Http& http, const std::string&
     REQUIRE(own.status == 200);
 }
 
+// A device enrolled in region A that has pushed its own device record (so it has spoken).
+Device enroll_and_push_identity(TestServer& server, Http& http) {
+    Device d = server.enroll({k_region_a});
+    Events events(d.id);
+    REQUIRE(http.push(d.token, batch(d.id, {events.self("Test Lawyer", k_region_a)})).status ==
+            200);
+    return d;
+}
+
 } // namespace
 
 TEST_CASE("server takeover: a fresh code offered with an enrolled device's id is refused with "
@@ -133,11 +142,7 @@ TEST_CASE("server takeover: neither a rotated predecessor's id nor its successor
           "[server][takeover][rotate]") {
     TestServer server;
     Http http(server.port());
-    Device old = server.enroll({k_region_a});
-    Events old_events(old.id);
-    REQUIRE(
-        http.push(old.token, batch(old.id, {old_events.self("Test Lawyer", k_region_a)})).status ==
-        200);
+    Device old = enroll_and_push_identity(server, http);
     std::string next = new_id();
     Reply rotated = rotate(http, old.token, old.id, next);
     REQUIRE(rotated.status == 200);
@@ -250,11 +255,7 @@ TEST_CASE("server rotate: after the successor has spoken, the predecessor's toke
           "[server][takeover][rotate]") {
     TestServer server;
     Http http(server.port());
-    Device old = server.enroll({k_region_a});
-    Events old_events(old.id);
-    REQUIRE(
-        http.push(old.token, batch(old.id, {old_events.self("Test Lawyer", k_region_a)})).status ==
-        200);
+    Device old = enroll_and_push_identity(server, http);
 
     std::string next = new_id();
     Reply first = rotate(http, old.token, old.id, next);
