@@ -13,9 +13,7 @@
 #include "message_catalog_check.hpp"
 #include "messages.hpp"
 #include "temp_dir.hpp"
-#ifdef CARAVAN_HAVE_SYNC_AGENT
 #include "caravan/sync/agent/messages.hpp"
-#endif
 
 using namespace caravan;
 using test::Mode;
@@ -55,9 +53,7 @@ TEST_CASE("i18n: the agent and CLI catalogs are complete, ids unique across all 
     test::check_catalog(storage::msg::catalog(), ids);
     test::check_catalog(client::msg::catalog(), ids);
     test::check_catalog(cli::msg::catalog(), ids);
-#ifdef CARAVAN_HAVE_SYNC_AGENT
     test::check_catalog(sync::agent::msg::catalog(), ids);
-#endif
 }
 
 TEST_CASE("i18n: record-keeping errors in Kazakh and Russian, exit codes unchanged",

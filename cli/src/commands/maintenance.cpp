@@ -6,9 +6,7 @@
 #include "caravan/client/salvage.hpp"
 #include "common.hpp"
 #include "messages.hpp"
-#ifdef CARAVAN_HAVE_SYNC_AGENT
 #include "caravan/sync/agent/agent_state.hpp"
-#endif
 
 namespace caravan::cli {
 namespace {
@@ -238,11 +236,9 @@ const bool salvage = register_command("salvage", [](CLI::App& app, Registry& reg
         registry.set([target](Context& ctx) -> Result<void> {
             const fs::path source = ctx.database_path();
             client::SalvageOptions options;
-#ifdef CARAVAN_HAVE_SYNC_AGENT
             // Pull the server's whole feed again: whatever this device lost of it comes back
             // (applying an event twice changes nothing).
             options.drop_settings.emplace_back(sync::agent::keys::pull_cursor);
-#endif
             CARAVAN_TRY(report, client::salvage(source, *target, options));
             if (ctx.json) {
                 auto doc = client::to_json(report);

@@ -1,7 +1,5 @@
 #include "common.hpp"
-#ifdef CARAVAN_HAVE_SYNC_AGENT
 #include "caravan/sync/agent/agent_state.hpp"
-#endif
 
 namespace caravan::cli {
 namespace {
@@ -12,7 +10,6 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
         registry.set([](Context& ctx) -> Result<void> {
             CARAVAN_TRY_ENGINE(engine, ctx);
             CARAVAN_TRY(st, engine.status());
-#ifdef CARAVAN_HAVE_SYNC_AGENT
             // Events the server refused (or this device could not apply), with the reason:
             // set aside so that they never block the rest of the queue.
             // Installing the agent's tables is a write; on a full disk a database that has
@@ -26,15 +23,12 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
                 CARAVAN_TRY(listed, sync::agent::AgentState(engine.database()).quarantined());
                 quarantined = std::move(listed);
             }
-#endif
             if (ctx.json) {
                 nlohmann::json doc = client::to_json(st);
-#ifdef CARAVAN_HAVE_SYNC_AGENT
                 doc["quarantined"] = nlohmann::json::array();
                 for (const auto& q : quarantined) {
                     doc["quarantined"].push_back(sync::agent::to_json(q));
                 }
-#endif
                 print_json(ctx, doc);
                 return {};
             }
@@ -63,7 +57,6 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
                 line("oldest unsynced", *st.oldest_unsynced);
             }
             line("conflicts", std::to_string(st.conflicts));
-#ifdef CARAVAN_HAVE_SYNC_AGENT
             line("quarantined", std::to_string(quarantined.size()));
             for (const auto& q : quarantined) {
                 ctx.out << "  " << (q.direction == "push" ? "refused by the server: "
@@ -73,7 +66,6 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
                                                                       client::short_id(q.device_id))
                         << "): " << shown(q.code) << ", " << shown(q.message) << "\n";
             }
-#endif
             return {};
         });
     });

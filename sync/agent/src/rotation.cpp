@@ -18,7 +18,7 @@ namespace {
 using nlohmann::json;
 using storage::Event;
 
-// The engine's own settings keys (client/src/settings_keys.hpp): the identity and the clock.
+// The engine's own settings keys (client/engine/src/settings_keys.hpp): the identity and the clock.
 constexpr std::string_view k_device_id_key = "device_id";
 constexpr std::string_view k_hlc_key = "hlc";
 
