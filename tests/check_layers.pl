@@ -18,7 +18,8 @@ my %allowed = (
     'caravan_sync_agent'    => [qw(caravan_sync_protocol caravan_engine)],
     'caravan_sync_server'   => [qw(caravan_sync_protocol caravan_model caravan_exports caravan_storage)],
     'caravan_cli_exports'   => [qw(caravan_exports)],
-    'caravan_cli'           => [qw(caravan_engine caravan_exports caravan_sync_agent caravan_cli_exports)],
+    'caravan_ui'            => [qw(caravan_engine caravan_model)],
+    'caravan_cli'           => [qw(caravan_engine caravan_exports caravan_sync_agent caravan_cli_exports caravan_ui)],
     'caravan'               => [qw(caravan_cli)],
     'caravan-server'        => [qw(caravan_sync_server caravan_cli_exports)],
 );
@@ -30,6 +31,7 @@ my %forbidden = (
     'caravan_sync_server' => [qw(caravan_engine caravan_sync_agent caravan_cli)],
     'caravan-server'      => [qw(caravan_engine caravan_sync_agent caravan_cli)],
     'caravan_sync_agent'  => [qw(caravan_sync_server caravan_exports)],
+    'caravan_ui'          => [qw(caravan_sync_server caravan_cli)],
 );
 
 my $file;

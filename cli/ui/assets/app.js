@@ -1,0 +1,64 @@
+// The lawyer's app's only script: nothing typed is lost, and Enter saves.
+// - A form with data-draft="KEY" is copied to localStorage on every change, and brought back
+//   when the page is opened again (a refresh, a closed tab) until the server confirms the save
+//   (a page carrying data-saved="KEY"). The copy stays in this browser on this laptop.
+// - In a form with data-submit-on-enter, Enter saves from a select or a checkbox too, and
+//   Ctrl+Enter from a text area (Enter there is a new line).
+"use strict";
+(function () {
+  function fields(form) {
+    var out = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.name === "csrf" || el.type === "submit") return;
+      if (el.type === "checkbox") {
+        out[el.name] = out[el.name] || [];
+        if (el.checked) out[el.name].push(el.value);
+      } else {
+        out[el.name] = el.value;
+      }
+    });
+    return out;
+  }
+  function restore(form, data) {
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || !(el.name in data)) return;
+      if (el.type === "checkbox") el.checked = data[el.name].indexOf(el.value) >= 0;
+      else if (el.type !== "hidden") el.value = data[el.name];
+    });
+  }
+  function keyOf(form) { return "caravan.draft." + form.getAttribute("data-draft"); }
+  var saved = document.querySelector("[data-saved]");
+  if (saved) {
+    try { localStorage.removeItem("caravan.draft." + saved.getAttribute("data-saved")); } catch (e) {}
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-draft]"), function (form) {
+    var key = keyOf(form);
+    var serverKept = form.querySelector("[aria-invalid]") || document.querySelector("p.error");
+    try {
+      var stored = localStorage.getItem(key);
+      if (stored && !saved && !serverKept) {
+        restore(form, JSON.parse(stored));
+        var note = document.getElementById("draft-note");
+        if (note) note.hidden = false;
+      }
+    } catch (e) {}
+    var save = function () {
+      try { localStorage.setItem(key, JSON.stringify(fields(form))); } catch (e) {}
+    };
+    form.addEventListener("input", save);
+    form.addEventListener("change", save);
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-submit-on-enter]"), function (form) {
+    form.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Enter") return;
+      var t = ev.target;
+      if (t.tagName === "TEXTAREA") {
+        if (ev.ctrlKey || ev.metaKey) { ev.preventDefault(); form.requestSubmit(); }
+        return;
+      }
+      if (t.tagName === "SELECT" || t.type === "checkbox") { ev.preventDefault(); form.requestSubmit(); }
+    });
+  });
+  var invalid = document.querySelector("[aria-invalid=true]");
+  if (invalid) invalid.focus();
+})();

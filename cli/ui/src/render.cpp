@@ -1,0 +1,122 @@
+// The frame every page shares, the translations, the engine behind its lock, the form fields.
+#include <chrono>
+#include <thread>
+
+#include "app.hpp"
+#include "caravan/client/ids.hpp"
+#include "caravan/client/messages.hpp"
+#include "caravan/ui/messages.hpp"
+
+namespace caravan::ui {
+
+std::string Form::get(const std::string& name) const {
+    const auto it = fields.find(name);
+    return it == fields.end() ? std::string{} : it->second;
+}
+
+bool Form::has(const std::string& name) const {
+    return fields.contains(name);
+}
+
+std::vector<std::string> Form::all(const std::string& name) const {
+    std::vector<std::string> out;
+    const auto [from, to] = fields.equal_range(name);
+    for (auto it = from; it != to; ++it) {
+        out.push_back(it->second);
+    }
+    return out;
+}
+
+Result<void> EngineAccess::with(const std::function<Result<void>(client::Engine&)>& work) {
+    return run(false, work);
+}
+
+Result<void> EngineAccess::create(const std::function<Result<void>(client::Engine&)>& work) {
+    return run(true, work);
+}
+
+Result<void> EngineAccess::run(bool create,
+                               const std::function<Result<void>(client::Engine&)>& work) {
+    const std::lock_guard lock(m_mutex);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(m_busy_retry_ms);
+    for (;;) {
+        Result<void> result;
+        if (!m_engine) {
+            client::EngineOptions options;
+            options.create = create;
+            options.create_directories = create;
+            options.busy_timeout_ms = std::min(m_busy_retry_ms, 5000);
+            auto opened = client::Engine::open(m_path, options);
+            if (opened) {
+                m_engine = std::make_unique<client::Engine>(std::move(*opened));
+            } else {
+                result = tl::unexpected(opened.error());
+            }
+        }
+        if (m_engine) {
+            result = work(*m_engine);
+        }
+        if (result || result.error().code != ErrorCode::busy ||
+            std::chrono::steady_clock::now() >= deadline) {
+            return result;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+std::string tr(const Page& page, const Message& message, std::vector<MessageArg> args) {
+    return caravan::render(message.text(client::message_lang(page.lang)), args,
+                           client::message_lang(page.lang));
+}
+
+Answer redirect(std::string location) {
+    Answer a;
+    a.location = std::move(location);
+    return a;
+}
+
+Answer render_page(const Page& page, const std::string& name, const std::string& title,
+                   mstch::map context) {
+    const auto layout = asset("layout.mustache");
+    const auto body = asset(name + ".mustache");
+    if (!layout || !body) {
+        return Answer{500, "missing template", "text/plain; charset=utf-8", {}};
+    }
+    context.emplace("title", title);
+    context.emplace("app_title", tr(page, msg::app_title));
+    context.emplace("csrf", page.session.csrf);
+    context.emplace("lang", std::string(client::to_string(page.lang)));
+    context.emplace("nav_home", tr(page, msg::nav_home));
+    context.emplace("nav_consultations", tr(page, msg::nav_consultations));
+    context.emplace("new_consultation", tr(page, msg::consult_title));
+    context.emplace("language_label", tr(page, msg::language_label));
+    mstch::array langs;
+    for (auto l : {client::Lang::kk, client::Lang::ru, client::Lang::en}) {
+        const std::string code(client::to_string(l));
+        langs.push_back(mstch::map{{"code", code},
+                                   {"name", std::string(l == client::Lang::kk   ? "Қазақша"
+                                                        : l == client::Lang::ru ? "Русский"
+                                                                                : "English")},
+                                   {"current", l == page.lang},
+                                   {"back", page.path}});
+    }
+    context.emplace("langs", langs);
+    // The current visit on every screen (nothing when the database does not exist yet).
+    std::string visit_line;
+    (void)page.engine.with([&](client::Engine& engine) -> Result<void> {
+        auto visit = engine.current_visit();
+        if (!visit) {
+            return tl::unexpected(visit.error());
+        }
+        visit_line = *visit ? tr(page, msg::current_visit, {(*visit)->village, (*visit)->date})
+                            : tr(page, msg::no_current_visit);
+        return {};
+    });
+    context.emplace("visit_line", visit_line);
+    return Answer{200, mstch::render(std::string(*layout), context,
+                                     {{"content", std::string(*body)}}),
+                  "text/html; charset=utf-8", {}};
+}
+
+} // namespace caravan::ui

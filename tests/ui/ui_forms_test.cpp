@@ -1,0 +1,208 @@
+// The lawyer's app's forms through the real server: what it says is saved is in the database
+// (read back by a separate engine, as the CLI would), a bad field comes back next to the field
+// with everything typed kept, and a busy database is waited for, then said.
+#include <filesystem>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include "caravan/client/engine.hpp"
+#include "caravan/ui/server.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+#include "ui_test_support.hpp"
+
+using namespace caravan;
+
+namespace {
+
+struct App {
+    test::TempDir dir;
+    std::filesystem::path db = dir.path() / "caravan.db";
+    std::unique_ptr<ui::UiServer> server;
+    std::unique_ptr<test::TestBrowser> browser;
+
+    explicit App(int busy_retry_ms = 1000) {
+        ui::UiOptions options;
+        options.database = db;
+        options.lang = client::Lang::en;
+        options.busy_retry_ms = busy_retry_ms;
+        auto started = ui::UiServer::start(options);
+        REQUIRE(started);
+        server = std::move(*started);
+        browser = std::make_unique<test::TestBrowser>(server->port());
+        REQUIRE(browser->open(server->launch_url()));
+    }
+
+    void set_up_with_visit() {
+        auto res = browser->post("/setup", {{"lawyer", "Айгүл Сейітова"}, {"region", "Жамбыл обл."}});
+        REQUIRE(res);
+        REQUIRE(res->status == 303);
+        res = browser->get("/");
+        res = browser->post("/visit/start", {{"new_village", "Қордай"}, {"date", "2026-12-01"}});
+        REQUIRE(res);
+        REQUIRE(res->status == 303);
+        res = browser->get("/consult/new");
+        REQUIRE(res);
+        REQUIRE(res->body.find("Қордай, 2026-12-01") != std::string::npos);
+    }
+
+    // The database as the CLI sees it: its own engine on the file.
+    std::vector<client::Consultation> consultations() const {
+        client::EngineOptions options;
+        options.create = false;
+        auto engine = client::Engine::open(db, options);
+        REQUIRE(engine);
+        std::vector<client::Consultation> out;
+        REQUIRE(engine->list_consultations({}, [&](const client::Consultation& c) {
+            out.push_back(c);
+            return true;
+        }));
+        return out;
+    }
+};
+
+httplib::Params consultation(std::string question) {
+    return {{"gender", "female"}, {"age", "33-45"},      {"category", "unemployed"},
+            {"vulnerable", "1"},  {"topic", "land"},     {"topic", "inheritance"},
+            {"outcome", "case"},  {"follow_up", "1"},    {"clang", "kk"},
+            {"question", std::move(question)},           {"advice", "Сотқа арыз"}};
+}
+
+} // namespace
+
+TEST_CASE("ui: the first run, a visit and a consultation are saved as the CLI reads them") {
+    App app;
+    auto res = app.browser->get("/");
+    REQUIRE(res);
+    CHECK(res->body.find("action=\"/setup\"") != std::string::npos); // no database yet
+    app.set_up_with_visit();
+    res = app.browser->post("/consult", consultation("Жер телімі туралы"));
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    const std::string location = res->get_header_value("Location");
+    CHECK(location.starts_with("/consult/new?saved="));
+    // "Saved" is shown only now, and the form is empty for the next person.
+    res = app.browser->get(location);
+    REQUIRE(res);
+    CHECK(res->body.find("Saved: consultation") != std::string::npos);
+    CHECK(res->body.find("data-saved=\"consult\"") != std::string::npos);
+    CHECK(res->body.find("Жер телімі") == std::string::npos);
+
+    const auto saved = app.consultations();
+    REQUIRE(saved.size() == 1);
+    const auto& c = saved[0];
+    CHECK(location.ends_with(c.id));
+    CHECK(c.person.gender == "female");
+    CHECK(c.person.age == "33-45");
+    CHECK(c.person.category == "unemployed");
+    CHECK(c.person.vulnerable);
+    CHECK(c.topics == std::vector<std::string>{"land", "inheritance"});
+    CHECK(c.outcome == "case");
+    CHECK(c.follow_up);
+    CHECK(c.lang == std::optional<std::string>("kk"));
+    CHECK(c.question == "Жер телімі туралы");
+    CHECK(c.advice == "Сотқа арыз");
+    CHECK(c.village == "Қордай");
+    CHECK(c.lawyer == "Айгүл Сейітова");
+
+    // The list finds it by a word of its question, and by topic; not by another outcome.
+    res = app.browser->get("/consultations?q=%D0%B6%D0%B5%D1%80");
+    REQUIRE(res);
+    CHECK(res->body.find("Қордай") != std::string::npos);
+    res = app.browser->get("/consultations?outcome=advice");
+    REQUIRE(res);
+    CHECK(res->body.find("Nothing matches.") != std::string::npos);
+}
+
+TEST_CASE("ui: a bad field comes back next to the field with everything typed kept") {
+    App app;
+    app.set_up_with_visit();
+    auto fields = consultation("<b>Question</b> & more");
+    fields.erase("age");
+    fields.emplace("age", "");
+    auto res = app.browser->post("/consult", fields);
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK(res->body.find("name=\"age\" aria-invalid=\"true\"") != std::string::npos);
+    CHECK(res->body.find("age: choose one") != std::string::npos);
+    // Typed text is kept, escaped, never interpreted.
+    CHECK(res->body.find("&lt;b&gt;Question&lt;&#x2F;b&gt; &amp; more") != std::string::npos);
+    CHECK(res->body.find("<b>Question") == std::string::npos);
+    CHECK(res->body.find("value=\"land\" checked") != std::string::npos);
+    // A value the engine refuses is named the same way, in the chosen language.
+    fields = consultation("q");
+    fields.erase("gender");
+    fields.emplace("gender", "robot");
+    res = app.browser->get("/lang?to=ru&back=/consult/new");
+    REQUIRE(res);
+    CHECK(res->status == 303);
+    CHECK(res->get_header_value("Set-Cookie").starts_with("caravan_lang=ru;"));
+    CHECK(res->get_header_value("Location") == "/consult/new");
+    app.browser->choose_language("ru");
+    res = app.browser->post("/consult", fields);
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK(res->body.find("aria-describedby=\"gender-error\"") != std::string::npos);
+    CHECK(res->body.find("Ничего не сохранено") != std::string::npos);
+    CHECK(app.consultations().empty());
+}
+
+TEST_CASE("ui: a busy database is waited for, then said, and the form is kept") {
+    App app(1500);
+    app.set_up_with_visit();
+    sqlite3* holder = nullptr;
+    REQUIRE(sqlite3_open(app.db.c_str(), &holder) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    SECTION("held past the retry window: said, kept, nothing saved") {
+        auto res = app.browser->post("/consult", consultation("Busy question"));
+        sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+        REQUIRE(res);
+        CHECK(res->status == 503);
+        CHECK(res->body.find("The database is busy") != std::string::npos);
+        CHECK(res->body.find("Busy question") != std::string::npos);
+        CHECK(app.consultations().empty());
+    }
+    SECTION("released within the window: saved once") {
+        std::thread release([holder] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+        });
+        auto res = app.browser->post("/consult", consultation("Waited question"));
+        release.join();
+        REQUIRE(res);
+        CHECK(res->status == 303);
+        CHECK(app.consultations().size() == 1);
+    }
+    sqlite3_close(holder);
+}
+
+TEST_CASE("ui: `caravan ui` prints the one link that opens the app and stops on SIGTERM") {
+    test::TempDir dir;
+    const auto out = dir.path() / "out.txt";
+    test::BackgroundProcess ui({test::binary("caravan").string(), "--db",
+                                (dir.path() / "c.db").string(), "ui", "--no-browser"},
+                               {}, out, dir.path() / "err.txt");
+    std::string url;
+    for (int i = 0; i < 100 && url.empty(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const std::string text = test::read_file(out);
+        if (const auto at = text.find("http://127.0.0.1:"); at != std::string::npos) {
+            const auto end = text.find_first_of(" \n", at);
+            if (end != std::string::npos) {
+                url = text.substr(at, end - at);
+            }
+        }
+    }
+    REQUIRE_FALSE(url.empty());
+    const int port = std::stoi(url.substr(17, url.find('/', 17) - 17));
+    test::TestBrowser browser(port);
+    CHECK(browser.open(url));
+    CHECK(browser.get("/")->status == 200);
+    ui.kill_now(SIGTERM);
+    const auto status = ui.wait(std::chrono::seconds(10));
+    REQUIRE(status);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+}
