@@ -14,6 +14,7 @@ packages=(
   catch2 libcli11-dev libexpected-dev
   libexif-dev libsodium-dev libxlsxwriter-dev libzstd-dev zlib1g-dev
   libzip-dev libexpat1-dev
+  libmstch-dev                         # the app's page templates (mustache)
 )
 if [ "${1:-}" != --build ]; then
   packages+=(
@@ -21,6 +22,7 @@ if [ "${1:-}" != --build ]; then
     python3 python3-openpyxl             # XLSX read back in tests
     libreoffice-calc-nogui poppler-utils # exports printed to PDF and read back
     clang-14 libclang-rt-14-dev          # libFuzzer targets
+    chromium chromium-driver python3-selenium # the app's pages in a real browser
   )
 fi
 

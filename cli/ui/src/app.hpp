@@ -64,7 +64,7 @@ struct Page {
     client::Lang lang;
     const Session& session;
     EngineAccess& engine;
-    std::string path; // the request's path, for the language links
+    std::string target; // the request's path and query, for the language links
 };
 
 // A translated string: the message in the page's language, placeholders filled.

@@ -70,6 +70,27 @@ std::string tr(const Page& page, const Message& message, std::vector<MessageArg>
                            client::message_lang(page.lang));
 }
 
+namespace {
+
+// `text` for a query parameter: everything but unreserved characters percent-encoded.
+std::string url_encode(std::string_view text) {
+    static constexpr char k_hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const unsigned char c : text) {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += k_hex[c >> 4];
+            out += k_hex[c & 15];
+        }
+    }
+    return out;
+}
+
+} // namespace
+
 Answer redirect(std::string location) {
     Answer a;
     a.location = std::move(location);
@@ -99,7 +120,7 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
                                                         : l == client::Lang::ru ? "Русский"
                                                                                 : "English")},
                                    {"current", l == page.lang},
-                                   {"back", page.path}});
+                                   {"back", url_encode(page.target)}});
     }
     context.emplace("langs", langs);
     // The current visit on every screen (nothing when the database does not exist yet).

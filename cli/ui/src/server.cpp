@@ -167,7 +167,8 @@ struct UiServer::Impl {
         const auto& routes = is_post ? posts : gets;
         const auto route = routes.find(req.path);
         const Form form = form_of(req);
-        const Page page{form, lang_of(req, options.lang), *session, engine, req.path};
+        const Page page{form, lang_of(req, options.lang), *session, engine,
+                        req.method == "GET" ? req.target : "/"};
         if (route == routes.end()) {
             Answer answer = render_page(page, "message", tr(page, msg::page_not_found),
                                         {{"text", tr(page, msg::page_not_found)}});
