@@ -206,3 +206,113 @@ TEST_CASE("ui: `caravan ui` prints the one link that opens the app and stops on 
     CHECK(WIFEXITED(*status));
     CHECK(WEXITSTATUS(*status) == 0);
 }
+
+TEST_CASE("ui: a record is corrected, deleted and restored, and its history names the lawyer") {
+    App app;
+    app.set_up_with_visit();
+    auto res = app.browser->post("/consult", consultation("Жер"));
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    const std::string id = app.consultations().at(0).id;
+    res = app.browser->get("/consultation?id=" + id);
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    CHECK(res->body.find("Айгүл Сейітова") != std::string::npos);
+    CHECK(res->body.find("recorded") != std::string::npos);
+
+    // Only the outcome changes: one update event writing only it.
+    auto fields = consultation("Жер");
+    fields.erase("outcome");
+    fields.emplace("outcome", "advice");
+    fields.emplace("id", id);
+    res = app.browser->post("/consultation/edit", fields);
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    CHECK(res->get_header_value("Location").ends_with("&saved=1"));
+    CHECK(app.consultations().at(0).outcome == "advice");
+    CHECK(app.consultations().at(0).question == "Жер");
+    res = app.browser->get("/consultation?id=" + id);
+    REQUIRE(res);
+    CHECK(res->body.find("changed") != std::string::npos);
+    CHECK(res->body.find("outcome: advice given") != std::string::npos);
+    // The question was written once, by the creation: the edit did not rewrite it.
+    const auto first = res->body.find("Жер</li>");
+    REQUIRE(first != std::string::npos);
+    CHECK(res->body.find("Жер</li>", first + 1) == std::string::npos);
+
+    // The same values again: nothing written.
+    fields = consultation("Жер");
+    fields.erase("outcome");
+    fields.emplace("outcome", "advice");
+    fields.emplace("id", id);
+    res = app.browser->post("/consultation/edit", fields);
+    REQUIRE(res);
+    CHECK(res->get_header_value("Location").ends_with("&same=1"));
+
+    res = app.browser->post("/consultation/delete", {{"id", id}});
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    CHECK(app.consultations().empty());
+    res = app.browser->get("/consultation?id=" + id);
+    REQUIRE(res);
+    CHECK(res->body.find("is deleted") != std::string::npos);
+    res = app.browser->post("/consultation/undelete", {{"id", id}});
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    REQUIRE(app.consultations().size() == 1);
+    CHECK(app.consultations().at(0).outcome == "advice");
+    res = app.browser->get("/consultation?id=" + id + "&restored=1");
+    REQUIRE(res);
+    CHECK(res->body.find("restored") != std::string::npos);
+    CHECK(res->body.find("deleted") != std::string::npos);
+}
+
+TEST_CASE("ui: a hall's attendance grid is recorded whole or not at all, and a survey") {
+    App app;
+    app.set_up_with_visit();
+    auto status = [&] {
+        client::EngineOptions options;
+        options.create = false;
+        auto engine = client::Engine::open(app.db, options);
+        REQUIRE(engine);
+        auto st = engine->status();
+        REQUIRE(st);
+        return *st;
+    };
+    // A bad cell refuses the whole grid and names the cell; the counts typed are kept.
+    auto res = app.browser->post("/attendance", {{"category", "older"},
+                                                  {"n_7_0", "12"},
+                                                  {"n_6_1", "three"}});
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK(res->body.find("46–58, male: a head count is a whole number") != std::string::npos);
+    CHECK(res->body.find("name=\"n_6_1\" value=\"three\"") != std::string::npos);
+    CHECK(res->body.find("name=\"n_7_0\" value=\"12\"") != std::string::npos);
+    CHECK(status().participants == 0);
+    res = app.browser->post("/attendance", {{"n_7_0", "12"}});
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK(res->body.find("category: choose one") != std::string::npos);
+    CHECK(status().participants == 0);
+
+    res = app.browser->post("/attendance", {{"category", "older"},
+                                            {"vulnerable", "1"},
+                                            {"n_7_0", "12"},
+                                            {"n_7_1", "7"},
+                                            {"n_6_0", ""}});
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    res = app.browser->get(res->get_header_value("Location"));
+    REQUIRE(res);
+    CHECK(res->body.find("Recorded: 19 people in 2 entries.") != std::string::npos);
+    CHECK(status().participants == 19);
+    CHECK(status().attendance_entries == 2);
+
+    res = app.browser->post("/survey", {{"respondents", "10"}, {"satisfied", "x"}});
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    res = app.browser->post("/survey", {{"respondents", "10"}, {"satisfied", "9"}});
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    CHECK(status().surveys == 1);
+}

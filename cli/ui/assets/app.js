@@ -59,6 +59,28 @@
       if (t.tagName === "SELECT" || t.type === "checkbox") { ev.preventDefault(); form.requestSubmit(); }
     });
   });
+  // A hall's grid: totals per row, per column and in all, as the counts are typed.
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-grid]"), function (form) {
+    var table = form.querySelector("table.grid");
+    function count(input) { var n = parseInt(input.value, 10); return isNaN(n) || n < 0 ? 0 : n; }
+    function update() {
+      var rows = table.tBodies[0].rows, cols = [], all = 0;
+      Array.prototype.forEach.call(rows, function (row) {
+        var sum = 0;
+        Array.prototype.forEach.call(row.querySelectorAll("input"), function (input, i) {
+          var n = count(input); sum += n; cols[i] = (cols[i] || 0) + n;
+        });
+        row.querySelector("[data-row-total]").textContent = sum;
+        all += sum;
+      });
+      Array.prototype.forEach.call(table.querySelectorAll("[data-col-total]"), function (cell, i) {
+        cell.textContent = cols[i] || 0;
+      });
+      table.querySelector("[data-grand-total]").textContent = all;
+    }
+    form.addEventListener("input", update);
+    update();
+  });
   var invalid = document.querySelector("[aria-invalid=true]");
   if (invalid) invalid.focus();
 })();

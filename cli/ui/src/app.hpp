@@ -76,10 +76,31 @@ struct Page {
                                  const std::string& title, mstch::map context);
 [[nodiscard]] Answer redirect(std::string location);
 
-// Page handlers (pages.cpp). GET handlers render; POST handlers change something then redirect
-// (or render the form again with its values and the error next to the field).
+// ---- shared by the pages -------------------------------------------------------------------
+// The field an error names (the catalog word `client.field_NAME` among its arguments, or in an
+// error it embeds): the page shows the message next to that field. Empty when none.
+[[nodiscard]] std::string field_of(const Error& error);
+// An error for the page, in its language (a busy database says it was retried and nothing lost).
+[[nodiscard]] std::string error_text(const Page& page, const Error& error);
+// The options of an enumeration for a select or checkboxes, `chosen` marked.
+[[nodiscard]] mstch::array options_of(const client::Enumeration& e, client::Lang lang,
+                                      const std::vector<std::string>& chosen);
+// A local date and time "YYYY-MM-DD HH:MM" for an ISO 8601 UTC time; the input when unreadable.
+[[nodiscard]] std::string local_time(const std::string& iso_utc);
+// `text` percent-encoded for a URL's query.
+[[nodiscard]] std::string url_encode(std::string_view text);
+
+// Page handlers. GET handlers render; POST handlers change something then redirect (or render
+// the form again with its values and the error next to the field). Each pages_*.cpp adds its
+// own routes.
 using Handler = std::function<Answer(const Page&)>;
-[[nodiscard]] std::map<std::string, Handler> get_routes();
-[[nodiscard]] std::map<std::string, Handler> post_routes();
+struct Routes {
+    std::map<std::string, Handler> get;
+    std::map<std::string, Handler> post;
+};
+void add_home_routes(Routes& routes);          // pages.cpp: first run, today, visits
+void add_consultation_routes(Routes& routes);  // pages.cpp: the form and the list
+void add_record_routes(Routes& routes);        // pages_record.cpp: one record, its history
+void add_attendance_routes(Routes& routes);    // pages_attendance.cpp: the hall's grid, surveys
 
 } // namespace caravan::ui

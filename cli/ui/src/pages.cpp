@@ -12,42 +12,6 @@ namespace {
 
 constexpr std::size_t k_list_limit = 200;
 
-// The field an error names (the catalog word `client.field_NAME` among its arguments, or in
-// an error it embeds), so the page shows the message next to that field.
-std::string field_of(const Error& error) {
-    for (const auto& arg : error.args) {
-        if (arg.word && arg.word->id.starts_with("client.field_")) {
-            return std::string(arg.word->id.substr(13));
-        }
-        if (arg.cause) {
-            if (auto f = field_of(*arg.cause); !f.empty()) {
-                return f;
-            }
-        }
-    }
-    return {};
-}
-
-std::string error_text(const Page& page, const Error& error) {
-    if (error.code == ErrorCode::busy) {
-        return tr(page, msg::database_busy, {page.engine.busy_retry_ms() / 1000});
-    }
-    return client::localize(error, page.lang);
-}
-
-// The options of an enumeration as a select or a list of checkboxes, `chosen` marked.
-mstch::array options_of(const client::Enumeration& e, client::Lang lang,
-                        const std::vector<std::string>& chosen) {
-    mstch::array out;
-    for (const auto& v : e.values) {
-        out.push_back(mstch::map{
-            {"code", std::string(v.code)},
-            {"label", std::string(v.label(lang))},
-            {"chosen", std::find(chosen.begin(), chosen.end(), v.code) != chosen.end()}});
-    }
-    return out;
-}
-
 std::string field_label(const Page& page, const Message& word) {
     return tr(page, word);
 }
@@ -344,6 +308,7 @@ Answer get_consultations(const Page& page) {
             }
             rows.push_back(mstch::map{
                 {"id", client::short_id(c.id)},
+                {"full_id", c.id},
                 {"date", c.date},
                 {"village", c.village},
                 {"person", std::string(client::enums::gender.label(c.person.gender, page.lang)) +
@@ -382,15 +347,17 @@ Answer get_consultations(const Page& page) {
 
 } // namespace
 
-std::map<std::string, Handler> get_routes() {
-    return {{"/", get_home}, {"/consult/new", get_consult_new}, {"/consultations", get_consultations}};
+void add_home_routes(Routes& routes) {
+    routes.get.emplace("/", get_home);
+    routes.post.emplace("/setup", post_setup);
+    routes.post.emplace("/visit/start", post_start_visit);
+    routes.post.emplace("/visit/close", post_close_visit);
 }
 
-std::map<std::string, Handler> post_routes() {
-    return {{"/setup", post_setup},
-            {"/visit/start", post_start_visit},
-            {"/visit/close", post_close_visit},
-            {"/consult", post_consult}};
+void add_consultation_routes(Routes& routes) {
+    routes.get.emplace("/consult/new", get_consult_new);
+    routes.get.emplace("/consultations", get_consultations);
+    routes.post.emplace("/consult", post_consult);
 }
 
 } // namespace caravan::ui

@@ -1,5 +1,7 @@
 // The frame every page shares, the translations, the engine behind its lock, the form fields.
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <thread>
 
 #include "app.hpp"
@@ -70,9 +72,6 @@ std::string tr(const Page& page, const Message& message, std::vector<MessageArg>
                            client::message_lang(page.lang));
 }
 
-namespace {
-
-// `text` for a query parameter: everything but unreserved characters percent-encoded.
 std::string url_encode(std::string_view text) {
     static constexpr char k_hex[] = "0123456789ABCDEF";
     std::string out;
@@ -89,7 +88,55 @@ std::string url_encode(std::string_view text) {
     return out;
 }
 
-} // namespace
+std::string field_of(const Error& error) {
+    for (const auto& arg : error.args) {
+        if (arg.word && arg.word->id.starts_with("client.field_")) {
+            return std::string(arg.word->id.substr(13));
+        }
+        if (arg.cause) {
+            if (auto f = field_of(*arg.cause); !f.empty()) {
+                return f;
+            }
+        }
+    }
+    return {};
+}
+
+std::string error_text(const Page& page, const Error& error) {
+    if (error.code == ErrorCode::busy) {
+        return tr(page, msg::database_busy, {page.engine.busy_retry_ms() / 1000});
+    }
+    return client::localize(error, page.lang);
+}
+
+mstch::array options_of(const client::Enumeration& e, client::Lang lang,
+                        const std::vector<std::string>& chosen) {
+    mstch::array out;
+    for (const auto& v : e.values) {
+        out.push_back(mstch::map{
+            {"code", std::string(v.code)},
+            {"label", std::string(v.label(lang))},
+            {"chosen", std::find(chosen.begin(), chosen.end(), v.code) != chosen.end()}});
+    }
+    return out;
+}
+
+std::string local_time(const std::string& iso_utc) {
+    std::tm tm{};
+    int ms = 0;
+    if (std::sscanf(iso_utc.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
+                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6) {
+        return iso_utc;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const std::time_t t = timegm(&tm);
+    std::tm local{};
+    localtime_r(&t, &local);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &local);
+    return buf;
+}
 
 Answer redirect(std::string location) {
     Answer a;
@@ -101,7 +148,8 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
                    mstch::map context) {
     const auto layout = asset("layout.mustache");
     const auto body = asset(name + ".mustache");
-    if (!layout || !body) {
+    const auto fields = asset("consult_fields.mustache");
+    if (!layout || !body || !fields) {
         return Answer{500, "missing template", "text/plain; charset=utf-8", {}};
     }
     context.emplace("title", title);
@@ -110,6 +158,7 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
     context.emplace("lang", std::string(client::to_string(page.lang)));
     context.emplace("nav_home", tr(page, msg::nav_home));
     context.emplace("nav_consultations", tr(page, msg::nav_consultations));
+    context.emplace("nav_attendance", tr(page, msg::nav_attendance));
     context.emplace("new_consultation", tr(page, msg::consult_title));
     context.emplace("language_label", tr(page, msg::language_label));
     mstch::array langs;
@@ -136,7 +185,8 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
     });
     context.emplace("visit_line", visit_line);
     return Answer{200, mstch::render(std::string(*layout), context,
-                                     {{"content", std::string(*body)}}),
+                                     {{"content", std::string(*body)},
+                                      {"consult_fields", std::string(*fields)}}),
                   "text/html; charset=utf-8", {}};
 }
 

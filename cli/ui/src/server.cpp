@@ -73,8 +73,14 @@ struct UiServer::Impl {
     Sessions sessions;
     EngineAccess engine;
     httplib::Server http;
-    std::map<std::string, Handler> gets = get_routes();
-    std::map<std::string, Handler> posts = post_routes();
+    Routes routes = [] {
+        Routes r;
+        add_home_routes(r);
+        add_consultation_routes(r);
+        add_record_routes(r);
+        add_attendance_routes(r);
+        return r;
+    }();
     int port = 0;
     std::thread thread;
 
@@ -164,12 +170,12 @@ struct UiServer::Impl {
             res.set_header("Location", safe_back(req.get_param_value("back")));
             return;
         }
-        const auto& routes = is_post ? posts : gets;
-        const auto route = routes.find(req.path);
+        const auto& table = is_post ? routes.post : routes.get;
+        const auto route = table.find(req.path);
         const Form form = form_of(req);
         const Page page{form, lang_of(req, options.lang), *session, engine,
                         req.method == "GET" ? req.target : "/"};
-        if (route == routes.end()) {
+        if (route == table.end()) {
             Answer answer = render_page(page, "message", tr(page, msg::page_not_found),
                                         {{"text", tr(page, msg::page_not_found)}});
             answer.status = 404;
