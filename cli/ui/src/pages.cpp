@@ -54,8 +54,32 @@ Answer home(const Page& page, const std::string& notice, const std::string& erro
         ctx.emplace("villages", vs);
         ctx.emplace("counts", tr(page, msg::counts_line, {st->consultations, st->unsynced}));
         if (st->current_visit) {
+            // This visit's consultations so far, newest last, as the lawyer recorded them.
+            mstch::array rows;
+            client::ConsultationFilter filter;
+            filter.visit = st->current_visit->id;
+            auto listed = engine.list_consultations(filter, [&](const client::Consultation& c) {
+                std::string topics;
+                for (const auto& t : c.topics) {
+                    topics += (topics.empty() ? "" : ", ") +
+                              std::string(client::enums::topic.label(t, page.lang));
+                }
+                rows.push_back(mstch::map{
+                    {"full_id", c.id},
+                    {"id", client::short_id(c.id)},
+                    {"person", std::string(client::enums::gender.label(c.person.gender, page.lang)) +
+                                   ", " + std::string(client::enums::age.label(c.person.age, page.lang))},
+                    {"topics", topics},
+                    {"outcome", std::string(client::enums::outcome.label(c.outcome, page.lang))}});
+                return true;
+            });
+            if (!listed) {
+                return tl::unexpected(listed.error());
+            }
             ctx.emplace("current", mstch::map{{"village", st->current_visit->village},
-                                              {"date", st->current_visit->date}});
+                                              {"date", st->current_visit->date},
+                                              {"visit_count", tr(page, msg::visit_count, {rows.size()})},
+                                              {"rows", rows}});
         }
         ctx.emplace("region", st->device->region);
         return {};

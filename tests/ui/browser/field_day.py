@@ -154,6 +154,32 @@ def main():
         rows = driver.find_elements(By.CSS_SELECTOR, "table.list tbody tr")
         if len(rows) != 1:
             fail("the topic filter shows %d rows, not 1" % len(rows))
+
+        # The hall's grid: totals as the counts are typed.
+        driver.get(base + "/attendance")
+        Select(driver.find_element(By.ID, "category")).select_by_value("older")
+        driver.find_element(By.NAME, "n_7_0").send_keys("12")
+        driver.find_element(By.NAME, "n_7_1").send_keys("7")
+        driver.find_element(By.NAME, "n_6_0").send_keys("3")
+        if driver.find_element(By.CSS_SELECTOR, "[data-grand-total]").text != "22":
+            fail("the grid's running total is not 22")
+        shot(driver, args.out, "kk-attendance")
+        driver.find_element(By.CSS_SELECTOR, "form[data-grid] button").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-saved=attendance]"))
+
+        # At 200 % zoom on the same laptop (683 x 384 CSS pixels) the form is one column and
+        # every control is still reachable.
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 683, "height": 384, "deviceScaleFactor": 2,
+                                "mobile": False})
+        driver.get(base + "/consult/new")
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        if width > 683:
+            fail("at 200 %% zoom the form is %d px wide: it scrolls sideways" % width)
+        shot(driver, args.out, "kk-consultation-200pct")
+        driver.get(base + "/")
+        shot(driver, args.out, "kk-today-200pct")
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     finally:
         driver.quit()
         proc.send_signal(signal.SIGTERM)
