@@ -86,3 +86,5 @@ echo "== 6. the coordinator exports the region's consultation journal"
 cat "$work/aktobe.csv"
 echo
 echo "== done: journal in $work/aktobe.csv and $work/aktobe.xlsx"
+echo "   the same records in the lawyer's app (Ctrl+C stops it):"
+echo "   CARAVAN_DB=$CARAVAN_DB $bin/caravan ui"
