@@ -316,3 +316,70 @@ TEST_CASE("ui: a hall's attendance grid is recorded whole or not at all, and a s
     REQUIRE(res->status == 303);
     CHECK(status().surveys == 1);
 }
+
+TEST_CASE("ui: exports download the same bytes as the CLI's, and leave no scratch file") {
+    App app;
+    app.set_up_with_visit();
+    REQUIRE(app.browser->post("/consult", consultation("Жер"))->status == 303);
+    REQUIRE(app.browser->post("/consult", consultation("Мұра"))->status == 303);
+    app.browser->choose_language("kk");
+    auto res = app.browser->get("/export/journal?format=csv");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    CHECK(res->get_header_value("Content-Disposition").find("journal-") != std::string::npos);
+    CHECK(res->get_header_value("Content-Type").starts_with("text/csv"));
+    const auto cli = test::run_process({test::binary("caravan").string(), "--db", app.db.string(),
+                                        "--lang", "kk", "export", "journal", "--all", "--format", "csv"});
+    REQUIRE(cli.exit_code == 0);
+    CHECK(res->body == cli.out);
+
+    res = app.browser->get("/export/journal?format=xlsx");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->body.starts_with("PK")); // a zip: the XLSX container
+    res = app.browser->get("/export/breakdown?format=json");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->body.find("\"participants\"") != std::string::npos);
+
+    // A bad request is named and nothing is downloaded.
+    res = app.browser->get("/export/journal?format=pdf");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    res = app.browser->get("/export/journal?format=csv&from=2026-13-01");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+
+    // Indicators against an uploaded plan (a multipart form with its CSRF token).
+    httplib::Client http("127.0.0.1", app.server->port());
+    const std::string plan = test::read_file(std::filesystem::path(CARAVAN_SOURCE_DIR) /
+                                             "docs/examples/plan-2024.json");
+    REQUIRE_FALSE(plan.empty());
+    httplib::MultipartFormDataItems items{{"csrf", app.browser->csrf(), "", ""},
+                                          {"format", "json", "", ""},
+                                          {"plan", plan, "plan-2024.json", "application/json"}};
+    auto up = http.Post("/export/indicators",
+                        httplib::Headers{{"Cookie", app.browser->cookie()},
+                                         {"Origin", "http://127.0.0.1:" + std::to_string(app.server->port())}},
+                        items);
+    REQUIRE(up);
+    CHECK(up->status == 200);
+    CHECK(up->body.find("\"indicators\"") != std::string::npos);
+    // Without the token the upload is refused like any other post.
+    httplib::MultipartFormDataItems no_token{{"format", "json", "", ""},
+                                             {"plan", plan, "plan-2024.json", "application/json"}};
+    up = http.Post("/export/indicators", httplib::Headers{{"Cookie", app.browser->cookie()}}, no_token);
+    REQUIRE(up);
+    CHECK(up->status == 403);
+    // Each scratch file goes when its answer is done (the server finishes just after the client
+    // has read the last byte: allow it a moment).
+    const auto scratch = app.db.parent_path() / ".caravan-ui-exports";
+    for (int i = 0; i < 40 && std::filesystem::exists(scratch) && !std::filesystem::is_empty(scratch); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (std::filesystem::exists(scratch)) {
+        for (const auto& e : std::filesystem::directory_iterator(scratch)) {
+            FAIL_CHECK("left behind: " << e.path().filename());
+        }
+    }
+}

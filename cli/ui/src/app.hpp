@@ -36,6 +36,9 @@ struct Answer {
     std::string body;
     std::string content_type = "text/html; charset=utf-8";
     std::string location; // non-empty: a 303 redirect there
+    // Non-empty: a download streamed from this file (removed once sent), named download_name.
+    std::filesystem::path file;
+    std::string download_name;
 };
 
 // The device engine, opened on first use, behind one lock (an Engine is used from one thread).
@@ -49,6 +52,7 @@ class EngineAccess {
     // Creates the database (first run) and runs `work` on it.
     [[nodiscard]] Result<void> create(const std::function<Result<void>(client::Engine&)>& work);
     [[nodiscard]] int busy_retry_ms() const { return m_busy_retry_ms; }
+    [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
 
   private:
     [[nodiscard]] Result<void> run(bool create,
@@ -102,5 +106,6 @@ void add_home_routes(Routes& routes);          // pages.cpp: first run, today, v
 void add_consultation_routes(Routes& routes);  // pages.cpp: the form and the list
 void add_record_routes(Routes& routes);        // pages_record.cpp: one record, its history
 void add_attendance_routes(Routes& routes);    // pages_attendance.cpp: the hall's grid, surveys
+void add_export_routes(Routes& routes);        // pages_exports.cpp: journals and reports
 
 } // namespace caravan::ui

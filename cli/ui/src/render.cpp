@@ -150,7 +150,11 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
     const auto body = asset(name + ".mustache");
     const auto fields = asset("consult_fields.mustache");
     if (!layout || !body || !fields) {
-        return Answer{500, "missing template", "text/plain; charset=utf-8", {}};
+        Answer missing;
+        missing.status = 500;
+        missing.body = "missing template";
+        missing.content_type = "text/plain; charset=utf-8";
+        return missing;
     }
     context.emplace("title", title);
     context.emplace("app_title", tr(page, msg::app_title));
@@ -159,6 +163,7 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
     context.emplace("nav_home", tr(page, msg::nav_home));
     context.emplace("nav_consultations", tr(page, msg::nav_consultations));
     context.emplace("nav_attendance", tr(page, msg::nav_attendance));
+    context.emplace("nav_exports", tr(page, msg::nav_exports));
     context.emplace("new_consultation", tr(page, msg::consult_title));
     context.emplace("language_label", tr(page, msg::language_label));
     mstch::array langs;
@@ -184,10 +189,11 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
         return {};
     });
     context.emplace("visit_line", visit_line);
-    return Answer{200, mstch::render(std::string(*layout), context,
+    Answer page_answer;
+    page_answer.body = mstch::render(std::string(*layout), context,
                                      {{"content", std::string(*body)},
-                                      {"consult_fields", std::string(*fields)}}),
-                  "text/html; charset=utf-8", {}};
+                                      {"consult_fields", std::string(*fields)}});
+    return page_answer;
 }
 
 } // namespace caravan::ui

@@ -1,6 +1,8 @@
 #include "caravan/ui/server.hpp"
 
+#include <array>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include <httplib.h>
@@ -40,10 +42,18 @@ std::string refusal_page(const Message& message) {
     return body + "</main>";
 }
 
+// Query and form fields; a multipart form's parts too (a file's bytes under its field name,
+// its file name under NAME.filename).
 Form form_of(const httplib::Request& req) {
     Form form;
     for (const auto& [k, v] : req.params) {
         form.fields.emplace(k, v);
+    }
+    for (const auto& [k, part] : req.files) {
+        form.fields.emplace(k, part.content);
+        if (!part.filename.empty()) {
+            form.fields.emplace(k + ".filename", part.filename);
+        }
     }
     return form;
 }
@@ -79,6 +89,7 @@ struct UiServer::Impl {
         add_consultation_routes(r);
         add_record_routes(r);
         add_attendance_routes(r);
+        add_export_routes(r);
         return r;
     }();
     int port = 0;
@@ -95,8 +106,44 @@ struct UiServer::Impl {
             res.set_header("Location", answer.location);
             return;
         }
+        if (!answer.file.empty()) {
+            send_file(res, answer);
+            return;
+        }
         res.status = answer.status;
         res.set_content(answer.body, answer.content_type.c_str());
+    }
+
+    // A download streamed from its scratch file in 64 KiB pieces; the file is removed when the
+    // answer is done (sent or abandoned).
+    static void send_file(httplib::Response& res, const Answer& answer) {
+        auto in = std::make_shared<std::ifstream>(answer.file, std::ios::binary);
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(answer.file, ec);
+        if (!*in || ec) {
+            res.status = 500;
+            return;
+        }
+        res.set_header("Content-Disposition",
+                       "attachment; filename=\"" + answer.download_name + "\"");
+        const std::filesystem::path file = answer.file;
+        res.set_content_provider(
+            size, answer.content_type.c_str(),
+            [in](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                std::array<char, 64 * 1024> buf{};
+                in->seekg(static_cast<std::streamoff>(offset));
+                const auto want = std::min(length, buf.size());
+                in->read(buf.data(), static_cast<std::streamsize>(want));
+                const auto got = in->gcount();
+                if (got <= 0) {
+                    return false;
+                }
+                return sink.write(buf.data(), static_cast<std::size_t>(got));
+            },
+            [file](bool) {
+                std::error_code ignored;
+                std::filesystem::remove(file, ignored);
+            });
     }
 
     // The guard, then the route. Runs for every request.
@@ -136,9 +183,13 @@ struct UiServer::Impl {
             const std::string site = req.get_header_value("Sec-Fetch-Site");
             const bool same_origin = (origin.empty() || origin_allowed(origin, port)) &&
                                      (site.empty() || site == "same-origin");
-            if (!same_origin || !req.has_param(std::string(k_csrf_field).c_str()) ||
-                !same_secret(req.get_param_value(std::string(k_csrf_field).c_str()),
-                             session->csrf)) {
+            const std::string csrf_field(k_csrf_field);
+            const std::string token = req.has_param(csrf_field.c_str())
+                                          ? req.get_param_value(csrf_field.c_str())
+                                      : req.has_file(csrf_field.c_str())
+                                          ? req.get_file_value(csrf_field.c_str()).content
+                                          : std::string{};
+            if (!same_origin || !same_secret(token, session->csrf)) {
                 res.status = 403;
                 res.set_content(refusal_page(msg::cross_site_refused),
                                 "text/html; charset=utf-8");
