@@ -1,8 +1,6 @@
 // `caravan enroll`: registers this device with the central server.
-#include "caravan/sync/agent/agent_state.hpp"
 #include "caravan/sync/agent/curl_transport.hpp"
-#include "caravan/sync/agent/sync_agent.hpp"
-#include "caravan/sync/agent/sync_lock.hpp"
+#include "caravan/sync/agent/device_sync.hpp"
 #include "common.hpp"
 #include "messages.hpp"
 
@@ -19,32 +17,15 @@ struct EnrollOptions {
 };
 
 Result<void> run_enroll(Context& ctx, const EnrollOptions& o) {
-    CARAVAN_TRY(url, agent::normalize_server_url(o.server));
-    if (agent::is_insecure_remote_url(url) && !o.insecure_http) {
-        return fail(ErrorCode::invalid_input, msg::plain_http);
-    }
-    CARAVAN_TRY(code, agent::normalize_enroll_code(o.code));
-    (void)code;
-    std::optional<std::string> ca_file;
-    if (o.ca_file) {
-        std::error_code ec;
-        auto absolute = std::filesystem::absolute(*o.ca_file, ec);
-        if (ec || !std::filesystem::is_regular_file(absolute)) {
-            return fail(ErrorCode::not_found, msg::ca_file_missing);
-        }
-        ca_file = absolute.string();
-    }
     CARAVAN_TRY_ENGINE(engine, ctx);
-    CARAVAN_TRY(lock, agent::SyncLock::acquire(ctx.database_path(), false));
-    (void)lock;
-    agent::CurlOptions curl;
-    curl.base_url = url;
-    curl.ca_file = ca_file;
-    CARAVAN_TRY(transport, agent::CurlTransport::create(curl));
     agent::AgentEnvironment env;
     env.app_version = std::string("caravan/") + CARAVAN_VERSION;
-    agent::SyncAgent sync_agent(engine, *transport, env);
-    CARAVAN_TRY(result, sync_agent.enroll({url, o.code, ca_file}));
+    agent::DeviceEnrollRequest request{o.server, o.code, std::nullopt, o.insecure_http};
+    if (o.ca_file) {
+        request.ca_file = *o.ca_file;
+    }
+    CARAVAN_TRY(result, agent::enroll_device(engine, ctx.database_path(), request, env));
+    CARAVAN_TRY(url, agent::normalize_server_url(o.server));
     // The token is stored, never shown.
     if (ctx.json) {
         print_json(ctx, {{"device_id", result.device_id},

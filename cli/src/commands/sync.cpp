@@ -8,7 +8,7 @@
 
 #include "caravan/client/messages.hpp"
 #include "caravan/sync/agent/agent_state.hpp"
-#include "caravan/sync/agent/curl_transport.hpp"
+#include "caravan/sync/agent/device_sync.hpp"
 #include "caravan/sync/agent/messages.hpp"
 #include "caravan/sync/agent/schedule.hpp"
 #include "caravan/sync/agent/sync_agent.hpp"
@@ -144,34 +144,14 @@ Result<void> run_sync(Context& ctx, const SyncCliOptions& o) {
     }
 
     CARAVAN_TRY_ENGINE(engine, ctx);
-    CARAVAN_TRY(lock, agent::SyncLock::acquire(ctx.database_path(), o.wait));
-    (void)lock;
-    if (auto ok = agent::AgentState::install(engine.database()); !ok) {
-        return ok;
-    }
-    agent::AgentState state(engine.database());
-    CARAVAN_TRY(enrollment, state.enrollment());
-    if (!enrollment) {
-        return fail(ErrorCode::not_initialized, agent::msg::not_enrolled);
-    }
-    agent::CurlOptions curl;
-    curl.base_url = enrollment->server_url;
-    curl.ca_file = enrollment->ca_file;
-    if (o.connect_timeout_s) {
-        curl.connect_timeout_s = *o.connect_timeout_s;
-    }
-    if (o.low_speed_time_s) {
-        curl.low_speed_time_s = *o.low_speed_time_s;
-    }
-    CARAVAN_TRY(transport, agent::CurlTransport::create(curl));
-
     ProgressLine line(ctx);
     agent::AgentEnvironment env;
     env.app_version = std::string("caravan/") + CARAVAN_VERSION;
     env.progress = [&line](const agent::Progress& p) { line.show(p); };
-    agent::SyncAgent sync_agent(engine, *transport, env);
-    agent::SyncReport report = sync_agent.sync(options);
+    auto ran = agent::sync_device(engine, ctx.database_path(), options, env, o.wait,
+                                  agent::LinkTweaks{o.connect_timeout_s, o.low_speed_time_s});
     line.clear();
+    CARAVAN_TRY(report, ran);
 
     if (ctx.json) {
         // One document whatever the outcome: a sync that fails part way still reports what it

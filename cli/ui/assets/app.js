@@ -81,6 +81,28 @@
     form.addEventListener("input", update);
     update();
   });
+  // A sync or a connection under way: its progress, read every second until it ends, then the
+  // page again with the result.
+  var job = document.querySelector("[data-job-running]");
+  if (job) {
+    var poll = function () {
+      var xhr = new XMLHttpRequest();
+      xhr.open("GET", "/sync/progress");
+      xhr.onload = function () {
+        try {
+          var s = JSON.parse(xhr.responseText);
+          if (!s.running) { location.reload(); return; }
+          job.textContent = s.text;
+          var bar = document.querySelector("progress[data-job-bar]");
+          if (bar && s.total > 0) { bar.max = s.total; bar.value = s.done; }
+        } catch (e) {}
+        setTimeout(poll, 1000);
+      };
+      xhr.onerror = function () { setTimeout(poll, 2000); };
+      xhr.send();
+    };
+    setTimeout(poll, 1000);
+  }
   var invalid = document.querySelector("[aria-invalid=true]");
   if (invalid) invalid.focus();
 })();

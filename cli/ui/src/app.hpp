@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <mstch/mstch.hpp>
 
@@ -63,11 +64,37 @@ class EngineAccess {
     std::unique_ptr<client::Engine> m_engine;
 };
 
+// The one job the app runs in the background (a sync or an enrollment) and its progress.
+class Jobs {
+  public:
+    Jobs();
+    ~Jobs(); // waits for a job under way
+    Jobs(const Jobs&) = delete;
+    Jobs& operator=(const Jobs&) = delete;
+    // Starts `work` on a thread of its own; false when a job is already running. What it
+    // returns (a word for the page, or the error) is kept for snapshot().
+    bool start(std::string kind, std::function<Result<std::string>(Jobs&)> work);
+    void progress(std::string_view phase, std::int64_t done, std::int64_t total);
+    struct Snapshot {
+        bool running = false;
+        std::string kind, phase;
+        std::int64_t done = 0, total = 0;
+        std::optional<Error> last_error;
+        std::string last_notice_arg;
+    };
+    [[nodiscard]] Snapshot snapshot() const;
+
+  private:
+    struct State;
+    std::unique_ptr<State> m_state;
+};
+
 struct Page {
     const Form& form;
     client::Lang lang;
     const Session& session;
     EngineAccess& engine;
+    Jobs& jobs;
     std::string target; // the request's path and query, for the language links
 };
 
@@ -107,5 +134,6 @@ void add_consultation_routes(Routes& routes);  // pages.cpp: the form and the li
 void add_record_routes(Routes& routes);        // pages_record.cpp: one record, its history
 void add_attendance_routes(Routes& routes);    // pages_attendance.cpp: the hall's grid, surveys
 void add_export_routes(Routes& routes);        // pages_exports.cpp: journals and reports
+void add_sync_routes(Routes& routes);          // pages_sync.cpp: sync, enrollment
 
 } // namespace caravan::ui

@@ -164,6 +164,7 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
     context.emplace("nav_consultations", tr(page, msg::nav_consultations));
     context.emplace("nav_attendance", tr(page, msg::nav_attendance));
     context.emplace("nav_exports", tr(page, msg::nav_exports));
+    context.emplace("nav_sync", tr(page, msg::nav_sync));
     context.emplace("new_consultation", tr(page, msg::consult_title));
     context.emplace("language_label", tr(page, msg::language_label));
     mstch::array langs;

@@ -82,6 +82,7 @@ struct UiServer::Impl {
     UiOptions options;
     Sessions sessions;
     EngineAccess engine;
+    Jobs jobs;
     httplib::Server http;
     Routes routes = [] {
         Routes r;
@@ -90,6 +91,7 @@ struct UiServer::Impl {
         add_record_routes(r);
         add_attendance_routes(r);
         add_export_routes(r);
+        add_sync_routes(r);
         return r;
     }();
     int port = 0;
@@ -224,7 +226,7 @@ struct UiServer::Impl {
         const auto& table = is_post ? routes.post : routes.get;
         const auto route = table.find(req.path);
         const Form form = form_of(req);
-        const Page page{form, lang_of(req, options.lang), *session, engine,
+        const Page page{form, lang_of(req, options.lang), *session, engine, jobs,
                         req.method == "GET" ? req.target : "/"};
         if (route == table.end()) {
             Answer answer = render_page(page, "message", tr(page, msg::page_not_found),

@@ -1,0 +1,105 @@
+// Enrollment and sync from the app against a real caravan-server process on 127.0.0.1: what the
+// app recorded reaches another laptop through the server, field by field.
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "../sync/e2e_support.hpp"
+#include "caravan/ui/server.hpp"
+#include "ui_test_support.hpp"
+
+using namespace caravan;
+using namespace caravan::test;
+using namespace caravan::test::e2e;
+
+namespace {
+
+// Waits for the app's background job to end (bounded: 60 s).
+void wait_for_job(TestBrowser& browser) {
+    for (int i = 0; i < 600; ++i) {
+        auto res = browser.get("/sync/progress");
+        REQUIRE(res);
+        REQUIRE(res->status == 200);
+        if (nlohmann::json::parse(res->body).at("running") == false) {
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL("the app's job did not end within 60 s");
+}
+
+} // namespace
+
+TEST_CASE("ui sync: the app enrolls with a code, syncs, and another laptop receives its records") {
+    TempDir dir;
+    Server server(dir.path() / "server");
+    ui::UiOptions options;
+    options.database = dir.path() / "app" / "caravan.db";
+    options.lang = client::Lang::en;
+    auto started = ui::UiServer::start(options);
+    REQUIRE(started);
+    auto& app = **started;
+    TestBrowser browser(app.port());
+    REQUIRE(browser.open(app.launch_url()));
+    REQUIRE(browser.post("/setup", {{"lawyer", "Айгүл"}, {"region", k_region}})->status == 303);
+
+    auto res = browser.get("/sync");
+    REQUIRE(res);
+    CHECK(res->body.find("not connected to a server yet") != std::string::npos);
+    CHECK(res->body.find("action=\"/sync\"") == std::string::npos); // no sync before enrolling
+
+    // A mistyped code is said at once; a code the server does not know, after the attempt.
+    res = browser.post("/enroll", {{"server", server.url()}, {"code", "12"}});
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    res = browser.post("/enroll", {{"server", server.url()}, {"code", "AAA-BBB-CCC"}});
+    REQUIRE(res);
+    CHECK(res->status == 303);
+    wait_for_job(browser);
+    res = browser.get("/sync");
+    REQUIRE(res);
+    CHECK(res->body.find("class=\"error\"") != std::string::npos);
+    CHECK(res->body.find("not connected to a server yet") != std::string::npos);
+
+    res = browser.post("/enroll", {{"server", server.url()}, {"code", server.code("Айгүл", {k_region})}});
+    REQUIRE(res);
+    CHECK(res->status == 303);
+    wait_for_job(browser);
+    res = browser.get("/sync");
+    REQUIRE(res);
+    // (the page escapes "/" as &#x2F;)
+    const std::string port = "127.0.0.1:" + std::to_string(server.port());
+    CHECK(res->body.find("Connected: this laptop syncs with http:&#x2F;&#x2F;" + port) != std::string::npos);
+    CHECK(res->body.find("Server: http:&#x2F;&#x2F;" + port) != std::string::npos);
+
+    browser.get("/");
+    REQUIRE(browser.post("/visit/start", {{"new_village", "Қызылжар"}, {"date", "2024-05-14"}})->status == 303);
+    browser.get("/consult/new");
+    REQUIRE(browser.post("/consult", {{"gender", "female"}, {"age", "33-45"}, {"category", "youth"},
+                                      {"topic", "land"}, {"outcome", "advice"},
+                                      {"question", "Жер телімі"}, {"advice", "Кеңес"}})
+                ->status == 303);
+    res = browser.get("/sync");
+    REQUIRE(res);
+    CHECK(res->body.find("Not yet on the server") != std::string::npos);
+
+    res = browser.post("/sync", {});
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    wait_for_job(browser);
+    res = browser.get("/sync");
+    REQUIRE(res);
+    CHECK(res->body.find("Everything recorded here is on the server.") != std::string::npos);
+    CHECK(res->body.find("completed — sent") != std::string::npos);
+
+    // A coordinator's laptop pulls it.
+    Laptop other(dir.path() / "other.db");
+    other.setup(server, "Coordinator", "coordinator");
+    other.must({"sync"});
+    const auto listed = other.must_json({"consult", "list"});
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0]["question"] == "Жер телімі");
+    CHECK(listed[0]["village"] == "Қызылжар");
+    CHECK(listed[0]["lawyer"] == "Айгүл");
+}
