@@ -103,3 +103,56 @@ TEST_CASE("ui sync: the app enrolls with a code, syncs, and another laptop recei
     CHECK(listed[0]["village"] == "Қызылжар");
     CHECK(listed[0]["lawyer"] == "Айгүл");
 }
+
+TEST_CASE("ui conflicts: both values with the lawyers' names, and keeping the other one reaches every laptop") {
+    TempDir dir;
+    Server server(dir.path() / "server");
+    Laptop mine(dir.path() / "mine.db");
+    mine.setup(server, "Айгүл");
+    mine.start_field_day();
+    const auto added = mine.must_json({"consult", "add", "--gender", "female", "--age", "33-45",
+                                       "--category", "youth", "--topic", "land", "--outcome",
+                                       "advice", "--question", "Жер", "--advice", "Кеңес"});
+    const std::string id = added["id"];
+    mine.must_sync();
+    Laptop theirs(dir.path() / "theirs.db");
+    theirs.setup(server, "Нұрлан", "coordinator");
+    theirs.must_sync();
+    // Each changes the outcome without seeing the other's change.
+    theirs.must({"consult", "edit", id, "--outcome", "case"});
+    theirs.must_sync();
+    mine.must({"consult", "edit", id, "--outcome", "referred"});
+    mine.must_sync();
+    theirs.must_sync();
+
+    ui::UiOptions options;
+    options.database = mine.db();
+    options.lang = client::Lang::en;
+    auto started = ui::UiServer::start(options);
+    REQUIRE(started);
+    TestBrowser browser((*started)->port());
+    REQUIRE(browser.open((*started)->launch_url()));
+    auto res = browser.get("/conflicts");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    CHECK(res->body.find("outcome") != std::string::npos);
+    CHECK(res->body.find("Айгүл") != std::string::npos);
+    CHECK(res->body.find("Нұрлан") != std::string::npos);
+    CHECK(res->body.find("case taken on") != std::string::npos);
+    CHECK(res->body.find("referred to a body") != std::string::npos);
+    CHECK(res->body.find("@") == std::string::npos); // no version strings shown
+    // Which value was kept depends on the clocks: keep the other one.
+    const bool referred_kept = res->body.find("<strong>referred to a body</strong>") != std::string::npos;
+    const std::string other = referred_kept ? "case" : "referred";
+    res = browser.post("/conflicts/keep", {{"id", id}, {"field", "outcome"},
+                                           {"value", "\"" + other + "\""}});
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    res = browser.get("/conflicts?kept=1");
+    REQUIRE(res);
+    CHECK(res->body.find("Saved: that value is now the record") != std::string::npos);
+    mine.must_sync();
+    theirs.must_sync();
+    CHECK(theirs.must_json({"consult", "show", id})["outcome"] == other);
+    CHECK(mine.must_json({"consult", "show", id})["outcome"] == other);
+}

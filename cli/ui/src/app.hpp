@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <mstch/mstch.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "caravan/client/domain.hpp"
 #include "caravan/client/engine.hpp"
@@ -118,6 +119,11 @@ struct Page {
                                       const std::vector<std::string>& chosen);
 // A local date and time "YYYY-MM-DD HH:MM" for an ISO 8601 UTC time; the input when unreadable.
 [[nodiscard]] std::string local_time(const std::string& iso_utc);
+// A stored value (JSON) as a person reads it: enumeration labels, yes/no, topics joined.
+[[nodiscard]] std::string shown_value(const Page& page, const std::string& field,
+                                      const nlohmann::json& value);
+// A field's name in the page's language (the client catalog's word; the code otherwise).
+[[nodiscard]] std::string field_name(const Page& page, const std::string& field);
 // `text` percent-encoded for a URL's query.
 [[nodiscard]] std::string url_encode(std::string_view text);
 
@@ -135,5 +141,6 @@ void add_record_routes(Routes& routes);        // pages_record.cpp: one record, 
 void add_attendance_routes(Routes& routes);    // pages_attendance.cpp: the hall's grid, surveys
 void add_export_routes(Routes& routes);        // pages_exports.cpp: journals and reports
 void add_sync_routes(Routes& routes);          // pages_sync.cpp: sync, enrollment
+void add_conflict_routes(Routes& routes);      // pages_conflicts.cpp: conflicts, readable
 
 } // namespace caravan::ui

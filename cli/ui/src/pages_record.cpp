@@ -12,42 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-// A stored value as a person reads it: enumeration labels, yes/no, topics joined.
-std::string shown_value(const Page& page, const std::string& field, const json& value) {
-    const auto label = [&](const client::Enumeration& e, const json& v) {
-        return v.is_string() ? std::string(e.label(v.get<std::string>(), page.lang)) : v.dump();
-    };
-    if (value.is_boolean()) {
-        return tr(page, value.get<bool>() ? msg::yes_value : msg::no_value);
-    }
-    if (field == "gender") return label(client::enums::gender, value);
-    if (field == "age") return label(client::enums::age, value);
-    if (field == "category") return label(client::enums::category, value);
-    if (field == "outcome") return label(client::enums::outcome, value);
-    if (field == "lang") return label(client::enums::language, value);
-    if (field == "topics") {
-        // Stored as a JSON array, or as its text (the projection's column).
-        json list = value;
-        if (value.is_string()) {
-            list = json::parse(value.get<std::string>(), nullptr, false);
-        }
-        if (!list.is_array()) {
-            return value.is_string() ? value.get<std::string>() : value.dump();
-        }
-        std::string out;
-        for (const auto& t : list) {
-            out += (out.empty() ? "" : ", ") + label(client::enums::topic, t);
-        }
-        return out;
-    }
-    return value.is_string() ? value.get<std::string>() : value.dump();
-}
-
-std::string field_name(const Page& page, const std::string& field) {
-    const MessageArg word = client::msg::field(field == "topics" ? "topic" : field);
-    return word.word ? tr(page, *word.word) : field;
-}
-
 mstch::array history_rows(const Page& page, const std::vector<client::HistoryEntry>& entries) {
     mstch::array rows;
     for (const auto& h : entries) {

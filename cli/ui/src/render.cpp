@@ -4,12 +4,16 @@
 #include <ctime>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "app.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/ui/messages.hpp"
 
 namespace caravan::ui {
+
+using nlohmann::json;
 
 std::string Form::get(const std::string& name) const {
     const auto it = fields.find(name);
@@ -138,6 +142,41 @@ std::string local_time(const std::string& iso_utc) {
     return buf;
 }
 
+std::string shown_value(const Page& page, const std::string& field, const json& value) {
+    const auto label = [&](const client::Enumeration& e, const json& v) {
+        return v.is_string() ? std::string(e.label(v.get<std::string>(), page.lang)) : v.dump();
+    };
+    if (value.is_boolean()) {
+        return tr(page, value.get<bool>() ? msg::yes_value : msg::no_value);
+    }
+    if (field == "gender") return label(client::enums::gender, value);
+    if (field == "age") return label(client::enums::age, value);
+    if (field == "category") return label(client::enums::category, value);
+    if (field == "outcome") return label(client::enums::outcome, value);
+    if (field == "lang") return label(client::enums::language, value);
+    if (field == "topics") {
+        // Stored as a JSON array, or as its text (the projection's column).
+        json list = value;
+        if (value.is_string()) {
+            list = json::parse(value.get<std::string>(), nullptr, false);
+        }
+        if (!list.is_array()) {
+            return value.is_string() ? value.get<std::string>() : value.dump();
+        }
+        std::string out;
+        for (const auto& t : list) {
+            out += (out.empty() ? "" : ", ") + label(client::enums::topic, t);
+        }
+        return out;
+    }
+    return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+std::string field_name(const Page& page, const std::string& field) {
+    const MessageArg word = client::msg::field(field == "topics" ? "topic" : field);
+    return word.word ? tr(page, *word.word) : field;
+}
+
 Answer redirect(std::string location) {
     Answer a;
     a.location = std::move(location);
@@ -165,6 +204,7 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
     context.emplace("nav_attendance", tr(page, msg::nav_attendance));
     context.emplace("nav_exports", tr(page, msg::nav_exports));
     context.emplace("nav_sync", tr(page, msg::nav_sync));
+    context.emplace("nav_conflicts", tr(page, msg::nav_conflicts));
     context.emplace("new_consultation", tr(page, msg::consult_title));
     context.emplace("language_label", tr(page, msg::language_label));
     mstch::array langs;

@@ -92,6 +92,7 @@ struct UiServer::Impl {
         add_attendance_routes(r);
         add_export_routes(r);
         add_sync_routes(r);
+        add_conflict_routes(r);
         return r;
     }();
     int port = 0;

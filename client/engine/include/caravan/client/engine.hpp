@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -120,6 +121,9 @@ class Engine {
     [[nodiscard]] Result<std::vector<PhotoAdded>> add_photos(const PhotoInput& input);
 
     [[nodiscard]] Result<std::vector<ConflictEntry>> conflicts();
+    // The lawyer's name of every device known here (its `device` record, local or synced), by
+    // device id; an empty name when the record has none.
+    [[nodiscard]] Result<std::map<std::string, std::string>> lawyers();
     [[nodiscard]] Result<Status> status();
 
     // ---- maintenance -------------------------------------------------------------------------
