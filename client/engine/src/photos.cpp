@@ -176,6 +176,9 @@ Result<std::vector<PhotoAdded>> Engine::add_photos(const PhotoInput& input) {
         if (!facts) {
             return tl::unexpected(facts.error());
         }
+        if (auto kept = keep_photo_copy(file, facts->sha256); !kept) {
+            return tl::unexpected(kept.error());
+        }
         Photo p;
         p.id = uuid_from_key("photo", facts->sha256);
         p.visit_id = visit->id;

@@ -118,7 +118,16 @@ class Engine {
     [[nodiscard]] Result<std::vector<HistoryEntry>> consultation_history(std::string_view ref);
     [[nodiscard]] Result<Survey> add_survey(const SurveyInput& input);
     // Reads each file (all must be readable, or nothing is recorded) and records its metadata.
+    // Each file is also copied, durably, into the device's photo folder (photo_folder()) under
+    // its SHA-256 (the same bytes are kept once); a copy that cannot be made records nothing.
     [[nodiscard]] Result<std::vector<PhotoAdded>> add_photos(const PhotoInput& input);
+    // <the database's folder>/photos: this device's copies of the photos it recorded.
+    [[nodiscard]] std::filesystem::path photo_folder() const;
+    // This device's copy of the photo with that SHA-256 (64 lowercase hex digits); nullopt when
+    // it has none (a photo recorded on another laptop, or before copies were kept).
+    [[nodiscard]] std::optional<std::filesystem::path> photo_copy(std::string_view sha256) const;
+    // The JPEG thumbnail a camera put in a photo's EXIF; nullopt when there is none.
+    [[nodiscard]] static std::optional<std::string> photo_thumbnail(const std::filesystem::path& file);
 
     [[nodiscard]] Result<std::vector<ConflictEntry>> conflicts();
     // The lawyer's name of every device known here (its `device` record, local or synced), by
@@ -197,6 +206,9 @@ class Engine {
     // The stored push_acked_seq (written by the sync agent); 0 when absent or unreadable.
     [[nodiscard]] Result<std::int64_t> acked_seq();
     [[nodiscard]] Result<Visit> visit_for(const std::optional<std::string>& ref);
+    // Copies `file` into photo_folder() as <sha256><extension> unless it is there already.
+    [[nodiscard]] Result<std::filesystem::path> keep_photo_copy(const std::filesystem::path& file,
+                                                                const std::string& sha256);
     [[nodiscard]] Result<Visit> load_visit(const std::string& id);
     [[nodiscard]] Result<Consultation> load_consultation(const std::string& id);
     [[nodiscard]] Result<std::string> resolve_id(std::string_view table, std::string_view ref,
