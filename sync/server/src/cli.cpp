@@ -232,7 +232,7 @@ Result<void> enroll_code(Context& ctx, const fs::path& data, const CodeRequest& 
     if (!store) {
         return tl::unexpected(store.error());
     }
-    auto code = (*store)->create_code(request);
+    auto code = (*store)->registry().create_code(request);
     if (!code) {
         return tl::unexpected(code.error());
     }
@@ -247,7 +247,7 @@ Result<void> list_devices(Context& ctx, const fs::path& data, bool as_json) {
     if (!store) {
         return tl::unexpected(store.error());
     }
-    auto devices = (*store)->devices();
+    auto devices = (*store)->registry().devices();
     if (!devices) {
         return tl::unexpected(devices.error());
     }
@@ -284,7 +284,7 @@ Result<void> revoke_device(Context& ctx, const fs::path& data, const std::string
     if (!store) {
         return tl::unexpected(store.error());
     }
-    auto device = (*store)->revoke(ref);
+    auto device = (*store)->registry().revoke(ref);
     if (!device) {
         return tl::unexpected(device.error());
     }
@@ -298,7 +298,7 @@ Result<void> list_conflicts(Context& ctx, const fs::path& data, bool as_json) {
     if (!store) {
         return tl::unexpected(store.error());
     }
-    auto list = (*store)->conflicts();
+    auto list = (*store)->feed().conflicts();
     if (!list) {
         return tl::unexpected(list.error());
     }

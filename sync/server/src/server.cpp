@@ -422,7 +422,7 @@ struct Server::Impl {
             return refuse(codes::unauthenticated, "missing \"Authorization: Bearer\" token");
         }
         auto device =
-            store.authenticate(trim(std::string_view(header).substr(scheme.size())), allow_rotated);
+            store.registry().authenticate(trim(std::string_view(header).substr(scheme.size())), allow_rotated);
         if (device) {
             t_request.device = client::short_id(device->device_id);
         }
@@ -559,7 +559,7 @@ struct Server::Impl {
         auto store = pool.acquire();
         ApiResult<Enrollment> enrolled = [&] {
             std::lock_guard lock(write_mutex);
-            return store->enroll(code->get<std::string>(), device_id->get<std::string>(), report);
+            return store->registry().enroll(code->get<std::string>(), device_id->get<std::string>(), report);
         }();
         if (!enrolled) {
             if (enrolled.error().code == codes::invalid_code) {
@@ -568,7 +568,7 @@ struct Server::Impl {
             return tl::unexpected(enrolled.error());
         }
         t_request.device = client::short_id(enrolled->device.device_id);
-        auto epoch = store->epoch();
+        auto epoch = store->feed().epoch();
         if (!epoch) {
             return tl::unexpected(api_error_from(epoch.error()));
         }
@@ -611,12 +611,12 @@ struct Server::Impl {
         auto store = pool.acquire();
         ApiResult<Enrollment> rotated = [&] {
             std::lock_guard lock(write_mutex);
-            return store->rotate(*device, new_id->get<std::string>(), report_from(req));
+            return store->registry().rotate(*device, new_id->get<std::string>(), report_from(req));
         }();
         if (!rotated) {
             return tl::unexpected(rotated.error());
         }
-        auto epoch = store->epoch();
+        auto epoch = store->feed().epoch();
         if (!epoch) {
             return tl::unexpected(api_error_from(epoch.error()));
         }
@@ -638,11 +638,11 @@ struct Server::Impl {
         if (!device) {
             return tl::unexpected(device.error());
         }
-        auto st = store->status(*device);
+        auto st = store->feed().status(*device);
         if (!st) {
             return tl::unexpected(st.error());
         }
-        auto epoch = store->epoch();
+        auto epoch = store->feed().epoch();
         if (!epoch) {
             return tl::unexpected(api_error_from(epoch.error()));
         }
@@ -689,7 +689,7 @@ struct Server::Impl {
         auto store = pool.acquire();
         ApiResult<PushResponse> response = [&] {
             std::lock_guard lock(write_mutex);
-            return store->push(*device, *request, report);
+            return store->feed().push(*device, *request, report);
         }();
         if (!response) {
             return tl::unexpected(response.error());
@@ -718,14 +718,14 @@ struct Server::Impl {
             return refuse(codes::malformed, "\"limit\" must be at least 1");
         }
         std::string epoch = req.has_param("epoch") ? req.get_param_value("epoch") : "";
-        auto response = store->pull(*device, after->value_or(0), limit->value_or(0), epoch,
+        auto response = store->feed().pull(*device, after->value_or(0), limit->value_or(0), epoch,
                                     own_upto->value_or(0));
         if (!response) {
             return tl::unexpected(response.error());
         }
         {
             std::lock_guard lock(write_mutex);
-            if (auto ok = store->record_pull(*device, report_from(req)); !ok) {
+            if (auto ok = store->registry().record_pull(*device, report_from(req)); !ok) {
                 // The report is bookkeeping: the pull itself succeeded.
                 log("error route=/v1/pull device=" + t_request.device +
                     " code=report detail=" + std::string(to_string(ok.error().code)));
@@ -747,7 +747,7 @@ struct Server::Impl {
         if (!upto) {
             return tl::unexpected(upto.error());
         }
-        auto result = store->verify(*device, *upto);
+        auto result = store->feed().verify(*device, *upto);
         if (!result) {
             return tl::unexpected(result.error());
         }
