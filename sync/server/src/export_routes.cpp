@@ -13,6 +13,7 @@
 #include "caravan/client/export/journal.hpp"
 #include "caravan/client/export/report.hpp"
 #include "caravan/sync/protocol.hpp"
+#include "request_parts.hpp"
 
 namespace caravan::sync::server {
 
@@ -350,7 +351,10 @@ class ExportRoutes {
         ApiResult<void> result = [&]() -> ApiResult<void> {
             try {
                 auto store = std::make_shared<StorePool::Lease>(m_hooks.pool->acquire());
-                auto device = m_hooks.authenticate(req, **store);
+                if (auto ok = check_protocol(req); !ok) {
+                    return tl::unexpected(ok.error());
+                }
+                auto device = authenticate(req, (*store)->registry());
                 if (!device) {
                     return tl::unexpected(device.error());
                 }
