@@ -1,6 +1,8 @@
 #include "caravan/sync/server/api_error.hpp"
 
-#include "caravan/sync/protocol.hpp"
+#include <optional>
+
+#include "caravan/sync/protocol/error_body.hpp"
 
 namespace caravan::sync::server {
 
@@ -28,13 +30,29 @@ int http_status_for(std::string_view code) {
 }
 
 nlohmann::json ApiError::body() const {
-    nlohmann::json j = error_body(code, message);
-    if (extra.is_object()) {
-        for (auto it = extra.begin(); it != extra.end(); ++it) {
-            j[it.key()] = it.value();
-        }
+    ErrorBody wire;
+    wire.code = code;
+    wire.message = message;
+    auto integer = [&](const char* key) -> std::optional<std::int64_t> {
+        auto it = extra.find(key);
+        return it != extra.end() && it->is_number_integer()
+                   ? std::optional(it->get<std::int64_t>())
+                   : std::nullopt;
+    };
+    auto text = [&](const char* key) -> std::optional<std::string> {
+        auto it = extra.find(key);
+        return it != extra.end() && it->is_string() ? std::optional(it->get<std::string>())
+                                                    : std::nullopt;
+    };
+    wire.acked_seq = integer("acked_seq");
+    wire.seq = integer("seq");
+    wire.epoch = text("epoch");
+    wire.successor = text("successor");
+    wire.retry_after = integer("retry_after");
+    if (auto protocol = integer("protocol")) {
+        wire.protocol = static_cast<int>(*protocol);
     }
-    return j;
+    return to_json(wire);
 }
 
 ApiError api_error_from(const Error& error) {

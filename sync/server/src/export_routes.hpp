@@ -36,9 +36,6 @@ struct ExportRouteHooks {
     std::function<void(std::string_view line)> log; // no personal data
 };
 
-inline constexpr std::string_view k_export_routes[] = {"/v1/export/journal", "/v1/export/breakdown",
-                                                       "/v1/export/indicators"};
-
 void add_export_routes(httplib::Server& http, ExportRouteHooks hooks);
 
 } // namespace caravan::sync::server

@@ -183,9 +183,11 @@ ApiResult<std::string> read_body(const httplib::Request& req,
     }
     current_request().body_read = true;
     if (decode_here) {
-        auto plain = decompress(body, *encoding, Limits::max_body_bytes);
+        auto plain = decode_body(body, *encoding, Limits::max_body_bytes);
         if (!plain) {
-            bool large = plain.error().message.find("too large") != std::string::npos;
+            // Only a body beyond the limit is too large; one that does not decode (or a decoder
+            // that could not be set up) is malformed, as before the codes were named.
+            const bool large = plain.error().code == codes::too_large;
             return refuse(large ? codes::too_large : codes::malformed, plain.error().message);
         }
         body = std::move(*plain);
@@ -207,19 +209,6 @@ ApiResult<json> read_json_body(const httplib::Request& req,
         return refuse(codes::malformed, "the body must be a JSON object");
     }
     return std::move(*parsed);
-}
-
-ApiResult<std::optional<std::int64_t>> query_count(const httplib::Request& req,
-                                                          const char* name) {
-    if (!req.has_param(name)) {
-        return std::optional<std::int64_t>();
-    }
-    auto value = parse_count(req.get_param_value(name));
-    if (!value) {
-        return refuse(codes::malformed,
-                      "\"" + std::string(name) + "\" must be a non-negative integer");
-    }
-    return value;
 }
 
 } // namespace caravan::sync::server

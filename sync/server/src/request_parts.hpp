@@ -1,7 +1,8 @@
 #pragma once
 // What the sync server reads from an HTTP request, each part checked as the protocol states it
-// (docs/protocol.md): the protocol header, the bearer token, the device's report headers, the
-// body (bounded and decoded before it is parsed) and counts in the query string. A refusal
+// (docs/protocol.md): the protocol header, the bearer token, the device's report headers and the
+// body (bounded and decoded before it is parsed); the query strings are the protocol's
+// (caravan/sync/protocol/routes.hpp). A refusal
 // comes back as an ApiError with the protocol's code.
 //
 // Each also notes in the worker thread's RequestLog (current_request()) what the access log
@@ -65,9 +66,5 @@ struct RequestLog {
 // otherwise).
 [[nodiscard]] ApiResult<nlohmann::json> read_json_body(const httplib::Request& req,
                                                        const httplib::ContentReader& reader);
-
-// The query parameter `name` as a count: none when absent, malformed when not a count.
-[[nodiscard]] ApiResult<std::optional<std::int64_t>> query_count(const httplib::Request& req,
-                                                                 const char* name);
 
 } // namespace caravan::sync::server

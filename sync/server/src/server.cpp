@@ -15,6 +15,11 @@
 
 #include "caravan/client/ids.hpp"
 #include "caravan/sync/protocol.hpp"
+#include "caravan/sync/protocol/enroll.hpp"
+#include "caravan/sync/protocol/rotate.hpp"
+#include "caravan/sync/protocol/routes.hpp"
+#include "caravan/sync/protocol/status.hpp"
+#include "caravan/sync/protocol/verify.hpp"
 #include "caravan/sync/server/api_error.hpp"
 #include "caravan/sync/server/data_dir.hpp"
 #include "caravan/sync/server/rate_limiter.hpp"
@@ -36,8 +41,6 @@ namespace {
 constexpr std::size_t k_compress_threshold = 512;
 // A request body at least this large gives its memory back to the system once answered.
 constexpr std::size_t k_trim_after_bytes = 1 << 20;
-constexpr std::string_view k_known_routes[] = {"/v1/enroll", "/v1/status", "/v1/push",  "/v1/pull",
-                                               "/v1/verify", "/v1/health", "/v1/rotate"};
 
 std::int64_t system_clock_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -46,12 +49,12 @@ std::int64_t system_clock_ms() {
 }
 
 std::string_view route_of(const std::string& path) {
-    for (std::string_view route : k_known_routes) {
+    for (std::string_view route : routes::sync_routes) {
         if (path == route) {
             return route;
         }
     }
-    for (std::string_view route : k_export_routes) {
+    for (std::string_view route : routes::export_routes) {
         if (path == route) {
             return route;
         }
@@ -229,8 +232,9 @@ struct Server::Impl {
     // Store went back to the pool (a body may take minutes to arrive over a rural link) and
     // handed over parsed (read_json_body); a GET route keeps the Store. The handler's answer
     // or refusal becomes the response (run).
-    void authenticated(std::string_view method, const char* path, Handler handler,
+    void authenticated(std::string_view method, std::string_view route, Handler handler,
                        Access access = Access::current) {
+        const std::string path(route);
         const bool allow_rotated = access == Access::rotated;
         if (method == "POST") {
             http.Post(path, [this, handler, allow_rotated](const httplib::Request& req,
@@ -298,24 +302,19 @@ struct Server::Impl {
         if (!j) {
             return tl::unexpected(j.error());
         }
-        auto code = j->find("code");
-        auto device_id = j->find("device_id");
-        if (code == j->end() || !code->is_string() || device_id == j->end() ||
-            !device_id->is_string()) {
-            return refuse(codes::malformed, "\"code\" and \"device_id\" must be strings");
+        auto request = enroll_request_from_json(*j);
+        if (!request) {
+            return refuse(codes::malformed, request.error().message);
         }
         SyncReport report = report_from(req);
-        if (auto v = j->find("app_version"); v != j->end() && v->is_string()) {
-            const auto& text = v->get_ref<const std::string&>();
-            if (!text.empty() && text.size() <= 100 && printable_ascii(text)) {
-                report.app_version = text;
-            }
+        if (const auto& text = request->app_version;
+            text && !text->empty() && text->size() <= 100 && printable_ascii(*text)) {
+            report.app_version = *text;
         }
         auto store = pool.acquire();
         ApiResult<Enrollment> enrolled = [&] {
             std::lock_guard lock(write_mutex);
-            return store->registry().enroll(code->get<std::string>(),
-                                            device_id->get<std::string>(), report);
+            return store->registry().enroll(request->code, request->device_id, report);
         }();
         if (!enrolled) {
             if (enrolled.error().code == codes::invalid_code) {
@@ -328,30 +327,24 @@ struct Server::Impl {
         if (!epoch) {
             return tl::unexpected(api_error_from(epoch.error()));
         }
-        return json{{"device_id", enrolled->device.device_id},
-                    {"token", enrolled->token},
-                    {"role", to_string(enrolled->device.role)},
-                    {"regions", enrolled->device.regions},
-                    {"epoch", *epoch},
-                    {"server_time", iso_utc(now())}};
+        return to_json(EnrollResponse{enrolled->device.device_id, enrolled->token,
+                                      std::string(to_string(enrolled->device.role)),
+                                      enrolled->device.regions, *epoch, iso_utc(now())});
     }
 
     // POST /v1/rotate (docs/protocol.md 6.9): the token's device continues under a new id.
     ApiResult<json> rotate(Caller& c) {
-        auto old_id = c.body.find("device_id");
-        auto new_id = c.body.find("new_device_id");
-        if (old_id == c.body.end() || !old_id->is_string() || new_id == c.body.end() ||
-            !new_id->is_string()) {
-            return refuse(codes::malformed, "\"device_id\" and \"new_device_id\" must be strings");
+        auto request = rotate_request_from_json(c.body);
+        if (!request) {
+            return refuse(codes::malformed, request.error().message);
         }
-        if (old_id->get_ref<const std::string&>() != c.device.device_id) {
+        if (request->device_id != c.device.device_id) {
             return refuse(codes::forbidden, "\"device_id\" is not the id of this device's token");
         }
         Store& store = c.store();
         ApiResult<Enrollment> rotated = [&] {
             std::lock_guard lock(write_mutex);
-            return store.registry().rotate(c.device, new_id->get<std::string>(),
-                                           report_from(c.req));
+            return store.registry().rotate(c.device, request->new_device_id, report_from(c.req));
         }();
         if (!rotated) {
             return tl::unexpected(rotated.error());
@@ -360,13 +353,9 @@ struct Server::Impl {
         if (!epoch) {
             return tl::unexpected(api_error_from(epoch.error()));
         }
-        return json{{"device_id", rotated->device.device_id},
-                    {"predecessor", c.device.device_id},
-                    {"token", rotated->token},
-                    {"role", to_string(rotated->device.role)},
-                    {"regions", rotated->device.regions},
-                    {"epoch", *epoch},
-                    {"server_time", iso_utc(now())}};
+        return to_json(RotateResponse{rotated->device.device_id, c.device.device_id, rotated->token,
+                                      std::string(to_string(rotated->device.role)),
+                                      rotated->device.regions, *epoch, iso_utc(now())});
     }
 
     // GET /v1/status
@@ -379,15 +368,13 @@ struct Server::Impl {
         if (!epoch) {
             return tl::unexpected(api_error_from(epoch.error()));
         }
-        return json{{"epoch", *epoch},
-                    {"protocol", k_protocol_version},
-                    {"server_time", iso_utc(now())},
-                    {"device",
-                     {{"device_id", c.device.device_id},
-                      {"role", to_string(c.device.role)},
-                      {"regions", c.device.regions}}},
-                    {"acked_seq", st->acked_seq},
-                    {"head", st->head}};
+        return to_json(StatusResponse{*epoch,
+                                      k_protocol_version,
+                                      iso_utc(now()),
+                                      {c.device.device_id, std::string(to_string(c.device.role)),
+                                       c.device.regions},
+                                      st->acked_seq,
+                                      st->head});
     }
 
     // POST /v1/push
@@ -416,20 +403,12 @@ struct Server::Impl {
 
     // GET /v1/pull
     ApiResult<json> pull(Caller& c) {
-        auto after = query_count(c.req, "after");
-        auto limit = query_count(c.req, "limit");
-        auto own_upto = query_count(c.req, "own_upto");
-        if (!after || !limit || !own_upto) {
-            return tl::unexpected(!after   ? after.error()
-                                  : !limit ? limit.error()
-                                           : own_upto.error());
+        auto query = pull_query_from(c.req.params);
+        if (!query) {
+            return refuse(codes::malformed, query.error().message);
         }
-        if (*limit && **limit == 0) {
-            return refuse(codes::malformed, "\"limit\" must be at least 1");
-        }
-        std::string epoch = c.req.has_param("epoch") ? c.req.get_param_value("epoch") : "";
-        auto response = c.store().feed().pull(c.device, after->value_or(0), limit->value_or(0),
-                                              epoch, own_upto->value_or(0));
+        auto response = c.store().feed().pull(c.device, query->after, query->limit, query->epoch,
+                                              query->own_upto);
         if (!response) {
             return tl::unexpected(response.error());
         }
@@ -437,7 +416,7 @@ struct Server::Impl {
             std::lock_guard lock(write_mutex);
             if (auto ok = c.store().registry().record_pull(c.device, report_from(c.req)); !ok) {
                 // The report is bookkeeping: the pull itself succeeded.
-                log("error route=/v1/pull device=" + current_request().device +
+                log("error route=" + std::string(routes::pull) + " device=" + current_request().device +
                     " code=report detail=" + std::string(to_string(ok.error().code)));
             }
         }
@@ -446,15 +425,15 @@ struct Server::Impl {
 
     // GET /v1/verify
     ApiResult<json> verify(Caller& c) {
-        auto upto = query_count(c.req, "upto");
-        if (!upto) {
-            return tl::unexpected(upto.error());
+        auto query = verify_query_from(c.req.params);
+        if (!query) {
+            return refuse(codes::malformed, query.error().message);
         }
-        auto result = c.store().feed().verify(c.device, *upto);
+        auto result = c.store().feed().verify(c.device, query->upto);
         if (!result) {
             return tl::unexpected(result.error());
         }
-        return json{{"upto", result->upto}, {"count", result->count}, {"digest", result->digest}};
+        return to_json(VerifyResponse{result->upto, result->count, result->digest});
     }
 
     // GET /v1/health (docs/protocol.md 6.7): 200 while requests can be served, 503 with the same
@@ -603,17 +582,17 @@ struct Server::Impl {
             current_request() = RequestLog{};
         });
 
-        http.Post("/v1/enroll", [this](const httplib::Request& req, httplib::Response& res,
+        http.Post(std::string(routes::enroll), [this](const httplib::Request& req, httplib::Response& res,
                                        const httplib::ContentReader& reader) {
             run(
                 req, res, [&] { return enroll(req, reader); }, true);
         });
-        authenticated("POST", "/v1/push", &Impl::push);
-        authenticated("POST", "/v1/rotate", &Impl::rotate, Access::rotated);
-        authenticated("GET", "/v1/status", &Impl::status);
-        authenticated("GET", "/v1/pull", &Impl::pull);
-        authenticated("GET", "/v1/verify", &Impl::verify);
-        http.Get("/v1/health",
+        authenticated("POST", routes::push, &Impl::push);
+        authenticated("POST", routes::rotate, &Impl::rotate, Access::rotated);
+        authenticated("GET", routes::status, &Impl::status);
+        authenticated("GET", routes::pull, &Impl::pull);
+        authenticated("GET", routes::verify, &Impl::verify);
+        http.Get(std::string(routes::health),
                  [this](const httplib::Request& req, httplib::Response& res) { health(req, res); });
         add_export_routes(http, ExportRouteHooks{
                                     &pool,

@@ -24,11 +24,13 @@ namespace caravan::sync::server {
 struct ApiError {
     std::string code;
     std::string message;
-    nlohmann::json extra = nlohmann::json::object(); // merged into the error body
+    // The extra keys of the code's error body (acked_seq, seq, epoch, successor, retry_after,
+    // protocol: caravan/sync/protocol/error_body.hpp); no other key reaches the wire.
+    nlohmann::json extra = nlohmann::json::object();
     std::string log_detail; // for the server's own log only (never sent): the underlying Error
 
     [[nodiscard]] int http_status() const { return http_status_for(code); }
-    // {"error": {"code", "message"}, ...extra}
+    // {"error": {"code", "message"}, ...extra}, written by the protocol's codec (ErrorBody)
     [[nodiscard]] nlohmann::json body() const;
 };
 
