@@ -239,7 +239,8 @@ TEST_CASE("server store: a repeated enrollment is answered only within the code'
     CHECK(s.registry().authenticate(again->token));
 
     // A revoked device is not brought back by a repeat within the validity either.
-    auto second_code = s.registry().create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 1});
+    auto second_code =
+        s.registry().create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 1});
     REQUIRE(second_code);
     std::string other = new_id();
     REQUIRE(s.registry().enroll(*second_code, other, {}));
@@ -324,7 +325,10 @@ TEST_CASE("server store: devices enrolled before the upgrade that added first us
     {
         auto store = srv::Store::open(dir / "server.db", o);
         REQUIRE(store);
-        code = (*store)->registry().create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 72}).value();
+        code = (*store)
+                   ->registry()
+                   .create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 72})
+                   .value();
         auto enrolled = (*store)->registry().enroll(code, device, {});
         REQUIRE(enrolled);
         token = enrolled->token;

@@ -19,7 +19,8 @@ int http_status_for(std::string_view code) {
         {codes::sequence_conflict, 409}, {codes::epoch_changed, 409},
         {codes::too_large, 413},         {codes::upgrade_required, 426},
         {codes::slow_down, 429},         {codes::internal, 500},
-        {codes::unavailable, 503},       {codes::device_id_taken, 409}, {codes::timeout, 408},
+        {codes::unavailable, 503},       {codes::device_id_taken, 409},
+        {codes::timeout, 408},
     };
     for (const Entry& e : table) {
         if (e.code == code) {
@@ -35,9 +36,8 @@ nlohmann::json ApiError::body() const {
     wire.message = message;
     auto integer = [&](const char* key) -> std::optional<std::int64_t> {
         auto it = extra.find(key);
-        return it != extra.end() && it->is_number_integer()
-                   ? std::optional(it->get<std::int64_t>())
-                   : std::nullopt;
+        return it != extra.end() && it->is_number_integer() ? std::optional(it->get<std::int64_t>())
+                                                            : std::nullopt;
     };
     auto text = [&](const char* key) -> std::optional<std::string> {
         auto it = extra.find(key);

@@ -234,7 +234,7 @@ Result<DeviceRecord> DeviceRegistry::revoke(std::string_view ref_in) {
 // ---- enrollment and authentication ---------------------------------------------------------
 
 ApiResult<Enrollment> DeviceRegistry::enroll(std::string_view code_in, std::string_view device_id,
-                                    const SyncReport& report) {
+                                             const SyncReport& report) {
     if (!client::is_uuid(device_id)) {
         return refuse(codes::malformed, "\"device_id\" must be a lowercase UUID");
     }
@@ -458,8 +458,9 @@ ApiResult<DeviceRecord> DeviceRegistry::current_device(const DeviceRecord& devic
     return std::move(**fresh);
 }
 
-ApiResult<Enrollment> DeviceRegistry::rotate(const DeviceRecord& device, std::string_view new_device_id,
-                                    const SyncReport& report) {
+ApiResult<Enrollment> DeviceRegistry::rotate(const DeviceRecord& device,
+                                             std::string_view new_device_id,
+                                             const SyncReport& report) {
     if (!client::is_uuid(new_device_id) || new_device_id == device.device_id) {
         return refuse(codes::malformed,
                       "\"new_device_id\" must be a lowercase UUID other than the device's own");
@@ -553,7 +554,7 @@ ApiResult<Enrollment> DeviceRegistry::rotate(const DeviceRecord& device, std::st
 // ---- reports -------------------------------------------------------------------------------
 
 Result<void> DeviceRegistry::update_report(const std::string& device_id, const SyncReport& report,
-                                  bool pushed, std::optional<std::int64_t> acked_seq) {
+                                           bool pushed, std::optional<std::int64_t> acked_seq) {
     auto stmt = m_db.cached("UPDATE enrolled_devices SET acked_seq = coalesce(?2, acked_seq),"
                             " last_push_at = CASE WHEN ?3 THEN ?4 ELSE last_push_at END,"
                             " last_pull_at = CASE WHEN ?3 THEN last_pull_at ELSE ?4 END,"

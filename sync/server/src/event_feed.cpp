@@ -121,9 +121,10 @@ ApiResult<PushResponse> EventFeed::push(const DeviceRecord& device, const PushRe
 
 // ---- change feed ---------------------------------------------------------------------------
 
-Result<void> EventFeed::visible_events(const DeviceRecord& device, std::int64_t from, std::int64_t to,
-                                   std::int64_t limit, const std::function<bool(Event&)>& visit,
-                                   std::int64_t own_upto) {
+Result<void> EventFeed::visible_events(const DeviceRecord& device, std::int64_t from,
+                                       std::int64_t to, std::int64_t limit,
+                                       const std::function<bool(Event&)>& visit,
+                                       std::int64_t own_upto) {
     auto stmt = m_db.cached(
         "SELECT e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id, e.op, e.payload,"
         " e.schema_version, e.log_position"
@@ -169,8 +170,8 @@ Result<void> EventFeed::visible_events(const DeviceRecord& device, std::int64_t 
 }
 
 ApiResult<PullResponse> EventFeed::pull(const DeviceRecord& device, std::int64_t after,
-                                    std::int64_t limit, std::string_view device_epoch,
-                                    std::int64_t own_upto) {
+                                        std::int64_t limit, std::string_view device_epoch,
+                                        std::int64_t own_upto) {
     auto current = epoch();
     if (!current) {
         return tl::unexpected(internal(current.error()));
@@ -231,7 +232,7 @@ ApiResult<PullResponse> EventFeed::pull(const DeviceRecord& device, std::int64_t
 }
 
 ApiResult<VerifyResult> EventFeed::verify(const DeviceRecord& device,
-                                      std::optional<std::int64_t> upto) {
+                                          std::optional<std::int64_t> upto) {
     if (upto && *upto < 0) {
         return refuse(codes::malformed, "\"upto\" must be a non-negative integer");
     }
@@ -302,8 +303,8 @@ Result<std::vector<client::ConflictEntry>> EventFeed::conflicts() {
         if (!def || !c.delete_vs_edit()) {
             continue;
         }
-        auto deleted = m_db.prepare("SELECT coalesce(deleted, 0) FROM " +
-                                    std::string(def->table) + " WHERE id = ?");
+        auto deleted = m_db.prepare("SELECT coalesce(deleted, 0) FROM " + std::string(def->table) +
+                                    " WHERE id = ?");
         if (!deleted) {
             return tl::unexpected(deleted.error());
         }

@@ -452,12 +452,14 @@ class ExportRoutes {
 
 void add_export_routes(httplib::Server& http, ExportRouteHooks hooks) {
     auto routes = std::make_shared<ExportRoutes>(std::move(hooks));
-    http.Get(std::string(routes::export_journal), [routes](const httplib::Request& req, httplib::Response& res) {
-        routes->journal(req, res);
-    });
-    http.Get(std::string(routes::export_breakdown), [routes](const httplib::Request& req, httplib::Response& res) {
-        routes->breakdown(req, res);
-    });
+    http.Get(std::string(routes::export_journal),
+             [routes](const httplib::Request& req, httplib::Response& res) {
+                 routes->journal(req, res);
+             });
+    http.Get(std::string(routes::export_breakdown),
+             [routes](const httplib::Request& req, httplib::Response& res) {
+                 routes->breakdown(req, res);
+             });
     // A GET has no body to carry the plan: say so rather than "no such endpoint".
     http.Get(std::string(routes::export_indicators),
              [routes](const httplib::Request& req, httplib::Response& res) {

@@ -372,8 +372,8 @@ Result<std::optional<Ingest::Refusal>> Ingest::missing_dependency(const Event& e
     }
     const client::EntityDef& parent =
         def == &client::entities::visit ? client::entities::village : client::entities::visit;
-    const json* parent_id = string_field(fields, def == &client::entities::visit ? "village_id"
-                                                                                 : "visit_id");
+    const json* parent_id =
+        string_field(fields, def == &client::entities::visit ? "village_id" : "visit_id");
     if (!parent_id) {
         return Missing();
     }
@@ -390,13 +390,13 @@ Result<std::optional<Ingest::Refusal>> Ingest::missing_dependency(const Event& e
         return tl::unexpected(was_refused.error());
     }
     if (*was_refused) {
-        return Missing(Refusal{std::string(codes::parent_rejected),
-                               "the " + std::string(parent.type) + " " + id +
-                                   " it belongs to was refused"});
+        return Missing(
+            Refusal{std::string(codes::parent_rejected),
+                    "the " + std::string(parent.type) + " " + id + " it belongs to was refused"});
     }
-    return Missing(Refusal{std::string(codes::parent_unknown),
-                           "the " + std::string(parent.type) + " " + id +
-                               " it belongs to is not on the server"});
+    return Missing(
+        Refusal{std::string(codes::parent_unknown), "the " + std::string(parent.type) + " " + id +
+                                                        " it belongs to is not on the server"});
 }
 
 // ---- accept / reject -------------------------------------------------------------------------

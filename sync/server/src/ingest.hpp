@@ -37,8 +37,7 @@ namespace caravan::sync::server {
 // Request-level checks of a push by `device`: the request's and every event's device id is the
 // token's (forbidden), seqs ascend strictly (malformed), every schema version is one this
 // server reads (upgrade_required). Reads nothing.
-[[nodiscard]] ApiResult<void> validate_push(const DeviceRecord& device,
-                                            const PushRequest& request);
+[[nodiscard]] ApiResult<void> validate_push(const DeviceRecord& device, const PushRequest& request);
 
 class Ingest {
   public:
@@ -90,9 +89,8 @@ class Ingest {
     // Appends an admissible event to the log, applies it to the projections and records its
     // scope: accepted with its server_seq. The log may still refuse its clock order (one clock
     // value twice, or a clock that went back): then the refusal is returned, nothing written.
-    [[nodiscard]] Result<std::optional<Refusal>> accept(const storage::Event& event,
-                                                        const Verdict& verdict,
-                                                        EventResult& result);
+    [[nodiscard]] Result<std::optional<Refusal>>
+    accept(const storage::Event& event, const Verdict& verdict, EventResult& result);
     // Stores a refused event in rejected_events: rejected with its code and message.
     [[nodiscard]] Result<void> reject(const storage::Event& event, const Refusal& refusal,
                                       EventResult& result);

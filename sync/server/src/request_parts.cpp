@@ -50,7 +50,6 @@ bool printable_ascii(std::string_view s) {
     return true;
 }
 
-
 SyncReport report_from(const httplib::Request& req) {
     SyncReport report;
     if (req.has_header(std::string(k_header_app_version).c_str())) {
@@ -76,7 +75,6 @@ SyncReport report_from(const httplib::Request& req) {
     return report;
 }
 
-
 ApiResult<void> check_protocol(const httplib::Request& req) {
     const std::string name(k_header_protocol);
     if (!req.has_header(name.c_str())) {
@@ -93,7 +91,6 @@ ApiResult<void> check_protocol(const httplib::Request& req) {
     }
     return {};
 }
-
 
 namespace {
 
@@ -127,12 +124,11 @@ ApiResult<DeviceRecord> authenticate(const httplib::Request& req, DeviceRegistry
 }
 
 ApiResult<std::string> read_body(const httplib::Request& req,
-                                        const httplib::ContentReader& reader) {
+                                 const httplib::ContentReader& reader) {
     const std::string header(trim(req.get_header_value("Content-Encoding")));
     auto encoding = encoding_from_header(header);
     if (!encoding) {
-        return refuse(codes::malformed,
-                      "unsupported Content-Encoding (use zstd, gzip or none)");
+        return refuse(codes::malformed, "unsupported Content-Encoding (use zstd, gzip or none)");
     }
     std::optional<std::int64_t> wire;
     if (req.has_header("Content-Length")) {
@@ -141,8 +137,8 @@ ApiResult<std::string> read_body(const httplib::Request& req,
     }
     // Refused from the announced length, before a byte of the body is read.
     if (wire && *wire > static_cast<std::int64_t>(Limits::max_body_bytes)) {
-        return refuse(codes::too_large, "a body may not exceed " +
-                                            std::to_string(Limits::max_body_bytes) + " bytes");
+        return refuse(codes::too_large,
+                      "a body may not exceed " + std::to_string(Limits::max_body_bytes) + " bytes");
     }
     if (*encoding != Encoding::identity && wire &&
         *wire > static_cast<std::int64_t>(Limits::max_compressed_bytes)) {
@@ -195,8 +191,7 @@ ApiResult<std::string> read_body(const httplib::Request& req,
     return body;
 }
 
-ApiResult<json> read_json_body(const httplib::Request& req,
-                                      const httplib::ContentReader& reader) {
+ApiResult<json> read_json_body(const httplib::Request& req, const httplib::ContentReader& reader) {
     auto body = read_body(req, reader);
     if (!body) {
         return tl::unexpected(body.error());

@@ -20,7 +20,6 @@
 #include "caravan/sync/server/api_error.hpp"
 #include "caravan/sync/server/device_registry.hpp"
 
-
 namespace caravan::sync::server {
 
 // What the access log needs to know about the request this worker thread is serving. cpp-httplib
@@ -52,16 +51,15 @@ struct RequestLog {
 
 // The device of the "Authorization: Bearer TOKEN" header (scheme in any case): unauthenticated
 // without one, else as DeviceRegistry::authenticate. Notes the device in current_request().
-[[nodiscard]] ApiResult<DeviceRecord> authenticate(const httplib::Request& req,
-                                                   DeviceRegistry& registry,
-                                                   bool allow_rotated = false);
+[[nodiscard]] ApiResult<DeviceRecord>
+authenticate(const httplib::Request& req, DeviceRegistry& registry, bool allow_rotated = false);
 
 // Reads the request body through `reader` and decodes it: refused from the announced length
 // before a byte is read (too_large), bounded while read (8 MiB as sent uncompressed, 4 MiB as
 // sent and 8 MiB decoded when compressed), malformed for an unknown Content-Encoding or a body
 // that cannot be read or decoded, timeout past the request's deadline.
 [[nodiscard]] ApiResult<std::string> read_body(const httplib::Request& req,
-                                              const httplib::ContentReader& reader);
+                                               const httplib::ContentReader& reader);
 // The body, decoded and parsed: a JSON object within the protocol's limits (malformed
 // otherwise).
 [[nodiscard]] ApiResult<nlohmann::json> read_json_body(const httplib::Request& req,

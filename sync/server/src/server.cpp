@@ -368,13 +368,13 @@ struct Server::Impl {
         if (!epoch) {
             return tl::unexpected(api_error_from(epoch.error()));
         }
-        return to_json(StatusResponse{*epoch,
-                                      k_protocol_version,
-                                      iso_utc(now()),
-                                      {c.device.device_id, std::string(to_string(c.device.role)),
-                                       c.device.regions},
-                                      st->acked_seq,
-                                      st->head});
+        return to_json(StatusResponse{
+            *epoch,
+            k_protocol_version,
+            iso_utc(now()),
+            {c.device.device_id, std::string(to_string(c.device.role)), c.device.regions},
+            st->acked_seq,
+            st->head});
     }
 
     // POST /v1/push
@@ -416,7 +416,8 @@ struct Server::Impl {
             std::lock_guard lock(write_mutex);
             if (auto ok = c.store().registry().record_pull(c.device, report_from(c.req)); !ok) {
                 // The report is bookkeeping: the pull itself succeeded.
-                log("error route=" + std::string(routes::pull) + " device=" + current_request().device +
+                log("error route=" + std::string(routes::pull) +
+                    " device=" + current_request().device +
                     " code=report detail=" + std::string(to_string(ok.error().code)));
             }
         }
@@ -570,8 +571,8 @@ struct Server::Impl {
                     (printable_ascii(req.method) && req.method.size() <= 10 ? req.method
                                                                             : std::string("?")) +
                     " route=" + std::string(route_of(req.path)) +
-                    " status=" + std::to_string(res.status) +
-                    " device=" + (current_request().device.empty() ? "-" : current_request().device) +
+                    " status=" + std::to_string(res.status) + " device=" +
+                    (current_request().device.empty() ? "-" : current_request().device) +
                     " in=" + std::to_string(bytes_in) + " out=" + std::to_string(res.body.size()) +
                     " ms=" + timing;
                 if (!current_request().code.empty()) {
@@ -582,11 +583,12 @@ struct Server::Impl {
             current_request() = RequestLog{};
         });
 
-        http.Post(std::string(routes::enroll), [this](const httplib::Request& req, httplib::Response& res,
-                                       const httplib::ContentReader& reader) {
-            run(
-                req, res, [&] { return enroll(req, reader); }, true);
-        });
+        http.Post(std::string(routes::enroll),
+                  [this](const httplib::Request& req, httplib::Response& res,
+                         const httplib::ContentReader& reader) {
+                      run(
+                          req, res, [&] { return enroll(req, reader); }, true);
+                  });
         authenticated("POST", routes::push, &Impl::push);
         authenticated("POST", routes::rotate, &Impl::rotate, Access::rotated);
         authenticated("GET", routes::status, &Impl::status);
@@ -594,11 +596,11 @@ struct Server::Impl {
         authenticated("GET", routes::verify, &Impl::verify);
         http.Get(std::string(routes::health),
                  [this](const httplib::Request& req, httplib::Response& res) { health(req, res); });
-        add_export_routes(http, ExportRouteHooks{
-                                    &pool,
-                                    [this](const httplib::Request& req, httplib::Response& res,
-                                           const ApiError& error) { send_error(req, res, error); },
-                                    [this](std::string_view line) { log(line); }});
+        add_export_routes(
+            http, ExportRouteHooks{&pool,
+                                   [this](const httplib::Request& req, httplib::Response& res,
+                                          const ApiError& error) { send_error(req, res, error); },
+                                   [this](std::string_view line) { log(line); }});
     }
 };
 

@@ -35,17 +35,16 @@ Result<void> list_conflicts(Context& ctx, bool as_json) {
         const std::string record = client::escape_controls(c.entity_type + " " + c.entity_id);
         if (c.delete_vs_edit()) {
             ctx.out << record << ": deleted while edited on another device; kept: the deletion ("
-                    << kept.version << "); the edit " << client::escape_controls(lost.value)
-                    << " (" << lost.version << ") "
+                    << kept.version << "); the edit " << client::escape_controls(lost.value) << " ("
+                    << lost.version << ") "
                     << (c.record_deleted ? "is hidden with the record"
                                          : "is visible again: the record was undeleted since")
                     << "\n";
             continue;
         }
         ctx.out << record << " " << client::escape_controls(c.field) << ": kept "
-                << client::escape_controls(kept.value) << " (" << kept.version
-                << "), overwritten " << client::escape_controls(lost.value) << " ("
-                << lost.version << ")\n";
+                << client::escape_controls(kept.value) << " (" << kept.version << "), overwritten "
+                << client::escape_controls(lost.value) << " (" << lost.version << ")\n";
     }
     if (list->empty()) {
         ctx.err << "caravan-server: no conflicts\n";

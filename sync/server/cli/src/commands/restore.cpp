@@ -25,7 +25,8 @@ Result<void> run_restore(Context& ctx, const fs::path& file) {
 
 const bool registered = register_command("restore", [](CLI::App& app, Registry& registry) {
     auto file = std::make_shared<std::string>();
-    auto* cmd = app.add_subcommand("restore", "Replace the database with a backup (server stopped)");
+    auto* cmd =
+        app.add_subcommand("restore", "Replace the database with a backup (server stopped)");
     registry.add_data(*cmd);
     cmd->add_option("FILE", *file, "Backup file to restore")->required();
     cmd->callback([&registry, file] {

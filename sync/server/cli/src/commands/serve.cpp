@@ -141,7 +141,8 @@ const bool registered = register_command("serve", [](CLI::App& app, Registry& re
     serve_cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)")
         ->capture_default_str();
     serve_cmd
-        ->add_option("--threads", o->threads, "Worker threads (at least the devices syncing at once)")
+        ->add_option("--threads", o->threads,
+                     "Worker threads (at least the devices syncing at once)")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
     serve_cmd->add_option("--tls-cert", o->tls.cert,
@@ -170,9 +171,8 @@ const bool registered = register_command("serve", [](CLI::App& app, Registry& re
                      "Seconds a whole request (headers and body) may take to arrive")
         ->check(CLI::Range(0.05, 86400.0))
         ->capture_default_str();
-    serve_cmd->callback([&registry, o] {
-        registry.set([o](Context& ctx) { return serve(ctx, *o); });
-    });
+    serve_cmd->callback(
+        [&registry, o] { registry.set([o](Context& ctx) { return serve(ctx, *o); }); });
 });
 
 } // namespace

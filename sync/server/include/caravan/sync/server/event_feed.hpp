@@ -46,8 +46,7 @@ struct StatusResult {
 class EventFeed {
   public:
     // `db` and `registry` (on the same connection) must outlive the feed; `clock`: Unix ms.
-    EventFeed(storage::Database& db, DeviceRegistry& registry,
-              std::function<std::int64_t()> clock);
+    EventFeed(storage::Database& db, DeviceRegistry& registry, std::function<std::int64_t()> clock);
     EventFeed(const EventFeed&) = delete;
     EventFeed& operator=(const EventFeed&) = delete;
 
