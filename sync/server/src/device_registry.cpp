@@ -333,15 +333,7 @@ ApiResult<Enrollment> DeviceRegistry::enroll(std::string_view code_in, std::stri
             return tl::unexpected(internal(ok.error()));
         }
     }
-    auto stored = load_device(device.device_id);
-    if (!stored || !*stored) {
-        return tl::unexpected(
-            internal(stored ? Error{ErrorCode::internal, "device vanished"} : stored.error()));
-    }
-    if (auto ok = tx->commit(); !ok) {
-        return tl::unexpected(internal(ok.error()));
-    }
-    return Enrollment{**stored, std::move(token)};
+    return commit_enrollment(*tx, device.device_id, std::move(token));
 }
 
 ApiResult<DeviceRecord> DeviceRegistry::authenticate(std::string_view token, bool allow_rotated) {
@@ -540,12 +532,18 @@ ApiResult<Enrollment> DeviceRegistry::rotate(const DeviceRecord& device,
             return tl::unexpected(internal(ok.error()));
         }
     }
-    auto stored = load_device(new_device_id);
+    return commit_enrollment(*tx, new_device_id, std::move(token));
+}
+
+ApiResult<Enrollment> DeviceRegistry::commit_enrollment(storage::Transaction& tx,
+                                                        std::string_view device_id,
+                                                        std::string token) {
+    auto stored = load_device(device_id);
     if (!stored || !*stored) {
         return tl::unexpected(
             internal(stored ? Error{ErrorCode::internal, "device vanished"} : stored.error()));
     }
-    if (auto ok = tx->commit(); !ok) {
+    if (auto ok = tx.commit(); !ok) {
         return tl::unexpected(internal(ok.error()));
     }
     return Enrollment{**stored, std::move(token)};
