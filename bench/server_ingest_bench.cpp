@@ -120,7 +120,8 @@ Device enroll(int port, srv::Store& store, srv::Role role) {
     if (role == srv::Role::lawyer) {
         regions.push_back(k_region);
     }
-    std::string code = must(store.create_code({"Bench Lawyer", regions, role, 72}), "code");
+    std::string code =
+        must(store.registry().create_code({"Bench Lawyer", regions, role, 72}), "code");
     httplib::Client client("127.0.0.1", port);
     std::string id = new_id();
     auto r = client.Post("/v1/enroll", {{"X-Caravan-Protocol", "1"}},

@@ -349,7 +349,7 @@ std::unique_ptr<agent::CurlTransport> transport_to(int port) {
 // A lawyer's enrollment code for `region`, issued on the server's own database.
 std::string issue_code(const fs::path& data, const std::string& region) {
     auto store = must(srv::Store::open(data / "server.db"), "open the server store");
-    return must(store->create_code({k_lawyer, {region}, srv::Role::lawyer, 24}), "code");
+    return must(store->registry().create_code({k_lawyer, {region}, srv::Role::lawyer, 24}), "code");
 }
 
 void enroll(client::Engine& engine, int port, const std::string& code) {

@@ -21,7 +21,8 @@ my %allowed = (
     'caravan_ui'            => [qw(caravan_engine caravan_exports caravan_model caravan_sync_agent)],
     'caravan_cli'           => [qw(caravan_engine caravan_exports caravan_sync_agent caravan_cli_exports caravan_ui)],
     'caravan'               => [qw(caravan_cli)],
-    'caravan-server'        => [qw(caravan_sync_server caravan_cli_exports)],
+    'caravan_server_cli'    => [qw(caravan_sync_server caravan_cli_exports)],
+    'caravan-server'        => [qw(caravan_server_cli)],
 );
 # Never reachable, directly or through anything: what each side must not drag in.
 my %forbidden = (
@@ -29,6 +30,7 @@ my %forbidden = (
     'caravan_exports'     => [qw(caravan_engine)],
     'caravan_engine'      => [qw(caravan_exports caravan_sync_protocol)],
     'caravan_sync_server' => [qw(caravan_engine caravan_sync_agent caravan_cli)],
+    'caravan_server_cli'  => [qw(caravan_engine caravan_sync_agent caravan_cli)],
     'caravan-server'      => [qw(caravan_engine caravan_sync_agent caravan_cli)],
     'caravan_sync_agent'  => [qw(caravan_sync_server caravan_exports)],
     'caravan_ui'          => [qw(caravan_sync_server caravan_cli)],

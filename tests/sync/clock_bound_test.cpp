@@ -193,7 +193,7 @@ TEST_CASE("clock bound e2e: an event a server accepted from far ahead is applied
         o.integrity_check = false;
         o.clock = [] { return std::numeric_limits<std::int64_t>::max() / 4; };
         auto store = e2e::ok(ts::srv::Store::open(server.data() / "server.db", o));
-        auto device = store->authenticate(token_of(a));
+        auto device = store->registry().authenticate(token_of(a));
         REQUIRE(device);
         storage::Event e;
         e.device_id = a.device_id();
@@ -204,7 +204,7 @@ TEST_CASE("clock bound e2e: an event a server accepted from far ahead is applied
         e.op = "update";
         e.payload = json{{"fields", {{"lawyer", "Poisoner"}}}}.dump();
         e.schema_version = 1;
-        auto pushed = store->push(*device, sync::PushRequest{a.device_id(), {e}}, {});
+        auto pushed = store->feed().push(*device, sync::PushRequest{a.device_id(), {e}}, {});
         REQUIRE(pushed);
         REQUIRE(pushed->results.at(0).fate == sync::EventFate::accepted);
     }

@@ -90,7 +90,7 @@ TEST_CASE("server rotate: a repeated request for the same new id issues a fresh 
     CHECK(elsewhere.status == 401);
     CHECK(elsewhere.code() == "device_rotated");
 
-    REQUIRE(server.store()->revoke(other.id));
+    REQUIRE(server.store()->registry().revoke(other.id));
     CHECK(rotate(http, other.token, other.id, new_id()).code() == "device_revoked");
     // Nothing of the refused attempts was stored.
     CHECK(server.count("SELECT count(*) FROM enrolled_devices") == 3);

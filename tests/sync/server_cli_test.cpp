@@ -289,3 +289,34 @@ TEST_CASE("caravan-server conflicts: concurrent edits seen by the server are lis
     CHECK(list[0]["entity_id"] == consultation);
     CHECK(list[0]["field"] == "outcome");
 }
+
+TEST_CASE("caravan-server: --help lists every command in the order it always had, and the "
+          "exports take --data, --lang and --json",
+          "[server][cli]") {
+    std::ostringstream out, err;
+    REQUIRE(srv::run_cli({"--help"}, out, err) == 0);
+    const std::string help = out.str();
+    std::size_t at = 0;
+    for (const char* command : {"serve", "enroll-code", "devices", "conflicts", "backup",
+                                "restore", "check", "export", "report"}) {
+        auto found = help.find("\n  " + std::string(command) + " ", at);
+        INFO(command);
+        REQUIRE(found != std::string::npos);
+        at = found;
+    }
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"export", "journal", "--help"},
+          std::vector<std::string>{"report", "indicators", "--help"},
+          std::vector<std::string>{"report", "breakdown", "--help"}}) {
+        std::ostringstream o, e;
+        REQUIRE(srv::run_cli(args, o, e) == 0);
+        INFO(args[0] << " " << args[1]);
+        CHECK(o.str().find("--data") != std::string::npos);
+        CHECK(o.str().find("--lang") != std::string::npos);
+        CHECK(o.str().find("--json") != std::string::npos);
+    }
+    // A command that needs --data says so, with the usage exit code.
+    std::ostringstream o, e;
+    CHECK(srv::run_cli({"export", "journal", "--all"}, o, e) == 2);
+    CHECK(e.str().find("--data") != std::string::npos);
+}

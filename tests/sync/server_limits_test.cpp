@@ -276,7 +276,7 @@ TEST_CASE("server log: one access line per request, with no names or record cont
     }));
 
     // The device's report reached the device list.
-    auto devices = server.store()->devices();
+    auto devices = server.store()->registry().devices();
     REQUIRE(devices);
     REQUIRE(devices->size() == 1);
     CHECK(devices->front().queue_depth == 3);
@@ -297,7 +297,7 @@ TEST_CASE("server: an empty X-Caravan-Oldest-Unsynced is read as absent, queue d
                        {"X-Caravan-Oldest-Unsynced", "2024-05-14T10:00:00Z"}})
                 .status == 200);
     auto device = [&] {
-        auto devices = server.store()->devices();
+        auto devices = server.store()->registry().devices();
         REQUIRE(devices);
         REQUIRE(devices->size() == 1);
         return devices->front();

@@ -218,7 +218,7 @@ TEST_CASE("server push: no token, a wrong token and a revoked device get 401, no
     CHECK(server.event_count() == 0);
 
     REQUIRE(http.push(d.token, batch(d.id, {events[0]})).status == 200);
-    auto revoked = server.store()->revoke(client::short_id(d.id));
+    auto revoked = server.store()->registry().revoke(client::short_id(d.id));
     REQUIRE(revoked);
     CHECK(revoked->revoked());
     Reply after = http.push(d.token, batch(d.id, {events[1]}));

@@ -129,7 +129,7 @@ TEST_CASE("server takeover: a revoked device id is never enrolled again and stay
     Events events(victim.id);
     REQUIRE(http.push(victim.token, batch(victim.id, {events.self("Test Lawyer", k_region_a)}))
                 .status == 200);
-    REQUIRE(server.store()->revoke(victim.id));
+    REQUIRE(server.store()->registry().revoke(victim.id));
 
     require_takeover_refused(server, http, victim.id);
     CHECK(http.get("/v1/status", victim.token).code() == "device_revoked");
@@ -216,15 +216,15 @@ TEST_CASE("server store: a repeated enrollment is answered only within the code'
     auto store = srv::Store::open(dir / "server.db", o);
     REQUIRE(store);
     srv::Store& s = **store;
-    auto code = s.create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 1});
+    auto code = s.registry().create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 1});
     REQUIRE(code);
     std::string device = new_id();
 
     now += 10 * 60 * 1000;
-    auto first = s.enroll(*code, device, {});
+    auto first = s.registry().enroll(*code, device, {});
     REQUIRE(first);
     now += 10 * 60 * 1000;
-    auto again = s.enroll(*code, device, {});
+    auto again = s.registry().enroll(*code, device, {});
     REQUIRE(again);
     CHECK(again->device.device_id == device);
     CHECK(again->device.enrolled_at_ms == first->device.enrolled_at_ms);
@@ -232,22 +232,23 @@ TEST_CASE("server store: a repeated enrollment is answered only within the code'
 
     // Past the code's hour: the repeat is refused like any use of an expired code.
     now = k_day_ms + 61 * 60 * 1000;
-    auto late = s.enroll(*code, device, {});
+    auto late = s.registry().enroll(*code, device, {});
     REQUIRE(!late);
     CHECK(late.error().code == "invalid_code");
     // The token of the last answer still works.
-    CHECK(s.authenticate(again->token));
+    CHECK(s.registry().authenticate(again->token));
 
     // A revoked device is not brought back by a repeat within the validity either.
-    auto second_code = s.create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 1});
+    auto second_code =
+        s.registry().create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 1});
     REQUIRE(second_code);
     std::string other = new_id();
-    REQUIRE(s.enroll(*second_code, other, {}));
-    REQUIRE(s.revoke(other));
-    auto revived = s.enroll(*second_code, other, {});
+    REQUIRE(s.registry().enroll(*second_code, other, {}));
+    REQUIRE(s.registry().revoke(other));
+    auto revived = s.registry().enroll(*second_code, other, {});
     REQUIRE(!revived);
     CHECK(revived.error().code == "device_id_taken");
-    CHECK(s.authenticate(again->token));
+    CHECK(s.registry().authenticate(again->token));
 }
 
 TEST_CASE("server rotate: after the successor has spoken, the predecessor's token can no longer "
@@ -290,7 +291,7 @@ TEST_CASE("server rotate: a successor id the server already knows is refused wit
     Device a = server.enroll({k_region_a});
     Device other = server.enroll({k_region_a});
     Device revoked = server.enroll({k_region_a});
-    REQUIRE(server.store()->revoke(revoked.id));
+    REQUIRE(server.store()->registry().revoke(revoked.id));
     // A rotated pair elsewhere: p → q.
     Device p = server.enroll({k_region_a});
     std::string q = new_id();
@@ -324,8 +325,11 @@ TEST_CASE("server store: devices enrolled before the upgrade that added first us
     {
         auto store = srv::Store::open(dir / "server.db", o);
         REQUIRE(store);
-        code = (*store)->create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 72}).value();
-        auto enrolled = (*store)->enroll(code, device, {});
+        code = (*store)
+                   ->registry()
+                   .create_code({"Test Lawyer", {k_region_a}, srv::Role::lawyer, 72})
+                   .value();
+        auto enrolled = (*store)->registry().enroll(code, device, {});
         REQUIRE(enrolled);
         token = enrolled->token;
         // Back to schema version 2, as a server database written before this version was.
@@ -336,10 +340,10 @@ TEST_CASE("server store: devices enrolled before the upgrade that added first us
     now += 60 * 1000;
     auto store = srv::Store::open(dir / "server.db", o);
     REQUIRE(store);
-    auto repeat = (*store)->enroll(code, device, {});
+    auto repeat = (*store)->registry().enroll(code, device, {});
     REQUIRE(!repeat);
     CHECK(repeat.error().code == "device_id_taken");
-    auto known = (*store)->authenticate(token);
+    auto known = (*store)->registry().authenticate(token);
     REQUIRE(known);
     CHECK(known->first_used_at_ms == k_day_ms);
 }

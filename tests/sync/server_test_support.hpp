@@ -232,7 +232,8 @@ class TestServer {
 
     std::string code(const std::vector<std::string>& regions, srv::Role role = srv::Role::lawyer,
                      std::int64_t ttl_hours = 72, std::int64_t now_ms = 0) {
-        auto made = store(now_ms)->create_code({"Test Lawyer", regions, role, ttl_hours});
+        auto made =
+            store(now_ms)->registry().create_code({"Test Lawyer", regions, role, ttl_hours});
         if (!made) {
             FAIL("cannot create a code: " << made.error().message);
         }

@@ -1,6 +1,8 @@
 #include "caravan/sync/server/api_error.hpp"
 
-#include "caravan/sync/protocol.hpp"
+#include <optional>
+
+#include "caravan/sync/protocol/error_body.hpp"
 
 namespace caravan::sync::server {
 
@@ -17,7 +19,8 @@ int http_status_for(std::string_view code) {
         {codes::sequence_conflict, 409}, {codes::epoch_changed, 409},
         {codes::too_large, 413},         {codes::upgrade_required, 426},
         {codes::slow_down, 429},         {codes::internal, 500},
-        {codes::unavailable, 503},       {codes::device_id_taken, 409}, {codes::timeout, 408},
+        {codes::unavailable, 503},       {codes::device_id_taken, 409},
+        {codes::timeout, 408},
     };
     for (const Entry& e : table) {
         if (e.code == code) {
@@ -28,13 +31,28 @@ int http_status_for(std::string_view code) {
 }
 
 nlohmann::json ApiError::body() const {
-    nlohmann::json j = error_body(code, message);
-    if (extra.is_object()) {
-        for (auto it = extra.begin(); it != extra.end(); ++it) {
-            j[it.key()] = it.value();
-        }
+    ErrorBody wire;
+    wire.code = code;
+    wire.message = message;
+    auto integer = [&](const char* key) -> std::optional<std::int64_t> {
+        auto it = extra.find(key);
+        return it != extra.end() && it->is_number_integer() ? std::optional(it->get<std::int64_t>())
+                                                            : std::nullopt;
+    };
+    auto text = [&](const char* key) -> std::optional<std::string> {
+        auto it = extra.find(key);
+        return it != extra.end() && it->is_string() ? std::optional(it->get<std::string>())
+                                                    : std::nullopt;
+    };
+    wire.acked_seq = integer("acked_seq");
+    wire.seq = integer("seq");
+    wire.epoch = text("epoch");
+    wire.successor = text("successor");
+    wire.retry_after = integer("retry_after");
+    if (auto protocol = integer("protocol")) {
+        wire.protocol = static_cast<int>(*protocol);
     }
-    return j;
+    return to_json(wire);
 }
 
 ApiError api_error_from(const Error& error) {

@@ -13,6 +13,8 @@
 #include "caravan/client/export/journal.hpp"
 #include "caravan/client/export/report.hpp"
 #include "caravan/sync/protocol.hpp"
+#include "caravan/sync/protocol/routes.hpp"
+#include "request_parts.hpp"
 
 namespace caravan::sync::server {
 
@@ -80,47 +82,11 @@ struct ExportParams {
 // Request::params, and curl sends any `-d` body as a form unless told otherwise: a plan posted
 // without `Content-Type: application/json` must still be a plan, not a list of "parameters"
 // (which the answer would then name).
-httplib::Params query_params(const httplib::Request& req) {
-    httplib::Params params;
-    const auto mark = req.target.find('?');
-    if (mark == std::string::npos) {
-        return params;
-    }
-    auto decode = [](std::string_view text) {
-        std::string out;
-        for (std::size_t i = 0; i < text.size(); ++i) {
-            const auto hex = [](char c) -> int {
-                return c >= '0' && c <= '9'   ? c - '0'
-                       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                              : -1;
-            };
-            if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 &&
-                hex(text[i + 2]) >= 0) {
-                out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
-                i += 2;
-            } else {
-                out += text[i] == '+' ? ' ' : text[i];
-            }
-        }
-        return out;
-    };
-    std::string_view query = std::string_view(req.target).substr(mark + 1);
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-        if (pair.empty()) {
-            continue;
-        }
-        const auto eq = pair.find('=');
-        params.emplace(decode(pair.substr(0, eq)),
-                       eq == std::string_view::npos ? std::string() : decode(pair.substr(eq + 1)));
-    }
-    return params;
+QueryParams query_params(const httplib::Request& req) {
+    return split_target(req.target).params;
 }
 
-ApiResult<ExportParams> parse_params(const httplib::Params& params, ex::Format fallback) {
+ApiResult<ExportParams> parse_params(const QueryParams& params, ex::Format fallback) {
     static const std::set<std::string, std::less<>> k_known = {"region", "from", "to", "format",
                                                                "lang"};
     for (const auto& [name, value] : params) {
@@ -350,7 +316,10 @@ class ExportRoutes {
         ApiResult<void> result = [&]() -> ApiResult<void> {
             try {
                 auto store = std::make_shared<StorePool::Lease>(m_hooks.pool->acquire());
-                auto device = m_hooks.authenticate(req, **store);
+                if (auto ok = check_protocol(req); !ok) {
+                    return tl::unexpected(ok.error());
+                }
+                auto device = authenticate(req, (*store)->registry());
                 if (!device) {
                     return tl::unexpected(device.error());
                 }
@@ -483,18 +452,20 @@ class ExportRoutes {
 
 void add_export_routes(httplib::Server& http, ExportRouteHooks hooks) {
     auto routes = std::make_shared<ExportRoutes>(std::move(hooks));
-    http.Get("/v1/export/journal", [routes](const httplib::Request& req, httplib::Response& res) {
-        routes->journal(req, res);
-    });
-    http.Get("/v1/export/breakdown", [routes](const httplib::Request& req, httplib::Response& res) {
-        routes->breakdown(req, res);
-    });
+    http.Get(std::string(routes::export_journal),
+             [routes](const httplib::Request& req, httplib::Response& res) {
+                 routes->journal(req, res);
+             });
+    http.Get(std::string(routes::export_breakdown),
+             [routes](const httplib::Request& req, httplib::Response& res) {
+                 routes->breakdown(req, res);
+             });
     // A GET has no body to carry the plan: say so rather than "no such endpoint".
-    http.Get("/v1/export/indicators",
+    http.Get(std::string(routes::export_indicators),
              [routes](const httplib::Request& req, httplib::Response& res) {
                  routes->indicators_without_plan(req, res);
              });
-    http.Post("/v1/export/indicators",
+    http.Post(std::string(routes::export_indicators),
               [routes](const httplib::Request& req, httplib::Response& res) {
                   routes->indicators(req, res);
               });

@@ -31,15 +31,10 @@ namespace caravan::sync::server {
 // What the routes take from the server they are added to.
 struct ExportRouteHooks {
     StorePool* pool = nullptr;
-    // The protocol header and the bearer token (unauthenticated, device_revoked, ...).
-    std::function<ApiResult<DeviceRecord>(const httplib::Request&, Store&)> authenticate;
     // Answers with the protocol's JSON error body.
     std::function<void(const httplib::Request&, httplib::Response&, const ApiError&)> send_error;
     std::function<void(std::string_view line)> log; // no personal data
 };
-
-inline constexpr std::string_view k_export_routes[] = {"/v1/export/journal", "/v1/export/breakdown",
-                                                       "/v1/export/indicators"};
 
 void add_export_routes(httplib::Server& http, ExportRouteHooks hooks);
 

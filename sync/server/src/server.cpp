@@ -5,25 +5,29 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <optional>
-#include <system_error>
 #include <thread>
 
 #include "caravan/client/ids.hpp"
 #include "caravan/sync/protocol.hpp"
+#include "caravan/sync/protocol/enroll.hpp"
+#include "caravan/sync/protocol/rotate.hpp"
+#include "caravan/sync/protocol/routes.hpp"
+#include "caravan/sync/protocol/status.hpp"
+#include "caravan/sync/protocol/verify.hpp"
 #include "caravan/sync/server/api_error.hpp"
 #include "caravan/sync/server/data_dir.hpp"
 #include "caravan/sync/server/rate_limiter.hpp"
 #include "caravan/sync/server/store.hpp"
 #include "connection_guard.hpp"
+#include "elastic_pool.hpp"
 #include "export_routes.hpp"
+#include "request_parts.hpp"
 #include "store_pool.hpp"
 #include "tls.hpp"
 
@@ -37,20 +41,6 @@ namespace {
 constexpr std::size_t k_compress_threshold = 512;
 // A request body at least this large gives its memory back to the system once answered.
 constexpr std::size_t k_trim_after_bytes = 1 << 20;
-constexpr std::string_view k_known_routes[] = {"/v1/enroll", "/v1/status", "/v1/push",  "/v1/pull",
-                                               "/v1/verify", "/v1/health", "/v1/rotate"};
-
-// What the access log needs to know about the request this worker thread is serving. cpp-httplib
-// runs routing, the handler and the logger of one request on the same thread.
-struct RequestLog {
-    std::chrono::steady_clock::time_point start;
-    bool started = false;
-    std::string device;         // short form
-    std::int64_t bytes_in = -1; // as sent on the wire
-    std::string code;           // error.code of a refusal
-    bool body_read = false;     // the whole request body was consumed
-};
-thread_local RequestLog t_request;
 
 std::int64_t system_clock_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -58,46 +48,13 @@ std::int64_t system_clock_ms() {
         .count();
 }
 
-std::optional<std::int64_t> parse_count(std::string_view text) {
-    if (text.empty() || text.size() > 18) {
-        return std::nullopt;
-    }
-    std::int64_t value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') {
-            return std::nullopt;
-        }
-        value = value * 10 + (c - '0');
-    }
-    return value;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-bool printable_ascii(std::string_view s) {
-    for (char c : s) {
-        if (c < 0x20 || c > 0x7e) {
-            return false;
-        }
-    }
-    return true;
-}
-
 std::string_view route_of(const std::string& path) {
-    for (std::string_view route : k_known_routes) {
+    for (std::string_view route : routes::sync_routes) {
         if (path == route) {
             return route;
         }
     }
-    for (std::string_view route : k_export_routes) {
+    for (std::string_view route : routes::export_routes) {
         if (path == route) {
             return route;
         }
@@ -129,159 +86,6 @@ std::string_view code_for_status(int status) {
         return status >= 500 ? codes::internal : codes::malformed;
     }
 }
-
-// The device's report about itself. A header that does not parse is ignored: a bad report must
-// not stop a sync.
-SyncReport report_from(const httplib::Request& req) {
-    SyncReport report;
-    if (req.has_header(std::string(k_header_app_version).c_str())) {
-        std::string v(trim(req.get_header_value(std::string(k_header_app_version).c_str())));
-        if (!v.empty() && v.size() <= 100 && printable_ascii(v)) {
-            report.app_version = v;
-        }
-    }
-    if (req.has_header(std::string(k_header_queue_depth).c_str())) {
-        report.queue_depth =
-            parse_count(trim(req.get_header_value(std::string(k_header_queue_depth).c_str())));
-    }
-    if (req.has_header(std::string(k_header_oldest_unsynced).c_str())) {
-        std::string v(trim(req.get_header_value(std::string(k_header_oldest_unsynced).c_str())));
-        bool iso = v.size() <= 40 && v.find_first_not_of("0123456789-:.TZ+") == std::string::npos;
-        // An empty value says nothing (some HTTP stacks drop or blank headers): it is read as an
-        // absent header. "Nothing unsynced" is said by X-Caravan-Queue-Depth: 0 (see Store).
-        if (!v.empty() && iso) {
-            report.has_oldest_unsynced = true;
-            report.oldest_unsynced = v;
-        }
-    }
-    return report;
-}
-
-// cpp-httplib serves each connection on one worker for as long as it is kept alive, so a fixed
-// pool of N workers serves at most N devices at once, and device N+1 waits for a whole session
-// of another to end (measured: 100 devices on 64 workers, p99 7 s against 1.4 s for 50). This
-// queue keeps `base` workers and starts another whenever a connection arrives and none is idle,
-// up to `cap`; the extra ones end after a minute without work. Store connections are not tied
-// to workers (StorePool hands one out per request), so an idle kept-alive connection holds a
-// thread and nothing else.
-class ElasticPool final : public httplib::TaskQueue {
-  public:
-    ElasticPool(std::size_t base, std::size_t cap) : m_base(base), m_cap(std::max(base, cap)) {
-        std::lock_guard lock(m_mutex);
-        for (std::size_t i = 0; i < m_base; ++i) {
-            start_worker();
-        }
-    }
-    ~ElasticPool() override { shutdown(); }
-    ElasticPool(const ElasticPool&) = delete;
-    ElasticPool& operator=(const ElasticPool&) = delete;
-
-    struct Counts {
-        std::size_t live = 0;   // worker threads
-        std::size_t busy = 0;   // serving a connection
-        std::size_t max = 0;    // the cap
-        std::size_t queued = 0; // accepted connections waiting for a worker
-    };
-    Counts counts() {
-        std::lock_guard lock(m_mutex);
-        return Counts{m_live, m_live - m_idle, m_cap, m_jobs.size()};
-    }
-
-    void enqueue(std::function<void()> fn) override {
-        {
-            std::lock_guard lock(m_mutex);
-            m_jobs.push_back(std::move(fn));
-            if (m_idle < m_jobs.size() && m_live < m_cap) {
-                start_worker();
-            }
-        }
-        m_ready.notify_one();
-    }
-
-    void shutdown() override {
-        {
-            std::lock_guard lock(m_mutex);
-            if (m_stopping) {
-                return;
-            }
-            m_stopping = true;
-        }
-        m_ready.notify_all();
-        std::map<std::size_t, std::thread> threads;
-        {
-            std::unique_lock lock(m_mutex);
-            m_drained.wait(lock, [&] { return m_live == 0; });
-            threads.swap(m_threads);
-        }
-        for (auto& [id, t] : threads) {
-            t.join();
-        }
-    }
-
-  private:
-    // Under m_mutex. Joins the workers that ended (they hold no lock any more) first.
-    void start_worker() {
-        for (std::size_t id : m_finished) {
-            m_threads.at(id).join();
-            m_threads.erase(id);
-        }
-        m_finished.clear();
-        const std::size_t id = m_next_id++;
-        try {
-            m_threads.emplace(id, std::thread([this, id] { work(id); }));
-        } catch (const std::system_error&) {
-            // Out of threads: the job waits for a busy worker, as with a fixed pool. Only the
-            // first `base` workers, started with the server, let the failure escape.
-            if (m_live < m_base) {
-                throw;
-            }
-            return;
-        }
-        ++m_live;
-    }
-
-    void work(std::size_t id) {
-        std::unique_lock lock(m_mutex);
-        for (;;) {
-            ++m_idle;
-            bool woke = m_ready.wait_for(lock, std::chrono::seconds(60),
-                                         [&] { return m_stopping || !m_jobs.empty(); });
-            --m_idle;
-            if (m_stopping && m_jobs.empty()) {
-                break;
-            }
-            if (!woke) {
-                if (m_live > m_base) {
-                    break; // an extra worker with nothing to do for a minute
-                }
-                continue;
-            }
-            std::function<void()> job = std::move(m_jobs.front());
-            m_jobs.pop_front();
-            lock.unlock();
-            job();
-            lock.lock();
-        }
-        --m_live;
-        if (!m_stopping) {
-            m_finished.push_back(id);
-        }
-        m_drained.notify_all();
-    }
-
-    const std::size_t m_base;
-    const std::size_t m_cap;
-    std::mutex m_mutex;
-    std::condition_variable m_ready;
-    std::condition_variable m_drained;
-    std::deque<std::function<void()>> m_jobs;
-    std::map<std::size_t, std::thread> m_threads;
-    std::vector<std::size_t> m_finished; // ended, not joined yet
-    std::size_t m_next_id = 0;
-    std::size_t m_live = 0;
-    std::size_t m_idle = 0;
-    bool m_stopping = false;
-};
 
 // Connection slots: the default, and the workers for a given number of slots. The extra
 // workers answer the connections beyond the slots at once (ConnectionGuard refuses them)
@@ -349,10 +153,10 @@ struct Server::Impl {
     }
 
     void send_error(const httplib::Request& req, httplib::Response& res, const ApiError& error) {
-        t_request.code = error.code;
+        current_request().code = error.code;
         if (!error.log_detail.empty()) {
             log("error route=" + std::string(route_of(req.path)) +
-                " device=" + (t_request.device.empty() ? "-" : t_request.device) +
+                " device=" + (current_request().device.empty() ? "-" : current_request().device) +
                 " code=" + error.code + " detail=" + error.log_detail);
         }
         if (auto ra = error.extra.find("retry_after");
@@ -382,152 +186,107 @@ struct Server::Impl {
         } else {
             send_error(req, res, result.error());
         }
-        if (with_body && !t_request.body_read) {
+        if (with_body && !current_request().body_read) {
             res.set_header("Connection", "close");
         }
         // glibc keeps the heap a large body grew (and raises its mmap threshold after the first
         // one), so without this the peak of a few large requests stays with the process.
-        if (t_request.bytes_in >= static_cast<std::int64_t>(k_trim_after_bytes)) {
+        if (current_request().bytes_in >= static_cast<std::int64_t>(k_trim_after_bytes)) {
             ::malloc_trim(0);
         }
     }
 
-    // ---- request parts ------------------------------------------------------------------------
+    // ---- the handler wrapper -------------------------------------------------------------------
 
-    static ApiResult<void> check_protocol(const httplib::Request& req) {
-        const std::string name(k_header_protocol);
-        if (!req.has_header(name.c_str())) {
-            return {}; // clients MUST send it; a missing one is read as version 1
-        }
-        auto version = parse_count(trim(req.get_header_value(name.c_str())));
-        if (!version) {
-            return refuse(codes::malformed, name + " must be an integer");
-        }
-        if (*version != k_protocol_version) {
-            return refuse(codes::upgrade_required,
-                          "this server speaks protocol " + std::to_string(k_protocol_version),
-                          {{"protocol", k_protocol_version}});
-        }
-        return {};
-    }
+    // What an authenticated route's handler works with.
+    class Caller {
+      public:
+        Caller(const httplib::Request& request, const DeviceRecord& device, const json& body,
+               StorePool& pool, std::optional<StorePool::Lease> lease)
+            : req(request), device(device), body(body), m_pool(pool), m_lease(std::move(lease)) {}
 
-    static ApiResult<DeviceRecord> authenticate(const httplib::Request& req, Store& store,
-                                                bool allow_rotated = false) {
-        std::string header(trim(req.get_header_value("Authorization")));
-        constexpr std::string_view scheme = "bearer ";
-        if (header.size() <= scheme.size() ||
-            !std::equal(scheme.begin(), scheme.end(), header.begin(), [](char a, char b) {
-                return a == std::tolower(static_cast<unsigned char>(b));
-            })) {
-            return refuse(codes::unauthenticated, "missing \"Authorization: Bearer\" token");
-        }
-        auto device =
-            store.authenticate(trim(std::string_view(header).substr(scheme.size())), allow_rotated);
-        if (device) {
-            t_request.device = client::short_id(device->device_id);
-        }
-        return device;
-    }
+        const httplib::Request& req;
+        const DeviceRecord& device; // as authenticated
+        const json& body;           // POST: the request's JSON object; GET: null
 
-    static ApiResult<std::string> read_body(const httplib::Request& req,
-                                            const httplib::ContentReader& reader) {
-        const std::string header(trim(req.get_header_value("Content-Encoding")));
-        auto encoding = encoding_from_header(header);
-        if (!encoding) {
-            return refuse(codes::malformed,
-                          "unsupported Content-Encoding (use zstd, gzip or none)");
-        }
-        std::optional<std::int64_t> wire;
-        if (req.has_header("Content-Length")) {
-            wire = parse_count(trim(req.get_header_value("Content-Length")));
-            t_request.bytes_in = wire.value_or(-1);
-        }
-        // Refused from the announced length, before a byte of the body is read.
-        if (wire && *wire > static_cast<std::int64_t>(Limits::max_body_bytes)) {
-            return refuse(codes::too_large, "a body may not exceed " +
-                                                std::to_string(Limits::max_body_bytes) + " bytes");
-        }
-        if (*encoding != Encoding::identity && wire &&
-            *wire > static_cast<std::int64_t>(Limits::max_compressed_bytes)) {
-            return refuse(codes::too_large, "a compressed body may not exceed " +
-                                                std::to_string(Limits::max_compressed_bytes) +
-                                                " bytes");
-        }
-        // cpp-httplib inflates "gzip" while reading (so the cap below bounds the decoded size);
-        // zstd and "x-gzip" arrive as sent and are decoded here.
-        const bool decode_here = *encoding == Encoding::zstd || header == "x-gzip";
-        const std::size_t cap = decode_here ? Limits::max_compressed_bytes : Limits::max_body_bytes;
-        std::string body;
-        if (wire) {
-            // One allocation of the announced size (within the cap), not a doubling series.
-            body.reserve(static_cast<std::size_t>(std::min<std::int64_t>(*wire, cap)));
-        }
-        bool over = false;
-        bool read = reader([&](const char* data, std::size_t n) {
-            if (body.size() + n > cap) {
-                over = true;
-                return false;
+        // A Store for the rest of the request: the one the device was authenticated with (GET),
+        // or one taken from the pool on first use (POST, whose body arrived without holding one).
+        Store& store() {
+            if (!m_lease) {
+                m_lease.emplace(m_pool.acquire());
             }
-            body.append(data, n);
-            return true;
+            return **m_lease;
+        }
+
+      private:
+        StorePool& m_pool;
+        std::optional<StorePool::Lease> m_lease;
+    };
+    using Handler = ApiResult<json> (Impl::*)(Caller&);
+
+    enum class Access { current, rotated }; // rotated: a replaced device's token too
+
+    // Registers `path` behind the preamble every authenticated route shares: the protocol
+    // header, a Store from the pool, the bearer token (DeviceRegistry::authenticate; a
+    // replaced device's only with Access::rotated). A POST route's body is read after that
+    // Store went back to the pool (a body may take minutes to arrive over a rural link) and
+    // handed over parsed (read_json_body); a GET route keeps the Store. The handler's answer
+    // or refusal becomes the response (run).
+    void authenticated(std::string_view method, std::string_view route, Handler handler,
+                       Access access = Access::current) {
+        const std::string path(route);
+        const bool allow_rotated = access == Access::rotated;
+        if (method == "POST") {
+            http.Post(path, [this, handler, allow_rotated](const httplib::Request& req,
+                                                           httplib::Response& res,
+                                                           const httplib::ContentReader& reader) {
+                run(
+                    req, res,
+                    [&]() -> ApiResult<json> {
+                        if (auto ok = check_protocol(req); !ok) {
+                            return tl::unexpected(ok.error());
+                        }
+                        std::optional<DeviceRecord> device;
+                        {
+                            auto store = pool.acquire();
+                            auto known = authenticate(req, store->registry(), allow_rotated);
+                            if (!known) {
+                                return tl::unexpected(known.error());
+                            }
+                            device = std::move(*known);
+                        }
+                        auto body = read_json_body(req, reader);
+                        if (!body) {
+                            return tl::unexpected(body.error());
+                        }
+                        Caller caller(req, *device, *body, pool, std::nullopt);
+                        return (this->*handler)(caller);
+                    },
+                    true);
+            });
+            return;
+        }
+        http.Get(path, [this, handler, allow_rotated](const httplib::Request& req,
+                                                      httplib::Response& res) {
+            run(req, res, [&]() -> ApiResult<json> {
+                if (auto ok = check_protocol(req); !ok) {
+                    return tl::unexpected(ok.error());
+                }
+                auto store = pool.acquire();
+                auto device = authenticate(req, store->registry(), allow_rotated);
+                if (!device) {
+                    return tl::unexpected(device.error());
+                }
+                const json none;
+                Caller caller(req, *device, none, pool, std::move(store));
+                return (this->*handler)(caller);
+            });
         });
-        if (t_request.bytes_in < 0) {
-            t_request.bytes_in = static_cast<std::int64_t>(body.size());
-        }
-        if (over) {
-            return refuse(codes::too_large, "the body exceeds " + std::to_string(cap) + " bytes" +
-                                                (decode_here ? "" : " once decoded"));
-        }
-        if (!read && ConnectionGuard::last_failure() == StreamFailure::deadline) {
-            return refuse(codes::timeout, "the request was not received in time");
-        }
-        if (!read) {
-            return refuse(codes::malformed, "the body could not be read or decoded");
-        }
-        t_request.body_read = true;
-        if (decode_here) {
-            auto plain = decompress(body, *encoding, Limits::max_body_bytes);
-            if (!plain) {
-                bool large = plain.error().message.find("too large") != std::string::npos;
-                return refuse(large ? codes::too_large : codes::malformed, plain.error().message);
-            }
-            body = std::move(*plain);
-        }
-        return body;
-    }
-
-    // The request body, decompressed and parsed: a JSON object within the protocol's limits.
-    static ApiResult<json> read_json_body(const httplib::Request& req,
-                                          const httplib::ContentReader& reader) {
-        auto body = read_body(req, reader);
-        if (!body) {
-            return tl::unexpected(body.error());
-        }
-        auto parsed = parse_json_limited(*body);
-        if (!parsed) {
-            return refuse(codes::malformed, parsed.error().message);
-        }
-        if (!parsed->is_object()) {
-            return refuse(codes::malformed, "the body must be a JSON object");
-        }
-        return std::move(*parsed);
-    }
-
-    static ApiResult<std::optional<std::int64_t>> query_count(const httplib::Request& req,
-                                                              const char* name) {
-        if (!req.has_param(name)) {
-            return std::optional<std::int64_t>();
-        }
-        auto value = parse_count(req.get_param_value(name));
-        if (!value) {
-            return refuse(codes::malformed,
-                          "\"" + std::string(name) + "\" must be a non-negative integer");
-        }
-        return value;
     }
 
     // ---- endpoints ----------------------------------------------------------------------------
 
+    // POST /v1/enroll: the one route without a token.
     ApiResult<json> enroll(const httplib::Request& req, const httplib::ContentReader& reader) {
         if (auto ok = check_protocol(req); !ok) {
             return tl::unexpected(ok.error());
@@ -543,23 +302,19 @@ struct Server::Impl {
         if (!j) {
             return tl::unexpected(j.error());
         }
-        auto code = j->find("code");
-        auto device_id = j->find("device_id");
-        if (code == j->end() || !code->is_string() || device_id == j->end() ||
-            !device_id->is_string()) {
-            return refuse(codes::malformed, "\"code\" and \"device_id\" must be strings");
+        auto request = enroll_request_from_json(*j);
+        if (!request) {
+            return refuse(codes::malformed, request.error().message);
         }
         SyncReport report = report_from(req);
-        if (auto v = j->find("app_version"); v != j->end() && v->is_string()) {
-            const auto& text = v->get_ref<const std::string&>();
-            if (!text.empty() && text.size() <= 100 && printable_ascii(text)) {
-                report.app_version = text;
-            }
+        if (const auto& text = request->app_version;
+            text && !text->empty() && text->size() <= 100 && printable_ascii(*text)) {
+            report.app_version = *text;
         }
         auto store = pool.acquire();
         ApiResult<Enrollment> enrolled = [&] {
             std::lock_guard lock(write_mutex);
-            return store->enroll(code->get<std::string>(), device_id->get<std::string>(), report);
+            return store->registry().enroll(request->code, request->device_id, report);
         }();
         if (!enrolled) {
             if (enrolled.error().code == codes::invalid_code) {
@@ -567,129 +322,78 @@ struct Server::Impl {
             }
             return tl::unexpected(enrolled.error());
         }
-        t_request.device = client::short_id(enrolled->device.device_id);
-        auto epoch = store->epoch();
+        current_request().device = client::short_id(enrolled->device.device_id);
+        auto epoch = store->feed().epoch();
         if (!epoch) {
             return tl::unexpected(api_error_from(epoch.error()));
         }
-        return json{{"device_id", enrolled->device.device_id},
-                    {"token", enrolled->token},
-                    {"role", to_string(enrolled->device.role)},
-                    {"regions", enrolled->device.regions},
-                    {"epoch", *epoch},
-                    {"server_time", iso_utc(now())}};
+        return to_json(EnrollResponse{enrolled->device.device_id, enrolled->token,
+                                      std::string(to_string(enrolled->device.role)),
+                                      enrolled->device.regions, *epoch, iso_utc(now())});
     }
 
     // POST /v1/rotate (docs/protocol.md 6.9): the token's device continues under a new id.
-    ApiResult<json> rotate(const httplib::Request& req, const httplib::ContentReader& reader) {
-        if (auto ok = check_protocol(req); !ok) {
-            return tl::unexpected(ok.error());
+    ApiResult<json> rotate(Caller& c) {
+        auto request = rotate_request_from_json(c.body);
+        if (!request) {
+            return refuse(codes::malformed, request.error().message);
         }
-        std::optional<DeviceRecord> device;
-        {
-            auto store = pool.acquire();
-            auto known = authenticate(req, *store, true);
-            if (!known) {
-                return tl::unexpected(known.error());
-            }
-            device = std::move(*known);
-        }
-        // No Store is held while the body arrives (a slow client would keep it from the others).
-        auto j = read_json_body(req, reader);
-        if (!j) {
-            return tl::unexpected(j.error());
-        }
-        auto old_id = j->find("device_id");
-        auto new_id = j->find("new_device_id");
-        if (old_id == j->end() || !old_id->is_string() || new_id == j->end() ||
-            !new_id->is_string()) {
-            return refuse(codes::malformed, "\"device_id\" and \"new_device_id\" must be strings");
-        }
-        if (old_id->get_ref<const std::string&>() != device->device_id) {
+        if (request->device_id != c.device.device_id) {
             return refuse(codes::forbidden, "\"device_id\" is not the id of this device's token");
         }
-        auto store = pool.acquire();
+        Store& store = c.store();
         ApiResult<Enrollment> rotated = [&] {
             std::lock_guard lock(write_mutex);
-            return store->rotate(*device, new_id->get<std::string>(), report_from(req));
+            return store.registry().rotate(c.device, request->new_device_id, report_from(c.req));
         }();
         if (!rotated) {
             return tl::unexpected(rotated.error());
         }
-        auto epoch = store->epoch();
+        auto epoch = store.feed().epoch();
         if (!epoch) {
             return tl::unexpected(api_error_from(epoch.error()));
         }
-        return json{{"device_id", rotated->device.device_id},
-                    {"predecessor", device->device_id},
-                    {"token", rotated->token},
-                    {"role", to_string(rotated->device.role)},
-                    {"regions", rotated->device.regions},
-                    {"epoch", *epoch},
-                    {"server_time", iso_utc(now())}};
+        return to_json(RotateResponse{rotated->device.device_id, c.device.device_id, rotated->token,
+                                      std::string(to_string(rotated->device.role)),
+                                      rotated->device.regions, *epoch, iso_utc(now())});
     }
 
-    ApiResult<json> status(const httplib::Request& req) {
-        if (auto ok = check_protocol(req); !ok) {
-            return tl::unexpected(ok.error());
-        }
-        auto store = pool.acquire();
-        auto device = authenticate(req, *store);
-        if (!device) {
-            return tl::unexpected(device.error());
-        }
-        auto st = store->status(*device);
+    // GET /v1/status
+    ApiResult<json> status(Caller& c) {
+        auto st = c.store().feed().status(c.device);
         if (!st) {
             return tl::unexpected(st.error());
         }
-        auto epoch = store->epoch();
+        auto epoch = c.store().feed().epoch();
         if (!epoch) {
             return tl::unexpected(api_error_from(epoch.error()));
         }
-        return json{{"epoch", *epoch},
-                    {"protocol", k_protocol_version},
-                    {"server_time", iso_utc(now())},
-                    {"device",
-                     {{"device_id", device->device_id},
-                      {"role", to_string(device->role)},
-                      {"regions", device->regions}}},
-                    {"acked_seq", st->acked_seq},
-                    {"head", st->head}};
+        return to_json(StatusResponse{
+            *epoch,
+            k_protocol_version,
+            iso_utc(now()),
+            {c.device.device_id, std::string(to_string(c.device.role)), c.device.regions},
+            st->acked_seq,
+            st->head});
     }
 
-    ApiResult<json> push(const httplib::Request& req, const httplib::ContentReader& reader) {
-        if (auto ok = check_protocol(req); !ok) {
-            return tl::unexpected(ok.error());
-        }
-        std::optional<DeviceRecord> device;
-        {
-            auto store = pool.acquire();
-            auto known = authenticate(req, *store);
-            if (!known) {
-                return tl::unexpected(known.error());
-            }
-            device = std::move(*known);
-        }
-        // A body may take minutes to arrive over a rural link: no Store is held meanwhile.
-        auto j = read_json_body(req, reader);
-        if (!j) {
-            return tl::unexpected(j.error());
-        }
-        if (auto events = j->find("events"); events != j->end() && events->is_array() &&
-                                             events->size() > Limits::max_events_per_push) {
+    // POST /v1/push
+    ApiResult<json> push(Caller& c) {
+        if (auto events = c.body.find("events"); events != c.body.end() && events->is_array() &&
+                                                 events->size() > Limits::max_events_per_push) {
             return refuse(codes::too_large, "more than " +
                                                 std::to_string(Limits::max_events_per_push) +
                                                 " events in one push");
         }
-        auto request = push_request_from_json(*j);
+        auto request = push_request_from_json(c.body);
         if (!request) {
             return refuse(codes::malformed, request.error().message);
         }
-        SyncReport report = report_from(req);
-        auto store = pool.acquire();
+        SyncReport report = report_from(c.req);
+        Store& store = c.store();
         ApiResult<PushResponse> response = [&] {
             std::lock_guard lock(write_mutex);
-            return store->push(*device, *request, report);
+            return store.feed().push(c.device, *request, report);
         }();
         if (!response) {
             return tl::unexpected(response.error());
@@ -697,61 +401,40 @@ struct Server::Impl {
         return to_json(*response);
     }
 
-    ApiResult<json> pull(const httplib::Request& req) {
-        if (auto ok = check_protocol(req); !ok) {
-            return tl::unexpected(ok.error());
+    // GET /v1/pull
+    ApiResult<json> pull(Caller& c) {
+        auto query = pull_query_from(c.req.params);
+        if (!query) {
+            return refuse(codes::malformed, query.error().message);
         }
-        auto store = pool.acquire();
-        auto device = authenticate(req, *store);
-        if (!device) {
-            return tl::unexpected(device.error());
-        }
-        auto after = query_count(req, "after");
-        auto limit = query_count(req, "limit");
-        auto own_upto = query_count(req, "own_upto");
-        if (!after || !limit || !own_upto) {
-            return tl::unexpected(!after   ? after.error()
-                                  : !limit ? limit.error()
-                                           : own_upto.error());
-        }
-        if (*limit && **limit == 0) {
-            return refuse(codes::malformed, "\"limit\" must be at least 1");
-        }
-        std::string epoch = req.has_param("epoch") ? req.get_param_value("epoch") : "";
-        auto response = store->pull(*device, after->value_or(0), limit->value_or(0), epoch,
-                                    own_upto->value_or(0));
+        auto response = c.store().feed().pull(c.device, query->after, query->limit, query->epoch,
+                                              query->own_upto);
         if (!response) {
             return tl::unexpected(response.error());
         }
         {
             std::lock_guard lock(write_mutex);
-            if (auto ok = store->record_pull(*device, report_from(req)); !ok) {
+            if (auto ok = c.store().registry().record_pull(c.device, report_from(c.req)); !ok) {
                 // The report is bookkeeping: the pull itself succeeded.
-                log("error route=/v1/pull device=" + t_request.device +
+                log("error route=" + std::string(routes::pull) +
+                    " device=" + current_request().device +
                     " code=report detail=" + std::string(to_string(ok.error().code)));
             }
         }
         return to_json(*response);
     }
 
-    ApiResult<json> verify(const httplib::Request& req) {
-        if (auto ok = check_protocol(req); !ok) {
-            return tl::unexpected(ok.error());
+    // GET /v1/verify
+    ApiResult<json> verify(Caller& c) {
+        auto query = verify_query_from(c.req.params);
+        if (!query) {
+            return refuse(codes::malformed, query.error().message);
         }
-        auto store = pool.acquire();
-        auto device = authenticate(req, *store);
-        if (!device) {
-            return tl::unexpected(device.error());
-        }
-        auto upto = query_count(req, "upto");
-        if (!upto) {
-            return tl::unexpected(upto.error());
-        }
-        auto result = store->verify(*device, *upto);
+        auto result = c.store().feed().verify(c.device, query->upto);
         if (!result) {
             return tl::unexpected(result.error());
         }
-        return json{{"upto", result->upto}, {"count", result->count}, {"digest", result->digest}};
+        return to_json(VerifyResponse{result->upto, result->count, result->digest});
     }
 
     // GET /v1/health (docs/protocol.md 6.7): 200 while requests can be served, 503 with the same
@@ -791,7 +474,7 @@ struct Server::Impl {
               {"timed_out", c.timed_out},
               {"headers_refused", c.headers_refused}}}};
         if (!exhausted.empty()) {
-            t_request.code = codes::unavailable;
+            current_request().code = codes::unavailable;
             json error = error_body(codes::unavailable, "the server is saturated");
             body["error"] = error["error"];
             body["retry_after"] = 1;
@@ -824,9 +507,9 @@ struct Server::Impl {
         };
 
         http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-            t_request = RequestLog{};
-            t_request.start = std::chrono::steady_clock::now();
-            t_request.started = true;
+            current_request() = RequestLog{};
+            current_request().start = std::chrono::steady_clock::now();
+            current_request().started = true;
             return httplib::Server::HandlerResponse::Unhandled;
         });
         http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -868,7 +551,7 @@ struct Server::Impl {
             });
         http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
             if (options.access_log) {
-                std::int64_t bytes_in = t_request.bytes_in;
+                std::int64_t bytes_in = current_request().bytes_in;
                 if (bytes_in < 0) {
                     bytes_in = req.has_header("Content-Length")
                                    ? parse_count(req.get_header_value("Content-Length"))
@@ -876,9 +559,9 @@ struct Server::Impl {
                                    : static_cast<std::int64_t>(req.body.size());
                 }
                 double ms = 0;
-                if (t_request.started) {
+                if (current_request().started) {
                     ms = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - t_request.start)
+                             std::chrono::steady_clock::now() - current_request().start)
                              .count();
                 }
                 char timing[32];
@@ -888,56 +571,36 @@ struct Server::Impl {
                     (printable_ascii(req.method) && req.method.size() <= 10 ? req.method
                                                                             : std::string("?")) +
                     " route=" + std::string(route_of(req.path)) +
-                    " status=" + std::to_string(res.status) +
-                    " device=" + (t_request.device.empty() ? "-" : t_request.device) +
+                    " status=" + std::to_string(res.status) + " device=" +
+                    (current_request().device.empty() ? "-" : current_request().device) +
                     " in=" + std::to_string(bytes_in) + " out=" + std::to_string(res.body.size()) +
                     " ms=" + timing;
-                if (!t_request.code.empty()) {
-                    line += " code=" + t_request.code;
+                if (!current_request().code.empty()) {
+                    line += " code=" + current_request().code;
                 }
                 log(line);
             }
-            t_request = RequestLog{};
+            current_request() = RequestLog{};
         });
 
-        http.Post("/v1/enroll", [this](const httplib::Request& req, httplib::Response& res,
-                                       const httplib::ContentReader& reader) {
-            run(
-                req, res, [&] { return enroll(req, reader); }, true);
-        });
-        http.Post("/v1/push", [this](const httplib::Request& req, httplib::Response& res,
-                                     const httplib::ContentReader& reader) {
-            run(
-                req, res, [&] { return push(req, reader); }, true);
-        });
-        http.Post("/v1/rotate", [this](const httplib::Request& req, httplib::Response& res,
-                                       const httplib::ContentReader& reader) {
-            run(
-                req, res, [&] { return rotate(req, reader); }, true);
-        });
-        http.Get("/v1/status", [this](const httplib::Request& req, httplib::Response& res) {
-            run(req, res, [&] { return status(req); });
-        });
-        http.Get("/v1/pull", [this](const httplib::Request& req, httplib::Response& res) {
-            run(req, res, [&] { return pull(req); });
-        });
-        http.Get("/v1/verify", [this](const httplib::Request& req, httplib::Response& res) {
-            run(req, res, [&] { return verify(req); });
-        });
-        http.Get("/v1/health",
+        http.Post(std::string(routes::enroll),
+                  [this](const httplib::Request& req, httplib::Response& res,
+                         const httplib::ContentReader& reader) {
+                      run(
+                          req, res, [&] { return enroll(req, reader); }, true);
+                  });
+        authenticated("POST", routes::push, &Impl::push);
+        authenticated("POST", routes::rotate, &Impl::rotate, Access::rotated);
+        authenticated("GET", routes::status, &Impl::status);
+        authenticated("GET", routes::pull, &Impl::pull);
+        authenticated("GET", routes::verify, &Impl::verify);
+        http.Get(std::string(routes::health),
                  [this](const httplib::Request& req, httplib::Response& res) { health(req, res); });
         add_export_routes(
-            http, ExportRouteHooks{
-                      &pool,
-                      [](const httplib::Request& req, Store& store) -> ApiResult<DeviceRecord> {
-                          if (auto ok = check_protocol(req); !ok) {
-                              return tl::unexpected(ok.error());
-                          }
-                          return authenticate(req, store);
-                      },
-                      [this](const httplib::Request& req, httplib::Response& res,
-                             const ApiError& error) { send_error(req, res, error); },
-                      [this](std::string_view line) { log(line); }});
+            http, ExportRouteHooks{&pool,
+                                   [this](const httplib::Request& req, httplib::Response& res,
+                                          const ApiError& error) { send_error(req, res, error); },
+                                   [this](std::string_view line) { log(line); }});
     }
 };
 
