@@ -9,6 +9,7 @@
 
 #include "caravan/client/engine.hpp"
 #include "caravan/ui/server.hpp"
+#include "../client/jpeg_exif.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 #include "ui_test_support.hpp"
@@ -382,4 +383,65 @@ TEST_CASE("ui: exports download the same bytes as the CLI's, and leave no scratc
             FAIL_CHECK("left behind: " << e.path().filename());
         }
     }
+}
+
+TEST_CASE("ui: photos chosen together are recorded with their EXIF, copied by hash, duplicates flagged") {
+    App app;
+    app.set_up_with_visit();
+    test::ExifSpec second;
+    second.comment = "another image";
+    second.gps = false;
+    const std::string one = test::make_jpeg({});
+    const std::string two = test::make_jpeg(second);
+    httplib::Client http("127.0.0.1", app.server->port());
+    const httplib::Headers headers{{"Cookie", app.browser->cookie()},
+                                   {"Origin", "http://127.0.0.1:" + std::to_string(app.server->port())}};
+    httplib::MultipartFormDataItems items{{"csrf", app.browser->csrf(), "", ""},
+                                          {"caption", "Кеңес беру", "", ""},
+                                          {"consent", "1", "", ""},
+                                          {"files", one, "IMG_0001.jpg", "image/jpeg"},
+                                          {"files", two, "../../IMG_0002.jpg", "image/jpeg"},
+                                          {"files", one, "IMG_0001 copy.jpg", "image/jpeg"}};
+    auto res = http.Post("/photos", headers, items);
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    CHECK(res->body.find("Recorded: 3 photos, 1 of them already recorded before.") != std::string::npos);
+    CHECK(res->body.find("already recorded: not counted again") != std::string::npos);
+    CHECK(res->body.find("taken 2024-05-14T10:31") != std::string::npos);
+    CHECK(res->body.find("GPS 43.25847, 76.95000") != std::string::npos);
+    client::EngineOptions options;
+    options.create = false;
+    auto engine = client::Engine::open(app.db, options);
+    REQUIRE(engine);
+    CHECK(engine->status()->photos == 2);
+    // The copies are the device's own, by hash; the upload's names never became paths.
+    std::size_t copies = 0;
+    for (const auto& e : std::filesystem::directory_iterator(engine->photo_folder())) {
+        CHECK(e.path().filename().string().size() == 64 + 4);
+        ++copies;
+    }
+    CHECK(copies == 2);
+    CHECK_FALSE(std::filesystem::exists(app.db.parent_path() / "IMG_0002.jpg"));
+    const auto incoming = app.db.parent_path() / ".caravan-ui-incoming";
+    CHECK((!std::filesystem::exists(incoming) || std::filesystem::is_empty(incoming)));
+    // The thumbnail answers for a recorded photo only.
+    std::string sha;
+    for (const auto& e : std::filesystem::directory_iterator(engine->photo_folder())) {
+        sha = e.path().stem().string();
+    }
+    auto thumb = app.browser->get("/photo/thumb?sha=" + sha);
+    REQUIRE(thumb);
+    CHECK(thumb->status == 200);
+    CHECK(thumb->get_header_value("Content-Type") == "image/jpeg");
+    thumb = app.browser->get("/photo/thumb?sha=" + std::string(64, 'a'));
+    REQUIRE(thumb);
+    CHECK(thumb->status == 404);
+    thumb = app.browser->get("/photo/thumb?sha=..%2F..%2Fcaravan.db");
+    REQUIRE(thumb);
+    CHECK(thumb->status == 404);
+    // None chosen: said, nothing recorded.
+    httplib::MultipartFormDataItems empty{{"csrf", app.browser->csrf(), "", ""}};
+    res = http.Post("/photos", headers, empty);
+    REQUIRE(res);
+    CHECK(res->status == 400);
 }

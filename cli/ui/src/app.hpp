@@ -28,6 +28,11 @@ namespace caravan::ui {
 // (topics) kept in order.
 struct Form {
     std::multimap<std::string, std::string> fields;
+    // The files of a multipart form, in the order sent.
+    struct Upload {
+        std::string field, filename, content;
+    };
+    std::vector<Upload> uploads;
     [[nodiscard]] std::string get(const std::string& name) const;
     [[nodiscard]] bool has(const std::string& name) const;
     [[nodiscard]] std::vector<std::string> all(const std::string& name) const;
@@ -142,5 +147,6 @@ void add_attendance_routes(Routes& routes);    // pages_attendance.cpp: the hall
 void add_export_routes(Routes& routes);        // pages_exports.cpp: journals and reports
 void add_sync_routes(Routes& routes);          // pages_sync.cpp: sync, enrollment
 void add_conflict_routes(Routes& routes);      // pages_conflicts.cpp: conflicts, readable
+void add_photo_routes(Routes& routes);         // pages_photos.cpp: photos of the visit
 
 } // namespace caravan::ui

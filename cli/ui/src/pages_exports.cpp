@@ -144,11 +144,12 @@ Answer post_indicators(const Page& page) {
     if (!format) {
         return exports_page(page, error_text(page, format.error()));
     }
-    const std::string plan_text = page.form.get("plan");
-    if (plan_text.empty()) {
+    const auto upload = std::find_if(page.form.uploads.begin(), page.form.uploads.end(),
+                                     [](const Form::Upload& u) { return u.field == "plan"; });
+    if (upload == page.form.uploads.end() || upload->content.empty()) {
         return exports_page(page, tr(page, msg::plan_needed));
     }
-    auto plan = ex::parse_plan(plan_text, page.form.get("plan.filename"));
+    auto plan = ex::parse_plan(upload->content, upload->filename);
     if (!plan) {
         return exports_page(page, error_text(page, plan.error()));
     }

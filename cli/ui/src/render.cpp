@@ -205,6 +205,7 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
     context.emplace("nav_exports", tr(page, msg::nav_exports));
     context.emplace("nav_sync", tr(page, msg::nav_sync));
     context.emplace("nav_conflicts", tr(page, msg::nav_conflicts));
+    context.emplace("nav_photos", tr(page, msg::nav_photos));
     context.emplace("new_consultation", tr(page, msg::consult_title));
     context.emplace("language_label", tr(page, msg::language_label));
     mstch::array langs;

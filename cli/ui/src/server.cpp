@@ -50,9 +50,10 @@ Form form_of(const httplib::Request& req) {
         form.fields.emplace(k, v);
     }
     for (const auto& [k, part] : req.files) {
-        form.fields.emplace(k, part.content);
-        if (!part.filename.empty()) {
-            form.fields.emplace(k + ".filename", part.filename);
+        if (part.filename.empty()) {
+            form.fields.emplace(k, part.content);
+        } else {
+            form.uploads.push_back({k, part.filename, part.content});
         }
     }
     return form;
@@ -93,6 +94,7 @@ struct UiServer::Impl {
         add_export_routes(r);
         add_sync_routes(r);
         add_conflict_routes(r);
+        add_photo_routes(r);
         return r;
     }();
     int port = 0;
