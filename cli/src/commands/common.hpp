@@ -7,21 +7,11 @@
 
 namespace caravan::cli {
 
-// Opens the engine or returns its error from the enclosing action.
+// Opens the engine or returns its error from the enclosing action (CARAVAN_TRY, from
+// caravan/storage/result.hpp, unwraps any other Result).
 #define CARAVAN_TRY_ENGINE(var, ctx)                                                            \
-    auto var##_result = (ctx).engine();                                                          \
-    if (!var##_result) {                                                                         \
-        return tl::unexpected(var##_result.error());                                             \
-    }                                                                                            \
-    client::Engine& var = **var##_result
-
-// Unwraps a Result into `var` or returns its error.
-#define CARAVAN_TRY(var, expr)                                                                   \
-    auto var##_result = (expr);                                                                  \
-    if (!var##_result) {                                                                         \
-        return tl::unexpected(var##_result.error());                                             \
-    }                                                                                            \
-    auto& var = *var##_result
+    CARAVAN_TRY(var##_engine, (ctx).engine());                                                   \
+    client::Engine& var = *var##_engine
 
 void print_visit_line(Context& ctx, const client::Visit& v);
 void print_consultation(Context& ctx, const client::Consultation& c);

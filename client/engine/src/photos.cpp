@@ -199,19 +199,12 @@ Result<std::vector<PhotoAdded>> Engine::add_photos(const PhotoInput& input) {
             if (a.duplicate) {
                 continue;
             }
-            auto stmt = database().cached(
-                "SELECT count(*) FROM photos WHERE id = ? AND _created IS NOT NULL AND NOT "
-                "coalesce(deleted, 0)");
-            if (!stmt) {
-                return tl::unexpected(stmt.error());
-            }
-            (*stmt)->bind(1, a.photo.id);
-            auto row = (*stmt)->step();
-            if (!row) {
-                return tl::unexpected(row.error());
-            }
-            a.duplicate = (*stmt)->column_int(0) > 0;
-            (*stmt)->reset();
+            CARAVAN_TRY(count, database()
+                                   .query("SELECT count(*) FROM photos WHERE id = ? AND _created IS"
+                                          " NOT NULL AND NOT coalesce(deleted, 0)",
+                                          a.photo.id)
+                                   .one<std::int64_t>());
+            a.duplicate = count.value_or(0) > 0;
             if (a.duplicate) {
                 continue;
             }

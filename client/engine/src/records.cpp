@@ -132,28 +132,14 @@ Result<std::vector<T>> collect(storage::Database& db, const std::string& sql, Re
     // Cached: these SQL texts are a fixed set, and preparing one costs more than running it
     // (a consultation added at a visit runs several). Each use runs to the end and is reset, so
     // no statement stays active between calls.
-    auto cached = db.cached(sql);
-    if (!cached) {
-        return tl::unexpected(cached.error());
-    }
-    Statement& stmt = **cached;
+    CARAVAN_TRY(stmt, db.cached(sql));
     int i = 1;
     for (const std::string& p : params) {
-        stmt.bind(i++, p);
+        stmt->bind(i++, p);
     }
     std::vector<T> out;
-    for (;;) {
-        auto row = stmt.step();
-        if (!row) {
-            stmt.reset();
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            stmt.reset();
-            return out;
-        }
-        out.push_back(read(stmt));
-    }
+    CARAVAN_TRY_VOID(stmt->each([&](const Statement& row) { out.push_back(read(row)); }));
+    return out;
 }
 
 Result<std::int64_t> scalar(storage::Database& db, const std::string& sql,
@@ -188,18 +174,11 @@ Result<std::string> Engine::resolve_id(std::string_view table, std::string_view 
     if (is_uuid(r)) {
         // A whole id (the usual case for programs and bulk imports): one indexed lookup instead
         // of the fragment scan below, which would return the same single row.
-        auto exact = m_db.cached("SELECT id FROM " + std::string(table) + " WHERE id = ? AND " +
-                                 k_visible);
-        if (!exact) {
-            return tl::unexpected(exact.error());
-        }
-        (*exact)->bind(1, r);
-        auto row = (*exact)->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        (*exact)->reset();
-        if (*row) {
+        CARAVAN_TRY(found, m_db.query("SELECT id FROM " + std::string(table) +
+                                          " WHERE id = ? AND " + k_visible,
+                                      r)
+                               .one<std::string>());
+        if (found) {
             return r;
         }
     }
@@ -676,18 +655,9 @@ Result<Consultation> Engine::find_consultation(std::string_view ref) {
 }
 
 Result<bool> Engine::has_consultation(std::string_view id) {
-    auto stmt = m_db.cached("SELECT 1 FROM consultations WHERE id = ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind(1, id);
-    auto row = (*stmt)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    bool found = *row;
-    (*stmt)->reset();
-    return found;
+    CARAVAN_TRY(found,
+                m_db.query("SELECT 1 FROM consultations WHERE id = ?", id).one<std::int64_t>());
+    return found.has_value();
 }
 
 Result<Consultation> Engine::add_consultation(const ConsultationInput& input) {
@@ -982,15 +952,7 @@ Result<void> Engine::list_consultations(const ConsultationFilter& filter,
     for (const std::string& p : params) {
         stmt->bind(i++, p);
     }
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row || !visitor(read_consultation(*stmt))) {
-            return {};
-        }
-    }
+    return stmt->each([&](const Statement& row) { return visitor(read_consultation(row)); });
 }
 
 Result<std::vector<HistoryEntry>> Engine::consultation_history(std::string_view ref) {

@@ -282,19 +282,10 @@ Result<void> each_row(storage::Database& db, const Scope& scope,
     }
     stmt->bind(1, *regions).bind(2, scope.from).bind(3, scope.to);
     Row row;
-    for (;;) {
-        auto more = stmt->step();
-        if (!more) {
-            return tl::unexpected(more.error());
-        }
-        if (!*more) {
-            return {};
-        }
-        read_row(*stmt, row);
-        if (auto ok = visit(row); !ok) {
-            return ok;
-        }
-    }
+    return stmt->each([&](const storage::Statement& s) {
+        read_row(s, row);
+        return visit(row);
+    });
 }
 
 Result<void> stream_ok(const std::ostream& out) {

@@ -177,19 +177,6 @@ Result<Statement> scoped(storage::Database& db, std::string_view sql, const Scop
     return stmt;
 }
 
-template <class Visit> Result<void> each(Statement& stmt, Visit visit) {
-    for (;;) {
-        auto row = stmt.step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            return {};
-        }
-        visit(stmt);
-    }
-}
-
 // A table with a row for every known value (enumeration order, "unrecorded" last), then the
 // unknown codes met in the data, in code order.
 class Tally {
@@ -300,7 +287,7 @@ Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requeste
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
-    auto ok = each(*stmt, [&](const Statement& s) {
+    auto ok = stmt->each([&](const Statement& s) {
         std::int64_t n = s.column_int(4);
         gender.add(s.column_text(0), n);
         age.add(s.column_text(1), n);
@@ -317,7 +304,7 @@ Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requeste
     if (!visits) {
         return tl::unexpected(visits.error());
     }
-    ok = each(*visits, [&](const Statement& s) {
+    ok = visits->each([&](const Statement& s) {
         ++b.visits;
         if (s.column_int(7) == 0 && s.column_int(12) > 0) {
             ++b.visits_counted_by_consultations;
@@ -355,7 +342,7 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
-    auto ok = each(*stmt, [&](const Statement& s) {
+    auto ok = stmt->each([&](const Statement& s) {
         Warning at;
         at.visit_id = s.column_text(0);
         at.date = s.column_text(1);
@@ -424,7 +411,7 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
     if (!names) {
         return tl::unexpected(names.error());
     }
-    ok = each(*names, [&](const Statement& s) {
+    ok = names->each([&](const Statement& s) {
         std::string name = fold_case(normalize_space(s.column_text(0)));
         if (!name.empty()) {
             lawyers.insert(name);
@@ -438,7 +425,7 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
     if (!orphans) {
         return tl::unexpected(orphans.error());
     }
-    ok = each(*orphans, [&](const Statement& s) {
+    ok = orphans->each([&](const Statement& s) {
         if (std::int64_t n = s.column_int(1); n > 0) {
             Warning w;
             w.kind = WarningKind::unknown_visit;
@@ -455,7 +442,7 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
     if (!unplaced) {
         return tl::unexpected(unplaced.error());
     }
-    ok = each(*unplaced, [&](const Statement& s) {
+    ok = unplaced->each([&](const Statement& s) {
         if (std::int64_t n = s.column_int(0); n > 0) {
             Warning w;
             w.kind = WarningKind::unknown_village;

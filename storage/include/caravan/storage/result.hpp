@@ -99,3 +99,24 @@ template <class... Args>
 [[nodiscard]] std::string_view to_string(ErrorCode code) noexcept;
 
 } // namespace caravan
+
+// Propagation, for functions that return a Result themselves (of any value type):
+//
+//     CARAVAN_TRY(device, engine.require_device()); // `device` is a reference to the value
+//     CARAVAN_TRY_VOID(log.append(event));          // a Result<void>
+//
+// On failure the enclosing function returns the error unchanged. CARAVAN_TRY declares
+// `var` and a hidden `var##_result` in the current scope.
+#define CARAVAN_TRY(var, expr)                                                                   \
+    auto var##_result = (expr);                                                                  \
+    if (!var##_result) {                                                                         \
+        return tl::unexpected(std::move(var##_result).error());                                  \
+    }                                                                                            \
+    auto& var = *var##_result
+
+#define CARAVAN_TRY_VOID(expr)                                                                   \
+    do {                                                                                         \
+        if (auto caravan_try_result_ = (expr); !caravan_try_result_) {                           \
+            return tl::unexpected(std::move(caravan_try_result_).error());                       \
+        }                                                                                        \
+    } while (false)
