@@ -10,6 +10,7 @@
 #include "caravan/client/ids.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/new_record.hpp"
+#include "caravan/client/projection.hpp"
 #include "caravan/client/text.hpp"
 #include "settings_keys.hpp"
 
@@ -110,14 +111,7 @@ Consultation read_consultation(const Statement& s) {
     c.region = s.column_text(4);
     c.lawyer = s.column_text(5);
     c.person = Person{s.column_text(6), s.column_text(7), s.column_text(8), s.column_int(9) != 0};
-    json topics = json::parse(s.column_text(10), nullptr, false);
-    if (topics.is_array()) {
-        for (const json& t : topics) {
-            if (t.is_string()) {
-                c.topics.push_back(t.get<std::string>());
-            }
-        }
-    }
+    decode_text_list(s.column_text(10), c.topics);
     c.outcome = s.column_text(11);
     c.question = s.column_text(12);
     c.advice = s.column_text(13);

@@ -11,6 +11,7 @@
 #include "caravan/client/export/xlsx.hpp"
 #include "caravan/client/journal.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/projection.hpp"
 
 namespace caravan::client::exports {
 
@@ -218,38 +219,6 @@ constexpr std::string_view k_select =
     " AND (?3 IS NULL OR v.date <= ?3)"
     " ORDER BY coalesce(g.region, ''), coalesce(v.date, ''), c.id";
 
-// Topics are stored as a JSON array of enumeration codes. Codes hold no quotes or escapes, so
-// the common case is split by hand (a full JSON parse per row dominated the export's time);
-// anything else goes through the JSON parser.
-void parse_topics(const std::string& text, std::vector<std::string>& out) {
-    out.clear();
-    if (text.find('\\') == std::string::npos && text.size() >= 2 && text.front() == '[' &&
-        text.back() == ']') {
-        size_t pos = 1;
-        for (;;) {
-            size_t open = text.find('"', pos);
-            if (open == std::string::npos) {
-                return;
-            }
-            size_t close = text.find('"', open + 1);
-            if (close == std::string::npos) {
-                break; // malformed: let the parser decide
-            }
-            out.emplace_back(text, open + 1, close - open - 1);
-            pos = close + 1;
-        }
-        out.clear();
-    }
-    nlohmann::json topics = nlohmann::json::parse(text, nullptr, false);
-    if (topics.is_array()) {
-        for (const auto& t : topics) {
-            if (t.is_string()) {
-                out.push_back(t.get<std::string>());
-            }
-        }
-    }
-}
-
 void read_row(const storage::Statement& s, Row& r) {
     r.id = s.column_text(0);
     r.date = s.column_text(1);
@@ -261,7 +230,7 @@ void read_row(const storage::Statement& s, Row& r) {
     r.age = s.column_text(7);
     r.category = s.column_text(8);
     r.vulnerable = s.column_int(9) != 0;
-    parse_topics(s.column_text(10), r.topics);
+    decode_text_list(s.column_text(10), r.topics);
     r.question = s.column_text(11);
     r.advice = s.column_text(12);
     r.outcome = s.column_text(13);
