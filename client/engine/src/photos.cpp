@@ -16,6 +16,7 @@
 #include "caravan/client/ids.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/new_record.hpp"
+#include "caravan/client/projection.hpp"
 
 namespace caravan::client {
 
@@ -200,8 +201,8 @@ Result<std::vector<PhotoAdded>> Engine::add_photos(const PhotoInput& input) {
                 continue;
             }
             CARAVAN_TRY(count, database()
-                                   .query("SELECT count(*) FROM photos WHERE id = ? AND _created IS"
-                                          " NOT NULL AND NOT coalesce(deleted, 0)",
+                                   .query("SELECT count(*) FROM photos WHERE id = ? AND "
+                                          CARAVAN_VISIBLE_SQL(""),
                                           a.photo.id)
                                    .one<std::int64_t>());
             a.duplicate = count.value_or(0) > 0;

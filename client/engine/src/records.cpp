@@ -76,12 +76,12 @@ NewRecord visit_fields(const Visit& visit) {
     return fields;
 }
 
-const char* k_visible = "_created IS NOT NULL AND NOT coalesce(deleted, 0)";
+const char* k_visible = CARAVAN_VISIBLE_SQL("");
 
 std::string visit_select(std::string_view where) {
     return "SELECT v.id, v.village_id, coalesce(g.name, ''), coalesce(g.region, ''), v.date,"
            " v.lawyer, coalesce(v.closed, 0) FROM visits v LEFT JOIN villages g ON g.id ="
-           " v.village_id WHERE v._created IS NOT NULL AND NOT coalesce(v.deleted, 0) " +
+           " v.village_id WHERE " CARAVAN_VISIBLE_SQL("v.") " " +
            std::string(where);
 }
 
@@ -98,7 +98,7 @@ const std::string& consultation_select() {
         " coalesce(c.advice, ''), coalesce(c.follow_up, 0), c.lang"
         " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"
         " LEFT JOIN villages g ON g.id = v.village_id"
-        " WHERE c._created IS NOT NULL AND NOT coalesce(c.deleted, 0) ";
+        " WHERE " CARAVAN_VISIBLE_SQL("c.") " ";
     return sql;
 }
 

@@ -214,7 +214,7 @@ constexpr std::string_view k_select =
     " coalesce(c.follow_up, 0), c.lang"
     " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"
     " LEFT JOIN villages g ON g.id = v.village_id"
-    " WHERE c._created IS NOT NULL AND NOT coalesce(c.deleted, 0)"
+    " WHERE " CARAVAN_VISIBLE_SQL("c.")
     " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1))) AND (?2 IS NULL OR v.date >= ?2)"
     " AND (?3 IS NULL OR v.date <= ?3)"
     " ORDER BY coalesce(g.region, ''), coalesce(v.date, ''), c.id";
