@@ -14,6 +14,7 @@
 #include "caravan/client/domain.hpp"
 #include "caravan/client/engine.hpp"
 #include "caravan/client/ids.hpp"
+#include "caravan/client/iso_time.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/new_record.hpp"
 #include "caravan/client/projection.hpp"
@@ -53,9 +54,8 @@ std::optional<std::string> exif_time(const std::string& s) {
         mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
         return std::nullopt;
     }
-    char out[96];
-    std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d, h, mi, se);
-    return out;
+    return iso_8601(CivilTime{.year = y, .month = mo, .day = d, .hour = h, .minute = mi,
+                              .second = se});
 }
 
 std::optional<double> exif_coordinate(ExifData* data, ExifTag value_tag, ExifTag ref_tag) {
@@ -81,12 +81,7 @@ std::optional<double> exif_coordinate(ExifData* data, ExifTag value_tag, ExifTag
 }
 
 std::string mtime_iso(const struct stat& st) {
-    std::time_t t = st.st_mtime;
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char out[96];
-    std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
-    return out;
+    return iso_8601(local_time(st.st_mtime));
 }
 
 Result<FileFacts> read_file_facts(const std::filesystem::path& path) {
