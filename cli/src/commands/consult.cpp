@@ -140,11 +140,14 @@ void setup_list(CLI::App* group, Registry& registry) {
     list->callback([&registry, f] {
         registry.set([f](Context& ctx) -> Result<void> {
             CARAVAN_TRY_ENGINE(engine, ctx);
-            // Streamed: rows are printed as they are read, never collected.
+            // The table is streamed: rows are printed as they are read, never collected. The
+            // --json array is built first and printed whole, so that a listing that fails
+            // part-way prints only the error document: stdout is always exactly one document.
             bool first = true;
             std::optional<StreamTable> table;
+            std::string array;
             if (ctx.json) {
-                ctx.out << "[";
+                array = "[";
             } else {
                 size_t village_width = 0;
                 CARAVAN_TRY(villages, engine.list_villages());
@@ -167,7 +170,8 @@ void setup_list(CLI::App* group, Registry& registry) {
             }
             auto ok = engine.list_consultations(*f, [&](const client::Consultation& c) {
                 if (ctx.json) {
-                    ctx.out << (first ? "\n" : ",\n") << client::to_json(c).dump();
+                    array += first ? "\n" : ",\n";
+                    array += client::to_json(c).dump();
                 } else {
                     table->row({client::short_id(c.id), shown(c.date), shown(c.village),
                                 label(ctx, client::enums::gender, c.person.gender),
@@ -180,16 +184,13 @@ void setup_list(CLI::App* group, Registry& registry) {
                 return static_cast<bool>(ctx.out);
             });
             if (!ok) {
-                if (ctx.json && !first) {
-                    ctx.out << "\n]\n"; // keep stdout one document; the error goes to stderr
-                }
                 return ok;
             }
             if (table) {
                 table->finish();
             }
             if (ctx.json) {
-                ctx.out << (first ? "]\n" : "\n]\n");
+                ctx.out << array << (first ? "]\n" : "\n]\n");
             }
             return {};
         });
