@@ -72,18 +72,18 @@ Result<bool> EventLog::append(Event& event, ClockCheck check) {
         // The device's events on either side in sequence order must have a lower and a higher
         // clock: a device's clock rises with its sequence numbers.
         bool out_of_order = false;
-        auto read = m_db->query(
-                            "SELECT (SELECT hlc FROM events WHERE device_id = ?1 AND seq < ?2"
-                            " ORDER BY seq DESC LIMIT 1),"
-                            " (SELECT hlc FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY"
-                            " seq LIMIT 1)",
-                            event.device_id, event.seq)
-                        .first([&](const Statement& row) {
-                            const auto previous = row.get<std::optional<std::int64_t>>(0);
-                            const auto next = row.get<std::optional<std::int64_t>>(1);
-                            out_of_order = (previous && *previous >= event.hlc) ||
-                                           (next && *next <= event.hlc);
-                        });
+        auto read =
+            m_db->query("SELECT (SELECT hlc FROM events WHERE device_id = ?1 AND seq < ?2"
+                        " ORDER BY seq DESC LIMIT 1),"
+                        " (SELECT hlc FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY"
+                        " seq LIMIT 1)",
+                        event.device_id, event.seq)
+                .first([&](const Statement& row) {
+                    const auto previous = row.get<std::optional<std::int64_t>>(0);
+                    const auto next = row.get<std::optional<std::int64_t>>(1);
+                    out_of_order =
+                        (previous && *previous >= event.hlc) || (next && *next <= event.hlc);
+                });
         if (!read) {
             return tl::unexpected(read.error());
         }
@@ -125,10 +125,11 @@ Result<std::int64_t> EventLog::last_seq(std::string_view device_id) {
 }
 
 Result<std::int64_t> EventLog::server_seq_known_upto(std::string_view device_id) {
-    CARAVAN_TRY(first_unknown,
-                m_db->query("SELECT min(seq) FROM events WHERE device_id = ? AND server_seq IS NULL",
-                            device_id)
-                    .one<std::int64_t>());
+    CARAVAN_TRY(
+        first_unknown,
+        m_db->query("SELECT min(seq) FROM events WHERE device_id = ? AND server_seq IS NULL",
+                    device_id)
+            .one<std::int64_t>());
     if (first_unknown) {
         return *first_unknown - 1;
     }
@@ -138,8 +139,9 @@ Result<std::int64_t> EventLog::server_seq_known_upto(std::string_view device_id)
 Result<std::optional<Event>> EventLog::find(std::string_view device_id, std::int64_t seq) {
     static const std::string sql = select_events("WHERE device_id = ? AND seq = ?");
     std::optional<Event> found;
-    CARAVAN_TRY_VOID(
-        m_db->query(sql, device_id, seq).first([&](const Statement& row) { found = read_event(row); }));
+    CARAVAN_TRY_VOID(m_db->query(sql, device_id, seq).first([&](const Statement& row) {
+        found = read_event(row);
+    }));
     return found;
 }
 
@@ -155,8 +157,8 @@ Result<std::vector<Event>> EventLog::for_entity(std::string_view entity_id) {
 Result<std::int64_t> EventLog::scan(std::int64_t after, std::int64_t limit,
                                     const std::function<bool(const Event&)>& visitor) {
     // A private statement: the visitor may itself use the cached ones.
-    CARAVAN_TRY(stmt,
-                m_db->prepare(select_events("WHERE log_position > ? ORDER BY log_position LIMIT ?")));
+    CARAVAN_TRY(
+        stmt, m_db->prepare(select_events("WHERE log_position > ? ORDER BY log_position LIMIT ?")));
     stmt.bind_all(after, limit);
     std::int64_t visited = 0;
     CARAVAN_TRY_VOID(stmt.each([&](const Statement& row) {

@@ -54,8 +54,14 @@ std::optional<std::string> exif_time(const std::string& s) {
         mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
         return std::nullopt;
     }
-    return iso_8601(CivilTime{.year = y, .month = mo, .day = d, .hour = h, .minute = mi,
-                              .second = se});
+    CivilTime time;
+    time.year = y;
+    time.month = mo;
+    time.day = d;
+    time.hour = h;
+    time.minute = mi;
+    time.second = se;
+    return iso_8601(time);
 }
 
 std::optional<double> exif_coordinate(ExifData* data, ExifTag value_tag, ExifTag ref_tag) {
@@ -195,11 +201,12 @@ Result<std::vector<PhotoAdded>> Engine::add_photos(const PhotoInput& input) {
             if (a.duplicate) {
                 continue;
             }
-            CARAVAN_TRY(count, database()
-                                   .query("SELECT count(*) FROM photos WHERE id = ? AND "
-                                          CARAVAN_VISIBLE_SQL(""),
-                                          a.photo.id)
-                                   .one<std::int64_t>());
+            CARAVAN_TRY(
+                count,
+                database()
+                    .query("SELECT count(*) FROM photos WHERE id = ? AND " CARAVAN_VISIBLE_SQL(""),
+                           a.photo.id)
+                    .one<std::int64_t>());
             a.duplicate = count.value_or(0) > 0;
             if (a.duplicate) {
                 continue;

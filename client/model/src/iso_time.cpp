@@ -7,8 +7,8 @@ namespace caravan::client {
 
 std::string iso_8601(const CivilTime& t) {
     char buf[128];
-    int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", t.year, t.month,
-                          t.day, t.hour, t.minute, t.second);
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", t.year, t.month, t.day,
+                          t.hour, t.minute, t.second);
     std::string out(buf, static_cast<std::size_t>(n));
     if (t.millis) {
         std::snprintf(buf, sizeof buf, ".%03d", *t.millis);

@@ -17,7 +17,7 @@
 // query adds. `prefix` is the table alias with its dot ("c.") or "" for an unaliased table; a
 // string literal, so the condition joins the query's literal at compile time:
 //     "SELECT id FROM visits v WHERE " CARAVAN_VISIBLE_SQL("v.") " ORDER BY v.date"
-#define CARAVAN_VISIBLE_SQL(prefix)                                                              \
+#define CARAVAN_VISIBLE_SQL(prefix)                                                                \
     prefix "_created IS NOT NULL AND NOT coalesce(" prefix "deleted, 0)"
 
 namespace caravan::client {
