@@ -16,10 +16,7 @@ using test::run_cli_ok;
 namespace {
 
 void record_two_consultations(const std::filesystem::path& db) {
-    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."});
-    run_cli_ok(Mode::in_process, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
-    run_cli_ok(Mode::in_process, db,
-               {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    test::init_device_at_visit(db);
     for (const char* question : {"first", "second"}) {
         run_cli_ok(Mode::in_process, db,
                    {"consult", "add", "--gender", "female", "--age", "33-45", "--category",

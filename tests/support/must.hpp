@@ -36,3 +36,9 @@ inline void ok(Result<void> result) {
 }
 
 } // namespace caravan
+
+namespace caravan::test {
+// For suites that name them as test::ok / test::must.
+using caravan::must;
+using caravan::ok;
+} // namespace caravan::test
