@@ -27,6 +27,7 @@
 namespace caravan::test::e2e {
 
 namespace fs = std::filesystem;
+using caravan::ok; // tests/support/must.hpp; suites write e2e::ok
 using nlohmann::json;
 
 inline const std::string k_region = "Жамбыл обл.";
