@@ -12,6 +12,7 @@
 #include "caravan/client/journal.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/projection.hpp"
+#include "texts.hpp"
 
 namespace caravan::client::exports {
 
@@ -358,13 +359,11 @@ constexpr Width k_widths[] = {
 };
 
 std::string_view unknown_region_name(Lang lang) {
-    return lang == Lang::kk   ? "облысы белгісіз"
-           : lang == Lang::ru ? "регион не известен"
-                              : "region unknown";
+    return texts::term_region_unknown.text(message_lang(lang));
 }
 
 std::string_view journal_name(Lang lang) {
-    return lang == Lang::en ? "journal" : "журнал";
+    return texts::term_journal.text(message_lang(lang));
 }
 
 Result<JournalSummary> write_xlsx(storage::Database& db, const JournalRequest& request,
