@@ -102,6 +102,11 @@ std::string joined_labels(const std::vector<std::string>& codes, Lang lang) {
     return out;
 }
 
+// A boolean cell: the catalog's yes or no (terms.inc).
+std::string yes_no(bool value, Lang lang) {
+    return std::string((value ? texts::term_yes : texts::term_no).text(message_lang(lang)));
+}
+
 // The cell text of a column for people (CSV, XLSX): labels in `lang`.
 std::string cell_text(const Row& r, Column column, Lang lang) {
     switch (column) {
@@ -124,7 +129,7 @@ std::string cell_text(const Row& r, Column column, Lang lang) {
     case Column::category:
         return std::string(enums::category.label(r.category, lang));
     case Column::vulnerable:
-        return std::string(r.vulnerable ? yes_word(lang) : no_word(lang));
+        return yes_no(r.vulnerable, lang);
     case Column::topics:
         return joined_labels(r.topics, lang);
     case Column::question:
@@ -134,7 +139,7 @@ std::string cell_text(const Row& r, Column column, Lang lang) {
     case Column::outcome:
         return std::string(enums::outcome.label(r.outcome, lang));
     case Column::follow_up:
-        return std::string(r.follow_up ? yes_word(lang) : no_word(lang));
+        return yes_no(r.follow_up, lang);
     case Column::lang:
         return r.lang ? std::string(enums::language.label(*r.lang, lang)) : "";
     case Column::no:

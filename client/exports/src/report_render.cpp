@@ -66,10 +66,10 @@ std::string region_text(const Scope& scope, Lang lang) {
 std::string value_label(const std::string& table, const std::string& code, Lang lang) {
     if (table == "vulnerable") {
         if (code == "yes") {
-            return std::string(yes_word(lang));
+            return term(texts::term_yes, lang);
         }
         if (code == "no") {
-            return std::string(no_word(lang));
+            return term(texts::term_no, lang);
         }
         return std::string(enums::gender.label(k_unrecorded, lang));
     }
