@@ -37,16 +37,10 @@ struct JournalOptions {
     std::optional<std::string> from, to, format, output;
 };
 
-std::string summary_line(client::Lang lang, std::int64_t rows, const std::string& file) {
-    switch (lang) {
-    case client::Lang::kk:
-        return std::to_string(rows) + " кеңес " + file + " файлына жазылды";
-    case client::Lang::ru:
-        return "записано консультаций: " + std::to_string(rows) + " в " + file;
-    case client::Lang::en:
-        break;
-    }
-    return "wrote " + std::to_string(rows) + " consultations to " + file;
+// A catalog sentence in `lang` with its placeholders filled.
+std::string sentence(client::Lang lang, const Message& text, const std::vector<MessageArg>& args) {
+    const Language in = client::message_lang(lang);
+    return render(text.text(in), args, in);
 }
 
 Result<void> run_journal(ExportIo& io, const OpenDatabase& open, const JournalOptions& o) {
@@ -86,7 +80,7 @@ Result<void> run_journal(ExportIo& io, const OpenDatabase& open, const JournalOp
                         {"rows", summary->rows},
                         {"sheets", summary->sheets}});
     } else {
-        io.out << summary_line(io.lang, summary->rows, output->string()) << "\n";
+        io.out << sentence(io.lang, msg::journal_wrote, {summary->rows, output->string()}) << "\n";
     }
     return {};
 }
@@ -96,33 +90,6 @@ Result<void> run_journal(ExportIo& io, const OpenDatabase& open, const JournalOp
 struct ReportOptions {
     std::optional<std::string> plan, region, from, to, format, output;
 };
-
-std::string wrote_line(client::Lang lang, std::string_view what, const std::string& file) {
-    switch (lang) {
-    case client::Lang::kk:
-        return file + " файлына жазылды (" + std::string(what) + ")";
-    case client::Lang::ru:
-        return "записано в " + file + " (" + std::string(what) + ")";
-    case client::Lang::en:
-        break;
-    }
-    return "wrote " + std::string(what) + " to " + file;
-}
-
-std::string csv_warning_note(client::Lang lang, std::size_t n) {
-    switch (lang) {
-    case client::Lang::kk:
-        return "деректер сапасы туралы " + std::to_string(n) +
-               " ескерту CSV-ке кірмеді; --format text, json немесе xlsx қараңыз";
-    case client::Lang::ru:
-        return "предупреждения о качестве данных (" + std::to_string(n) +
-               ") не входят в CSV; см. --format text, json или xlsx";
-    case client::Lang::en:
-        break;
-    }
-    return std::to_string(n) +
-           " data-quality warnings are not in the CSV; see --format text, json or xlsx";
-}
 
 Result<ex::Format> report_format(const ExportIo& io, const ReportOptions& o) {
     return ex::choose_format(o.format, output_path(o.output),
@@ -138,7 +105,7 @@ void print_written(ExportIo& io, std::string_view what, ex::Format format, const
         }
         print_json(io, j);
     } else {
-        io.out << wrote_line(io.lang, what, file) << "\n";
+        io.out << sentence(io.lang, msg::report_wrote, {std::string(what), file}) << "\n";
     }
 }
 
@@ -168,7 +135,8 @@ Result<void> run_indicators(ExportIo& io, const OpenDatabase& open, const Report
         return ok;
     }
     if (*format == ex::Format::csv && !report->warnings.empty()) {
-        io.err << io.program << ": " << csv_warning_note(io.lang, report->warnings.size()) << "\n";
+        io.err << io.program << ": "
+               << sentence(io.lang, msg::report_csv_warnings, {report->warnings.size()}) << "\n";
     }
     return {};
 }

@@ -1,7 +1,7 @@
 #include "output.hpp"
 
-#include <map>
 
+#include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 
 namespace caravan::cli {
@@ -18,93 +18,13 @@ std::string shown(std::string_view text) { return client::escape_controls(text, 
 
 std::string shown_note(std::string_view text) { return client::escape_controls(text, true); }
 
-namespace {
-
-struct Phrase {
-    std::string_view kk, ru, en;
-};
-
-const std::map<std::string_view, Phrase>& phrases() {
-    static const std::map<std::string_view, Phrase> all = {
-        {"saved", {"сақталды", "сохранено", "saved"}},
-        {"unchanged",
-         {"өзгеріс жоқ: мәндер бұрынғыдай", "без изменений: значения уже такие",
-          "nothing changed: the values are already these"}},
-        {"device", {"құрылғы", "устройство", "device"}},
-        {"lawyer", {"заңгер", "юрист", "lawyer"}},
-        {"region", {"облыс", "область", "region"}},
-        {"district", {"аудан", "район", "district"}},
-        {"village", {"ауыл", "село", "village"}},
-        {"villages", {"ауылдар", "сёла", "villages"}},
-        {"visit", {"сапар", "выезд", "visit"}},
-        {"visits", {"сапарлар", "выезды", "visits"}},
-        {"open visits", {"ашық сапарлар", "открытые выезды", "open visits"}},
-        {"current visit", {"ағымдағы сапар", "текущий выезд", "current visit"}},
-        {"none", {"жоқ", "нет", "none"}},
-        {"date", {"күні", "дата", "date"}},
-        {"status", {"күйі", "статус", "status"}},
-        {"open", {"ашық", "открыт", "open"}},
-        {"closed", {"жабық", "закрыт", "closed"}},
-        {"id", {"id", "id", "id"}},
-        {"gender", {"жынысы", "пол", "gender"}},
-        {"age", {"жасы", "возраст", "age"}},
-        {"category", {"санаты", "категория", "category"}},
-        {"vulnerable", {"әлеуметтік осал", "социально уязвимый", "vulnerable"}},
-        {"topics", {"тақырыптар", "темы", "topics"}},
-        {"outcome", {"нәтиже", "результат", "outcome"}},
-        {"question", {"сұрақ", "вопрос", "question"}},
-        {"advice", {"кеңес", "рекомендация", "advice"}},
-        {"follow-up", {"қосымша жұмыс", "требует продолжения", "follow-up"}},
-        {"language", {"тілі", "язык", "language"}},
-        {"consultations", {"кеңестер", "консультации", "consultations"}},
-        {"attendance entries", {"қатысу жазбалары", "записи посещаемости", "attendance entries"}},
-        {"participants", {"қатысушылар", "участники", "participants"}},
-        {"surveys", {"сауалнамалар", "опросы", "surveys"}},
-        {"photos", {"фотосуреттер", "фотографии", "photos"}},
-        {"events", {"оқиғалар", "события", "events"}},
-        {"unsynced", {"синхрондалмаған", "не синхронизировано", "unsynced changes"}},
-        {"oldest unsynced",
-         {"ең ескі синхрондалмаған", "самое старое несинхронизированное", "oldest unsynced"}},
-        {"conflicts", {"қайшылықтар", "конфликты", "conflicts"}},
-        {"yes", {"иә", "да", "yes"}},
-        {"no", {"жоқ", "нет", "no"}},
-        {"count", {"саны", "количество", "count"}},
-        {"duplicate", {"бұрын тіркелген", "уже записано", "already recorded"}},
-        {"not initialised", {"инициализацияланбаған", "не инициализировано", "not initialised"}},
-        {"deleted", {"жойылды", "удалено", "deleted"}},
-        {"no changes", {"өзгеріс жоқ", "изменений нет", "no changes"}},
-        {"time", {"уақыты", "время", "time"}},
-        {"change", {"өзгеріс", "изменение", "change"}},
-        {"by", {"кім", "кто", "by"}},
-        {"restored", {"қалпына келтірілді", "восстановлено", "restored"}},
-        {"kept", {"қалдырылды", "оставлено", "kept"}},
-        {"overwritten", {"қайта жазылды", "перезаписано", "overwritten"}},
-        {"deleted while edited",
-         {"басқа құрылғыда өңделіп жатқанда жойылды", "удалено, пока на другом устройстве "
-                                                       "его изменяли",
-          "deleted while edited on another device"}},
-        {"the deletion", {"жою", "удаление", "the deletion"}},
-        {"the edit", {"өңдеу", "изменение", "the edit"}},
-        {"hidden with the record",
-         {"жазбамен бірге жасырылды", "скрыто вместе с записью", "is hidden with the record"}},
-        {"visible again",
-         {"қайта көрінеді: жазба кейін қалпына келтірілді",
-          "снова видно: запись с тех пор восстановлена",
-          "is visible again: the record was undeleted since"}},
-        {"to bring it back", {"қайтару үшін", "чтобы вернуть", "to bring it back"}},
-    };
-    return all;
+std::string_view phrase(Context& ctx, const Message& text) {
+    return text.text(client::message_lang(ctx.lang));
 }
 
-} // namespace
-
-std::string_view phrase(Context& ctx, std::string_view key) {
-    auto it = phrases().find(key);
-    if (it == phrases().end()) {
-        return key;
-    }
-    const Phrase& p = it->second;
-    return ctx.lang == client::Lang::kk ? p.kk : ctx.lang == client::Lang::ru ? p.ru : p.en;
+std::string say(Context& ctx, const Message& text, const std::vector<MessageArg>& args) {
+    const Language lang = client::message_lang(ctx.lang);
+    return render(text.text(lang), args, lang);
 }
 
 std::string label(Context& ctx, const client::Enumeration& e, std::string_view code) {
@@ -121,7 +41,7 @@ std::string labels(Context& ctx, const client::Enumeration& e,
 }
 
 std::string yes_no(Context& ctx, bool value) {
-    return std::string(phrase(ctx, value ? "yes" : "no"));
+    return std::string(phrase(ctx, value ? msg::word_yes : msg::word_no));
 }
 
 void print_table(std::ostream& out, const std::vector<std::string>& header,

@@ -9,13 +9,18 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "messages.hpp"
 
 namespace caravan::cli {
 
 void print_json(Context& ctx, const nlohmann::json& document);
 
-// A fixed phrase of the CLI's human output in the context's language.
-[[nodiscard]] std::string_view phrase(Context& ctx, std::string_view key);
+// A word or phrase of the CLI's human output (a `word_*` entry of messages.inc) in the
+// context's language. Every phrase is a catalog entry, so a missing one does not compile.
+[[nodiscard]] std::string_view phrase(Context& ctx, const Message& text);
+// A catalog sentence with its placeholders filled, in the context's language.
+[[nodiscard]] std::string say(Context& ctx, const Message& text,
+                              const std::vector<MessageArg>& args);
 
 // Label of an enumeration code in the context's language.
 [[nodiscard]] std::string label(Context& ctx, const client::Enumeration& e, std::string_view code);

@@ -257,29 +257,18 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
     }
 
     if (options.application_id != 0) {
-        auto tables = db.prepare("SELECT count(*) FROM sqlite_schema");
-        if (!tables) {
-            return tl::unexpected(tables.error());
-        }
-        if (auto ok = tables->step(); !ok) {
-            return tl::unexpected(ok.error());
-        }
-        bool empty = tables->column_int(0) == 0;
+        CARAVAN_TRY(tables, db.prepare("SELECT count(*) FROM sqlite_schema"));
+        CARAVAN_TRY(count, tables.one<std::int64_t>());
+        bool empty = count.value_or(0) == 0;
         if (!empty && found_id != static_cast<std::int64_t>(options.application_id)) {
             return fail(ErrorCode::corrupt, msg::foreign_database, path.string());
         }
     }
 
     if (!options.read_only && !in_memory) {
-        auto wal = db.prepare("PRAGMA journal_mode=WAL");
-        if (!wal) {
-            return tl::unexpected(wal.error());
-        }
-        auto row = wal->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (wal->column_text(0) != "wal") {
+        CARAVAN_TRY(wal, db.prepare("PRAGMA journal_mode=WAL"));
+        CARAVAN_TRY(mode, wal.one<std::string>());
+        if (mode != "wal") {
             return fail(ErrorCode::io, msg::cannot_use_wal, path.string());
         }
     }
@@ -298,20 +287,16 @@ Result<Database> Database::open(const std::filesystem::path& path, const OpenOpt
             return fail(ErrorCode::corrupt, msg::damaged, path.string(), check.error());
         }
         std::string problems;
-        for (;;) {
-            auto row = check->step();
-            if (!row) {
-                return fail(row.error().code == ErrorCode::busy ? ErrorCode::busy
-                                                                : ErrorCode::corrupt,
-                            msg::integrity_failed, path.string(), row.error());
-            }
-            if (!*row) {
-                break;
-            }
-            std::string line = check->column_text(0);
+        auto checked = check->each([&](const Statement& row) {
+            std::string line = row.column_text(0);
             if (line != "ok") {
                 problems += (problems.empty() ? "" : "; ") + line;
             }
+        });
+        if (!checked) {
+            return fail(checked.error().code == ErrorCode::busy ? ErrorCode::busy
+                                                                : ErrorCode::corrupt,
+                        msg::integrity_failed, path.string(), checked.error());
         }
         if (!problems.empty()) {
             return fail(ErrorCode::corrupt, msg::integrity_failed, path.string(), problems);
@@ -336,11 +321,11 @@ Result<std::int64_t> Database::read_application_id() {
     if (!app_id) {
         return tl::unexpected(header_error(app_id.error()));
     }
-    auto has_row = app_id->step();
-    if (!has_row) {
-        return tl::unexpected(header_error(has_row.error()));
+    auto id = app_id->one<std::int64_t>();
+    if (!id) {
+        return tl::unexpected(header_error(id.error()));
     }
-    return app_id->column_int(0);
+    return id->value_or(0);
 }
 
 Result<void> Database::exec(std::string_view sql) {
@@ -403,19 +388,12 @@ Result<std::vector<std::string>> Database::integrity_check() {
         return tl::unexpected(check.error());
     }
     std::vector<std::string> problems;
-    for (;;) {
-        auto row = check->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            break;
-        }
-        std::string line = check->column_text(0);
+    CARAVAN_TRY_VOID(check->each([&](const Statement& row) {
+        std::string line = row.column_text(0);
         if (line != "ok") {
             problems.push_back(std::move(line));
         }
-    }
+    }));
     return problems;
 }
 

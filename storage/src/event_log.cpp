@@ -71,27 +71,27 @@ Result<bool> EventLog::append(Event& event, ClockCheck check) {
     if (check == ClockCheck::neighbours) {
         // The device's events on either side in sequence order must have a lower and a higher
         // clock: a device's clock rises with its sequence numbers.
-        auto neighbours = m_db->cached(
-            "SELECT (SELECT hlc FROM events WHERE device_id = ?1 AND seq < ?2"
-            " ORDER BY seq DESC LIMIT 1),"
-            " (SELECT hlc FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1)");
-        if (!neighbours) {
-            return tl::unexpected(neighbours.error());
+        bool out_of_order = false;
+        auto read =
+            m_db->query("SELECT (SELECT hlc FROM events WHERE device_id = ?1 AND seq < ?2"
+                        " ORDER BY seq DESC LIMIT 1),"
+                        " (SELECT hlc FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY"
+                        " seq LIMIT 1)",
+                        event.device_id, event.seq)
+                .first([&](const Statement& row) {
+                    const auto previous = row.get<std::optional<std::int64_t>>(0);
+                    const auto next = row.get<std::optional<std::int64_t>>(1);
+                    out_of_order =
+                        (previous && *previous >= event.hlc) || (next && *next <= event.hlc);
+                });
+        if (!read) {
+            return tl::unexpected(read.error());
         }
-        (*neighbours)->bind_all(event.device_id, event.seq);
-        auto row = (*neighbours)->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        const bool below_previous =
-            !(*neighbours)->is_null(0) && (*neighbours)->column_int(0) >= event.hlc;
-        const bool above_next =
-            !(*neighbours)->is_null(1) && (*neighbours)->column_int(1) <= event.hlc;
-        (*neighbours)->reset();
-        if (below_previous || above_next) {
+        if (out_of_order) {
             return fail(ErrorCode::conflict, msg::event_clock_order, event.seq, event.device_id);
         }
     }
+    // The hot insert binds its text without copying it (bind_all_views).
     auto insert =
         m_db->cached("INSERT INTO events(device_id, seq, hlc, entity_type, entity_id, op, payload,"
                      " schema_version, server_seq) VALUES(?,?,?,?,?,?,?,?,?)"
@@ -102,60 +102,34 @@ Result<bool> EventLog::append(Event& event, ClockCheck check) {
     (*insert)->bind_all_views(event.device_id, event.seq, event.hlc, event.entity_type,
                               event.entity_id, event.op, event.payload, event.schema_version,
                               event.server_seq);
-    if (auto ok = (*insert)->run(); !ok) {
-        return tl::unexpected(ok.error());
-    }
+    CARAVAN_TRY_VOID((*insert)->run());
     if (m_db->changes() == 1) {
         event.log_position = m_db->last_insert_rowid();
         return true;
     }
-    auto existing = find(event.device_id, event.seq);
-    if (!existing) {
-        return tl::unexpected(existing.error());
-    }
-    if (!*existing || !(**existing == event)) {
+    CARAVAN_TRY(existing, find(event.device_id, event.seq));
+    if (!existing || !(*existing == event)) {
         return fail(ErrorCode::conflict, msg::event_differs, event.seq, event.device_id);
     }
-    if (event.server_seq && !(*existing)->server_seq) {
-        if (auto ok = set_server_seq(event.device_id, event.seq, *event.server_seq); !ok) {
-            return tl::unexpected(ok.error());
-        }
+    if (event.server_seq && !existing->server_seq) {
+        CARAVAN_TRY_VOID(set_server_seq(event.device_id, event.seq, *event.server_seq));
     }
-    event.log_position = (*existing)->log_position;
+    event.log_position = existing->log_position;
     return false;
 }
 
 Result<std::int64_t> EventLog::last_seq(std::string_view device_id) {
-    auto stmt = m_db->cached("SELECT max(seq) FROM events WHERE device_id = ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind(1, device_id);
-    auto row = (*stmt)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    std::int64_t seq = (*stmt)->is_null(0) ? 0 : (*stmt)->column_int(0);
-    (*stmt)->reset();
-    return seq;
+    CARAVAN_TRY(seq, m_db->query("SELECT max(seq) FROM events WHERE device_id = ?", device_id)
+                         .one<std::int64_t>());
+    return seq.value_or(0);
 }
 
 Result<std::int64_t> EventLog::server_seq_known_upto(std::string_view device_id) {
-    auto stmt =
-        m_db->cached("SELECT min(seq) FROM events WHERE device_id = ? AND server_seq IS NULL");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind(1, device_id);
-    auto row = (*stmt)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    std::optional<std::int64_t> first_unknown;
-    if (!(*stmt)->is_null(0)) {
-        first_unknown = (*stmt)->column_int(0);
-    }
-    (*stmt)->reset();
+    CARAVAN_TRY(
+        first_unknown,
+        m_db->query("SELECT min(seq) FROM events WHERE device_id = ? AND server_seq IS NULL",
+                    device_id)
+            .one<std::int64_t>());
     if (first_unknown) {
         return *first_unknown - 1;
     }
@@ -164,67 +138,33 @@ Result<std::int64_t> EventLog::server_seq_known_upto(std::string_view device_id)
 
 Result<std::optional<Event>> EventLog::find(std::string_view device_id, std::int64_t seq) {
     static const std::string sql = select_events("WHERE device_id = ? AND seq = ?");
-    auto stmt = m_db->cached(sql);
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind_all(device_id, seq);
-    auto row = (*stmt)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
     std::optional<Event> found;
-    if (*row) {
-        found = read_event(**stmt);
-    }
-    (*stmt)->reset();
+    CARAVAN_TRY_VOID(m_db->query(sql, device_id, seq).first([&](const Statement& row) {
+        found = read_event(row);
+    }));
     return found;
 }
 
 Result<std::vector<Event>> EventLog::for_entity(std::string_view entity_id) {
     static const std::string sql = select_events("WHERE entity_id = ? ORDER BY log_position");
-    auto stmt = m_db->cached(sql);
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind(1, entity_id);
     std::vector<Event> events;
-    for (;;) {
-        auto row = (*stmt)->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            break;
-        }
-        events.push_back(read_event(**stmt));
-    }
+    CARAVAN_TRY_VOID(m_db->query(sql, entity_id).each([&](const Statement& row) {
+        events.push_back(read_event(row));
+    }));
     return events;
 }
 
 Result<std::int64_t> EventLog::scan(std::int64_t after, std::int64_t limit,
                                     const std::function<bool(const Event&)>& visitor) {
     // A private statement: the visitor may itself use the cached ones.
-    auto stmt =
-        m_db->prepare(select_events("WHERE log_position > ? ORDER BY log_position LIMIT ?"));
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    stmt->bind_all(after, limit);
+    CARAVAN_TRY(
+        stmt, m_db->prepare(select_events("WHERE log_position > ? ORDER BY log_position LIMIT ?")));
+    stmt.bind_all(after, limit);
     std::int64_t visited = 0;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            break;
-        }
+    CARAVAN_TRY_VOID(stmt.each([&](const Statement& row) {
         ++visited;
-        if (!visitor(read_event(*stmt))) {
-            break;
-        }
-    }
+        return visitor(read_event(row));
+    }));
     return visited;
 }
 
@@ -232,67 +172,35 @@ Result<std::vector<Event>> EventLog::device_events(std::string_view device_id,
                                                    std::int64_t after_seq, std::int64_t limit) {
     static const std::string sql =
         select_events("WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?");
-    auto stmt = m_db->cached(sql);
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind_all(device_id, after_seq, limit);
     std::vector<Event> events;
-    for (;;) {
-        auto row = (*stmt)->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            break;
-        }
-        events.push_back(read_event(**stmt));
-    }
+    CARAVAN_TRY_VOID(m_db->query(sql, device_id, after_seq, limit).each([&](const Statement& row) {
+        events.push_back(read_event(row));
+    }));
     return events;
 }
 
 Result<std::int64_t> EventLog::count() {
-    auto stmt = m_db->cached("SELECT count(*) FROM events");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    auto row = (*stmt)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    std::int64_t n = (*stmt)->column_int(0);
-    (*stmt)->reset();
-    return n;
+    CARAVAN_TRY(n, m_db->query("SELECT count(*) FROM events").one<std::int64_t>());
+    return n.value_or(0);
 }
 
 Result<void> EventLog::set_server_seq(std::string_view device_id, std::int64_t seq,
                                       std::int64_t server_seq) {
-    auto stmt = m_db->cached(
-        "UPDATE events SET server_seq = ? WHERE device_id = ? AND seq = ? AND server_seq IS NULL");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind_all(server_seq, device_id, seq);
-    return (*stmt)->run();
+    return m_db
+        ->query("UPDATE events SET server_seq = ? WHERE device_id = ? AND seq = ? AND server_seq"
+                " IS NULL",
+                server_seq, device_id, seq)
+        .run();
 }
 
 Result<void> EventLog::clear_server_seqs() {
-    auto stmt = m_db->cached("UPDATE events SET server_seq = NULL WHERE server_seq IS NOT NULL");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    return (*stmt)->run();
+    return m_db->query("UPDATE events SET server_seq = NULL WHERE server_seq IS NOT NULL").run();
 }
 
 Result<std::int64_t> EventLog::remove_from(std::string_view device_id, std::int64_t from_seq) {
-    auto stmt = m_db->cached("DELETE FROM events WHERE device_id = ? AND seq >= ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind_all(device_id, from_seq);
-    if (auto ok = (*stmt)->run(); !ok) {
-        return tl::unexpected(ok.error());
-    }
+    CARAVAN_TRY_VOID(
+        m_db->query("DELETE FROM events WHERE device_id = ? AND seq >= ?", device_id, from_seq)
+            .run());
     return m_db->changes();
 }
 
@@ -303,40 +211,19 @@ Result<void> Settings::install(Database& db) {
 }
 
 Result<std::optional<std::string>> Settings::get(std::string_view key) {
-    auto stmt = m_db->cached("SELECT value FROM settings WHERE key = ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind(1, key);
-    auto row = (*stmt)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    std::optional<std::string> value;
-    if (*row) {
-        value = (*stmt)->column_text(0);
-    }
-    (*stmt)->reset();
-    return value;
+    return m_db->query("SELECT value FROM settings WHERE key = ?", key).one<std::string>();
 }
 
 Result<void> Settings::set(std::string_view key, std::string_view value) {
-    auto stmt = m_db->cached("INSERT INTO settings(key, value) VALUES(?, ?)"
-                             " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind_all(key, value);
-    return (*stmt)->run();
+    return m_db
+        ->query("INSERT INTO settings(key, value) VALUES(?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                key, value)
+        .run();
 }
 
 Result<void> Settings::erase(std::string_view key) {
-    auto stmt = m_db->cached("DELETE FROM settings WHERE key = ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind(1, key);
-    return (*stmt)->run();
+    return m_db->query("DELETE FROM settings WHERE key = ?", key).run();
 }
 
 } // namespace caravan::storage

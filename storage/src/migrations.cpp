@@ -20,18 +20,10 @@ Result<int> schema_version(Database& db, std::string_view component) {
     if (auto ok = ensure_table(db); !ok) {
         return tl::unexpected(ok.error());
     }
-    auto stmt = db.cached("SELECT version FROM caravan_schema WHERE component = ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind(1, component);
-    auto row = (*stmt)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    int version = *row ? static_cast<int>((*stmt)->column_int(0)) : 0;
-    (*stmt)->reset();
-    return version;
+    CARAVAN_TRY(version,
+                db.query("SELECT version FROM caravan_schema WHERE component = ?", component)
+                    .one<int>());
+    return version.value_or(0);
 }
 
 Result<void> migrate(Database& db, std::string_view component, std::span<const Migration> steps) {
@@ -77,15 +69,10 @@ Result<void> migrate(Database& db, std::string_view component, std::span<const M
             }
         }
     }
-    auto set = db.cached("INSERT INTO caravan_schema(component, version) VALUES(?, ?)"
-                         " ON CONFLICT(component) DO UPDATE SET version = excluded.version");
-    if (!set) {
-        return tl::unexpected(set.error());
-    }
-    (*set)->bind_all(component, latest);
-    if (auto ok = (*set)->run(); !ok) {
-        return ok;
-    }
+    CARAVAN_TRY_VOID(db.query("INSERT INTO caravan_schema(component, version) VALUES(?, ?)"
+                              " ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                              component, latest)
+                         .run());
     return tx ? tx->commit() : Result<void>();
 }
 

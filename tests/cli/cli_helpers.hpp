@@ -92,6 +92,15 @@ inline Outcome run_cli_ok(Mode mode, const std::filesystem::path& db,
     return r;
 }
 
+// An initialised device (lawyer Арнат, Ақтөбе обл.) with village Қызылжар and a current visit
+// there on 2024-05-14, made through the command line.
+inline void init_device_at_visit(const std::filesystem::path& db) {
+    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."});
+    run_cli_ok(Mode::in_process, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
+    run_cli_ok(Mode::in_process, db,
+               {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+}
+
 // stdout must be exactly one JSON document.
 inline nlohmann::json one_json_document(const std::string& out) {
     INFO("stdout: " << out);

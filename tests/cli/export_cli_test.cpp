@@ -11,6 +11,7 @@
 
 #include "app.hpp"
 #include "caravan/client/engine.hpp"
+#include "must.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -19,18 +20,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-template <class T> T must(Result<T> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-    return std::move(*r);
-}
-void must(Result<void> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-}
 
 // A device database with two regions; `extra` consultations make the journal large.
 void populate(const fs::path& db, int extra = 0) {

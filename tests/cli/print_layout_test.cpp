@@ -16,6 +16,7 @@
 #include "app.hpp"
 #include "caravan/client/engine.hpp"
 #include "caravan/client/xlsx_reader.hpp"
+#include "must.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -23,18 +24,6 @@ using namespace caravan;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <class T> T must(Result<T> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-    return std::move(*r);
-}
-void must(Result<void> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-}
 
 std::optional<fs::path> find_program(const std::string& name) {
     const char* path = std::getenv("PATH");

@@ -16,6 +16,7 @@
 #include "app.hpp"
 #include "caravan/client/engine.hpp"
 #include "caravan/client/xlsx_reader.hpp"
+#include "must.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -24,18 +25,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-template <class T> T must(Result<T> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-    return std::move(*r);
-}
-[[maybe_unused]] void must(Result<void> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-}
 
 struct Run {
     int code;

@@ -14,6 +14,7 @@
 
 #include "caravan/client/engine.hpp"
 #include "caravan/storage/event_log.hpp"
+#include "must.hpp"
 
 namespace caravan::test {
 
@@ -21,19 +22,6 @@ namespace caravan::test {
 inline constexpr std::int64_t k_field_day_ms = 1715680800000;
 
 // Unwraps a Result, failing the test with the error's message when it holds none.
-template <class T> T ok(Result<T> result) {
-    if (!result) {
-        FAIL("unexpected error (" << to_string(result.error().code)
-                                  << "): " << result.error().message);
-    }
-    return std::move(*result);
-}
-inline void ok(Result<void> result) {
-    if (!result) {
-        FAIL("unexpected error (" << to_string(result.error().code)
-                                  << "): " << result.error().message);
-    }
-}
 
 // The error code of a result expected to fail (fails the test when it succeeded).
 template <class T> ErrorCode error_of(const Result<T>& result) {

@@ -16,6 +16,7 @@
 #include "caravan/client/export/xlsx.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/client/text.hpp"
+#include "must.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -25,18 +26,6 @@ namespace ex = caravan::client::exports;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <class T> T must(Result<T> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-    return std::move(*r);
-}
-void must(Result<void> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-}
 
 fs::path fixture(const std::string& name) {
     return fs::path(CARAVAN_SOURCE_DIR) / "tests" / "fixtures" / "export" / name;

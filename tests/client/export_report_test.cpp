@@ -10,6 +10,7 @@
 #include "caravan/client/export/report.hpp"
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/ids.hpp"
+#include "must.hpp"
 #include "temp_dir.hpp"
 
 using namespace caravan;
@@ -19,12 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <class T> T must(Result<T> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-    return std::move(*r);
-}
 const char* k_full_targets = R"("villages": 50, "participants": 1250, "journals": 4,
     "lawyers": 5, "protected": 125, "satisfaction_percent": 75, "photos_per_visit": 10)";
 

@@ -18,6 +18,7 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/client/export/journal.hpp"
 #include "caravan/client/export/report.hpp"
+#include "must.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -28,18 +29,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-template <class T> T must(Result<T> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-    return std::move(*r);
-}
-void must(Result<void> r) {
-    if (!r) {
-        FAIL("unexpected error: " << r.error().message);
-    }
-}
 
 // Every event of a device database, in log order.
 std::vector<storage::Event> events_of(const fs::path& db) {

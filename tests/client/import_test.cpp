@@ -8,6 +8,7 @@
 
 #include "caravan/client/engine.hpp"
 #include "caravan/client/import.hpp"
+#include "must.hpp"
 #include "temp_dir.hpp"
 
 using namespace caravan;
@@ -17,13 +18,6 @@ namespace {
 
 const std::filesystem::path k_fixtures =
     std::filesystem::path(CARAVAN_SOURCE_DIR) / "tests" / "fixtures" / "import";
-
-template <class T> T must(Result<T> result) {
-    if (!result) {
-        FAIL("unexpected error: " << result.error().message);
-    }
-    return std::move(*result);
-}
 
 // A device database initialised for lawyer "Арнат".
 struct ImportDevice {

@@ -24,6 +24,7 @@
 #include "caravan/sync/agent/sync_agent.hpp"
 #include "caravan/sync/agent/transport.hpp"
 #include "caravan/sync/protocol.hpp"
+#include "must.hpp"
 #include "temp_dir.hpp"
 
 namespace caravan::test::agent {
@@ -34,20 +35,6 @@ namespace ag = caravan::sync::agent;
 // 2024-05-14T10:00:00Z
 inline constexpr std::int64_t k_day_ms = 1715680800000;
 inline const std::string k_code = "K7Q-94X-2MC";
-
-template <class T> T ok(Result<T> result) {
-    if (!result) {
-        FAIL("unexpected error (" << to_string(result.error().code)
-                                  << "): " << result.error().message);
-    }
-    return std::move(*result);
-}
-inline void ok(Result<void> result) {
-    if (!result) {
-        FAIL("unexpected error (" << to_string(result.error().code)
-                                  << "): " << result.error().message);
-    }
-}
 
 inline ag::HttpResponse json_response(int status, const json& body) {
     ag::HttpResponse r;

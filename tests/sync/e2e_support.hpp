@@ -20,23 +20,17 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/storage/database.hpp"
 #include "caravan/sync/agent/agent_state.hpp"
+#include "must.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
 namespace caravan::test::e2e {
 
 namespace fs = std::filesystem;
+using caravan::ok; // tests/support/must.hpp; suites write e2e::ok
 using nlohmann::json;
 
 inline const std::string k_region = "Жамбыл обл.";
-
-template <class T> T ok(Result<T> result) {
-    if (!result) {
-        FAIL("unexpected error (" << to_string(result.error().code)
-                                  << "): " << result.error().message);
-    }
-    return std::move(*result);
-}
 
 inline std::string describe(const ProcessResult& r) {
     return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) +

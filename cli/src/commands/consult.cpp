@@ -10,7 +10,8 @@ void print_saved(Context& ctx, const client::Consultation& c) {
     if (ctx.json) {
         print_json(ctx, client::to_json(c));
     } else {
-        ctx.out << phrase(ctx, "saved") << " " << client::short_id(c.id) << " (" << c.id << ")\n";
+        ctx.out << phrase(ctx, msg::word_saved) << " " << client::short_id(c.id) << " (" << c.id
+                << ")\n";
     }
 }
 
@@ -82,7 +83,8 @@ void setup_edit(CLI::App* group, Registry& registry) {
                 out["changed"] = changed;
                 print_json(ctx, out);
             } else if (!changed) {
-                ctx.out << phrase(ctx, "unchanged") << " " << client::short_id(c.id) << "\n";
+                ctx.out << phrase(ctx, msg::word_unchanged) << " " << client::short_id(c.id)
+                        << "\n";
             } else {
                 print_saved(ctx, c);
             }
@@ -102,7 +104,7 @@ void setup_rm(CLI::App* group, Registry& registry) {
             if (ctx.json) {
                 print_json(ctx, {{"id", c.id}, {"deleted", true}});
             } else {
-                ctx.out << phrase(ctx, "deleted") << " " << client::short_id(c.id) << "\n";
+                ctx.out << phrase(ctx, msg::word_deleted) << " " << client::short_id(c.id) << "\n";
             }
             return {};
         });
@@ -123,7 +125,7 @@ void setup_undelete(CLI::App* group, Registry& registry) {
                 doc["deleted"] = false;
                 print_json(ctx, doc);
             } else {
-                ctx.out << phrase(ctx, "restored") << " " << client::short_id(c.id) << "\n";
+                ctx.out << phrase(ctx, msg::word_restored) << " " << client::short_id(c.id) << "\n";
             }
             return {};
         });
@@ -140,11 +142,14 @@ void setup_list(CLI::App* group, Registry& registry) {
     list->callback([&registry, f] {
         registry.set([f](Context& ctx) -> Result<void> {
             CARAVAN_TRY_ENGINE(engine, ctx);
-            // Streamed: rows are printed as they are read, never collected.
+            // The table is streamed: rows are printed as they are read, never collected. The
+            // --json array is built first and printed whole, so that a listing that fails
+            // part-way prints only the error document: stdout is always exactly one document.
             bool first = true;
             std::optional<StreamTable> table;
+            std::string array;
             if (ctx.json) {
-                ctx.out << "[";
+                array = "[";
             } else {
                 size_t village_width = 0;
                 CARAVAN_TRY(villages, engine.list_villages());
@@ -152,22 +157,25 @@ void setup_list(CLI::App* group, Registry& registry) {
                     village_width = std::max(village_width, client::utf8_length(shown(v.name)));
                 }
                 // Topics last: the one column whose width has no bound.
-                table.emplace(
-                    ctx.out,
-                    std::vector<std::string>{
-                        std::string(phrase(ctx, "id")), std::string(phrase(ctx, "date")),
-                        std::string(phrase(ctx, "village")), std::string(phrase(ctx, "gender")),
-                        std::string(phrase(ctx, "age")), std::string(phrase(ctx, "category")),
-                        std::string(phrase(ctx, "outcome")), std::string(phrase(ctx, "topics"))},
-                    std::vector<size_t>{8, 10, village_width,
-                                        widest_label(ctx, client::enums::gender),
-                                        widest_label(ctx, client::enums::age),
-                                        widest_label(ctx, client::enums::category),
-                                        widest_label(ctx, client::enums::outcome), 0});
+                table.emplace(ctx.out,
+                              std::vector<std::string>{std::string("id"),
+                                                       std::string(phrase(ctx, msg::word_date)),
+                                                       std::string(phrase(ctx, msg::word_village)),
+                                                       std::string(phrase(ctx, msg::word_gender)),
+                                                       std::string(phrase(ctx, msg::word_age)),
+                                                       std::string(phrase(ctx, msg::word_category)),
+                                                       std::string(phrase(ctx, msg::word_outcome)),
+                                                       std::string(phrase(ctx, msg::word_topics))},
+                              std::vector<size_t>{8, 10, village_width,
+                                                  widest_label(ctx, client::enums::gender),
+                                                  widest_label(ctx, client::enums::age),
+                                                  widest_label(ctx, client::enums::category),
+                                                  widest_label(ctx, client::enums::outcome), 0});
             }
             auto ok = engine.list_consultations(*f, [&](const client::Consultation& c) {
                 if (ctx.json) {
-                    ctx.out << (first ? "\n" : ",\n") << client::to_json(c).dump();
+                    array += first ? "\n" : ",\n";
+                    array += client::to_json(c).dump();
                 } else {
                     table->row({client::short_id(c.id), shown(c.date), shown(c.village),
                                 label(ctx, client::enums::gender, c.person.gender),
@@ -180,16 +188,13 @@ void setup_list(CLI::App* group, Registry& registry) {
                 return static_cast<bool>(ctx.out);
             });
             if (!ok) {
-                if (ctx.json && !first) {
-                    ctx.out << "\n]\n"; // keep stdout one document; the error goes to stderr
-                }
                 return ok;
             }
             if (table) {
                 table->finish();
             }
             if (ctx.json) {
-                ctx.out << (first ? "]\n" : "\n]\n");
+                ctx.out << array << (first ? "]\n" : "\n]\n");
             }
             return {};
         });

@@ -40,11 +40,9 @@ Result<void> run_enroll(Context& ctx, const EnrollOptions& o) {
     for (const auto& r : result.regions) {
         regions += (regions.empty() ? "" : ", ") + r;
     }
-    ctx.out << "enrolled " << phrase(ctx, "device") << " " << client::short_id(result.device_id)
-            << " with " << url << " as " << result.role
+    ctx.out << say(ctx, msg::enrolled, {client::short_id(result.device_id), url, result.role})
             << (regions.empty() ? std::string() : " (" + regions + ")") << "\n";
-    ctx.out << "next: `caravan sync` now, and `caravan schedule install --at 02:00` for the "
-               "nightly sync\n";
+    ctx.out << phrase(ctx, msg::enrolled_next) << "\n";
     return {};
 }
 

@@ -9,31 +9,14 @@
 namespace caravan::cli {
 namespace {
 
-struct Phrase {
-    std::string_view kk, ru, en;
-};
-
-std::string_view say(Context& ctx, const Phrase& p) {
-    return ctx.lang == client::Lang::kk ? p.kk : ctx.lang == client::Lang::ru ? p.ru : p.en;
-}
-
-constexpr Phrase k_rows{"жолдар", "строк", "rows"};
-constexpr Phrase k_imported{"импортталды", "импортировано", "imported"};
-constexpr Phrase k_would_import{"импортталар еді", "будет импортировано", "would be imported"};
-constexpr Phrase k_present{"бұрыннан бар", "уже есть", "already present"};
-constexpr Phrase k_villages{"жаңа ауылдар", "новых сёл", "villages created"};
-constexpr Phrase k_visits{"жаңа сапарлар", "новых выездов", "visits created"};
-constexpr Phrase k_dry_run{"тексеру ғана: ештеңе жазылған жоқ",
-                           "только проверка: ничего не записано", "dry run: nothing was written"};
-
 void print_report(Context& ctx, const client::ImportReport& r) {
     if (r.dry_run) {
-        ctx.out << say(ctx, k_dry_run) << "\n";
+        ctx.out << phrase(ctx, msg::word_dry_run) << "\n";
     }
-    ctx.out << say(ctx, k_rows) << ": " << r.rows << "\n"
-            << say(ctx, r.dry_run ? k_would_import : k_imported) << ": " << r.imported << "\n"
-            << say(ctx, k_present) << ": " << r.already_present << "\n"
-            << say(ctx, k_villages) << ": " << r.villages_created;
+    ctx.out << phrase(ctx, msg::word_rows) << ": " << r.rows << "\n"
+            << phrase(ctx, r.dry_run ? msg::word_would_import : msg::word_imported) << ": " << r.imported << "\n"
+            << phrase(ctx, msg::word_already_present) << ": " << r.already_present << "\n"
+            << phrase(ctx, msg::word_villages_created) << ": " << r.villages_created;
     // Named, so that a misspelt village or region shows before it is written (--dry-run).
     constexpr std::size_t k_named = 10;
     std::string names;
@@ -47,7 +30,7 @@ void print_report(Context& ctx, const client::ImportReport& r) {
     if (!names.empty()) {
         ctx.out << "  " << names;
     }
-    ctx.out << "\n" << say(ctx, k_visits) << ": " << r.visits_created << "\n";
+    ctx.out << "\n" << phrase(ctx, msg::word_visits_created) << ": " << r.visits_created << "\n";
 }
 
 const bool registered = register_command("import", [](CLI::App& app, Registry& registry) {

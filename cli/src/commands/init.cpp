@@ -19,8 +19,9 @@ const bool registered = register_command("init", [](CLI::App& app, Registry& reg
             if (ctx.json) {
                 print_json(ctx, client::to_json(device));
             } else {
-                ctx.out << phrase(ctx, "device") << " " << device.id << ": " << device.lawyer
-                        << ", " << device.region << " (" << ctx.database_path().string() << ")\n";
+                ctx.out << phrase(ctx, msg::word_device) << " " << device.id << ": "
+                        << device.lawyer << ", " << device.region << " ("
+                        << ctx.database_path().string() << ")\n";
             }
             return {};
         });

@@ -30,7 +30,7 @@ const bool attend = register_command("attend", [](CLI::App& app, Registry& regis
             if (ctx.json) {
                 print_json(ctx, client::to_json(a));
             } else {
-                ctx.out << phrase(ctx, "saved") << " " << client::short_id(a.id) << ": "
+                ctx.out << phrase(ctx, msg::word_saved) << " " << client::short_id(a.id) << ": "
                         << a.count << " × " << label(ctx, client::enums::gender, a.person.gender)
                         << ", " << label(ctx, client::enums::age, a.person.age) << ", "
                         << label(ctx, client::enums::category, a.person.category) << "\n";
@@ -55,7 +55,7 @@ const bool survey = register_command("survey", [](CLI::App& app, Registry& regis
             if (ctx.json) {
                 print_json(ctx, client::to_json(s));
             } else {
-                ctx.out << phrase(ctx, "saved") << " " << client::short_id(s.id) << ": "
+                ctx.out << phrase(ctx, msg::word_saved) << " " << client::short_id(s.id) << ": "
                         << s.satisfied << "/" << s.respondents << "\n";
             }
             return {};
@@ -93,7 +93,7 @@ const bool photo = register_command("photo", [](CLI::App& app, Registry& registr
                 return {};
             }
             for (const auto& a : added) {
-                ctx.out << (a.duplicate ? phrase(ctx, "duplicate") : phrase(ctx, "saved")) << " "
+                ctx.out << (a.duplicate ? phrase(ctx, msg::word_duplicate) : phrase(ctx, msg::word_saved)) << " "
                         << client::short_id(a.photo.id) << ": " << a.photo.file_name.value_or("")
                         << " " << a.photo.sha256.substr(0, 12) << " "
                         << a.photo.taken_at.value_or("") << "\n";

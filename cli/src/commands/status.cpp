@@ -32,39 +32,40 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
                 print_json(ctx, doc);
                 return {};
             }
-            auto line = [&](std::string_view key, const std::string& value) {
+            auto line = [&](const Message& key, const std::string& value) {
                 ctx.out << phrase(ctx, key) << ": " << shown(value) << "\n";
             };
-            line("device", st.device ? st.device->lawyer + ", " + st.device->region + " (" +
+            line(msg::word_device, st.device ? st.device->lawyer + ", " + st.device->region + " (" +
                                            client::short_id(st.device->id) + ")"
-                                     : std::string(phrase(ctx, "not initialised")));
+                                     : std::string(phrase(ctx, msg::word_not_initialised)));
             if (st.current_visit) {
-                line("current visit", st.current_visit->village + ", " + st.current_visit->date +
+                line(msg::word_current_visit, st.current_visit->village + ", " + st.current_visit->date +
                                           " (" + client::short_id(st.current_visit->id) + ")");
             } else {
-                line("current visit", std::string(phrase(ctx, "none")));
+                line(msg::word_current_visit, std::string(phrase(ctx, msg::word_none)));
             }
-            line("villages", std::to_string(st.villages));
-            line("visits", std::to_string(st.visits));
-            line("open visits", std::to_string(st.open_visits));
-            line("consultations", std::to_string(st.consultations));
-            line("attendance entries", std::to_string(st.attendance_entries));
-            line("participants", std::to_string(st.participants));
-            line("surveys", std::to_string(st.surveys));
-            line("photos", std::to_string(st.photos));
-            line("unsynced", std::to_string(st.unsynced));
+            line(msg::word_villages, std::to_string(st.villages));
+            line(msg::word_visits, std::to_string(st.visits));
+            line(msg::word_open_visits, std::to_string(st.open_visits));
+            line(msg::word_consultations, std::to_string(st.consultations));
+            line(msg::word_attendance_entries, std::to_string(st.attendance_entries));
+            line(msg::word_participants, std::to_string(st.participants));
+            line(msg::word_surveys, std::to_string(st.surveys));
+            line(msg::word_photos, std::to_string(st.photos));
+            line(msg::word_unsynced, std::to_string(st.unsynced));
             if (st.oldest_unsynced) {
-                line("oldest unsynced", *st.oldest_unsynced);
+                line(msg::word_oldest_unsynced, *st.oldest_unsynced);
             }
-            line("conflicts", std::to_string(st.conflicts));
-            line("quarantined", std::to_string(quarantined.size()));
+            line(msg::word_conflicts, std::to_string(st.conflicts));
+            line(msg::word_quarantined, std::to_string(quarantined.size()));
             for (const auto& q : quarantined) {
-                ctx.out << "  " << (q.direction == "push" ? "refused by the server: "
-                                                          : "could not apply: ")
-                        << q.entity_type << " " << client::short_id(q.entity_id) << " (event "
-                        << q.seq << (q.direction == "push" ? "" : " of device " +
-                                                                      client::short_id(q.device_id))
-                        << "): " << shown(q.code) << ", " << shown(q.message) << "\n";
+                const std::string id = client::short_id(q.entity_id);
+                ctx.out << "  "
+                        << (q.direction == "push"
+                                ? say(ctx, msg::quarantine_refused, {q.entity_type, id, q.seq})
+                                : say(ctx, msg::quarantine_not_applied,
+                                      {q.entity_type, id, q.seq, client::short_id(q.device_id)}))
+                        << ": " << shown(q.code) << ", " << shown(q.message) << "\n";
             }
             return {};
         });
@@ -94,24 +95,24 @@ const bool conflicts = register_command("conflicts", [](CLI::App& app, Registry&
                 if (c.delete_vs_edit()) {
                     // The record stays deleted whichever came later: an edit never writes the
                     // mark. Say so, and how to bring the record back.
-                    ctx.out << record << ": " << phrase(ctx, "deleted while edited") << "; "
-                            << phrase(ctx, "kept") << ": " << phrase(ctx, "the deletion") << " ("
-                            << kept.version << "); " << phrase(ctx, "the edit") << " "
+                    ctx.out << record << ": " << phrase(ctx, msg::word_deleted_while_edited) << "; "
+                            << phrase(ctx, msg::word_kept) << ": " << phrase(ctx, msg::word_the_deletion) << " ("
+                            << kept.version << "); " << phrase(ctx, msg::word_the_edit) << " "
                             << shown(lost.value) << " (" << lost.version << ") ";
                     if (!c.record_deleted) {
-                        ctx.out << phrase(ctx, "visible again") << "\n";
+                        ctx.out << phrase(ctx, msg::word_visible_again) << "\n";
                     } else if (c.entity_type == "consultation") {
-                        ctx.out << phrase(ctx, "hidden with the record") << "; "
-                                << phrase(ctx, "to bring it back") << ": caravan consult undelete "
+                        ctx.out << phrase(ctx, msg::word_hidden_with_the_record) << "; "
+                                << phrase(ctx, msg::word_to_bring_it_back) << ": caravan consult undelete "
                                 << client::short_id(c.entity_id) << "\n";
                     } else {
-                        ctx.out << phrase(ctx, "hidden with the record") << "\n";
+                        ctx.out << phrase(ctx, msg::word_hidden_with_the_record) << "\n";
                     }
                     continue;
                 }
-                ctx.out << record << " " << shown(c.field) << ": " << phrase(ctx, "kept") << " "
+                ctx.out << record << " " << shown(c.field) << ": " << phrase(ctx, msg::word_kept) << " "
                         << shown(kept.value) << " (" << kept.version << "), "
-                        << phrase(ctx, "overwritten") << " " << shown(lost.value) << " ("
+                        << phrase(ctx, msg::word_overwritten) << " " << shown(lost.value) << " ("
                         << lost.version << ")\n";
             }
             return {};

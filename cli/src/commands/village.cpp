@@ -4,8 +4,9 @@ namespace caravan::cli {
 namespace {
 
 void print_village(Context& ctx, const client::Village& v) {
-    ctx.out << phrase(ctx, "village") << " " << client::short_id(v.id) << ": " << shown(v.name)
-            << " (" << shown(v.region) << (v.district ? ", " + shown(*v.district) : "") << ")\n";
+    ctx.out << phrase(ctx, msg::word_village) << " " << client::short_id(v.id) << ": "
+            << shown(v.name) << " (" << shown(v.region)
+            << (v.district ? ", " + shown(*v.district) : "") << ")\n";
 }
 
 const bool registered = register_command("village", [](CLI::App& app, Registry& registry) {
@@ -57,8 +58,9 @@ const bool registered = register_command("village", [](CLI::App& app, Registry& 
                 rows.push_back({client::short_id(v.id), v.name, v.region, v.district.value_or("")});
             }
             print_table(ctx.out,
-                        {std::string(phrase(ctx, "id")), std::string(phrase(ctx, "village")),
-                         std::string(phrase(ctx, "region")), std::string(phrase(ctx, "district"))},
+                        {std::string("id"), std::string(phrase(ctx, msg::word_village)),
+                         std::string(phrase(ctx, msg::word_region)),
+                         std::string(phrase(ctx, msg::word_district))},
                         rows);
             return {};
         });

@@ -79,13 +79,16 @@ const bool registered = register_command("visit", [](CLI::App& app, Registry& re
             }
             std::vector<std::vector<std::string>> rows;
             for (const auto& v : visits) {
-                rows.push_back({client::short_id(v.id), v.date, v.village, v.region, v.lawyer,
-                                std::string(phrase(ctx, v.closed ? "closed" : "open"))});
+                rows.push_back(
+                    {client::short_id(v.id), v.date, v.village, v.region, v.lawyer,
+                     std::string(phrase(ctx, v.closed ? msg::word_closed : msg::word_open))});
             }
             print_table(ctx.out,
-                        {std::string(phrase(ctx, "id")), std::string(phrase(ctx, "date")),
-                         std::string(phrase(ctx, "village")), std::string(phrase(ctx, "region")),
-                         std::string(phrase(ctx, "lawyer")), std::string(phrase(ctx, "status"))},
+                        {std::string("id"), std::string(phrase(ctx, msg::word_date)),
+                         std::string(phrase(ctx, msg::word_village)),
+                         std::string(phrase(ctx, msg::word_region)),
+                         std::string(phrase(ctx, msg::word_lawyer)),
+                         std::string(phrase(ctx, msg::word_status))},
                         rows);
             return {};
         });
@@ -101,7 +104,8 @@ const bool registered = register_command("visit", [](CLI::App& app, Registry& re
             } else if (v) {
                 print_visit_line(ctx, *v);
             } else {
-                ctx.out << phrase(ctx, "current visit") << ": " << phrase(ctx, "none") << "\n";
+                ctx.out << phrase(ctx, msg::word_current_visit) << ": "
+                        << phrase(ctx, msg::word_none) << "\n";
             }
             return {};
         });

@@ -25,42 +25,14 @@ using storage::Event;
 
 namespace {
 
-// One integer (NULL as nullopt) from a query with integer and text parameters bound in order.
-Result<std::optional<std::int64_t>> scalar_int(storage::Database& db, std::string_view sql,
-                                               const std::string& device_id,
-                                               std::optional<std::int64_t> a = std::nullopt,
-                                               std::optional<std::int64_t> b = std::nullopt) {
-    auto stmt = db.prepare(sql);
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    int i = 1;
-    if (!device_id.empty()) {
-        stmt->bind(i++, device_id);
-    }
-    if (a) {
-        stmt->bind(i++, *a);
-    }
-    if (b) {
-        stmt->bind(i++, *b);
-    }
-    auto row = stmt->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    if (!*row || stmt->is_null(0)) {
-        return std::optional<std::int64_t>();
-    }
-    return std::optional<std::int64_t>(stmt->column_int(0));
-}
-
 // The first own event the server has not acknowledged whose clock lies beyond the bound.
 Result<std::optional<std::int64_t>> first_beyond(storage::Database& db, const std::string& me,
                                                  std::int64_t acked, Hlc ceiling) {
-    return scalar_int(db,
-                      "SELECT min(seq) FROM events WHERE device_id = ? AND seq > ?"
-                      " AND (hlc < 0 OR hlc > ?)",
-                      me, acked, ceiling.value);
+    return db
+        .query("SELECT min(seq) FROM events WHERE device_id = ? AND seq > ?"
+               " AND (hlc < 0 OR hlc > ?)",
+               me, acked, ceiling.value)
+        .one<std::int64_t>();
 }
 
 } // namespace
@@ -148,11 +120,12 @@ Result<std::int64_t> Engine::restamp_unsent(std::int64_t now_ms) {
     }
     // Start from the greatest believable value this device has seen (so edits stay ordered after
     // what their author saw), and past this device's own events that stay as they are.
-    auto seen = scalar_int(m_db, "SELECT max(hlc) FROM events WHERE hlc >= 0 AND hlc <= ?", "",
-                           ceiling.value);
+    auto seen = m_db.query("SELECT max(hlc) FROM events WHERE hlc >= 0 AND hlc <= ?", ceiling.value)
+                    .one<std::int64_t>();
     auto own_before =
-        scalar_int(m_db, "SELECT max(hlc) FROM events WHERE device_id = ? AND seq < ? AND hlc >= 0",
-                   me, first->value_or(std::numeric_limits<std::int64_t>::max()));
+        m_db.query("SELECT max(hlc) FROM events WHERE device_id = ? AND seq < ? AND hlc >= 0", me,
+                   first->value_or(std::numeric_limits<std::int64_t>::max()))
+            .one<std::int64_t>();
     if (!seen || !own_before) {
         return tl::unexpected(!seen ? seen.error() : own_before.error());
     }

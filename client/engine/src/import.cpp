@@ -88,61 +88,29 @@ ImportIssue issue(std::int64_t line, std::string_view column, const Error& e) {
     return ImportIssue{line, std::string(column), e.message, e, {}};
 }
 
-// ---- enumerations: every accepted spelling folded once ----------------------------------
+// ---- enumerations --------------------------------------------------------------------------
 
-// The key a spelling is matched by: trimmed, case-folded, "ё" read as "е" (Russian is usually
-// typed without it) and parentheses dropped ("жасы үлкен адамдар 50+" as the grant report
-// writes it).
-std::string loose_key(std::string_view text) {
-    std::string folded = fold_case(normalize_space(text));
-    std::string out;
-    out.reserve(folded.size());
-    for (std::size_t i = 0; i < folded.size(); ++i) {
-        if (folded[i] == '(' || folded[i] == ')') {
-            continue;
-        }
-        if (folded.compare(i, 2, "\xD1\x91") == 0) { // ё
-            out += "\xD0\xB5";                       // е
-            ++i;
-            continue;
-        }
-        out.push_back(folded[i]);
-    }
-    return normalize_space(out);
-}
-
+// An enumeration's values by index (a row keeps one byte per breakdown); spellings are read by
+// Enumeration::index_of, exactly as on the command line.
 class EnumIndex {
   public:
-    explicit EnumIndex(const Enumeration& e) : m_enum(&e) {
-        for (std::size_t i = 0; i < e.values.size(); ++i) {
-            const EnumValue& v = e.values[i];
-            auto index = static_cast<std::uint8_t>(i);
-            for (std::string_view spelling : {v.code, v.kk, v.ru, v.en}) {
-                m_by_spelling.emplace(loose_key(spelling), index);
-            }
-        }
-    }
-    // Index of the value spelled `text` (see loose_key), k_none when unknown.
+    explicit EnumIndex(const Enumeration& e) : m_enum(&e) {}
+    // Index of the value spelled `text`, k_none when unknown.
     [[nodiscard]] std::uint8_t find(std::string_view text) const {
-        auto it = m_by_spelling.find(loose_key(text));
-        return it == m_by_spelling.end() ? k_none : it->second;
+        auto index = m_enum->index_of(text);
+        return index ? static_cast<std::uint8_t>(*index) : k_none;
     }
     [[nodiscard]] std::string_view code(std::uint8_t index) const {
         return m_enum->values[index].code;
     }
     [[nodiscard]] std::uint8_t index_of(std::string_view code) const {
-        for (std::size_t i = 0; i < m_enum->values.size(); ++i) {
-            if (m_enum->values[i].code == code) {
-                return static_cast<std::uint8_t>(i);
-            }
-        }
-        return k_none;
+        const EnumValue* value = m_enum->find(code);
+        return value ? static_cast<std::uint8_t>(value - m_enum->values.data()) : k_none;
     }
     [[nodiscard]] std::string allowed() const { return m_enum->allowed(); }
 
   private:
     const Enumeration* m_enum;
-    std::unordered_map<std::string, std::uint8_t> m_by_spelling;
 };
 
 // ---- the rows kept between validation and writing ------------------------------------------

@@ -14,8 +14,10 @@
 #include "caravan/client/domain.hpp"
 #include "caravan/client/engine.hpp"
 #include "caravan/client/ids.hpp"
+#include "caravan/client/iso_time.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/new_record.hpp"
+#include "caravan/client/projection.hpp"
 
 namespace caravan::client {
 
@@ -52,9 +54,14 @@ std::optional<std::string> exif_time(const std::string& s) {
         mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
         return std::nullopt;
     }
-    char out[96];
-    std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d, h, mi, se);
-    return out;
+    CivilTime time;
+    time.year = y;
+    time.month = mo;
+    time.day = d;
+    time.hour = h;
+    time.minute = mi;
+    time.second = se;
+    return iso_8601(time);
 }
 
 std::optional<double> exif_coordinate(ExifData* data, ExifTag value_tag, ExifTag ref_tag) {
@@ -80,12 +87,7 @@ std::optional<double> exif_coordinate(ExifData* data, ExifTag value_tag, ExifTag
 }
 
 std::string mtime_iso(const struct stat& st) {
-    std::time_t t = st.st_mtime;
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char out[96];
-    std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
-    return out;
+    return iso_8601(local_time(st.st_mtime));
 }
 
 Result<FileFacts> read_file_facts(const std::filesystem::path& path) {
@@ -202,19 +204,13 @@ Result<std::vector<PhotoAdded>> Engine::add_photos(const PhotoInput& input) {
             if (a.duplicate) {
                 continue;
             }
-            auto stmt = database().cached(
-                "SELECT count(*) FROM photos WHERE id = ? AND _created IS NOT NULL AND NOT "
-                "coalesce(deleted, 0)");
-            if (!stmt) {
-                return tl::unexpected(stmt.error());
-            }
-            (*stmt)->bind(1, a.photo.id);
-            auto row = (*stmt)->step();
-            if (!row) {
-                return tl::unexpected(row.error());
-            }
-            a.duplicate = (*stmt)->column_int(0) > 0;
-            (*stmt)->reset();
+            CARAVAN_TRY(
+                count,
+                database()
+                    .query("SELECT count(*) FROM photos WHERE id = ? AND " CARAVAN_VISIBLE_SQL(""),
+                           a.photo.id)
+                    .one<std::int64_t>());
+            a.duplicate = count.value_or(0) > 0;
             if (a.duplicate) {
                 continue;
             }

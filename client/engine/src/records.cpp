@@ -10,6 +10,7 @@
 #include "caravan/client/ids.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/new_record.hpp"
+#include "caravan/client/projection.hpp"
 #include "caravan/client/text.hpp"
 #include "settings_keys.hpp"
 
@@ -75,12 +76,12 @@ NewRecord visit_fields(const Visit& visit) {
     return fields;
 }
 
-const char* k_visible = "_created IS NOT NULL AND NOT coalesce(deleted, 0)";
+const char* k_visible = CARAVAN_VISIBLE_SQL("");
 
 std::string visit_select(std::string_view where) {
     return "SELECT v.id, v.village_id, coalesce(g.name, ''), coalesce(g.region, ''), v.date,"
            " v.lawyer, coalesce(v.closed, 0) FROM visits v LEFT JOIN villages g ON g.id ="
-           " v.village_id WHERE v._created IS NOT NULL AND NOT coalesce(v.deleted, 0) " +
+           " v.village_id WHERE " CARAVAN_VISIBLE_SQL("v.") " " +
            std::string(where);
 }
 
@@ -97,7 +98,7 @@ const std::string& consultation_select() {
         " coalesce(c.advice, ''), coalesce(c.follow_up, 0), c.lang"
         " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"
         " LEFT JOIN villages g ON g.id = v.village_id"
-        " WHERE c._created IS NOT NULL AND NOT coalesce(c.deleted, 0) ";
+        " WHERE " CARAVAN_VISIBLE_SQL("c.") " ";
     return sql;
 }
 
@@ -110,14 +111,7 @@ Consultation read_consultation(const Statement& s) {
     c.region = s.column_text(4);
     c.lawyer = s.column_text(5);
     c.person = Person{s.column_text(6), s.column_text(7), s.column_text(8), s.column_int(9) != 0};
-    json topics = json::parse(s.column_text(10), nullptr, false);
-    if (topics.is_array()) {
-        for (const json& t : topics) {
-            if (t.is_string()) {
-                c.topics.push_back(t.get<std::string>());
-            }
-        }
-    }
+    decode_text_list(s.column_text(10), c.topics);
     c.outcome = s.column_text(11);
     c.question = s.column_text(12);
     c.advice = s.column_text(13);
@@ -132,28 +126,14 @@ Result<std::vector<T>> collect(storage::Database& db, const std::string& sql, Re
     // Cached: these SQL texts are a fixed set, and preparing one costs more than running it
     // (a consultation added at a visit runs several). Each use runs to the end and is reset, so
     // no statement stays active between calls.
-    auto cached = db.cached(sql);
-    if (!cached) {
-        return tl::unexpected(cached.error());
-    }
-    Statement& stmt = **cached;
+    CARAVAN_TRY(stmt, db.cached(sql));
     int i = 1;
     for (const std::string& p : params) {
-        stmt.bind(i++, p);
+        stmt->bind(i++, p);
     }
     std::vector<T> out;
-    for (;;) {
-        auto row = stmt.step();
-        if (!row) {
-            stmt.reset();
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            stmt.reset();
-            return out;
-        }
-        out.push_back(read(stmt));
-    }
+    CARAVAN_TRY_VOID(stmt->each([&](const Statement& row) { out.push_back(read(row)); }));
+    return out;
 }
 
 Result<std::int64_t> scalar(storage::Database& db, const std::string& sql,
@@ -188,18 +168,11 @@ Result<std::string> Engine::resolve_id(std::string_view table, std::string_view 
     if (is_uuid(r)) {
         // A whole id (the usual case for programs and bulk imports): one indexed lookup instead
         // of the fragment scan below, which would return the same single row.
-        auto exact = m_db.cached("SELECT id FROM " + std::string(table) + " WHERE id = ? AND " +
-                                 k_visible);
-        if (!exact) {
-            return tl::unexpected(exact.error());
-        }
-        (*exact)->bind(1, r);
-        auto row = (*exact)->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        (*exact)->reset();
-        if (*row) {
+        CARAVAN_TRY(found, m_db.query("SELECT id FROM " + std::string(table) +
+                                          " WHERE id = ? AND " + k_visible,
+                                      r)
+                               .one<std::string>());
+        if (found) {
             return r;
         }
     }
@@ -676,18 +649,9 @@ Result<Consultation> Engine::find_consultation(std::string_view ref) {
 }
 
 Result<bool> Engine::has_consultation(std::string_view id) {
-    auto stmt = m_db.cached("SELECT 1 FROM consultations WHERE id = ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind(1, id);
-    auto row = (*stmt)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    bool found = *row;
-    (*stmt)->reset();
-    return found;
+    CARAVAN_TRY(found,
+                m_db.query("SELECT 1 FROM consultations WHERE id = ?", id).one<std::int64_t>());
+    return found.has_value();
 }
 
 Result<Consultation> Engine::add_consultation(const ConsultationInput& input) {
@@ -982,15 +946,7 @@ Result<void> Engine::list_consultations(const ConsultationFilter& filter,
     for (const std::string& p : params) {
         stmt->bind(i++, p);
     }
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row || !visitor(read_consultation(*stmt))) {
-            return {};
-        }
-    }
+    return stmt->each([&](const Statement& row) { return visitor(read_consultation(row)); });
 }
 
 Result<std::vector<HistoryEntry>> Engine::consultation_history(std::string_view ref) {

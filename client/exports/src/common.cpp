@@ -85,26 +85,22 @@ Result<std::string> resolve_region(storage::Database& db, std::string_view ref) 
     if (!region) {
         return tl::unexpected(region.error());
     }
-    auto stmt = db.prepare("SELECT region FROM villages WHERE region IS NOT NULL UNION "
-                           "SELECT region FROM devices WHERE region IS NOT NULL ORDER BY 1");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    std::string folded = fold_case(*region);
+    CARAVAN_TRY(stmt, db.prepare("SELECT region FROM villages WHERE region IS NOT NULL UNION "
+                                 "SELECT region FROM devices WHERE region IS NOT NULL ORDER BY 1"));
+    const std::string folded = fold_case(*region);
+    std::optional<std::string> found;
     std::string known;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            break;
-        }
-        std::string name = stmt->column_text(0);
+    CARAVAN_TRY_VOID(stmt.each([&](const storage::Statement& row) {
+        std::string name = row.column_text(0);
         if (fold_case(name) == folded) {
-            return name;
+            found = std::move(name);
+            return false;
         }
         known += (known.empty() ? "" : "; ") + name;
+        return true;
+    }));
+    if (found) {
+        return *found;
     }
     // Region names are reference data, not personal data: listing them helps fix a typo.
     return fail(ErrorCode::not_found, msg::region_unknown,
@@ -116,25 +112,16 @@ Result<std::optional<std::string>> region_spellings(storage::Database& db,
     if (!region) {
         return std::optional<std::string>();
     }
-    auto stmt = db.prepare("SELECT DISTINCT region FROM villages WHERE region IS NOT NULL");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
+    CARAVAN_TRY(stmt, db.prepare("SELECT DISTINCT region FROM villages WHERE region IS NOT NULL"));
     const std::string wanted = fold_case(normalize_space(*region));
     nlohmann::json spellings = nlohmann::json::array({*region});
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            return std::optional<std::string>(spellings.dump());
-        }
-        std::string name = stmt->column_text(0);
+    CARAVAN_TRY_VOID(stmt.each([&](const storage::Statement& row) {
+        std::string name = row.column_text(0);
         if (name != *region && fold_case(normalize_space(name)) == wanted) {
             spellings.push_back(std::move(name));
         }
-    }
+    }));
+    return std::optional<std::string>(spellings.dump());
 }
 
 Result<Scope> resolve_scope(storage::Database& db, const Scope& scope) {

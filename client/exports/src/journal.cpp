@@ -11,6 +11,8 @@
 #include "caravan/client/export/xlsx.hpp"
 #include "caravan/client/journal.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/projection.hpp"
+#include "texts.hpp"
 
 namespace caravan::client::exports {
 
@@ -100,6 +102,11 @@ std::string joined_labels(const std::vector<std::string>& codes, Lang lang) {
     return out;
 }
 
+// A boolean cell: the catalog's yes or no (terms.inc).
+std::string yes_no(bool value, Lang lang) {
+    return std::string((value ? texts::term_yes : texts::term_no).text(message_lang(lang)));
+}
+
 // The cell text of a column for people (CSV, XLSX): labels in `lang`.
 std::string cell_text(const Row& r, Column column, Lang lang) {
     switch (column) {
@@ -122,7 +129,7 @@ std::string cell_text(const Row& r, Column column, Lang lang) {
     case Column::category:
         return std::string(enums::category.label(r.category, lang));
     case Column::vulnerable:
-        return std::string(r.vulnerable ? yes_word(lang) : no_word(lang));
+        return yes_no(r.vulnerable, lang);
     case Column::topics:
         return joined_labels(r.topics, lang);
     case Column::question:
@@ -132,7 +139,7 @@ std::string cell_text(const Row& r, Column column, Lang lang) {
     case Column::outcome:
         return std::string(enums::outcome.label(r.outcome, lang));
     case Column::follow_up:
-        return std::string(r.follow_up ? yes_word(lang) : no_word(lang));
+        return yes_no(r.follow_up, lang);
     case Column::lang:
         return r.lang ? std::string(enums::language.label(*r.lang, lang)) : "";
     case Column::no:
@@ -213,42 +220,10 @@ constexpr std::string_view k_select =
     " coalesce(c.follow_up, 0), c.lang"
     " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"
     " LEFT JOIN villages g ON g.id = v.village_id"
-    " WHERE c._created IS NOT NULL AND NOT coalesce(c.deleted, 0)"
+    " WHERE " CARAVAN_VISIBLE_SQL("c.")
     " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1))) AND (?2 IS NULL OR v.date >= ?2)"
     " AND (?3 IS NULL OR v.date <= ?3)"
     " ORDER BY coalesce(g.region, ''), coalesce(v.date, ''), c.id";
-
-// Topics are stored as a JSON array of enumeration codes. Codes hold no quotes or escapes, so
-// the common case is split by hand (a full JSON parse per row dominated the export's time);
-// anything else goes through the JSON parser.
-void parse_topics(const std::string& text, std::vector<std::string>& out) {
-    out.clear();
-    if (text.find('\\') == std::string::npos && text.size() >= 2 && text.front() == '[' &&
-        text.back() == ']') {
-        size_t pos = 1;
-        for (;;) {
-            size_t open = text.find('"', pos);
-            if (open == std::string::npos) {
-                return;
-            }
-            size_t close = text.find('"', open + 1);
-            if (close == std::string::npos) {
-                break; // malformed: let the parser decide
-            }
-            out.emplace_back(text, open + 1, close - open - 1);
-            pos = close + 1;
-        }
-        out.clear();
-    }
-    nlohmann::json topics = nlohmann::json::parse(text, nullptr, false);
-    if (topics.is_array()) {
-        for (const auto& t : topics) {
-            if (t.is_string()) {
-                out.push_back(t.get<std::string>());
-            }
-        }
-    }
-}
 
 void read_row(const storage::Statement& s, Row& r) {
     r.id = s.column_text(0);
@@ -261,7 +236,7 @@ void read_row(const storage::Statement& s, Row& r) {
     r.age = s.column_text(7);
     r.category = s.column_text(8);
     r.vulnerable = s.column_int(9) != 0;
-    parse_topics(s.column_text(10), r.topics);
+    decode_text_list(s.column_text(10), r.topics);
     r.question = s.column_text(11);
     r.advice = s.column_text(12);
     r.outcome = s.column_text(13);
@@ -282,19 +257,10 @@ Result<void> each_row(storage::Database& db, const Scope& scope,
     }
     stmt->bind(1, *regions).bind(2, scope.from).bind(3, scope.to);
     Row row;
-    for (;;) {
-        auto more = stmt->step();
-        if (!more) {
-            return tl::unexpected(more.error());
-        }
-        if (!*more) {
-            return {};
-        }
-        read_row(*stmt, row);
-        if (auto ok = visit(row); !ok) {
-            return ok;
-        }
-    }
+    return stmt->each([&](const storage::Statement& s) {
+        read_row(s, row);
+        return visit(row);
+    });
 }
 
 Result<void> stream_ok(const std::ostream& out) {
@@ -398,13 +364,11 @@ constexpr Width k_widths[] = {
 };
 
 std::string_view unknown_region_name(Lang lang) {
-    return lang == Lang::kk   ? "облысы белгісіз"
-           : lang == Lang::ru ? "регион не известен"
-                              : "region unknown";
+    return texts::term_region_unknown.text(message_lang(lang));
 }
 
 std::string_view journal_name(Lang lang) {
-    return lang == Lang::en ? "journal" : "журнал";
+    return texts::term_journal.text(message_lang(lang));
 }
 
 Result<JournalSummary> write_xlsx(storage::Database& db, const JournalRequest& request,

@@ -8,6 +8,7 @@
 #include "caravan/client/domain.hpp"
 #include "caravan/client/export/report.hpp"
 #include "caravan/client/export/snapshot.hpp"
+#include "caravan/client/projection.hpp"
 #include "caravan/client/text.hpp"
 
 namespace caravan::client::exports {
@@ -25,18 +26,16 @@ constexpr std::string_view k_scoped_visits =
     " coalesce(g.name, '') AS village, g.region AS region,"
     " coalesce(v.lawyer, '') AS lawyer, coalesce(v.closed, 0) AS closed"
     " FROM visits v JOIN villages g ON g.id = v.village_id AND g.region IS NOT NULL"
-    " WHERE v._created IS NOT NULL AND NOT coalesce(v.deleted, 0)"
+    " WHERE " CARAVAN_VISIBLE_SQL("v.")
     " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1))) AND (?2 IS NULL OR v.date >= ?2)"
     " AND (?3 IS NULL OR v.date <= ?3)) ";
 
 // Visits whose village (so whose region) is not known here: they and their records are counted
 // in no scope.
 constexpr std::string_view k_unplaced_visits_sql =
-    "SELECT count(*) FROM visits v WHERE v._created IS NOT NULL AND NOT coalesce(v.deleted, 0)"
+    "SELECT count(*) FROM visits v WHERE " CARAVAN_VISIBLE_SQL("v.")
     " AND NOT EXISTS (SELECT 1 FROM villages g WHERE g.id = v.village_id"
     " AND g.region IS NOT NULL)";
-
-#define CARAVAN_VISIBLE(t) t "._created IS NOT NULL AND NOT coalesce(" t ".deleted, 0)"
 
 // Participants grouped by their breakdown fields, by the counting rule of report.hpp.
 const std::string k_participants_sql =
@@ -45,13 +44,11 @@ const std::string k_participants_sql =
     " SELECT coalesce(a.gender, 'unrecorded') AS gender, coalesce(a.age, 'unrecorded') AS age,"
     " coalesce(a.category, 'unrecorded') AS category, a.vulnerable AS vulnerable,"
     " coalesce(a.count, 0) AS n"
-    " FROM attendance a JOIN sv ON sv.id = a.visit_id WHERE " CARAVAN_VISIBLE(
-        "a") " UNION ALL"
+    " FROM attendance a JOIN sv ON sv.id = a.visit_id WHERE " CARAVAN_VISIBLE_SQL("a.") " UNION ALL"
              " SELECT coalesce(c.gender, 'unrecorded'), coalesce(c.age, 'unrecorded'),"
              " coalesce(c.category, 'unrecorded'), c.vulnerable, 1"
-             " FROM consultations c JOIN sv ON sv.id = c.visit_id WHERE " CARAVAN_VISIBLE(
-                 "c") " AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.visit_id = c.visit_id "
-                      "AND " CARAVAN_VISIBLE("a") ")"
+             " FROM consultations c JOIN sv ON sv.id = c.visit_id WHERE " CARAVAN_VISIBLE_SQL("c.") " AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.visit_id = c.visit_id "
+                      "AND " CARAVAN_VISIBLE_SQL("a.") ")"
                                                   ") GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
 
 // One row per visit in scope with what was recorded there.
@@ -71,52 +68,43 @@ const std::string k_visits_sql =
     "  ELSE 0 END) AS u_age,"
     "  sum(CASE WHEN coalesce(category, 'unrecorded') = 'unrecorded' THEN coalesce(count, 0)"
     "  ELSE 0 END) AS u_category"
-    "  FROM attendance a WHERE " CARAVAN_VISIBLE(
-        "a") " GROUP BY visit_id) a"
+    "  FROM attendance a WHERE " CARAVAN_VISIBLE_SQL("a.") " GROUP BY visit_id) a"
              "  ON a.visit_id = sv.id"
              " LEFT JOIN (SELECT visit_id, count(*) AS n, sum(outcome = 'case') AS cases,"
              "  sum(coalesce(gender, 'unrecorded') = 'unrecorded') AS u_gender,"
              "  sum(coalesce(age, 'unrecorded') = 'unrecorded') AS u_age,"
              "  sum(coalesce(category, 'unrecorded') = 'unrecorded') AS u_category"
-             "  FROM consultations c WHERE " CARAVAN_VISIBLE(
-                 "c") " GROUP BY visit_id) c"
+             "  FROM consultations c WHERE " CARAVAN_VISIBLE_SQL("c.") " GROUP BY visit_id) c"
                       "  ON c.visit_id = sv.id"
                       " LEFT JOIN (SELECT visit_id, count(*) AS n FROM photos p "
-                      "WHERE " CARAVAN_VISIBLE(
-                          "p") " GROUP BY visit_id) p ON p.visit_id = sv.id"
+                      "WHERE " CARAVAN_VISIBLE_SQL("p.") " GROUP BY visit_id) p ON p.visit_id = sv.id"
                                " LEFT JOIN (SELECT visit_id, sum(coalesce(respondents, 0)) AS "
                                "respondents,"
                                "  sum(coalesce(satisfied, 0)) AS satisfied FROM surveys s "
-                               "WHERE " CARAVAN_VISIBLE(
-                                   "s") " GROUP BY visit_id) s ON s.visit_id = sv.id"
+                               "WHERE " CARAVAN_VISIBLE_SQL("s.") " GROUP BY visit_id) s ON s.visit_id = sv.id"
                                         " ORDER BY sv.date, sv.id";
 
 const std::string k_lawyers_sql =
     std::string(k_scoped_visits) +
     "SELECT lawyer FROM sv UNION SELECT coalesce(c.lawyer, '') FROM consultations c"
-    " JOIN sv ON sv.id = c.visit_id WHERE " CARAVAN_VISIBLE("c") " ORDER BY 1";
+    " JOIN sv ON sv.id = c.visit_id WHERE " CARAVAN_VISIBLE_SQL("c.") " ORDER BY 1";
 
 // Records whose visit is not visible here: they cannot be placed in any scope.
 constexpr std::string_view
     k_orphans_sql =
-        "SELECT 'consultations', count(*) FROM consultations c WHERE " CARAVAN_VISIBLE(
-            "c") " AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.id = c.visit_id "
-                 "AND " CARAVAN_VISIBLE("v") ") UNION ALL "
+        "SELECT 'consultations', count(*) FROM consultations c WHERE " CARAVAN_VISIBLE_SQL("c.") " AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.id = c.visit_id "
+                 "AND " CARAVAN_VISIBLE_SQL("v.") ") UNION ALL "
                                              "SELECT 'attendance', coalesce(sum(coalesce(count, "
                                              "0)), 0) FROM attendance a "
-                                             "WHERE " CARAVAN_VISIBLE(
-                                                 "a") " AND NOT EXISTS (SELECT 1 FROM visits v "
+                                             "WHERE " CARAVAN_VISIBLE_SQL("a.") " AND NOT EXISTS (SELECT 1 FROM visits v "
                                                       "WHERE v.id = a.visit_id "
-                                                      "AND " CARAVAN_VISIBLE(
-                                                          "v") ") UNION ALL "
+                                                      "AND " CARAVAN_VISIBLE_SQL("v.") ") UNION ALL "
                                                                "SELECT 'photos', count(*) FROM "
                                                                "photos p "
-                                                               "WHERE " CARAVAN_VISIBLE(
-                                                                   "p") " AND NOT EXISTS (SELECT 1 "
+                                                               "WHERE " CARAVAN_VISIBLE_SQL("p.") " AND NOT EXISTS (SELECT 1 "
                                                                         "FROM visits "
                                                                         "v WHERE v.id = p.visit_id "
-                                                                        "AND " CARAVAN_VISIBLE(
-                                                                            "v") ") UNION "
+                                                                        "AND " CARAVAN_VISIBLE_SQL("v.") ") UNION "
                                                                                  "ALL "
                                                                                  "SELECT "
                                                                                  "'surveys', "
@@ -124,8 +112,7 @@ constexpr std::string_view
                                                                                  "FROM "
                                                                                  "surveys s "
                                                                                  "WHERE"
-                                                                                 " " CARAVAN_VISIBLE(
-                                                                                     "s") " A"
+                                                                                 " " CARAVAN_VISIBLE_SQL("s.") " A"
                                                                                           "ND"
                                                                                           " N"
                                                                                           "OT"
@@ -159,10 +146,7 @@ constexpr std::string_view
                                                                                           "d "
                                                                                           "AN"
                                                                                           "D"
-                                                                                          " " CARAVAN_VISIBLE(
-                                                                                              "v") ")";
-
-#undef CARAVAN_VISIBLE
+                                                                                          " " CARAVAN_VISIBLE_SQL("v.") ")";
 
 Result<Statement> scoped(storage::Database& db, std::string_view sql, const Scope& scope) {
     auto stmt = db.prepare(sql);
@@ -175,19 +159,6 @@ Result<Statement> scoped(storage::Database& db, std::string_view sql, const Scop
     }
     stmt->bind(1, *regions).bind(2, scope.from).bind(3, scope.to);
     return stmt;
-}
-
-template <class Visit> Result<void> each(Statement& stmt, Visit visit) {
-    for (;;) {
-        auto row = stmt.step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            return {};
-        }
-        visit(stmt);
-    }
 }
 
 // A table with a row for every known value (enumeration order, "unrecorded" last), then the
@@ -300,7 +271,7 @@ Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requeste
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
-    auto ok = each(*stmt, [&](const Statement& s) {
+    auto ok = stmt->each([&](const Statement& s) {
         std::int64_t n = s.column_int(4);
         gender.add(s.column_text(0), n);
         age.add(s.column_text(1), n);
@@ -317,7 +288,7 @@ Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requeste
     if (!visits) {
         return tl::unexpected(visits.error());
     }
-    ok = each(*visits, [&](const Statement& s) {
+    ok = visits->each([&](const Statement& s) {
         ++b.visits;
         if (s.column_int(7) == 0 && s.column_int(12) > 0) {
             ++b.visits_counted_by_consultations;
@@ -355,7 +326,7 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
-    auto ok = each(*stmt, [&](const Statement& s) {
+    auto ok = stmt->each([&](const Statement& s) {
         Warning at;
         at.visit_id = s.column_text(0);
         at.date = s.column_text(1);
@@ -424,7 +395,7 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
     if (!names) {
         return tl::unexpected(names.error());
     }
-    ok = each(*names, [&](const Statement& s) {
+    ok = names->each([&](const Statement& s) {
         std::string name = fold_case(normalize_space(s.column_text(0)));
         if (!name.empty()) {
             lawyers.insert(name);
@@ -438,7 +409,7 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
     if (!orphans) {
         return tl::unexpected(orphans.error());
     }
-    ok = each(*orphans, [&](const Statement& s) {
+    ok = orphans->each([&](const Statement& s) {
         if (std::int64_t n = s.column_int(1); n > 0) {
             Warning w;
             w.kind = WarningKind::unknown_visit;
@@ -455,7 +426,7 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
     if (!unplaced) {
         return tl::unexpected(unplaced.error());
     }
-    ok = each(*unplaced, [&](const Statement& s) {
+    ok = unplaced->each([&](const Statement& s) {
         if (std::int64_t n = s.column_int(0); n > 0) {
             Warning w;
             w.kind = WarningKind::unknown_village;

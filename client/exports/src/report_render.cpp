@@ -15,6 +15,7 @@
 #include "caravan/client/journal.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
+#include "texts.hpp"
 
 namespace caravan::client::exports {
 
@@ -22,100 +23,22 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-struct Words {
-    std::string_view kk, ru, en;
-    [[nodiscard]] std::string_view in(Lang lang) const {
-        return lang == Lang::kk ? kk : lang == Lang::ru ? ru : en;
-    }
-};
-
-const std::map<std::string_view, Words>& words() {
-    static const std::map<std::string_view, Words> all = {
-        // indicators
-        {"villages", {"ауылдар (елді мекендер)", "сёла (населённые пункты)", "villages visited"}},
-        {"visits", {"сапарлар", "выезды", "visits"}},
-        {"participants", {"қатысушылар", "участники", "participants"}},
-        {"consultations", {"жеке кеңестер", "индивидуальные консультации", "consultations"}},
-        {"journals",
-         {"кеңес беру журналдары (өңірлер)", "журналы консультаций (регионы)",
-          "consultation journals (regions)"}},
-        {"lawyers", {"заңгерлер", "юристы", "lawyers"}},
-        {"protected",
-         {"құқықтары қорғауға алынған азаматтар", "взяты на защиту",
-          "people whose case was taken on"}},
-        {"satisfaction_percent",
-         {"қанағаттану деңгейі (сауалнама), %", "удовлетворённость (опрос), %",
-          "satisfaction (survey), %"}},
-        {"photos_per_visit",
-         {"фото есеп (әр сапарға)", "фотоотчёт (на выезд)", "photos per visit"}},
-        // columns
-        {"code", {"код", "код", "code"}},
-        {"indicator", {"индикатор", "индикатор", "indicator"}},
-        {"plan", {"жоспар", "план", "plan"}},
-        {"fact", {"факт", "факт", "fact"}},
-        {"achieved", {"орындалуы, %", "выполнение, %", "achieved, %"}},
-        {"met", {"орындалды", "выполнено", "met"}},
-        {"table", {"кесте", "таблица", "table"}},
-        {"value", {"мәні", "значение", "value"}},
-        {"item", {"атауы", "параметр", "item"}},
-        {"share", {"үлесі, %", "доля, %", "share, %"}},
-        {"total", {"барлығы", "всего", "total"}},
-        {"warning", {"ескерту", "предупреждение", "warning"}},
-        {"date", {"күні", "дата", "date"}},
-        {"village", {"ауыл", "село", "village"}},
-        {"region", {"облыс", "область", "region"}},
-        {"visit", {"сапар", "выезд", "visit"}},
-        {"lawyer", {"заңгер", "юрист", "lawyer"}},
-        {"message", {"сипаттамасы", "описание", "message"}},
-        // breakdown tables
-        {"table:gender", {"Гендерлік көрсеткіш", "Гендерный показатель", "Gender"}},
-        {"table:category",
-         {"Санаттар бойынша әлеуметтік мәртебе", "Социальный статус по категориям",
-          "Social category"}},
-        {"table:age", {"Жас көрсеткіші", "Возрастной показатель", "Age band"}},
-        {"table:vulnerable",
-         {"Әлеуметтік осал топтар", "Социально уязвимые группы", "Socially vulnerable"}},
-        // headings
-        {"indicators title",
-         {"Индикаторлар: жоспар және факт", "Индикаторы: план и факт",
-          "Indicators: plan and fact"}},
-        {"breakdown title",
-         {"Қатысушылар бөлінісіндегі статистикалық ақпарат", "Статистика в разрезе участников",
-          "Participants by breakdown"}},
-        {"plan:", {"Жоспар", "План", "Plan"}},
-        {"period:", {"Кезең", "Период", "Period"}},
-        {"region:", {"Облыс", "Регион", "Region"}},
-        {"all regions", {"барлық өңірлер", "все регионы", "all regions"}},
-        {"all dates", {"барлық күндер", "все даты", "all dates"}},
-        {"rule",
-         {"Қатысушылар: қатысу тіркеуіндегі адам саны; кеңестер тек қатысу тіркелмеген "
-          "сапарларда қатысушы ретінде саналады.",
-          "Участники: численность по учёту посещаемости; консультации считаются участниками "
-          "только на выездах без учёта посещаемости.",
-          "Participants: attendance head counts; consultations count as participants only at "
-          "visits with no attendance recorded."}},
-        {"participants total", {"Барлық қатысушылар саны", "Всего участников", "All participants"}},
-        {"warnings",
-         {"Деректер сапасы туралы ескертулер", "Предупреждения о качестве данных",
-          "Data-quality warnings"}},
-        {"no warnings", {"ескерту жоқ", "предупреждений нет", "none"}},
-        {"sheet:indicators", {"индикаторлар", "индикаторы", "indicators"}},
-        {"sheet:warnings", {"ескертулер", "предупреждения", "warnings"}},
-        {"sheet:about", {"анықтама", "справка", "about"}},
-        {"yes", {"иә", "да", "yes"}},
-        {"no", {"жоқ", "нет", "no"}},
-        // record types (unknown_visit)
-        {"rec:consultations", {"кеңестер", "консультации", "consultations"}},
-        {"rec:attendance", {"қатысу (адам)", "посещаемость (человек)", "attendance (people)"}},
-        {"rec:photos", {"фотосуреттер", "фотографии", "photos"}},
-        {"rec:surveys", {"сауалнамалар", "опросы", "surveys"}},
-    };
-    return all;
+// A term of the catalog (terms.inc) in `lang`.
+std::string term(const Message& text, Lang lang) {
+    return std::string(text.text(message_lang(lang)));
 }
 
-std::string word(std::string_view key, Lang lang) {
-    auto it = words().find(key);
-    return it == words().end() ? std::string(key) : std::string(it->second.in(lang));
+// The term a report names by `key` (an indicator code, "table:gender", "rec:photos"). A key no
+// term has (a code from a newer program) is shown as it is, like an unknown enumeration code.
+std::string term_for(std::string_view key, Lang lang) {
+    const Message* text = texts::find_term(key);
+    return text ? term(*text, lang) : std::string(key);
+}
+
+// A sentence of the catalog (sentences.inc) in `lang`, placeholders filled.
+std::string sentence(const Message& text, Lang lang, const std::vector<MessageArg>& args) {
+    const Language in = message_lang(lang);
+    return render(text.text(in), args, in);
 }
 
 std::string fixed(double value, int decimals) {
@@ -131,22 +54,22 @@ std::string number_text(double value, bool whole) {
 
 std::string period_text(const Scope& scope, Lang lang) {
     if (!scope.from && !scope.to) {
-        return word("all dates", lang);
+        return term(texts::term_all_dates, lang);
     }
     return scope.from.value_or("…") + " – " + scope.to.value_or("…");
 }
 
 std::string region_text(const Scope& scope, Lang lang) {
-    return scope.region ? *scope.region : word("all regions", lang);
+    return scope.region ? *scope.region : term(texts::term_all_regions, lang);
 }
 
 std::string value_label(const std::string& table, const std::string& code, Lang lang) {
     if (table == "vulnerable") {
         if (code == "yes") {
-            return std::string(yes_word(lang));
+            return term(texts::term_yes, lang);
         }
         if (code == "no") {
-            return std::string(no_word(lang));
+            return term(texts::term_no, lang);
         }
         return std::string(enums::gender.label(k_unrecorded, lang));
     }
@@ -222,26 +145,27 @@ std::string achieved_cell(const Indicator& i) {
 }
 
 std::string met_cell(const Indicator& i, Lang lang) {
-    return i.met ? word(*i.met ? "yes" : "no", lang) : "—";
+    return i.met ? term(*i.met ? texts::term_yes : texts::term_no, lang) : "—";
 }
 
 void indicators_text(const IndicatorReport& r, Lang lang, std::ostream& out) {
-    out << word("indicators title", lang) << "\n";
+    out << term(texts::term_indicators_title, lang) << "\n";
     if (!r.plan.name.empty()) {
-        out << word("plan:", lang) << ": " << r.plan.name << "\n";
+        out << term(texts::term_plan_label, lang) << ": " << r.plan.name << "\n";
     }
-    out << word("period:", lang) << ": " << period_text(r.scope, lang) << "; "
-        << word("region:", lang) << ": " << region_text(r.scope, lang) << "\n";
-    out << word("rule", lang) << "\n\n";
-    std::vector<std::vector<std::string>> rows = {{word("indicator", lang), word("plan", lang),
-                                                   word("fact", lang), word("achieved", lang),
-                                                   word("met", lang)}};
+    out << term(texts::term_period_label, lang) << ": " << period_text(r.scope, lang) << "; "
+        << term(texts::term_region_label, lang) << ": " << region_text(r.scope, lang) << "\n";
+    out << term(texts::term_rule, lang) << "\n\n";
+    std::vector<std::vector<std::string>> rows = {
+        {term(texts::term_indicator, lang), term(texts::term_plan, lang),
+         term(texts::term_fact, lang), term(texts::term_achieved, lang),
+         term(texts::term_met, lang)}};
     for (const Indicator& i : r.indicators) {
-        rows.push_back(
-            {word(i.code, lang), plan_cell(i), fact_cell(i), achieved_cell(i), met_cell(i, lang)});
+        rows.push_back({term_for(i.code, lang), plan_cell(i), fact_cell(i), achieved_cell(i),
+                        met_cell(i, lang)});
     }
     print_table(out, rows, {false, true, true, true, false});
-    out << "\n" << word("warnings", lang) << ": " << r.warnings.size() << "\n";
+    out << "\n" << term(texts::term_warnings, lang) << ": " << r.warnings.size() << "\n";
     for (const Warning& w : r.warnings) {
         out << "- " << describe(w, lang) << "\n";
     }
@@ -250,19 +174,20 @@ void indicators_text(const IndicatorReport& r, Lang lang, std::ostream& out) {
 void indicators_csv(const IndicatorReport& r, Lang lang, std::ostream& out) {
     CsvWriter csv(out);
     csv.byte_order_mark();
-    for (std::string_view key : {"code", "indicator", "plan", "fact", "achieved", "met"}) {
-        csv.field(word(key, lang));
+    for (const Message* text : {&texts::term_code, &texts::term_indicator, &texts::term_plan,
+                                &texts::term_fact, &texts::term_achieved, &texts::term_met}) {
+        csv.field(term(*text, lang));
     }
     csv.end_row();
     for (const Indicator& i : r.indicators) {
         csv.field(i.code);
-        csv.field(word(i.code, lang));
+        csv.field(term_for(i.code, lang));
         csv.field(i.plan ? (i.whole ? std::to_string(static_cast<std::int64_t>(*i.plan))
                                     : fixed(*i.plan, 1))
                          : "");
         csv.field(i.fact ? number_text(*i.fact, i.whole) : "");
         csv.field(i.achieved_percent ? fixed(*i.achieved_percent, 1) : "");
-        csv.field(i.met ? word(*i.met ? "yes" : "no", lang) : "");
+        csv.field(i.met ? term(*i.met ? texts::term_yes : texts::term_no, lang) : "");
         csv.end_row();
     }
 }
@@ -298,7 +223,7 @@ void indicators_json(const IndicatorReport& r, Lang lang, std::ostream& out) {
     for (const Indicator& i : r.indicators) {
         bool whole_plan = i.whole && i.plan && std::floor(*i.plan) == *i.plan;
         ordered_json j = {{"code", i.code},
-                          {"label", word(i.code, lang)},
+                          {"label", term_for(i.code, lang)},
                           {"plan", opt_number(i.plan, whole_plan ? 0 : 2)},
                           {"fact", opt_number(i.fact, i.whole ? 0 : 2)},
                           {"achieved_percent", opt_number(i.achieved_percent, 1)},
@@ -340,12 +265,13 @@ void indicators_json(const IndicatorReport& r, Lang lang, std::ostream& out) {
 
 Result<void> about_sheet(XlsxWriter& book, Lang lang, std::string_view plan, const Scope& scope,
                          std::int64_t participants) {
-    std::string item = word("item", lang), value = word("value", lang);
+    std::string item = term(texts::term_item, lang), value = term(texts::term_value, lang);
     XlsxColumn columns[] = {{item, 28, CellStyle::bold}, {value, 70, CellStyle::wrap}};
-    std::string plan_label = word("plan:", lang), period_label = word("period:", lang),
-                region_label = word("region:", lang),
-                total_label = word("participants total", lang);
-    if (auto ok = book.add_sheet(word("sheet:about", lang), "about", columns); !ok) {
+    std::string plan_label = term(texts::term_plan_label, lang),
+                period_label = term(texts::term_period_label, lang),
+                region_label = term(texts::term_region_label, lang),
+                total_label = term(texts::term_participants_total, lang);
+    if (auto ok = book.add_sheet(term(texts::term_sheet_about, lang), "about", columns); !ok) {
         return ok;
     }
     std::uint32_t row = 0;
@@ -367,7 +293,7 @@ Result<void> about_sheet(XlsxWriter& book, Lang lang, std::string_view plan, con
          {plan.empty() ? Result<void>() : line(plan_label, std::string(plan)),
           line(period_label, period_text(scope, lang)),
           line(region_label, region_text(scope, lang)), number_line(total_label, participants),
-          line("", word("rule", lang))}) {
+          line("", term(texts::term_rule, lang))}) {
         if (!ok) {
             return ok;
         }
@@ -381,12 +307,14 @@ Result<void> indicators_xlsx(const IndicatorReport& r, Lang lang,
     if (!book) {
         return tl::unexpected(book.error());
     }
-    std::string h[] = {word("code", lang), word("indicator", lang), word("plan", lang),
-                       word("fact", lang), word("achieved", lang),  word("met", lang)};
+    std::string h[] = {term(texts::term_code, lang),     term(texts::term_indicator, lang),
+                       term(texts::term_plan, lang),     term(texts::term_fact, lang),
+                       term(texts::term_achieved, lang), term(texts::term_met, lang)};
     XlsxColumn columns[] = {{h[0], 22, CellStyle::text},    {h[1], 40, CellStyle::text},
                             {h[2], 10, CellStyle::decimal}, {h[3], 10, CellStyle::decimal},
                             {h[4], 14, CellStyle::decimal}, {h[5], 12, CellStyle::text}};
-    if (auto ok = book->add_sheet(word("sheet:indicators", lang), "indicators", columns); !ok) {
+    if (auto ok = book->add_sheet(term(texts::term_sheet_indicators, lang), "indicators", columns);
+        !ok) {
         return ok;
     }
     std::uint32_t row = 0;
@@ -394,7 +322,7 @@ Result<void> indicators_xlsx(const IndicatorReport& r, Lang lang,
         ++row;
         CellStyle style = i.whole ? CellStyle::integer : CellStyle::decimal;
         for (auto ok :
-             {book->text(row, 0, i.code), book->text(row, 1, word(i.code, lang)),
+             {book->text(row, 0, i.code), book->text(row, 1, term_for(i.code, lang)),
               i.plan ? book->number(row, 2, *i.plan,
                                     i.whole && std::floor(*i.plan) == *i.plan ? CellStyle::integer
                                                                               : CellStyle::decimal)
@@ -402,20 +330,24 @@ Result<void> indicators_xlsx(const IndicatorReport& r, Lang lang,
               i.fact ? book->number(row, 3, *i.fact, style) : Result<void>(),
               i.achieved_percent ? book->number(row, 4, *i.achieved_percent, CellStyle::decimal)
                                  : Result<void>(),
-              i.met ? book->text(row, 5, word(*i.met ? "yes" : "no", lang)) : Result<void>()}) {
+              i.met ? book->text(row, 5, term(*i.met ? texts::term_yes : texts::term_no, lang))
+                    : Result<void>()}) {
             if (!ok) {
                 return ok;
             }
         }
     }
-    std::string wh[] = {word("code", lang),   word("date", lang),   word("village", lang),
-                        word("region", lang), word("lawyer", lang), word("visit", lang),
-                        word("message", lang)};
+    std::string wh[] = {term(texts::term_code, lang),    term(texts::term_date, lang),
+                        term(texts::term_village, lang), term(texts::term_region, lang),
+                        term(texts::term_lawyer, lang),  term(texts::term_visit, lang),
+                        term(texts::term_message, lang)};
     XlsxColumn warning_columns[] = {{wh[0], 30, CellStyle::text}, {wh[1], 12, CellStyle::date},
                                     {wh[2], 18, CellStyle::text}, {wh[3], 16, CellStyle::text},
                                     {wh[4], 20, CellStyle::text}, {wh[5], 38, CellStyle::text},
                                     {wh[6], 80, CellStyle::wrap}};
-    if (auto ok = book->add_sheet(word("sheet:warnings", lang), "warnings", warning_columns); !ok) {
+    if (auto ok =
+            book->add_sheet(term(texts::term_sheet_warnings, lang), "warnings", warning_columns);
+        !ok) {
         return ok;
     }
     row = 0;
@@ -440,21 +372,22 @@ Result<void> indicators_xlsx(const IndicatorReport& r, Lang lang,
 // ---- breakdown ---------------------------------------------------------------------------
 
 void breakdown_text(const Breakdown& b, Lang lang, std::ostream& out) {
-    out << word("breakdown title", lang) << "\n";
-    out << word("period:", lang) << ": " << period_text(b.scope, lang) << "; "
-        << word("region:", lang) << ": " << region_text(b.scope, lang) << "\n";
-    out << word("rule", lang) << "\n";
-    out << word("participants total", lang) << ": " << b.participants << "\n";
+    out << term(texts::term_breakdown_title, lang) << "\n";
+    out << term(texts::term_period_label, lang) << ": " << period_text(b.scope, lang) << "; "
+        << term(texts::term_region_label, lang) << ": " << region_text(b.scope, lang) << "\n";
+    out << term(texts::term_rule, lang) << "\n";
+    out << term(texts::term_participants_total, lang) << ": " << b.participants << "\n";
     for (const BreakdownTable& t : b.tables) {
-        out << "\n" << word("table:" + t.code, lang) << "\n";
-        std::vector<std::vector<std::string>> rows = {
-            {word("value", lang), word("participants", lang), word("share", lang)}};
+        out << "\n" << term_for("table:" + t.code, lang) << "\n";
+        std::vector<std::vector<std::string>> rows = {{term(texts::term_value, lang),
+                                                       term(texts::term_participants, lang),
+                                                       term(texts::term_share, lang)}};
         for (const BreakdownRow& r : t.rows) {
             rows.push_back({value_label(t.code, r.code, lang), std::to_string(r.participants),
                             fixed(share(r.participants, t.total), 1)});
         }
-        rows.push_back(
-            {word("total", lang), std::to_string(t.total), fixed(t.total > 0 ? 100.0 : 0.0, 1)});
+        rows.push_back({term(texts::term_total, lang), std::to_string(t.total),
+                        fixed(t.total > 0 ? 100.0 : 0.0, 1)});
         print_table(out, rows, {false, true, true});
     }
 }
@@ -462,8 +395,9 @@ void breakdown_text(const Breakdown& b, Lang lang, std::ostream& out) {
 void breakdown_csv(const Breakdown& b, Lang lang, std::ostream& out) {
     CsvWriter csv(out);
     csv.byte_order_mark();
-    for (std::string_view key : {"table", "code", "value", "participants", "share"}) {
-        csv.field(word(key, lang));
+    for (const Message* text : {&texts::term_table, &texts::term_code, &texts::term_value,
+                                &texts::term_participants, &texts::term_share}) {
+        csv.field(term(*text, lang));
     }
     csv.end_row();
     for (const BreakdownTable& t : b.tables) {
@@ -477,7 +411,7 @@ void breakdown_csv(const Breakdown& b, Lang lang, std::ostream& out) {
         }
         csv.field(t.code);
         csv.field(std::string_view("total"));
-        csv.field(word("total", lang));
+        csv.field(term(texts::term_total, lang));
         csv.field(t.total);
         csv.field(t.total > 0 ? 100.0 : 0.0, 1);
         csv.end_row();
@@ -503,7 +437,7 @@ void breakdown_json(const Breakdown& b, Lang lang, std::ostream& out) {
                             {"share_percent", opt_number(share(r.participants, t.total), 1)}});
         }
         tables.push_back({{"code", t.code},
-                          {"label", word("table:" + t.code, lang)},
+                          {"label", term_for("table:" + t.code, lang)},
                           {"rows", std::move(rows)},
                           {"total", t.total}});
     }
@@ -517,13 +451,13 @@ Result<void> breakdown_xlsx(const Breakdown& b, Lang lang, const std::filesystem
         return tl::unexpected(book.error());
     }
     for (const BreakdownTable& t : b.tables) {
-        std::string h[] = {word("code", lang), word("value", lang), word("participants", lang),
-                           word("share", lang)};
+        std::string h[] = {term(texts::term_code, lang), term(texts::term_value, lang),
+                           term(texts::term_participants, lang), term(texts::term_share, lang)};
         XlsxColumn columns[] = {{h[0], 16, CellStyle::text},
                                 {h[1], 36, CellStyle::text},
                                 {h[2], 14, CellStyle::integer},
                                 {h[3], 10, CellStyle::decimal}};
-        if (auto ok = book->add_sheet(word("table:" + t.code, lang), t.code, columns); !ok) {
+        if (auto ok = book->add_sheet(term_for("table:" + t.code, lang), t.code, columns); !ok) {
             return ok;
         }
         std::uint32_t row = 0;
@@ -540,7 +474,7 @@ Result<void> breakdown_xlsx(const Breakdown& b, Lang lang, const std::filesystem
         }
         ++row;
         for (auto ok : {book->text(row, 0, "total", CellStyle::bold),
-                        book->text(row, 1, word("total", lang), CellStyle::bold),
+                        book->text(row, 1, term(texts::term_total, lang), CellStyle::bold),
                         book->number(row, 2, static_cast<double>(t.total), CellStyle::bold),
                         book->number(row, 3, t.total > 0 ? 100.0 : 0.0, CellStyle::decimal)}) {
             if (!ok) {
@@ -596,73 +530,31 @@ Result<void> render_file(const Report& report, Format format, Lang lang,
 std::string describe(const Warning& w, Lang lang) {
     std::string at;
     if (!w.visit_id.empty()) {
-        at = w.date + " " + w.village + " (" + w.region + "), " + word("visit", lang) + " " +
-             short_id(w.visit_id) + ": ";
+        at = w.date + " " + w.village + " (" + w.region + "), " + term(texts::term_visit, lang) +
+             " " + short_id(w.visit_id) + ": ";
     }
-    std::string n = std::to_string(w.count), m = std::to_string(w.expected);
+    const std::int64_t n = w.count, m = w.expected;
     std::string field = field_name(w.field, lang);
     switch (w.kind) {
     case WarningKind::visit_without_attendance:
         if (w.count == 0) {
-            return at + (lang == Lang::kk ? "қатысу да, кеңес те тіркелмеген"
-                         : lang == Lang::ru ? "не записаны ни посещаемость, ни консультации"
-                                            : "no attendance and no consultations recorded");
+            return at + sentence(texts::warning_visit_empty, lang, {});
         }
-        return at +
-               (lang == Lang::kk ? "қатысу тіркелмеген; " + n + " кеңес қатысушы ретінде саналды"
-                : lang == Lang::ru
-                    ? "посещаемость не записана; консультации (" + n + ") засчитаны как участники"
-                    : "no attendance recorded; its consultations (" + n +
-                          ") count as participants");
+        return at + sentence(texts::warning_visit_without_attendance, lang, {n});
     case WarningKind::consultations_exceed_attendance:
-        return at + (lang == Lang::kk ? n + " кеңес бар, ал қатысу тізімінде тек " + m + " адам"
-                     : lang == Lang::ru
-                         ? "консультаций: " + n + ", а в учёте посещаемости только " + m + " чел."
-                         : "consultations: " + n + ", but people in the attendance: " + m);
+        return at + sentence(texts::warning_consultations_exceed_attendance, lang, {n, m});
     case WarningKind::consultation_unrecorded:
-        return at + (lang == Lang::kk ? n + " кеңесте «" + field + "» көрсетілмеген"
-                     : lang == Lang::ru ? "консультаций без поля «" + field + "»: " + n
-                                        : "consultations without " + field + " recorded: " + n);
+        return at + sentence(texts::warning_consultation_unrecorded, lang, {n, field});
     case WarningKind::attendance_unrecorded:
-        return at + (lang == Lang::kk
-                         ? "қатысу тізіміндегі " + n + " адамның «" + field + "» көрсетілмеген"
-                     : lang == Lang::ru
-                         ? "в учёте посещаемости без поля «" + field + "»: " + n + " чел."
-                         : "people in the attendance without " + field + " recorded: " + n);
+        return at + sentence(texts::warning_attendance_unrecorded, lang, {n, field});
     case WarningKind::photos_below_plan:
-        return at + (lang == Lang::kk ? n + " фото, жоспар бойынша әр сапарға " + m
-                     : lang == Lang::ru ? "фото: " + n + ", по плану " + m + " на выезд"
-                                        : "photos: " + n + ", the plan is " + m + " per visit");
+        return at + sentence(texts::warning_photos_below_plan, lang, {n, m});
     case WarningKind::open_visit:
-        return at + (lang == Lang::kk   ? "сапар жабылмаған"
-                     : lang == Lang::ru ? "выезд не закрыт"
-                                        : "the visit was never closed");
-    case WarningKind::unknown_visit: {
-        std::string what = word("rec:" + w.field, lang);
-        return lang == Lang::kk ? n + " жазба (" + what +
-                                      ") осы дерекқорда жоқ сапарға сілтейді (әлі "
-                                      "синхрондалмаған ба?); олар есептелмеді"
-               : lang == Lang::ru ? "записей (" + what + "): " + n +
-                                        " ссылаются на выезд, которого нет в этой базе (ещё не "
-                                        "синхронизирован?); они не учтены"
-                                  : what +
-                                        " referring to a visit not known in this "
-                                        "database (not synced yet?), not counted: " +
-                                        n;
-    }
+        return at + sentence(texts::warning_open_visit, lang, {});
+    case WarningKind::unknown_visit:
+        return sentence(texts::warning_unknown_visit, lang, {n, term_for("rec:" + w.field, lang)});
     case WarningKind::unknown_village:
-        return lang == Lang::kk ? n + " сапардың ауылы (демек облысы) осы дерекқорда жоқ; бұл "
-                                      "сапарлар мен олардың жазбалары ешбір облыста да, "
-                                      "жалпы қорытындыда да есептелмеді"
-               : lang == Lang::ru ? "выездов, село (а значит, и область) которых неизвестно в "
-                                    "этой базе: " +
-                                        n +
-                                        "; эти выезды и их записи не учтены ни в одной области и "
-                                        "ни в общем итоге"
-                                  : "visits whose village (so region) is not known in this "
-                                    "database, counted in no region and not in the totals "
-                                    "(with their records): " +
-                                        n;
+        return sentence(texts::warning_unknown_village, lang, {n});
     }
     return at;
 }

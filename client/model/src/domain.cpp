@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 #include <map>
+#include <unordered_map>
 #include <span>
 #include <vector>
 
@@ -125,54 +126,80 @@ std::string_view to_string(Lang lang) {
     return lang == Lang::kk ? "kk" : lang == Lang::ru ? "ru" : "en";
 }
 
-namespace {
-
-// The case-folded labels of every value (kk, ru, en per value, in the order of `values`),
-// computed once per process: folding them on every parse was a quarter of the time it takes
-// to record a consultation. Enumerations other than the built-in ones fold on the fly.
-using FoldedLabels = std::vector<std::array<std::string, 3>>;
-
-FoldedLabels fold_labels(std::span<const EnumValue> values) {
-    FoldedLabels out;
-    out.reserve(values.size());
-    for (const EnumValue& v : values) {
-        out.push_back({fold_case(v.kk), fold_case(v.ru), fold_case(v.en)});
+std::string spelling_key(std::string_view text) {
+    std::string folded = fold_case(normalize_space(text));
+    std::string out;
+    out.reserve(folded.size());
+    for (std::size_t i = 0; i < folded.size(); ++i) {
+        if (folded[i] == '(' || folded[i] == ')') {
+            continue;
+        }
+        if (folded.compare(i, 2, "\xD1\x91") == 0) { // ё
+            out += "\xD0\xB5";                       // е
+            ++i;
+            continue;
+        }
+        out.push_back(folded[i]);
     }
-    return out;
+    return normalize_space(out);
 }
 
-const FoldedLabels* cached_labels(const Enumeration& e) {
-    static const auto table = [] {
-        std::map<const EnumValue*, FoldedLabels> t;
+namespace {
+
+// Every spelling of every value (spelling_key of the code and of each label) -> its index. The
+// built-in enumerations' tables are computed once per process: folding the labels on every
+// parse was a quarter of the time it takes to record a consultation. Other enumerations build
+// theirs on the fly.
+using SpellingTable = std::unordered_map<std::string, std::size_t>;
+
+SpellingTable spelling_table(std::span<const EnumValue> values) {
+    SpellingTable table;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const EnumValue& v = values[i];
+        for (std::string_view spelling : {v.code, v.kk, v.ru, v.en}) {
+            table.emplace(spelling_key(spelling), i); // the first value spelled so wins
+        }
+    }
+    return table;
+}
+
+const SpellingTable* cached_spellings(const Enumeration& e) {
+    static const auto tables = [] {
+        std::map<const EnumValue*, SpellingTable> t;
         for (const Enumeration* known : {&enums::gender, &enums::age, &enums::category,
                                          &enums::topic, &enums::outcome, &enums::language}) {
-            t.emplace(known->values.data(), fold_labels(known->values));
+            t.emplace(known->values.data(), spelling_table(known->values));
         }
         return t;
     }();
-    auto it = table.find(e.values.data());
-    return it == table.end() ? nullptr : &it->second;
+    auto it = tables.find(e.values.data());
+    return it == tables.end() ? nullptr : &it->second;
 }
 
 } // namespace
 
-Result<std::string> Enumeration::parse(std::string_view input) const {
-    if (const EnumValue* exact = find(input)) {
-        return std::string(exact->code); // the usual spelling: no folding needed
+std::optional<std::size_t> Enumeration::index_of(std::string_view input) const {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (values[i].code == input) {
+            return i; // the usual spelling: no folding needed
+        }
     }
-    std::string folded = fold_case(normalize_space(input));
-    const FoldedLabels* cached = cached_labels(*this);
-    FoldedLabels computed;
+    const SpellingTable* cached = cached_spellings(*this);
+    SpellingTable computed;
     if (cached == nullptr) {
-        computed = fold_labels(values);
+        computed = spelling_table(values);
         cached = &computed;
     }
-    for (std::size_t i = 0; i < values.size(); ++i) {
-        const auto& labels = (*cached)[i];
-        if (folded == values[i].code || folded == labels[0] || folded == labels[1] ||
-            folded == labels[2]) {
-            return std::string(values[i].code);
-        }
+    auto it = cached->find(spelling_key(input));
+    if (it == cached->end()) {
+        return std::nullopt;
+    }
+    return it->second;
+}
+
+Result<std::string> Enumeration::parse(std::string_view input) const {
+    if (auto index = index_of(input)) {
+        return std::string(values[*index].code);
     }
     return fail(ErrorCode::invalid_input, msg::not_one_of, msg::field(field), quoted_if_safe(input),
                 allowed());

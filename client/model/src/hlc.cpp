@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "caravan/client/iso_time.hpp"
+
 namespace caravan::client {
 
 std::string Hlc::to_hex() const {
@@ -40,15 +42,7 @@ std::optional<Hlc> Hlc::from_hex(std::string_view text) {
 }
 
 std::string Hlc::to_iso() const {
-    std::int64_t ms = value < 0 ? 0 : wall_ms();
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[128];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
+    return iso_8601(utc_time(value < 0 ? 0 : wall_ms()));
 }
 
 Hlc HlcClock::tick(std::int64_t now_ms) {

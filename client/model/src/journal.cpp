@@ -43,9 +43,6 @@ const JournalColumn* find_journal_column(std::string_view name) {
     return nullptr;
 }
 
-std::string_view yes_word(Lang lang) { return lang == Lang::kk ? "иә" : lang == Lang::ru ? "да" : "yes"; }
-std::string_view no_word(Lang lang) { return lang == Lang::kk ? "жоқ" : lang == Lang::ru ? "нет" : "no"; }
-
 std::optional<bool> parse_yes_no(std::string_view text) {
     std::string folded = fold_case(normalize_space(text));
     for (std::string_view yes : {"yes", "иә", "да", "true", "1", "y"}) {

@@ -368,18 +368,20 @@ Result<void> Projector::apply(const Event& event, const json& payload) {
         }
     }
 
-    auto select = m_db->cached(sql.select);
-    if (!select) {
-        return tl::unexpected(select.error());
-    }
-    (*select)->bind(1, event.entity_id);
-    auto row = (*select)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    if (!*row) {
+    const int n = static_cast<int>(def->fields.size());
+    std::vector<json> values;
+    std::optional<std::string> created;
+    json overrides;
+    CARAVAN_TRY(found, m_db->query(sql.select, event.entity_id).first([&](const Statement& r) {
+        values.reserve(def->fields.size());
+        for (int c = 0; c < n; ++c) {
+            values.push_back(read_value(r, c, def->fields[static_cast<size_t>(c)]));
+        }
+        created = r.column_opt_text(n);
+        overrides = json::parse(r.column_text(n + 1), nullptr, false);
+    }));
+    if (!found) {
         // An update seen before its record's create: keep what it says, invisible until created.
-        (*select)->reset();
         auto insert = m_db->cached(sql.insert_partial);
         if (!insert) {
             return tl::unexpected(insert.error());
@@ -399,16 +401,6 @@ Result<void> Projector::apply(const Event& event, const json& payload) {
         return s.run();
     }
 
-    const Statement& r = **select;
-    const int n = static_cast<int>(def->fields.size());
-    std::vector<json> values;
-    values.reserve(def->fields.size());
-    for (int c = 0; c < n; ++c) {
-        values.push_back(read_value(r, c, def->fields[static_cast<size_t>(c)]));
-    }
-    std::optional<std::string> created = r.column_opt_text(n);
-    json overrides = json::parse(r.column_text(n + 1), nullptr, false);
-    (*select)->reset();
     if (!overrides.is_object()) {
         return fail(ErrorCode::corrupt, msg::projection_damaged, def->table);
     }
@@ -584,23 +576,17 @@ Result<void> Projector::apply_new(const Event& event, const NewRecord& record) {
 }
 
 Result<json> Projector::field_versions(const EntityDef& def, std::string_view id) {
-    auto select = m_db->cached(sql_for(def).select);
-    if (!select) {
-        return tl::unexpected(select.error());
-    }
-    (*select)->bind(1, id);
-    auto row = (*select)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
+    const int n = static_cast<int>(def.fields.size());
+    std::optional<std::string> created;
+    json overrides;
+    CARAVAN_TRY(found, m_db->query(sql_for(def).select, id).first([&](const Statement& r) {
+        created = r.column_opt_text(n);
+        overrides = json::parse(r.column_text(n + 1), nullptr, false);
+    }));
     json result = json::object();
-    if (!*row) {
+    if (!found) {
         return result;
     }
-    const int n = static_cast<int>(def.fields.size());
-    std::optional<std::string> created = (*select)->column_opt_text(n);
-    json overrides = json::parse((*select)->column_text(n + 1), nullptr, false);
-    (*select)->reset();
     for (const FieldDef& f : def.fields) {
         if (overrides.is_object() && overrides.contains(f.name)) {
             result[std::string(f.name)] = overrides[std::string(f.name)];
@@ -659,22 +645,12 @@ Result<std::string> Projector::fingerprint() {
     queries.emplace_back("SELECT * FROM conflicts ORDER BY entity_id, field, a_version, b_version");
     for (const std::string& q : queries) {
         feed(q);
-        auto stmt = m_db->prepare(q);
-        if (!stmt) {
-            return tl::unexpected(stmt.error());
-        }
-        for (;;) {
-            auto row = stmt->step();
-            if (!row) {
-                return tl::unexpected(row.error());
+        CARAVAN_TRY(stmt, m_db->prepare(q));
+        CARAVAN_TRY_VOID(stmt.each([&](const Statement& row) {
+            for (int c = 0; c < row.column_count(); ++c) {
+                feed(row.is_null(c) ? std::string("\x01NULL") : row.column_text(c));
             }
-            if (!*row) {
-                break;
-            }
-            for (int c = 0; c < stmt->column_count(); ++c) {
-                feed(stmt->is_null(c) ? std::string("\x01NULL") : stmt->column_text(c));
-            }
-        }
+        }));
     }
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&state, digest);

@@ -25,6 +25,8 @@
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "caravan/storage/result.hpp"
 
@@ -101,6 +103,23 @@ class Statement {
     [[nodiscard]] std::optional<std::int64_t> column_opt_int(int column) const;
     [[nodiscard]] std::optional<double> column_opt_double(int column) const;
     [[nodiscard]] int column_count() const;
+    // The value of `column` as T: std::int64_t, int, bool, double, std::string, or a
+    // std::optional of one of these (nullopt for NULL). A NULL read as a plain T is 0 or "".
+    template <class T> [[nodiscard]] T get(int column) const;
+
+    // Steps through the rows, calling `visit(const Statement& row)` on each; the statement is
+    // reset afterwards (bindings cleared), on success and on failure alike. `visit` returns
+    // void (read every row), bool (false stops early, no error) or Result<void> (an error
+    // stops and is returned). Failure: the step's error (busy, corrupt, io...).
+    template <class Visit> [[nodiscard]] Result<void> each(Visit&& visit);
+    // Calls `visit(row)` on the first row only: true when there was one.
+    template <class Visit> [[nodiscard]] Result<bool> first(Visit&& visit);
+    // Column 0 of the first row as T; nullopt when there is no row or the value is NULL.
+    template <class T> [[nodiscard]] Result<std::optional<T>> one();
+    // Every row, as `read(row)` returns it.
+    template <class Read>
+    [[nodiscard]] Result<std::vector<std::invoke_result_t<Read&, const Statement&>>>
+    collect(Read&& read);
 
   private:
     friend class Database;
@@ -110,6 +129,60 @@ class Statement {
     Statement(sqlite3* db, sqlite3_stmt* stmt) : m_db(db), m_stmt(stmt) {}
     sqlite3* m_db = nullptr;
     std::unique_ptr<sqlite3_stmt, Deleter> m_stmt;
+};
+
+class Database;
+
+// One run of a cached statement with its values bound, as returned by Database::query:
+//
+//     auto ok = db.query("SELECT id, name FROM villages WHERE region = ?", region)
+//                   .each([&](const Statement& row) { names.push_back(row.get<std::string>(1)); });
+//     auto seq = db.query("SELECT max(seq) FROM events WHERE device_id = ?", id).one<std::int64_t>();
+//
+// The methods are those of Statement (each, first, one, collect) plus run, each usable once; a failure
+// to prepare the statement is reported by whichever runs. The statement is reset when it is
+// done, so a cached statement never keeps a read transaction open. A Query must not outlive
+// its Database and must not be interleaved with another use of the same SQL text.
+class Query {
+  public:
+    explicit Query(Result<Statement*> stmt) : m_stmt(std::move(stmt)) {}
+
+    template <class Visit> [[nodiscard]] Result<void> each(Visit&& visit) && {
+        if (!m_stmt) {
+            return tl::unexpected(m_stmt.error());
+        }
+        return (*m_stmt)->each(std::forward<Visit>(visit));
+    }
+    template <class Visit> [[nodiscard]] Result<bool> first(Visit&& visit) && {
+        if (!m_stmt) {
+            return tl::unexpected(m_stmt.error());
+        }
+        return (*m_stmt)->first(std::forward<Visit>(visit));
+    }
+    template <class T> [[nodiscard]] Result<std::optional<T>> one() && {
+        if (!m_stmt) {
+            return tl::unexpected(m_stmt.error());
+        }
+        return (*m_stmt)->template one<T>();
+    }
+    template <class Read>
+    [[nodiscard]] Result<std::vector<std::invoke_result_t<Read&, const Statement&>>>
+    collect(Read&& read) && {
+        if (!m_stmt) {
+            return tl::unexpected(m_stmt.error());
+        }
+        return (*m_stmt)->collect(std::forward<Read>(read));
+    }
+    // Runs to completion, ignoring rows (INSERT, UPDATE, DELETE).
+    [[nodiscard]] Result<void> run() && {
+        if (!m_stmt) {
+            return tl::unexpected(m_stmt.error());
+        }
+        return (*m_stmt)->run();
+    }
+
+  private:
+    Result<Statement*> m_stmt;
 };
 
 class Database {
@@ -129,6 +202,15 @@ class Database {
     // A statement owned by this connection, reset and ready to bind. The pointer stays valid
     // until the Database is destroyed; do not interleave two uses of the same SQL text.
     [[nodiscard]] Result<Statement*> cached(std::string_view sql);
+    // The cached statement `sql` with `binds` bound to parameters 1, 2, ... in order (text by
+    // copy, std::optional as NULL when empty), ready to run: see Query.
+    template <class... Binds> [[nodiscard]] Query query(std::string_view sql, const Binds&... binds) {
+        auto stmt = cached(sql);
+        if (stmt) {
+            (*stmt)->bind_all(binds...);
+        }
+        return Query(std::move(stmt));
+    }
 
     [[nodiscard]] std::int64_t last_insert_rowid() const;
     [[nodiscard]] int changes() const;
@@ -179,6 +261,83 @@ class Database {
     std::array<Recent, 8> m_recent{};
     std::size_t m_recent_next = 0;
 };
+
+template <class T> T Statement::get(int column) const {
+    if constexpr (std::is_same_v<T, std::int64_t>) {
+        return column_int(column);
+    } else if constexpr (std::is_same_v<T, int>) {
+        return static_cast<int>(column_int(column));
+    } else if constexpr (std::is_same_v<T, bool>) {
+        return column_int(column) != 0;
+    } else if constexpr (std::is_same_v<T, double>) {
+        return column_double(column);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        return column_text(column);
+    } else {
+        using V = typename T::value_type; // std::optional<V>
+        return is_null(column) ? T() : T(get<V>(column));
+    }
+}
+
+template <class Visit> Result<void> Statement::each(Visit&& visit) {
+    for (;;) {
+        auto row = step();
+        if (!row) {
+            reset();
+            return tl::unexpected(row.error());
+        }
+        if (!*row) {
+            reset();
+            return {};
+        }
+        using Returned = std::invoke_result_t<Visit&, const Statement&>;
+        if constexpr (std::is_void_v<Returned>) {
+            visit(std::as_const(*this));
+        } else if constexpr (std::is_same_v<Returned, bool>) {
+            if (!visit(std::as_const(*this))) {
+                reset();
+                return {};
+            }
+        } else {
+            if (auto ok = visit(std::as_const(*this)); !ok) {
+                reset();
+                return ok;
+            }
+        }
+    }
+}
+
+template <class Visit> Result<bool> Statement::first(Visit&& visit) {
+    bool found = false;
+    auto ok = each([&](const Statement& row) {
+        visit(row);
+        found = true;
+        return false;
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return found;
+}
+
+template <class T> Result<std::optional<T>> Statement::one() {
+    std::optional<T> value;
+    auto found = first([&](const Statement& row) { value = row.get<std::optional<T>>(0); });
+    if (!found) {
+        return tl::unexpected(found.error());
+    }
+    return value;
+}
+
+template <class Read>
+Result<std::vector<std::invoke_result_t<Read&, const Statement&>>> Statement::collect(Read&& read) {
+    std::vector<std::invoke_result_t<Read&, const Statement&>> out;
+    auto ok = each([&](const Statement& row) { out.push_back(read(row)); });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    return out;
+}
 
 // Maps a SQLite result code to our vocabulary; `what` names the operation, never data.
 [[nodiscard]] Error sqlite_error(int rc, std::string_view what, sqlite3* db = nullptr);

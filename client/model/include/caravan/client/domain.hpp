@@ -1,7 +1,9 @@
 #pragma once
 // The vocabulary of the field: enumerations with their Kazakh, Russian and English labels, and
 // the validation of single values. Every user-facing spelling of a value is accepted on input
-// (the code, or its label in any language); the code is what is stored and synced.
+// (the code, or its label in any language, see spelling_key); the code is what is stored and
+// synced. The command line and the journal import both read spellings through
+// Enumeration::index_of, so they accept and refuse the same ones.
 
 #include <optional>
 #include <span>
@@ -29,12 +31,20 @@ struct EnumValue {
     }
 };
 
+// The key an enumeration spelling is matched by: spaces trimmed and folded, case folded
+// (Kazakh and Russian letters included), "ё" read as "е" (Russian is usually typed without it)
+// and parentheses dropped ("жасы үлкен адамдар 50+", as the grant report writes it).
+[[nodiscard]] std::string spelling_key(std::string_view text);
+
 struct Enumeration {
     std::string_view field; // as named in messages: "gender", "age", ...
     std::span<const EnumValue> values;
 
-    // The code for `input` (a code, case-insensitive, or any label); invalid_input naming the
-    // field and the allowed codes otherwise.
+    // The index in `values` of the value spelled `input`: its code or its kk, ru or en label,
+    // compared by spelling_key. nullopt when no value is spelled so.
+    [[nodiscard]] std::optional<std::size_t> index_of(std::string_view input) const;
+    // The code for `input` (as index_of reads it); invalid_input naming the field and the
+    // allowed codes otherwise.
     [[nodiscard]] Result<std::string> parse(std::string_view input) const;
     [[nodiscard]] const EnumValue* find(std::string_view code) const;
     // Label for a stored code; the code itself when unknown.

@@ -30,9 +30,6 @@ struct JournalColumn {
 // The column whose code or header (any language, case-insensitive) is `name`; nullptr if none.
 [[nodiscard]] const JournalColumn* find_journal_column(std::string_view name);
 
-// Words for booleans in journal cells.
-[[nodiscard]] std::string_view yes_word(Lang lang);
-[[nodiscard]] std::string_view no_word(Lang lang);
 // Parses yes/no in any language, true/false, 1/0 (case-insensitive); nullopt otherwise.
 [[nodiscard]] std::optional<bool> parse_yes_no(std::string_view text);
 
