@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <memory>
 
+#include "json_fields.hpp"
+
 namespace caravan::sync {
 
 using nlohmann::json;
@@ -37,35 +39,7 @@ std::optional<std::int64_t> parse_hlc_hex(const std::string& text) {
     return static_cast<std::int64_t>(v);
 }
 
-tl::unexpected<Error> malformed(std::string_view what) {
-    return fail(ErrorCode::invalid_input, "malformed body: " + std::string(what));
-}
-
-template <class T> Result<T> get_field(const json& j, std::string_view key);
-
-template <> Result<std::string> get_field<std::string>(const json& j, std::string_view key) {
-    auto it = j.find(key);
-    if (it == j.end() || !it->is_string()) {
-        return malformed("\"" + std::string(key) + "\" must be a string");
-    }
-    return it->get<std::string>();
-}
-
-template <> Result<std::int64_t> get_field<std::int64_t>(const json& j, std::string_view key) {
-    auto it = j.find(key);
-    if (it == j.end() || !it->is_number_integer()) {
-        return malformed("\"" + std::string(key) + "\" must be an integer");
-    }
-    return it->get<std::int64_t>();
-}
-
-template <> Result<bool> get_field<bool>(const json& j, std::string_view key) {
-    auto it = j.find(key);
-    if (it == j.end() || !it->is_boolean()) {
-        return malformed("\"" + std::string(key) + "\" must be true or false");
-    }
-    return it->get<bool>();
-}
+using fields::malformed;
 
 Result<std::vector<storage::Event>> events_from(const json& j, std::size_t max) {
     auto it = j.find("events");
@@ -81,8 +55,7 @@ Result<std::vector<storage::Event>> events_from(const json& j, std::size_t max) 
     for (std::size_t i = 0; i < it->size(); ++i) {
         auto e = event_from_json((*it)[i]);
         if (!e) {
-            return fail(e.error().code,
-                        "events[" + std::to_string(i) + "]: " + e.error().message);
+            return fail(e.error().code, "events[" + std::to_string(i) + "]: " + e.error().message);
         }
         events.push_back(std::move(*e));
     }
@@ -91,7 +64,9 @@ Result<std::vector<storage::Event>> events_from(const json& j, std::size_t max) 
 
 } // namespace
 
-std::string canonical_payload(const json& payload) { return payload.dump(); }
+std::string canonical_payload(const json& payload) {
+    return payload.dump();
+}
 
 json event_to_json(const storage::Event& e) {
     json payload = json::parse(e.payload, nullptr, false);
@@ -114,18 +89,18 @@ Result<storage::Event> event_from_json(const json& j) {
         return malformed("an event must be an object");
     }
     storage::Event e;
-    auto device_id = get_field<std::string>(j, "device_id");
-    auto seq = get_field<std::int64_t>(j, "seq");
-    auto hlc = get_field<std::string>(j, "hlc");
-    auto entity_type = get_field<std::string>(j, "entity_type");
-    auto entity_id = get_field<std::string>(j, "entity_id");
-    auto op = get_field<std::string>(j, "op");
-    auto schema = get_field<std::int64_t>(j, "schema_version");
-    for (const Error* err : {device_id ? nullptr : &device_id.error(), seq ? nullptr : &seq.error(),
-                             hlc ? nullptr : &hlc.error(),
-                             entity_type ? nullptr : &entity_type.error(),
-                             entity_id ? nullptr : &entity_id.error(), op ? nullptr : &op.error(),
-                             schema ? nullptr : &schema.error()}) {
+    auto device_id = fields::string(j, "device_id");
+    auto seq = fields::integer(j, "seq");
+    auto hlc = fields::string(j, "hlc");
+    auto entity_type = fields::string(j, "entity_type");
+    auto entity_id = fields::string(j, "entity_id");
+    auto op = fields::string(j, "op");
+    auto schema = fields::integer(j, "schema_version");
+    for (const Error* err :
+         {device_id ? nullptr : &device_id.error(), seq ? nullptr : &seq.error(),
+          hlc ? nullptr : &hlc.error(), entity_type ? nullptr : &entity_type.error(),
+          entity_id ? nullptr : &entity_id.error(), op ? nullptr : &op.error(),
+          schema ? nullptr : &schema.error()}) {
         if (err) {
             return tl::unexpected(*err);
         }
@@ -163,9 +138,12 @@ Result<storage::Event> event_from_json(const json& j) {
 
 std::string_view to_string(EventFate fate) {
     switch (fate) {
-    case EventFate::accepted: return "accepted";
-    case EventFate::duplicate: return "duplicate";
-    case EventFate::rejected: return "rejected";
+    case EventFate::accepted:
+        return "accepted";
+    case EventFate::duplicate:
+        return "duplicate";
+    case EventFate::rejected:
+        return "rejected";
     }
     return "rejected";
 }
@@ -182,7 +160,7 @@ Result<PushRequest> push_request_from_json(const json& j) {
     if (!j.is_object()) {
         return malformed("the body must be a JSON object");
     }
-    auto device_id = get_field<std::string>(j, "device_id");
+    auto device_id = fields::string(j, "device_id");
     if (!device_id) {
         return tl::unexpected(device_id.error());
     }
@@ -214,8 +192,8 @@ Result<PushResponse> push_response_from_json(const json& j) {
         return malformed("the body must be a JSON object");
     }
     PushResponse r;
-    auto acked = get_field<std::int64_t>(j, "acked_seq");
-    auto epoch = get_field<std::string>(j, "epoch");
+    auto acked = fields::integer(j, "acked_seq");
+    auto epoch = fields::string(j, "epoch");
     if (!acked || !epoch) {
         return tl::unexpected(!acked ? acked.error() : epoch.error());
     }
@@ -230,8 +208,8 @@ Result<PushResponse> push_response_from_json(const json& j) {
             return malformed("a result must be an object");
         }
         EventResult x;
-        auto seq = get_field<std::int64_t>(item, "seq");
-        auto fate = get_field<std::string>(item, "fate");
+        auto seq = fields::integer(item, "seq");
+        auto fate = fields::string(item, "fate");
         if (!seq || !fate) {
             return tl::unexpected(!seq ? seq.error() : fate.error());
         }
@@ -271,9 +249,9 @@ Result<PullResponse> pull_response_from_json(const json& j) {
         return malformed("the body must be a JSON object");
     }
     PullResponse r;
-    auto epoch = get_field<std::string>(j, "epoch");
-    auto next = get_field<std::int64_t>(j, "next_after");
-    auto more = get_field<bool>(j, "more");
+    auto epoch = fields::string(j, "epoch");
+    auto next = fields::integer(j, "next_after");
+    auto more = fields::boolean(j, "more");
     if (!epoch || !next || !more) {
         return tl::unexpected(!epoch ? epoch.error() : !next ? next.error() : more.error());
     }
@@ -322,9 +300,8 @@ Result<json> parse_json_limited(std::string_view text) {
                 in_string = false;
                 if (i - string_start > Limits::max_string_bytes) {
                     return fail(ErrorCode::invalid_input,
-                                "a string longer than " +
-                                    std::to_string(Limits::max_string_bytes) + " bytes at offset " +
-                                    std::to_string(string_start));
+                                "a string longer than " + std::to_string(Limits::max_string_bytes) +
+                                    " bytes at offset " + std::to_string(string_start));
                 }
             }
             continue;
@@ -336,9 +313,9 @@ Result<json> parse_json_limited(std::string_view text) {
         }
         if (c == '{' || c == '[') {
             if (++depth > Limits::max_json_depth) {
-                return fail(ErrorCode::invalid_input,
-                            "JSON nested deeper than " + std::to_string(Limits::max_json_depth) +
-                                " levels at offset " + std::to_string(i));
+                return fail(ErrorCode::invalid_input, "JSON nested deeper than " +
+                                                          std::to_string(Limits::max_json_depth) +
+                                                          " levels at offset " + std::to_string(i));
             }
         } else if (c == '}' || c == ']') {
             --depth;
@@ -355,8 +332,7 @@ Result<json> parse_json_limited(std::string_view text) {
     try {
         return json::parse(text);
     } catch (const json::parse_error& e) {
-        return fail(ErrorCode::invalid_input,
-                    "malformed JSON at byte " + std::to_string(e.byte));
+        return fail(ErrorCode::invalid_input, "malformed JSON at byte " + std::to_string(e.byte));
     } catch (const json::exception&) {
         // e.g. out_of_range 406: a number too large for a double ("9e999").
         return fail(ErrorCode::invalid_input, "malformed JSON: a number is out of range");
@@ -365,9 +341,12 @@ Result<json> parse_json_limited(std::string_view text) {
 
 std::string_view to_string(Encoding e) {
     switch (e) {
-    case Encoding::identity: return "identity";
-    case Encoding::gzip: return "gzip";
-    case Encoding::zstd: return "zstd";
+    case Encoding::identity:
+        return "identity";
+    case Encoding::gzip:
+        return "gzip";
+    case Encoding::zstd:
+        return "zstd";
     }
     return "identity";
 }
@@ -445,10 +424,14 @@ Result<std::string> compress(std::string_view data, Encoding e) {
     return out;
 }
 
-Result<std::string> decompress(std::string_view data, Encoding e, std::size_t max_output) {
+tl::expected<std::string, DecodeRefusal> decode_body(std::string_view data, Encoding e,
+                                                     std::size_t max_output) {
+    auto refuse = [](std::string_view code, std::string message) {
+        return tl::unexpected(DecodeRefusal{code, std::move(message)});
+    };
     auto too_large = [&] {
-        return fail(ErrorCode::invalid_input, "body too large after decompression (limit " +
-                                                  std::to_string(max_output) + " bytes)");
+        return refuse(codes::too_large, "body too large after decompression (limit " +
+                                            std::to_string(max_output) + " bytes)");
     };
     if (e == Encoding::identity) {
         if (data.size() > max_output) {
@@ -464,7 +447,7 @@ Result<std::string> decompress(std::string_view data, Encoding e, std::size_t ma
         };
         std::unique_ptr<ZSTD_DStream, Free> stream(ZSTD_createDStream());
         if (!stream) {
-            return fail(ErrorCode::internal, "zstd stream allocation failed");
+            return refuse(codes::internal, "zstd stream allocation failed");
         }
         ZSTD_initDStream(stream.get());
         ZSTD_inBuffer in{data.data(), data.size(), 0};
@@ -473,7 +456,7 @@ Result<std::string> decompress(std::string_view data, Encoding e, std::size_t ma
             ZSTD_outBuffer o{buffer, sizeof buffer, 0};
             last = ZSTD_decompressStream(stream.get(), &o, &in);
             if (ZSTD_isError(last)) {
-                return fail(ErrorCode::invalid_input, "malformed zstd body");
+                return refuse(codes::malformed, "malformed zstd body");
             }
             out.append(buffer, o.pos);
             if (out.size() > max_output) {
@@ -490,7 +473,7 @@ Result<std::string> decompress(std::string_view data, Encoding e, std::size_t ma
             ZSTD_outBuffer o{buffer, sizeof buffer, 0};
             last = ZSTD_decompressStream(stream.get(), &o, &in);
             if (ZSTD_isError(last)) {
-                return fail(ErrorCode::invalid_input, "malformed zstd body");
+                return refuse(codes::malformed, "malformed zstd body");
             }
             out.append(buffer, o.pos);
             if (out.size() > max_output) {
@@ -501,13 +484,13 @@ Result<std::string> decompress(std::string_view data, Encoding e, std::size_t ma
             }
         }
         if (last != 0) {
-            return fail(ErrorCode::invalid_input, "truncated zstd body");
+            return refuse(codes::malformed, "truncated zstd body");
         }
         return out;
     }
     z_stream zs{};
     if (inflateInit2(&zs, 15 + 32) != Z_OK) {
-        return fail(ErrorCode::internal, "gzip stream allocation failed");
+        return refuse(codes::internal, "gzip stream allocation failed");
     }
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
     zs.avail_in = static_cast<uInt>(data.size());
@@ -518,8 +501,8 @@ Result<std::string> decompress(std::string_view data, Encoding e, std::size_t ma
         rc = inflate(&zs, Z_NO_FLUSH);
         if (rc != Z_OK && rc != Z_STREAM_END) {
             inflateEnd(&zs);
-            return fail(ErrorCode::invalid_input,
-                        rc == Z_BUF_ERROR ? "truncated gzip body" : "malformed gzip body");
+            return refuse(codes::malformed,
+                          rc == Z_BUF_ERROR ? "truncated gzip body" : "malformed gzip body");
         }
         out.append(buffer, sizeof buffer - zs.avail_out);
         if (out.size() > max_output) {
@@ -529,6 +512,16 @@ Result<std::string> decompress(std::string_view data, Encoding e, std::size_t ma
     }
     inflateEnd(&zs);
     return out;
+}
+
+Result<std::string> decompress(std::string_view data, Encoding e, std::size_t max_output) {
+    auto plain = decode_body(data, e, max_output);
+    if (!plain) {
+        return fail(plain.error().code == codes::internal ? ErrorCode::internal
+                                                          : ErrorCode::invalid_input,
+                    std::move(plain.error().message));
+    }
+    return std::move(*plain);
 }
 
 void SetDigest::add(const storage::Event& e) {

@@ -1,7 +1,9 @@
 #pragma once
-// Wire types and codec of the Caravan sync protocol, version 1.
-// The specification is docs/protocol.md (docs/protocol-contract.md is the shorter brief it was
-// written from; where they differ, protocol.md holds).
+// Wire types and codec of the Caravan sync protocol, version 1: events, push and pull bodies,
+// headers, limits, compression, the verify digest. The specification is docs/protocol.md.
+// The rest of the vocabulary is beside this header, in caravan/sync/protocol/: routes.hpp (every
+// path and query), codes.hpp (every error code), and one codec per body (enroll.hpp,
+// status.hpp, verify.hpp, rotate.hpp, error_body.hpp).
 // No networking and no database here: both the device agent and the server use these to
 // encode and decode bodies, so the two sides cannot drift apart.
 
@@ -15,6 +17,7 @@
 
 #include "caravan/storage/event_log.hpp"
 #include "caravan/storage/result.hpp"
+#include "caravan/sync/protocol/codes.hpp"
 
 namespace caravan::sync {
 
@@ -29,12 +32,12 @@ inline constexpr std::string_view k_header_oldest_unsynced = "X-Caravan-Oldest-U
 
 // Limits every peer enforces (a request beyond them gets 413 or 400).
 struct Limits {
-    static constexpr std::size_t max_body_bytes = 8 << 20;        // after decompression
-    static constexpr std::size_t max_compressed_bytes = 4 << 20;  // on the wire
+    static constexpr std::size_t max_body_bytes = 8 << 20;       // after decompression
+    static constexpr std::size_t max_compressed_bytes = 4 << 20; // on the wire
     static constexpr std::size_t max_events_per_push = 5000;
     static constexpr std::size_t max_events_per_pull = 5000;
     static constexpr int max_json_depth = 16;
-    static constexpr std::size_t max_string_bytes = 64 << 10;     // any single JSON string
+    static constexpr std::size_t max_string_bytes = 64 << 10; // any single JSON string
     // Values in one JSON document (every object, array, string, number, literal, the root
     // included). A value costs the parser up to ~160 bytes whatever its text, so this bounds a
     // parsed body at about 40 MiB; a full push of 5000 events needs about 200 000.
@@ -117,6 +120,16 @@ enum class Encoding { identity, gzip, zstd };
 // Refuses (ErrorCode::invalid_input, "too large") output beyond `max_output` bytes.
 [[nodiscard]] Result<std::string> decompress(std::string_view data, Encoding e,
                                              std::size_t max_output = Limits::max_body_bytes);
+// Why decode_body refused a body: the request-level code a receiver answers with
+// (codes::too_large for output beyond the limit, codes::malformed for a body that does not
+// decode, codes::internal when the decoder could not be set up) and the message decompress gives.
+struct DecodeRefusal {
+    std::string_view code;
+    std::string message;
+};
+// decompress, with the refusal named by its protocol code rather than only in words.
+[[nodiscard]] tl::expected<std::string, DecodeRefusal>
+decode_body(std::string_view data, Encoding e, std::size_t max_output = Limits::max_body_bytes);
 
 // ---- verification --------------------------------------------------------------------------
 // Order-independent digest of a set of events: XOR of SHA-256 over each event's canonical
