@@ -14,6 +14,8 @@
 namespace caravan::sync {
 
 namespace routes {
+// Every path starts with the protocol version's prefix (a user may give a server URL with it).
+inline constexpr std::string_view version_prefix = "/v1";
 inline constexpr std::string_view enroll = "/v1/enroll"; // POST, no token
 inline constexpr std::string_view status = "/v1/status"; // GET
 inline constexpr std::string_view push = "/v1/push";     // POST
