@@ -525,11 +525,11 @@ inline void record_field_day(client::Engine& engine, const std::string& village,
 
 inline std::int64_t own_last_seq(client::Engine& engine) {
     auto d = ok(engine.device());
-    return ok(engine.event_log().last_seq(d.id));
+    return ok(engine.last_seq(d.id));
 }
 
 inline std::int64_t acked_seq(client::Engine& engine) {
-    return ok(ag::AgentState(engine.database()).push_acked_seq());
+    return ok(engine.push_acked_seq());
 }
 
 inline std::string fingerprint(client::Engine& engine) {
@@ -544,7 +544,7 @@ inline void require_exactly_once(const FakeServer& server, client::Engine& engin
         REQUIRE(n == 1);
     }
     auto d = ok(engine.device());
-    std::int64_t last = ok(engine.event_log().last_seq(d.id));
+    std::int64_t last = ok(engine.last_seq(d.id));
     for (std::int64_t s = 1; s <= last; ++s) {
         INFO("own seq " << s);
         REQUIRE(server.held.contains({d.id, s}));

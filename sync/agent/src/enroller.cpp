@@ -53,10 +53,10 @@ Result<EnrollResult> enroll_device(Session& s, Exchanger& exchanger, const Enrol
             if (auto done = s.state.set_pull_position(0, result.epoch); !done) {
                 return done;
             }
-            if (auto done = s.state.set_push_acked_seq(0); !done) {
+            if (auto done = s.engine.rewind_push_ack(0); !done) {
                 return done;
             }
-            if (auto done = s.engine.event_log().clear_server_seqs(); !done) {
+            if (auto done = s.engine.forget_server_seqs(); !done) {
                 return done;
             }
         }

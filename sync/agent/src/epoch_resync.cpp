@@ -20,18 +20,18 @@ Result<void> resync_after_epoch_change(Session& s, Exchanger& exchanger, Pusher&
     if (!status) {
         return fail(ErrorCode::protocol, msg::status_incomplete);
     }
-    auto acked = s.state.push_acked_seq();
+    auto acked = s.engine.push_acked_seq();
     if (!acked) {
         return tl::unexpected(acked.error());
     }
     std::int64_t server_acked = std::max<std::int64_t>(0, status->acked_seq);
     auto ok = s.engine.batch([&]() -> Result<void> {
         if (server_acked < *acked) {
-            if (auto done = s.state.set_push_acked_seq(server_acked); !done) {
+            if (auto done = s.engine.rewind_push_ack(server_acked); !done) {
                 return done;
             }
         }
-        return s.engine.event_log().clear_server_seqs();
+        return s.engine.forget_server_seqs();
     });
     if (!ok) {
         return ok;

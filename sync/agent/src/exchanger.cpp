@@ -70,20 +70,20 @@ Exchanger::Exchanger(Session& session, Transport& transport)
 
 Result<void> Exchanger::add_queue_headers(Headers& headers) {
     Session& s = m_session;
-    auto acked = s.state.push_acked_seq();
+    auto acked = s.engine.push_acked_seq();
     if (!acked) {
         return tl::unexpected(acked.error());
     }
     std::int64_t depth = 0;
     std::string oldest;
     if (!s.device_id.empty()) {
-        auto last = s.engine.event_log().last_seq(s.device_id);
+        auto last = s.engine.last_seq(s.device_id);
         if (!last) {
             return tl::unexpected(last.error());
         }
         depth = std::max<std::int64_t>(0, *last - *acked);
         if (depth > 0) {
-            auto first = s.engine.event_log().find(s.device_id, *acked + 1);
+            auto first = s.engine.find_event(s.device_id, *acked + 1);
             if (!first) {
                 return tl::unexpected(first.error());
             }

@@ -22,11 +22,11 @@ Result<PullEnd> Puller::pull_all() {
         // know need not come back (docs/protocol.md 6.5). After an epoch change the server_seqs
         // were forgotten and only re-pushed events learn them again: the rest come back through
         // the pull, which is where they learn theirs.
-        auto acked = s.state.push_acked_seq();
+        auto acked = s.engine.push_acked_seq();
         if (!acked) {
             return tl::unexpected(acked.error());
         }
-        auto known = s.engine.event_log().server_seq_known_upto(s.device_id);
+        auto known = s.engine.server_seq_known_upto(s.device_id);
         if (!known) {
             return tl::unexpected(known.error());
         }

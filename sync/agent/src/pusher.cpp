@@ -36,7 +36,7 @@ Result<Pusher::Batch> Pusher::build_batch(std::int64_t acked) {
     while (!full && events.size() < Limits::max_events_per_push) {
         std::int64_t want = std::min<std::int64_t>(
             k_chunk, static_cast<std::int64_t>(Limits::max_events_per_push - events.size()));
-        auto chunk = s.engine.event_log().device_events(s.device_id, after, want);
+        auto chunk = s.engine.device_events(s.device_id, after, want);
         if (!chunk) {
             return tl::unexpected(chunk.error());
         }
@@ -69,12 +69,12 @@ Result<Pusher::Batch> Pusher::build_batch(std::int64_t acked) {
 
 Result<bool> Pusher::push_outbox() {
     Session& s = m_session;
-    auto last_seq = s.engine.event_log().last_seq(s.device_id);
+    auto last_seq = s.engine.last_seq(s.device_id);
     if (!last_seq) {
         return tl::unexpected(last_seq.error());
     }
     for (;;) {
-        auto acked = s.state.push_acked_seq();
+        auto acked = s.engine.push_acked_seq();
         if (!acked) {
             return tl::unexpected(acked.error());
         }
@@ -133,8 +133,7 @@ Result<bool> Pusher::push_outbox() {
             }
             // The server holds less than we thought (it was restored from a backup, or this
             // device switched servers): resend from where it stands.
-            if (auto ok = s.engine.batch([&] { return s.state.set_push_acked_seq(server_acked); });
-                !ok) {
+            if (auto ok = s.engine.rewind_push_ack(server_acked); !ok) {
                 return tl::unexpected(ok.error());
             }
             continue;
@@ -192,6 +191,7 @@ Result<bool> Pusher::take_results(const Batch& batch, const json& body, std::int
     }
     std::int64_t pushed = 0, rejected = 0;
     std::string at = iso_of(s.now());
+    std::vector<client::Engine::AcceptedEvent> accepted;
     auto ok = s.engine.batch([&]() -> Result<void> {
         for (const EventResult& r : response->results) {
             if (r.seq > new_acked) {
@@ -210,16 +210,13 @@ Result<bool> Pusher::take_results(const Batch& batch, const json& body, std::int
             if (!r.server_seq) {
                 continue; // a duplicate of an event refused earlier stays quarantined
             }
-            if (auto done = s.engine.event_log().set_server_seq(s.device_id, r.seq, *r.server_seq);
-                !done) {
-                return done;
-            }
+            accepted.push_back({r.seq, *r.server_seq});
             // Accepted after all (e.g. resent to a restored server): no longer set aside.
             if (auto done = s.state.release(s.device_id, r.seq); !done) {
                 return done;
             }
         }
-        return s.state.set_push_acked_seq(new_acked);
+        return s.engine.acknowledge_push(new_acked, accepted);
     });
     if (!ok) {
         return tl::unexpected(ok.error());

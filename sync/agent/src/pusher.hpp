@@ -21,7 +21,7 @@
 #include <utility>
 
 #include "exchanger.hpp"
-#include "rotator.hpp"
+#include "rotation.hpp"
 #include "session.hpp"
 
 namespace caravan::sync::agent {

@@ -12,7 +12,7 @@ std::string iso_of(TimePoint t) {
 
 Session::Session(client::Engine& e, const AgentEnvironment& environment, const SyncTuning& t,
                  std::optional<TimePoint> deadline)
-    : engine(e), state(e.database()), env(environment), tuning(t), until(deadline) {}
+    : engine(e), state(e.component_storage()), env(environment), tuning(t), until(deadline) {}
 
 std::int64_t Session::now_ms() const {
     return std::chrono::duration_cast<Millis>(now().time_since_epoch()).count();

@@ -14,7 +14,7 @@
 #include "exchanger.hpp"
 #include "puller.hpp"
 #include "pusher.hpp"
-#include "rotator.hpp"
+#include "rotation.hpp"
 #include "session.hpp"
 #include "verifier.hpp"
 
@@ -159,7 +159,7 @@ SyncAgent::SyncAgent(client::Engine& engine, Transport& transport, AgentEnvironm
 SyncAgent::~SyncAgent() = default;
 
 Result<EnrollResult> SyncAgent::enroll(const EnrollRequest& request) {
-    if (auto ok = AgentState::install(m_engine->database()); !ok) {
+    if (auto ok = AgentState::install(m_engine->component_storage()); !ok) {
         return tl::unexpected(ok.error());
     }
     auto code = normalize_enroll_code(request.code);
@@ -207,7 +207,7 @@ SyncReport SyncAgent::sync(const SyncOptions& options) {
         (void)m_engine->batch([&] { return s.state.record(entry); });
     };
 
-    Result<void> outcome = AgentState::install(m_engine->database());
+    Result<void> outcome = AgentState::install(m_engine->component_storage());
     if (outcome) {
         outcome = s.load_identity();
     }
@@ -252,7 +252,7 @@ SyncReport SyncAgent::sync(const SyncOptions& options) {
 }
 
 Result<VerifyReport> SyncAgent::verify() {
-    if (auto ok = AgentState::install(m_engine->database()); !ok) {
+    if (auto ok = AgentState::install(m_engine->component_storage()); !ok) {
         return tl::unexpected(ok.error());
     }
     Session s(*m_engine, m_env, SyncTuning{}, std::nullopt);

@@ -34,7 +34,7 @@ Result<VerifyReport> verify_with_server(Session& s, Exchanger& exchanger) {
     std::int64_t after = 0;
     for (;;) {
         std::int64_t last_position = after;
-        auto visited = s.engine.event_log().scan(after, k_page, [&](const Event& e) {
+        auto visited = s.engine.scan_events(after, k_page, [&](const Event& e) {
             last_position = e.log_position;
             if (e.server_seq && *e.server_seq <= v.upto) {
                 local.add(e);

@@ -3,7 +3,8 @@
 // docs/sync-algorithm.md explains the algorithm; docs/protocol.md is the wire contract, and
 // sync/protocol (caravan/sync/protocol.hpp, caravan/sync/protocol/*.hpp) its routes, codes and
 // body codecs. The parts of a run are private to sync/agent/src: exchanger (one request with
-// retries), pusher, rotator (rotation's protocol side), puller, epoch_resync, verifier, enroller.
+// retries), pusher, rotation (its protocol side; the local rewrite is
+// Engine::reissue_under_new_id), puller, epoch_resync, verifier, enroller.
 //
 // Contract:
 // - Nothing unsynced is ever discarded, and nothing is applied twice: push progress is stored

@@ -1,7 +1,8 @@
 #pragma once
 // Device rotation, the protocol side (docs/sync-algorithm.md 9, docs/protocol.md 6.10): after
 // the server refused this device's log with `sequence_conflict`, the device asks the server for
-// a new id (POST /v1/rotate) and then rewrites its own log under it (reissue_under_new_id).
+// a new id (POST /v1/rotate) and then rewrites its own log under it
+// (Engine::reissue_under_new_id, with the agent's own state in the same transaction).
 //
 // Contract:
 // - begin() stores the new id and the first seq to re-issue BEFORE the server hears of it, so a
