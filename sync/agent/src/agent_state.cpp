@@ -212,20 +212,21 @@ Result<void> AgentState::quarantine(const QuarantineEntry& e) {
 }
 
 Result<void> AgentState::release(std::string_view device_id, std::int64_t seq) {
-    auto stmt = m_db->cached("DELETE FROM quarantine WHERE device_id = ? AND seq = ?");
+    return release_where("DELETE FROM quarantine WHERE device_id = ? AND seq = ?", device_id, seq);
+}
+
+Result<void> AgentState::release_from(std::string_view device_id, std::int64_t from_seq) {
+    return release_where("DELETE FROM quarantine WHERE device_id = ? AND seq >= ?", device_id,
+                         from_seq);
+}
+
+Result<void> AgentState::release_where(std::string_view sql, std::string_view device_id,
+                                       std::int64_t seq) {
+    auto stmt = m_db->cached(sql);
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }
     (*stmt)->bind_all(device_id, seq);
-    return (*stmt)->run();
-}
-
-Result<void> AgentState::release_from(std::string_view device_id, std::int64_t from_seq) {
-    auto stmt = m_db->cached("DELETE FROM quarantine WHERE device_id = ? AND seq >= ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind_all(device_id, from_seq);
     return (*stmt)->run();
 }
 

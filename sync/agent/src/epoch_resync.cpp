@@ -9,14 +9,11 @@
 namespace caravan::sync::agent {
 
 Result<void> resync_after_epoch_change(Session& s, Exchanger& exchanger, Pusher& pusher) {
-    auto reply = exchanger.get(std::string(routes::status));
-    if (!reply) {
-        return tl::unexpected(reply.error());
+    auto body = body_of_ok(exchanger.get(std::string(routes::status)));
+    if (!body) {
+        return tl::unexpected(body.error());
     }
-    if (reply->status != 200) {
-        return tl::unexpected(error_from_reply(*reply));
-    }
-    auto status = status_response_from_json(reply->body);
+    auto status = status_response_from_json(*body);
     if (!status) {
         return fail(ErrorCode::protocol, msg::status_incomplete);
     }

@@ -64,6 +64,16 @@ Error error_from_reply(const Reply& r) {
     }
 }
 
+Result<json> body_of_ok(Result<Reply> reply) {
+    if (!reply) {
+        return tl::unexpected(reply.error());
+    }
+    if (reply->status != 200) {
+        return tl::unexpected(error_from_reply(*reply));
+    }
+    return std::move(reply->body);
+}
+
 Exchanger::Exchanger(Session& session, Transport& transport)
     : m_session(session), m_transport(transport),
       m_backoff(session.tuning.retry_base, session.tuning.retry_cap, session.env.seed) {}

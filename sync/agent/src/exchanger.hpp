@@ -40,6 +40,9 @@ struct Reply {
 // (protocol rule), so they are passed on.
 [[nodiscard]] Error error_from_reply(const Reply& reply);
 
+// The body of a 200 answer; the exchange's failure, or error_from_reply for any other status.
+[[nodiscard]] Result<nlohmann::json> body_of_ok(Result<Reply> reply);
+
 class Exchanger {
   public:
     Exchanger(Session& session, Transport& transport);

@@ -46,14 +46,11 @@ Result<void> Rotation::complete() {
     }
     const std::string old_id = s.device_id;
     std::string body = to_json(RotateRequest{old_id, p.new_id}).dump();
-    auto reply = m_exchanger.post(routes::rotate, body, s.tuning.max_attempts);
+    auto reply = body_of_ok(m_exchanger.post(routes::rotate, body, s.tuning.max_attempts));
     if (!reply) {
         return tl::unexpected(reply.error());
     }
-    if (reply->status != 200) {
-        return tl::unexpected(error_from_reply(*reply));
-    }
-    auto answer = rotate_response_from_json(reply->body);
+    auto answer = rotate_response_from_json(*reply);
     if (!answer) {
         return fail(ErrorCode::protocol, msg::rotate_incomplete);
     }

@@ -14,14 +14,11 @@ Result<VerifyReport> verify_with_server(Session& s, Exchanger& exchanger) {
     if (!cursor) {
         return tl::unexpected(cursor.error());
     }
-    auto reply = exchanger.get(target(VerifyQuery{*cursor}));
-    if (!reply) {
-        return tl::unexpected(reply.error());
+    auto body = body_of_ok(exchanger.get(target(VerifyQuery{*cursor})));
+    if (!body) {
+        return tl::unexpected(body.error());
     }
-    if (reply->status != 200) {
-        return tl::unexpected(error_from_reply(*reply));
-    }
-    auto server = verify_response_from_json(reply->body);
+    auto server = verify_response_from_json(*body);
     if (!server) {
         return fail(ErrorCode::protocol, msg::verify_incomplete);
     }

@@ -123,6 +123,9 @@ class AgentState {
 
   private:
     [[nodiscard]] Result<std::int64_t> get_int(std::string_view key);
+    // Runs a DELETE on quarantine bound to (device_id, seq).
+    [[nodiscard]] Result<void> release_where(std::string_view sql, std::string_view device_id,
+                                             std::int64_t seq);
     storage::Database* m_db;
     storage::Settings m_settings;
 };

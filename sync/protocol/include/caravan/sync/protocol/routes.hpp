@@ -44,6 +44,10 @@ struct Target {
 };
 [[nodiscard]] Target split_target(std::string_view target);
 
+// A count as a query parameter or a header carries it: decimal digits only, at most 18 of them
+// ("0".."999999999999999999"); nullopt otherwise.
+[[nodiscard]] std::optional<std::int64_t> parse_count(std::string_view text);
+
 // Percent-encodes everything but unreserved characters (RFC 3986 2.3).
 [[nodiscard]] std::string url_encode(std::string_view text);
 
