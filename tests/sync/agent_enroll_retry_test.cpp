@@ -50,7 +50,7 @@ TEST_CASE("enroll: a 503, a 500 or a dropped link on the first try is retried wi
             if (first == Fault::error_503) {
                 REQUIRE(e.sleeps[0] >= std::chrono::seconds(2)); // the server's Retry-After
             }
-            auto stored = ok(ag::AgentState(e.engine.database()).enrollment());
+            auto stored = ok(ag::AgentState(e.engine.component_storage()).enrollment());
             REQUIRE(stored);
             REQUIRE(stored->token.size() == 64);
         }
@@ -66,5 +66,5 @@ TEST_CASE("enroll: a server that keeps failing is tried a bounded number of time
     REQUIRE(!result);
     REQUIRE(result.error().code == ErrorCode::server);
     REQUIRE(e.transport.count_path("/v1/enroll") == ag::SyncTuning{}.max_attempts);
-    REQUIRE(!ok(ag::AgentState(e.engine.database()).enrollment()));
+    REQUIRE(!ok(ag::AgentState(e.engine.component_storage()).enrollment()));
 }

@@ -1,10 +1,14 @@
 #pragma once
 // Test doubles for the sync agent: an in-memory server that follows protocol v1
-// (docs/protocol-contract.md) closely enough to drive the agent, and a Transport that reaches it
+// (docs/protocol.md) closely enough to drive the agent, and a Transport that reaches it
 // through injectable faults: offline before delivery, timeout or truncated body AFTER the
 // server processed the request (the dangerous case: the server holds the batch, the device does
 // not know), 500, 503/429 with Retry-After, duplicated delivery.
 // Also: simulated devices (an Engine on its own database with a test clock) and helpers.
+//
+// The fake speaks only through sync/protocol, as the real server does: routes and query codecs
+// (routes.hpp), error codes (codes.hpp), and a codec for every body it reads or writes; it
+// writes no JSON of its own, so a change of the wire vocabulary reaches it and the agent alike.
 
 #include <catch2/catch.hpp>
 
@@ -24,6 +28,11 @@
 #include "caravan/sync/agent/sync_agent.hpp"
 #include "caravan/sync/agent/transport.hpp"
 #include "caravan/sync/protocol.hpp"
+#include "caravan/sync/protocol/enroll.hpp"
+#include "caravan/sync/protocol/error_body.hpp"
+#include "caravan/sync/protocol/routes.hpp"
+#include "caravan/sync/protocol/status.hpp"
+#include "caravan/sync/protocol/verify.hpp"
 #include "must.hpp"
 #include "temp_dir.hpp"
 
@@ -39,17 +48,25 @@ inline const std::string k_code = "K7Q-94X-2MC";
 inline ag::HttpResponse json_response(int status, const json& body) {
     ag::HttpResponse r;
     r.status = status;
-    r.headers = {{"content-type", "application/json; charset=utf-8"}};
+    r.headers = {{"content-type", std::string(sync::k_json_content_type)}};
     r.body = body.dump();
     return r;
 }
 
-inline ag::HttpResponse error_response(int status, std::string_view code, json extra = {}) {
-    json body = sync::error_body(code, "test server says " + std::string(code));
-    if (extra.is_object()) {
-        body.update(extra);
-    }
-    return json_response(status, body);
+// A refusal's body, with the code's extra keys left for the caller to fill in.
+inline sync::ErrorBody refusal(std::string_view code) {
+    sync::ErrorBody body;
+    body.code = code;
+    body.message = "test server says " + std::string(code);
+    return body;
+}
+
+inline ag::HttpResponse error_response(int status, const sync::ErrorBody& body) {
+    return json_response(status, sync::to_json(body));
+}
+
+inline ag::HttpResponse error_response(int status, std::string_view code) {
+    return error_response(status, refusal(code));
 }
 
 // What the fake server holds for one (device, seq).
@@ -74,46 +91,51 @@ class FakeServer {
 
     ag::HttpResponse handle(const ag::HttpRequest& req) {
         ++handled;
-        std::string path = req.target.substr(0, req.target.find('?'));
-        std::map<std::string, std::string> query = parse_query(req.target);
-        if (!has_header(req, "X-Caravan-Protocol", "1")) {
-            return error_response(426, "upgrade_required");
+        sync::Target target = sync::split_target(req.target);
+        if (!has_header(req, sync::k_header_protocol, std::to_string(sync::k_protocol_version))) {
+            return error_response(426, sync::codes::upgrade_required);
         }
-        if (path == "/v1/enroll" && req.method == "POST") {
+        if (target.path == sync::routes::enroll && req.method == "POST") {
             return enroll(req);
         }
         auto device = authenticate(req);
         if (!device) {
-            return error_response(401, "unauthenticated");
+            return error_response(401, sync::codes::unauthenticated);
         }
-        if (path == "/v1/push" && req.method == "POST") {
+        if (target.path == sync::routes::push && req.method == "POST") {
             return push(*device, req);
         }
-        if (path == "/v1/pull" && req.method == "GET") {
-            return pull(*device, query);
+        if (target.path == sync::routes::pull && req.method == "GET") {
+            return pull(*device, target.params);
         }
-        if (path == "/v1/status" && req.method == "GET") {
-            return json_response(
-                200,
-                {{"epoch", epoch},
-                 {"protocol", 1},
-                 {"server_time", "2024-05-14T10:00:00.000Z"},
-                 {"device",
-                  {{"device_id", *device}, {"role", "coordinator"}, {"regions", json::array()}}},
-                 {"acked_seq", acked[*device]},
-                 {"head", static_cast<std::int64_t>(feed.size())}});
+        if (target.path == sync::routes::status && req.method == "GET") {
+            sync::StatusResponse status;
+            status.epoch = epoch;
+            status.protocol = sync::k_protocol_version;
+            status.server_time = "2024-05-14T10:00:00.000Z";
+            status.device = {*device, "coordinator", {}};
+            status.acked_seq = acked[*device];
+            status.head = static_cast<std::int64_t>(feed.size());
+            return json_response(200, sync::to_json(status));
         }
-        if (path == "/v1/verify" && req.method == "GET") {
-            std::int64_t upto = std::stoll(query["upto"]);
+        if (target.path == sync::routes::verify && req.method == "GET") {
+            auto query = sync::verify_query_from(target.params);
+            if (!query) {
+                return error_response(400, sync::codes::malformed);
+            }
+            sync::VerifyResponse answer;
+            answer.upto = query->upto.value_or(static_cast<std::int64_t>(feed.size()));
             sync::SetDigest d;
             for (const auto& e : feed) {
-                if (*e.server_seq <= upto && is_visible(*device, e)) {
+                if (*e.server_seq <= answer.upto && is_visible(*device, e)) {
                     d.add(e);
                 }
             }
-            return json_response(200, {{"upto", upto}, {"count", d.count()}, {"digest", d.hex()}});
+            answer.count = d.count();
+            answer.digest = d.hex();
+            return json_response(200, sync::to_json(answer));
         }
-        return error_response(404, "not_found");
+        return error_response(404, sync::codes::not_found);
     }
 
     // A restore from an older backup: keeps the first `keep` feed events, forgets the rest
@@ -163,30 +185,6 @@ class FakeServer {
         return false;
     }
 
-    static std::map<std::string, std::string> parse_query(const std::string& target) {
-        std::map<std::string, std::string> q;
-        auto mark = target.find('?');
-        if (mark == std::string::npos) {
-            return q;
-        }
-        std::string rest = target.substr(mark + 1);
-        std::size_t pos = 0;
-        while (pos <= rest.size()) {
-            auto amp = rest.find('&', pos);
-            std::string item =
-                rest.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-            auto eq = item.find('=');
-            if (eq != std::string::npos) {
-                q[item.substr(0, eq)] = item.substr(eq + 1);
-            }
-            if (amp == std::string::npos) {
-                break;
-            }
-            pos = amp + 1;
-        }
-        return q;
-    }
-
     bool is_visible(const std::string& device, const storage::Event& e) const {
         return !visible || visible(device, e);
     }
@@ -203,65 +201,72 @@ class FakeServer {
         return std::nullopt;
     }
 
-    static std::string body_text(const ag::HttpRequest& req) {
+    // The request body, decoded and parsed as the server does; nullopt when it is not JSON.
+    static std::optional<json> body_json(const ag::HttpRequest& req) {
+        std::string text = req.body;
         for (const auto& [k, v] : req.headers) {
-            if (k == "Content-Encoding" && v == "zstd") {
-                auto plain = sync::decompress(req.body, sync::Encoding::zstd);
-                return plain ? *plain : std::string();
+            if (k == "Content-Encoding") {
+                auto encoding = sync::encoding_from_header(v);
+                auto plain = encoding ? sync::decompress(req.body, *encoding)
+                                      : Result<std::string>(std::string());
+                text = plain ? *plain : std::string();
             }
         }
-        return req.body;
+        auto parsed = sync::parse_json_limited(text);
+        if (!parsed) {
+            return std::nullopt;
+        }
+        return std::move(*parsed);
     }
 
     ag::HttpResponse enroll(const ag::HttpRequest& req) {
-        json b = json::parse(body_text(req), nullptr, false);
-        if (!b.is_object() || !b.contains("code") || !b.contains("device_id")) {
-            return error_response(400, "malformed");
+        auto body = body_json(req);
+        auto request = body ? sync::enroll_request_from_json(*body)
+                            : Result<sync::EnrollRequest>(tl::unexpected(Error{}));
+        if (!request) {
+            return error_response(400, sync::codes::malformed);
         }
-        std::string code = b["code"].get<std::string>();
-        if (!codes.erase(code)) {
-            return error_response(403, "invalid_code");
+        if (!codes.erase(request->code)) {
+            return error_response(403, sync::codes::invalid_code);
         }
-        std::string device = b["device_id"].get<std::string>();
         std::string token(64, 'a');
         std::string n = std::to_string(tokens.size() + 1);
         token.replace(64 - n.size(), n.size(), n);
-        tokens[token] = device;
-        return json_response(200, {{"device_id", device},
-                                   {"token", token},
-                                   {"role", "coordinator"},
-                                   {"regions", json::array({"Жамбыл обл."})},
-                                   {"epoch", epoch},
-                                   {"server_time", "2024-05-14T10:00:00.000Z"}});
+        tokens[token] = request->device_id;
+        sync::EnrollResponse answer{request->device_id, token, "coordinator",
+                                    {"Жамбыл обл."},    epoch, "2024-05-14T10:00:00.000Z"};
+        return json_response(200, sync::to_json(answer));
     }
 
     ag::HttpResponse push(const std::string& device, const ag::HttpRequest& req) {
-        auto parsed = sync::parse_json_limited(body_text(req));
-        if (!parsed) {
-            return error_response(400, "malformed");
+        auto body = body_json(req);
+        if (!body) {
+            return error_response(400, sync::codes::malformed);
         }
-        auto request = sync::push_request_from_json(*parsed);
+        auto request = sync::push_request_from_json(*body);
         if (!request) {
-            return error_response(400, "malformed");
+            return error_response(400, sync::codes::malformed);
         }
         if (request->device_id != device) {
-            return error_response(403, "forbidden");
+            return error_response(403, sync::codes::forbidden);
         }
         // First pass: judge the whole request without changing anything.
         std::int64_t a = acked[device];
         std::int64_t expect = a + 1;
         for (const auto& e : request->events) {
             if (e.device_id != device) {
-                return error_response(403, "forbidden");
+                return error_response(403, sync::codes::forbidden);
             }
             if (e.seq <= a) {
                 if (!(held.at({device, e.seq}).event == e)) {
-                    return error_response(409, "sequence_conflict");
+                    return error_response(409, sync::codes::sequence_conflict);
                 }
                 continue;
             }
             if (e.seq != expect) {
-                return error_response(409, "sequence_gap", {{"acked_seq", a}});
+                sync::ErrorBody gap = refusal(sync::codes::sequence_gap);
+                gap.acked_seq = a;
+                return error_response(409, gap);
             }
             ++expect;
         }
@@ -270,13 +275,11 @@ class FakeServer {
             sync::EventResult r;
             r.seq = e.seq;
             if (e.seq <= acked[device]) {
+                // Held already: a duplicate, with its feed position when it was accepted (one
+                // refused earlier has none, docs/protocol.md).
                 const Held& h = held.at({device, e.seq});
-                r.fate = h.server_seq ? sync::EventFate::duplicate : sync::EventFate::rejected;
+                r.fate = sync::EventFate::duplicate;
                 r.server_seq = h.server_seq;
-                if (!h.server_seq) {
-                    r.code = "invalid";
-                    r.message = "refused before";
-                }
             } else if (auto why = reject ? reject(e) : std::nullopt) {
                 r.fate = sync::EventFate::rejected;
                 r.code = why->first;
@@ -298,18 +301,23 @@ class FakeServer {
         return json_response(200, sync::to_json(response));
     }
 
-    ag::HttpResponse pull(const std::string& device, std::map<std::string, std::string>& q) {
-        if (!q["epoch"].empty() && q["epoch"] != epoch) {
-            return error_response(409, "epoch_changed", {{"epoch", epoch}});
+    ag::HttpResponse pull(const std::string& device, const sync::QueryParams& params) {
+        auto query = sync::pull_query_from(params);
+        if (!query) {
+            return error_response(400, sync::codes::malformed);
         }
-        std::int64_t after = std::stoll(q["after"]);
-        std::int64_t limit = std::stoll(q["limit"]);
+        if (!query->epoch.empty() && query->epoch != epoch) {
+            sync::ErrorBody changed = refusal(sync::codes::epoch_changed);
+            changed.epoch = epoch;
+            return error_response(409, changed);
+        }
         sync::PullResponse p;
         p.epoch = epoch;
-        p.next_after = after;
+        p.next_after = query->after;
         std::int64_t head = static_cast<std::int64_t>(feed.size());
         std::int64_t scanned = 0;
-        for (std::int64_t s = after + 1; s <= head && scanned < limit; ++s, ++scanned) {
+        for (std::int64_t s = query->after + 1; s <= head && scanned < query->limit;
+             ++s, ++scanned) {
             const auto& e = feed[static_cast<std::size_t>(s - 1)];
             if (is_visible(device, e)) {
                 p.events.push_back(e);
@@ -375,14 +383,16 @@ class FakeTransport final : public ag::Transport {
         case Fault::offline:
             return fail(ErrorCode::offline, "fake: no route to host");
         case Fault::error_500:
-            return count(error_response(500, "internal"));
+            return count(error_response(500, sync::codes::internal));
         case Fault::error_503: {
-            auto r = error_response(503, "unavailable");
+            auto r = error_response(503, sync::codes::unavailable);
             r.headers.emplace_back("retry-after", "2");
             return count(r);
         }
         case Fault::error_429: {
-            auto r = error_response(429, "slow_down", {{"retry_after", 1}});
+            sync::ErrorBody slow = refusal(sync::codes::slow_down);
+            slow.retry_after = 1;
+            auto r = error_response(429, slow);
             r.headers.emplace_back("retry-after", "1");
             return count(r);
         }
@@ -470,8 +480,9 @@ class Device {
         options.clock = [now] { return (*now)++; };
         client::Engine engine = ok(client::Engine::open(path, options));
         // These tests exercise logic, not durability (the e2e tests kill real processes):
-        // skipping fsync keeps hundreds of simulated syncs fast.
-        ok(engine.database().exec("PRAGMA synchronous=OFF"));
+        // skipping fsync keeps hundreds of simulated syncs fast. The pragma holds for the
+        // engine's one connection, which component_storage() lends.
+        ok(engine.component_storage().exec("PRAGMA synchronous=OFF"));
         return engine;
     }
     std::shared_ptr<std::int64_t> m_now;
@@ -502,11 +513,11 @@ inline void record_field_day(client::Engine& engine, const std::string& village,
 
 inline std::int64_t own_last_seq(client::Engine& engine) {
     auto d = ok(engine.device());
-    return ok(engine.event_log().last_seq(d.id));
+    return ok(engine.last_seq(d.id));
 }
 
 inline std::int64_t acked_seq(client::Engine& engine) {
-    return ok(ag::AgentState(engine.database()).push_acked_seq());
+    return ok(engine.push_acked_seq());
 }
 
 inline std::string fingerprint(client::Engine& engine) {
@@ -521,7 +532,7 @@ inline void require_exactly_once(const FakeServer& server, client::Engine& engin
         REQUIRE(n == 1);
     }
     auto d = ok(engine.device());
-    std::int64_t last = ok(engine.event_log().last_seq(d.id));
+    std::int64_t last = ok(engine.last_seq(d.id));
     for (std::int64_t s = 1; s <= last; ++s) {
         INFO("own seq " << s);
         REQUIRE(server.held.contains({d.id, s}));

@@ -102,7 +102,7 @@ TEST_CASE("sync agent: N events cost about N/batch requests, every event is ackn
     REQUIRE(a.transport().count_path("/v1/pull") == 1);
 
     for (std::int64_t s = 1; s <= last; ++s) {
-        auto e = ok(a.engine().event_log().find(ok(a.engine().device()).id, s));
+        auto e = ok(a.engine().find_event(ok(a.engine().device()).id, s));
         REQUIRE(e);
         REQUIRE(e->server_seq);
     }
@@ -289,7 +289,7 @@ TEST_CASE("sync agent: an event the server refuses is quarantined with its reaso
     REQUIRE(r.rejected == 1);
     REQUIRE(r.pushed == own_last_seq(a.engine()) - 1);
     REQUIRE(acked_seq(a.engine()) == own_last_seq(a.engine()));
-    auto q = ok(ag::AgentState(a.engine().database()).quarantined());
+    auto q = ok(ag::AgentState(a.engine().component_storage()).quarantined());
     REQUIRE(q.size() == 1);
     REQUIRE(q[0].direction == "push");
     REQUIRE(q[0].entity_id == refused_entity);
@@ -330,7 +330,7 @@ TEST_CASE("sync agent: the server's epoch changed (restored from a backup): the 
 
     ag::SyncReport r = a.sync();
     REQUIRE(r.ok());
-    REQUIRE(ok(ag::AgentState(a.engine().database()).epoch()) == server.epoch);
+    REQUIRE(ok(ag::AgentState(a.engine().component_storage()).epoch()) == server.epoch);
     require_exactly_once(server, a.engine());
     // b's events were lost by the server too; b resends them on its next sync.
     REQUIRE(b.sync().ok());
@@ -350,7 +350,7 @@ TEST_CASE("sync agent: a pull cursor only moves forward, in the same transaction
     record_field_day(b.engine(), "Ақсу", 30);
     REQUIRE(b.sync().ok());
     REQUIRE(a.sync(small_batches()).ok());
-    std::int64_t cursor = ok(ag::AgentState(a.engine().database()).pull_cursor());
+    std::int64_t cursor = ok(ag::AgentState(a.engine().component_storage()).pull_cursor());
     REQUIRE(cursor == static_cast<std::int64_t>(server.feed.size()));
 
     SECTION("a page that cannot be applied whole is not applied at all") {
@@ -358,19 +358,19 @@ TEST_CASE("sync agent: a pull cursor only moves forward, in the same transaction
         REQUIRE(b.sync().ok());
         // The server now sends a's own event 1 with different content (a corrupted server
         // copy): the page fails, the cursor stays, no event of the page is kept.
-        auto own = ok(a.engine().event_log().find(ok(a.engine().device()).id, 1));
+        auto own = ok(a.engine().find_event(ok(a.engine().device()).id, 1));
         storage::Event evil = *own;
         evil.payload = sync::canonical_payload(
             json{{"fields",
                   {{"lawyer", "someone else"}, {"region", "Жамбыл обл."}, {"deleted", false}}}});
         evil.server_seq = static_cast<std::int64_t>(server.feed.size()) + 1;
         server.feed.push_back(evil);
-        std::int64_t events_before = ok(a.engine().event_log().count());
+        std::int64_t events_before = ok(a.engine().event_count());
         ag::SyncReport r = a.sync();
         REQUIRE(!r.ok());
         REQUIRE(r.error->code == ErrorCode::protocol);
-        REQUIRE(ok(ag::AgentState(a.engine().database()).pull_cursor()) == cursor);
-        REQUIRE(ok(a.engine().event_log().count()) == events_before);
+        REQUIRE(ok(ag::AgentState(a.engine().component_storage()).pull_cursor()) == cursor);
+        REQUIRE(ok(a.engine().event_count()) == events_before);
     }
     SECTION("an event of a newer schema stops the pull: upgrade required, cursor unchanged") {
         record_field_day(b.engine(), "Ақсу", 1);
@@ -379,7 +379,7 @@ TEST_CASE("sync agent: a pull cursor only moves forward, in the same transaction
         ag::SyncReport r = a.sync();
         REQUIRE(!r.ok());
         REQUIRE(r.error->code == ErrorCode::upgrade_required);
-        REQUIRE(ok(ag::AgentState(a.engine().database()).pull_cursor()) == cursor);
+        REQUIRE(ok(ag::AgentState(a.engine().component_storage()).pull_cursor()) == cursor);
     }
     SECTION("an event this device cannot apply is set aside and the rest is applied") {
         record_field_day(b.engine(), "Ақсу", 2);
@@ -387,11 +387,11 @@ TEST_CASE("sync agent: a pull cursor only moves forward, in the same transaction
         server.feed[server.feed.size() - 2].entity_type = "spaceship";
         ag::SyncReport r = a.sync();
         REQUIRE(r.ok());
-        auto q = ok(ag::AgentState(a.engine().database()).quarantined());
+        auto q = ok(ag::AgentState(a.engine().component_storage()).quarantined());
         REQUIRE(q.size() == 1);
         REQUIRE(q[0].direction == "pull");
         REQUIRE(q[0].entity_type == "spaceship");
-        REQUIRE(ok(ag::AgentState(a.engine().database()).pull_cursor()) ==
+        REQUIRE(ok(ag::AgentState(a.engine().component_storage()).pull_cursor()) ==
                 static_cast<std::int64_t>(server.feed.size()));
     }
 }
@@ -410,7 +410,7 @@ TEST_CASE("sync agent: events the device may not see are skipped and the cursor 
     record_field_day(b.engine(), "Ақсу", 30);
     REQUIRE(b.sync().ok());
     REQUIRE(a.sync(small_batches()).ok());
-    REQUIRE(ok(ag::AgentState(a.engine().database()).pull_cursor()) ==
+    REQUIRE(ok(ag::AgentState(a.engine().component_storage()).pull_cursor()) ==
             static_cast<std::int64_t>(server.feed.size()));
     REQUIRE(ok(a.engine().status()).consultations == 0);
     REQUIRE(ok(ag::SyncAgent(a.engine(), a.transport(), a.env()).verify()).agree);
@@ -446,7 +446,7 @@ TEST_CASE("sync agent: sequence_gap resumes from the server's acked_seq, and seq
         // has no /v1/rotate: the whole rotation is tested against the real one in
         // rotate_e2e_test.cpp.)
         server.held.at({id, 2}).event.payload = "{\"fields\":{}}";
-        ok(ag::AgentState(a.engine().database()).set_push_acked_seq(1));
+        ok(a.engine().rewind_push_ack(1));
         std::string before = ok(a.engine().projector().fingerprint());
         std::int64_t last = own_last_seq(a.engine());
         ag::SyncReport r = a.sync();
@@ -457,14 +457,14 @@ TEST_CASE("sync agent: sequence_gap resumes from the server's acked_seq, and seq
         REQUIRE(ok(a.engine().device()).id == id);
         REQUIRE(own_last_seq(a.engine()) == last);
         REQUIRE(ok(a.engine().projector().fingerprint()) == before);
-        auto pending = ok(ag::AgentState(a.engine().database()).pending_rotation());
+        auto pending = ok(ag::AgentState(a.engine().component_storage()).pending_rotation());
         REQUIRE(pending);
         REQUIRE(pending->from_seq == 2); // the fake names no seq: acked + 1
         REQUIRE(pending->new_id != id);
         // The next sync asks again with the same new id before sending anything.
         std::string chosen = pending->new_id;
         REQUIRE(!a.sync().ok());
-        REQUIRE(ok(ag::AgentState(a.engine().database()).pending_rotation())->new_id == chosen);
+        REQUIRE(ok(ag::AgentState(a.engine().component_storage()).pending_rotation())->new_id == chosen);
     }
 }
 
@@ -534,7 +534,7 @@ TEST_CASE("sync agent: --until retries whole rounds until the link is back, and 
         REQUIRE(a.env().now() <= *o.until);
         REQUIRE(r.attempts > 3);
         // Every round left its line in `sync log`, not just the last one.
-        auto log = ok(ag::AgentState(a.engine().database()).log(1000));
+        auto log = ok(ag::AgentState(a.engine().component_storage()).log(1000));
         REQUIRE(static_cast<std::int64_t>(log.size()) == r.attempts);
         for (const auto& entry : log) {
             REQUIRE(entry.result == "offline");
@@ -559,7 +559,7 @@ TEST_CASE("sync agent: a lost answer to a push is harmless: the resend gets dupl
     require_exactly_once(server, a.engine());
     std::string id = ok(a.engine().device()).id;
     for (std::int64_t s = 1; s <= own_last_seq(a.engine()); ++s) {
-        REQUIRE(ok(a.engine().event_log().find(id, s))->server_seq);
+        REQUIRE(ok(a.engine().find_event(id, s))->server_seq);
     }
 }
 
@@ -594,7 +594,7 @@ TEST_CASE("sync agent: every run is recorded in sync_log, failures with their re
     ag::SyncOptions o;
     o.tuning.max_attempts = 1;
     REQUIRE(!a.sync(o).ok());
-    auto log = ok(ag::AgentState(a.engine().database()).log(10));
+    auto log = ok(ag::AgentState(a.engine().component_storage()).log(10));
     REQUIRE(log.size() == 2);
     REQUIRE(log[0].result == "offline");
     REQUIRE(!log[0].message.empty());
@@ -603,7 +603,7 @@ TEST_CASE("sync agent: every run is recorded in sync_log, failures with their re
     REQUIRE(log[1].requests >= 2);
     REQUIRE(log[1].bytes_up > 0);
     // The token never appears in what the agent records.
-    auto token = ok(ag::AgentState(a.engine().database()).enrollment())->token;
+    auto token = ok(ag::AgentState(a.engine().component_storage()).enrollment())->token;
     for (const auto& e : log) {
         REQUIRE(e.message.find(token) == std::string::npos);
     }
@@ -643,7 +643,7 @@ TEST_CASE("enroll: the code is normalised, credentials stored, the token never s
     REQUIRE(result.role == "coordinator");
     REQUIRE(transport.sent.back().target == "/v1/enroll");
     REQUIRE(header_of(transport.sent.back(), "Authorization") == "<absent>");
-    auto enrolled = ok(ag::AgentState(e.database()).enrollment());
+    auto enrolled = ok(ag::AgentState(e.component_storage()).enrollment());
     REQUIRE(enrolled);
     REQUIRE(enrolled->token.size() == 64);
     REQUIRE(enrolled->server_url == "http://fake");
@@ -694,10 +694,10 @@ TEST_CASE("sync agent: a push answered from another epoch is not taken, the devi
     ag::SyncReport r = a.sync(o);
     REQUIRE(r.ok());
     REQUIRE(r.verify->agree);
-    REQUIRE(ok(ag::AgentState(a.engine().database()).epoch()) == "00000000000000e9");
+    REQUIRE(ok(ag::AgentState(a.engine().component_storage()).epoch()) == "00000000000000e9");
     std::string id = ok(a.engine().device()).id;
     for (const auto& e : server.feed) {
-        REQUIRE(ok(a.engine().event_log().find(id, e.seq))->server_seq == e.server_seq);
+        REQUIRE(ok(a.engine().find_event(id, e.seq))->server_seq == e.server_seq);
     }
     require_exactly_once(server, a.engine());
 }

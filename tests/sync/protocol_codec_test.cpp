@@ -14,7 +14,8 @@
 using namespace caravan;
 using nlohmann::json;
 
-TEST_CASE("protocol: enroll request and answer round-trip, missing keys are named", "[protocol]") {
+TEST_CASE("protocol: enroll request and answer round-trip, and a missing key is named",
+          "[protocol]") {
     sync::EnrollRequest request{"K7Q-94X-2MC", "d1", "Айгүл", "caravan/0.1.0"};
     json j = sync::to_json(request);
     REQUIRE(j.dump() == R"({"app_version":"caravan/0.1.0","code":"K7Q-94X-2MC",)"

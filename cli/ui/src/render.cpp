@@ -8,6 +8,7 @@
 
 #include "app.hpp"
 #include "caravan/client/ids.hpp"
+#include "caravan/client/iso_time.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/ui/messages.hpp"
 
@@ -127,19 +128,16 @@ mstch::array options_of(const client::Enumeration& e, client::Lang lang,
 
 std::string local_time(const std::string& iso_utc) {
     std::tm tm{};
-    int ms = 0;
-    if (std::sscanf(iso_utc.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
-                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6) {
+    if (std::sscanf(iso_utc.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) < 6) {
         return iso_utc;
     }
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    const std::time_t t = timegm(&tm);
-    std::tm local{};
-    localtime_r(&t, &local);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &local);
-    return buf;
+    // The model's formatter, cut to the minute and with a space: "2024-05-14 15:31".
+    std::string text = client::iso_8601(client::local_time(timegm(&tm))).substr(0, 16);
+    text[10] = ' ';
+    return text;
 }
 
 std::string shown_value(const Page& page, const std::string& field, const json& value) {

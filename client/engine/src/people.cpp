@@ -4,21 +4,12 @@
 namespace caravan::client {
 
 Result<std::map<std::string, std::string>> Engine::lawyers() {
-    auto stmt = m_db.prepare("SELECT id, coalesce(lawyer, '') FROM devices");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
     std::map<std::string, std::string> out;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            return out;
-        }
-        out.emplace(stmt->column_text(0), stmt->column_text(1));
-    }
+    CARAVAN_TRY_VOID(m_db.query("SELECT id, coalesce(lawyer, '') FROM devices")
+                         .each([&](const storage::Statement& s) {
+                             out.emplace(s.column_text(0), s.column_text(1));
+                         }));
+    return out;
 }
 
 } // namespace caravan::client

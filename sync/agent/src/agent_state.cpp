@@ -143,14 +143,6 @@ Result<void> AgentState::save_enrollment(const Enrollment& e) {
     return {};
 }
 
-Result<std::int64_t> AgentState::push_acked_seq() {
-    return get_int(keys::push_acked_seq);
-}
-
-Result<void> AgentState::set_push_acked_seq(std::int64_t seq) {
-    return m_settings.set(keys::push_acked_seq, std::to_string(seq));
-}
-
 Result<std::optional<PendingRotation>> AgentState::pending_rotation() {
     auto id = m_settings.get(keys::rotation_new_id);
     if (!id) {
@@ -220,7 +212,17 @@ Result<void> AgentState::quarantine(const QuarantineEntry& e) {
 }
 
 Result<void> AgentState::release(std::string_view device_id, std::int64_t seq) {
-    auto stmt = m_db->cached("DELETE FROM quarantine WHERE device_id = ? AND seq = ?");
+    return release_where("DELETE FROM quarantine WHERE device_id = ? AND seq = ?", device_id, seq);
+}
+
+Result<void> AgentState::release_from(std::string_view device_id, std::int64_t from_seq) {
+    return release_where("DELETE FROM quarantine WHERE device_id = ? AND seq >= ?", device_id,
+                         from_seq);
+}
+
+Result<void> AgentState::release_where(std::string_view sql, std::string_view device_id,
+                                       std::int64_t seq) {
+    auto stmt = m_db->cached(sql);
     if (!stmt) {
         return tl::unexpected(stmt.error());
     }

@@ -1,5 +1,6 @@
 #include "caravan/sync/agent/curl_transport.hpp"
 #include "caravan/sync/agent/messages.hpp"
+#include "caravan/sync/protocol/routes.hpp"
 
 #include <curl/curl.h>
 
@@ -109,8 +110,9 @@ Result<std::string> normalize_server_url(std::string_view url) {
     while (u.size() > host_start && u.ends_with("/")) {
         u.pop_back();
     }
-    if (u.size() > host_start + 3 && u.ends_with("/v1")) {
-        u.resize(u.size() - 3);
+    if (const auto prefix = routes::version_prefix;
+        u.size() > host_start + prefix.size() && u.ends_with(prefix)) {
+        u.resize(u.size() - prefix.size());
     }
     // No user info ("http://127.0.0.1@elsewhere"): the host a reader sees must be the host
     // curl connects to, or the plain-http rule could be fooled.

@@ -37,26 +37,18 @@ json to_json(const EnrollResponse& r) {
 }
 
 Result<EnrollResponse> enroll_response_from_json(const json& j) {
-    if (!j.is_object()) {
-        return fields::malformed("the body must be a JSON object");
+    auto c = fields::credentials(j);
+    if (!c) {
+        return tl::unexpected(c.error());
     }
-    auto device_id = fields::string(j, "device_id");
-    auto token = fields::string(j, "token");
-    auto role = fields::string(j, "role");
-    auto regions = fields::strings(j, "regions");
     auto epoch = fields::string(j, "epoch");
-    for (const Error* e :
-         {device_id ? nullptr : &device_id.error(), token ? nullptr : &token.error(),
-          role ? nullptr : &role.error(), regions ? nullptr : &regions.error(),
-          epoch ? nullptr : &epoch.error()}) {
-        if (e) {
-            return tl::unexpected(*e);
-        }
+    if (!epoch) {
+        return tl::unexpected(epoch.error());
     }
     return EnrollResponse{
-        std::move(*device_id), std::move(*token),
-        std::move(*role),      std::move(*regions),
-        std::move(*epoch),     fields::optional_string(j, "server_time").value_or("")};
+        std::move(c->device_id), std::move(c->token),
+        std::move(c->role),      std::move(c->regions),
+        std::move(*epoch),       fields::optional_string(j, "server_time").value_or("")};
 }
 
 } // namespace caravan::sync

@@ -64,18 +64,23 @@ std::optional<std::int64_t> optional_integer(const json& j, std::string_view key
     return it->get<std::int64_t>();
 }
 
-std::optional<std::int64_t> parse_count(std::string_view text) {
-    if (text.empty() || text.size() > 18) {
-        return std::nullopt;
+Result<Credentials> credentials(const json& j) {
+    if (!j.is_object()) {
+        return malformed("the body must be a JSON object");
     }
-    std::int64_t value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') {
-            return std::nullopt;
+    auto device_id = string(j, "device_id");
+    auto token = string(j, "token");
+    auto role = string(j, "role");
+    auto regions = strings(j, "regions");
+    for (const Error* e :
+         {device_id ? nullptr : &device_id.error(), token ? nullptr : &token.error(),
+          role ? nullptr : &role.error(), regions ? nullptr : &regions.error()}) {
+        if (e) {
+            return tl::unexpected(*e);
         }
-        value = value * 10 + (c - '0');
     }
-    return value;
+    return Credentials{std::move(*device_id), std::move(*token), std::move(*role),
+                       std::move(*regions)};
 }
 
 } // namespace caravan::sync::fields

@@ -30,7 +30,14 @@ namespace caravan::sync::fields {
 [[nodiscard]] std::optional<std::int64_t> optional_integer(const nlohmann::json& j,
                                                            std::string_view key);
 
-// "0".."999999999999999999": decimal digits only, at most 18 of them.
-[[nodiscard]] std::optional<std::int64_t> parse_count(std::string_view text);
+// What the enroll and rotate answers hand a device, all required: device_id, token and role
+// (strings) and regions (an array of strings). Also refuses a body that is not an object.
+struct Credentials {
+    std::string device_id;
+    std::string token;
+    std::string role;
+    std::vector<std::string> regions;
+};
+[[nodiscard]] Result<Credentials> credentials(const nlohmann::json& j);
 
 } // namespace caravan::sync::fields

@@ -153,7 +153,11 @@ json to_json(const PushRequest& r) {
     for (const auto& e : r.events) {
         events.push_back(event_to_json(e));
     }
-    return {{"device_id", r.device_id}, {"events", std::move(events)}};
+    return push_request_json(r.device_id, std::move(events));
+}
+
+json push_request_json(std::string_view device_id, json events) {
+    return {{"device_id", device_id}, {"events", std::move(events)}};
 }
 
 Result<PushRequest> push_request_from_json(const json& j) {

@@ -34,26 +34,16 @@ json to_json(const RotateResponse& r) {
 }
 
 Result<RotateResponse> rotate_response_from_json(const json& j) {
-    if (!j.is_object()) {
-        return fields::malformed("the body must be a JSON object");
-    }
-    auto device_id = fields::string(j, "device_id");
-    auto token = fields::string(j, "token");
-    auto role = fields::string(j, "role");
-    auto regions = fields::strings(j, "regions");
-    for (const Error* e :
-         {device_id ? nullptr : &device_id.error(), token ? nullptr : &token.error(),
-          role ? nullptr : &role.error(), regions ? nullptr : &regions.error()}) {
-        if (e) {
-            return tl::unexpected(*e);
-        }
+    auto c = fields::credentials(j);
+    if (!c) {
+        return tl::unexpected(c.error());
     }
     RotateResponse r;
-    r.device_id = std::move(*device_id);
+    r.device_id = std::move(c->device_id);
     r.predecessor = fields::optional_string(j, "predecessor").value_or("");
-    r.token = std::move(*token);
-    r.role = std::move(*role);
-    r.regions = std::move(*regions);
+    r.token = std::move(c->token);
+    r.role = std::move(c->role);
+    r.regions = std::move(c->regions);
     r.epoch = fields::optional_string(j, "epoch").value_or("");
     r.server_time = fields::optional_string(j, "server_time").value_or("");
     return r;

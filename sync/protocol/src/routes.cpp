@@ -2,8 +2,6 @@
 
 #include <cctype>
 
-#include "json_fields.hpp"
-
 namespace caravan::sync {
 
 namespace {
@@ -45,7 +43,7 @@ Result<std::optional<std::int64_t>> count_param(const QueryParams& params, const
     if (it == params.end()) {
         return std::optional<std::int64_t>();
     }
-    auto value = fields::parse_count(it->second);
+    auto value = parse_count(it->second);
     if (!value) {
         return fail(ErrorCode::invalid_input,
                     "\"" + std::string(name) + "\" must be a non-negative integer");
@@ -54,6 +52,20 @@ Result<std::optional<std::int64_t>> count_param(const QueryParams& params, const
 }
 
 } // namespace
+
+std::optional<std::int64_t> parse_count(std::string_view text) {
+    if (text.empty() || text.size() > 18) {
+        return std::nullopt;
+    }
+    std::int64_t value = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') {
+            return std::nullopt;
+        }
+        value = value * 10 + (c - '0');
+    }
+    return value;
+}
 
 std::string url_encode(std::string_view text) {
     static const char* hex = "0123456789ABCDEF";

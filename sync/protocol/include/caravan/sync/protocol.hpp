@@ -92,6 +92,9 @@ struct PullResponse {
 };
 
 [[nodiscard]] nlohmann::json to_json(const PushRequest& r);
+// The same body around events already encoded with event_to_json (without server_seq), for a
+// sender that sizes each event as it encodes it.
+[[nodiscard]] nlohmann::json push_request_json(std::string_view device_id, nlohmann::json events);
 [[nodiscard]] Result<PushRequest> push_request_from_json(const nlohmann::json& j);
 [[nodiscard]] nlohmann::json to_json(const PushResponse& r);
 [[nodiscard]] Result<PushResponse> push_response_from_json(const nlohmann::json& j);

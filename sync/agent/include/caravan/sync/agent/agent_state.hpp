@@ -10,7 +10,6 @@
 //   sync.ca_file       optional CA bundle for https
 //   sync.epoch         the server epoch the pull cursor belongs to
 //   sync.pull_cursor   server_seq after which the next pull starts
-//   push_acked_seq     highest own seq the server acknowledged (shared with Engine::status)
 //   sync.rotation.new_id, sync.rotation.from_seq
 //                      a rotation under way (docs/sync-algorithm.md 9): the new device id
 //                      chosen before asking the server, and the first own seq to re-issue;
@@ -19,6 +18,9 @@
 // Tables (component "sync_agent"): `sync_log`, one row per sync run (the last 1000 are kept),
 // and `quarantine`, events refused by the server (direction "push") or that this device could
 // not apply (direction "pull"), with the reason.
+// What the server acknowledged of this device's log (push_acked_seq, each event's server_seq) is
+// the engine's (Engine::push_acked_seq, acknowledge_push); AgentState works on the engine's
+// component_storage(), inside Engine::batch() when it must commit with the engine's rows.
 
 #include <cstdint>
 #include <optional>
@@ -40,7 +42,6 @@ inline constexpr std::string_view regions = "sync.regions";
 inline constexpr std::string_view ca_file = "sync.ca_file";
 inline constexpr std::string_view epoch = "sync.epoch";
 inline constexpr std::string_view pull_cursor = "sync.pull_cursor";
-inline constexpr std::string_view push_acked_seq = "push_acked_seq";
 inline constexpr std::string_view rotation_new_id = "sync.rotation.new_id";
 inline constexpr std::string_view rotation_from_seq = "sync.rotation.from_seq";
 inline constexpr std::string_view rotated_from = "sync.rotated_from";
@@ -95,8 +96,6 @@ class AgentState {
     [[nodiscard]] Result<std::optional<Enrollment>> enrollment();
     [[nodiscard]] Result<void> save_enrollment(const Enrollment& e);
 
-    [[nodiscard]] Result<std::int64_t> push_acked_seq();
-    [[nodiscard]] Result<void> set_push_acked_seq(std::int64_t seq);
     [[nodiscard]] Result<std::int64_t> pull_cursor();
     [[nodiscard]] Result<std::string> epoch();
     // Cursor and epoch move together.
@@ -112,6 +111,9 @@ class AgentState {
     [[nodiscard]] Result<void> quarantine(const QuarantineEntry& e);
     // Forgets a quarantined event (the server accepted it after all).
     [[nodiscard]] Result<void> release(std::string_view device_id, std::int64_t seq);
+    // Forgets the quarantined events of `device_id` from `from_seq` on (a rotation re-issued
+    // them under a new id).
+    [[nodiscard]] Result<void> release_from(std::string_view device_id, std::int64_t from_seq);
     [[nodiscard]] Result<std::vector<QuarantineEntry>> quarantined(std::int64_t limit = 1000);
     [[nodiscard]] Result<std::int64_t> quarantined_count();
 
@@ -121,6 +123,9 @@ class AgentState {
 
   private:
     [[nodiscard]] Result<std::int64_t> get_int(std::string_view key);
+    // Runs a DELETE on quarantine bound to (device_id, seq).
+    [[nodiscard]] Result<void> release_where(std::string_view sql, std::string_view device_id,
+                                             std::int64_t seq);
     storage::Database* m_db;
     storage::Settings m_settings;
 };

@@ -1,6 +1,10 @@
 #pragma once
 // The device side of sync: enrolment, the push/pull loop, verification.
-// docs/sync-algorithm.md explains the algorithm; docs/protocol-contract.md is the wire contract.
+// docs/sync-algorithm.md explains the algorithm; docs/protocol.md is the wire contract, and
+// sync/protocol (caravan/sync/protocol.hpp, caravan/sync/protocol/*.hpp) its routes, codes and
+// body codecs. The parts of a run are private to sync/agent/src: exchanger (one request with
+// retries), pusher, rotation (its protocol side; the local rewrite is
+// Engine::reissue_under_new_id), puller, epoch_resync, verifier, enroller.
 //
 // Contract:
 // - Nothing unsynced is ever discarded, and nothing is applied twice: push progress is stored
@@ -143,7 +147,6 @@ class SyncAgent {
     [[nodiscard]] Result<VerifyReport> verify();
 
   private:
-    struct Session;
     client::Engine* m_engine;
     Transport* m_transport;
     AgentEnvironment m_env;

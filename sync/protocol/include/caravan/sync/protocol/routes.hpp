@@ -14,6 +14,8 @@
 namespace caravan::sync {
 
 namespace routes {
+// Every path starts with the protocol version's prefix (a user may give a server URL with it).
+inline constexpr std::string_view version_prefix = "/v1";
 inline constexpr std::string_view enroll = "/v1/enroll"; // POST, no token
 inline constexpr std::string_view status = "/v1/status"; // GET
 inline constexpr std::string_view push = "/v1/push";     // POST
@@ -41,6 +43,10 @@ struct Target {
     QueryParams params;
 };
 [[nodiscard]] Target split_target(std::string_view target);
+
+// A count as a query parameter or a header carries it: decimal digits only, at most 18 of them
+// ("0".."999999999999999999"); nullopt otherwise.
+[[nodiscard]] std::optional<std::int64_t> parse_count(std::string_view text);
 
 // Percent-encodes everything but unreserved characters (RFC 3986 2.3).
 [[nodiscard]] std::string url_encode(std::string_view text);
