@@ -11,10 +11,10 @@ Result<SyncReport> sync_device(client::Engine& engine, const std::filesystem::pa
                                bool wait_for_lock, LinkTweaks link) {
     CARAVAN_TRY(lock, SyncLock::acquire(database, wait_for_lock));
     (void)lock;
-    if (auto ok = AgentState::install(engine.database()); !ok) {
+    if (auto ok = AgentState::install(engine.component_storage()); !ok) {
         return tl::unexpected(ok.error());
     }
-    AgentState state(engine.database());
+    AgentState state(engine.component_storage());
     CARAVAN_TRY(enrollment, state.enrollment());
     if (!enrollment) {
         return fail(ErrorCode::not_initialized, msg::not_enrolled);
@@ -34,10 +34,10 @@ Result<SyncReport> sync_device(client::Engine& engine, const std::filesystem::pa
 }
 
 Result<SyncOverview> sync_overview(client::Engine& engine) {
-    if (auto ok = AgentState::install(engine.database()); !ok) {
+    if (auto ok = AgentState::install(engine.component_storage()); !ok) {
         return tl::unexpected(ok.error());
     }
-    AgentState state(engine.database());
+    AgentState state(engine.component_storage());
     SyncOverview overview;
     CARAVAN_TRY(enrollment, state.enrollment());
     if (enrollment) {
