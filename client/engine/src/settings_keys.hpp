@@ -1,5 +1,5 @@
 #pragma once
-// Keys of the device's local settings table used by the engine (private to client/).
+// Keys of the device's local settings table used by the engine (private to client/engine).
 #include <string_view>
 
 namespace caravan::client::key {
@@ -8,7 +8,8 @@ inline constexpr std::string_view lawyer = "lawyer";
 inline constexpr std::string_view region = "region";
 inline constexpr std::string_view hlc = "hlc";
 inline constexpr std::string_view current_visit = "current_visit";
-// Highest own sequence number the server acknowledged (written by the sync agent).
+// Highest own sequence number the server acknowledged: the engine's, moved by the sync agent
+// only through Engine::acknowledge_push / rewind_push_ack (and reset by a rotation).
 inline constexpr std::string_view push_acked_seq = "push_acked_seq";
 // The enrollment answer, written by the sync agent when the device enrolls
 // (sync/agent/agent_state.hpp): "lawyer" | "coordinator", and a JSON array of region names.

@@ -158,6 +158,96 @@ class Engine {
     // sync agent calls this before it pushes.
     [[nodiscard]] Result<std::int64_t> repair_clock();
 
+    // Reads of the event log (events of every device: this one's and those pulled from others).
+    // Each read returns at most k_max_events_per_read events: a caller pages with `after`.
+    static constexpr std::int64_t k_max_events_per_read = 1000;
+    // Events of `device_id` with seq > after_seq, in seq order, at most
+    // min(limit, k_max_events_per_read).
+    [[nodiscard]] Result<std::vector<storage::Event>> device_events(std::string_view device_id,
+                                                                    std::int64_t after_seq,
+                                                                    std::int64_t limit);
+    // Highest seq stored for `device_id`, 0 when none.
+    [[nodiscard]] Result<std::int64_t> last_seq(std::string_view device_id);
+    [[nodiscard]] Result<std::optional<storage::Event>> find_event(std::string_view device_id,
+                                                                   std::int64_t seq);
+    // Visits the events with log_position > after, in log order, at most
+    // min(limit, k_max_events_per_read) of them; the visitor returns false to stop early.
+    // Returns the number visited.
+    [[nodiscard]] Result<std::int64_t> scan_events(
+        std::int64_t after, std::int64_t limit,
+        const std::function<bool(const storage::Event&)>& visitor);
+    // Number of events in the log.
+    [[nodiscard]] Result<std::int64_t> event_count();
+    // The highest s such that every event of `device_id` with seq <= s knows its server_seq
+    // (0 when the first does not).
+    [[nodiscard]] Result<std::int64_t> server_seq_known_upto(std::string_view device_id);
+
+    // ---- for sync: what the server acknowledged ----------------------------------------------
+    // The engine owns `push_acked_seq`, the highest own seq the server acknowledged: status()
+    // counts the events above it as unsynced, repair_clock() never touches those below it. The
+    // sync agent moves it only through the three methods below, inside its batch() when the
+    // change must commit with its own state.
+    //
+    // 0 when never acknowledged; `corrupt` when the stored value is not a number.
+    [[nodiscard]] Result<std::int64_t> push_acked_seq();
+    struct AcceptedEvent {
+        std::int64_t seq = 0;        // an own event's seq
+        std::int64_t server_seq = 0; // its position in the server's change feed
+    };
+    // The server holds this device's events up to `acked_seq` and gave the feed positions of
+    // `accepted` (own events): both are recorded, in the current batch or a transaction of their
+    // own. not_initialized before init().
+    [[nodiscard]] Result<void> acknowledge_push(std::int64_t acked_seq,
+                                                const std::vector<AcceptedEvent>& accepted);
+    // The server holds less than was acknowledged (it was restored from a backup, or this device
+    // enrolled with another server): push_acked_seq becomes `seq`, so the events after it are
+    // offered again.
+    [[nodiscard]] Result<void> rewind_push_ack(std::int64_t seq);
+    // The server's feed was replaced (a new epoch): every known server_seq is forgotten; they
+    // are learned again from push results and pulls.
+    [[nodiscard]] Result<void> forget_server_seqs();
+
+    // ---- for sync: device rotation, the local half (docs/sync-algorithm.md 9) ----------------
+    // After the server refused this device's log with `sequence_conflict` (the database was
+    // restored from an older backup, or copied to a second laptop, and then written to), the
+    // device continues under a NEW device id that the server issued with the same enrollment.
+    //
+    // In ONE transaction: every local event of `old_id` with seq >= `from_seq` (the events the
+    // server does not hold identically) is written again under `new_id` with seqs 1, 2, ...
+    // (after a `device` record for the new id), in the old seq order, with fresh clock values
+    // (ticked from `now_ms`) greater than every believable clock value in the local log, and
+    // with `base` versions that named a re-issued event renamed to its new version; the
+    // superseded copies are removed; every projection is rebuilt from the log; the identity
+    // becomes `new_id`, with nothing acknowledged (push_acked_seq 0); then `finish` runs, still
+    // inside the transaction (the sync agent stores its new token and cursor there, and drops
+    // its quarantine rows of the superseded copies); engine methods called from `finish` join
+    // the transaction. All of it commits together or not at all.
+    // - Idempotent: when the identity already is `new_id`, nothing is done (`finish` does not
+    //   run) and `already` is true.
+    // - `conflict` when the identity is neither id, or `new_id` already has events here;
+    //   `corrupt` when an event to re-issue has an unreadable payload.
+    // - Events of other devices and events of `old_id` below `from_seq` are not touched; nothing
+    //   the lawyer recorded is dropped (a `create` of the old device record itself is replaced
+    //   by the new id's own).
+    struct Reissued {
+        std::int64_t reissued = 0;     // old events written again under the new id
+        std::int64_t new_last_seq = 0; // the new id's last seq
+        bool already = false;
+    };
+    [[nodiscard]] Result<Reissued> reissue_under_new_id(const std::string& old_id,
+                                                        const std::string& new_id,
+                                                        std::int64_t from_seq, std::int64_t now_ms,
+                                                        const std::function<Result<void>()>& finish);
+
+    // ---- state other components keep in this file ---------------------------------------------
+    // The sync agent keeps its own tables (sync_log, quarantine) and `sync.*` settings in the
+    // device file (sync/agent/agent_state.hpp), written inside batch() so that they commit with
+    // the engine's rows they describe (a pulled page and its cursor, a push result and its
+    // quarantine rows). This is the connection for THAT state only: the engine's tables (events,
+    // projections, conflicts) and settings (identity, clock, current visit, push_acked_seq)
+    // are read and changed through the methods above and nowhere else.
+    [[nodiscard]] storage::Database& component_storage() { return m_db; }
+
     storage::Database& database() { return m_db; }
     storage::EventLog& event_log() { return m_log; }
     Projector& projector() { return m_projector; }
@@ -190,7 +280,10 @@ class Engine {
                                                 const std::string& visit_id = {});
     // The repair behind repair_clock(), inside the open write transaction.
     [[nodiscard]] Result<std::int64_t> restamp_unsent(std::int64_t now_ms);
-    // The stored push_acked_seq (written by the sync agent); 0 when absent or unreadable.
+    // The rewrite behind reissue_under_new_id(), inside its open transaction.
+    [[nodiscard]] Result<Reissued> reissue(const std::string& old_id, const std::string& new_id,
+                                           std::int64_t from_seq, std::int64_t now_ms);
+    // The stored push_acked_seq (see push_acked_seq()); 0 when absent or unreadable.
     [[nodiscard]] Result<std::int64_t> acked_seq();
     [[nodiscard]] Result<Visit> visit_for(const std::optional<std::string>& ref);
     [[nodiscard]] Result<Visit> load_visit(const std::string& id);
