@@ -199,7 +199,7 @@ Result<std::vector<PhotoAdded>> Engine::add_photos(const PhotoInput& input) {
             if (a.duplicate) {
                 continue;
             }
-            auto stmt = database().cached(
+            auto stmt = m_db.cached(
                 "SELECT count(*) FROM photos WHERE id = ? AND _created IS NOT NULL AND NOT "
                 "coalesce(deleted, 0)");
             if (!stmt) {
