@@ -160,7 +160,7 @@ TEST_CASE("engine rotation: the events from from_seq are re-issued under the new
     CHECK_FALSE(finished);
 }
 
-TEST_CASE("engine rotation: a failure anywhere, `finish` included, changes nothing; foreign ids "
+TEST_CASE("engine rotation: a failure anywhere, `finish` included, changes nothing, and foreign ids "
           "are refused",
           "[client][sync][rotation]") {
     RecordedDevice d;
