@@ -509,7 +509,7 @@ void record_month(const fs::path& db, const fs::path& photo_dir, const Month& m)
 std::int64_t own_events(const fs::path& db) {
     client::Engine engine = open_engine(db);
     auto device = must(engine.device(), "device");
-    return must(engine.event_log().last_seq(device.id), "last seq");
+    return must(engine.last_seq(device.id), "last seq");
 }
 
 // ---- loopback ----------------------------------------------------------------------------

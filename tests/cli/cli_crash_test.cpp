@@ -12,6 +12,7 @@
 
 #include "caravan/client/engine.hpp"
 #include "cli_helpers.hpp"
+#include "raw_device_db.hpp"
 #include "temp_dir.hpp"
 
 using namespace caravan;
@@ -87,13 +88,13 @@ TEST_CASE("crash: the caravan binary killed at random points of consult add lose
             CHECK_FALSE(completed);
             ++killed;
         }
-        auto problems = engine->database().integrity_check();
+        auto problems = test::integrity_problems(db);
         REQUIRE(problems);
         REQUIRE(problems->empty());
         // Whatever got in is whole: the projection equals a rebuild from the log.
-        auto before = engine->projector().fingerprint();
-        REQUIRE(engine->projector().rebuild());
-        CHECK(engine->projector().fingerprint().value() == before.value());
+        auto before = engine->fingerprint();
+        REQUIRE(engine->rebuild_projections());
+        CHECK(engine->fingerprint().value() == before.value());
         auto st = engine->status();
         REQUIRE(st);
         CHECK(st->consultations >= saved);

@@ -118,8 +118,8 @@ struct DbState {
 inline DbState db_state(const std::filesystem::path& db) {
     auto engine = client::Engine::open(db);
     REQUIRE(engine);
-    auto events = engine->event_log().count();
-    auto fingerprint = engine->projector().fingerprint();
+    auto events = engine->event_count();
+    auto fingerprint = engine->fingerprint();
     REQUIRE(events);
     REQUIRE(fingerprint);
     return {*events, *fingerprint};

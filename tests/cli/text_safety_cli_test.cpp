@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "caravan/client/engine.hpp"
 #include "cli_helpers.hpp"
+#include "raw_device_db.hpp"
 #include "temp_dir.hpp"
 
 using namespace caravan;
@@ -81,8 +81,6 @@ TEST_CASE("cli text safety: text stored by an older program is shown with visibl
     const std::string id = json::parse(saved.out)["id"];
     {
         // As a program without the rule stored it: an update event, in the log and applied.
-        auto engine = client::Engine::open(db);
-        REQUIRE(engine);
         storage::Event e;
         e.device_id = "00000000-0000-7000-8000-00000000000b";
         e.seq = 1;
@@ -98,14 +96,7 @@ TEST_CASE("cli text safety: text stored by an older program is shown with visibl
                            {"advice", k_rlo + "кеңес\r"}}}}
                         .dump();
         e.schema_version = 1;
-        auto ok = engine->batch([&]() -> Result<void> {
-            auto appended = engine->event_log().append(e);
-            if (!appended) {
-                return tl::unexpected(appended.error());
-            }
-            return engine->projector().apply(e);
-        });
-        REQUIRE(ok);
+        REQUIRE(test::store_as_older_program(db, e));
     }
     for (Mode mode : {Mode::in_process, Mode::binary}) {
         SECTION(test::to_string(mode)) {

@@ -16,6 +16,7 @@
 #include "caravan/client/ids.hpp"
 #include "engine_helpers.hpp"
 #include "process.hpp"
+#include "raw_device_db.hpp"
 #include "temp_dir.hpp"
 
 using namespace caravan;
@@ -90,7 +91,7 @@ TEST_CASE("crash: consultations confirmed before a SIGKILL survive it and the da
             confirmed.insert(id);
         }
         rounds_with_new_records += ids.empty() ? 0 : 1;
-        auto problems = ok(engine.database().integrity_check());
+        auto problems = ok(test::integrity_problems(db));
         INFO("integrity: " << (problems.empty() ? "" : problems.front()));
         REQUIRE(problems.empty());
     }
@@ -108,10 +109,10 @@ TEST_CASE("crash: consultations confirmed before a SIGKILL survive it and the da
     // Unconfirmed records may have been committed just before the kill, but every record has
     // its event: the log and the projections agree, and sequence numbers have no gaps.
     const std::string fp = test::fingerprint(engine);
-    ok(engine.projector().rebuild());
+    ok(engine.rebuild_projections());
     CHECK(test::fingerprint(engine) == fp);
     auto device = ok(engine.device());
-    CHECK(ok(engine.event_log().last_seq(device.id)) == test::event_count(engine));
+    CHECK(ok(engine.last_seq(device.id)) == test::event_count(engine));
     CHECK(present.size() >= confirmed.size());
     // The test proves something only if the writer got work done in most rounds.
     CHECK(rounds_with_new_records >= k_rounds / 2);

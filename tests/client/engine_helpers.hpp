@@ -61,7 +61,7 @@ inline std::vector<storage::Event> all_events(client::Engine& engine) {
     std::int64_t after = 0;
     for (int batch = 0; batch < 10000; ++batch) {
         std::int64_t last = after;
-        auto visited = engine.event_log().scan(after, 500, [&](const storage::Event& e) {
+        auto visited = engine.scan_events(after, 500, [&](const storage::Event& e) {
             events.push_back(e);
             last = e.log_position;
             return true;
@@ -87,10 +87,10 @@ inline int deliver(client::Engine& from, client::Engine& to) {
 }
 
 inline std::int64_t event_count(client::Engine& engine) {
-    return ok(engine.event_log().count());
+    return ok(engine.event_count());
 }
 inline std::string fingerprint(client::Engine& engine) {
-    return ok(engine.projector().fingerprint());
+    return ok(engine.fingerprint());
 }
 
 // init + a village + a visit made current.

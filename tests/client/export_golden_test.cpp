@@ -124,7 +124,7 @@ std::unique_ptr<Dataset> small_dataset() {
 std::string journal(Engine& e, Lang lang, ex::Format format, ex::Scope scope = {}) {
     std::ostringstream out;
     ex::JournalRequest request{std::move(scope), lang};
-    must(ex::write_journal(e.database(), request, format, out));
+    must(ex::write_journal(must(e.read_view()).database(), request, format, out));
     return out.str();
 }
 
@@ -206,13 +206,14 @@ TEST_CASE("journal export: region and date range select rows, bad scopes are ref
     CHECK(doc["count"] == 2);
 
     std::ostringstream out;
-    auto unknown = ex::write_journal(
-        d->engine.database(), {{std::string("Марс обл."), {}, {}}, Lang::en}, ex::Format::csv, out);
+    auto unknown =
+        ex::write_journal(must(d->engine.read_view()).database(),
+                          {{std::string("Марс обл."), {}, {}}, Lang::en}, ex::Format::csv, out);
     REQUIRE_FALSE(unknown);
     CHECK(unknown.error().code == ErrorCode::not_found);
     CHECK(unknown.error().message.find("Ақтөбе обл.") != std::string::npos); // lists known ones
     auto inverted = ex::write_journal(
-        d->engine.database(),
+        must(d->engine.read_view()).database(),
         {{std::nullopt, std::string("2024-09-01"), std::string("2024-01-01")}, Lang::en},
         ex::Format::csv, out);
     REQUIRE_FALSE(inverted);
@@ -224,8 +225,8 @@ TEST_CASE("journal export: XLSX has a sheet per region, real dates, frozen heade
           "[export][xlsx]") {
     auto d = small_dataset();
     test::TempDir out;
-    auto summary = must(ex::export_journal(d->engine.database(), {{}, Lang::kk}, ex::Format::xlsx,
-                                           out / "journals.xlsx"));
+    auto summary = must(ex::export_journal(must(d->engine.read_view()).database(), {{}, Lang::kk},
+                                           ex::Format::xlsx, out / "journals.xlsx"));
     CHECK(summary.rows == 5);
     CHECK(summary.sheets == std::vector<std::string>{"Абай обл.", "Ақтөбе обл.", "Жамбыл обл."});
     auto book = read_xlsx(out / "journals.xlsx");
@@ -266,7 +267,7 @@ TEST_CASE("journal export: XLSX of one region has one sheet, also when it has no
     auto d = small_dataset();
     test::TempDir out;
     auto summary = must(
-        ex::export_journal(d->engine.database(),
+        ex::export_journal(must(d->engine.read_view()).database(),
                            {{std::string("Жамбыл обл."), std::string("2024-05-01"), {}}, Lang::en},
                            ex::Format::xlsx, out / "empty.xlsx"));
     CHECK(summary.rows == 0);
@@ -281,7 +282,8 @@ TEST_CASE("journal export: XLSX written to a stream equals the file", "[export][
     auto d = small_dataset();
     test::TempDir out;
     std::ostringstream stream;
-    must(ex::write_journal(d->engine.database(), {{}, Lang::ru}, ex::Format::xlsx, stream));
+    must(ex::write_journal(must(d->engine.read_view()).database(), {{}, Lang::ru}, ex::Format::xlsx,
+                           stream));
     std::ofstream(out / "stream.xlsx", std::ios::binary) << stream.str();
     auto book = read_xlsx(out / "stream.xlsx");
     CHECK(book["sheets"].size() == 3);
@@ -364,11 +366,12 @@ TEST_CASE("journal export: a refused scope leaves no file behind", "[export]") {
     auto d = small_dataset();
     test::TempDir out;
     for (ex::Format format : {ex::Format::csv, ex::Format::json, ex::Format::xlsx}) {
-        auto r = ex::export_journal(d->engine.database(), {{std::string("Марс"), {}, {}}, Lang::en},
-                                    format, out / "x.out");
+        auto r =
+            ex::export_journal(must(d->engine.read_view()).database(),
+                               {{std::string("Марс"), {}, {}}, Lang::en}, format, out / "x.out");
         REQUIRE_FALSE(r);
-        r = ex::export_journal(d->engine.database(), {{}, Lang::en}, ex::Format::text,
-                               out / "x.out");
+        r = ex::export_journal(must(d->engine.read_view()).database(), {{}, Lang::en},
+                               ex::Format::text, out / "x.out");
         REQUIRE_FALSE(r);
         CHECK(r.error().code == ErrorCode::invalid_input);
     }
@@ -403,7 +406,8 @@ ex::Plan small_plan() {
 
 TEST_CASE("report export: golden indicator and breakdown tables", "[export]") {
     auto d = small_dataset();
-    storage::Database& db = d->engine.database();
+    auto view = must(d->engine.read_view());
+    storage::Database& db = view.database();
     auto report = must(ex::compute_indicators(db, small_plan(), {}));
     auto breakdown = must(ex::compute_breakdown(db, {}));
     auto render = [&](auto write, const auto& what, ex::Format format, Lang lang) {
@@ -429,7 +433,8 @@ TEST_CASE("report export: golden indicator and breakdown tables", "[export]") {
 
 TEST_CASE("report export: XLSX sheets for indicators, warnings and breakdowns", "[export][xlsx]") {
     auto d = small_dataset();
-    storage::Database& db = d->engine.database();
+    auto view = must(d->engine.read_view());
+    storage::Database& db = view.database();
     test::TempDir out;
     auto report = must(ex::compute_indicators(db, small_plan(), {}));
     must(ex::export_indicators(report, ex::Format::xlsx, Lang::ru, out / "indicators.xlsx"));

@@ -165,7 +165,7 @@ TEST_CASE("breakdown: attendance counts participants, consultations only where n
     consult({"male", "unrecorded", "unrecorded", true});
     must(e.close_visit(std::nullopt));
 
-    auto b = must(ex::compute_breakdown(e.database(), {}));
+    auto b = must(ex::compute_breakdown(must(e.read_view()).database(), {}));
     CHECK(b.participants == 12);
     CHECK(b.visits == 2);
     CHECK(b.visits_counted_by_consultations == 1);
@@ -189,16 +189,19 @@ TEST_CASE("breakdown: attendance counts participants, consultations only where n
     CHECK(row(table(b, "vulnerable"), "no") == 5);
     CHECK(row(table(b, "vulnerable"), "unrecorded") == 0);
 
-    auto report = must(ex::compute_indicators(e.database(), plan_with_photos(0), {}));
+    auto report =
+        must(ex::compute_indicators(must(e.read_view()).database(), plan_with_photos(0), {}));
     CHECK(indicator(report, "participants").fact == 12); // the same rule
     CHECK(indicator(report, "consultations").fact == 5);
     CHECK(count_kind(report, ex::WarningKind::visit_without_attendance) == 1);
     CHECK(count_kind(report, ex::WarningKind::consultation_unrecorded) == 3);
 
     // Region and dates narrow the same way.
-    b = must(ex::compute_breakdown(e.database(), {std::nullopt, std::string("2024-05-02"), {}}));
+    b = must(ex::compute_breakdown(must(e.read_view()).database(),
+                                   {std::nullopt, std::string("2024-05-02"), {}}));
     CHECK(b.participants == 2);
-    auto bad = ex::compute_breakdown(e.database(), {std::string("Абай обл."), {}, {}});
+    auto bad =
+        ex::compute_breakdown(must(e.read_view()).database(), {std::string("Абай обл."), {}, {}});
     REQUIRE_FALSE(bad);
     CHECK(bad.error().code == ErrorCode::not_found);
 }
@@ -244,7 +247,7 @@ TEST_CASE("indicators: facts and warnings from the records", "[export]") {
         "journals": 2, "lawyers": 2, "protected": 4, "satisfaction_percent": 75,
         "photos_per_visit": 2, "visits": 3}})",
                                         "test"));
-    auto r = must(ex::compute_indicators(e.database(), plan, {}));
+    auto r = must(ex::compute_indicators(must(e.read_view()).database(), plan, {}));
     CHECK(indicator(r, "villages").fact == 2);
     CHECK(indicator(r, "visits").fact == 3);
     CHECK(indicator(r, "visits").achieved_percent == 100.0);
@@ -280,7 +283,7 @@ TEST_CASE("indicators: facts and warnings from the records", "[export]") {
     CHECK(r.warnings.back().village == "Бескөл");
 
     // The request's dates override the plan's period; a region narrows everything.
-    r = must(ex::compute_indicators(e.database(), plan,
+    r = must(ex::compute_indicators(must(e.read_view()).database(), plan,
                                     {std::string("абай обл."), {}, std::string("2024-12-31")}));
     CHECK(r.scope.region == "Абай обл.");
     CHECK(indicator(r, "visits").fact == 1);
@@ -288,7 +291,8 @@ TEST_CASE("indicators: facts and warnings from the records", "[export]") {
     CHECK_FALSE(indicator(r, "satisfaction_percent").fact); // no answers: no fact
     CHECK_FALSE(indicator(r, "satisfaction_percent").met);
     auto inverted = ex::compute_indicators(
-        e.database(), plan, {std::nullopt, std::string("2024-05-01"), std::string("2024-04-01")});
+        must(e.read_view()).database(), plan,
+        {std::nullopt, std::string("2024-05-01"), std::string("2024-04-01")});
     REQUIRE_FALSE(inverted);
     CHECK(inverted.error().code == ErrorCode::invalid_input);
 }
@@ -321,7 +325,7 @@ TEST_CASE("indicators: records whose visit is not known here are reported, not c
                                      {"deleted", false}}}}
                         .dump();
     REQUIRE(must(e.apply_remote(event)));
-    auto r = must(ex::compute_indicators(e.database(), plan_with_photos(10), {}));
+    auto r = must(ex::compute_indicators(must(e.read_view()).database(), plan_with_photos(10), {}));
     CHECK(indicator(r, "consultations").fact == 0);
     CHECK(indicator(r, "protected").fact == 0);
     REQUIRE(r.warnings.size() == 1);

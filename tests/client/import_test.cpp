@@ -461,7 +461,7 @@ TEST_CASE("import: importing the same file twice adds nothing the second time",
     ImportReport first = d.import(file);
     REQUIRE(first.ok());
     std::int64_t after_first = d.events();
-    auto fingerprint = must(d.engine.projector().fingerprint());
+    auto fingerprint = must(d.engine.fingerprint());
 
     ImportReport second = d.import(file);
     REQUIRE(second.ok());
@@ -471,7 +471,7 @@ TEST_CASE("import: importing the same file twice adds nothing the second time",
     CHECK(second.villages_created == 0);
     CHECK(second.visits_created == 0);
     CHECK(d.events() == after_first);
-    CHECK(must(d.engine.projector().fingerprint()) == fingerprint);
+    CHECK(must(d.engine.fingerprint()) == fingerprint);
 
     // A deleted consultation is not brought back by importing again.
     auto victim = d.consultations().front();
@@ -633,19 +633,25 @@ TEST_CASE("import: a write that fails half-way (disk full) leaves nothing behind
     }
     auto file = d.write("big.csv", csv);
     std::int64_t before = d.events();
-    auto pages = must(d.engine.database().prepare("PRAGMA page_count"));
-    REQUIRE(must(pages.step()));
-    std::int64_t page_count = pages.column_int(0);
-    REQUIRE(d.engine.database().set_max_page_count(page_count + 40));
-
-    auto failed = import_journal(d.engine, file);
-    REQUIRE_FALSE(failed);
-    CHECK(failed.error().code == ErrorCode::storage_full);
+    std::int64_t page_count = 0;
+    {
+        auto raw = must(storage::Database::open(d.dir / "device.db"));
+        auto pages = must(raw.prepare("PRAGMA page_count"));
+        REQUIRE(must(pages.step()));
+        page_count = pages.column_int(0);
+    }
+    {
+        EngineOptions capped;
+        capped.max_page_count = page_count + 40;
+        Engine small = must(Engine::open(d.dir / "device.db", capped));
+        auto failed = import_journal(small, file);
+        REQUIRE_FALSE(failed);
+        CHECK(failed.error().code == ErrorCode::storage_full);
+    }
     CHECK(d.events() == before);
     CHECK(must(d.engine.list_villages()).empty());
     CHECK(d.consultations().empty());
 
-    REQUIRE(d.engine.database().set_max_page_count(1 << 30));
     ImportReport r = d.import(file);
     CHECK(r.imported == 2000);
     CHECK(r.villages_created == 40);

@@ -25,7 +25,7 @@ const std::string k_zhambyl = "Жамбыл обл.";
 
 // What the sync agent stores from the server's enrollment answer (agent_state.hpp keys).
 void enroll_as(Engine& engine, const std::string& role, const std::vector<std::string>& regions) {
-    storage::Settings settings(engine.database());
+    storage::Settings settings(engine.component_storage());
     ok(settings.set("sync.role", role));
     ok(settings.set("sync.regions", nlohmann::json(regions).dump()));
 }

@@ -124,18 +124,18 @@ TEST_CASE("reports: every figure for all regions is the sum over the regions, wi
     ex::Plan plan;
     plan.targets.photos_per_visit = 1;
     auto indicators = [&](std::optional<std::string> region) {
-        return as_json(
-            ok(ex::compute_indicators(coordinator->database(), plan, {std::move(region), {}, {}})),
-            [](const auto& r, auto fmt, auto lang, auto& out) {
-                return ex::write_indicators(r, fmt, lang, out);
-            });
+        return as_json(ok(ex::compute_indicators(ok(coordinator->read_view()).database(), plan,
+                                                 {std::move(region), {}, {}})),
+                       [](const auto& r, auto fmt, auto lang, auto& out) {
+                           return ex::write_indicators(r, fmt, lang, out);
+                       });
     };
     auto breakdown = [&](std::optional<std::string> region) {
-        return as_json(
-            ok(ex::compute_breakdown(coordinator->database(), {std::move(region), {}, {}})),
-            [](const auto& r, auto fmt, auto lang, auto& out) {
-                return ex::write_breakdown(r, fmt, lang, out);
-            });
+        return as_json(ok(ex::compute_breakdown(ok(coordinator->read_view()).database(),
+                                                {std::move(region), {}, {}})),
+                       [](const auto& r, auto fmt, auto lang, auto& out) {
+                           return ex::write_breakdown(r, fmt, lang, out);
+                       });
     };
     // Every region the coordinator knows: from villages, and from device records (Абай).
     std::vector<json> region_indicators, region_breakdowns;

@@ -13,6 +13,7 @@
 #include "caravan/client/projector.hpp"
 #include "caravan/client/text.hpp"
 #include "engine_helpers.hpp"
+#include "raw_device_db.hpp"
 #include "temp_dir.hpp"
 
 using namespace caravan;
@@ -63,7 +64,7 @@ TEST_CASE("text safety: control characters and direction overrides typed into a 
     for (const auto& [what, text] : k_hostile) {
         SECTION(what) {
             TestDevice d;
-            auto events = ok(d.engine->event_log().count());
+            auto events = ok(d.engine->event_count());
             ConsultationInput in = test::consultation_input(text);
             auto added = d.engine->add_consultation(in);
             REQUIRE_FALSE(added);
@@ -92,7 +93,7 @@ TEST_CASE("text safety: control characters and direction overrides typed into a 
             auto edited = d.engine->edit_consultation(c.id, patch);
             REQUIRE_FALSE(edited);
             require_refused(edited.error(), "question");
-            CHECK(ok(d.engine->event_log().count()) == events + 1); // only the clean add
+            CHECK(ok(d.engine->event_count()) == events + 1); // only the clean add
         }
     }
 }
@@ -124,11 +125,11 @@ TEST_CASE("text safety: an event from another device whose text holds a control 
             auto valid = validate_event(e);
             REQUIRE_FALSE(valid);
             require_refused(valid.error(), "question");
-            auto before = ok(d.engine->event_log().count());
+            auto before = ok(d.engine->event_count());
             auto applied = d.engine->apply_remote(e);
             REQUIRE_FALSE(applied);
             require_refused(applied.error(), "question");
-            CHECK(ok(d.engine->event_log().count()) == before);
+            CHECK(ok(d.engine->event_count()) == before);
             CHECK(validate_event(e, EventCheck::stored)); // a log's own copy still re-projects
         }
     }
@@ -157,13 +158,7 @@ TEST_CASE("text safety: an event stored before the rule still re-projects identi
     payload["fields"]["question"] = "old \x1b[31m text";
     e.payload = payload.dump();
     // As an older program stored it: in the log and applied.
-    ok(d.engine->batch([&]() -> Result<void> {
-        auto appended = d.engine->event_log().append(e);
-        if (!appended) {
-            return tl::unexpected(appended.error());
-        }
-        return d.engine->projector().apply(e);
-    }));
+    ok(test::store_as_older_program(d.dir / "device.db", e));
     CHECK(ok(d.engine->find_consultation("0000000000c3")).question == "old \x1b[31m text");
     test::TempDir scratch;
     auto report = ok(d.engine->check(scratch.path()));
@@ -177,7 +172,7 @@ TEST_CASE("text safety: an imported journal row with a control character is refu
     for (const auto& [what, text] : k_hostile) {
         SECTION(what) {
             TestDevice d;
-            auto before = ok(d.engine->event_log().count());
+            auto before = ok(d.engine->event_count());
             auto file = d.dir / "journal.csv";
             {
                 std::ofstream out(file, std::ios::binary);
@@ -198,7 +193,7 @@ TEST_CASE("text safety: an imported journal row with a control character is refu
                 require_refused(issue.error, "");
                 CHECK(to_string(issue).find('\x1b') == std::string::npos);
             }
-            CHECK(ok(d.engine->event_log().count()) == before);
+            CHECK(ok(d.engine->event_count()) == before);
         }
     }
 }

@@ -268,7 +268,7 @@ TEST_CASE("merge: a create lacking an optional field (an older program's event) 
         }
         fingerprints[order] = test::fingerprint(*fresh);
         districts[order] = ok(fresh->find_village("Жаңаталап")).district;
-        ok(fresh->projector().rebuild());
+        ok(fresh->rebuild_projections());
         CHECK(test::fingerprint(*fresh) == fingerprints[order]);
     }
     CHECK(districts[0] == districts[1]);

@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
         must(engine.add_photos(photo), "photo");
 
         json events = json::array();
-        auto scanned = engine.event_log().scan(0, 100000, [&](const storage::Event& e) {
+        auto scanned = engine.scan_events(0, 100000, [&](const storage::Event& e) {
             events.push_back({{"device_id", e.device_id},
                               {"seq", e.seq},
                               {"hlc", e.hlc},
@@ -137,9 +137,9 @@ int main(int argc, char** argv) {
              "list");
         auto status = client::to_json(must(engine.status(), "status"));
         json versions = json::object();
+        auto raw = must(storage::Database::open(db_path), "open"); // read-only use
         for (const char* component : {"event_log", "settings", "projections"}) {
-            versions[component] =
-                must(storage::schema_version(engine.database(), component), "schema version");
+            versions[component] = must(storage::schema_version(raw, component), "schema version");
         }
         manifest = {{"generated_by", "tests/programs/make_fixture_v1.cpp"},
                     {"schema_versions", versions},

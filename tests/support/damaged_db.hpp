@@ -44,7 +44,7 @@ inline std::int64_t make_device_database(const std::filesystem::path& path, int 
         return {};
     });
     REQUIRE(added);
-    auto count = engine->event_log().count();
+    auto count = engine->event_count();
     REQUIRE(count);
     return *count;
 }

@@ -521,7 +521,7 @@ inline std::int64_t acked_seq(client::Engine& engine) {
 }
 
 inline std::string fingerprint(client::Engine& engine) {
-    return ok(engine.projector().fingerprint());
+    return ok(engine.fingerprint());
 }
 
 // Every (device, seq) the server holds in its feed exactly once, and all of `engine`'s own

@@ -447,7 +447,7 @@ TEST_CASE("sync agent: sequence_gap resumes from the server's acked_seq, and seq
         // rotate_e2e_test.cpp.)
         server.held.at({id, 2}).event.payload = "{\"fields\":{}}";
         ok(a.engine().rewind_push_ack(1));
-        std::string before = ok(a.engine().projector().fingerprint());
+        std::string before = ok(a.engine().fingerprint());
         std::int64_t last = own_last_seq(a.engine());
         ag::SyncReport r = a.sync();
         REQUIRE(!r.ok());
@@ -456,7 +456,7 @@ TEST_CASE("sync agent: sequence_gap resumes from the server's acked_seq, and seq
         REQUIRE(acked_seq(a.engine()) == 1); // nothing moved
         REQUIRE(ok(a.engine().device()).id == id);
         REQUIRE(own_last_seq(a.engine()) == last);
-        REQUIRE(ok(a.engine().projector().fingerprint()) == before);
+        REQUIRE(ok(a.engine().fingerprint()) == before);
         auto pending = ok(ag::AgentState(a.engine().component_storage()).pending_rotation());
         REQUIRE(pending);
         REQUIRE(pending->from_seq == 2); // the fake names no seq: acked + 1

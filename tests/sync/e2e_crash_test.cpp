@@ -9,6 +9,7 @@
 #include <set>
 
 #include "fault_proxy.hpp"
+#include "raw_device_db.hpp"
 
 using namespace caravan;
 using namespace caravan::test;
@@ -134,8 +135,9 @@ TEST_CASE("e2e crash: the client killed while pulling pages, at random moments, 
                 ++kills;
                 // Whatever the moment, the database is sound and the cursor matches the data.
                 auto engine = ok(client::Engine::open(fresh.db()));
-                REQUIRE(ok(engine.database().integrity_check()).empty());
-                std::int64_t cursor = ok(sync::agent::AgentState(engine.database()).pull_cursor());
+                REQUIRE(ok(test::integrity_problems(fresh.db())).empty());
+                std::int64_t cursor =
+                    ok(sync::agent::AgentState(engine.component_storage()).pull_cursor());
                 cursors_after_kills.insert(cursor);
                 if (cursor == 0) {
                     not_begun_ms += 200;

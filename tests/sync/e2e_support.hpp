@@ -169,7 +169,7 @@ class Laptop {
 
     std::string fingerprint() const {
         auto engine = ok(client::Engine::open(m_db));
-        return ok(engine.projector().fingerprint());
+        return ok(engine.fingerprint());
     }
     std::string device_id() const {
         auto engine = ok(client::Engine::open(m_db));
@@ -182,7 +182,7 @@ class Laptop {
         std::map<std::int64_t, storage::Event> out;
         std::int64_t after = 0;
         for (;;) {
-            auto chunk = ok(engine.event_log().device_events(id, after, 1000));
+            auto chunk = ok(engine.device_events(id, after, 1000));
             if (chunk.empty()) {
                 return out;
             }

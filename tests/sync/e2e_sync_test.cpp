@@ -190,7 +190,8 @@ TEST_CASE("e2e sync: sync runs one at a time per database, log and status tell w
     }
     SECTION("the token is never printed") {
         auto engine = ok(client::Engine::open(a.db()));
-        std::string token = ok(sync::agent::AgentState(engine.database()).enrollment())->token;
+        std::string token =
+            ok(sync::agent::AgentState(engine.component_storage()).enrollment())->token;
         for (auto args : std::vector<std::vector<std::string>>{
                  {"sync"}, {"sync", "--json"}, {"sync", "log"}, {"status"}, {"status", "--json"}}) {
             ProcessResult r = a.run(args);

@@ -72,10 +72,16 @@ std::map<std::int64_t, std::string> laptop_events_of(const Laptop& l,
                                                      const std::string& device_id) {
     auto engine = ok(client::Engine::open(l.db()));
     std::map<std::int64_t, std::string> out;
-    for (auto& e : ok(engine.event_log().device_events(device_id, 0, 100000))) {
-        out.emplace(e.seq, e.payload);
+    for (std::int64_t after = 0;;) {
+        auto chunk = ok(engine.device_events(device_id, after, 1000));
+        if (chunk.empty()) {
+            return out;
+        }
+        for (auto& e : chunk) {
+            after = e.seq;
+            out.emplace(e.seq, e.payload);
+        }
     }
-    return out;
 }
 
 json server_devices(const Server& server) {

@@ -2,6 +2,8 @@
 // commands themselves (options, checks, output) are shared with caravan-server:
 // ../export_commands.hpp.
 
+#include <optional>
+
 #include "common.hpp"
 
 #include "../export_commands.hpp"
@@ -15,9 +17,17 @@ ExportHost device_host(Registry& registry) {
     host.set_action = [&registry](ExportAction action) {
         registry.set([action](Context& ctx) -> Result<void> {
             ExportIo io{ctx.out, ctx.err, ctx.json, ctx.lang, "caravan"};
-            return action(io, [&ctx]() -> Result<storage::Database*> {
+            // The export reads through the engine's connection made read-only (Engine::ReadView:
+            // a second connection could not read a full disk's database), until it is done.
+            std::optional<client::Engine::ReadView> view;
+            return action(io, [&ctx, &view]() -> Result<storage::Database*> {
                 CARAVAN_TRY_ENGINE(engine, ctx);
-                return &engine.database();
+                auto opened = engine.read_view();
+                if (!opened) {
+                    return tl::unexpected(opened.error());
+                }
+                view.emplace(std::move(*opened));
+                return &view->database();
             });
         });
     };

@@ -210,7 +210,7 @@ const bool restore = register_command("restore", [](CLI::App& app, Registry& reg
             if (auto ok = engine.backup(aside); !ok) {
                 return ok;
             }
-            if (auto ok = engine.database().restore_from(*source); !ok) {
+            if (auto ok = engine.restore_from(*source); !ok) {
                 return ok;
             }
             if (ctx.json) {

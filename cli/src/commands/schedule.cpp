@@ -59,10 +59,10 @@ Result<void> run_status(Context& ctx) {
     std::optional<agent::SyncLogEntry> last;
     if (fs::exists(ctx.database_path())) {
         CARAVAN_TRY_ENGINE(engine, ctx);
-        if (auto ok = agent::AgentState::install(engine.database()); !ok) {
+        if (auto ok = agent::AgentState::install(engine.component_storage()); !ok) {
             return ok;
         }
-        agent::AgentState state(engine.database());
+        agent::AgentState state(engine.component_storage());
         CARAVAN_TRY(entries, state.log(1));
         if (!entries.empty()) {
             last = entries.front();

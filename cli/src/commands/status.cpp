@@ -15,12 +15,13 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
             // Installing the agent's tables is a write; on a full disk a database that has
             // none has never synced, so nothing is quarantined and status still answers.
             std::vector<sync::agent::QuarantineEntry> quarantined;
-            if (auto ok = sync::agent::AgentState::install(engine.database()); !ok) {
+            if (auto ok = sync::agent::AgentState::install(engine.component_storage()); !ok) {
                 if (ok.error().code != ErrorCode::storage_full) {
                     return ok;
                 }
             } else {
-                CARAVAN_TRY(listed, sync::agent::AgentState(engine.database()).quarantined());
+                CARAVAN_TRY(listed,
+                            sync::agent::AgentState(engine.component_storage()).quarantined());
                 quarantined = std::move(listed);
             }
             if (ctx.json) {

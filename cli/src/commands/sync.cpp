@@ -174,10 +174,10 @@ Result<void> run_sync(Context& ctx, const SyncCliOptions& o) {
 
 Result<void> run_log(Context& ctx, std::int64_t limit) {
     CARAVAN_TRY_ENGINE(engine, ctx);
-    if (auto ok = agent::AgentState::install(engine.database()); !ok) {
+    if (auto ok = agent::AgentState::install(engine.component_storage()); !ok) {
         return ok;
     }
-    agent::AgentState state(engine.database());
+    agent::AgentState state(engine.component_storage());
     CARAVAN_TRY(entries, state.log(limit));
     if (ctx.json) {
         nlohmann::json out = nlohmann::json::array();

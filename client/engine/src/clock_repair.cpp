@@ -15,6 +15,7 @@
 
 #include "caravan/client/engine.hpp"
 #include "caravan/client/hlc.hpp"
+#include "base_versions.hpp"
 #include "engine_write_state.hpp"
 #include "settings_keys.hpp"
 
@@ -149,19 +150,8 @@ Result<std::int64_t> Engine::restamp_unsent(std::int64_t now_ms) {
             after = chunk->back().seq;
             for (Event& e : *chunk) {
                 json payload = json::parse(e.payload, nullptr, false);
-                if (payload.is_object()) {
-                    if (auto base = payload.find("base");
-                        base != payload.end() && base->is_object()) {
-                        for (auto& [field, version] : base->items()) {
-                            if (version.is_string()) {
-                                auto it = renamed.find(version.get<std::string>());
-                                if (it != renamed.end()) {
-                                    version = it->second;
-                                }
-                            }
-                        }
-                        e.payload = payload.dump();
-                    }
+                if (payload.is_object() && rename_base_versions(payload, renamed)) {
+                    e.payload = payload.dump();
                 }
                 const Hlc fresh = clock.tick(now_ms);
                 renamed.emplace(version_of(e.hlc, me), version_of(fresh.value, me));

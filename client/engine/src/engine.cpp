@@ -101,6 +101,11 @@ Result<Engine> Engine::open(const std::filesystem::path& path, EngineOptions opt
             return tl::unexpected(ok.error());
         }
     }
+    if (options.max_page_count > 0) {
+        if (auto ok = db->set_max_page_count(options.max_page_count); !ok) {
+            return tl::unexpected(ok.error());
+        }
+    }
     return Engine(std::move(*db), std::move(options));
 }
 

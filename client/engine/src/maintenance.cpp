@@ -1,9 +1,11 @@
-// Integrity check and backup of a device database.
+// Integrity check, backup, restore and projection rebuild of a device database; the read view
+// the exports read through.
 
 #include <unistd.h>
 
 #include "caravan/client/engine.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/storage/transaction.hpp"
 
 namespace caravan::client {
 
@@ -59,15 +61,15 @@ Result<Engine::CheckReport> Engine::check(const std::filesystem::path& scratch_d
             return tl::unexpected(copy.error());
         }
         if (in_memory) {
-            if (auto ok = m_db.copy_to(copy->database()); !ok) {
+            if (auto ok = m_db.copy_to(copy->m_db); !ok) {
                 return tl::unexpected(ok.error());
             }
         }
-        auto ok = copy->batch([&] { return copy->projector().rebuild(); });
+        auto ok = copy->batch([&] { return copy->m_projector.rebuild(); });
         if (!ok) {
             return tl::unexpected(ok.error());
         }
-        return copy->projector().fingerprint();
+        return copy->fingerprint();
     }();
     remove_copy();
     if (!rebuilt) {
@@ -95,6 +97,48 @@ Result<void> Engine::backup(const std::filesystem::path& target) {
         return fail(ErrorCode::io, msg::backup_cannot_write, target.string());
     }
     return {};
+}
+
+Result<void> Engine::restore_from(const std::filesystem::path& source) {
+    m_current_visit.reset();
+    return m_db.restore_from(source);
+}
+
+Result<void> Engine::rebuild_projections() {
+    m_current_visit.reset();
+    if (m_write) {
+        return m_projector.rebuild();
+    }
+    // Not write(): a rebuild stamps nothing, so it neither repairs nor stores the clock.
+    auto tx = storage::Transaction::begin(m_db);
+    if (!tx) {
+        return tl::unexpected(tx.error());
+    }
+    if (auto ok = m_projector.rebuild(); !ok) {
+        return ok;
+    }
+    return tx->commit();
+}
+
+Result<std::string> Engine::fingerprint() {
+    return m_projector.fingerprint();
+}
+
+Result<Engine::ReadView> Engine::read_view() {
+    if (m_write) {
+        // i18n-exempt: a bug in the caller (a read view inside a batch), never shown to a user.
+        return fail(ErrorCode::internal, "read_view inside a batch");
+    }
+    if (auto ok = m_db.exec("PRAGMA query_only = ON"); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    return ReadView(m_db);
+}
+
+Engine::ReadView::~ReadView() {
+    if (m_db) {
+        (void)m_db->exec("PRAGMA query_only = OFF");
+    }
 }
 
 } // namespace caravan::client

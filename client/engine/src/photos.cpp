@@ -206,7 +206,7 @@ Result<std::vector<PhotoAdded>> Engine::add_photos(const PhotoInput& input) {
             }
             CARAVAN_TRY(
                 count,
-                database()
+                m_db
                     .query("SELECT count(*) FROM photos WHERE id = ? AND " CARAVAN_VISIBLE_SQL(""),
                            a.photo.id)
                     .one<std::int64_t>());

@@ -8,6 +8,7 @@
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/storage/transaction.hpp"
+#include "base_versions.hpp"
 #include "engine_write_state.hpp"
 #include "settings_keys.hpp"
 
@@ -195,15 +196,7 @@ Result<Engine::Reissued> Engine::reissue(const std::string& old_id, const std::s
         if (payload.is_discarded() || !payload.is_object()) {
             return fail(ErrorCode::corrupt, msg::rotate_unreadable_event, e.seq);
         }
-        if (auto base = payload.find("base"); base != payload.end() && base->is_object()) {
-            for (auto& [field, version] : base->items()) {
-                if (version.is_string()) {
-                    if (auto it = renamed.find(version.get<std::string>()); it != renamed.end()) {
-                        version = it->second;
-                    }
-                }
-            }
-        }
+        rename_base_versions(payload, renamed);
         e.payload = payload.dump();
         e.hlc = clock.tick(now_ms).value;
         renamed.emplace(old_version, version_of(e.hlc, new_id));

@@ -120,11 +120,11 @@ Result<SalvageReport> salvage(const fs::path& damaged, const fs::path& target,
         if (!engine) {
             return tl::unexpected(engine.error());
         }
-        auto tx = storage::Transaction::begin(engine->database());
+        auto tx = storage::Transaction::begin(engine->m_db);
         if (!tx) {
             return tl::unexpected(tx.error());
         }
-        storage::Settings settings(engine->database());
+        storage::Settings settings(engine->m_db);
         std::set<std::string> identity;
         std::optional<Hlc> clock;
         for (const auto& [key, value] : recovered->settings) {
@@ -149,7 +149,7 @@ Result<SalvageReport> salvage(const fs::path& damaged, const fs::path& target,
             storage::Event e = original;
             bool appended = false;
             if (validate_event(e)) {
-                auto ok = engine->event_log().append(e);
+                auto ok = engine->m_log.append(e);
                 appended = ok && *ok;
                 if (!ok && ok.error().code != ErrorCode::conflict &&
                     ok.error().code != ErrorCode::invalid_input) {
@@ -173,7 +173,7 @@ Result<SalvageReport> salvage(const fs::path& damaged, const fs::path& target,
                 return ok;
             }
         }
-        if (auto ok = engine->projector().rebuild(); !ok) {
+        if (auto ok = engine->m_projector.rebuild(); !ok) {
             return ok;
         }
         // A current visit whose events were lost is no longer current.

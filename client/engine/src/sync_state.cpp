@@ -1,6 +1,5 @@
 // What sync reads of the event log, and the push acknowledgement the engine owns
 // (engine.hpp, "for sync").
-#include <algorithm>
 #include <charconv>
 
 #include "caravan/client/engine.hpp"
@@ -10,18 +9,10 @@
 
 namespace caravan::client {
 
-namespace {
-
-std::int64_t bounded(std::int64_t limit) {
-    return std::clamp<std::int64_t>(limit, 0, Engine::k_max_events_per_read);
-}
-
-} // namespace
-
 Result<std::vector<storage::Event>> Engine::device_events(std::string_view device_id,
                                                           std::int64_t after_seq,
                                                           std::int64_t limit) {
-    return m_log.device_events(device_id, after_seq, bounded(limit));
+    return m_log.device_events(device_id, after_seq, limit);
 }
 
 Result<std::int64_t> Engine::last_seq(std::string_view device_id) {
@@ -36,7 +27,7 @@ Result<std::optional<storage::Event>> Engine::find_event(std::string_view device
 Result<std::int64_t> Engine::scan_events(
     std::int64_t after, std::int64_t limit,
     const std::function<bool(const storage::Event&)>& visitor) {
-    return m_log.scan(after, bounded(limit), visitor);
+    return m_log.scan(after, limit, visitor);
 }
 
 Result<std::int64_t> Engine::event_count() { return m_log.count(); }

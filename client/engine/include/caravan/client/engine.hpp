@@ -44,7 +44,13 @@ struct EngineOptions {
     bool integrity_check = true;
     // Physical clock in Unix milliseconds; tests skew it.
     std::function<std::int64_t()> clock;
+    // When positive: this connection cannot grow the file beyond that many pages (writes past it
+    // fail with storage_full), for tests of a full disk.
+    std::int64_t max_page_count = 0;
 };
+
+struct SalvageOptions;
+struct SalvageReport;
 
 // SQLite application_id of device databases ("CRVN").
 inline constexpr std::uint32_t k_device_application_id = 0x4352564e;
@@ -151,6 +157,40 @@ class Engine {
     [[nodiscard]] Result<CheckReport> check(const std::filesystem::path& scratch_dir);
     // A consistent copy of the database while it is in use (SQLite online backup).
     [[nodiscard]] Result<void> backup(const std::filesystem::path& target);
+    // Replaces the whole database with the content of the database file `source` (a backup),
+    // under the write lock (the online backup API in reverse): other readers see the old or the
+    // new content, never a mix. The caller has checked that `source` is a sound device database.
+    [[nodiscard]] Result<void> restore_from(const std::filesystem::path& source);
+    // Empties every projection and re-applies the whole event log, in one transaction (or the
+    // current batch's). On a sound database the projections come out identical (check()).
+    [[nodiscard]] Result<void> rebuild_projections();
+    // SHA-256 over every projection row and conflict, in id order: equal fingerprints mean equal
+    // projections (two devices that hold the same events agree).
+    [[nodiscard]] Result<std::string> fingerprint();
+
+    // ---- reading for the exports ---------------------------------------------------------------
+    // The exports (client/exports) read the projection tables of a device or coordinator
+    // database through a storage::Database&. A ReadView lends them this engine's connection with
+    // every write refused (PRAGMA query_only) until the view is destroyed. The engine's own
+    // connection rather than a second one on the file: a full disk's database is open in
+    // exclusive locking mode (storage/database.hpp), and a second connection could not read it.
+    // While a view is alive the engine must not write (its writes fail as well); one view at a
+    // time; the view must not outlive the engine.
+    class ReadView {
+      public:
+        ReadView(ReadView&& other) noexcept : m_db(other.m_db) { other.m_db = nullptr; }
+        ReadView& operator=(ReadView&&) = delete;
+        ReadView(const ReadView&) = delete;
+        ~ReadView();
+        [[nodiscard]] storage::Database& database() { return *m_db; }
+
+      private:
+        friend class Engine;
+        explicit ReadView(storage::Database& db) : m_db(&db) {}
+        storage::Database* m_db;
+    };
+    // Fails only when SQLite refuses the pragma (`internal` inside a batch).
+    [[nodiscard]] Result<ReadView> read_view();
 
     // Runs `work` in one transaction: every write inside commits together or not at all.
     [[nodiscard]] Result<void> batch(const std::function<Result<void>()>& work);
@@ -171,11 +211,10 @@ class Engine {
     // sync agent calls this before it pushes.
     [[nodiscard]] Result<std::int64_t> repair_clock();
 
-    // Reads of the event log (events of every device: this one's and those pulled from others).
-    // Each read returns at most k_max_events_per_read events: a caller pages with `after`.
-    static constexpr std::int64_t k_max_events_per_read = 1000;
-    // Events of `device_id` with seq > after_seq, in seq order, at most
-    // min(limit, k_max_events_per_read).
+    // Reads of the event log (events of every device: this one's and those pulled from others),
+    // a page at a time: the caller bounds each read with `limit` and pages with `after`.
+    //
+    // Events of `device_id` with seq > after_seq, in seq order, at most `limit`.
     [[nodiscard]] Result<std::vector<storage::Event>> device_events(std::string_view device_id,
                                                                     std::int64_t after_seq,
                                                                     std::int64_t limit);
@@ -183,9 +222,8 @@ class Engine {
     [[nodiscard]] Result<std::int64_t> last_seq(std::string_view device_id);
     [[nodiscard]] Result<std::optional<storage::Event>> find_event(std::string_view device_id,
                                                                    std::int64_t seq);
-    // Visits the events with log_position > after, in log order, at most
-    // min(limit, k_max_events_per_read) of them; the visitor returns false to stop early.
-    // Returns the number visited.
+    // Visits the events with log_position > after, in log order, at most `limit` of them; the
+    // visitor returns false to stop early. Returns the number visited.
     [[nodiscard]] Result<std::int64_t> scan_events(
         std::int64_t after, std::int64_t limit,
         const std::function<bool(const storage::Event&)>& visitor);
@@ -261,11 +299,13 @@ class Engine {
     // are read and changed through the methods above and nowhere else.
     [[nodiscard]] storage::Database& component_storage() { return m_db; }
 
-    storage::Database& database() { return m_db; }
-    storage::EventLog& event_log() { return m_log; }
-    Projector& projector() { return m_projector; }
 
   private:
+    // Salvage (salvage.hpp) builds a new database from what it read of a damaged one: it writes
+    // the recovered settings and events straight into the new engine's tables.
+    friend Result<SalvageReport> salvage(const std::filesystem::path& damaged,
+                                         const std::filesystem::path& target,
+                                         const SalvageOptions& options);
     struct WriteState;
     Engine(storage::Database db, EngineOptions options);
 

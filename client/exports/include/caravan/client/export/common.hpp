@@ -4,7 +4,7 @@
 //
 // The export library lives in client/ (folder export/, namespace caravan::client::exports:
 // `export` is a C++ keyword). Every export reads the projection tables of a device or
-// coordinator database through a storage::Database& (an Engine gives one: engine.database()),
+// coordinator database through a storage::Database& (a device's: Engine::read_view()),
 // so the CLI and the server call the same functions.
 
 #include <filesystem>
