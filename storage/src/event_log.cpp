@@ -1,5 +1,7 @@
 #include "caravan/storage/event_log.hpp"
 
+#include <charconv>
+
 #include "caravan/storage/messages.hpp"
 #include "caravan/storage/migrations.hpp"
 
@@ -212,6 +214,19 @@ Result<void> Settings::install(Database& db) {
 
 Result<std::optional<std::string>> Settings::get(std::string_view key) {
     return m_db->query("SELECT value FROM settings WHERE key = ?", key).one<std::string>();
+}
+
+Result<std::int64_t> Settings::get_count(std::string_view key) {
+    CARAVAN_TRY(text, get(key));
+    if (!text || text->empty()) {
+        return 0;
+    }
+    std::int64_t value = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc() || end != text->data() + text->size() || value < 0) {
+        return fail(ErrorCode::corrupt, msg::setting_not_count, key);
+    }
+    return value;
 }
 
 Result<void> Settings::set(std::string_view key, std::string_view value) {

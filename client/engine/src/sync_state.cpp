@@ -37,21 +37,8 @@ Result<std::int64_t> Engine::server_seq_known_upto(std::string_view device_id) {
 }
 
 Result<std::int64_t> Engine::push_acked_seq() {
-    auto text = m_settings.get(key::push_acked_seq);
-    if (!text) {
-        return tl::unexpected(text.error());
-    }
-    if (!*text || (*text)->empty()) {
-        return 0;
-    }
     // Strict, unlike acked_seq(): the sync agent must not push from a guessed position.
-    std::int64_t value = 0;
-    const std::string& s = **text;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (ec != std::errc() || end != s.data() + s.size() || value < 0) {
-        return fail(ErrorCode::corrupt, msg::setting_not_number, key::push_acked_seq);
-    }
-    return value;
+    return m_settings.get_count(key::push_acked_seq);
 }
 
 Result<void> Engine::acknowledge_push(std::int64_t acked_seq,

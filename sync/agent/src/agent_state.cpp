@@ -79,20 +79,7 @@ Result<void> AgentState::install(storage::Database& db) {
 }
 
 Result<std::int64_t> AgentState::get_int(std::string_view key) {
-    auto text = m_settings.get(key);
-    if (!text) {
-        return tl::unexpected(text.error());
-    }
-    if (!*text || (*text)->empty()) {
-        return 0;
-    }
-    std::int64_t value = 0;
-    const std::string& s = **text;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (ec != std::errc() || end != s.data() + s.size() || value < 0) {
-        return fail(ErrorCode::corrupt, msg::setting_not_number, key);
-    }
-    return value;
+    return m_settings.get_count(key);
 }
 
 Result<std::optional<Enrollment>> AgentState::enrollment() {

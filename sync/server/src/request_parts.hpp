@@ -17,6 +17,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "caravan/sync/protocol/routes.hpp"
 #include "caravan/sync/server/api_error.hpp"
 #include "caravan/sync/server/device_registry.hpp"
 
@@ -35,8 +36,8 @@ struct RequestLog {
 // The RequestLog of the request this worker thread is serving.
 [[nodiscard]] RequestLog& current_request();
 
-// A decimal count of at most 18 digits, nothing else; nullopt otherwise.
-[[nodiscard]] std::optional<std::int64_t> parse_count(std::string_view text);
+// Counts in headers are read with the protocol's parse_count (caravan/sync/protocol/routes.hpp).
+using sync::parse_count;
 // `s` without leading and trailing spaces and tabs.
 [[nodiscard]] std::string_view trim(std::string_view s);
 [[nodiscard]] bool printable_ascii(std::string_view s);

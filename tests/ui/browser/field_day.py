@@ -22,6 +22,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 
@@ -96,7 +97,9 @@ def main():
     db = os.path.join(work, "caravan.db")
     proc, url = start_app(args.caravan, db)
     driver = browser()
-    wait = WebDriverWait(driver, 15)
+    # A page being replaced by the next one leaves stale elements behind: waits retry past them.
+    wait = WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,
+                                                         NoSuchElementException))
     try:
         base = url.split("/?")[0]
         driver.get(url)

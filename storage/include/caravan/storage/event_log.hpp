@@ -98,6 +98,9 @@ class Settings {
     explicit Settings(Database& db) : m_db(&db) {}
     [[nodiscard]] static Result<void> install(Database& db);
     [[nodiscard]] Result<std::optional<std::string>> get(std::string_view key);
+    // A stored count: 0 when absent or empty; `corrupt` when the value is not a decimal
+    // number from 0 up (a position must never be guessed).
+    [[nodiscard]] Result<std::int64_t> get_count(std::string_view key);
     [[nodiscard]] Result<void> set(std::string_view key, std::string_view value);
     [[nodiscard]] Result<void> erase(std::string_view key);
 
