@@ -156,3 +156,48 @@ TEST_CASE("ui conflicts: both values with the lawyers' names, and keeping the ot
     CHECK(theirs.must_json({"consult", "show", id})["outcome"] == other);
     CHECK(mine.must_json({"consult", "show", id})["outcome"] == other);
 }
+
+TEST_CASE("ui sync: Ctrl+C during a sync that is retrying ends the app at once, losing nothing") {
+    TempDir dir;
+    Server server(dir.path() / "server");
+    Laptop mine(dir.path() / "mine.db");
+    mine.setup(server, "Айгүл");
+    mine.start_field_day();
+    mine.must({"consult", "add", "--gender", "female", "--age", "33-45", "--category", "youth",
+               "--topic", "land", "--outcome", "advice", "--question", "Жер"});
+    server.kill9(); // the link is down: the sync retries with backoff for minutes
+    const auto out = dir.path() / "ui.out";
+    BackgroundProcess ui({binary("caravan").string(), "--db", mine.db().string(), "ui",
+                          "--no-browser"},
+                         {}, out, dir.path() / "ui.err");
+    std::string url;
+    for (int i = 0; i < 200 && url.empty(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const std::string text = read_file(out);
+        if (const auto at = text.find("http://127.0.0.1:"); at != std::string::npos) {
+            if (const auto end = text.find_first_of(" \n", at); end != std::string::npos) {
+                url = text.substr(at, end - at);
+            }
+        }
+    }
+    REQUIRE_FALSE(url.empty());
+    TestBrowser browser(std::stoi(url.substr(17, url.find('/', 17) - 17)));
+    REQUIRE(browser.open(url));
+    browser.get("/sync");
+    REQUIRE(browser.post("/sync", {})->status == 303);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    REQUIRE(nlohmann::json::parse(browser.get("/sync/progress")->body).at("running") == true);
+    const auto started = std::chrono::steady_clock::now();
+    ui.kill_now(SIGTERM);
+    const auto status = ui.wait(std::chrono::seconds(10));
+    REQUIRE(status);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+    CHECK(read_file(out).find("nothing is lost") != std::string::npos);
+    // The record is still there and still unsynced; the next sync sends it.
+    server.start(); // on a new port
+    mine.use_server_url(server.url());
+    mine.must_sync();
+    CHECK(mine.must_json({"status"})["unsynced"] == 0);
+}

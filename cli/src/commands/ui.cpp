@@ -1,5 +1,6 @@
 // caravan ui [--port N] [--no-browser]: the lawyer's app in the browser (cli/ui).
 #include <csignal>
+#include <cstdlib>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -57,6 +58,13 @@ const bool registered = register_command("ui", [](CLI::App& app, Registry& regis
             int received = 0;
             sigwait(&stop_signals, &received);
             server->stop();
+            if (server->job_running()) {
+                // A sync has no way to be stopped half way and may be retrying for minutes: end
+                // the process now, as a power cut would. Every batch it completed is committed;
+                // the next sync resumes after the last one (docs/sync-algorithm.md).
+                ctx.out << msg::ui_sync_cut.text(lang) << std::endl;
+                std::_Exit(0);
+            }
             return {};
         });
     });

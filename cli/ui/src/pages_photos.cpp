@@ -81,7 +81,14 @@ Answer post_photos(const Page& page) {
             name = "_" + name;
         }
         const fs::path path = incoming / name;
-        std::ofstream(path, std::ios::binary) << u->content;
+        // A short write (a full disk) must not become a photo with the wrong hash.
+        std::ofstream out(path, std::ios::binary);
+        out.write(u->content.data(), static_cast<std::streamsize>(u->content.size()));
+        out.close();
+        if (!out) {
+            fs::remove_all(incoming, ec);
+            return photos_page(page, {}, tr(page, msg::photos_write_failed), {});
+        }
         input.files.push_back(path);
     }
     std::vector<client::PhotoAdded> added;

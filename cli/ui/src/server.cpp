@@ -294,6 +294,10 @@ std::string UiServer::launch_url() const {
            m_impl->sessions.launch_secret();
 }
 
+bool UiServer::job_running() const {
+    return m_impl->jobs.snapshot().running;
+}
+
 void UiServer::wait() {
     while (m_impl->http.is_running()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

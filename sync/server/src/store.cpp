@@ -1,9 +1,9 @@
 #include "caravan/sync/server/store.hpp"
 
+#include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <ctime>
 
+#include "caravan/client/iso_time.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "caravan/sync/server/credentials.hpp"
 
@@ -93,14 +93,7 @@ StoreOptions with_clock(StoreOptions options) {
 // ---- vocabulary ------------------------------------------------------------------------------
 
 std::string iso_utc(std::int64_t unix_ms) {
-    std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buf[128];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(unix_ms % 1000));
-    return buf;
+    return client::iso_8601(client::utc_time(std::max<std::int64_t>(0, unix_ms)));
 }
 
 // ---- opening -------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class UiServer {
     [[nodiscard]] int port() const;
     // http://127.0.0.1:PORT/?k=SECRET — the one link that opens a session.
     [[nodiscard]] std::string launch_url() const;
+    // True while a sync or an enrollment started from the app is under way.
+    [[nodiscard]] bool job_running() const;
     // Blocks until stop() (from another thread or a signal handler's thread).
     void wait();
     void stop();

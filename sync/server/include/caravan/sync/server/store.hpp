@@ -65,7 +65,8 @@ class Store {
     EventFeed m_feed;
 };
 
-// ISO 8601 UTC with milliseconds.
+// ISO 8601 UTC with milliseconds ("2024-05-14T10:31:02.120Z"): the model's one formatter
+// (client::iso_8601 of client::utc_time), under the name the server's code uses.
 [[nodiscard]] std::string iso_utc(std::int64_t unix_ms);
 
 } // namespace caravan::sync::server
