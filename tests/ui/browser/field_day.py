@@ -170,6 +170,20 @@ def main():
         driver.find_element(By.CSS_SELECTOR, "form[data-grid] button").click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-saved=attendance]"))
 
+        # A record's page with its history, then the other screens, for the eye (ru).
+        driver.get(base + "/consultations")
+        driver.find_element(By.CSS_SELECTOR, "table.list tbody tr a").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.history"))
+        shot(driver, args.out, "kk-record")
+        driver.get(base + "/lang?to=ru&back=%2Fsync")
+        if "не подключён к серверу" not in driver.page_source:
+            fail("the sync page does not say the laptop is not connected yet")
+        shot(driver, args.out, "ru-sync")
+        for page in ["exports", "photos", "conflicts"]:
+            driver.get(base + "/" + page)
+            shot(driver, args.out, "ru-" + page)
+        driver.get(base + "/lang?to=kk&back=%2F")
+
         # At 200 % zoom on the same laptop (683 x 384 CSS pixels) the form is one column and
         # every control is still reachable.
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
