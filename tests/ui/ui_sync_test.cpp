@@ -201,3 +201,36 @@ TEST_CASE("ui sync: Ctrl+C during a sync that is retrying ends the app at once, 
     mine.must_sync();
     CHECK(mine.must_json({"status"})["unsynced"] == 0);
 }
+
+TEST_CASE("ui: a lawyer's laptop offers only the villages of the lawyer's regions") {
+    TempDir dir;
+    Server server(dir.path() / "server");
+    Laptop mine(dir.path() / "mine.db");
+    mine.must({"init", "--lawyer", "Айгүл", "--region", k_region});
+    // Recorded before enrolling, when any region was allowed.
+    mine.must({"village", "add", "Ойыл", "--region", "Ақтөбе обл."});
+    mine.must({"village", "add", "Қызылжар", "--region", k_region});
+    mine.must({"enroll", "--server", server.url(), "--code", server.code("Айгүл", {k_region})});
+    ui::UiOptions options;
+    options.database = mine.db();
+    options.lang = client::Lang::en;
+    auto started = ui::UiServer::start(options);
+    REQUIRE(started);
+    TestBrowser browser((*started)->port());
+    REQUIRE(browser.open((*started)->launch_url()));
+    auto res = browser.get("/");
+    REQUIRE(res);
+    CHECK(res->body.find("Қызылжар") != std::string::npos);
+    CHECK(res->body.find("Ойыл") == std::string::npos);
+    // A new village goes into the lawyer's region.
+    REQUIRE(browser.post("/visit/start", {{"new_village", "Жаңа ауыл"}})->status == 303);
+    const auto villages = mine.must_json({"village", "list"});
+    bool found = false;
+    for (const auto& v : villages) {
+        if (v["name"] == "Жаңа ауыл") {
+            found = true;
+            CHECK(v["region"] == k_region);
+        }
+    }
+    CHECK(found);
+}

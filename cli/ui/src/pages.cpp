@@ -45,13 +45,29 @@ Answer home(const Page& page, const std::string& notice, const std::string& erro
         if (!villages) {
             return tl::unexpected(villages.error());
         }
+        // Only the villages this lawyer may record in (all of them on a coordinator's laptop).
         mstch::array vs;
         for (const auto& v : *villages) {
+            CARAVAN_TRY(allowed, engine.may_record_in(v.region));
+            if (!allowed) {
+                continue;
+            }
             vs.push_back(mstch::map{{"id", v.id},
                                     {"name", v.name + " (" + v.region + ")"},
                                     {"chosen", page.form.get("village") == v.id}});
         }
         ctx.emplace("villages", vs);
+        // A new village goes into one of the lawyer's regions: the device's own, or a choice
+        // among the enrolled ones.
+        CARAVAN_TRY(regions, engine.recording_regions());
+        mstch::array region_options;
+        for (const auto& r : regions ? *regions : std::vector<std::string>{st->device->region}) {
+            region_options.push_back(mstch::map{
+                {"name", r}, {"chosen", page.form.has("new_region") ? page.form.get("new_region") == r
+                                                                   : r == st->device->region}});
+        }
+        ctx.emplace("regions", region_options);
+        ctx.emplace("several_regions", region_options.size() > 1);
         ctx.emplace("counts", tr(page, msg::counts_line, {st->consultations, st->unsynced}));
         if (st->current_visit) {
             // This visit's consultations so far, newest last, as the lawyer recorded them.
@@ -98,6 +114,7 @@ Answer home(const Page& page, const std::string& notice, const std::string& erro
     ctx.emplace("choose", tr(page, msg::choose_village));
     ctx.emplace("village_new", tr(page, msg::village_new));
     ctx.emplace("village_new_label", tr(page, msg::village_new_name));
+    ctx.emplace("region_label", tr(page, client::msg::field_region));
     ctx.emplace("date_label", tr(page, msg::visit_date));
     ctx.emplace("date", page.form.has("date") ? page.form.get("date") : client::today());
     ctx.emplace("new_village", page.form.get("new_village"));
@@ -129,11 +146,10 @@ Answer post_start_visit(const Page& page) {
         return engine.batch([&]() -> Result<void> {
             std::string village = page.form.get("village");
             if (const std::string name = page.form.get("new_village"); !name.empty()) {
-                auto device = engine.device();
-                if (!device) {
-                    return tl::unexpected(device.error());
-                }
-                auto added = engine.add_village(client::VillageInput{name, device->region, {}, {}, {}});
+                CARAVAN_TRY(device, engine.device());
+                const std::string chosen = page.form.get("new_region");
+                auto added = engine.add_village(
+                    client::VillageInput{name, chosen.empty() ? device.region : chosen, {}, {}, {}});
                 if (!added) {
                     return tl::unexpected(added.error());
                 }

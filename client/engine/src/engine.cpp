@@ -1,5 +1,6 @@
 #include "caravan/client/engine.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -295,21 +296,38 @@ Result<Engine::RecordingScope> Engine::recording_scope() {
     return scope;
 }
 
-Result<void> Engine::require_in_scope(const std::string& region, const std::string& visit_id) {
-    auto scope = recording_scope();
-    if (!scope) {
-        return tl::unexpected(scope.error());
+namespace {
+
+// Compared as the server compares them (docs/protocol.md 6.3): case and runs of spaces aside.
+bool same_region(std::string_view a, std::string_view b) {
+    const std::string folded = fold_case(normalize_space(a));
+    return !folded.empty() && folded == fold_case(normalize_space(b));
+}
+
+} // namespace
+
+Result<std::optional<std::vector<std::string>>> Engine::recording_regions() {
+    CARAVAN_TRY(scope, recording_scope());
+    if (scope.any) {
+        return std::optional<std::vector<std::string>>{};
     }
-    if (scope->any) {
+    return std::optional(scope.regions);
+}
+
+Result<bool> Engine::may_record_in(std::string_view region) {
+    CARAVAN_TRY(scope, recording_scope());
+    return scope.any || std::any_of(scope.regions.begin(), scope.regions.end(),
+                                    [&](const std::string& r) { return same_region(r, region); });
+}
+
+Result<void> Engine::require_in_scope(const std::string& region, const std::string& visit_id) {
+    CARAVAN_TRY(allowed_here, may_record_in(region));
+    if (allowed_here) {
         return {};
     }
-    // Compared as the server compares them (docs/protocol.md 6.3): case and runs of spaces aside.
-    const std::string wanted = fold_case(normalize_space(region));
+    CARAVAN_TRY(scope, recording_scope());
     std::string allowed;
-    for (const std::string& r : scope->regions) {
-        if (!wanted.empty() && fold_case(normalize_space(r)) == wanted) {
-            return {};
-        }
+    for (const std::string& r : scope.regions) {
         allowed += (allowed.empty() ? "" : "; ") + r;
     }
     MessageArg where = region.empty() ? MessageArg(msg::word_region_unknown) : MessageArg(region);

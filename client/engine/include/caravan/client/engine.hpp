@@ -78,6 +78,12 @@ class Engine {
     // By id, id fragment, or unambiguous name / name prefix (case-insensitive, Kazakh and
     // Russian letters included).
     [[nodiscard]] Result<Village> find_village(std::string_view ref);
+    // The regions this device may record in (docs/security.md): nullopt for any region (a
+    // coordinator's device, or one not enrolled yet).
+    [[nodiscard]] Result<std::optional<std::vector<std::string>>> recording_regions();
+    // True when a record placed in `region` may be recorded here: the check every write makes
+    // (case and runs of spaces aside).
+    [[nodiscard]] Result<bool> may_record_in(std::string_view region);
     // The canonical spelling of a region that records use, for any case/spacing of it.
     [[nodiscard]] Result<std::string> find_region(std::string_view ref);
 
