@@ -14,6 +14,9 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 using namespace caravan;
 using namespace caravan::test;
@@ -65,7 +68,7 @@ TEST_CASE("tls resources: a handshake that never completes is cut at the header 
     auto [cert, key] = pki.leaf("server", "IP:127.0.0.1");
     ServeProcess server(dir / "server",
                         {"--tls-cert", cert.string(), "--tls-key", key.string(), "--header-timeout",
-                         "0.5", "--max-connections-per-address", "4"});
+                         "3", "--max-connections-per-address", "4"});
     REQUIRE(server.start());
 
     // Half a TLS record header, then nothing.
@@ -75,23 +78,35 @@ TEST_CASE("tls resources: a handshake that never completes is cut at the header 
     for (int i = 0; i < 3; ++i) {
         idle.push_back(connect_from(server.port(), "127.0.0.2"));
     }
-    // The fifth from the same address is closed without a byte read (no TLS to answer in).
-    int extra = connect_from(server.port(), "127.0.0.2");
-    CHECK(seconds_until_closed(extra, 5.0) < 0.4);
-
-    // A device from another address is served meanwhile.
+    // A device from another address is served meanwhile; its health requests also say when the
+    // server has taken in the four connections above (it counts them on its own threads, which
+    // a loaded machine may run late: the fifth must not overtake them).
     httplib::SSLClient client("127.0.0.1", server.port());
     client.set_ca_cert_path(pki.ca_pem.string().c_str());
     client.enable_server_certificate_verification(true);
     client.set_connection_timeout(5);
     client.set_read_timeout(5);
+    for (int i = 0; i < 100; ++i) {
+        auto counted = client.Get("/v1/health");
+        if (counted && nlohmann::json::parse(counted->body, nullptr, false)
+                               .value("/connections/open"_json_pointer, 0) >= 5) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+
+    // The fifth from the same address is closed without a byte read (no TLS to answer in).
+    // "At once" is told from "at the 3 s header deadline" with room for a loaded machine.
+    int extra = connect_from(server.port(), "127.0.0.2");
+    CHECK(seconds_until_closed(extra, 5.0) < 1.5);
+
     auto health = client.Get("/v1/health");
     REQUIRE(health);
     CHECK(health->status == 200);
 
-    CHECK(seconds_until_closed(stalled, 5.0) < 2.0);
+    CHECK(seconds_until_closed(stalled, 8.0) < 5.0);
     for (int fd : idle) {
-        CHECK(seconds_until_closed(fd, 5.0) < 2.0);
+        CHECK(seconds_until_closed(fd, 8.0) < 5.0);
         ::close(fd);
     }
     ::close(stalled);
