@@ -112,10 +112,13 @@ double Statement::column_double(int column) const {
     return sqlite3_column_double(m_stmt.get(), column);
 }
 std::string Statement::column_text(int column) const {
+    return std::string(column_view(column));
+}
+std::string_view Statement::column_view(int column) const {
     const auto* text = sqlite3_column_text(m_stmt.get(), column);
     int size = sqlite3_column_bytes(m_stmt.get(), column);
-    return text ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size))
-                : std::string();
+    return text ? std::string_view(reinterpret_cast<const char*>(text), static_cast<size_t>(size))
+                : std::string_view();
 }
 std::optional<std::string> Statement::column_opt_text(int column) const {
     if (is_null(column)) {

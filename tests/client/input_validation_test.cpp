@@ -244,6 +244,17 @@ TEST_CASE("text: fold_case lowers Kazakh, Russian and ASCII letters and nothing 
     CHECK(fold_case("қызылжар") == "қызылжар");
     CHECK(fold_case("59+ – №5") == "59+ – №5");
     CHECK(fold_case("") == "");
+    // Letters of the same blocks that have no case pair here stay; so do other scripts.
+    CHECK(fold_case("ѢѲ ÉÀ Ω €") == "ѢѲ ÉÀ Ω €");
+    CHECK(fold_case("ЀЏ") == "ѐџ");
+    // From the first byte that is not UTF-8 on, the text stays as it was.
+    CHECK(fold_case("АБ\xffВГ") == "аб\xffВГ");
+    CHECK(fold_case("АБ\xd0") == "аб\xd0");
+    CHECK(fold_case("А\xd0ZБ") == "а\xd0ZБ");
+    // Into a buffer, reused: the same text, nothing left of the previous one.
+    std::string buffer = "a much longer text than the next one";
+    fold_case("ҚАЗ", buffer);
+    CHECK(buffer == "қаз");
 }
 
 TEST_CASE("text: UTF-8 validation accepts Kazakh and refuses malformed bytes", "[client][text]") {

@@ -95,6 +95,7 @@ Answer home(const Page& page, const std::string& notice, const std::string& erro
             ctx.emplace("current", mstch::map{{"village", st->current_visit->village},
                                               {"date", st->current_visit->date},
                                               {"visit_count", tr(page, msg::visit_count, {rows.size()})},
+                                              {"any_rows", !rows.empty()},
                                               {"rows", rows}});
         }
         ctx.emplace("region", st->device->region);
@@ -304,13 +305,6 @@ Answer post_consult(const Page& page) {
 
 // ---- the list -----------------------------------------------------------------------------
 
-bool contains_folded(const std::string& haystack, const std::string& needle) {
-    if (needle.empty()) {
-        return true;
-    }
-    return client::fold_case(haystack).find(client::fold_case(needle)) != std::string::npos;
-}
-
 Answer get_consultations(const Page& page) {
     client::ConsultationFilter filter;
     if (const auto f = page.form.get("from"); !f.empty()) {
@@ -322,21 +316,19 @@ Answer get_consultations(const Page& page) {
     const std::string q = page.form.get("q");
     const std::string topic = page.form.get("topic");
     const std::string outcome = page.form.get("outcome");
+    filter.text = q;
+    if (!topic.empty()) {
+        filter.topic = topic;
+    }
+    if (!outcome.empty()) {
+        filter.outcome = outcome;
+    }
+    filter.newest_first = true;
     mstch::array rows;
     bool more = false;
     auto done = page.engine.with([&](client::Engine& engine) -> Result<void> {
         rows.clear();
         return engine.list_consultations(filter, [&](const client::Consultation& c) {
-            if (!topic.empty() &&
-                std::find(c.topics.begin(), c.topics.end(), topic) == c.topics.end()) {
-                return true;
-            }
-            if (!outcome.empty() && c.outcome != outcome) {
-                return true;
-            }
-            if (!contains_folded(c.village + "\n" + c.question + "\n" + c.advice, q)) {
-                return true;
-            }
             if (rows.size() == k_list_limit) {
                 more = true;
                 return false;

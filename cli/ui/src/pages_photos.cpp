@@ -43,6 +43,7 @@ Answer photos_page(const Page& page, const std::string& notice, const std::strin
                    {"caption_label", tr(page, msg::photos_caption)},
                    {"consent_label", tr(page, msg::photos_consent)},
                    {"save", tr(page, msg::photos_save)},
+                   {"any_results", !results.empty()},
                    {"results", results}};
     Answer answer = render_page(page, "photos", tr(page, msg::photos_title), std::move(ctx));
     if (!error.empty()) {

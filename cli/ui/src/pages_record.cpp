@@ -40,6 +40,7 @@ mstch::array history_rows(const Page& page, const std::vector<client::HistoryEnt
             {"who", h.lawyer.empty() ? tr(page, msg::unknown_device, {client::short_id(h.device_id)})
                                      : h.lawyer},
             {"what", tr(page, what)},
+            {"any_changes", !changes.empty()},
             {"changes", changes}});
     }
     return rows;

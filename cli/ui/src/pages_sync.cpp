@@ -111,9 +111,13 @@ Answer sync_page(const Page& page, const std::string& notice, const std::string&
             for (const auto& r : overview.enrollment->regions) {
                 regions += (regions.empty() ? "" : ", ") + r;
             }
+            // The role as the server gave it; an unknown one (a newer server) as it came.
+            const std::string& role = overview.enrollment->role;
+            const std::string role_label = role == "lawyer"        ? tr(page, msg::role_lawyer)
+                                           : role == "coordinator" ? tr(page, msg::role_coordinator)
+                                                                   : role;
             ctx.emplace("server", tr(page, msg::server_line,
-                                     {overview.enrollment->server_url, overview.enrollment->role,
-                                      regions}));
+                                     {overview.enrollment->server_url, role_label, regions}));
         }
         if (!overview.last) {
             ctx.emplace("last", tr(page, msg::last_sync_never));

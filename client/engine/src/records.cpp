@@ -90,17 +90,42 @@ Visit read_visit(const Statement& s) {
                  s.column_text(4), s.column_text(5), s.column_int(6) != 0};
 }
 
+#define CARAVAN_CONSULTATION_COLUMNS                                                               \
+    "SELECT c.id, c.visit_id, coalesce(v.date, ''), coalesce(g.name, ''),"                         \
+    " coalesce(g.region, ''), c.lawyer, c.gender, c.age, c.category,"                              \
+    " coalesce(c.vulnerable, 0), c.topics, c.outcome, coalesce(c.question, ''),"                   \
+    " coalesce(c.advice, ''), coalesce(c.follow_up, 0), c.lang"
+// Columns of read_consultation that a text search looks in.
+constexpr int k_village_column = 3, k_question_column = 12, k_advice_column = 13;
+
 const std::string& consultation_select() {
-    static const std::string sql =
-        "SELECT c.id, c.visit_id, coalesce(v.date, ''), coalesce(g.name, ''),"
-        " coalesce(g.region, ''), c.lawyer, c.gender, c.age, c.category,"
-        " coalesce(c.vulnerable, 0), c.topics, c.outcome, coalesce(c.question, ''),"
-        " coalesce(c.advice, ''), coalesce(c.follow_up, 0), c.lang"
+    static const std::string sql = CARAVAN_CONSULTATION_COLUMNS
         " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"
         " LEFT JOIN villages g ON g.id = v.village_id"
         " WHERE " CARAVAN_VISIBLE_SQL("c.") " ";
     return sql;
 }
+
+// Newest first: the visits by date from the latest back (visits_by_date), each one's
+// consultations (consultations_by_visit), so that a reader who stops early reads little. The
+// CROSS JOIN keeps SQLite from choosing the other order. Consultations of visits not known here
+// come from the second query, after these.
+const std::string& consultation_select_by_visit() {
+    static const std::string sql = CARAVAN_CONSULTATION_COLUMNS
+        " FROM visits v CROSS JOIN consultations c ON c.visit_id = v.id"
+        " LEFT JOIN villages g ON g.id = v.village_id"
+        " WHERE " CARAVAN_VISIBLE_SQL("c.") " ";
+    return sql;
+}
+const std::string& consultation_select_without_visit() {
+    static const std::string sql = CARAVAN_CONSULTATION_COLUMNS
+        " FROM consultations c LEFT JOIN visits v ON 0 LEFT JOIN villages g ON 0"
+        " WHERE " CARAVAN_VISIBLE_SQL("c.")
+        " AND NOT EXISTS (SELECT 1 FROM visits w WHERE w.id = c.visit_id)"
+        " ORDER BY c.id DESC";
+    return sql;
+}
+#undef CARAVAN_CONSULTATION_COLUMNS
 
 Consultation read_consultation(const Statement& s) {
     Consultation c;
@@ -906,14 +931,15 @@ Result<Consultation> Engine::undelete_consultation(std::string_view ref) {
 
 Result<void> Engine::list_consultations(const ConsultationFilter& filter,
                                         const std::function<bool(const Consultation&)>& visitor) {
-    std::string sql = consultation_select();
+    std::string sql = filter.newest_first ? consultation_select_by_visit() : consultation_select();
     std::vector<std::string> params;
     if (filter.visit) {
         auto visit = find_visit(*filter.visit);
         if (!visit) {
             return tl::unexpected(visit.error());
         }
-        sql += "AND c.visit_id = ? ";
+        // Newest first, the visit is the outer table: name it by its own key.
+        sql += filter.newest_first ? "AND v.id = ? " : "AND c.visit_id = ? ";
         params.push_back(visit->id);
     }
     if (filter.region) {
@@ -937,16 +963,76 @@ Result<void> Engine::list_consultations(const ConsultationFilter& filter,
     if (filter.from && filter.to && *filter.from > *filter.to) {
         return fail(ErrorCode::invalid_input, msg::dates_reversed);
     }
-    sql += "ORDER BY v.date, c.id";
-    auto stmt = m_db.prepare(sql);
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
+    // What a consultation itself must hold (asked of those with an unknown visit too). Topics
+    // are stored as a JSON array of codes, which hold no quotes: `"land"` is found in
+    // `["housing","land"]` and in no other topic's array.
+    std::string own;
+    std::vector<std::string> own_params;
+    if (filter.topic) {
+        CARAVAN_TRY(topic, enums::topic.parse(*filter.topic));
+        own += "AND instr(c.topics, ?) > 0 ";
+        own_params.push_back("\"" + topic + "\"");
     }
-    int i = 1;
-    for (const std::string& p : params) {
-        stmt->bind(i++, p);
+    if (filter.outcome) {
+        CARAVAN_TRY(outcome, enums::outcome.parse(*filter.outcome));
+        own += "AND c.outcome = ? ";
+        own_params.push_back(outcome);
     }
-    return stmt->each([&](const Statement& row) { return visitor(read_consultation(row)); });
+    sql += own;
+    params.insert(params.end(), own_params.begin(), own_params.end());
+    const std::string needle = fold_case(normalize_space(filter.text));
+    // One buffer for every row's text (a search that finds little reads every row), and the
+    // village's answer kept while the rows are of the same village (they come visit by visit).
+    std::string folded, last_village;
+    bool village_matches = false;
+    const auto found = [&](const Statement& row) {
+        if (needle.empty()) {
+            return true;
+        }
+        if (const std::string_view village = row.column_view(k_village_column);
+            village != last_village) {
+            last_village = village;
+            fold_case(village, folded);
+            village_matches = folded.find(needle) != std::string::npos;
+        }
+        if (village_matches) {
+            return true;
+        }
+        for (int column : {k_question_column, k_advice_column}) {
+            fold_case(row.column_view(column), folded);
+            if (folded.find(needle) != std::string::npos) {
+                return true;
+            }
+        }
+        return false;
+    };
+    const auto each = [&](const std::string& query, const std::vector<std::string>& values,
+                          bool& stopped) -> Result<void> {
+        CARAVAN_TRY(stmt, m_db.prepare(query));
+        int i = 1;
+        for (const std::string& p : values) {
+            stmt.bind(i++, p);
+        }
+        return stmt.each([&](const Statement& row) {
+            if (!found(row)) {
+                return true;
+            }
+            stopped = !visitor(read_consultation(row));
+            return !stopped;
+        });
+    };
+    bool stopped = false;
+    if (!filter.newest_first) {
+        return each(sql + "ORDER BY v.date, c.id", params, stopped);
+    }
+    CARAVAN_TRY_VOID(each(sql + "ORDER BY v.date DESC, c.id DESC", params, stopped));
+    // A visit, a region or a date range is never met by a consultation whose visit is unknown.
+    if (stopped || filter.visit || filter.region || filter.from || filter.to) {
+        return {};
+    }
+    std::string orphans = consultation_select_without_visit();
+    orphans.insert(orphans.find(" ORDER BY"), " " + own);
+    return each(orphans, own_params, stopped);
 }
 
 Result<std::vector<HistoryEntry>> Engine::consultation_history(std::string_view ref) {

@@ -44,24 +44,6 @@ bool decode(std::string_view s, size_t& i, char32_t& cp) {
     return true;
 }
 
-void encode(char32_t cp, std::string& out) {
-    if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else {
-        out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    }
-}
-
 bool is_space(char32_t cp) {
     return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
            cp == 0xa0 || cp == 0x2007 || cp == 0x202f || cp == 0x3000 ||
@@ -130,18 +112,42 @@ std::string normalize_space(std::string_view text) {
 
 std::string fold_case(std::string_view text) {
     std::string out;
-    out.reserve(text.size());
-    size_t i = 0;
-    char32_t cp;
-    while (i < text.size()) {
-        size_t start = i;
-        if (!decode(text, i, cp)) {
-            out.append(text.substr(start));
-            break;
-        }
-        encode(lower(cp), out);
-    }
+    fold_case(text, out);
     return out;
+}
+
+void fold_case(std::string_view text, std::string& out) {
+    // Every letter lower() changes keeps its UTF-8 length (ASCII, and two-byte Cyrillic), so
+    // the text is copied once and folded in place. A list search folds every consultation's
+    // text: the two-byte letters (lead bytes D0-D3, U+0400-U+04FF) skip the general decoder.
+    out.assign(text);
+    size_t i = 0;
+    while (i < out.size()) {
+        const auto c = static_cast<unsigned char>(out[i]);
+        if (c < 0x80) {
+            if (c >= 'A' && c <= 'Z') {
+                out[i] = static_cast<char>(c + 32);
+            }
+            ++i;
+            continue;
+        }
+        if (c >= 0xd0 && c <= 0xd3 && i + 1 < out.size() &&
+            (static_cast<unsigned char>(out[i + 1]) & 0xc0) == 0x80) {
+            const char32_t cp = (char32_t{c} & 0x1f) << 6 | (static_cast<unsigned char>(out[i + 1]) & 0x3f);
+            if (const char32_t lc = lower(cp); lc != cp) {
+                out[i] = static_cast<char>(0xc0 | (lc >> 6));
+                out[i + 1] = static_cast<char>(0x80 | (lc & 0x3f));
+            }
+            i += 2;
+            continue;
+        }
+        char32_t cp;
+        size_t next = i;
+        if (!decode(out, next, cp)) {
+            return; // not UTF-8 from here: the rest stays as it was
+        }
+        i = next; // lower() changes no other code point
+    }
 }
 
 std::size_t utf8_length(std::string_view text) {

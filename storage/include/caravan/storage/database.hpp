@@ -99,6 +99,8 @@ class Statement {
     [[nodiscard]] std::int64_t column_int(int column) const;
     [[nodiscard]] double column_double(int column) const;
     [[nodiscard]] std::string column_text(int column) const;
+    // The same text without a copy: valid until the statement steps, resets or is destroyed.
+    [[nodiscard]] std::string_view column_view(int column) const;
     [[nodiscard]] std::optional<std::string> column_opt_text(int column) const;
     [[nodiscard]] std::optional<std::int64_t> column_opt_int(int column) const;
     [[nodiscard]] std::optional<double> column_opt_double(int column) const;

@@ -122,8 +122,10 @@ class Engine {
     // True when a consultation with exactly this id has been recorded here, deleted ones
     // included. One indexed lookup (for bulk imports).
     [[nodiscard]] Result<bool> has_consultation(std::string_view id);
-    // Streams matching consultations ordered by visit date then id; the visitor returns false
-    // to stop. Memory does not grow with the number of rows.
+    // Streams matching consultations ordered by visit date then id (ConsultationFilter says
+    // which way); the visitor returns false to stop. Memory does not grow with the number of
+    // rows. Every condition but `text` is applied in SQL; newest first, rows are read from the
+    // latest visit back, so a visitor that stops after N rows reads about N rows.
     [[nodiscard]] Result<void> list_consultations(
         const ConsultationFilter& filter,
         const std::function<bool(const Consultation&)>& visitor);

@@ -164,6 +164,14 @@ struct ConsultationFilter {
     std::optional<std::string> region; // any spelling/case of a known region
     std::optional<std::string> from;   // YYYY-MM-DD, inclusive
     std::optional<std::string> to;
+    std::optional<std::string> topic;   // consultations with this topic (any spelling)
+    std::optional<std::string> outcome; // consultations with this outcome (any spelling)
+    // Text to find, compared after fold_case, in the village's name, the question or the
+    // advice; empty: no condition.
+    std::string text;
+    // Latest visit date first, then id descending; consultations whose visit is not known here
+    // yet come last. Default: visit date, then id, ascending (undated first).
+    bool newest_first = false;
 };
 
 struct HistoryEntry {

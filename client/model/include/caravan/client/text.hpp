@@ -13,6 +13,8 @@ namespace caravan::client {
 // Lower-cases ASCII, Cyrillic (Russian) and the Kazakh letters (Ә Ғ Қ Ң Ө Ұ Ү Һ І), so that
 // names compare the way people expect; other characters pass unchanged.
 [[nodiscard]] std::string fold_case(std::string_view text);
+// The same into `out` (cleared first), reusing its memory: for a loop over many texts.
+void fold_case(std::string_view text, std::string& out);
 // Number of code points (for length limits stated in characters).
 [[nodiscard]] std::size_t utf8_length(std::string_view text);
 
