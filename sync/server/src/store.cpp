@@ -73,6 +73,33 @@ CREATE INDEX enrolled_devices_by_predecessor ON enrolled_devices(predecessor);
 ALTER TABLE enrolled_devices ADD COLUMN first_used_at INTEGER;
 UPDATE enrolled_devices SET first_used_at = coalesce(last_sync_at, enrolled_at);
 )sql"},
+    // The coordinator's dashboard (accounts.hpp): people who log in, their sessions, and what
+    // each of them did.
+    {4, R"sql(
+CREATE TABLE accounts(
+    name          TEXT PRIMARY KEY,
+    role          TEXT NOT NULL CHECK (role IN ('coordinator', 'viewer')),
+    regions       TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    settings      TEXT NOT NULL DEFAULT '{}'
+) STRICT;
+CREATE TABLE account_sessions(
+    id_hash      TEXT PRIMARY KEY,
+    account      TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+    csrf         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX account_sessions_by_account ON account_sessions(account);
+CREATE TABLE audit_log(
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    detail  TEXT NOT NULL
+) STRICT;
+)sql"},
 };
 
 std::int64_t system_clock_ms() {

@@ -109,6 +109,7 @@ Result<void> serve(Context& ctx, const ServeOptions& o) {
     options.max_connections = limits.max_connections;
     options.header_timeout_ms = static_cast<int>(limits.header_timeout_s * 1000);
     options.request_timeout_ms = static_cast<int>(limits.request_timeout_s * 1000);
+    options.front_end = ctx.front_end;
     auto server = Server::start(options);
     if (!server) {
         return tl::unexpected(server.error());
