@@ -61,6 +61,10 @@ class Dashboard {
             web::send(res, web::switch_language(req));
             return;
         }
+        if (req.path == "/favicon.ico") {
+            refuse(res, 404, msg::page_not_found);
+            return;
+        }
         if (is_post && !from_own_page(req)) {
             refuse(res, 403, msg::cross_site_refused);
             return;
@@ -144,7 +148,13 @@ class Dashboard {
 
     web::Answer login_page(const httplib::Request& req, client::Lang lang, std::string error,
                            int status) const {
-        const std::string token = web::random_token();
+        // One token per browser for the login form (kept, not renewed: the browser's other
+        // requests, a favicon's, must not replace the one the open form carries).
+        auto token = web::cookie_value(req.get_header_value("Cookie"), k_login_cookie)
+                         .value_or(std::string());
+        if (token.size() != 64 || token.find_first_not_of("0123456789abcdef") != std::string::npos) {
+            token = web::random_token();
+        }
         mstch::map context{
             {"csrf", token},
             {"error", error},

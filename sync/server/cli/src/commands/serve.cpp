@@ -119,6 +119,11 @@ Result<void> serve(Context& ctx, const ServeOptions& o) {
     ctx.out << "listening on " << shown << ":" << (*server)->port() << std::endl;
     ctx.err << "caravan-server: serving " << ((*server)->tls() ? "HTTPS (TLS 1.2+)" : "plain HTTP")
             << std::endl;
+    if (options.front_end) {
+        ctx.err << "caravan-server: the coordinator's dashboard is at "
+                << ((*server)->tls() ? "https://" : "http://") << shown << ":" << (*server)->port()
+                << "/ (accounts: caravan-server user add)" << std::endl;
+    }
     for (;;) {
         timespec tick{1, 0};
         int sig = sigtimedwait(&signals, nullptr, &tick);
