@@ -117,6 +117,12 @@ class Browser {
         const Page form = get("/login");
         return post("/login", {{"csrf", form.csrf()}, {"name", name}, {"password", password}});
     }
+    // A multipart form post from the page (a file upload), with the page's Origin.
+    Page post_multipart(const std::string& path, const httplib::MultipartFormDataItems& items) {
+        httplib::Headers extra{{"Cookie", cookie_header()},
+                               {"Origin", "http://127.0.0.1:" + std::to_string(m_port)}};
+        return keep(m_client.Post(path.c_str(), extra, items));
+    }
     void set_cookie(const std::string& name, const std::string& value) { m_cookies[name] = value; }
     [[nodiscard]] std::string cookie(const std::string& name) const {
         auto it = m_cookies.find(name);

@@ -81,5 +81,6 @@ struct Routes {
     std::map<std::string, Handler> post;
 };
 void add_device_routes(Routes& routes); // pages_devices.cpp: sync health, codes, revocation
+void add_report_routes(Routes& routes); // pages_reports.cpp: journals, indicators and chart
 
 } // namespace caravan::dashboard

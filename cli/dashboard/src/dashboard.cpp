@@ -44,6 +44,7 @@ class Dashboard {
           m_by_account(m_options.max_failures_per_account, m_options.failure_window_ms),
           m_by_address(m_options.max_failures_per_address, m_options.failure_window_ms) {
         add_device_routes(m_routes);
+        add_report_routes(m_routes);
     }
 
     void handle(const httplib::Request& req, httplib::Response& res) {
@@ -317,13 +318,18 @@ web::Answer render_page(const Page* page, client::Lang lang, std::string_view ta
     if (page) {
         context.emplace("csrf", page->session.csrf);
         context.emplace("nav_devices", tr(lang, msg::nav_devices));
+        context.emplace("nav_journals", tr(lang, msg::nav_journals));
+        context.emplace("nav_indicators", tr(lang, msg::nav_indicators));
+        context.emplace("coordinator", page->coordinator());
         context.emplace("logout", tr(lang, msg::logout));
         context.emplace("signed_in",
                         tr(lang, msg::signed_in_as,
                            {page->account.name, page->coordinator() ? msg::role_coordinator
                                                                      : msg::role_viewer}));
     }
-    answer.body = web::render(*layout, *body, context);
+    const auto fields = asset("scope_fields.mustache");
+    answer.body = web::render(*layout, *body, context,
+                              {{"scope_fields", std::string(fields.value_or(""))}});
     return answer;
 }
 

@@ -1,0 +1,409 @@
+// Journals and indicators: the journal of a region and period as CSV or XLSX (coordinators:
+// it holds what people told the lawyers), and the indicators against an uploaded plan as a
+// table and a bar chart drawn here as SVG, with the report's downloads. Both come from
+// client/exports, the functions `caravan-server export journal` and `report indicators` call,
+// on a connection lent from the server's pool (never its write lock); a download is built into
+// a scratch file and streamed from it in pieces (web::send), so memory does not grow with it.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "app.hpp"
+#include "caravan/client/domain.hpp"
+#include "caravan/client/export/journal.hpp"
+#include "caravan/client/export/plan.hpp"
+#include "caravan/client/export/report.hpp"
+#include "caravan/client/messages.hpp"
+#include "caravan/dashboard/messages.hpp"
+#include "caravan/web/guard.hpp"
+
+namespace caravan::dashboard {
+namespace {
+
+namespace ex = client::exports;
+namespace fs = std::filesystem;
+using sync::server::Store;
+
+constexpr std::size_t k_max_plan_bytes = 64 * 1024;
+
+// A page-level refusal shown in the page's language.
+struct Refusal {
+    std::string text;
+    int status = 400;
+};
+template <class T> using Checked = tl::expected<T, Refusal>;
+
+// The scope the form asks for, within what the account sees: a scoped account must name one
+// of its regions (its only one is taken when it names none).
+Checked<ex::Scope> scope_of(const Page& page) {
+    ex::Scope scope;
+    std::string region = page.form.get("region");
+    if (region.empty() && page.account.regions.size() == 1) {
+        region = page.account.regions.front();
+    }
+    if (!region.empty()) {
+        if (!page.account.sees(region)) {
+            return tl::unexpected(Refusal{tr(page, msg::region_outside), 403});
+        }
+        scope.region = region;
+    } else if (!page.account.regions.empty()) {
+        return tl::unexpected(Refusal{tr(page, msg::region_outside), 403});
+    }
+    for (auto [bound, name] : {std::pair{&scope.from, "from"}, std::pair{&scope.to, "to"}}) {
+        const std::string value = page.form.get(name);
+        if (value.empty()) {
+            continue;
+        }
+        auto date = client::validate_date(name, value);
+        if (!date) {
+            return tl::unexpected(Refusal{client::localize(date.error(), page.lang)});
+        }
+        *bound = *date;
+    }
+    return scope;
+}
+
+Refusal refusal_of(const Page& page, const Error& error) {
+    if (error.code == ErrorCode::invalid_input || error.code == ErrorCode::not_found) {
+        return Refusal{tr(page, msg::export_refused, {client::localize(error, page.lang)})};
+    }
+    page.services.log("dashboard error=export code=" + std::string(to_string(error.code)));
+    return Refusal{tr(page, msg::server_error), 503};
+}
+
+std::string_view content_type(ex::Format format) {
+    switch (format) {
+    case ex::Format::csv:
+        return "text/csv; charset=utf-8";
+    case ex::Format::json:
+        return "application/json";
+    case ex::Format::xlsx:
+        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    case ex::Format::text:
+        break;
+    }
+    return "text/plain; charset=utf-8";
+}
+
+// A scratch file for a download (removed once sent, web::send).
+fs::path scratch_file(ex::Format format) {
+    std::error_code ec;
+    fs::path dir = fs::temp_directory_path(ec);
+    if (ec) {
+        dir = "/tmp";
+    }
+    return dir / ("caravan-dashboard-" + web::random_token().substr(0, 24) + "." +
+                  std::string(ex::to_string(format)));
+}
+
+// `build` writes the file under a read connection of its own; the answer streams it.
+web::Answer download(const Page& page, ex::Format format, const std::string& what,
+                     const std::function<Result<void>(Store&, const fs::path&)>& build) {
+    const fs::path file = scratch_file(format);
+    auto built = page.services.with_store(false, [&](Store& store) { return build(store, file); });
+    if (!built) {
+        std::error_code ignored;
+        fs::remove(file, ignored);
+        const Refusal r = refusal_of(page, built.error());
+        return render_page(page, "message", r.text, {{"text", r.text}}, r.status);
+    }
+    web::Answer answer;
+    answer.file = file;
+    answer.content_type = std::string(content_type(format));
+    answer.download_name = "caravan-" + what + "." + std::string(ex::to_string(format));
+    return answer;
+}
+
+std::string scope_detail(const ex::Scope& scope, ex::Format format) {
+    return "format=" + std::string(ex::to_string(format)) +
+           " region=" + scope.region.value_or("*") + " from=" + scope.from.value_or("-") +
+           " to=" + scope.to.value_or("-");
+}
+
+mstch::map scope_context(const Page& page) {
+    mstch::array regions;
+    for (const auto& r : page.account.regions) {
+        regions.push_back(mstch::map{{"name", r}, {"chosen", r == page.form.get("region")}});
+    }
+    return mstch::map{
+        {"field_region", tr(page, msg::field_region)},
+        {"field_from", tr(page, msg::field_from)},
+        {"field_to", tr(page, msg::field_to)},
+        {"every_region", tr(page, msg::every_region)},
+        {"scoped", !page.account.regions.empty()},
+        {"regions", regions},
+        {"region_value", page.form.get("region")},
+        {"from_value", page.form.get("from")},
+        {"to_value", page.form.get("to")},
+        {"download_csv", tr(page, msg::download_csv)},
+        {"download_xlsx", tr(page, msg::download_xlsx)},
+        {"download_json", tr(page, msg::download_json)},
+    };
+}
+
+// ---- journals --------------------------------------------------------------------------------
+
+web::Answer journals_page(const Page& page, const std::string& error = {}, int status = 200) {
+    mstch::map context = scope_context(page);
+    context.emplace("intro", tr(page, msg::journals_intro));
+    context.emplace("error", error);
+    return render_page(page, "journals", tr(page, msg::journals_title), std::move(context),
+                       status);
+}
+
+web::Answer get_journals(const Page& page) {
+    if (!page.coordinator()) {
+        return message_page(page, msg::viewers_no_journals, 403);
+    }
+    return journals_page(page);
+}
+
+web::Answer get_journal_download(const Page& page) {
+    if (!page.coordinator()) {
+        return message_page(page, msg::viewers_no_journals, 403);
+    }
+    const ex::Format format = page.form.get("format") == "xlsx" ? ex::Format::xlsx
+                                                                : ex::Format::csv;
+    auto scope = scope_of(page);
+    if (!scope) {
+        return journals_page(page, scope.error().text, scope.error().status);
+    }
+    auto answer = download(page, format, "journal", [&](Store& store, const fs::path& file) {
+        auto resolved = ex::resolve_scope(store.database(), *scope);
+        if (!resolved) {
+            return Result<void>(tl::unexpected(resolved.error()));
+        }
+        auto written =
+            ex::export_journal(store.database(), ex::JournalRequest{*resolved, page.lang}, format,
+                               file);
+        return written ? Result<void>{} : Result<void>(tl::unexpected(written.error()));
+    });
+    if (!answer.file.empty()) {
+        page.services.audit(page.account.name, "journal_downloaded", scope_detail(*scope, format));
+    }
+    return answer;
+}
+
+// ---- indicators ------------------------------------------------------------------------------
+
+const Message* indicator_name(std::string_view code) {
+    static const std::pair<std::string_view, const Message*> k_names[] = {
+        {"villages", &msg::ind_villages},
+        {"visits", &msg::ind_visits},
+        {"participants", &msg::ind_participants},
+        {"consultations", &msg::ind_consultations},
+        {"lawyers", &msg::ind_lawyers},
+        {"journals", &msg::ind_journals},
+        {"protected", &msg::ind_protected},
+        {"satisfaction_percent", &msg::ind_satisfaction_percent},
+        {"photos_per_visit", &msg::ind_photos_per_visit},
+    };
+    for (const auto& [code_of, name] : k_names) {
+        if (code_of == code) {
+            return name;
+        }
+    }
+    return nullptr;
+}
+
+// A number as the report's JSON writes it (the chart and the table show exactly that).
+std::string number(const std::optional<double>& value) {
+    return value ? nlohmann::json(*value).dump() : std::string();
+}
+
+std::string escape(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        default:
+            out += c;
+        }
+    }
+    return out;
+}
+
+// A horizontal bar per indicator with a plan: achieved % of the plan, a line at 100 %. Every
+// number it shows is in its data-* attributes, as the report's JSON has it.
+std::string bar_chart(const Page& page, const ex::IndicatorReport& report) {
+    constexpr int k_label = 210, k_bars = 420, k_row = 30, k_top = 10;
+    std::vector<const ex::Indicator*> shown;
+    double top = 100;
+    for (const auto& i : report.indicators) {
+        if (i.achieved_percent) {
+            shown.push_back(&i);
+            top = std::max(top, *i.achieved_percent);
+        }
+    }
+    top = std::min(std::ceil(top / 50) * 50, 300.0);
+    const int height = k_top * 2 + static_cast<int>(shown.size()) * k_row + 20;
+    const int width = k_label + k_bars + 90;
+    const auto x_of = [&](double percent) {
+        return k_label + static_cast<int>(std::min(percent, top) / top * k_bars);
+    };
+    char buf[512];
+    std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"chart\" role=\"img\" viewBox=\"0 0 " +
+                      std::to_string(width) + " " + std::to_string(height) + "\" aria-label=\"" +
+                      escape(tr(page, msg::chart_title)) + "\">";
+    int y = k_top;
+    for (const auto* i : shown) {
+        const Message* name = indicator_name(i->code);
+        const std::string label = name ? tr(page, *name) : i->code;
+        std::snprintf(buf, sizeof buf,
+                      "<g class=\"bar%s\" data-code=\"%s\" data-plan=\"%s\" data-fact=\"%s\" "
+                      "data-achieved=\"%s\">",
+                      i->met && *i->met ? " met" : "", escape(i->code).c_str(),
+                      number(i->plan).c_str(), number(i->fact).c_str(),
+                      number(i->achieved_percent).c_str());
+        svg += buf;
+        std::snprintf(buf, sizeof buf,
+                      "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>"
+                      "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>"
+                      "<text x=\"%d\" y=\"%d\" class=\"value\">%s %%</text></g>",
+                      k_label - 8, y + 18, escape(label).c_str(), k_label, y + 4,
+                      std::max(1, x_of(*i->achieved_percent) - k_label), k_row - 10,
+                      x_of(*i->achieved_percent) + 6, y + 18,
+                      number(i->achieved_percent).c_str());
+        svg += buf;
+        y += k_row;
+    }
+    std::snprintf(buf, sizeof buf,
+                  "<line class=\"target\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
+                  "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"axis\">100 %%</text>",
+                  x_of(100), k_top, x_of(100), y, x_of(100), y + 16);
+    svg += buf;
+    return svg + "</svg>";
+}
+
+Checked<std::string> plan_text(const Page& page) {
+    std::string text;
+    for (const auto& upload : page.form.uploads) {
+        if (upload.field == "plan") {
+            text = upload.content;
+        }
+    }
+    if (text.empty()) {
+        text = page.form.get("plan_text");
+    }
+    if (text.empty()) {
+        return tl::unexpected(Refusal{tr(page, msg::plan_missing)});
+    }
+    if (text.size() > k_max_plan_bytes) {
+        return tl::unexpected(Refusal{tr(page, msg::plan_too_large), 413});
+    }
+    return text;
+}
+
+web::Answer indicators_page(const Page& page, mstch::map extra, int status = 200) {
+    mstch::map context = scope_context(page);
+    context.emplace("plan_label", tr(page, msg::plan_file));
+    context.emplace("plan_button", tr(page, msg::plan_button));
+    for (auto& [k, v] : extra) {
+        context[k] = v;
+    }
+    return render_page(page, "indicators", tr(page, msg::indicators_title), std::move(context),
+                       status);
+}
+
+web::Answer get_indicators(const Page& page) {
+    return indicators_page(page, {});
+}
+
+web::Answer post_indicators(const Page& page) {
+    const auto refuse = [&](const Refusal& r) {
+        return indicators_page(page, {{"error", r.text}}, r.status);
+    };
+    auto text = plan_text(page);
+    if (!text) {
+        return refuse(text.error());
+    }
+    auto plan = ex::parse_plan(*text, "plan");
+    if (!plan) {
+        return refuse(Refusal{client::localize(plan.error(), page.lang)});
+    }
+    auto scope = scope_of(page);
+    if (!scope) {
+        return refuse(scope.error());
+    }
+    std::optional<ex::IndicatorReport> report;
+    auto computed = page.services.with_store(false, [&](Store& store) -> Result<void> {
+        auto r = ex::compute_indicators(store.database(), *plan, *scope);
+        if (!r) {
+            return tl::unexpected(r.error());
+        }
+        report = std::move(*r);
+        return {};
+    });
+    if (!computed) {
+        return refuse(refusal_of(page, computed.error()));
+    }
+    const std::string format = page.form.get("format");
+    if (format == "csv" || format == "xlsx" || format == "json") {
+        const ex::Format f = *ex::parse_format(format);
+        auto answer = download(page, f, "indicators", [&](Store&, const fs::path& file) {
+            return ex::export_indicators(*report, f, page.lang, file);
+        });
+        if (!answer.file.empty()) {
+            page.services.audit(page.account.name, "indicators_downloaded",
+                                scope_detail(*scope, f));
+        }
+        return answer;
+    }
+    mstch::array rows;
+    for (const auto& i : report->indicators) {
+        const Message* name = indicator_name(i.code);
+        rows.push_back(mstch::map{
+            {"code", i.code},
+            {"name", name ? tr(page, *name) : i.code},
+            {"plan", number(i.plan)},
+            {"fact", number(i.fact)},
+            {"achieved", number(i.achieved_percent)},
+            {"met", i.met ? tr(page, *i.met ? msg::met_yes : msg::met_no) : std::string()},
+            {"not_met", i.met && !*i.met},
+        });
+    }
+    mstch::array warnings;
+    for (const auto& w : report->warnings) {
+        warnings.push_back(mstch::map{{"text", ex::describe(w, page.lang)}});
+    }
+    page.services.audit(page.account.name, "indicators_viewed",
+                        scope_detail(*scope, ex::Format::text));
+    return indicators_page(page, {{"report", true},
+                                  {"rows", rows},
+                                  {"chart", bar_chart(page, *report)},
+                                  {"chart_title", tr(page, msg::chart_title)},
+                                  {"col_indicator", tr(page, msg::col_indicator)},
+                                  {"col_plan", tr(page, msg::col_plan)},
+                                  {"col_fact", tr(page, msg::col_fact)},
+                                  {"col_achieved", tr(page, msg::col_achieved)},
+                                  {"col_met", tr(page, msg::col_met)},
+                                  {"warnings_title", tr(page, msg::warnings_title)},
+                                  {"warnings", warnings},
+                                  {"has_warnings", !warnings.empty()},
+                                  {"plan_text", *text}});
+}
+
+} // namespace
+
+void add_report_routes(Routes& routes) {
+    routes.get["/journals"] = get_journals;
+    routes.get["/journals/download"] = get_journal_download;
+    routes.get["/indicators"] = get_indicators;
+    routes.post["/indicators"] = post_indicators;
+}
+
+} // namespace caravan::dashboard
