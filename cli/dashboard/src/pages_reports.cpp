@@ -214,6 +214,20 @@ std::string number(const std::optional<double>& value) {
     return value ? nlohmann::json(*value).dump() : std::string();
 }
 
+// A number as a person reads it: a count without decimals, anything else with one.
+std::string shown(const std::optional<double>& value, bool whole) {
+    if (!value) {
+        return {};
+    }
+    char buf[64];
+    if (whole) {
+        std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(std::llround(*value)));
+    } else {
+        std::snprintf(buf, sizeof buf, "%.1f", *value);
+    }
+    return buf;
+}
+
 std::string escape(std::string_view text) {
     std::string out;
     for (char c : text) {
@@ -241,16 +255,16 @@ std::string escape(std::string_view text) {
 // number it shows is in its data-* attributes, as the report's JSON has it.
 std::string bar_chart(const Page& page, const ex::IndicatorReport& report) {
     constexpr int k_label = 210, k_bars = 420, k_row = 30, k_top = 10;
-    std::vector<const ex::Indicator*> shown;
+    std::vector<const ex::Indicator*> bars;
     double top = 100;
     for (const auto& i : report.indicators) {
         if (i.achieved_percent) {
-            shown.push_back(&i);
+            bars.push_back(&i);
             top = std::max(top, *i.achieved_percent);
         }
     }
     top = std::min(std::ceil(top / 50) * 50, 300.0);
-    const int height = k_top * 2 + static_cast<int>(shown.size()) * k_row + 20;
+    const int height = k_top * 2 + static_cast<int>(bars.size()) * k_row + 20;
     const int width = k_label + k_bars + 90;
     const auto x_of = [&](double percent) {
         return k_label + static_cast<int>(std::min(percent, top) / top * k_bars);
@@ -260,7 +274,7 @@ std::string bar_chart(const Page& page, const ex::IndicatorReport& report) {
                       std::to_string(width) + " " + std::to_string(height) + "\" aria-label=\"" +
                       escape(tr(page, msg::chart_title)) + "\">";
     int y = k_top;
-    for (const auto* i : shown) {
+    for (const auto* i : bars) {
         const Message* name = indicator_name(i->code);
         const std::string label = name ? tr(page, *name) : i->code;
         std::snprintf(buf, sizeof buf,
@@ -277,7 +291,7 @@ std::string bar_chart(const Page& page, const ex::IndicatorReport& report) {
                       k_label - 8, y + 18, escape(label).c_str(), k_label, y + 4,
                       std::max(1, x_of(*i->achieved_percent) - k_label), k_row - 10,
                       x_of(*i->achieved_percent) + 6, y + 18,
-                      number(i->achieved_percent).c_str());
+                      shown(i->achieved_percent, false).c_str());
         svg += buf;
         y += k_row;
     }
@@ -369,9 +383,9 @@ web::Answer post_indicators(const Page& page) {
         rows.push_back(mstch::map{
             {"code", i.code},
             {"name", name ? tr(page, *name) : i.code},
-            {"plan", number(i.plan)},
-            {"fact", number(i.fact)},
-            {"achieved", number(i.achieved_percent)},
+            {"plan", shown(i.plan, i.whole)},
+            {"fact", shown(i.fact, i.whole)},
+            {"achieved", shown(i.achieved_percent, false)},
             {"met", i.met ? tr(page, *i.met ? msg::met_yes : msg::met_no) : std::string()},
             {"not_met", i.met && !*i.met},
         });

@@ -2,10 +2,11 @@
 """A coordinator's morning on the dashboard, in a real headless Chromium (WebDriver), against a
 real `caravan-server serve` on 127.0.0.1 with four lawyers' devices: a wrong password, login,
 the devices page (a device that never synced highlighted, one revoked), an enrollment code, a
-revocation confirmed, the language switched, logout. The server's database confirms the audit
+revocation confirmed, the language switched, the indicators against a plan with their chart, the
+journals page, logout. The server's database confirms the audit
 log. Saves screenshots (1366x768) in en, ru and kk.
 
-  coordinator_morning.py --server BUILD/cli/caravan-server --out DIR
+  coordinator_morning.py --server BUILD/cli/caravan-server --plan PLAN.json --out DIR
 
 Run by CTest ("dashboard browser: ..."). Exits non-zero on the first thing that is not as a
 coordinator would expect; every wait is bounded.
@@ -34,6 +35,11 @@ LAWYERS = [
     ("Марина Ким", "Ақтөбе обл.", 3, "caravan-0.9.0"),
     ("Данияр Оспанов", "Түркістан обл.", None, None),  # enrolled, never synced
 ]
+
+
+# The report-shaped year of tests/programs/gen_year.cpp: the regions each of its devices records in.
+YEAR_REGIONS = [["Ақтөбе обл."], ["Абай обл."], ["Жамбыл обл."], ["Ақмола обл."],
+                ["Абай обл.", "Ақмола обл.", "Астана қ."]]
 
 
 def fail(message):
@@ -106,6 +112,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--plan", required=True)
+    parser.add_argument("--caravan", help="with --gen-year: the device CLI that syncs the year")
+    parser.add_argument("--gen-year", help="tests/programs/gen_year: a year of records to sync")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="caravan-dashboard-")
@@ -132,6 +141,21 @@ def main():
                 api(port, "GET", "/v1/pull?after=0&limit=10", token=enrolled["token"],
                     headers=report)
         base = "http://127.0.0.1:%d" % port
+        year_devices = 0
+        if args.gen_year and args.caravan:
+            year = os.path.join(work, "year")
+            run([args.gen_year, "--out", year, "--seed", "2024"])
+            for n, regions in enumerate(YEAR_REGIONS, start=1):
+                code_args = [args.server, "enroll-code", "--data", data, "--lawyer",
+                             "Lawyer %d" % n]
+                for region in regions:
+                    code_args += ["--region", region]
+                code = run(code_args).strip()
+                db = os.path.join(year, "device-%d.db" % n)
+                run([args.caravan, "--db", db, "enroll", "--server", base, "--code", code])
+                run([args.caravan, "--db", db, "sync", "--retry-base-ms", "5", "--retry-cap-ms",
+                     "50"])
+                year_devices += 1
 
         driver = browser("en")
         driver.get(base + "/lang?to=en&back=/")
@@ -150,8 +174,9 @@ def main():
         driver.find_element(By.ID, "login").click()
         table = wait_for(driver, "#devices")
         rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
-        if len(rows) != len(LAWYERS):
-            fail("the devices page shows %d devices, not %d" % (len(rows), len(LAWYERS)))
+        if len(rows) != len(LAWYERS) + year_devices:
+            fail("the devices page shows %d devices, not %d" % (len(rows),
+                                                                len(LAWYERS) + year_devices))
         stale = [r.text for r in rows if "stale" in r.get_attribute("class")]
         if len(stale) != 1 or "Данияр" not in stale[0] or "never" not in stale[0]:
             fail("the device that never synced is not the one highlighted: %r" % stale)
@@ -191,6 +216,27 @@ def main():
             switch_language(driver, lang)
             wait_for(driver, "#devices")
             shot(driver, args.out, "devices-" + lang)
+
+        # Indicators against the plan of the report, with the chart (in kk, then en).
+        driver.find_element(By.CSS_SELECTOR, "a[href='/indicators']").click()
+        wait_for(driver, "#plan").send_keys(args.plan)
+        driver.find_element(By.ID, "compare").click()
+        wait_for(driver, "#chart")
+        bars = driver.find_elements(By.CSS_SELECTOR, "#chart g.bar")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#indicators tbody tr")
+        if len(bars) < 5 or len(rows) < len(bars):
+            fail("the indicators page shows %d rows and %d bars" % (len(rows), len(bars)))
+        shot(driver, args.out, "indicators-kk")
+        switch_language(driver, "en")
+        driver.find_element(By.CSS_SELECTOR, "a[href='/indicators']").click()
+        wait_for(driver, "#plan").send_keys(args.plan)
+        driver.find_element(By.ID, "compare").click()
+        wait_for(driver, "#chart")
+        shot(driver, args.out, "indicators-en")
+        driver.find_element(By.CSS_SELECTOR, "a[href='/journals']").click()
+        wait_for(driver, "#journal-form")
+        shot(driver, args.out, "journals-en")
+        switch_language(driver, "kk")
         driver.find_element(By.ID, "logout").click()
         wait_for(driver, "#login")
         shot(driver, args.out, "logout-kk")
@@ -200,11 +246,13 @@ def main():
         db = sqlite3.connect(os.path.join(data, "server.db"))
         actions = [a for (a,) in db.execute("SELECT action FROM audit_log ORDER BY id")]
         db.close()
-        for expected in ("login_failed", "login", "code_issued", "device_revoked", "logout"):
+        for expected in ("login_failed", "login", "code_issued", "device_revoked",
+                         "indicators_viewed", "logout"):
             if expected not in actions:
                 fail("the audit log has no %s: %r" % (expected, actions))
         print("dashboard morning: %d devices, 1 code issued, 1 device revoked, %d audit entries; "
-              "screenshots in %s" % (len(LAWYERS), len(actions), args.out), flush=True)
+              "screenshots in %s" % (len(LAWYERS) + year_devices, len(actions), args.out),
+              flush=True)
     finally:
         if driver:
             driver.quit()
