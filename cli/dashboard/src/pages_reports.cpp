@@ -74,20 +74,6 @@ Refusal refusal_of(const Page& page, const Error& error) {
     return Refusal{tr(page, msg::server_error), 503};
 }
 
-std::string_view content_type(ex::Format format) {
-    switch (format) {
-    case ex::Format::csv:
-        return "text/csv; charset=utf-8";
-    case ex::Format::json:
-        return "application/json";
-    case ex::Format::xlsx:
-        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-    case ex::Format::text:
-        break;
-    }
-    return "text/plain; charset=utf-8";
-}
-
 // A scratch file for a download (removed once sent, web::send).
 fs::path scratch_file(ex::Format format) {
     std::error_code ec;
@@ -112,7 +98,7 @@ web::Answer download(const Page& page, ex::Format format, const std::string& wha
     }
     web::Answer answer;
     answer.file = file;
-    answer.content_type = std::string(content_type(format));
+    answer.content_type = std::string(ex::media_type(format));
     answer.download_name = "caravan-" + what + "." + std::string(ex::to_string(format));
     return answer;
 }

@@ -52,6 +52,23 @@ bool password_matches(const std::string& stored, std::string_view password) {
            crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0;
 }
 
+// The password's hash, and the write transaction that will store it.
+struct HashedWrite {
+    std::string hash;
+    storage::Transaction tx;
+};
+Result<HashedWrite> begin_with_hash(storage::Database& db, std::string_view password) {
+    auto hash = hash_password(password);
+    if (!hash) {
+        return tl::unexpected(hash.error());
+    }
+    auto tx = storage::Transaction::begin(db);
+    if (!tx) {
+        return tl::unexpected(tx.error());
+    }
+    return HashedWrite{std::move(*hash), std::move(*tx)};
+}
+
 // A hash no password is checked against for real: an unknown name costs the same as a known one.
 const std::string& decoy_hash() {
     static const std::string k_decoy = [] {
@@ -125,13 +142,9 @@ Result<Account> Accounts::add(std::string_view name, AccountRole role,
         }
         list.push_back(*region);
     }
-    auto hash = hash_password(password);
-    if (!hash) {
-        return tl::unexpected(hash.error());
-    }
-    auto tx = storage::Transaction::begin(m_db);
-    if (!tx) {
-        return tl::unexpected(tx.error());
+    auto write = begin_with_hash(m_db, password);
+    if (!write) {
+        return tl::unexpected(write.error());
     }
     auto exists = m_db.query("SELECT 1 FROM accounts WHERE name = ?", name).one<std::int64_t>();
     if (!exists) {
@@ -143,12 +156,12 @@ Result<Account> Accounts::add(std::string_view name, AccountRole role,
     const std::int64_t now = m_clock();
     if (auto ok = m_db.query("INSERT INTO accounts(name, role, regions, password_hash, created_at)"
                              " VALUES(?, ?, ?, ?, ?)",
-                             name, to_string(role), list.dump(), *hash, now)
+                             name, to_string(role), list.dump(), write->hash, now)
                       .run();
         !ok) {
         return tl::unexpected(ok.error());
     }
-    if (auto ok = tx->commit(); !ok) {
+    if (auto ok = write->tx.commit(); !ok) {
         return tl::unexpected(ok.error());
     }
     Account account;
@@ -160,15 +173,12 @@ Result<Account> Accounts::add(std::string_view name, AccountRole role,
 }
 
 Result<void> Accounts::set_password(std::string_view name, std::string_view password) {
-    auto hash = hash_password(password);
-    if (!hash) {
-        return tl::unexpected(hash.error());
+    auto write = begin_with_hash(m_db, password);
+    if (!write) {
+        return tl::unexpected(write.error());
     }
-    auto tx = storage::Transaction::begin(m_db);
-    if (!tx) {
-        return tl::unexpected(tx.error());
-    }
-    if (auto ok = m_db.query("UPDATE accounts SET password_hash = ? WHERE name = ?", *hash, name)
+    if (auto ok = m_db.query("UPDATE accounts SET password_hash = ? WHERE name = ?", write->hash,
+                             name)
                       .run();
         !ok) {
         return ok;
@@ -179,7 +189,7 @@ Result<void> Accounts::set_password(std::string_view name, std::string_view pass
     if (auto ok = m_db.query("DELETE FROM account_sessions WHERE account = ?", name).run(); !ok) {
         return ok;
     }
-    return tx->commit();
+    return write->tx.commit();
 }
 
 Result<void> Accounts::remove(std::string_view name) {
