@@ -57,10 +57,14 @@ struct Page {
 // A dashboard server whose clock the test sets.
 class DashboardServer {
   public:
-    explicit DashboardServer(caravan::dashboard::DashboardOptions options = {})
+    // `tls`: the certificate chain and key to serve HTTPS with (none: plain HTTP).
+    explicit DashboardServer(caravan::dashboard::DashboardOptions options = {},
+                             std::pair<std::filesystem::path, std::filesystem::path> tls = {})
         : m_now(std::make_shared<std::atomic<std::int64_t>>(k_day_ms)),
           m_server([&] {
               srv::ServerOptions o;
+              o.tls_cert = tls.first;
+              o.tls_key = tls.second;
               auto now = m_now;
               o.clock = [now] { return now->load(); };
               o.front_end = caravan::dashboard::front_end(options);
@@ -92,8 +96,15 @@ class DashboardServer {
 // Cookies and forms, as a browser on the dashboard's own page sends them.
 class Browser {
   public:
-    explicit Browser(int port) : m_port(port), m_client("127.0.0.1", port) {
+    // `ca`: speak HTTPS, trusting this CA (none: plain HTTP).
+    explicit Browser(int port, const std::string& ca = {})
+        : m_port(port), m_scheme(ca.empty() ? "http" : "https"),
+          m_client(m_scheme + "://127.0.0.1:" + std::to_string(port)) {
         m_client.set_read_timeout(std::chrono::seconds(60));
+        if (!ca.empty()) {
+            m_client.set_ca_cert_path(ca.c_str());
+            m_client.enable_server_certificate_verification(true);
+        }
     }
 
     Page get(const std::string& path, httplib::Headers extra = {}) {
@@ -105,7 +116,7 @@ class Browser {
               std::string origin = "same", httplib::Headers extra = {}) {
         extra.emplace("Cookie", cookie_header());
         if (origin == "same") {
-            origin = "http://127.0.0.1:" + std::to_string(m_port);
+            origin = m_scheme + "://127.0.0.1:" + std::to_string(m_port);
         }
         if (!origin.empty()) {
             extra.emplace("Origin", origin);
@@ -120,7 +131,7 @@ class Browser {
     // A multipart form post from the page (a file upload), with the page's Origin.
     Page post_multipart(const std::string& path, const httplib::MultipartFormDataItems& items) {
         httplib::Headers extra{{"Cookie", cookie_header()},
-                               {"Origin", "http://127.0.0.1:" + std::to_string(m_port)}};
+                               {"Origin", m_scheme + "://127.0.0.1:" + std::to_string(m_port)}};
         return keep(m_client.Post(path.c_str(), extra, items));
     }
     void set_cookie(const std::string& name, const std::string& value) { m_cookies[name] = value; }
@@ -160,6 +171,7 @@ class Browser {
         return out;
     }
     int m_port;
+    std::string m_scheme;
     httplib::Client m_client;
     std::map<std::string, std::string> m_cookies;
 };
