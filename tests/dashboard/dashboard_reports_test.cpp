@@ -159,3 +159,42 @@ TEST_CASE("dashboard: a viewer sees the indicators but never a journal or a cons
     CHECK(mine.body == export_cli(server, {"export", "journal", "--region", k_region_a, "--format",
                                            "csv", "--lang", "kk"}));
 }
+
+TEST_CASE("dashboard: the breakdown charts show the numbers of the report's JSON, with the "
+          "\"not recorded\" rows",
+          "[dashboard]") {
+    DashboardServer server;
+    server.add_account("viewer", AccountRole::viewer);
+    seed(server);
+    Browser browser(server.port());
+    REQUIRE(browser.login("viewer").status == 303);
+    const Page page = browser.get("/breakdowns");
+    REQUIRE(page.status == 200);
+    CHECK(page.body.find("көрсетілмеген") != std::string::npos); // "not recorded", in kk
+    CHECK(page.body.find(k_question) == std::string::npos);
+    const Page download = browser.get("/breakdowns?region=&from=&to=&format=json");
+    REQUIRE(download.status == 200);
+    const json report = json::parse(download.body);
+    CHECK(report == json::parse(export_cli(server, {"report", "breakdown", "--json", "--lang",
+                                                     "kk"})));
+    std::map<std::pair<std::string, std::string>, std::int64_t> expected;
+    for (const auto& t : report["tables"]) {
+        for (const auto& r : t["rows"]) {
+            expected[{t["code"], r["code"]}] = r["participants"];
+        }
+    }
+    const std::regex bar(
+        R"re(data-table="([a-z]+)" data-code="([a-z0-9_+-]+)" data-participants="([0-9]+)")re");
+    std::size_t bars = 0;
+    for (auto it = std::sregex_iterator(page.body.begin(), page.body.end(), bar);
+         it != std::sregex_iterator(); ++it, ++bars) {
+        const std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
+        INFO(key.first << " " << key.second);
+        REQUIRE(expected.count(key) == 1);
+        CHECK(std::stoll((*it)[3]) == expected[key]);
+    }
+    CHECK(bars == expected.size());
+    CHECK(report["participants"] == 3);
+    CHECK(server.audit_count("breakdowns_viewed") == 1);
+    CHECK(server.audit_count("breakdown_downloaded") == 1);
+}

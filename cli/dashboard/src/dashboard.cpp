@@ -320,6 +320,7 @@ web::Answer render_page(const Page* page, client::Lang lang, std::string_view ta
         context.emplace("nav_devices", tr(lang, msg::nav_devices));
         context.emplace("nav_journals", tr(lang, msg::nav_journals));
         context.emplace("nav_indicators", tr(lang, msg::nav_indicators));
+        context.emplace("nav_breakdowns", tr(lang, msg::nav_breakdowns));
         context.emplace("coordinator", page->coordinator());
         context.emplace("logout", tr(lang, msg::logout));
         context.emplace("signed_in",

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "chart.hpp"
 #include "caravan/client/domain.hpp"
 #include "caravan/client/export/journal.hpp"
 #include "caravan/client/export/plan.hpp"
@@ -214,79 +215,28 @@ std::string shown(const std::optional<double>& value, bool whole) {
     return buf;
 }
 
-std::string escape(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        default:
-            out += c;
-        }
-    }
-    return out;
-}
-
-// A horizontal bar per indicator with a plan: achieved % of the plan, a line at 100 %. Every
-// number it shows is in its data-* attributes, as the report's JSON has it.
-std::string bar_chart(const Page& page, const ex::IndicatorReport& report) {
-    constexpr int k_label = 210, k_bars = 420, k_row = 30, k_top = 10;
-    std::vector<const ex::Indicator*> bars;
+// A bar per indicator with a plan: achieved % of the plan, a line at 100 %. Every number it
+// shows is in its data-* attributes, as the report's JSON has it.
+std::string indicator_chart(const Page& page, const ex::IndicatorReport& report) {
+    std::vector<Bar> bars;
     double top = 100;
     for (const auto& i : report.indicators) {
-        if (i.achieved_percent) {
-            bars.push_back(&i);
-            top = std::max(top, *i.achieved_percent);
+        if (!i.achieved_percent) {
+            continue;
         }
+        const Message* name = indicator_name(i.code);
+        bars.push_back(Bar{name ? tr(page, *name) : i.code,
+                           *i.achieved_percent,
+                           shown(i.achieved_percent, false) + " %",
+                           {{"code", i.code},
+                            {"plan", number(i.plan)},
+                            {"fact", number(i.fact)},
+                            {"achieved", number(i.achieved_percent)}},
+                           i.met && *i.met});
+        top = std::max(top, *i.achieved_percent);
     }
-    top = std::min(std::ceil(top / 50) * 50, 300.0);
-    const int height = k_top * 2 + static_cast<int>(bars.size()) * k_row + 20;
-    const int width = k_label + k_bars + 90;
-    const auto x_of = [&](double percent) {
-        return k_label + static_cast<int>(std::min(percent, top) / top * k_bars);
-    };
-    char buf[512];
-    std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"chart\" role=\"img\" viewBox=\"0 0 " +
-                      std::to_string(width) + " " + std::to_string(height) + "\" aria-label=\"" +
-                      escape(tr(page, msg::chart_title)) + "\">";
-    int y = k_top;
-    for (const auto* i : bars) {
-        const Message* name = indicator_name(i->code);
-        const std::string label = name ? tr(page, *name) : i->code;
-        std::snprintf(buf, sizeof buf,
-                      "<g class=\"bar%s\" data-code=\"%s\" data-plan=\"%s\" data-fact=\"%s\" "
-                      "data-achieved=\"%s\">",
-                      i->met && *i->met ? " met" : "", escape(i->code).c_str(),
-                      number(i->plan).c_str(), number(i->fact).c_str(),
-                      number(i->achieved_percent).c_str());
-        svg += buf;
-        std::snprintf(buf, sizeof buf,
-                      "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>"
-                      "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>"
-                      "<text x=\"%d\" y=\"%d\" class=\"value\">%s %%</text></g>",
-                      k_label - 8, y + 18, escape(label).c_str(), k_label, y + 4,
-                      std::max(1, x_of(*i->achieved_percent) - k_label), k_row - 10,
-                      x_of(*i->achieved_percent) + 6, y + 18,
-                      shown(i->achieved_percent, false).c_str());
-        svg += buf;
-        y += k_row;
-    }
-    std::snprintf(buf, sizeof buf,
-                  "<line class=\"target\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
-                  "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"axis\">100 %%</text>",
-                  x_of(100), k_top, x_of(100), y, x_of(100), y + 16);
-    svg += buf;
-    return svg + "</svg>";
+    return svg_bars("chart", tr(page, msg::chart_title), bars,
+                    std::min(std::ceil(top / 50) * 50, 300.0), ReferenceLine{100, "100 %"});
 }
 
 Checked<std::string> plan_text(const Page& page) {
@@ -384,7 +334,7 @@ web::Answer post_indicators(const Page& page) {
                         scope_detail(*scope, ex::Format::text));
     return indicators_page(page, {{"report", true},
                                   {"rows", rows},
-                                  {"chart", bar_chart(page, *report)},
+                                  {"chart", indicator_chart(page, *report)},
                                   {"chart_title", tr(page, msg::chart_title)},
                                   {"col_indicator", tr(page, msg::col_indicator)},
                                   {"col_plan", tr(page, msg::col_plan)},
@@ -397,9 +347,123 @@ web::Answer post_indicators(const Page& page) {
                                   {"plan_text", *text}});
 }
 
+// ---- breakdowns ------------------------------------------------------------------------------
+
+std::string value_label(const Page& page, const std::string& table, const std::string& code) {
+    if (code == client::k_unrecorded) {
+        return tr(page, msg::not_recorded);
+    }
+    if (table == "vulnerable") {
+        return code == "yes" ? tr(page, msg::met_yes) : code == "no" ? tr(page, msg::met_no) : code;
+    }
+    const client::Enumeration* e = table == "gender"     ? &client::enums::gender
+                                   : table == "age"      ? &client::enums::age
+                                   : table == "category" ? &client::enums::category
+                                                         : nullptr;
+    return e ? std::string(e->label(code, page.lang)) : code;
+}
+
+std::string table_title(const Page& page, const std::string& table) {
+    if (table == "vulnerable") {
+        return tr(page, msg::table_vulnerable);
+    }
+    const MessageArg word = client::msg::field(table);
+    return word.word ? tr(page, *word.word) : table;
+}
+
+std::string share_text(std::int64_t part, std::int64_t total) {
+    return total > 0 ? shown(100.0 * static_cast<double>(part) / static_cast<double>(total), false)
+                     : std::string("0.0");
+}
+
+web::Answer get_breakdowns(const Page& page) {
+    const auto page_with = [&](mstch::map extra, int status) {
+        mstch::map context = scope_context(page);
+        context.emplace("show_button", tr(page, msg::show_button));
+        for (auto& [k, v] : extra) {
+            context[k] = v;
+        }
+        return render_page(page, "breakdowns", tr(page, msg::breakdowns_title),
+                           std::move(context), status);
+    };
+    auto scope = scope_of(page);
+    if (!scope) {
+        return page_with({{"error", scope.error().text}}, scope.error().status);
+    }
+    std::optional<ex::Breakdown> breakdown;
+    auto computed = page.services.with_store(false, [&](Store& store) -> Result<void> {
+        auto b = ex::compute_breakdown(store.database(), *scope);
+        if (!b) {
+            return tl::unexpected(b.error());
+        }
+        breakdown = std::move(*b);
+        return {};
+    });
+    if (!computed) {
+        const Refusal r = refusal_of(page, computed.error());
+        return page_with({{"error", r.text}}, r.status);
+    }
+    const std::string format = page.form.get("format");
+    if (format == "csv" || format == "xlsx" || format == "json") {
+        const ex::Format f = *ex::parse_format(format);
+        auto answer = download(page, f, "breakdown", [&](Store&, const fs::path& file) {
+            return ex::export_breakdown(*breakdown, f, page.lang, file);
+        });
+        if (!answer.file.empty()) {
+            page.services.audit(page.account.name, "breakdown_downloaded",
+                                scope_detail(*scope, f));
+        }
+        return answer;
+    }
+    mstch::array tables;
+    for (const auto& t : breakdown->tables) {
+        mstch::array rows;
+        std::vector<Bar> bars;
+        std::int64_t top = 1;
+        for (const auto& r : t.rows) {
+            const std::string label = value_label(page, t.code, r.code);
+            rows.push_back(mstch::map{{"label", label},
+                                      {"participants", std::to_string(r.participants)},
+                                      {"share", share_text(r.participants, t.total)},
+                                      {"unrecorded", r.code == client::k_unrecorded}});
+            bars.push_back(Bar{label,
+                               static_cast<double>(r.participants),
+                               std::to_string(r.participants),
+                               {{"table", t.code},
+                                {"code", r.code},
+                                {"participants", std::to_string(r.participants)}}});
+            top = std::max(top, r.participants);
+        }
+        tables.push_back(mstch::map{
+            {"title", table_title(page, t.code)},
+            {"code", t.code},
+            {"rows", rows},
+            {"total", std::to_string(t.total)},
+            {"total_share", share_text(t.total, t.total)},
+            {"chart", svg_bars("chart-" + t.code, table_title(page, t.code), bars,
+                               static_cast<double>(top))}});
+    }
+    page.services.audit(page.account.name, "breakdowns_viewed",
+                        scope_detail(*scope, ex::Format::text));
+    return page_with({{"report", true},
+                      {"tables", tables},
+                      {"summary", tr(page, msg::breakdowns_summary,
+                                     {breakdown->participants, breakdown->visits,
+                                      breakdown->visits_counted_by_consultations})},
+                      {"col_value", tr(page, msg::col_value)},
+                      {"col_participants", tr(page, msg::col_participants)},
+                      {"col_share", tr(page, msg::col_share)},
+                      {"total_row", tr(page, msg::total_row)},
+                      {"query", "region=" + web::url_encode(page.form.get("region")) +
+                                    "&from=" + web::url_encode(page.form.get("from")) +
+                                    "&to=" + web::url_encode(page.form.get("to"))}},
+                     200);
+}
+
 } // namespace
 
 void add_report_routes(Routes& routes) {
+    routes.get["/breakdowns"] = get_breakdowns;
     routes.get["/journals"] = get_journals;
     routes.get["/journals/download"] = get_journal_download;
     routes.get["/indicators"] = get_indicators;

@@ -3,7 +3,7 @@
 real `caravan-server serve` on 127.0.0.1 with four lawyers' devices: a wrong password, login,
 the devices page (a device that never synced highlighted, one revoked), an enrollment code, a
 revocation confirmed, the language switched, the indicators against a plan with their chart, the
-journals page, logout. The server's database confirms the audit
+journals page, the breakdowns with their charts, logout. The server's database confirms the audit
 log. Saves screenshots (1366x768) in en, ru and kk.
 
   coordinator_morning.py --server BUILD/cli/caravan-server --plan PLAN.json --out DIR
@@ -236,6 +236,16 @@ def main():
         driver.find_element(By.CSS_SELECTOR, "a[href='/journals']").click()
         wait_for(driver, "#journal-form")
         shot(driver, args.out, "journals-en")
+        driver.find_element(By.CSS_SELECTOR, "a[href='/breakdowns']").click()
+        summary = wait_for(driver, "#summary")
+        # Every date: the plan period's 1,360 participants and September's visit besides.
+        counted = re.match(r"(\d+) participants in (\d+) visits", summary.text)
+        if not counted or (year_devices and (int(counted.group(1)) < 1360
+                                             or int(counted.group(2)) != 73)):
+            fail("the breakdowns do not count the synced year: " + summary.text)
+        if not driver.find_elements(By.CSS_SELECTOR, "#chart-gender g.bar"):
+            fail("the breakdowns page has no gender chart")
+        shot(driver, args.out, "breakdowns-en")
         switch_language(driver, "kk")
         driver.find_element(By.ID, "logout").click()
         wait_for(driver, "#login")
@@ -247,7 +257,7 @@ def main():
         actions = [a for (a,) in db.execute("SELECT action FROM audit_log ORDER BY id")]
         db.close()
         for expected in ("login_failed", "login", "code_issued", "device_revoked",
-                         "indicators_viewed", "logout"):
+                         "indicators_viewed", "breakdowns_viewed", "logout"):
             if expected not in actions:
                 fail("the audit log has no %s: %r" % (expected, actions))
         print("dashboard morning: %d devices, 1 code issued, 1 device revoked, %d audit entries; "
