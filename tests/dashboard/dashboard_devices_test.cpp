@@ -66,10 +66,9 @@ TEST_CASE("dashboard: a coordinator issues an enrollment code and revokes a devi
     REQUIRE(browser.login("aigerim").status == 303);
     Page page = browser.get("/devices");
     const auto codes_before = codes(server);
-    Page issued = browser.post("/devices/code", {{"csrf", page.csrf()},
-                                                 {"lawyer", "Дана Сейтова"},
-                                                 {"region", k_region_b},
-                                                 {"ttl", "24"}});
+    Page issued = browser.post(
+        "/devices/code",
+        {{"csrf", page.csrf()}, {"lawyer", "Дана Сейтова"}, {"region", k_region_b}, {"ttl", "24"}});
     REQUIRE(issued.status == 200);
     CHECK(issued.body.find("id=\"enrollment-code\"") != std::string::npos);
     CHECK(codes(server) == codes_before + 1);
@@ -101,10 +100,9 @@ TEST_CASE("dashboard: an account with regions sees and acts on its regions only"
     CHECK(page.body.find(caravan::client::short_id(other.id)) == std::string::npos);
     CHECK(browser.post("/devices/revoke", {{"csrf", page.csrf()}, {"device", other.id}}).status ==
           404);
-    CHECK(browser.post("/devices/code", {{"csrf", page.csrf()},
-                                         {"lawyer", "L"},
-                                         {"region", k_region_b},
-                                         {"ttl", "24"}})
+    CHECK(browser
+              .post("/devices/code",
+                    {{"csrf", page.csrf()}, {"lawyer", "L"}, {"region", k_region_b}, {"ttl", "24"}})
               .status == 400);
     CHECK(revoked(server) == 0);
     CHECK(codes(server) == 2); // the two enrollments' own
@@ -145,8 +143,9 @@ TEST_CASE("dashboard: every security check refuses with nothing written", "[dash
         Browser browser(server.port());
         browser.set_cookie("caravan_dash", std::string(64, 'a'));
         CHECK(browser.get("/devices").status == 303);
-        CHECK(browser.post("/devices/revoke", {{"csrf", std::string(64, 'a')}, {"device", device.id}})
-                  .status == 403);
+        CHECK(
+            browser.post("/devices/revoke", {{"csrf", std::string(64, 'a')}, {"device", device.id}})
+                .status == 403);
     }
     SECTION("a cross-site POST with a valid session and token") {
         Browser browser(server.port());
@@ -170,16 +169,18 @@ TEST_CASE("dashboard: every security check refuses with nothing written", "[dash
         REQUIRE(other.login("aigerim").status == 303);
         const std::string other_csrf = other.get("/devices").csrf();
         CHECK(browser.post("/devices/revoke", revoke_form).status == 403);
-        CHECK(browser.post("/devices/revoke", {{"csrf", other_csrf}, {"device", device.id}})
-                  .status == 403);
+        CHECK(
+            browser.post("/devices/revoke", {{"csrf", other_csrf}, {"device", device.id}}).status ==
+            403);
         CHECK(browser.post("/devices/code", {{"lawyer", "L"}, {"region", k_region_a}, {"ttl", "1"}})
                   .status == 403);
     }
     SECTION("a login form posted from another site, or without its token") {
         Browser browser(server.port());
         const std::string csrf = browser.get("/login").csrf();
-        CHECK(browser.post("/login", {{"csrf", csrf}, {"name", "aigerim"}, {"password", k_password}},
-                           "http://attacker.example")
+        CHECK(browser
+                  .post("/login", {{"csrf", csrf}, {"name", "aigerim"}, {"password", k_password}},
+                        "http://attacker.example")
                   .status == 403);
         CHECK(browser.post("/login", {{"name", "aigerim"}, {"password", k_password}}).status ==
               403);
@@ -192,11 +193,12 @@ TEST_CASE("dashboard: every security check refuses with nothing written", "[dash
         CHECK(page.body.find("id=\"code-form\"") == std::string::npos);
         CHECK(browser.post("/devices/revoke", {{"csrf", page.csrf()}, {"device", device.id}})
                   .status == 403);
-        CHECK(browser.post("/devices/code", {{"csrf", page.csrf()},
-                                             {"lawyer", "L"},
-                                             {"region", k_region_a},
-                                             {"ttl", "1"}})
-                  .status == 403);
+        CHECK(
+            browser
+                .post(
+                    "/devices/code",
+                    {{"csrf", page.csrf()}, {"lawyer", "L"}, {"region", k_region_a}, {"ttl", "1"}})
+                .status == 403);
         CHECK(browser.get("/devices/revoke?device=" + device.id).status == 403);
     }
     CHECK(revoked(server) == 0);

@@ -1,8 +1,8 @@
 // The dashboard's accounts and sessions through the real server: login, wrong password,
 // lockout, expiry, logout, and the catalog of its words.
 
-#include "dashboard_support.hpp"
 #include "caravan/dashboard/messages.hpp"
+#include "dashboard_support.hpp"
 #include "message_catalog_check.hpp"
 
 using namespace caravan::test::dashboard;

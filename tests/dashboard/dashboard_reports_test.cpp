@@ -4,8 +4,8 @@
 #include <fstream>
 #include <regex>
 
-#include "dashboard_support.hpp"
 #include "caravan/web/page.hpp"
+#include "dashboard_support.hpp"
 #include "process.hpp"
 
 using namespace caravan::test::dashboard;
@@ -28,8 +28,8 @@ void seed(DashboardServer& s) {
                                                 ev.village(village, "Ақсу", k_region_a),
                                                 ev.visit(visit, village)};
     for (int i = 0; i < 3; ++i) {
-        events.push_back(ev.consultation(server::new_id(), visit, i == 0 ? "male" : "female",
-                                         k_question));
+        events.push_back(
+            ev.consultation(server::new_id(), visit, i == 0 ? "male" : "female", k_question));
     }
     server::Http http(s.port());
     const server::Reply pushed = http.push(device.token, server::batch(device.id, events));
@@ -66,8 +66,8 @@ TEST_CASE("dashboard: a journal download equals `caravan-server export journal`"
     CHECK(csv.body ==
           export_cli(server, {"export", "journal", "--all", "--format", "csv", "--lang", "kk"}));
     CHECK(csv.body.find(k_question) != std::string::npos);
-    const Page by_region = browser.get("/journals/download?region=" +
-                                       caravan::web::url_encode(k_region_a) + "&format=csv");
+    const Page by_region = browser.get(
+        "/journals/download?region=" + caravan::web::url_encode(k_region_a) + "&format=csv");
     CHECK(by_region.body == export_cli(server, {"export", "journal", "--region", k_region_a,
                                                 "--format", "csv", "--lang", "kk"}));
     const Page xlsx = browser.get("/journals/download?format=xlsx");
@@ -92,17 +92,17 @@ TEST_CASE("dashboard: the indicator chart shows the numbers of the report's JSON
                         {"plan", plan_text(), "plan-2024.json", "application/json"},
                         {"region", "", "", ""}});
     REQUIRE(page.status == 200);
-    const Page download = browser.post_multipart("/indicators", {{"csrf", csrf, "", ""},
-                                                                 {"plan_text", plan_text(), "", ""},
-                                                                 {"format", "json", "", ""}});
+    const Page download = browser.post_multipart(
+        "/indicators",
+        {{"csrf", csrf, "", ""}, {"plan_text", plan_text(), "", ""}, {"format", "json", "", ""}});
     REQUIRE(download.status == 200);
     const json report = json::parse(download.body);
     // The same document as `caravan-server report indicators --json`.
     const auto plan_file = server.api().scratch("plan.json");
     std::ofstream(plan_file) << plan_text();
-    CHECK(report == json::parse(export_cli(server, {"report", "indicators", "--plan",
-                                                     plan_file.string(), "--json", "--lang",
-                                                     "kk"})));
+    CHECK(report ==
+          json::parse(export_cli(server, {"report", "indicators", "--plan", plan_file.string(),
+                                          "--json", "--lang", "kk"})));
     std::map<std::string, json> by_code;
     for (const auto& i : report["indicators"]) {
         by_code[i["code"].get<std::string>()] = i;
@@ -151,8 +151,9 @@ TEST_CASE("dashboard: a viewer sees the indicators but never a journal or a cons
     server.add_account("north", AccountRole::coordinator, {k_region_a});
     Browser north(server.port());
     REQUIRE(north.login("north").status == 303);
-    CHECK(north.get("/journals/download?region=" + caravan::web::url_encode(k_region_b) +
-                    "&format=csv")
+    CHECK(north
+              .get("/journals/download?region=" + caravan::web::url_encode(k_region_b) +
+                   "&format=csv")
               .status == 403);
     const Page mine = north.get("/journals/download?format=csv"); // its one region
     CHECK(mine.status == 200);
@@ -175,8 +176,8 @@ TEST_CASE("dashboard: the breakdown charts show the numbers of the report's JSON
     const Page download = browser.get("/breakdowns?region=&from=&to=&format=json");
     REQUIRE(download.status == 200);
     const json report = json::parse(download.body);
-    CHECK(report == json::parse(export_cli(server, {"report", "breakdown", "--json", "--lang",
-                                                     "kk"})));
+    CHECK(report ==
+          json::parse(export_cli(server, {"report", "breakdown", "--json", "--lang", "kk"})));
     std::map<std::pair<std::string, std::string>, std::int64_t> expected;
     for (const auto& t : report["tables"]) {
         for (const auto& r : t["rows"]) {

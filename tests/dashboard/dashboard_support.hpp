@@ -60,8 +60,7 @@ class DashboardServer {
     // `tls`: the certificate chain and key to serve HTTPS with (none: plain HTTP).
     explicit DashboardServer(caravan::dashboard::DashboardOptions options = {},
                              std::pair<std::filesystem::path, std::filesystem::path> tls = {})
-        : m_now(std::make_shared<std::atomic<std::int64_t>>(k_day_ms)),
-          m_server([&] {
+        : m_now(std::make_shared<std::atomic<std::int64_t>>(k_day_ms)), m_server([&] {
               srv::ServerOptions o;
               o.tls_cert = tls.first;
               o.tls_key = tls.second;
@@ -112,8 +111,8 @@ class Browser {
         return keep(m_client.Get(path.c_str(), extra));
     }
     // A form post; `origin` empty: none sent.
-    Page post(const std::string& path, const httplib::Params& form,
-              std::string origin = "same", httplib::Headers extra = {}) {
+    Page post(const std::string& path, const httplib::Params& form, std::string origin = "same",
+              httplib::Headers extra = {}) {
         extra.emplace("Cookie", cookie_header());
         if (origin == "same") {
             origin = m_scheme + "://127.0.0.1:" + std::to_string(m_port);

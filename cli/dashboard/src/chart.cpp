@@ -56,9 +56,9 @@ std::string svg_bars(const std::string& id, const std::string& title, const std:
                "\" text-anchor=\"end\">" + escape_xml(bar.label) + "</text><rect x=\"" +
                std::to_string(k_label) + "\" y=\"" + std::to_string(y + 4) + "\" width=\"" +
                std::to_string(std::max(1, end - k_label)) + "\" height=\"" +
-               std::to_string(k_row - 10) + "\"/><text x=\"" + std::to_string(end + 6) +
-               "\" y=\"" + std::to_string(y + 18) + "\" class=\"value\">" +
-               escape_xml(bar.value_text) + "</text></g>";
+               std::to_string(k_row - 10) + "\"/><text x=\"" + std::to_string(end + 6) + "\" y=\"" +
+               std::to_string(y + 18) + "\" class=\"value\">" + escape_xml(bar.value_text) +
+               "</text></g>";
         y += k_row;
     }
     if (line) {

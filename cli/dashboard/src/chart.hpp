@@ -11,11 +11,11 @@
 namespace caravan::dashboard {
 
 struct Bar {
-    std::string label;      // plain text (escaped here)
-    double value = 0;       // its length
-    std::string value_text; // written after the bar
+    std::string label;                                     // plain text (escaped here)
+    double value = 0;                                      // its length
+    std::string value_text;                                // written after the bar
     std::vector<std::pair<std::string, std::string>> data; // data-NAME="VALUE" (escaped here)
-    bool good = false;      // drawn in the "met" colour
+    bool good = false;                                     // drawn in the "met" colour
 };
 
 struct ReferenceLine {

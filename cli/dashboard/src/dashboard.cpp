@@ -17,8 +17,8 @@
 namespace caravan::dashboard {
 
 using sync::server::Account;
-using sync::server::AccountSession;
 using sync::server::Accounts;
+using sync::server::AccountSession;
 using sync::server::Store;
 
 namespace {
@@ -153,13 +153,14 @@ class Dashboard {
         // requests, a favicon's, must not replace the one the open form carries).
         auto token = web::cookie_value(req.get_header_value("Cookie"), k_login_cookie)
                          .value_or(std::string());
-        if (token.size() != 64 || token.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        if (token.size() != 64 ||
+            token.find_first_not_of("0123456789abcdef") != std::string::npos) {
             token = web::random_token();
         }
         mstch::map context{
             {"csrf", token},
             {"error", error},
-            {"notice", req.has_param("ended")  ? tr(lang, msg::session_ended)
+            {"notice", req.has_param("ended") ? tr(lang, msg::session_ended)
                        : req.has_param("bye") ? tr(lang, msg::logged_out)
                                               : std::string()},
             {"name_label", tr(lang, msg::login_name)},
@@ -168,8 +169,7 @@ class Dashboard {
         };
         web::Answer answer = render_page(nullptr, lang, req.target, "login",
                                          tr(lang, msg::login_title), std::move(context), status);
-        answer.headers.emplace_back("Set-Cookie",
-                                    cookie(k_login_cookie, token, m_services.tls()));
+        answer.headers.emplace_back("Set-Cookie", cookie(k_login_cookie, token, m_services.tls()));
         return answer;
     }
 
@@ -239,8 +239,8 @@ class Dashboard {
         web::Answer answer = web::redirect("/devices");
         answer.headers.emplace_back("Set-Cookie",
                                     cookie(k_session_cookie, session->id, m_services.tls()));
-        answer.headers.emplace_back("Set-Cookie", cookie(k_login_cookie, "", m_services.tls(),
-                                                         "; Max-Age=0"));
+        answer.headers.emplace_back("Set-Cookie",
+                                    cookie(k_login_cookie, "", m_services.tls(), "; Max-Age=0"));
         return answer;
     }
 
@@ -257,17 +257,16 @@ class Dashboard {
     }
 
     web::Answer logout(const Page& page, const std::string& id) {
-        auto closed = m_services.with_store(true, [&](Store& store) {
-            return m_services.accounts(store).close_session(id);
-        });
+        auto closed = m_services.with_store(
+            true, [&](Store& store) { return m_services.accounts(store).close_session(id); });
         if (!closed) {
             log_failure("logout", closed.error());
             return message_page(page, msg::server_error, 503);
         }
         m_services.audit(page.account.name, "logout", "");
         web::Answer answer = web::redirect("/login?bye=1");
-        answer.headers.emplace_back("Set-Cookie", cookie(k_session_cookie, "", m_services.tls(),
-                                                         "; Max-Age=0"));
+        answer.headers.emplace_back("Set-Cookie",
+                                    cookie(k_session_cookie, "", m_services.tls(), "; Max-Age=0"));
         return answer;
     }
 
@@ -286,9 +285,8 @@ sync::server::Accounts Services::accounts(Store& store) const {
 
 void Services::audit(std::string_view account, std::string_view action,
                      std::string_view detail) const {
-    auto written = with_store(true, [&](Store& store) {
-        return accounts(store).audit(account, action, detail);
-    });
+    auto written = with_store(
+        true, [&](Store& store) { return accounts(store).audit(account, action, detail); });
     if (!written) {
         log("dashboard error=audit code=" + std::string(to_string(written.error().code)));
     }
@@ -325,12 +323,12 @@ web::Answer render_page(const Page* page, client::Lang lang, std::string_view ta
         context.emplace("logout", tr(lang, msg::logout));
         context.emplace("signed_in",
                         tr(lang, msg::signed_in_as,
-                           {page->account.name, page->coordinator() ? msg::role_coordinator
-                                                                     : msg::role_viewer}));
+                           {page->account.name,
+                            page->coordinator() ? msg::role_coordinator : msg::role_viewer}));
     }
     const auto fields = asset("scope_fields.mustache");
-    answer.body = web::render(*layout, *body, context,
-                              {{"scope_fields", std::string(fields.value_or(""))}});
+    answer.body =
+        web::render(*layout, *body, context, {{"scope_fields", std::string(fields.value_or(""))}});
     return answer;
 }
 

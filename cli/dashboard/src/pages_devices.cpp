@@ -194,11 +194,13 @@ web::Answer post_code(const Page& page) {
     if (!ttl) {
         return error(tr(page, msg::code_ttl_invalid));
     }
-    auto lawyer = client::validate_text("lawyer", page.form.get("lawyer"), client::k_max_name_chars);
+    auto lawyer =
+        client::validate_text("lawyer", page.form.get("lawyer"), client::k_max_name_chars);
     if (!lawyer) {
         return error(client::localize(lawyer.error(), page.lang));
     }
-    auto region = client::validate_text("region", page.form.get("region"), client::k_max_name_chars);
+    auto region =
+        client::validate_text("region", page.form.get("region"), client::k_max_name_chars);
     if (!region) {
         return error(client::localize(region.error(), page.lang));
     }

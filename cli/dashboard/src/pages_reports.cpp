@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
-#include "chart.hpp"
 #include "caravan/client/domain.hpp"
 #include "caravan/client/export/journal.hpp"
 #include "caravan/client/export/plan.hpp"
@@ -20,6 +19,7 @@
 #include "caravan/client/messages.hpp"
 #include "caravan/dashboard/messages.hpp"
 #include "caravan/web/guard.hpp"
+#include "chart.hpp"
 
 namespace caravan::dashboard {
 namespace {
@@ -137,8 +137,7 @@ web::Answer journals_page(const Page& page, const std::string& error = {}, int s
     mstch::map context = scope_context(page);
     context.emplace("intro", tr(page, msg::journals_intro));
     context.emplace("error", error);
-    return render_page(page, "journals", tr(page, msg::journals_title), std::move(context),
-                       status);
+    return render_page(page, "journals", tr(page, msg::journals_title), std::move(context), status);
 }
 
 web::Answer get_journals(const Page& page) {
@@ -152,8 +151,8 @@ web::Answer get_journal_download(const Page& page) {
     if (!page.coordinator()) {
         return message_page(page, msg::viewers_no_journals, 403);
     }
-    const ex::Format format = page.form.get("format") == "xlsx" ? ex::Format::xlsx
-                                                                : ex::Format::csv;
+    const ex::Format format =
+        page.form.get("format") == "xlsx" ? ex::Format::xlsx : ex::Format::csv;
     auto scope = scope_of(page);
     if (!scope) {
         return journals_page(page, scope.error().text, scope.error().status);
@@ -163,9 +162,8 @@ web::Answer get_journal_download(const Page& page) {
         if (!resolved) {
             return Result<void>(tl::unexpected(resolved.error()));
         }
-        auto written =
-            ex::export_journal(store.database(), ex::JournalRequest{*resolved, page.lang}, format,
-                               file);
+        auto written = ex::export_journal(store.database(),
+                                          ex::JournalRequest{*resolved, page.lang}, format, file);
         return written ? Result<void>{} : Result<void>(tl::unexpected(written.error()));
     });
     if (!answer.file.empty()) {
@@ -383,8 +381,8 @@ web::Answer get_breakdowns(const Page& page) {
         for (auto& [k, v] : extra) {
             context[k] = v;
         }
-        return render_page(page, "breakdowns", tr(page, msg::breakdowns_title),
-                           std::move(context), status);
+        return render_page(page, "breakdowns", tr(page, msg::breakdowns_title), std::move(context),
+                           status);
     };
     auto scope = scope_of(page);
     if (!scope) {
@@ -410,8 +408,7 @@ web::Answer get_breakdowns(const Page& page) {
             return ex::export_breakdown(*breakdown, f, page.lang, file);
         });
         if (!answer.file.empty()) {
-            page.services.audit(page.account.name, "breakdown_downloaded",
-                                scope_detail(*scope, f));
+            page.services.audit(page.account.name, "breakdown_downloaded", scope_detail(*scope, f));
         }
         return answer;
     }
@@ -434,14 +431,13 @@ web::Answer get_breakdowns(const Page& page) {
                                 {"participants", std::to_string(r.participants)}}});
             top = std::max(top, r.participants);
         }
-        tables.push_back(mstch::map{
-            {"title", table_title(page, t.code)},
-            {"code", t.code},
-            {"rows", rows},
-            {"total", std::to_string(t.total)},
-            {"total_share", share_text(t.total, t.total)},
-            {"chart", svg_bars("chart-" + t.code, table_title(page, t.code), bars,
-                               static_cast<double>(top))}});
+        tables.push_back(mstch::map{{"title", table_title(page, t.code)},
+                                    {"code", t.code},
+                                    {"rows", rows},
+                                    {"total", std::to_string(t.total)},
+                                    {"total_share", share_text(t.total, t.total)},
+                                    {"chart", svg_bars("chart-" + t.code, table_title(page, t.code),
+                                                       bars, static_cast<double>(top))}});
     }
     page.services.audit(page.account.name, "breakdowns_viewed",
                         scope_detail(*scope, ex::Format::text));

@@ -67,8 +67,7 @@ void send_file(httplib::Response& res, const Answer& answer) {
         res.status = 500;
         return;
     }
-    res.set_header("Content-Disposition",
-                   "attachment; filename=\"" + answer.download_name + "\"");
+    res.set_header("Content-Disposition", "attachment; filename=\"" + answer.download_name + "\"");
     const std::filesystem::path file = answer.file;
     res.set_content_provider(
         size, answer.content_type.c_str(),
@@ -156,9 +155,9 @@ client::Lang lang_of(const httplib::Request& req, client::Lang fallback) {
 Answer switch_language(const httplib::Request& req) {
     Answer answer = redirect(safe_back(req.get_param_value("back")));
     if (const auto lang = client::parse_lang(req.get_param_value("to"))) {
-        answer.headers.emplace_back("Set-Cookie", std::string(k_lang_cookie) + "=" +
-                                                      std::string(client::to_string(*lang)) +
-                                                      "; SameSite=Strict; Path=/; Max-Age=31536000");
+        answer.headers.emplace_back(
+            "Set-Cookie", std::string(k_lang_cookie) + "=" + std::string(client::to_string(*lang)) +
+                              "; SameSite=Strict; Path=/; Max-Age=31536000");
     }
     return answer;
 }

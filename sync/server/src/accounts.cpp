@@ -19,11 +19,10 @@ using nlohmann::json;
 namespace {
 
 bool valid_name(std::string_view name) {
-    return !name.empty() && name.size() <= 64 &&
-           std::all_of(name.begin(), name.end(), [](char c) {
-               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-';
-           });
+    return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+    });
 }
 
 Result<std::string> hash_password(std::string_view password) {
@@ -128,8 +127,7 @@ Accounts::Accounts(storage::Database& db, std::function<std::int64_t()> clock)
     : m_db(db), m_clock(std::move(clock)) {}
 
 Result<Account> Accounts::add(std::string_view name, AccountRole role,
-                              const std::vector<std::string>& regions,
-                              std::string_view password) {
+                              const std::vector<std::string>& regions, std::string_view password) {
     if (!valid_name(name)) {
         return fail(ErrorCode::invalid_input,
                     "an account name is 1 to 64 of the characters A-Z a-z 0-9 . _ -");
@@ -177,9 +175,9 @@ Result<void> Accounts::set_password(std::string_view name, std::string_view pass
     if (!write) {
         return tl::unexpected(write.error());
     }
-    if (auto ok = m_db.query("UPDATE accounts SET password_hash = ? WHERE name = ?", write->hash,
-                             name)
-                      .run();
+    if (auto ok =
+            m_db.query("UPDATE accounts SET password_hash = ? WHERE name = ?", write->hash, name)
+                .run();
         !ok) {
         return ok;
     }
@@ -283,9 +281,9 @@ Result<std::optional<Accounts::Found>> Accounts::find_session(std::string_view i
     if (!*found) {
         return std::optional<Found>{};
     }
-    if (auto touched = m_db.query("UPDATE account_sessions SET last_seen_at = ? WHERE id_hash = ?",
-                                  now, key)
-                           .run();
+    if (auto touched =
+            m_db.query("UPDATE account_sessions SET last_seen_at = ? WHERE id_hash = ?", now, key)
+                .run();
         !touched) {
         return tl::unexpected(touched.error());
     }

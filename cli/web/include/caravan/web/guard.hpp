@@ -51,7 +51,8 @@ template <typename HostOk>
 // ASCII lower case (host names compare without case).
 [[nodiscard]] std::string lower_ascii(std::string_view text);
 
-// The CSRF token a POST carries (an urlencoded or a multipart form's k_csrf_field); empty when none.
+// The CSRF token a POST carries (an urlencoded or a multipart form's k_csrf_field); empty when
+// none.
 [[nodiscard]] std::string csrf_token(const httplib::Request& req);
 // True when a POST says it comes from the server's own pages: Sec-Fetch-Site, when sent, is
 // same-origin, and the Origin header, when sent, is accepted by `origin_ok`.

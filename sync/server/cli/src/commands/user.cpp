@@ -148,8 +148,8 @@ Result<void> list_users(Context& ctx) {
         for (const auto& r : a.regions) {
             regions += (regions.empty() ? "" : ", ") + r;
         }
-        rows.push_back({a.name, std::string(to_string(a.role)),
-                        regions.empty() ? "(all)" : regions, iso_utc(a.created_at_ms)});
+        rows.push_back({a.name, std::string(to_string(a.role)), regions.empty() ? "(all)" : regions,
+                        iso_utc(a.created_at_ms)});
     }
     print_table(ctx.out, {"account", "role", "regions", "created"}, rows);
     return {};
@@ -176,7 +176,8 @@ const bool registered = register_command("user", [](CLI::App& app, Registry& reg
     registry.add_data(*remove_cmd);
     auto* list_cmd = user_cmd->add_subcommand("list", "List the accounts");
     registry.add_data(*list_cmd);
-    add_cmd->callback([&registry, o] { registry.set([o](Context& c) { return add_user(c, *o); }); });
+    add_cmd->callback(
+        [&registry, o] { registry.set([o](Context& c) { return add_user(c, *o); }); });
     passwd_cmd->callback(
         [&registry, o] { registry.set([o](Context& c) { return change_password(c, *o); }); });
     remove_cmd->callback(

@@ -45,8 +45,8 @@ struct Account {
 };
 
 struct SessionLimits {
-    std::int64_t idle_ms = 30 * 60 * 1000;           // 30 minutes without a request
-    std::int64_t absolute_ms = 12 * 60 * 60 * 1000;  // 12 hours after login
+    std::int64_t idle_ms = 30 * 60 * 1000;          // 30 minutes without a request
+    std::int64_t absolute_ms = 12 * 60 * 60 * 1000; // 12 hours after login
 };
 
 struct AccountSession {

@@ -50,8 +50,8 @@ struct FrontEndContext {
     std::function<Result<void>(bool write, const std::function<Result<void>(Store&)>& work)>
         with_store;
     bool tls = false;
-    std::function<std::int64_t()> clock;                   // Unix ms
-    std::function<void(std::string_view line)> log;        // the server's log; no personal data
+    std::function<std::int64_t()> clock;            // Unix ms
+    std::function<void(std::string_view line)> log; // the server's log; no personal data
 };
 using FrontEnd = std::function<void(const FrontEndContext&)>;
 
