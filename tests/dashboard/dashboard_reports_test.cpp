@@ -36,6 +36,20 @@ void seed(DashboardServer& s) {
     REQUIRE(pushed.status == 200);
 }
 
+// A seeded server, and a browser logged in as `name`.
+int prepare(DashboardServer& s, const std::string& name, AccountRole role) {
+    s.add_account(name, role);
+    seed(s);
+    return s.port();
+}
+struct Seeded {
+    DashboardServer server;
+    Browser browser;
+    Seeded(const std::string& name, AccountRole role) : browser(prepare(server, name, role)) {
+        REQUIRE(browser.login(name).status == 303);
+    }
+};
+
 std::string plan_text() {
     std::ifstream in(std::string(CARAVAN_SOURCE_DIR) + "/docs/examples/plan-2024.json");
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -53,11 +67,9 @@ std::string export_cli(DashboardServer& s, std::vector<std::string> args) {
 } // namespace
 
 TEST_CASE("dashboard: a journal download equals `caravan-server export journal`", "[dashboard]") {
-    DashboardServer server;
-    server.add_account("aigerim", AccountRole::coordinator);
-    seed(server);
-    Browser browser(server.port());
-    REQUIRE(browser.login("aigerim").status == 303);
+    Seeded seeded("aigerim", AccountRole::coordinator);
+    DashboardServer& server = seeded.server;
+    Browser& browser = seeded.browser;
     CHECK(browser.get("/journals").status == 200);
     const Page csv = browser.get("/journals/download?region=&from=&to=&format=csv");
     REQUIRE(csv.status == 200);
@@ -81,11 +93,9 @@ TEST_CASE("dashboard: a journal download equals `caravan-server export journal`"
 }
 
 TEST_CASE("dashboard: the indicator chart shows the numbers of the report's JSON", "[dashboard]") {
-    DashboardServer server;
-    server.add_account("aigerim", AccountRole::coordinator);
-    seed(server);
-    Browser browser(server.port());
-    REQUIRE(browser.login("aigerim").status == 303);
+    Seeded seeded("aigerim", AccountRole::coordinator);
+    DashboardServer& server = seeded.server;
+    Browser& browser = seeded.browser;
     const std::string csrf = browser.get("/indicators").csrf();
     const Page page = browser.post_multipart(
         "/indicators", {{"csrf", csrf, "", ""},
@@ -129,11 +139,9 @@ TEST_CASE("dashboard: the indicator chart shows the numbers of the report's JSON
 
 TEST_CASE("dashboard: a viewer sees the indicators but never a journal or a consultation's text",
           "[dashboard]") {
-    DashboardServer server;
-    server.add_account("viewer", AccountRole::viewer);
-    seed(server);
-    Browser browser(server.port());
-    REQUIRE(browser.login("viewer").status == 303);
+    Seeded seeded("viewer", AccountRole::viewer);
+    DashboardServer& server = seeded.server;
+    Browser& browser = seeded.browser;
     const Page journal = browser.get("/journals/download?format=csv");
     CHECK(journal.status == 403);
     CHECK(journal.body.find(k_question) == std::string::npos);
@@ -164,11 +172,9 @@ TEST_CASE("dashboard: a viewer sees the indicators but never a journal or a cons
 TEST_CASE("dashboard: the breakdown charts show the numbers of the report's JSON, with the "
           "\"not recorded\" rows",
           "[dashboard]") {
-    DashboardServer server;
-    server.add_account("viewer", AccountRole::viewer);
-    seed(server);
-    Browser browser(server.port());
-    REQUIRE(browser.login("viewer").status == 303);
+    Seeded seeded("viewer", AccountRole::viewer);
+    DashboardServer& server = seeded.server;
+    Browser& browser = seeded.browser;
     const Page page = browser.get("/breakdowns");
     REQUIRE(page.status == 200);
     CHECK(page.body.find("көрсетілмеген") != std::string::npos); // "not recorded", in kk
