@@ -205,3 +205,22 @@ TEST_CASE("dashboard: the breakdown charts show the numbers of the report's JSON
     CHECK(server.audit_count("breakdowns_viewed") == 1);
     CHECK(server.audit_count("breakdown_downloaded") == 1);
 }
+
+TEST_CASE("dashboard: a missing, oversized or broken plan is refused with the reason",
+          "[dashboard]") {
+    Seeded seeded("aigerim", AccountRole::coordinator);
+    Browser& browser = seeded.browser;
+    const std::string csrf = browser.get("/indicators").csrf();
+    const auto post = [&](const std::string& plan) {
+        return browser.post_multipart("/indicators",
+                                      {{"csrf", csrf, "", ""}, {"plan", plan, "plan.json", ""}});
+    };
+    const Page none = post("");
+    CHECK(none.status == 400);
+    CHECK(none.body.find("id=\"form-error\"") != std::string::npos);
+    CHECK(post(std::string(70 * 1024, ' ')).status == 413);
+    const Page broken = post("{\"format\": \"caravan-plan\", ");
+    CHECK(broken.status == 400);
+    CHECK(broken.body.find("id=\"chart\"") == std::string::npos);
+    CHECK(seeded.server.audit_count("indicators_viewed") == 0);
+}
