@@ -18,22 +18,26 @@ my %allowed = (
     'caravan_sync_agent'    => [qw(caravan_sync_protocol caravan_engine)],
     'caravan_sync_server'   => [qw(caravan_sync_protocol caravan_model caravan_exports caravan_storage)],
     'caravan_cli_exports'   => [qw(caravan_exports)],
-    'caravan_ui'            => [qw(caravan_engine caravan_exports caravan_model caravan_sync_agent)],
+    'caravan_web'           => [qw(caravan_model caravan_storage)],
+    'caravan_ui'            => [qw(caravan_web caravan_engine caravan_exports caravan_model caravan_sync_agent)],
+    'caravan_dashboard'     => [qw(caravan_web caravan_sync_server caravan_model)],
     'caravan_cli'           => [qw(caravan_engine caravan_exports caravan_sync_agent caravan_cli_exports caravan_ui)],
     'caravan'               => [qw(caravan_cli)],
     'caravan_server_cli'    => [qw(caravan_sync_server caravan_cli_exports)],
-    'caravan-server'        => [qw(caravan_server_cli)],
+    'caravan-server'        => [qw(caravan_server_cli caravan_dashboard)],
 );
 # Never reachable, directly or through anything: what each side must not drag in.
 my %forbidden = (
     'caravan_model'       => [qw(caravan_engine caravan_exports caravan_sync_protocol)],
     'caravan_exports'     => [qw(caravan_engine)],
     'caravan_engine'      => [qw(caravan_exports caravan_sync_protocol)],
-    'caravan_sync_server' => [qw(caravan_engine caravan_sync_agent caravan_cli)],
-    'caravan_server_cli'  => [qw(caravan_engine caravan_sync_agent caravan_cli)],
+    'caravan_sync_server' => [qw(caravan_engine caravan_sync_agent caravan_cli caravan_web caravan_dashboard)],
+    'caravan_server_cli'  => [qw(caravan_engine caravan_sync_agent caravan_cli caravan_web caravan_dashboard)],
     'caravan-server'      => [qw(caravan_engine caravan_sync_agent caravan_cli)],
     'caravan_sync_agent'  => [qw(caravan_sync_server caravan_exports)],
-    'caravan_ui'          => [qw(caravan_sync_server caravan_cli)],
+    'caravan_ui'          => [qw(caravan_sync_server caravan_cli caravan_dashboard)],
+    'caravan_web'         => [qw(caravan_engine caravan_exports caravan_sync_protocol caravan_sync_agent caravan_sync_server caravan_ui caravan_dashboard)],
+    'caravan_dashboard'   => [qw(caravan_engine caravan_sync_agent caravan_cli caravan_ui)],
 );
 
 my $file;

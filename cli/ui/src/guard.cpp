@@ -1,9 +1,6 @@
 #include "caravan/ui/guard.hpp"
 
 #include <algorithm>
-#include <array>
-
-#include <sodium.h>
 
 namespace caravan::ui {
 namespace {
@@ -14,9 +11,7 @@ bool names_loopback(std::string_view authority, int port) {
     if (authority.size() <= suffix.size() || !authority.ends_with(suffix)) {
         return false;
     }
-    std::string host(authority.substr(0, authority.size() - suffix.size()));
-    std::transform(host.begin(), host.end(), host.begin(),
-                   [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+    const std::string host = web::lower_ascii(authority.substr(0, authority.size() - suffix.size()));
     return host == "127.0.0.1" || host == "localhost" || host == "[::1]";
 }
 
@@ -27,46 +22,8 @@ bool host_allowed(std::string_view host, int port) {
 }
 
 bool origin_allowed(std::string_view origin, int port) {
-    constexpr std::string_view scheme = "http://";
-    if (!origin.starts_with(scheme)) {
-        return false;
-    }
-    origin.remove_prefix(scheme.size());
-    if (const auto slash = origin.find('/'); slash != std::string_view::npos) {
-        origin = origin.substr(0, slash);
-    }
-    return names_loopback(origin, port);
-}
-
-std::optional<std::string> cookie_value(std::string_view header, std::string_view name) {
-    while (!header.empty()) {
-        const auto semi = header.find(';');
-        std::string_view pair = header.substr(0, semi);
-        header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
-        while (!pair.empty() && pair.front() == ' ') {
-            pair.remove_prefix(1);
-        }
-        const auto eq = pair.find('=');
-        if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
-            return std::string(pair.substr(eq + 1));
-        }
-    }
-    return std::nullopt;
-}
-
-bool same_secret(std::string_view a, std::string_view b) {
-    if (a.size() != b.size() || a.empty()) {
-        return false;
-    }
-    return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string random_token() {
-    std::array<unsigned char, 32> bytes{};
-    randombytes_buf(bytes.data(), bytes.size());
-    std::array<char, 65> hex{};
-    sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
-    return std::string(hex.data(), 64);
+    return web::origin_matches(origin, "http",
+                               [port](std::string_view host) { return names_loopback(host, port); });
 }
 
 Sessions::Sessions(std::string launch_secret, std::size_t max_sessions)

@@ -1,38 +1,17 @@
 // The frame every page shares, the translations, the engine behind its lock, the form fields.
 #include <chrono>
-#include <cstdio>
-#include <ctime>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
 #include "caravan/client/ids.hpp"
-#include "caravan/client/iso_time.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/ui/messages.hpp"
 
 namespace caravan::ui {
 
 using nlohmann::json;
-
-std::string Form::get(const std::string& name) const {
-    const auto it = fields.find(name);
-    return it == fields.end() ? std::string{} : it->second;
-}
-
-bool Form::has(const std::string& name) const {
-    return fields.contains(name);
-}
-
-std::vector<std::string> Form::all(const std::string& name) const {
-    std::vector<std::string> out;
-    const auto [from, to] = fields.equal_range(name);
-    for (auto it = from; it != to; ++it) {
-        out.push_back(it->second);
-    }
-    return out;
-}
 
 Result<void> EngineAccess::with(const std::function<Result<void>(client::Engine&)>& work) {
     return run(false, work);
@@ -73,38 +52,7 @@ Result<void> EngineAccess::run(bool create,
 }
 
 std::string tr(const Page& page, const Message& message, std::vector<MessageArg> args) {
-    return caravan::render(message.text(client::message_lang(page.lang)), args,
-                           client::message_lang(page.lang));
-}
-
-std::string url_encode(std::string_view text) {
-    static constexpr char k_hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (const unsigned char c : text) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += k_hex[c >> 4];
-            out += k_hex[c & 15];
-        }
-    }
-    return out;
-}
-
-std::string field_of(const Error& error) {
-    for (const auto& arg : error.args) {
-        if (arg.word && arg.word->id.starts_with("client.field_")) {
-            return std::string(arg.word->id.substr(13));
-        }
-        if (arg.cause) {
-            if (auto f = field_of(*arg.cause); !f.empty()) {
-                return f;
-            }
-        }
-    }
-    return {};
+    return web::translate(client::message_lang(page.lang), message, std::move(args));
 }
 
 std::string error_text(const Page& page, const Error& error) {
@@ -124,20 +72,6 @@ mstch::array options_of(const client::Enumeration& e, client::Lang lang,
             {"chosen", std::find(chosen.begin(), chosen.end(), v.code) != chosen.end()}});
     }
     return out;
-}
-
-std::string local_time(const std::string& iso_utc) {
-    std::tm tm{};
-    if (std::sscanf(iso_utc.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
-                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) < 6) {
-        return iso_utc;
-    }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    // The model's formatter, cut to the minute and with a space: "2024-05-14 15:31".
-    std::string text = client::iso_8601(client::local_time(timegm(&tm))).substr(0, 16);
-    text[10] = ' ';
-    return text;
 }
 
 std::string shown_value(const Page& page, const std::string& field, const json& value) {
@@ -175,12 +109,6 @@ std::string field_name(const Page& page, const std::string& field) {
     return word.word ? tr(page, *word.word) : field;
 }
 
-Answer redirect(std::string location) {
-    Answer a;
-    a.location = std::move(location);
-    return a;
-}
-
 Answer render_page(const Page& page, const std::string& name, const std::string& title,
                    mstch::map context) {
     const auto layout = asset("layout.mustache");
@@ -206,17 +134,7 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
     context.emplace("nav_photos", tr(page, msg::nav_photos));
     context.emplace("new_consultation", tr(page, msg::consult_title));
     context.emplace("language_label", tr(page, msg::language_label));
-    mstch::array langs;
-    for (auto l : {client::Lang::kk, client::Lang::ru, client::Lang::en}) {
-        const std::string code(client::to_string(l));
-        langs.push_back(mstch::map{{"code", code},
-                                   {"name", std::string(l == client::Lang::kk   ? "Қазақша"
-                                                        : l == client::Lang::ru ? "Русский"
-                                                                                : "English")},
-                                   {"current", l == page.lang},
-                                   {"back", url_encode(page.target)}});
-    }
-    context.emplace("langs", langs);
+    context.emplace("langs", web::language_links(page.lang, page.target));
     // The current visit on every screen (nothing when the database does not exist yet).
     std::string visit_line;
     (void)page.engine.with([&](client::Engine& engine) -> Result<void> {
@@ -230,9 +148,8 @@ Answer render_page(const Page& page, const std::string& name, const std::string&
     });
     context.emplace("visit_line", visit_line);
     Answer page_answer;
-    page_answer.body = mstch::render(std::string(*layout), context,
-                                     {{"content", std::string(*body)},
-                                      {"consult_fields", std::string(*fields)}});
+    page_answer.body =
+        web::render(*layout, *body, context, {{"consult_fields", std::string(*fields)}});
     return page_answer;
 }
 

@@ -41,6 +41,20 @@ std::string_view to_string(Format format) {
     return "text";
 }
 
+std::string_view media_type(Format format) {
+    switch (format) {
+    case Format::csv:
+        return "text/csv; charset=utf-8";
+    case Format::json:
+        return "application/json";
+    case Format::xlsx:
+        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    case Format::text:
+        break;
+    }
+    return "text/plain; charset=utf-8";
+}
+
 std::optional<Format> format_for_path(const std::filesystem::path& path) {
     std::string ext = fold_case(path.extension().string());
     if (ext == ".csv") {

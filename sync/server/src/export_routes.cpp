@@ -28,21 +28,8 @@ constexpr std::size_t k_max_plan_bytes = 64 * 1024;
 // Chunks of the streamed body, and of the XLSX file as it is sent.
 constexpr std::size_t k_chunk_bytes = 64 * 1024;
 
-constexpr std::string_view k_xlsx_type =
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
 std::string_view content_type(ex::Format format) {
-    switch (format) {
-    case ex::Format::csv:
-        return "text/csv; charset=utf-8";
-    case ex::Format::json:
-        return "application/json";
-    case ex::Format::xlsx:
-        return k_xlsx_type;
-    case ex::Format::text:
-        break;
-    }
-    return "text/plain; charset=utf-8";
+    return ex::media_type(format);
 }
 
 std::string_view extension(ex::Format format) {

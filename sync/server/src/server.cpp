@@ -601,6 +601,23 @@ struct Server::Impl {
                                    [this](const httplib::Request& req, httplib::Response& res,
                                           const ApiError& error) { send_error(req, res, error); },
                                    [this](std::string_view line) { log(line); }});
+        if (options.front_end) {
+            FrontEndContext context;
+            context.http = &http;
+            context.with_store = [this](bool write,
+                                        const std::function<Result<void>(Store&)>& work) {
+                auto store = pool.acquire();
+                if (!write) {
+                    return work(*store);
+                }
+                std::lock_guard lock(write_mutex);
+                return work(*store);
+            };
+            context.tls = !options.tls_cert.empty();
+            context.clock = [this] { return now(); };
+            context.log = [this](std::string_view line) { log(line); };
+            options.front_end(context);
+        }
     }
 };
 

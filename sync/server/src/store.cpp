@@ -73,6 +73,34 @@ CREATE INDEX enrolled_devices_by_predecessor ON enrolled_devices(predecessor);
 ALTER TABLE enrolled_devices ADD COLUMN first_used_at INTEGER;
 UPDATE enrolled_devices SET first_used_at = coalesce(last_sync_at, enrolled_at);
 )sql"},
+    // The coordinator's dashboard (accounts.hpp): people who log in, their sessions, and what
+    // each of them did. IF NOT EXISTS: a database taken back to an older version (tests of
+    // earlier migrations do) keeps these tables, and must still migrate forward.
+    {4, R"sql(
+CREATE TABLE IF NOT EXISTS accounts(
+    name          TEXT PRIMARY KEY,
+    role          TEXT NOT NULL CHECK (role IN ('coordinator', 'viewer')),
+    regions       TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    settings      TEXT NOT NULL DEFAULT '{}'
+) STRICT;
+CREATE TABLE IF NOT EXISTS account_sessions(
+    id_hash      TEXT PRIMARY KEY,
+    account      TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+    csrf         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS account_sessions_by_account ON account_sessions(account);
+CREATE TABLE IF NOT EXISTS audit_log(
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    detail  TEXT NOT NULL
+) STRICT;
+)sql"},
 };
 
 std::int64_t system_clock_ms() {

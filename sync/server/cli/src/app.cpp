@@ -13,9 +13,9 @@ namespace caravan::sync::server {
 namespace {
 
 // The order of the commands in --help.
-constexpr std::string_view k_command_order[] = {"serve",     "enroll-code", "devices",
-                                                "conflicts", "backup",      "restore",
-                                                "check",     "export",      "report"};
+constexpr std::string_view k_command_order[] = {"serve",  "enroll-code", "devices", "conflicts",
+                                                "backup", "restore",     "check",   "user",
+                                                "export", "report"};
 
 std::size_t rank(const std::string& name) {
     auto at = std::find(std::begin(k_command_order), std::end(k_command_order), name);
@@ -92,7 +92,8 @@ int cli_exit_code(ErrorCode code) {
     }
 }
 
-int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+            FrontEnd front_end) {
     CLI::App app{"caravan-server: the central sync server of Caravan", "caravan-server"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("caravan-server ") + CARAVAN_VERSION);
@@ -125,7 +126,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "caravan-server: nothing to do; run with --help\n";
         return 2;
     }
-    Context ctx{out, err, registry.data()};
+    Context ctx{out, err, registry.data(), std::move(front_end)};
     Result<void> result;
     try {
         result = action(ctx);

@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include "caravan/storage/result.hpp"
+#include "caravan/sync/server/server.hpp"
 #include "caravan/sync/server/store.hpp"
 
 namespace caravan::sync::server {
@@ -28,6 +29,7 @@ struct Context {
     std::ostream& out;
     std::ostream& err;
     std::filesystem::path data; // --data
+    FrontEnd front_end;         // what `serve` mounts beside the API (run_cli's caller)
 };
 
 using Action = std::function<Result<void>(Context&)>;

@@ -15,6 +15,9 @@
 // - Every state change is a POST carrying the session's CSRF token; a POST whose Origin (or
 //   Sec-Fetch-Site) says it comes from another site is refused even with a token.
 // - No CORS header is ever sent; every answer carries a strict Content-Security-Policy.
+// The primitives (cookies, tokens, headers, same-origin posts) are the web front ends' shared
+// ones (caravan/web/guard.hpp); what is here is the lawyer's app's own: loopback and the
+// launch secret.
 
 #include <chrono>
 #include <cstddef>
@@ -24,22 +27,21 @@
 #include <string_view>
 #include <vector>
 
+#include "caravan/web/guard.hpp"
+
 namespace caravan::ui {
+
+using web::cookie_value;
+using web::k_csrf_field;
+using web::random_token;
+using web::same_secret;
 
 // True when `host` (a Host header) names this server on loopback at `port`.
 [[nodiscard]] bool host_allowed(std::string_view host, int port);
 // True when `origin` (an Origin header, or a Referer's scheme://host:port) is this server.
 [[nodiscard]] bool origin_allowed(std::string_view origin, int port);
-// The value of cookie `name` in a Cookie header; nullopt when absent.
-[[nodiscard]] std::optional<std::string> cookie_value(std::string_view header,
-                                                      std::string_view name);
-// Equal in constant time for equal lengths (secrets and tokens).
-[[nodiscard]] bool same_secret(std::string_view a, std::string_view b);
-// 32 random bytes as 64 lowercase hex characters (libsodium).
-[[nodiscard]] std::string random_token();
 
 inline constexpr std::string_view k_session_cookie = "caravan_ui";
-inline constexpr std::string_view k_csrf_field = "csrf";
 
 struct Session {
     std::string id;

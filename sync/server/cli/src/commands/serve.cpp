@@ -109,6 +109,7 @@ Result<void> serve(Context& ctx, const ServeOptions& o) {
     options.max_connections = limits.max_connections;
     options.header_timeout_ms = static_cast<int>(limits.header_timeout_s * 1000);
     options.request_timeout_ms = static_cast<int>(limits.request_timeout_s * 1000);
+    options.front_end = ctx.front_end;
     auto server = Server::start(options);
     if (!server) {
         return tl::unexpected(server.error());
@@ -118,6 +119,11 @@ Result<void> serve(Context& ctx, const ServeOptions& o) {
     ctx.out << "listening on " << shown << ":" << (*server)->port() << std::endl;
     ctx.err << "caravan-server: serving " << ((*server)->tls() ? "HTTPS (TLS 1.2+)" : "plain HTTP")
             << std::endl;
+    if (options.front_end) {
+        ctx.err << "caravan-server: the coordinator's dashboard is at "
+                << ((*server)->tls() ? "https://" : "http://") << shown << ":" << (*server)->port()
+                << "/ (accounts: caravan-server user add)" << std::endl;
+    }
     for (;;) {
         timespec tick{1, 0};
         int sig = sigtimedwait(&signals, nullptr, &tick);

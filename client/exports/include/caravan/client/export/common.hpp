@@ -21,6 +21,8 @@ enum class Format { text, csv, json, xlsx };
 // "text", "csv", "json", "xlsx" (case-insensitive); invalid_input naming the allowed values.
 [[nodiscard]] Result<Format> parse_format(std::string_view text);
 [[nodiscard]] std::string_view to_string(Format format);
+// The media type a download in `format` is sent as ("text/csv; charset=utf-8", ...).
+[[nodiscard]] std::string_view media_type(Format format);
 // The format a file name implies by its extension: .csv, .json, .xlsx, .txt (any case).
 [[nodiscard]] std::optional<Format> format_for_path(const std::filesystem::path& path);
 

@@ -30,7 +30,30 @@
 
 #include "caravan/storage/result.hpp"
 
+namespace httplib {
+class Server;
+} // namespace httplib
+
 namespace caravan::sync::server {
+
+class Store;
+
+// What a front end mounted beside the API receives (the coordinator's dashboard, cli/dashboard;
+// the server knows nothing more of it). It adds its own routes to `http` before the server
+// listens; they must leave /v1/ alone (the API's), answer every refusal with a body, and take
+// Stores only through with_store.
+struct FrontEndContext {
+    httplib::Server* http = nullptr;
+    // Runs `work` with a Store lent from the server's pool: a connection of its own, whose
+    // reads never wait for a push. `write`: the server's write lock is held around `work` too
+    // (as around a push), so keep such work to one short transaction.
+    std::function<Result<void>(bool write, const std::function<Result<void>(Store&)>& work)>
+        with_store;
+    bool tls = false;
+    std::function<std::int64_t()> clock;            // Unix ms
+    std::function<void(std::string_view line)> log; // the server's log; no personal data
+};
+using FrontEnd = std::function<void(const FrontEndContext&)>;
 
 struct ServerOptions {
     std::filesystem::path data_dir;
@@ -64,6 +87,8 @@ struct ServerOptions {
     // Receives each log line (without newline); stderr when empty. Called from worker threads.
     std::function<void(std::string_view)> log_sink;
     std::function<std::int64_t()> clock; // Unix ms; the system clock when empty
+    // Mounted once, before listening, on the same port (and TLS) as the API; none when empty.
+    FrontEnd front_end;
 };
 
 class Server {

@@ -11,6 +11,8 @@
 //   backup       --data DIR FILE
 //   restore      --data DIR FILE
 //   check        --data DIR [--json]
+//   user add NAME --role coordinator|viewer [--region R]... | passwd NAME | remove NAME | list
+//                --data DIR   (the dashboard's accounts; passwords from the terminal or stdin)
 //   export journal / report indicators|breakdown  --data DIR [--lang L] [--json] ...
 //
 // One file per command under sync/server/cli/src/commands/ (src/app.hpp); `export` and
@@ -25,12 +27,14 @@
 #include <vector>
 
 #include "caravan/storage/result.hpp"
+#include "caravan/sync/server/server.hpp"
 
 namespace caravan::sync::server {
 
-// `args` without the program name.
+// `args` without the program name. `front_end`: what `serve` mounts beside the API (the
+// coordinator's dashboard, installed by caravan-server's main; none when empty).
 [[nodiscard]] int run_cli(const std::vector<std::string>& args, std::ostream& out,
-                          std::ostream& err);
+                          std::ostream& err, FrontEnd front_end = {});
 
 [[nodiscard]] int cli_exit_code(ErrorCode code);
 
