@@ -148,7 +148,8 @@ TEST_CASE("consultation list: a topic or outcome spelled as a label is read; an 
     CHECK(bad.error().message.find("outcome") != std::string::npos);
 }
 
-TEST_CASE("consultation list: a date range or a visit never lists an undated consultation",
+TEST_CASE("consultation list: a date range, a visit or a village never lists an undated "
+          "consultation",
           "[list]") {
     test::TempDir dir;
     Days days(dir);
@@ -160,4 +161,12 @@ TEST_CASE("consultation list: a date range or a visit never lists an undated con
     v.newest_first = true;
     v.visit = ok(days.a->current_visit())->id;
     CHECK(questions(*days.a, v) == std::vector<std::string>{"Пенсия"});
+    ConsultationFilter village;
+    village.newest_first = true;
+    village.village = "қызылжар"; // its name, any case
+    CHECK(questions(*days.a, village).size() == 4);
+    village.village = "Бескөл"; // the other lawyer's village: not known on this laptop
+    auto unknown = days.a->list_consultations(village, [](const Consultation&) { return true; });
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().code == ErrorCode::not_found);
 }

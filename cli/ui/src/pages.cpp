@@ -317,6 +317,10 @@ Answer get_consultations(const Page& page) {
     const std::string topic = page.form.get("topic");
     const std::string outcome = page.form.get("outcome");
     filter.text = q;
+    const std::string village = page.form.get("village");
+    if (!village.empty()) {
+        filter.village = village;
+    }
     if (!topic.empty()) {
         filter.topic = topic;
     }
@@ -324,10 +328,17 @@ Answer get_consultations(const Page& page) {
         filter.outcome = outcome;
     }
     filter.newest_first = true;
-    mstch::array rows;
+    mstch::array rows, villages;
     bool more = false;
     auto done = page.engine.with([&](client::Engine& engine) -> Result<void> {
         rows.clear();
+        villages.clear();
+        CARAVAN_TRY(known, engine.list_villages());
+        for (const auto& v : known) {
+            villages.push_back(mstch::map{{"id", v.id},
+                                          {"label", v.name + " (" + v.region + ")"},
+                                          {"chosen", v.id == village}});
+        }
         return engine.list_consultations(filter, [&](const client::Consultation& c) {
             if (rows.size() == k_list_limit) {
                 more = true;
@@ -365,6 +376,8 @@ Answer get_consultations(const Page& page) {
         {"show", tr(page, msg::apply_filter)},
         {"topic_label", tr(page, client::msg::field_topic)},
         {"outcome_label", tr(page, client::msg::field_outcome)},
+        {"villages", villages},
+        {"village_label", tr(page, msg::col_village)},
         {"topics", options_of(client::enums::topic, page.lang, {topic})},
         {"outcomes", options_of(client::enums::outcome, page.lang, {outcome})},
         {"col_date", tr(page, msg::col_date)},

@@ -950,6 +950,11 @@ Result<void> Engine::list_consultations(const ConsultationFilter& filter,
         sql += "AND g.region = ? ";
         params.push_back(*region);
     }
+    if (filter.village) {
+        CARAVAN_TRY(village, find_village(*filter.village));
+        sql += "AND v.village_id = ? ";
+        params.push_back(village.id);
+    }
     for (auto [bound, op, name] : {std::tuple{&filter.from, ">=", "from"},
                                    std::tuple{&filter.to, "<=", "to"}}) {
         if (*bound) {
@@ -1026,8 +1031,9 @@ Result<void> Engine::list_consultations(const ConsultationFilter& filter,
         return each(sql + "ORDER BY v.date, c.id", params, stopped);
     }
     CARAVAN_TRY_VOID(each(sql + "ORDER BY v.date DESC, c.id DESC", params, stopped));
-    // A visit, a region or a date range is never met by a consultation whose visit is unknown.
-    if (stopped || filter.visit || filter.region || filter.from || filter.to) {
+    // A visit, a region, a village or a date range is never met by a consultation whose visit
+    // is unknown.
+    if (stopped || filter.visit || filter.region || filter.village || filter.from || filter.to) {
         return {};
     }
     std::string orphans = consultation_select_without_visit();

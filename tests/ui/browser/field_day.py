@@ -226,6 +226,11 @@ def field_day(args, driver, wait, base, url, server_url, code, make_photos):
     rows = driver.find_elements(By.CSS_SELECTOR, "table.list tbody tr")
     if len(rows) != 1:
         fail("the topic filter shows %d rows, not 1" % len(rows))
+    Select(driver.find_element(By.ID, "fvillage")).select_by_index(1)
+    driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    wait.until(lambda d: "village=" in d.current_url)
+    if len(driver.find_elements(By.CSS_SELECTOR, "table.list tbody tr")) != 1:
+        fail("the village and topic filters together do not show the one consultation")
 
     # The hall's grid: totals as the counts are typed; then the survey.
     driver.get(base + "/attendance")

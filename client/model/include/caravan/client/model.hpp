@@ -162,6 +162,7 @@ struct PhotoAdded {
 struct ConsultationFilter {
     std::optional<std::string> visit;  // reference
     std::optional<std::string> region; // any spelling/case of a known region
+    std::optional<std::string> village; // reference (id or name), as Engine::find_village reads it
     std::optional<std::string> from;   // YYYY-MM-DD, inclusive
     std::optional<std::string> to;
     std::optional<std::string> topic;   // consultations with this topic (any spelling)
