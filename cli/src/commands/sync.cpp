@@ -1,6 +1,4 @@
 // `caravan sync` and `caravan sync log`.
-#include <unistd.h>
-
 #include <cstdio>
 #include <ctime>
 #include <iomanip>
@@ -15,6 +13,7 @@
 #include "caravan/sync/agent/sync_lock.hpp"
 #include "common.hpp"
 #include "messages.hpp"
+#include "progress.hpp"
 
 namespace caravan::cli {
 namespace {
@@ -49,34 +48,6 @@ struct SyncCliOptions {
     std::optional<std::size_t> batch_bytes;
     std::optional<std::int64_t> page_size;
     std::optional<int> attempts;
-};
-
-// One line, rewritten in place, only when a person watches stderr.
-class ProgressLine {
-  public:
-    explicit ProgressLine(Context& ctx) : m_ctx(ctx), m_enabled(::isatty(STDERR_FILENO) == 1) {}
-    void show(const agent::Progress& p) {
-        if (!m_enabled) {
-            return;
-        }
-        std::string text = std::string(p.phase) + " " + std::to_string(p.done);
-        if (p.total > 0) {
-            text += "/" + std::to_string(p.total);
-        }
-        m_ctx.err << "\r" << text << "   " << std::flush;
-        m_shown = true;
-    }
-    void clear() {
-        if (m_shown) {
-            m_ctx.err << "\r" << std::string(40, ' ') << "\r" << std::flush;
-            m_shown = false;
-        }
-    }
-
-  private:
-    Context& m_ctx;
-    bool m_enabled;
-    bool m_shown = false;
 };
 
 void print_summary(Context& ctx, const agent::SyncReport& r) {
@@ -144,10 +115,12 @@ Result<void> run_sync(Context& ctx, const SyncCliOptions& o) {
     }
 
     CARAVAN_TRY_ENGINE(engine, ctx);
-    ProgressLine line(ctx);
+    ProgressLine line(ctx.err, ctx.lang);
     agent::AgentEnvironment env;
     env.app_version = std::string("caravan/") + CARAVAN_VERSION;
-    env.progress = [&line](const agent::Progress& p) { line.show(p); };
+    env.progress = [&line](const agent::Progress& p) {
+        line.show(p.phase == "push" ? msg::progress_pushed : msg::progress_pulled, p.done, p.total);
+    };
     auto ran = agent::sync_device(engine, ctx.database_path(), options, env, o.wait,
                                   agent::LinkTweaks{o.connect_timeout_s, o.low_speed_time_s});
     line.clear();
