@@ -36,7 +36,7 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
             auto line = [&](const Message& key, const std::string& value) {
                 ctx.out << phrase(ctx, key) << ": " << shown(value) << "\n";
             };
-            line(msg::word_device, st.device ? st.device->lawyer + ", " + st.device->region + " (" +
+            line(msg::word_device, st.device ? device_owner(*st.device) + " (" +
                                            client::short_id(st.device->id) + ")"
                                      : std::string(phrase(ctx, msg::word_not_initialised)));
             if (st.current_visit) {
