@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-#include "../client/engine_helpers.hpp"
+#include "conflict_fixture.hpp"
 #include "caravan/client/authorship.hpp"
 #include "caravan/client/iso_time.hpp"
 #include "cli_helpers.hpp"
@@ -16,39 +16,13 @@ using namespace caravan;
 using test::Mode;
 using test::run_cli_ok;
 
-namespace {
-
-constexpr std::int64_t T = test::k_field_day_ms; // 2024-05-14 10:00 UTC
-
-// Two laptops that changed one consultation's outcome without seeing each other's change; b's
-// database holds both. Returns the consultation id.
-std::string concurrent_outcomes(const test::TempDir& dir) {
-    test::SimDevice a(dir / "a.db", T), b(dir / "b.db", T + 500);
-    test::start_field_day(*a, "Арнат Ұлтанбаев");
-    a.advance(1000);
-    std::string id = test::ok(a->add_consultation(test::consultation_input("Жер"))).id;
-    test::ok(b->init("Гүлнар Сәрсенова", "Ақмола обл."));
-    test::deliver(*a, *b);
-    a.set_now(T + 3'600'000);      // 11:00 UTC
-    b.set_now(T + 3'600'000 + 60'000); // 11:01 UTC: b's value is later and is kept
-    client::ConsultationPatch to_case, to_document;
-    to_case.outcome = "case";
-    to_document.outcome = "document";
-    test::ok(a->edit_consultation(id, to_case));
-    test::ok(b->edit_consultation(id, to_document));
-    test::deliver(*a, *b);
-    return id;
-}
-
-} // namespace
-
 TEST_CASE("cli conflicts and history: lawyers' names and local times, words in the chosen "
           "language",
           "[cli][conflicts]") {
     const test::ScopedEnv utc_plus_5(std::map<std::string, std::string>{{"TZ", "<+05>-5"}}); // UTC+5, a POSIX rule: no tzdata needed
     ::tzset();
     test::TempDir dir;
-    const std::string id = concurrent_outcomes(dir);
+    const std::string id = test::concurrent_outcomes(dir);
     const auto db = dir / "b.db";
     const std::string short_id = id.substr(id.size() - 8);
 
