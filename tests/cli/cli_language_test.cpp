@@ -25,8 +25,12 @@ namespace {
 // the placeholders of a command quoted in a message.
 const std::set<std::string> k_exceptions = {
     "caravan", "id", "UTC", "kk", "ru", "en", "csv", "json", "jsonl", "xlsx", "server_seq",
-    "HH", "MM", "YYYY", "DD", "URL", "CODE", "ID", "FILE", "NEW_FILE", "BACKUP", "NAME",
-    "systemd", "cron", "CARAVAN_DB", "REGION",
+    "HH", "MM", "YYYY", "DD", "YYYY-MM-DD", "URL", "CODE", "ID", "FILE", "NEW_FILE", "BACKUP", "NAME",
+    "systemd", "cron", "CARAVAN_DB", "REGION", "PEM", "GPS", "CSV", "JSON", "Lines", "XLSX",
+    "CA", "stdout", "http", "https", "auto", "text", "lawyer", "coordinator", "advice", "referred",
+    "document", "case", "land", "XDG_DATA_HOME", "CARAVAN_DB",
+    // names of positional arguments in --help (like option names)
+    "file", "files", "id", "visit", "name",
     // enumeration codes listed as the accepted values
     "female", "male", "unrecorded", "children", "youth", "civil-servant", "public-sector",
     "disability", "older", "unemployed", "ngo", "business", "other"};
@@ -64,8 +68,18 @@ std::string without_exempt_spans(const std::string& text) {
     return out;
 }
 
-// The English words of `text` outside the exceptions.
-std::vector<std::string> english_words(const std::string& text) {
+// Command names, as --help lists them and shows them in its usage line (like option names).
+const std::set<std::string> k_command_names = {
+    "attend",  "add",     "backup",   "check",   "close",     "conflicts",  "consult",
+    "edit",    "history", "rm",       "show",    "undelete",  "current",    "enroll",
+    "export",  "journal", "import",   "init",    "list",      "photo",      "restore",
+    "salvage", "schedule", "install", "remove",  "status",    "survey",     "sync",
+    "log",     "ui",      "village",  "visit",   "start",     "report",     "indicators",
+    "breakdown"};
+
+// The English words of `text` outside the exceptions (and `commands`, when given).
+std::vector<std::string> english_words(const std::string& text,
+                                       const std::set<std::string>& commands = {}) {
     std::vector<std::string> found;
     std::string token;
     auto judge = [&] {
@@ -78,7 +92,10 @@ std::vector<std::string> english_words(const std::string& text) {
         if (!exempt) {
             std::string word;
             auto flush = [&] {
-                if (word.size() >= 2 && !k_exceptions.contains(word)) {
+                while (!word.empty() && (word.back() == '-' || word.back() == '_')) {
+                    word.pop_back();
+                }
+                if (word.size() >= 2 && !k_exceptions.contains(word) && !commands.contains(word)) {
                     found.push_back(word);
                 }
                 word.clear();
@@ -90,9 +107,6 @@ std::vector<std::string> english_words(const std::string& text) {
                 } else {
                     flush();
                 }
-            }
-            while (!word.empty() && (word.back() == '-' || word.back() == '_')) {
-                word.pop_back();
             }
             flush();
         }
@@ -113,6 +127,7 @@ std::vector<std::string> english_words(const std::string& text) {
 struct Invocation {
     std::vector<std::string> args;
     bool succeeds = true;
+    bool help = false; // --help: command names may appear
 };
 
 // Runs every invocation in kk and ru on `db` and fails on each English word printed.
@@ -131,7 +146,9 @@ void check_language(const std::filesystem::path& db, const std::vector<Invocatio
                             << r.err);
             CHECK((r.code == 0) == inv.succeeds);
             CHECK_FALSE((r.out.empty() && r.err.empty()));
-            CHECK(english_words(r.out + "\n" + r.err) == std::vector<std::string>{});
+            CHECK(english_words(r.out + "\n" + r.err,
+                                inv.help ? k_command_names : std::set<std::string>{}) ==
+                  std::vector<std::string>{});
         }
     }
 }
@@ -221,6 +238,61 @@ TEST_CASE("language: every command's human output and errors are Kazakh or Russi
             {{"--db", missing, "status"}, false},
             {{"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."}, false},
         });
+}
+
+TEST_CASE("language: --help of every command is Kazakh or Russian", "[cli][language]") {
+    test::TempDir dir;
+    std::vector<Invocation> table;
+    for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
+             {},
+             {"init"},
+             {"status"},
+             {"conflicts"},
+             {"check"},
+             {"backup"},
+             {"restore"},
+             {"salvage"},
+             {"import"},
+             {"enroll"},
+             {"ui"},
+             {"village"},
+             {"village", "add"},
+             {"village", "list"},
+             {"visit"},
+             {"visit", "start"},
+             {"visit", "close"},
+             {"visit", "list"},
+             {"visit", "current"},
+             {"attend"},
+             {"attend", "add"},
+             {"consult"},
+             {"consult", "add"},
+             {"consult", "edit"},
+             {"consult", "rm"},
+             {"consult", "undelete"},
+             {"consult", "list"},
+             {"consult", "show"},
+             {"consult", "history"},
+             {"survey"},
+             {"survey", "add"},
+             {"photo"},
+             {"photo", "add"},
+             {"sync"},
+             {"sync", "log"},
+             {"schedule"},
+             {"schedule", "install"},
+             {"schedule", "status"},
+             {"schedule", "remove"},
+             {"export"},
+             {"export", "journal"},
+             {"report"},
+             {"report", "indicators"},
+             {"report", "breakdown"}}) {
+        Invocation help{command, true, true};
+        help.args.push_back("--help");
+        table.push_back(help);
+    }
+    check_language(dir / "none.db", table);
 }
 
 TEST_CASE("language: sync, its log and status against a real server are Kazakh or Russian",
