@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <string>
 
@@ -18,7 +19,9 @@ ProgressLine::ProgressLine(std::ostream& err, client::Lang lang, Stdout out)
     : m_err(err), m_lang(lang),
       m_enabled(wanted(err) && (out == Stdout::quiet || ::isatty(STDOUT_FILENO) != 1)) {}
 
-ProgressLine::~ProgressLine() { clear(); }
+ProgressLine::~ProgressLine() {
+    clear();
+}
 
 bool ProgressLine::wanted(const std::ostream& err) {
     return &err == &std::cerr && ::isatty(STDERR_FILENO) == 1;
@@ -33,8 +36,8 @@ void ProgressLine::show(const Message& what, std::int64_t done, std::int64_t tot
         return;
     }
     m_last = now;
-    std::string text = std::string(what.text(client::message_lang(m_lang))) + " " +
-                       std::to_string(done);
+    std::string text =
+        std::string(what.text(client::message_lang(m_lang))) + " " + std::to_string(done);
     if (total > 0) {
         text += "/" + std::to_string(total);
     }

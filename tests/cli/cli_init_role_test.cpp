@@ -9,14 +9,13 @@
 using namespace caravan;
 using test::Mode;
 
-TEST_CASE("cli init: a coordinator's device needs no region and status shows none",
-          "[cli][init]") {
+TEST_CASE("cli init: a coordinator's device needs no region and status shows none", "[cli][init]") {
     for (auto mode : {Mode::in_process, Mode::binary}) {
         INFO(test::to_string(mode));
         test::TempDir dir;
         const auto db = dir / "c.db";
-        auto made = test::run_cli_ok(mode, db,
-                                     {"init", "--lawyer", "Гүлнар Сәрсенова", "--role", "coordinator"});
+        auto made = test::run_cli_ok(
+            mode, db, {"init", "--lawyer", "Гүлнар Сәрсенова", "--role", "coordinator"});
         CHECK_THAT(made.out, Catch::Contains(": Гүлнар Сәрсенова ("));
 
         auto status = test::run_cli_ok(mode, db, {"--lang", "ru", "status"});

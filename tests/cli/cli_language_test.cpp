@@ -24,11 +24,13 @@ namespace {
 // Words that stay as they are in every language: the program's name, codes and formats, and
 // the placeholders of a command quoted in a message.
 const std::set<std::string> k_exceptions = {
-    "caravan", "id", "UTC", "kk", "ru", "en", "csv", "json", "jsonl", "xlsx", "server_seq",
-    "HH", "MM", "YYYY", "DD", "YYYY-MM-DD", "URL", "CODE", "ID", "FILE", "NEW_FILE", "BACKUP", "NAME",
-    "systemd", "cron", "CARAVAN_DB", "REGION", "PEM", "GPS", "CSV", "JSON", "Lines", "XLSX",
-    "CA", "stdout", "http", "https", "auto", "text", "lawyer", "coordinator", "advice", "referred",
+    "caravan", "id", "UTC", "kk", "ru", "en", "csv", "json", "jsonl", "xlsx", "server_seq", "HH",
+    "MM", "YYYY", "DD", "YYYY-MM-DD", "URL", "CODE", "ID", "FILE", "NEW_FILE", "BACKUP", "NAME",
+    "systemd", "cron", "CARAVAN_DB", "REGION", "PEM", "GPS", "CSV", "JSON", "Lines", "XLSX", "CA",
+    "stdout", "http", "https", "auto", "text", "lawyer", "coordinator", "advice", "referred",
     "document", "case", "land", "XDG_DATA_HOME", "CARAVAN_DB",
+    // the protocol's refusal codes, as status names them (docs/protocol.md 6.3)
+    "out_of_scope", "parent_rejected", "parent_unknown", "invalid_event",
     // names of positional arguments in --help (like option names)
     "file", "files", "id", "visit", "name",
     // enumeration codes listed as the accepted values
@@ -70,12 +72,11 @@ std::string without_exempt_spans(const std::string& text) {
 
 // Command names, as --help lists them and shows them in its usage line (like option names).
 const std::set<std::string> k_command_names = {
-    "attend",  "add",     "backup",   "check",   "close",     "conflicts",  "consult",
-    "edit",    "history", "rm",       "show",    "undelete",  "current",    "enroll",
-    "export",  "journal", "import",   "init",    "list",      "photo",      "restore",
-    "salvage", "schedule", "install", "remove",  "status",    "survey",     "sync",
-    "log",     "ui",      "village",  "visit",   "start",     "report",     "indicators",
-    "breakdown"};
+    "attend",  "add",    "backup",     "check",    "close",   "conflicts", "consult",  "edit",
+    "history", "rm",     "show",       "undelete", "current", "enroll",    "export",   "journal",
+    "import",  "init",   "list",       "photo",    "restore", "salvage",   "schedule", "install",
+    "remove",  "status", "survey",     "sync",     "log",     "ui",        "village",  "visit",
+    "start",   "report", "indicators", "breakdown"};
 
 // The English words of `text` outside the exceptions (and `commands`, when given).
 std::vector<std::string> english_words(const std::string& text,
@@ -85,10 +86,10 @@ std::vector<std::string> english_words(const std::string& text,
     auto judge = [&] {
         // Options, paths, file names, ids, dates and numbers are not words.
         // An id fragment typed back (hex digits only) is not a word either.
-        const bool exempt = token.empty() || token.front() == '-' ||
-                            token.find_first_of("/.@0123456789{}=") != std::string::npos ||
-                            (token.size() >= 4 &&
-                             token.find_first_not_of("0123456789abcdef") == std::string::npos);
+        const bool exempt =
+            token.empty() || token.front() == '-' ||
+            token.find_first_of("/.@0123456789{}=") != std::string::npos ||
+            (token.size() >= 4 && token.find_first_not_of("0123456789abcdef") == std::string::npos);
         if (!exempt) {
             std::string word;
             auto flush = [&] {
@@ -113,8 +114,8 @@ std::vector<std::string> english_words(const std::string& text,
         token.clear();
     };
     for (char c : without_exempt_spans(text)) {
-        if (c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == ',' || c == ';' ||
-            c == ':' || c == '\'' || c == '"') {
+        if (c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == ',' || c == ';' || c == ':' ||
+            c == '\'' || c == '"') {
             judge();
         } else {
             token += c;
@@ -176,7 +177,8 @@ TEST_CASE("language: every command's human output and errors are Kazakh or Russi
     const std::string id = test::concurrent_outcomes(dir); // b.db: a conflict
     const auto db = dir / "b.db";
     const std::string short_id = id.substr(id.size() - 8);
-    test::run_cli_ok(test::Mode::binary, db, {"village", "add", "Бестамақ", "--region", "Ақмола обл."});
+    test::run_cli_ok(test::Mode::binary, db,
+                     {"village", "add", "Бестамақ", "--region", "Ақмола обл."});
     test::run_cli_ok(test::Mode::binary, db,
                      {"visit", "start", "--village", "Бестамақ", "--date", "2024-05-15"});
     test::run_cli_ok(test::Mode::binary, db,
@@ -186,12 +188,12 @@ TEST_CASE("language: every command's human output and errors are Kazakh or Russi
         test::run_cli_ok(test::Mode::binary, db,
                          {"--json", "consult", "add", "--gender", "male", "--age", "59+",
                           "--category", "older", "--topic", "land", "--outcome", "advice",
-                          "--question", "Жер телімі", "--advice", "Әкімдікке бару", "--lang",
-                          "kk"})
+                          "--question", "Жер телімі", "--advice", "Әкімдікке бару", "--lang", "kk"})
             .out);
     const std::string other = added["id"].get<std::string>();
     const std::string other_short = other.substr(other.size() - 8);
-    const auto plan = (std::filesystem::path(CARAVAN_SOURCE_DIR) / "docs/examples/plan-2024.json").string();
+    const auto plan =
+        (std::filesystem::path(CARAVAN_SOURCE_DIR) / "docs/examples/plan-2024.json").string();
     const auto journal = (k_fixtures / "fixtures/import/journal_kk.csv").string();
     const auto missing = (dir / "missing.db").string();
 
@@ -222,8 +224,7 @@ TEST_CASE("language: every command's human output and errors are Kazakh or Russi
             {{"consult"}, false},
             {{"status", "--bogus"}, false},
             {{"village", "add", "Жаңаауыл"}, false},
-            {{"attend", "add", "--gender", "fem", "--age", "33-45", "--category", "older"},
-             false},
+            {{"attend", "add", "--gender", "fem", "--age", "33-45", "--category", "older"}, false},
             {{"attend", "add", "--gender", "female", "--age", "33-45", "--category", "older",
               "--count", "many"},
              false},
@@ -243,51 +244,51 @@ TEST_CASE("language: every command's human output and errors are Kazakh or Russi
 TEST_CASE("language: --help of every command is Kazakh or Russian", "[cli][language]") {
     test::TempDir dir;
     std::vector<Invocation> table;
-    for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
-             {},
-             {"init"},
-             {"status"},
-             {"conflicts"},
-             {"check"},
-             {"backup"},
-             {"restore"},
-             {"salvage"},
-             {"import"},
-             {"enroll"},
-             {"ui"},
-             {"village"},
-             {"village", "add"},
-             {"village", "list"},
-             {"visit"},
-             {"visit", "start"},
-             {"visit", "close"},
-             {"visit", "list"},
-             {"visit", "current"},
-             {"attend"},
-             {"attend", "add"},
-             {"consult"},
-             {"consult", "add"},
-             {"consult", "edit"},
-             {"consult", "rm"},
-             {"consult", "undelete"},
-             {"consult", "list"},
-             {"consult", "show"},
-             {"consult", "history"},
-             {"survey"},
-             {"survey", "add"},
-             {"photo"},
-             {"photo", "add"},
-             {"sync"},
-             {"sync", "log"},
-             {"schedule"},
-             {"schedule", "install"},
-             {"schedule", "status"},
-             {"schedule", "remove"},
-             {"export"},
-             {"export", "journal"},
-             {"report"},
-             {"report", "indicators"},
-             {"report", "breakdown"}}) {
+    for (const std::vector<std::string>& command :
+         std::vector<std::vector<std::string>>{{},
+                                               {"init"},
+                                               {"status"},
+                                               {"conflicts"},
+                                               {"check"},
+                                               {"backup"},
+                                               {"restore"},
+                                               {"salvage"},
+                                               {"import"},
+                                               {"enroll"},
+                                               {"ui"},
+                                               {"village"},
+                                               {"village", "add"},
+                                               {"village", "list"},
+                                               {"visit"},
+                                               {"visit", "start"},
+                                               {"visit", "close"},
+                                               {"visit", "list"},
+                                               {"visit", "current"},
+                                               {"attend"},
+                                               {"attend", "add"},
+                                               {"consult"},
+                                               {"consult", "add"},
+                                               {"consult", "edit"},
+                                               {"consult", "rm"},
+                                               {"consult", "undelete"},
+                                               {"consult", "list"},
+                                               {"consult", "show"},
+                                               {"consult", "history"},
+                                               {"survey"},
+                                               {"survey", "add"},
+                                               {"photo"},
+                                               {"photo", "add"},
+                                               {"sync"},
+                                               {"sync", "log"},
+                                               {"schedule"},
+                                               {"schedule", "install"},
+                                               {"schedule", "status"},
+                                               {"schedule", "remove"},
+                                               {"export"},
+                                               {"export", "journal"},
+                                               {"report"},
+                                               {"report", "indicators"},
+                                               {"report", "breakdown"}}) {
         Invocation help{command, true, true};
         help.args.push_back("--help");
         table.push_back(help);
@@ -300,16 +301,25 @@ TEST_CASE("language: sync, its log and status against a real server are Kazakh o
     test::TempDir dir;
     test::e2e::Server server(dir / "server");
     test::e2e::Laptop laptop(dir / "l.db");
-    laptop.setup(server, "Арнат Ұлтанбаев");
+    // A village outside the lawyer's region, added before enrolling: the server refuses it and
+    // status lists it as quarantined.
+    laptop.must({"init", "--lawyer", "Арнат Ұлтанбаев", "--region", test::e2e::k_region});
+    laptop.must({"village", "add", "Алыс ауыл", "--region", "Абай обл."});
+    laptop.must({"enroll", "--server", server.url(), "--code",
+                 server.code("Арнат Ұлтанбаев", {test::e2e::k_region})});
     laptop.start_field_day();
     laptop.must({"attend", "add", "--gender", "female", "--age", "33-45", "--category",
                  "unemployed", "--count", "3"});
-    check_language(laptop.db(), {
-                                    {{"sync", "--verify"}},
-                                    {{"sync", "log"}},
-                                    {{"status"}},
-                                    {{"schedule", "status"}, false},
-                                    {{"enroll", "--server", server.url(), "--code", "AAA-BBB-CCC"},
-                                     false},
-                                });
+    check_language(laptop.db(),
+                   {
+                       {{"sync", "--verify"}},
+                       {{"sync", "log"}},
+                       {{"status"}}, // quarantined: the village
+                       {{"schedule", "status"}, false},
+                       {{"enroll", "--server", server.url(), "--code", "AAA-BBB-CCC"}, false},
+                   });
+    // The quarantined village was listed (so its line was read above).
+    auto status = test::run_cli(test::Mode::binary, laptop.db(), {"--lang", "ru", "status"});
+    CHECK_THAT(status.out,
+               Catch::Contains("отклонено сервером: село ") && Catch::Contains(": out_of_scope ("));
 }

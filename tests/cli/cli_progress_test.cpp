@@ -57,13 +57,15 @@ TEST_CASE("cli progress: import, export and report draw a progress line on a ter
           "[cli][progress]") {
     test::TempDir dir;
     const auto db = dir / "d.db";
-    test::run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."});
+    test::run_cli_ok(Mode::in_process, db,
+                     {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."});
 
     SECTION("not a terminal: the summary alone, as before") {
         auto imported = piped(db, {"import", k_journal.string()});
         CHECK(imported.err.empty());
-        CHECK(imported.out == "rows: 4\nimported: 4\nalready present: 0\nvillages created: 2  "
-                              "Қызылжар (Ақтөбе обл.); Бестамақ (Ақтөбе обл.)\nvisits created: 2\n");
+        CHECK(imported.out ==
+              "rows: 4\nimported: 4\nalready present: 0\nvillages created: 2  "
+              "Қызылжар (Ақтөбе обл.); Бестамақ (Ақтөбе обл.)\nvisits created: 2\n");
         auto exported = piped(db, {"export", "journal", "--all", "-o", (dir / "j.csv").string()});
         CHECK(exported.err.empty());
         CHECK(exported.out.find('\r') == std::string::npos);
@@ -91,9 +93,10 @@ TEST_CASE("cli progress: import, export and report draw a progress line on a ter
         CHECK(breakdown.find("Статистика в разрезе участников") != std::string::npos);
 
         auto indicators = on_terminal(
-            db, {"--lang", "kk", "report", "indicators", "--plan",
-                 (std::filesystem::path(CARAVAN_SOURCE_DIR) / "docs/examples/plan-2024.json").string(),
-                 "--from", "2024-01-01"});
+            db,
+            {"--lang", "kk", "report", "indicators", "--plan",
+             (std::filesystem::path(CARAVAN_SOURCE_DIR) / "docs/examples/plan-2024.json").string(),
+             "--from", "2024-01-01"});
         CHECK(shows(indicators, "есептелген сапарлар"));
 
         // Rows streamed to the terminal itself: no line among them.

@@ -6,10 +6,10 @@
 
 #include <cstdlib>
 
-#include "conflict_fixture.hpp"
 #include "caravan/client/authorship.hpp"
 #include "caravan/client/iso_time.hpp"
 #include "cli_helpers.hpp"
+#include "conflict_fixture.hpp"
 #include "temp_dir.hpp"
 
 using namespace caravan;
@@ -19,7 +19,8 @@ using test::run_cli_ok;
 TEST_CASE("cli conflicts and history: lawyers' names and local times, words in the chosen "
           "language",
           "[cli][conflicts]") {
-    const test::ScopedEnv utc_plus_5(std::map<std::string, std::string>{{"TZ", "<+05>-5"}}); // UTC+5, a POSIX rule: no tzdata needed
+    const test::ScopedEnv utc_plus_5(std::map<std::string, std::string>{
+        {"TZ", "<+05>-5"}}); // UTC+5, a POSIX rule: no tzdata needed
     ::tzset();
     test::TempDir dir;
     const std::string id = test::concurrent_outcomes(dir);
@@ -36,7 +37,8 @@ TEST_CASE("cli conflicts and history: lawyers' names and local times, words in t
 
         auto ru = run_cli_ok(mode, db, {"--lang", "ru", "conflicts"});
         INFO(ru.out);
-        CHECK_THAT(ru.out, Catch::StartsWith("консультация " + short_id + ", результат: оставлено "));
+        CHECK_THAT(ru.out,
+                   Catch::StartsWith("консультация " + short_id + ", результат: оставлено "));
         CHECK_THAT(ru.out, Catch::Contains("(Гүлнар Сәрсенова, 2024-05-14 16:01); перезаписано "));
         CHECK_THAT(ru.out, Catch::Contains("(Арнат Ұлтанбаев, 2024-05-14 16:00)"));
         CHECK(ru.out.find('@') == std::string::npos); // no version strings

@@ -30,7 +30,8 @@ const bool registered = register_command("init", [](CLI::App& app, Registry& reg
                 print_json(ctx, client::to_json(device));
             } else {
                 ctx.out << phrase(ctx, msg::word_device) << " " << device.id << ": "
-                        << shown(device_owner(device)) << " (" << ctx.database_path().string() << ")\n";
+                        << shown(device_owner(device)) << " (" << ctx.database_path().string()
+                        << ")\n";
             }
             return {};
         });

@@ -13,9 +13,12 @@ using nlohmann::json;
 
 const Message* record_message(std::string_view type) {
     static const std::pair<std::string_view, const Message*> k_words[] = {
-        {"consultation", &msg::word_consultation}, {"visit", &msg::word_visit},
-        {"village", &msg::word_village},           {"attendance", &msg::word_attendance_entry},
-        {"survey", &msg::word_survey},             {"photo", &msg::word_photo},
+        {"consultation", &msg::word_consultation},
+        {"visit", &msg::word_visit},
+        {"village", &msg::word_village},
+        {"attendance", &msg::word_attendance_entry},
+        {"survey", &msg::word_survey},
+        {"photo", &msg::word_photo},
         {"device", &msg::word_device}};
     for (const auto& [code, word] : k_words) {
         if (code == type) {
@@ -27,30 +30,18 @@ const Message* record_message(std::string_view type) {
 
 const Message* field_message(std::string_view field) {
     static const std::pair<std::string_view, const Message*> k_words[] = {
-        {"gender", &msg::word_gender},
-        {"age", &msg::word_age},
-        {"category", &msg::word_category},
-        {"vulnerable", &msg::word_vulnerable},
-        {"topics", &msg::word_topics},
-        {"outcome", &msg::word_outcome},
-        {"question", &msg::word_question},
-        {"advice", &msg::word_advice},
-        {"follow_up", &msg::word_follow_up},
-        {"lang", &msg::word_language},
-        {"lawyer", &msg::word_lawyer},
-        {"visit_id", &msg::word_visit},
-        {"village_id", &msg::word_village},
-        {"date", &msg::word_date},
-        {"closed", &msg::word_closed},
-        {"region", &msg::word_region},
-        {"district", &msg::word_district},
-        {"name", &msg::word_name},
-        {"count", &msg::word_people},
-        {"respondents", &msg::word_respondents},
-        {"satisfied", &msg::word_satisfied},
-        {"lat", &msg::word_latitude},
-        {"lon", &msg::word_longitude},
-        {"deleted", &msg::word_deleted}};
+        {"gender", &msg::word_gender},       {"age", &msg::word_age},
+        {"category", &msg::word_category},   {"vulnerable", &msg::word_vulnerable},
+        {"topics", &msg::word_topics},       {"outcome", &msg::word_outcome},
+        {"question", &msg::word_question},   {"advice", &msg::word_advice},
+        {"follow_up", &msg::word_follow_up}, {"lang", &msg::word_language},
+        {"lawyer", &msg::word_lawyer},       {"visit_id", &msg::word_visit},
+        {"village_id", &msg::word_village},  {"date", &msg::word_date},
+        {"closed", &msg::word_closed},       {"region", &msg::word_region},
+        {"district", &msg::word_district},   {"name", &msg::word_name},
+        {"count", &msg::word_people},        {"respondents", &msg::word_respondents},
+        {"satisfied", &msg::word_satisfied}, {"lat", &msg::word_latitude},
+        {"lon", &msg::word_longitude},       {"deleted", &msg::word_deleted}};
     for (const auto& [code, word] : k_words) {
         if (code == field) {
             return word;
@@ -60,12 +51,18 @@ const Message* field_message(std::string_view field) {
 }
 
 const client::Enumeration* enumeration_of(std::string_view field) {
-    if (field == "gender") return &client::enums::gender;
-    if (field == "age") return &client::enums::age;
-    if (field == "category") return &client::enums::category;
-    if (field == "topics") return &client::enums::topic;
-    if (field == "outcome") return &client::enums::outcome;
-    if (field == "lang") return &client::enums::language;
+    if (field == "gender")
+        return &client::enums::gender;
+    if (field == "age")
+        return &client::enums::age;
+    if (field == "category")
+        return &client::enums::category;
+    if (field == "topics")
+        return &client::enums::topic;
+    if (field == "outcome")
+        return &client::enums::outcome;
+    if (field == "lang")
+        return &client::enums::language;
     return nullptr;
 }
 

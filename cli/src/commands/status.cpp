@@ -63,12 +63,19 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
             line(msg::word_quarantined, std::to_string(quarantined.size()));
             for (const auto& q : quarantined) {
                 const std::string id = client::short_id(q.entity_id);
+                const std::string record = record_word(ctx, q.entity_type);
+                // The code as the protocol names it; the server's own (English) words after it
+                // in parentheses, as technical detail.
                 ctx.out << "  "
                         << (q.direction == "push"
-                                ? say(ctx, msg::quarantine_refused, {q.entity_type, id, q.seq})
+                                ? say(ctx, msg::quarantine_refused, {record, id, q.seq})
                                 : say(ctx, msg::quarantine_not_applied,
-                                      {q.entity_type, id, q.seq, client::short_id(q.device_id)}))
-                        << ": " << shown(q.code) << ", " << shown(q.message) << "\n";
+                                      {record, id, q.seq, client::short_id(q.device_id)}))
+                        << ": " << shown(q.code);
+                if (!q.message.empty()) {
+                    ctx.out << " (" << shown(q.message) << ")";
+                }
+                ctx.out << "\n";
             }
             return {};
         });
