@@ -11,6 +11,17 @@ namespace {
 
 using nlohmann::json;
 
+// The value `table` pairs with `key`, or nullptr.
+template <class T, std::size_t N>
+const T* find_in(const std::pair<std::string_view, const T*> (&table)[N], std::string_view key) {
+    for (const auto& [code, value] : table) {
+        if (code == key) {
+            return value;
+        }
+    }
+    return nullptr;
+}
+
 const Message* record_message(std::string_view type) {
     static const std::pair<std::string_view, const Message*> k_words[] = {
         {"consultation", &msg::word_consultation},
@@ -20,12 +31,7 @@ const Message* record_message(std::string_view type) {
         {"survey", &msg::word_survey},
         {"photo", &msg::word_photo},
         {"device", &msg::word_device}};
-    for (const auto& [code, word] : k_words) {
-        if (code == type) {
-            return word;
-        }
-    }
-    return nullptr;
+    return find_in(k_words, type);
 }
 
 const Message* field_message(std::string_view field) {
@@ -42,28 +48,16 @@ const Message* field_message(std::string_view field) {
         {"count", &msg::word_people},        {"respondents", &msg::word_respondents},
         {"satisfied", &msg::word_satisfied}, {"lat", &msg::word_latitude},
         {"lon", &msg::word_longitude},       {"deleted", &msg::word_deleted}};
-    for (const auto& [code, word] : k_words) {
-        if (code == field) {
-            return word;
-        }
-    }
-    return nullptr;
+    return find_in(k_words, field);
 }
 
+// The enumeration whose codes `field` holds, or nullptr.
 const client::Enumeration* enumeration_of(std::string_view field) {
-    if (field == "gender")
-        return &client::enums::gender;
-    if (field == "age")
-        return &client::enums::age;
-    if (field == "category")
-        return &client::enums::category;
-    if (field == "topics")
-        return &client::enums::topic;
-    if (field == "outcome")
-        return &client::enums::outcome;
-    if (field == "lang")
-        return &client::enums::language;
-    return nullptr;
+    static const std::pair<std::string_view, const client::Enumeration*> k_enums[] = {
+        {"gender", &client::enums::gender},     {"age", &client::enums::age},
+        {"category", &client::enums::category}, {"topics", &client::enums::topic},
+        {"outcome", &client::enums::outcome},   {"lang", &client::enums::language}};
+    return find_in(k_enums, field);
 }
 
 } // namespace
