@@ -195,6 +195,75 @@ client::Lang parse_error_lang(const CLI::App& app, const std::vector<std::string
     return client::Lang::en;
 }
 
+// `text` with each whole word that is a key of `words` replaced by its value.
+std::string replace_words(const std::string& text,
+                          const std::map<std::string, std::string, std::less<>>& words) {
+    std::string out, word;
+    auto flush = [&] {
+        const auto it = words.find(word);
+        out += it == words.end() ? word : it->second;
+        word.clear();
+    };
+    for (char c : text) {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) {
+            word += c;
+        } else {
+            flush();
+            out += c;
+        }
+    }
+    flush();
+    return out;
+}
+
+// --help in the chosen language: every description given to CLI11 is a help_* entry of the
+// catalog, found by its English text (one without an entry stays English, which the language
+// test catches); CLI11's own words (Usage, Options, REQUIRED, TEXT, …) through its formatter's
+// labels and the option groups' names.
+void translate_help(CLI::App& app, client::Lang lang) {
+    if (lang == client::Lang::en) {
+        return;
+    }
+    const Language in = client::message_lang(lang);
+    std::map<std::string, std::string, std::less<>> texts;
+    for (const Message* m : msg::catalog()) {
+        if (m->id.starts_with("cli.help_")) {
+            texts.emplace(std::string(m->en), std::string(m->text(in)));
+        }
+    }
+    auto tr = [&](const std::string& en) {
+        const auto it = texts.find(en);
+        return it == texts.end() ? en : it->second;
+    };
+    const auto formatter = app.get_formatter(); // shared by every subcommand
+    for (const char* word : {"Usage", "OPTIONS", "SUBCOMMAND", "REQUIRED", "Positionals"}) {
+        formatter->label(word, tr(word));
+    }
+    const std::map<std::string, std::string, std::less<>> type_words = {
+        {"TEXT", tr("TEXT")},   {"INT", tr("INT")}, {"UINT", tr("INT")},
+        {"FLOAT", tr("FLOAT")}, {"POSITIVE", tr("POSITIVE")}, {"in", tr("in")}};
+    std::vector<CLI::App*> pending = {&app};
+    for (std::size_t depth = 0; !pending.empty() && depth < 10000; ++depth) {
+        CLI::App* a = pending.back();
+        pending.pop_back();
+        a->description(tr(a->get_description()));
+        if (a->get_group() == "Subcommands") {
+            a->group(tr("Subcommands"));
+        }
+        for (CLI::Option* opt : a->get_options()) {
+            opt->description(tr(opt->get_description()));
+            if (opt->get_group() == "Options") { // "" (hidden) stays hidden
+                opt->group(tr("Options"));
+            }
+            const std::string type = opt->get_type_name();
+            formatter->label(type, replace_words(type, type_words));
+        }
+        for (CLI::App* sub : a->get_subcommands({})) {
+            pending.push_back(sub);
+        }
+    }
+}
+
 } // namespace
 
 bool register_command(std::string name, Setup setup) {
@@ -292,6 +361,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     try {
         app.parse(reversed);
     } catch (const CLI::Success& e) {
+        translate_help(app, parse_error_lang(app, args));
         return app.exit(e, out, err);
     } catch (const CLI::ParseError& e) {
         const Error error = parse_error(app, e);

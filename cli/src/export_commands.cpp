@@ -12,6 +12,7 @@
 #include "caravan/client/export/report.hpp"
 #include "caravan/client/messages.hpp"
 #include "messages.hpp"
+#include "progress.hpp"
 
 namespace caravan::cli {
 namespace {
@@ -62,15 +63,21 @@ Result<void> run_journal(ExportIo& io, const OpenDatabase& open, const JournalOp
     ex::JournalRequest request;
     request.scope = ex::Scope{o.region, o.from, o.to};
     request.lang = io.lang;
+    ProgressLine line(io.err, io.lang,
+                      output ? ProgressLine::Stdout::quiet : ProgressLine::Stdout::data);
+    const auto progress = [&line](std::int64_t rows) {
+        line.show(msg::progress_rows_written, rows);
+    };
     if (!output) {
         // Streamed to stdout; --json adds nothing (a JSON journal is already one document).
-        auto summary = ex::write_journal(**db, request, *format, io.out);
+        auto summary = ex::write_journal(**db, request, *format, io.out, progress);
         if (!summary) {
             return tl::unexpected(summary.error());
         }
         return {};
     }
-    auto summary = ex::export_journal(**db, request, *format, *output);
+    auto summary = ex::export_journal(**db, request, *format, *output, progress);
+    line.clear();
     if (!summary) {
         return tl::unexpected(summary.error());
     }
@@ -122,7 +129,11 @@ Result<void> run_indicators(ExportIo& io, const OpenDatabase& open, const Report
     if (!db) {
         return tl::unexpected(db.error());
     }
-    auto report = ex::compute_indicators(**db, *plan, ex::Scope{o.region, o.from, o.to});
+    ProgressLine line(io.err, io.lang);
+    auto report = ex::compute_indicators(
+        **db, *plan, ex::Scope{o.region, o.from, o.to},
+        [&line](std::int64_t visits) { line.show(msg::progress_visits_counted, visits); });
+    line.clear();
     if (!report) {
         return tl::unexpected(report.error());
     }
@@ -150,7 +161,11 @@ Result<void> run_breakdown(ExportIo& io, const OpenDatabase& open, const ReportO
     if (!db) {
         return tl::unexpected(db.error());
     }
-    auto breakdown = ex::compute_breakdown(**db, ex::Scope{o.region, o.from, o.to});
+    ProgressLine line(io.err, io.lang);
+    auto breakdown = ex::compute_breakdown(
+        **db, ex::Scope{o.region, o.from, o.to},
+        [&line](std::int64_t visits) { line.show(msg::progress_visits_counted, visits); });
+    line.clear();
     if (!breakdown) {
         return tl::unexpected(breakdown.error());
     }

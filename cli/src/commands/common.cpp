@@ -2,6 +2,10 @@
 
 namespace caravan::cli {
 
+std::string device_owner(const client::Device& device) {
+    return device.region.empty() ? device.lawyer : device.lawyer + ", " + device.region;
+}
+
 void print_visit_line(Context& ctx, const client::Visit& v) {
     ctx.out << phrase(ctx, msg::word_visit) << " " << client::short_id(v.id) << ": "
             << shown(v.village) << " (" << shown(v.region) << "), " << shown(v.date) << ", "

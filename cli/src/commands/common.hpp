@@ -13,6 +13,9 @@ namespace caravan::cli {
     CARAVAN_TRY(var##_engine, (ctx).engine());                                                   \
     client::Engine& var = *var##_engine
 
+// "Name, home region", or "Name" on a coordinator's device (no home region).
+[[nodiscard]] std::string device_owner(const client::Device& device);
+
 void print_visit_line(Context& ctx, const client::Visit& v);
 void print_consultation(Context& ctx, const client::Consultation& c);
 

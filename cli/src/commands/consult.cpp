@@ -1,5 +1,7 @@
 #include "caravan/client/text.hpp"
 #include "common.hpp"
+#include "readable.hpp"
+#include "caravan/client/iso_time.hpp"
 
 #include "caravan/client/hlc.hpp"
 
@@ -237,19 +239,31 @@ void setup_history(CLI::App* group, Registry& registry) {
                 return {};
             }
             for (const auto& h : entries) {
-                ctx.out << h.time << "  " << shown(h.op) << "  "
-                        << shown(h.lawyer.empty() ? client::short_id(h.device_id) : h.lawyer)
-                        << "\n";
-                auto fields = nlohmann::json::parse(h.fields_json, nullptr, false);
-                if (fields.is_object()) {
-                    for (auto it = fields.begin(); it != fields.end(); ++it) {
-                        bool superseded = std::find(h.superseded.begin(), h.superseded.end(),
-                                                    it.key()) != h.superseded.end();
-                        ctx.out << "    " << shown(it.key()) << " = "
-                                << shown(it.value().dump(-1, ' ', false,
-                                                         nlohmann::json::error_handler_t::replace))
-                                << (superseded ? "  (superseded)" : "") << "\n";
+                const auto fields = nlohmann::json::parse(h.fields_json, nullptr, false);
+                const bool restores = h.op == "update" && fields.is_object() &&
+                                      fields.contains("deleted") && fields["deleted"] == false;
+                const Message& what = h.op == "create"   ? msg::word_created
+                                      : h.op == "delete" ? msg::word_deleted
+                                      : restores         ? msg::word_restored
+                                                         : msg::word_updated;
+                ctx.out << client::local_minute(h.time) << "  "
+                        << (h.lawyer.empty() ? who(ctx, {}, h.device_id) : shown(h.lawyer))
+                        << "  " << phrase(ctx, what) << "\n";
+                if (!fields.is_object() || h.op == "delete") {
+                    continue;
+                }
+                for (auto it = fields.begin(); it != fields.end(); ++it) {
+                    if (it.key() == "deleted") {
+                        continue; // said by the line above
                     }
+                    const bool superseded = std::find(h.superseded.begin(), h.superseded.end(),
+                                                      it.key()) != h.superseded.end();
+                    ctx.out << "    " << field_word(ctx, it.key()) << ": "
+                            << value_text(ctx, it.key(), it.value());
+                    if (superseded) {
+                        ctx.out << "  " << phrase(ctx, msg::word_superseded);
+                    }
+                    ctx.out << "\n";
                 }
             }
             return {};

@@ -5,6 +5,7 @@
 
 #include "caravan/client/import.hpp"
 #include "messages.hpp"
+#include "progress.hpp"
 
 namespace caravan::cli {
 namespace {
@@ -60,7 +61,18 @@ const bool registered = register_command("import", [](CLI::App& app, Registry& r
                              : o->format == "json"  ? client::ImportFormat::json
                              : o->format == "xlsx"  ? client::ImportFormat::xlsx
                                                     : client::ImportFormat::automatic;
-            CARAVAN_TRY(report, client::import_journal(engine, o->file, options));
+            ProgressLine line(ctx.err, ctx.lang);
+            const Message& writing =
+                o->dry_run ? msg::progress_rows_compared : msg::progress_rows_written;
+            options.progress = [&](client::ImportStage stage, std::int64_t done,
+                                   std::int64_t total) {
+                line.show(stage == client::ImportStage::checking ? msg::progress_rows_checked
+                                                                 : writing,
+                          done, total);
+            };
+            auto imported = client::import_journal(engine, o->file, options);
+            line.clear();
+            CARAVAN_TRY(report, std::move(imported));
             if (ctx.json) {
                 print_json(ctx, client::to_json(report));
             } else if (report.ok()) {

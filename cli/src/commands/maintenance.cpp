@@ -22,11 +22,6 @@ std::string timestamp() {
     return buf;
 }
 
-// What to do with a damaged database, printed by `check` after DAMAGED.
-constexpr std::string_view k_damaged_advice =
-    "what to do: `caravan salvage NEW_FILE` recovers every readable event into a new file; "
-    "`caravan restore BACKUP` puts a backup in place (the damaged file is kept aside)\n";
-
 Result<void> report_damaged(Context& ctx, const std::vector<std::string>& problems) {
     if (ctx.json) {
         print_json(ctx, {{"ok", false},
@@ -35,12 +30,13 @@ Result<void> report_damaged(Context& ctx, const std::vector<std::string>& proble
                          {"events", nullptr}});
         ctx.json_printed = true;
     } else {
-        ctx.out << "file integrity: DAMAGED\n";
+        // The problems are SQLite's own words (technical detail, as it reports them).
+        ctx.out << phrase(ctx, msg::check_integrity_damaged) << "\n";
         for (const auto& p : problems) {
             ctx.out << "  " << p << "\n";
         }
-        ctx.out << "projections vs event log: not compared (the file is damaged)\n"
-                << k_damaged_advice;
+        ctx.out << phrase(ctx, msg::check_projections_skipped) << "\n"
+                << phrase(ctx, msg::check_damaged_advice) << "\n";
     }
     return fail(ErrorCode::corrupt, msg::database_damaged);
 }
@@ -70,9 +66,12 @@ const bool check = register_command("check", [](CLI::App& app, Registry& registr
                                  {"projections_match", report.projections_match},
                                  {"events", report.events}});
             } else {
-                ctx.out << "file integrity: ok\n";
-                ctx.out << "projections vs event log (" << report.events
-                        << " events): " << (report.projections_match ? "ok" : "DIFFER") << "\n";
+                ctx.out << phrase(ctx, msg::check_integrity_ok) << "\n"
+                        << say(ctx,
+                               report.projections_match ? msg::check_projections_ok
+                                                        : msg::check_projections_differ,
+                               {report.events})
+                        << "\n";
             }
             if (!report.ok()) {
                 return fail(ErrorCode::corrupt, msg::projections_differ);
@@ -105,7 +104,7 @@ const bool backup = register_command("backup", [](CLI::App& app, Registry& regis
             if (ctx.json) {
                 print_json(ctx, {{"backup", *target}, {"events", status.events}});
             } else {
-                ctx.out << "backup written: " << *target << " (" << status.events << " events)\n";
+                ctx.out << say(ctx, msg::backup_written, {*target, status.events}) << "\n";
             }
             return {};
         });
@@ -195,8 +194,8 @@ const bool restore = register_command("restore", [](CLI::App& app, Registry& reg
                                      {"previous_kept_as", aside.string()},
                                      {"previous_damaged", true}});
                 } else {
-                    ctx.out << "restored from " << *source << "; the damaged database is kept as "
-                            << aside.string() << "\n";
+                    ctx.out << say(ctx, msg::restored_damaged_kept, {*source, aside.string()})
+                            << "\n";
                 }
                 return {};
             }
@@ -218,8 +217,8 @@ const bool restore = register_command("restore", [](CLI::App& app, Registry& reg
                                  {"previous_kept_as", aside.string()},
                                  {"previous_damaged", false}});
             } else {
-                ctx.out << "restored from " << *source << "; the previous database is kept as "
-                        << aside.string() << "\n";
+                ctx.out << say(ctx, msg::restored_previous_kept, {*source, aside.string()})
+                        << "\n";
             }
             return {};
         });
@@ -247,40 +246,41 @@ const bool salvage = register_command("salvage", [](CLI::App& app, Registry& reg
                 print_json(ctx, doc);
                 return {};
             }
-            ctx.out << "salvaged into " << *target << ": " << report.events_recovered
-                    << " events recovered, " << report.events_invalid
-                    << " found but unreadable or invalid (left out), " << report.events_lost
-                    << " lost\n";
+            ctx.out << say(ctx, msg::salvage_summary,
+                           {*target, report.events_recovered, report.events_invalid,
+                            report.events_lost})
+                    << "\n";
             for (const auto& range : report.missing) {
-                ctx.out << "  missing: device " << client::short_id(range.device_id) << " events "
-                        << range.from_seq;
+                std::string seqs = std::to_string(range.from_seq);
                 if (range.to_seq != range.from_seq) {
-                    ctx.out << "-" << range.to_seq;
+                    seqs += "-" + std::to_string(range.to_seq);
                 }
-                ctx.out << "\n";
+                ctx.out << "  "
+                        << say(ctx, msg::salvage_missing_range,
+                               {client::short_id(range.device_id), seqs})
+                        << "\n";
             }
             if (report.missing_unknown > 0) {
-                ctx.out << "  missing: " << report.missing_unknown
-                        << " events whose device and number could not be read\n";
+                ctx.out << "  " << say(ctx, msg::salvage_missing_unknown, {report.missing_unknown})
+                        << "\n";
             }
             if (!report.schema_found) {
-                ctx.out << "  the file's table list was unreadable: the counts of lost events "
-                           "are lower bounds\n";
+                ctx.out << "  " << phrase(ctx, msg::salvage_no_table_list) << "\n";
             }
-            ctx.out << "device identity: "
-                    << (report.identity_recovered ? "kept"
-                                                  : "NOT recovered (run `caravan init` on the "
-                                                    "new file)")
-                    << "; settings: " << report.settings_recovered << " kept"
-                    << (report.settings_complete ? "" : " (some could not be read)") << "\n";
+            ctx.out << say(ctx,
+                           report.identity_recovered ? msg::salvage_identity_kept
+                                                     : msg::salvage_identity_lost,
+                           {report.settings_recovered});
+            if (!report.settings_complete) {
+                ctx.out << " " << phrase(ctx, msg::salvage_settings_partial);
+            }
+            ctx.out << "\n";
             if (report.own_acked_missing > 0) {
-                ctx.out << report.own_acked_missing
-                        << " of this device's events that the server holds are missing: run "
-                           "`caravan sync` before recording anything new\n";
+                ctx.out << say(ctx, msg::salvage_acked_missing, {report.own_acked_missing})
+                        << "\n";
             }
-            ctx.out << "the damaged database is untouched: " << source.string() << "\n"
-                    << "next: `caravan --db " << *target << " check`, then `caravan restore "
-                    << *target << "` puts it in place\n";
+            ctx.out << say(ctx, msg::salvage_untouched, {source.string()}) << "\n"
+                    << say(ctx, msg::salvage_next, {*target, *target}) << "\n";
             return {};
         });
     });

@@ -1,4 +1,6 @@
 #include "common.hpp"
+#include "readable.hpp"
+#include "caravan/client/iso_time.hpp"
 #include "caravan/sync/agent/agent_state.hpp"
 
 namespace caravan::cli {
@@ -36,7 +38,7 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
             auto line = [&](const Message& key, const std::string& value) {
                 ctx.out << phrase(ctx, key) << ": " << shown(value) << "\n";
             };
-            line(msg::word_device, st.device ? st.device->lawyer + ", " + st.device->region + " (" +
+            line(msg::word_device, st.device ? device_owner(*st.device) + " (" +
                                            client::short_id(st.device->id) + ")"
                                      : std::string(phrase(ctx, msg::word_not_initialised)));
             if (st.current_visit) {
@@ -55,23 +57,81 @@ const bool status = register_command("status", [](CLI::App& app, Registry& regis
             line(msg::word_photos, std::to_string(st.photos));
             line(msg::word_unsynced, std::to_string(st.unsynced));
             if (st.oldest_unsynced) {
-                line(msg::word_oldest_unsynced, *st.oldest_unsynced);
+                line(msg::word_oldest_unsynced, client::local_minute(*st.oldest_unsynced));
             }
             line(msg::word_conflicts, std::to_string(st.conflicts));
             line(msg::word_quarantined, std::to_string(quarantined.size()));
             for (const auto& q : quarantined) {
                 const std::string id = client::short_id(q.entity_id);
+                const std::string record = record_word(ctx, q.entity_type);
+                // The code as the protocol names it; the server's own (English) words after it
+                // in parentheses, as technical detail.
                 ctx.out << "  "
                         << (q.direction == "push"
-                                ? say(ctx, msg::quarantine_refused, {q.entity_type, id, q.seq})
+                                ? say(ctx, msg::quarantine_refused, {record, id, q.seq})
                                 : say(ctx, msg::quarantine_not_applied,
-                                      {q.entity_type, id, q.seq, client::short_id(q.device_id)}))
-                        << ": " << shown(q.code) << ", " << shown(q.message) << "\n";
+                                      {record, id, q.seq, client::short_id(q.device_id)}))
+                        << ": " << shown(q.code);
+                if (!q.message.empty()) {
+                    ctx.out << " (" << shown(q.message) << ")";
+                }
+                ctx.out << "\n";
             }
             return {};
         });
     });
 });
+
+// The fields an edit wrote, readable: "advice: …; outcome: …".
+std::string edit_text(Context& ctx, const std::string& value) {
+    const auto parsed = nlohmann::json::parse(value, nullptr, false);
+    const nlohmann::json* fields = parsed.is_object() && parsed.contains("edited")
+                                       ? &parsed["edited"]
+                                       : nullptr;
+    if (!fields || !fields->is_object()) {
+        return shown(value);
+    }
+    std::string out;
+    for (auto it = fields->begin(); it != fields->end(); ++it) {
+        out += (out.empty() ? "" : "; ") + field_word(ctx, it.key()) + ": " +
+               value_text(ctx, it.key(), it.value());
+    }
+    return out;
+}
+
+std::string stored_value(Context& ctx, const std::string& field, const std::string& value) {
+    const auto parsed = nlohmann::json::parse(value, nullptr, false);
+    return parsed.is_discarded() ? shown(value) : value_text(ctx, field, parsed);
+}
+
+void print_conflict(Context& ctx, const Lawyers& lawyers, const client::ConflictEntry& c) {
+    const auto kept = c.kept(), lost = c.overwritten();
+    const std::string record = record_word(ctx, c.entity_type) + " " + client::short_id(c.entity_id);
+    if (c.delete_vs_edit()) {
+        // The record stays deleted whichever came later: an edit never writes the mark. Say
+        // so, and how to bring the record back.
+        ctx.out << record << ": " << phrase(ctx, msg::word_deleted_while_edited) << "; "
+                << phrase(ctx, msg::word_kept) << ": " << phrase(ctx, msg::word_the_deletion)
+                << " (" << who_when(ctx, lawyers, kept.version) << "); "
+                << phrase(ctx, msg::word_the_edit) << " " << edit_text(ctx, lost.value) << " ("
+                << who_when(ctx, lawyers, lost.version) << ") ";
+        if (!c.record_deleted) {
+            ctx.out << phrase(ctx, msg::word_visible_again) << "\n";
+        } else if (c.entity_type == "consultation") {
+            ctx.out << phrase(ctx, msg::word_hidden_with_the_record) << "; "
+                    << phrase(ctx, msg::word_to_bring_it_back) << ": caravan consult undelete "
+                    << client::short_id(c.entity_id) << "\n";
+        } else {
+            ctx.out << phrase(ctx, msg::word_hidden_with_the_record) << "\n";
+        }
+        return;
+    }
+    ctx.out << record << ", " << field_word(ctx, c.field) << ": " << phrase(ctx, msg::word_kept)
+            << " " << stored_value(ctx, c.field, kept.value) << " ("
+            << who_when(ctx, lawyers, kept.version) << "); " << phrase(ctx, msg::word_overwritten)
+            << " " << stored_value(ctx, c.field, lost.value) << " ("
+            << who_when(ctx, lawyers, lost.version) << ")\n";
+}
 
 const bool conflicts = register_command("conflicts", [](CLI::App& app, Registry& registry) {
     auto* cmd = app.add_subcommand(
@@ -89,32 +149,9 @@ const bool conflicts = register_command("conflicts", [](CLI::App& app, Registry&
                 print_json(ctx, out);
                 return {};
             }
+            CARAVAN_TRY(lawyers, engine.lawyers());
             for (const auto& c : list) {
-                const auto kept = c.kept(), lost = c.overwritten();
-                const std::string record =
-                    shown(c.entity_type) + " " + client::short_id(c.entity_id);
-                if (c.delete_vs_edit()) {
-                    // The record stays deleted whichever came later: an edit never writes the
-                    // mark. Say so, and how to bring the record back.
-                    ctx.out << record << ": " << phrase(ctx, msg::word_deleted_while_edited) << "; "
-                            << phrase(ctx, msg::word_kept) << ": " << phrase(ctx, msg::word_the_deletion) << " ("
-                            << kept.version << "); " << phrase(ctx, msg::word_the_edit) << " "
-                            << shown(lost.value) << " (" << lost.version << ") ";
-                    if (!c.record_deleted) {
-                        ctx.out << phrase(ctx, msg::word_visible_again) << "\n";
-                    } else if (c.entity_type == "consultation") {
-                        ctx.out << phrase(ctx, msg::word_hidden_with_the_record) << "; "
-                                << phrase(ctx, msg::word_to_bring_it_back) << ": caravan consult undelete "
-                                << client::short_id(c.entity_id) << "\n";
-                    } else {
-                        ctx.out << phrase(ctx, msg::word_hidden_with_the_record) << "\n";
-                    }
-                    continue;
-                }
-                ctx.out << record << " " << shown(c.field) << ": " << phrase(ctx, msg::word_kept) << " "
-                        << shown(kept.value) << " (" << kept.version << "), "
-                        << phrase(ctx, msg::word_overwritten) << " " << shown(lost.value) << " ("
-                        << lost.version << ")\n";
+                print_conflict(ctx, lawyers, c);
             }
             return {};
         });

@@ -1,6 +1,4 @@
 // `caravan sync` and `caravan sync log`.
-#include <unistd.h>
-
 #include <cstdio>
 #include <ctime>
 #include <iomanip>
@@ -15,29 +13,31 @@
 #include "caravan/sync/agent/sync_lock.hpp"
 #include "common.hpp"
 #include "messages.hpp"
+#include "progress.hpp"
 
 namespace caravan::cli {
 namespace {
 
 namespace agent = caravan::sync::agent;
 
-std::string human_bytes(std::int64_t n) {
+std::string one_decimal(double value) {
     std::ostringstream out;
-    if (n < 1024) {
-        out << n << " B";
-    } else if (n < 1024 * 1024) {
-        out << std::fixed << std::setprecision(1) << static_cast<double>(n) / 1024 << " KiB";
-    } else {
-        out << std::fixed << std::setprecision(1) << static_cast<double>(n) / (1024 * 1024)
-            << " MiB";
-    }
+    out << std::fixed << std::setprecision(1) << value;
     return out.str();
 }
 
-std::string human_duration(std::int64_t ms) {
-    std::ostringstream out;
-    out << std::fixed << std::setprecision(1) << static_cast<double>(ms) / 1000 << " s";
-    return out.str();
+std::string human_bytes(Context& ctx, std::int64_t n) {
+    if (n < 1024) {
+        return say(ctx, msg::size_bytes, {n});
+    }
+    if (n < 1024 * 1024) {
+        return say(ctx, msg::size_kib, {one_decimal(static_cast<double>(n) / 1024)});
+    }
+    return say(ctx, msg::size_mib, {one_decimal(static_cast<double>(n) / (1024 * 1024))});
+}
+
+std::string human_duration(Context& ctx, std::int64_t ms) {
+    return say(ctx, msg::duration_seconds, {one_decimal(static_cast<double>(ms) / 1000)});
 }
 
 struct SyncCliOptions {
@@ -51,60 +51,31 @@ struct SyncCliOptions {
     std::optional<int> attempts;
 };
 
-// One line, rewritten in place, only when a person watches stderr.
-class ProgressLine {
-  public:
-    explicit ProgressLine(Context& ctx) : m_ctx(ctx), m_enabled(::isatty(STDERR_FILENO) == 1) {}
-    void show(const agent::Progress& p) {
-        if (!m_enabled) {
-            return;
-        }
-        std::string text = std::string(p.phase) + " " + std::to_string(p.done);
-        if (p.total > 0) {
-            text += "/" + std::to_string(p.total);
-        }
-        m_ctx.err << "\r" << text << "   " << std::flush;
-        m_shown = true;
-    }
-    void clear() {
-        if (m_shown) {
-            m_ctx.err << "\r" << std::string(40, ' ') << "\r" << std::flush;
-            m_shown = false;
-        }
-    }
-
-  private:
-    Context& m_ctx;
-    bool m_enabled;
-    bool m_shown = false;
-};
-
 void print_summary(Context& ctx, const agent::SyncReport& r) {
-    ctx.out << "sync " << (r.ok() ? "ok" : "failed (" + std::string(to_string(r.error->code)) + ")")
-            << ": pushed " << r.pushed << ", pulled " << r.pulled << ", rejected " << r.rejected
-            << "; " << r.requests << " requests, " << human_bytes(r.bytes_up) << " up, "
-            << human_bytes(r.bytes_down) << " down, " << human_duration(r.duration_ms);
+    const std::vector<MessageArg> counts = {
+        r.pushed, r.pulled, r.rejected, r.requests, human_bytes(ctx, r.bytes_up),
+        human_bytes(ctx, r.bytes_down), human_duration(ctx, r.duration_ms),
+        r.ok() ? std::string() : std::string(to_string(r.error->code))};
+    ctx.out << say(ctx, r.ok() ? msg::sync_summary_ok : msg::sync_summary_failed, counts);
     if (r.attempts > 1) {
-        ctx.out << ", " << r.attempts << " attempts";
+        ctx.out << say(ctx, msg::sync_attempts, {r.attempts});
     }
     ctx.out << "\n";
     if (r.rotated_from) {
-        ctx.out << "this database held changes the server already had under other contents (it "
-                   "was restored from an older backup or copied): the device was re-registered as "
-                << client::short_id(r.device_id_after) << " (was "
-                << client::short_id(*r.rotated_from) << ") and " << r.reissued
-                << " change(s) recorded on this copy were sent again "
-                << "under the new id; nothing was lost\n";
+        ctx.out << say(ctx, msg::sync_rotated,
+                       {client::short_id(r.device_id_after), client::short_id(*r.rotated_from),
+                        r.reissued})
+                << "\n";
     }
     if (r.rejected > 0) {
-        ctx.out << r.rejected
-                << " of this device's changes were refused by the server and set aside: see "
-                   "`caravan status`\n";
+        ctx.out << say(ctx, msg::sync_rejected_note, {r.rejected}) << "\n";
     }
     if (r.verify) {
         const auto& v = *r.verify;
-        ctx.out << "verify: " << (v.agree ? "agree" : "DISAGREE") << " up to server_seq " << v.upto
-                << " (device " << v.local_count << " events, server " << v.server_count << ")\n";
+        ctx.out << say(ctx, msg::sync_verify,
+                       {v.agree ? msg::word_agree : msg::word_disagree, v.upto, v.local_count,
+                        v.server_count})
+                << "\n";
     }
 }
 
@@ -144,10 +115,12 @@ Result<void> run_sync(Context& ctx, const SyncCliOptions& o) {
     }
 
     CARAVAN_TRY_ENGINE(engine, ctx);
-    ProgressLine line(ctx);
+    ProgressLine line(ctx.err, ctx.lang);
     agent::AgentEnvironment env;
     env.app_version = std::string("caravan/") + CARAVAN_VERSION;
-    env.progress = [&line](const agent::Progress& p) { line.show(p); };
+    env.progress = [&line](const agent::Progress& p) {
+        line.show(p.phase == "push" ? msg::progress_pushed : msg::progress_pulled, p.done, p.total);
+    };
     auto ran = agent::sync_device(engine, ctx.database_path(), options, env, o.wait,
                                   agent::LinkTweaks{o.connect_timeout_s, o.low_speed_time_s});
     line.clear();
@@ -158,8 +131,10 @@ Result<void> run_sync(Context& ctx, const SyncCliOptions& o) {
         // moved (pushed, pulled, rejected, bytes, requests) next to the error.
         nlohmann::json out = agent::to_json(report);
         if (!report.ok()) {
+            // As every --json error: `message` in the chosen language, `message_en` English.
             out["error"] = {{"code", to_string(report.error->code)},
-                            {"message", report.error->message}};
+                            {"message", client::localize(*report.error, ctx.lang)},
+                            {"message_en", report.error->message}};
         }
         print_json(ctx, out);
         ctx.json_printed = true;
@@ -189,15 +164,21 @@ Result<void> run_log(Context& ctx, std::int64_t limit) {
     }
     std::vector<std::vector<std::string>> rows;
     for (const auto& e : entries) {
-        rows.push_back({e.started_at.substr(0, 19) + "Z", e.result, std::to_string(e.pushed),
-                        std::to_string(e.pulled), std::to_string(e.rejected),
-                        human_bytes(e.bytes_up), human_bytes(e.bytes_down),
-                        std::to_string(e.requests), human_duration(e.duration_ms)});
+        // A failed run's result is its error code (offline, timeout, …), as stored.
+        rows.push_back({e.started_at.substr(0, 19) + "Z",
+                        e.result == "ok" ? std::string(phrase(ctx, msg::word_ok)) : e.result,
+                        std::to_string(e.pushed), std::to_string(e.pulled),
+                        std::to_string(e.rejected), human_bytes(ctx, e.bytes_up),
+                        human_bytes(ctx, e.bytes_down), std::to_string(e.requests),
+                        human_duration(ctx, e.duration_ms)});
     }
-    print_table(ctx.out,
-                {"started (UTC)", "result", "pushed", "pulled", "rejected", "up", "down",
-                 "requests", "duration"},
-                rows);
+    std::vector<std::string> header;
+    for (const Message* word : {&msg::log_started, &msg::log_result, &msg::log_pushed,
+                                &msg::log_pulled, &msg::log_rejected, &msg::log_up,
+                                &msg::log_down, &msg::log_requests, &msg::log_duration}) {
+        header.emplace_back(phrase(ctx, *word));
+    }
+    print_table(ctx.out, header, rows);
     for (const auto& e : entries) {
         if (!e.message.empty()) {
             ctx.out << e.started_at.substr(0, 19) << "Z " << shown(e.result) << ": " << shown(e.message) << "\n";

@@ -348,6 +348,18 @@ Result<Device> Engine::init(const std::string& lawyer_in, const std::string& reg
     if (!region) {
         return tl::unexpected(region.error());
     }
+    return create_identity(*lawyer, *region);
+}
+
+Result<Device> Engine::init_coordinator(const std::string& name_in) {
+    auto name = validate_text("lawyer", name_in, k_max_name_chars);
+    if (!name) {
+        return tl::unexpected(name.error());
+    }
+    return create_identity(*name, "");
+}
+
+Result<Device> Engine::create_identity(const std::string& lawyer, const std::string& region) {
     Device device;
     auto ok = write([&]() -> Result<void> {
         auto existing = m_settings.get(key::device_id);
@@ -357,7 +369,7 @@ Result<Device> Engine::init(const std::string& lawyer_in, const std::string& reg
         if (*existing) {
             return fail(ErrorCode::conflict, msg::already_initialised, **existing);
         }
-        device = Device{uuid_v7(m_options.clock()), *lawyer, *region};
+        device = Device{uuid_v7(m_options.clock()), lawyer, region};
         for (auto [k, v] : {std::pair{key::device_id, device.id}, {key::lawyer, device.lawyer},
                             {key::region, device.region}}) {
             if (auto set = m_settings.set(k, v); !set) {

@@ -169,6 +169,8 @@ class RowValidator {
           m_topic(enums::topic), m_outcome(enums::outcome), m_lang(enums::language) {}
 
     void validate(const RawRow& raw);
+    // Told the number of rows checked after each row.
+    void on_progress(const ImportOptions& options) { m_options = &options; }
 
   private:
     template <class... Args>
@@ -194,6 +196,8 @@ class RowValidator {
     EnumIndex m_gender, m_age, m_category, m_topic, m_outcome, m_lang;
     std::unordered_map<std::string, std::int64_t> m_explicit_ids;  // id -> line
     std::unordered_map<std::string, std::uint32_t> m_content_keys; // derived id -> occurrences
+    const ImportOptions* m_options = nullptr;
+    std::int64_t m_checked = 0;
 };
 
 std::optional<std::string> RowValidator::text(const RawRow& raw, std::string_view code,
@@ -315,6 +319,10 @@ void append_key_part(std::string& key, std::string_view part) {
 }
 
 void RowValidator::validate(const RawRow& raw) {
+    ++m_checked;
+    if (m_options && m_options->progress) {
+        m_options->progress(ImportStage::checking, m_checked, 0);
+    }
     const std::size_t errors_before = m_errors.size();
     PendingRow row;
     row.line = raw.line;
@@ -1202,7 +1210,8 @@ class Resolver {
     std::unordered_map<std::string, std::string> m_existing_visits;   // visit key -> id
 };
 
-Result<void> apply_plan(Engine& engine, Plan& plan, ImportReport& report, bool write) {
+Result<void> apply_plan(Engine& engine, Plan& plan, ImportReport& report, bool write,
+                        const ImportOptions& options) {
     Resolver resolver(engine, plan, report, write);
     if (auto ok = resolver.load_existing(); !ok) {
         return ok;
@@ -1210,7 +1219,12 @@ Result<void> apply_plan(Engine& engine, Plan& plan, ImportReport& report, bool w
     const EnumIndex gender(enums::gender), age(enums::age), category(enums::category),
         topic(enums::topic), outcome(enums::outcome), lang(enums::language);
     ConsultationInput input;
+    const auto total = static_cast<std::int64_t>(plan.rows.size());
+    std::int64_t done = 0;
     for (PendingRow& row : plan.rows) {
+        if (options.progress) {
+            options.progress(ImportStage::writing, done++, total);
+        }
         std::string_view id(row.id.data(), row.id.size());
         auto present = engine.has_consultation(id);
         if (!present) {
@@ -1248,6 +1262,9 @@ Result<void> apply_plan(Engine& engine, Plan& plan, ImportReport& report, bool w
         if (!added) {
             return fail(added.error().code, msg::at_line, row.line, added.error());
         }
+    }
+    if (options.progress) {
+        options.progress(ImportStage::writing, total, total);
     }
     return {};
 }
@@ -1339,6 +1356,7 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
     report.dry_run = options.dry_run;
     Plan plan;
     RowValidator validator(device->lawyer, plan, report.errors);
+    validator.on_progress(options);
 
     ByteReader bytes(file);
     std::string_view head = bytes.buffered();
@@ -1391,14 +1409,14 @@ Result<ImportReport> import_journal(Engine& engine, const std::filesystem::path&
     }
 
     if (options.dry_run) {
-        if (auto ok = apply_plan(engine, plan, report, false); !ok) {
+        if (auto ok = apply_plan(engine, plan, report, false, options); !ok) {
             return tl::unexpected(ok.error());
         }
         return report;
     }
     // One transaction: every row is written, or none.
     auto ok =
-        engine.batch([&]() -> Result<void> { return apply_plan(engine, plan, report, true); });
+        engine.batch([&]() -> Result<void> { return apply_plan(engine, plan, report, true, options); });
     if (!ok) {
         return tl::unexpected(ok.error());
     }

@@ -244,8 +244,9 @@ void read_row(const storage::Statement& s, Row& r) {
     r.lang = s.column_opt_text(15);
 }
 
-// Streams the rows of `scope` to `visit`; stops with the visitor's error.
-Result<void> each_row(storage::Database& db, const Scope& scope,
+// Streams the rows of `scope` to `visit`, telling `progress` after each row; stops with the
+// visitor's error.
+Result<void> each_row(storage::Database& db, const Scope& scope, const RowProgress& progress,
                       const std::function<Result<void>(const Row&)>& visit) {
     auto stmt = db.prepare(k_select);
     if (!stmt) {
@@ -257,9 +258,14 @@ Result<void> each_row(storage::Database& db, const Scope& scope,
     }
     stmt->bind(1, *regions).bind(2, scope.from).bind(3, scope.to);
     Row row;
-    return stmt->each([&](const storage::Statement& s) {
+    std::int64_t done = 0;
+    return stmt->each([&](const storage::Statement& s) -> Result<void> {
         read_row(s, row);
-        return visit(row);
+        auto ok = visit(row);
+        if (ok && progress) {
+            progress(++done);
+        }
+        return ok;
     });
 }
 
@@ -271,7 +277,7 @@ Result<void> stream_ok(const std::ostream& out) {
 }
 
 Result<JournalSummary> write_csv(storage::Database& db, const JournalRequest& request,
-                                 std::ostream& out) {
+                                 std::ostream& out, const RowProgress& progress) {
     ColumnSet columns;
     CsvWriter csv(out);
     csv.byte_order_mark();
@@ -280,7 +286,7 @@ Result<JournalSummary> write_csv(storage::Database& db, const JournalRequest& re
     }
     csv.end_row();
     JournalSummary summary;
-    auto ok = each_row(db, request.scope, [&](const Row& r) -> Result<void> {
+    auto ok = each_row(db, request.scope, progress, [&](const Row& r) -> Result<void> {
         ++summary.rows;
         for (Column kind : columns.kinds) {
             if (kind == Column::no) {
@@ -303,7 +309,7 @@ Result<JournalSummary> write_csv(storage::Database& db, const JournalRequest& re
 }
 
 Result<JournalSummary> write_json(storage::Database& db, const JournalRequest& request,
-                                  std::ostream& out) {
+                                  std::ostream& out, const RowProgress& progress) {
     ColumnSet columns;
     auto opt = [](const std::optional<std::string>& v) {
         return v ? ordered_json(*v) : ordered_json(nullptr);
@@ -318,7 +324,7 @@ Result<JournalSummary> write_json(storage::Database& db, const JournalRequest& r
         << ",\"to\":" << dump(opt(request.scope.to)) << ",\n\"columns\":" << dump(headers)
         << ",\n\"rows\":[";
     JournalSummary summary;
-    auto ok = each_row(db, request.scope, [&](const Row& r) -> Result<void> {
+    auto ok = each_row(db, request.scope, progress, [&](const Row& r) -> Result<void> {
         ++summary.rows;
         ordered_json row = ordered_json::object();
         for (size_t i = 0; i < columns.kinds.size(); ++i) {
@@ -372,7 +378,7 @@ std::string_view journal_name(Lang lang) {
 }
 
 Result<JournalSummary> write_xlsx(storage::Database& db, const JournalRequest& request,
-                                  const std::filesystem::path& file) {
+                                  const std::filesystem::path& file, const RowProgress& progress) {
     ColumnSet set;
     XlsxOptions options;
     options.date_format = request.lang == Lang::en ? "yyyy-mm-dd" : "dd.mm.yyyy";
@@ -394,7 +400,7 @@ Result<JournalSummary> write_xlsx(storage::Database& db, const JournalRequest& r
     JournalSummary summary;
     std::optional<std::string> sheet_region;
     std::uint32_t row = 0;
-    auto ok = each_row(db, request.scope, [&](const Row& r) -> Result<void> {
+    auto ok = each_row(db, request.scope, progress, [&](const Row& r) -> Result<void> {
         if (!sheet_region || *sheet_region != r.region) {
             sheet_region = r.region;
             row = 0;
@@ -460,7 +466,7 @@ Result<JournalRequest> prepare(storage::Database& db, const JournalRequest& requ
 } // namespace
 
 Result<JournalSummary> write_journal(storage::Database& db, const JournalRequest& request,
-                                     Format format, std::ostream& out) {
+                                     Format format, std::ostream& out, const RowProgress& progress) {
     auto snapshot = ReadSnapshot::begin(db);
     if (!snapshot) {
         return tl::unexpected(snapshot.error());
@@ -471,14 +477,14 @@ Result<JournalSummary> write_journal(storage::Database& db, const JournalRequest
     }
     switch (format) {
     case Format::csv:
-        return write_csv(db, *resolved, out);
+        return write_csv(db, *resolved, out, progress);
     case Format::json:
-        return write_json(db, *resolved, out);
+        return write_json(db, *resolved, out, progress);
     case Format::xlsx: {
         JournalSummary summary;
         auto ok = build_into_stream(
             [&](const std::filesystem::path& file) -> Result<void> {
-                auto written = write_xlsx(db, *resolved, file);
+                auto written = write_xlsx(db, *resolved, file, progress);
                 if (!written) {
                     return tl::unexpected(written.error());
                 }
@@ -499,7 +505,8 @@ Result<JournalSummary> write_journal(storage::Database& db, const JournalRequest
 }
 
 Result<JournalSummary> export_journal(storage::Database& db, const JournalRequest& request,
-                                      Format format, const std::filesystem::path& file) {
+                                      Format format, const std::filesystem::path& file,
+                                      const RowProgress& progress) {
     auto snapshot = ReadSnapshot::begin(db);
     if (!snapshot) {
         return tl::unexpected(snapshot.error());
@@ -515,10 +522,10 @@ Result<JournalSummary> export_journal(storage::Database& db, const JournalReques
     }
     Result<JournalSummary> summary;
     if (format == Format::xlsx) {
-        summary = write_xlsx(db, *resolved, output->temp_path());
+        summary = write_xlsx(db, *resolved, output->temp_path(), progress);
     } else {
-        summary = format == Format::csv ? write_csv(db, *resolved, output->stream())
-                                        : write_json(db, *resolved, output->stream());
+        summary = format == Format::csv ? write_csv(db, *resolved, output->stream(), progress)
+                                        : write_json(db, *resolved, output->stream(), progress);
     }
     if (!summary) {
         return summary; // the AtomicFile removes the temporary file

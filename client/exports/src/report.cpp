@@ -252,7 +252,8 @@ std::string_view to_string(WarningKind kind) {
     return "unknown";
 }
 
-Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requested) {
+Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requested,
+                                    const VisitProgress& progress) {
     auto snapshot = ReadSnapshot::begin(db);
     if (!snapshot) {
         return tl::unexpected(snapshot.error());
@@ -290,6 +291,9 @@ Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requeste
     }
     ok = visits->each([&](const Statement& s) {
         ++b.visits;
+        if (progress) {
+            progress(b.visits);
+        }
         if (s.column_int(7) == 0 && s.column_int(12) > 0) {
             ++b.visits_counted_by_consultations;
         }
@@ -301,7 +305,7 @@ Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requeste
 }
 
 Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& plan,
-                                           const Scope& requested) {
+                                           const Scope& requested, const VisitProgress& progress) {
     auto snapshot = ReadSnapshot::begin(db);
     if (!snapshot) {
         return tl::unexpected(snapshot.error());
@@ -348,6 +352,9 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
         };
 
         ++visits;
+        if (progress) {
+            progress(visits);
+        }
         villages.insert(s.column_text(2));
         consultations += held;
         cases += taken_on;

@@ -18,7 +18,10 @@ json person(const Person& p) {
 } // namespace
 
 json to_json(const Device& d) {
-    return {{"id", d.id}, {"lawyer", d.lawyer}, {"region", d.region}};
+    // A coordinator's device has no home region: null rather than "".
+    return {{"id", d.id},
+            {"lawyer", d.lawyer},
+            {"region", d.region.empty() ? json(nullptr) : json(d.region)}};
 }
 
 json to_json(const Village& v) {

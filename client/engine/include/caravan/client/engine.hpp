@@ -65,8 +65,12 @@ class Engine {
     ~Engine();
 
     // ---- identity --------------------------------------------------------------------------
-    // Creates this device's identity; `conflict` if already initialised.
+    // Creates this device's identity; `conflict` if already initialised. A lawyer's device:
+    // the region (its home region) is required.
     [[nodiscard]] Result<Device> init(const std::string& lawyer, const std::string& region);
+    // The same for a coordinator's device, which has no home region (Device::region empty).
+    // Which regions a device records in is decided by its enrollment, not by this.
+    [[nodiscard]] Result<Device> init_coordinator(const std::string& name);
     // not_initialized until init() ran.
     [[nodiscard]] Result<Device> device();
 
@@ -331,6 +335,9 @@ class Engine {
                                                       std::string_view op, std::string payload,
                                                       Project&& project);
     [[nodiscard]] Result<Device> require_device();
+    // Writes the identity of init() and init_coordinator(), both already validated.
+    [[nodiscard]] Result<Device> create_identity(const std::string& lawyer,
+                                                 const std::string& region);
     // The regions this device may record in (RecordingScope::any for a coordinator or a device
     // not enrolled); read once per write transaction.
     struct RecordingScope;

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,9 +43,16 @@ enum class ImportFormat { automatic, csv, jsonl, json, xlsx };
 
 [[nodiscard]] std::string_view to_string(ImportFormat format);
 
+// Where an import is: checking rows (total unknown: the file is streamed), or writing them
+// (`total` is the number of rows to look up and write).
+enum class ImportStage { checking, writing };
+
 struct ImportOptions {
     bool dry_run = false;                          // validate and count; write nothing
     ImportFormat format = ImportFormat::automatic; // from the extension, else the content
+    // Called after every row checked and every row written (may be empty). It must not throw
+    // and must not touch the engine.
+    std::function<void(ImportStage stage, std::int64_t done, std::int64_t total)> progress;
 };
 
 // One problem in the file. `line` is 1-based, the physical line where the CSV record (or the

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace caravan::client {
 
@@ -26,5 +27,10 @@ struct CivilTime {
 // `unix_seconds` in this machine's time zone, whole seconds and no zone designator (the time
 // a file's owner saw on the wall): "2024-05-14T15:31:02".
 [[nodiscard]] CivilTime local_time(std::int64_t unix_seconds);
+
+// A stored UTC time ("2024-05-14T10:31:02.120Z", as utc_time writes it and authorship() and
+// history entries carry) as a person reads it on this machine: local time to the minute,
+// "2024-05-14 15:31". Text that does not start with "YYYY-MM-DDTHH:MM" comes back unchanged.
+[[nodiscard]] std::string local_minute(std::string_view iso_utc);
 
 } // namespace caravan::client

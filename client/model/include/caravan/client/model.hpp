@@ -15,7 +15,7 @@ namespace caravan::client {
 struct Device {
     std::string id;
     std::string lawyer;
-    std::string region;
+    std::string region; // home region; empty on a coordinator's device
 };
 
 struct Village {

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ struct JournalRequest {
     Lang lang = Lang::en;
 };
 
+// Told the number of rows written so far, after each row (may be empty).
+using RowProgress = std::function<void(std::int64_t rows)>;
+
 struct JournalSummary {
     std::int64_t rows = 0;
     std::vector<std::string> sheets; // XLSX sheet names, in order
@@ -46,10 +50,12 @@ struct JournalSummary {
 // Writes to `out` (XLSX is built in a temporary file and then copied).
 [[nodiscard]] Result<JournalSummary> write_journal(storage::Database& db,
                                                    const JournalRequest& request, Format format,
-                                                   std::ostream& out);
+                                                   std::ostream& out,
+                                                   const RowProgress& progress = {});
 // Writes `file` atomically (see atomic_file.hpp).
 [[nodiscard]] Result<JournalSummary> export_journal(storage::Database& db,
                                                     const JournalRequest& request, Format format,
-                                                    const std::filesystem::path& file);
+                                                    const std::filesystem::path& file,
+                                                    const RowProgress& progress = {});
 
 } // namespace caravan::client::exports

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -53,7 +54,11 @@ struct Breakdown {
     std::vector<BreakdownTable> tables;
 };
 
-[[nodiscard]] Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& scope);
+// Told the number of visits counted so far, after each visit (may be empty).
+using VisitProgress = std::function<void(std::int64_t visits)>;
+
+[[nodiscard]] Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& scope,
+                                                  const VisitProgress& progress = {});
 
 // ---- indicators --------------------------------------------------------------------------
 
@@ -103,7 +108,8 @@ struct IndicatorReport {
 
 // `scope` dates, when given, override the plan's period.
 [[nodiscard]] Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& plan,
-                                                         const Scope& scope);
+                                                         const Scope& scope,
+                                                         const VisitProgress& progress = {});
 
 // ---- rendering ---------------------------------------------------------------------------
 // text: aligned tables for people; csv: one table (RFC 4180, BOM, CRLF; the indicator CSV holds
