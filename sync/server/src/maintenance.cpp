@@ -29,15 +29,8 @@ StoreOptions existing_store() {
 }
 
 Result<std::int64_t> count(storage::Database& db, std::string_view sql) {
-    auto stmt = db.prepare(sql);
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    auto row = stmt->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    return *row ? stmt->column_int(0) : 0;
+    CARAVAN_TRY(n, db.query(sql).one<std::int64_t>());
+    return n.value_or(0);
 }
 
 Result<void> fsync_path(const fs::path& path, bool directory) {
