@@ -117,10 +117,9 @@ inline client::ConsultationInput consultation_input(const std::string& question,
 
 // Two lawyers' laptops that share one consultation, `id`: a recorded it on the field day, b
 // (enrolled later, so that b's device id sorts after a's) received it, and a has b's device
-// record.
+// record. Their databases are in `dir`.
 struct SharedConsultation {
-    explicit SharedConsultation(const TempDir& dir)
-        : a(dir / "a.db", k_field_day_ms), b(dir / "b.db", k_field_day_ms + 500) {
+    SharedConsultation() {
         start_field_day(*a);
         a.advance(1000);
         id = ok(a->add_consultation(consultation_input("Бастапқы сұрақ"))).id;
@@ -136,7 +135,9 @@ struct SharedConsultation {
         deliver(*a, *b);
         deliver(*b, *a);
     }
-    SimDevice a, b;
+    TempDir dir; // a.db, b.db, and room for more
+    SimDevice a{dir / "a.db", k_field_day_ms};
+    SimDevice b{dir / "b.db", k_field_day_ms + 500};
     std::string id, a_id, b_id;
 };
 

@@ -18,7 +18,6 @@
 
 using namespace caravan;
 using namespace caravan::client;
-using test::ok;
 using test::SimDevice;
 
 namespace {
@@ -270,8 +269,7 @@ void edit_question(test::SharedConsultation& d, std::int64_t a_at, const std::st
 
 TEST_CASE("conflict: concurrent edits of one field resolve by (HLC, device id) and are listed",
           "[client][merge]") {
-    test::TempDir dir;
-    test::SharedConsultation d(dir);
+    test::SharedConsultation d;
 
     SECTION("same HLC: the larger device id wins") {
         edit_question(d, T + 60000, "A нұсқасы", T + 60000, "B нұсқасы");
@@ -334,8 +332,7 @@ TEST_CASE("conflict: concurrent edits of one field resolve by (HLC, device id) a
 TEST_CASE("conflict: an edit made after seeing another edit is not a conflict, even with a "
           "clock that is behind",
           "[client][merge]") {
-    test::TempDir dir;
-    test::SharedConsultation d(dir);
+    test::SharedConsultation d;
     d.b.set_now(T + 3600000);
     ok(d.b->edit_consultation(d.id, question("B бірінші")));
     REQUIRE(test::deliver(*d.b, *d.a) == 1);
@@ -353,8 +350,7 @@ TEST_CASE("conflict: an edit made after seeing another edit is not a conflict, e
 TEST_CASE("conflict: a delete concurrent with an edit is listed on \"deleted\" and the record "
           "stays deleted",
           "[client][merge]") {
-    test::TempDir dir;
-    test::SharedConsultation d(dir);
+    test::SharedConsultation d;
     auto edit_offset = GENERATE(-10, 0, 10); // the edit's clock before, equal to, after the delete
     d.a.set_now(T + 60000);
     d.b.set_now(T + 60000 + edit_offset);
@@ -376,8 +372,7 @@ TEST_CASE("conflict: a delete concurrent with an edit is listed on \"deleted\" a
 }
 
 TEST_CASE("conflict: a delete made after seeing the edit is not a conflict", "[client][merge]") {
-    test::TempDir dir;
-    test::SharedConsultation d(dir);
+    test::SharedConsultation d;
     d.b.set_now(T + 60000);
     ok(d.b->edit_consultation(d.id, question("Өңделген")));
     REQUIRE(test::deliver(*d.b, *d.a) == 1);

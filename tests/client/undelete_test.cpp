@@ -14,7 +14,6 @@
 
 using namespace caravan;
 using namespace caravan::client;
-using test::ok;
 using test::SimDevice;
 
 namespace {
@@ -29,13 +28,15 @@ ConsultationPatch advice(const std::string& text) {
 
 // a deletes the consultation while b, concurrently, edits its advice to "Өңделген кеңес" (the
 // later of the two by 10 ms as `edit_later` says); then the devices exchange events.
-void delete_against_edit(test::SharedConsultation& d, bool edit_later) {
-    d.a.set_now(T + 60000 + (edit_later ? 0 : 10));
-    d.b.set_now(T + 60000 + (edit_later ? 10 : 0));
-    ok(d.a->remove_consultation(d.id));
-    ok(d.b->edit_consultation(d.id, advice("Өңделген кеңес")));
-    d.exchange();
-}
+struct DeleteAgainstEdit : test::SharedConsultation {
+    explicit DeleteAgainstEdit(bool edit_later) {
+        a.set_now(T + 60000 + (edit_later ? 0 : 10));
+        b.set_now(T + 60000 + (edit_later ? 10 : 0));
+        ok(a->remove_consultation(id));
+        ok(b->edit_consultation(id, advice("Өңделген кеңес")));
+        exchange();
+    }
+};
 
 } // namespace
 
@@ -44,9 +45,7 @@ TEST_CASE("conflicts: a delete against an edit lists the deletion as kept and th
           "[client][merge][undelete]") {
     const bool edit_later = GENERATE(false, true);
     DYNAMIC_SECTION((edit_later ? "the edit is later" : "the delete is later")) {
-        test::TempDir dir;
-        test::SharedConsultation d(dir);
-        delete_against_edit(d, edit_later);
+        DeleteAgainstEdit d(edit_later);
         for (SimDevice* device : {&d.a, &d.b}) {
             CHECK(test::error_of((*device)->find_consultation(d.id)) == ErrorCode::not_found);
             auto conflicts = ok((*device)->conflicts());
@@ -103,9 +102,7 @@ TEST_CASE("undelete: the record comes back on every device with the edit the del
           "[client][merge][undelete]") {
     const bool edit_later = GENERATE(false, true);
     DYNAMIC_SECTION((edit_later ? "the edit is later" : "the delete is later")) {
-        test::TempDir dir;
-        test::SharedConsultation d(dir);
-        delete_against_edit(d, edit_later);
+        DeleteAgainstEdit d(edit_later);
         // b's clock is behind a's delete in one order: the undelete still wins (HLC).
         d.b.set_now(T);
         auto back = ok(d.b->undelete_consultation(d.id));
@@ -124,9 +121,8 @@ TEST_CASE("undelete: the record comes back on every device with the edit the del
 
 TEST_CASE("undelete: an edit made concurrently with the undelete is not a conflict with it",
           "[client][merge][undelete]") {
-    test::TempDir dir;
-    test::SharedConsultation d(dir);
-    SimDevice c(dir / "c.db", T + 700);
+    test::SharedConsultation d;
+    SimDevice c(d.dir / "c.db", T + 700);
     ok(c->init("Үшінші", "Жамбыл обл."));
     test::deliver(*d.a, *c);
     // a deletes; b hears of it and undeletes; c, having heard of neither, edits.
@@ -156,14 +152,13 @@ TEST_CASE("undelete: an edit made concurrently with the undelete is not a confli
 
 TEST_CASE("undelete: applied in either order against the delete, the record ends visible",
           "[client][merge][undelete]") {
-    test::TempDir dir;
-    test::SharedConsultation d(dir);
+    test::SharedConsultation d;
     d.a.set_now(T + 60000);
     ok(d.a->remove_consultation(d.id));
     test::deliver(*d.a, *d.b);
     ok(d.b->undelete_consultation(d.id));
     // A third device receives the undelete before the delete it answers.
-    SimDevice c(dir / "c.db", T);
+    SimDevice c(d.dir / "c.db", T);
     ok(c->init("Үшінші", "Жамбыл обл."));
     auto events = test::all_events(*d.b);
     std::reverse(events.begin(), events.end());

@@ -13,7 +13,6 @@
 using namespace caravan;
 using namespace caravan::client;
 using nlohmann::json;
-using test::ok;
 
 namespace {
 
