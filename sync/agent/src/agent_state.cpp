@@ -251,20 +251,11 @@ Result<std::vector<SyncLogEntry>> AgentState::log(std::int64_t limit) {
                 " bytes_up, bytes_down, requests, attempts FROM sync_log ORDER BY id DESC LIMIT ?",
                 limit)
         .collect([](const storage::Statement& s) {
-            SyncLogEntry e;
-            e.id = s.column_int(0);
-            e.started_at = s.column_text(1);
-            e.duration_ms = s.column_int(2);
-            e.result = s.column_text(3);
-            e.message = s.column_text(4);
-            e.pushed = s.column_int(5);
-            e.pulled = s.column_int(6);
-            e.rejected = s.column_int(7);
-            e.bytes_up = s.column_int(8);
-            e.bytes_down = s.column_int(9);
-            e.requests = s.column_int(10);
-            e.attempts = s.column_int(11);
-            return e;
+            // Columns in the order of SyncLogEntry's members.
+            return SyncLogEntry{s.column_int(0),  s.column_text(1), s.column_int(2),
+                                s.column_text(3), s.column_text(4), s.column_int(5),
+                                s.column_int(6),  s.column_int(7),  s.column_int(8),
+                                s.column_int(9),  s.column_int(10), s.column_int(11)};
         });
 }
 
