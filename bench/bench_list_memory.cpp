@@ -35,20 +35,7 @@ int main(int argc, char** argv) {
     }
     if (builder == 0) {
         client::Engine engine = open_device(db);
-        const std::int64_t batch = 1000;
-        for (std::int64_t b = 0; b < records; b += batch) {
-            must(engine.batch([&]() -> Result<void> {
-                for (std::int64_t i = b; i < std::min(records, b + batch); ++i) {
-                    auto added =
-                        engine.add_consultation(sample_consultation(static_cast<std::uint64_t>(i)));
-                    if (!added) {
-                        return tl::unexpected(added.error());
-                    }
-                }
-                return {};
-            }),
-                 "batch");
-        }
+        record_samples(engine, records, "batch");
         std::_Exit(0);
     }
     int status = 0;

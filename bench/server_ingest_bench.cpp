@@ -208,6 +208,22 @@ void print_run(const std::string& label, const Run& run) {
     print_row(label + ": latency", fmt_ms(s));
 }
 
+// caravan-server in this process on a free port with `threads` workers and no access log, on
+// `dir`/data, and a second connection to its store for enrollment codes.
+struct BenchServer {
+    BenchServer(const ScratchDir& dir, std::size_t threads) {
+        srv::ServerOptions options;
+        options.data_dir = dir / "data";
+        options.port = 0;
+        options.threads = threads;
+        options.access_log = false;
+        server = must(srv::Server::start(options), "start");
+        store = must(srv::Store::open(dir / "data" / "server.db"), "store");
+    }
+    std::unique_ptr<srv::Server> server;
+    std::unique_ptr<srv::Store> store;
+};
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -225,26 +241,16 @@ int main(int argc, char** argv) {
     Run alone;
     {
         ScratchDir dir;
-        srv::ServerOptions options;
-        options.data_dir = dir / "data";
-        options.port = 0;
-        options.threads = threads;
-        options.access_log = false;
-        auto server = must(srv::Server::start(options), "start");
-        auto store = must(srv::Store::open(dir / "data" / "server.db"), "store");
-        std::vector<Device> one{enroll(server->port(), *store, srv::Role::lawyer)};
-        alone = push_all(server->port(), one, batches, per_batch);
+        BenchServer bench(dir, threads);
+        std::vector<Device> one{enroll(bench.server->port(), *bench.store, srv::Role::lawyer)};
+        alone = push_all(bench.server->port(), one, batches, per_batch);
     }
     print_run("1 device (baseline)", alone);
 
     ScratchDir dir;
-    srv::ServerOptions options;
-    options.data_dir = dir / "data";
-    options.port = 0;
-    options.threads = threads;
-    options.access_log = false;
-    auto server = must(srv::Server::start(options), "start");
-    auto store = must(srv::Store::open(dir / "data" / "server.db"), "store");
+    BenchServer bench(dir, threads);
+    auto& server = bench.server;
+    auto& store = bench.store;
     std::vector<Device> devices;
     for (int i = 0; i < devices_n; ++i) {
         devices.push_back(enroll(server->port(), *store, srv::Role::lawyer));

@@ -192,6 +192,23 @@ client::ConsultationInput sample_consultation(std::uint64_t i) {
     return in;
 }
 
+void record_samples(client::Engine& engine, std::int64_t n, const char* what) {
+    constexpr std::int64_t k_batch = 1000;
+    for (std::int64_t b = 0; b < n; b += k_batch) {
+        must(engine.batch([&]() -> Result<void> {
+            for (std::int64_t i = b; i < std::min(n, b + k_batch); ++i) {
+                auto added =
+                    engine.add_consultation(sample_consultation(static_cast<std::uint64_t>(i)));
+                if (!added) {
+                    return tl::unexpected(added.error());
+                }
+            }
+            return {};
+        }),
+             what);
+    }
+}
+
 struct RawTable::Impl {
     sqlite3* db = nullptr;
     sqlite3_destructor_type text_mode = SQLITE_STATIC;

@@ -97,6 +97,10 @@ inline void must(Result<void> result, const char* what) {
 // or Russian summaries).
 [[nodiscard]] client::ConsultationInput sample_consultation(std::uint64_t i);
 
+// Records sample_consultation(0 .. n-1) on `engine`, a thousand to a transaction; `what`
+// names the step when it fails (the program stops).
+void record_samples(client::Engine& engine, std::int64_t n, const char* what);
+
 // The baseline: a bare SQLite file with the pragmas the engine uses (WAL, synchronous=FULL) and
 // one table with a consultation's columns, written with one cached prepared INSERT.
 class RawTable {

@@ -386,20 +386,7 @@ client::Engine open_engine(const fs::path& db) {
 
 void record_consultations(const fs::path& db, std::int64_t n) {
     client::Engine engine = open_device(db);
-    constexpr std::int64_t k_batch = 1000;
-    for (std::int64_t b = 0; b < n; b += k_batch) {
-        must(engine.batch([&]() -> Result<void> {
-            for (std::int64_t i = b; i < std::min(n, b + k_batch); ++i) {
-                auto added =
-                    engine.add_consultation(sample_consultation(static_cast<std::uint64_t>(i)));
-                if (!added) {
-                    return tl::unexpected(added.error());
-                }
-            }
-            return {};
-        }),
-             "record");
-    }
+    record_samples(engine, n, "record");
 }
 
 std::uint64_t mix(std::uint64_t x) { // splitmix64

@@ -90,11 +90,7 @@ void require_integrity(const fs::path& file) {
 }
 
 std::string server_fingerprint(const Server& server) {
-    storage::OpenOptions o;
-    o.create = false;
-    o.read_only = true;
-    o.integrity_check = false;
-    auto db = ok(storage::Database::open(server.data() / "server.db", o));
+    auto db = open_server_db(server);
     client::Projector projector(db);
     return ok(projector.fingerprint());
 }
@@ -283,11 +279,7 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
     }
     require_exactly_once(server, everyone);
     {
-        storage::OpenOptions o;
-        o.create = false;
-        o.read_only = true;
-        o.integrity_check = false;
-        auto db = ok(storage::Database::open(server.data() / "server.db", o));
+        auto db = open_server_db(server);
         auto stmt = ok(db.prepare("SELECT count(*) FROM events WHERE device_id = ?"));
         stmt.bind(1, wild.device_id());
         REQUIRE(ok(stmt.step()));

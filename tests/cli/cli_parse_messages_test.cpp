@@ -15,6 +15,15 @@ using test::Mode;
 using test::run_cli;
 using test::run_cli_ok;
 
+namespace {
+
+// `caravan init` (Арнат, Жамбыл обл.), which must succeed.
+void init_device(const std::filesystem::path& db) {
+    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."});
+}
+
+} // namespace
+
 TEST_CASE("cli: an unknown command is named, at the top and under a command group", "[cli]") {
     test::TempDir dir;
     const auto db = dir / "device.db";
@@ -36,7 +45,7 @@ TEST_CASE("cli: an unknown command is named, at the top and under a command grou
 TEST_CASE("cli: an unknown option is named before any missing required option", "[cli]") {
     test::TempDir dir;
     const auto db = dir / "device.db";
-    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."});
+    init_device(db);
     // Regression: "--gender is required", never naming --bogus.
     auto r = run_cli(Mode::in_process, db, {"consult", "add", "--bogus"});
     CHECK(r.code == 2);
@@ -47,7 +56,7 @@ TEST_CASE("cli: an unknown option is named before any missing required option", 
 TEST_CASE("cli: an extra word is named, free text in the wrong place is only counted", "[cli]") {
     test::TempDir dir;
     const auto db = dir / "device.db";
-    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."});
+    init_device(db);
     // Regression: "unexpected arguments: none named (and 1 value, not shown)".
     auto r = run_cli(Mode::in_process, db, {"status", "extra"});
     CHECK(r.code == 2);
@@ -61,7 +70,7 @@ TEST_CASE("cli: an extra word is named, free text in the wrong place is only cou
 TEST_CASE("cli: a repeated --lang or --db takes the last value", "[cli]") {
     test::TempDir dir;
     const auto db = dir / "device.db";
-    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."});
+    init_device(db);
     // Regression: "--lang: value not given".
     auto r = run_cli(Mode::in_process, db, {"--lang", "ru", "status", "--lang", "kk"});
     INFO(r.err);
@@ -95,10 +104,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 TEST_CASE("cli: consult list is an aligned table, and an error prints no half table", "[cli]") {
     test::TempDir dir;
     const auto db = dir / "device.db";
-    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."});
-    run_cli_ok(Mode::in_process, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
-    run_cli_ok(Mode::in_process, db,
-               {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    test::init_device_at_visit(db);
     run_cli_ok(Mode::in_process, db,
                {"consult", "add", "--gender", "female", "--age", "33-45", "--category",
                 "unemployed", "--topic", "land", "--outcome", "case", "--question", "q"});
@@ -164,10 +170,7 @@ TEST_CASE("cli: starting a visit while others of the lawyer's are open names the
 TEST_CASE("cli: an edit that changes nothing says so and writes no event", "[cli]") {
     test::TempDir dir;
     const auto db = dir / "device.db";
-    run_cli_ok(Mode::in_process, db, {"init", "--lawyer", "Арнат", "--region", "Ақтөбе обл."});
-    run_cli_ok(Mode::in_process, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
-    run_cli_ok(Mode::in_process, db,
-               {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    test::init_device_at_visit(db);
     auto added = run_cli_ok(Mode::in_process, db,
                             {"--json", "consult", "add", "--gender", "female", "--age", "33-45",
                              "--category", "unemployed", "--topic", "land", "--outcome", "advice",

@@ -21,6 +21,14 @@ using test::run_cli_ok;
 
 namespace {
 
+// A device initialised (Арнат Ұлтанбаев, Жамбыл обл.) with the village Қызылжар of Ақтөбе обл.
+// and a visit to it started on 2024-05-14, each step required to succeed.
+void start_visit(Mode mode, const std::filesystem::path& db) {
+    run_cli_ok(mode, db, {"init", "--lawyer", "Арнат Ұлтанбаев", "--region", "Жамбыл обл."});
+    run_cli_ok(mode, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
+    run_cli_ok(mode, db, {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+}
+
 const std::string k_question_kk = "Көршісі Асқаров жер телімінің шекарасын жылжытты";
 const std::string k_question_ru = "Соседка Петрова не возвращает долг по расписке";
 
@@ -321,9 +329,7 @@ TEST_CASE("cli: a mistyped option name does not echo the question's text", "[cli
     INFO(test::to_string(mode));
     test::TempDir dir;
     const auto db = dir / "device.db";
-    run_cli_ok(mode, db, {"init", "--lawyer", "Арнат Ұлтанбаев", "--region", "Жамбыл обл."});
-    run_cli_ok(mode, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
-    run_cli_ok(mode, db, {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    start_visit(mode, db);
     const auto before = test::db_state(db);
     auto r = run_cli(mode, db,
                      {"consult", "add", "--gender", "female", "--age", "33-45", "--category",
@@ -341,9 +347,7 @@ TEST_CASE("cli: a database locked by another process exits 3 within the busy tim
     INFO(test::to_string(mode));
     test::TempDir dir;
     const auto db = dir / "device.db";
-    run_cli_ok(mode, db, {"init", "--lawyer", "Арнат Ұлтанбаев", "--region", "Жамбыл обл."});
-    run_cli_ok(mode, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
-    run_cli_ok(mode, db, {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    start_visit(mode, db);
     // `status` creates the sync agent's tables on its first run, which needs the write lock.
     run_cli_ok(mode, db, {"status"});
     const auto before = test::db_state(db);
@@ -436,9 +440,7 @@ TEST_CASE("cli: --lang kk and --lang ru show localized labels in consult show", 
     INFO(test::to_string(mode));
     test::TempDir dir;
     const auto db = dir / "device.db";
-    run_cli_ok(mode, db, {"init", "--lawyer", "Арнат Ұлтанбаев", "--region", "Жамбыл обл."});
-    run_cli_ok(mode, db, {"village", "add", "Қызылжар", "--region", "Ақтөбе обл."});
-    run_cli_ok(mode, db, {"visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"});
+    start_visit(mode, db);
     auto r = run_cli_ok(mode, db,
                         {"consult", "add", "--gender", "male", "--age", "59+", "--category",
                          "older", "--topic", "land", "--topic", "domestic-violence", "--outcome",

@@ -21,7 +21,6 @@
 
 using namespace caravan;
 using namespace caravan::client;
-using test::ok;
 
 namespace {
 

@@ -15,6 +15,7 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/storage/event_log.hpp"
 #include "must.hpp"
+#include "temp_dir.hpp"
 
 namespace caravan::test {
 
@@ -113,5 +114,31 @@ inline client::ConsultationInput consultation_input(const std::string& question,
     in.lang = "kk";
     return in;
 }
+
+// Two lawyers' laptops that share one consultation, `id`: a recorded it on the field day, b
+// (enrolled later, so that b's device id sorts after a's) received it, and a has b's device
+// record. Their databases are in `dir`.
+struct SharedConsultation {
+    SharedConsultation() {
+        start_field_day(*a);
+        a.advance(1000);
+        id = ok(a->add_consultation(consultation_input("Бастапқы сұрақ"))).id;
+        ok(b->init("Гүлнар Сейітова", "Ақмола обл."));
+        REQUIRE(deliver(*a, *b) > 0);
+        REQUIRE(deliver(*b, *a) == 1); // b's enrolment
+        a_id = ok(a->device()).id;
+        b_id = ok(b->device()).id;
+        REQUIRE(a_id < b_id); // enrolled later: a larger UUIDv7
+    }
+    // Each device applies the other's events.
+    void exchange() {
+        deliver(*a, *b);
+        deliver(*b, *a);
+    }
+    TempDir dir; // a.db, b.db, and room for more
+    SimDevice a{dir / "a.db", k_field_day_ms};
+    SimDevice b{dir / "b.db", k_field_day_ms + 500};
+    std::string id, a_id, b_id;
+};
 
 } // namespace caravan::test

@@ -13,7 +13,6 @@
 
 using namespace caravan;
 using namespace caravan::client;
-using test::ok;
 
 namespace {
 

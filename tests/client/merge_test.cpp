@@ -18,7 +18,6 @@
 
 using namespace caravan;
 using namespace caravan::client;
-using test::ok;
 using test::SimDevice;
 
 namespace {
@@ -94,6 +93,20 @@ void record_history(ThreeDevices& d) {
     }
 }
 
+// The history above, recorded and exchanged: every event (in a's log order) and the converged
+// fingerprint.
+struct History {
+    test::TempDir dir;
+    ThreeDevices d{dir};
+    std::vector<storage::Event> events;
+    std::string expected;
+    History() {
+        record_history(d);
+        events = test::all_events(*d.a);
+        expected = test::fingerprint(*d.a);
+    }
+};
+
 std::set<std::pair<std::string, std::string>> conflict_keys(Engine& engine) {
     std::set<std::pair<std::string, std::string>> keys;
     for (const ConflictEntry& c : ok(engine.conflicts())) {
@@ -114,16 +127,11 @@ std::string replay(const std::filesystem::path& path, const std::vector<storage:
 
 } // namespace
 
-TEST_CASE("merge: three devices that exchanged everything hold identical projections",
-          "[client][merge]") {
-    test::TempDir dir;
-    ThreeDevices d(dir);
-    record_history(d);
-
-    auto events = test::all_events(*d.a);
+TEST_CASE_METHOD(History,
+                 "merge: three devices that exchanged everything hold identical projections",
+                 "[client][merge]") {
     CHECK(test::event_count(*d.b) == static_cast<std::int64_t>(events.size()));
     CHECK(test::event_count(*d.c) == static_cast<std::int64_t>(events.size()));
-    const std::string expected = test::fingerprint(*d.a);
     CHECK(test::fingerprint(*d.b) == expected);
     CHECK(test::fingerprint(*d.c) == expected);
 
@@ -150,13 +158,9 @@ TEST_CASE("merge: three devices that exchanged everything hold identical project
     }
 }
 
-TEST_CASE("merge: the same event set applied in shuffled orders gives the same projection",
-          "[client][merge]") {
-    test::TempDir dir;
-    ThreeDevices d(dir);
-    record_history(d);
-    const auto events = test::all_events(*d.a);
-    const std::string expected = test::fingerprint(*d.a);
+TEST_CASE_METHOD(History,
+                 "merge: the same event set applied in shuffled orders gives the same projection",
+                 "[client][merge]") {
     REQUIRE(events.size() >= 20);
 
     // Reverse order first: every update and delete arrives before its create.
@@ -172,14 +176,9 @@ TEST_CASE("merge: the same event set applied in shuffled orders gives the same p
     }
 }
 
-TEST_CASE("merge: events delivered several times, in any order, change nothing more",
-          "[client][merge]") {
-    test::TempDir dir;
-    ThreeDevices d(dir);
-    record_history(d);
-    const auto events = test::all_events(*d.a);
-    const std::string expected = test::fingerprint(*d.a);
-
+TEST_CASE_METHOD(History,
+                 "merge: events delivered several times, in any order, change nothing more",
+                 "[client][merge]") {
     std::mt19937 rng(99);
     std::uniform_int_distribution<int> copies(1, 3);
     std::vector<storage::Event> with_duplicates;
@@ -251,44 +250,29 @@ TEST_CASE("merge: rebuild() on a single device's own log reproduces its projecti
 
 namespace {
 
-struct TwoDevices {
-    explicit TwoDevices(const test::TempDir& dir) : a(dir / "a.db", T), b(dir / "b.db", T + 500) {
-        test::start_field_day(*a);
-        a.advance(1000);
-        id = ok(a->add_consultation(test::consultation_input("Бастапқы сұрақ"))).id;
-        ok(b->init("Гүлнар Сейітова", "Ақмола обл."));
-        REQUIRE(test::deliver(*a, *b) > 0);
-        REQUIRE(test::deliver(*b, *a) == 1); // B's enrolment
-        a_id = ok(a->device()).id;
-        b_id = ok(b->device()).id;
-        REQUIRE(a_id < b_id); // enrolled later: a larger UUIDv7
-    }
-    void exchange() {
-        test::deliver(*a, *b);
-        test::deliver(*b, *a);
-    }
-    SimDevice a, b;
-    std::string id, a_id, b_id;
-};
-
 ConsultationPatch question(const std::string& text) {
     ConsultationPatch p;
     p.question = text;
     return p;
 }
 
+// Concurrent edits of the question: a writes `a_text` at `a_at`, b writes `b_text` at `b_at`.
+void edit_question(test::SharedConsultation& d, std::int64_t a_at, const std::string& a_text,
+                   std::int64_t b_at, const std::string& b_text) {
+    d.a.set_now(a_at);
+    d.b.set_now(b_at);
+    ok(d.a->edit_consultation(d.id, question(a_text)));
+    ok(d.b->edit_consultation(d.id, question(b_text)));
+}
+
 } // namespace
 
 TEST_CASE("conflict: concurrent edits of one field resolve by (HLC, device id) and are listed",
           "[client][merge]") {
-    test::TempDir dir;
-    TwoDevices d(dir);
+    test::SharedConsultation d;
 
     SECTION("same HLC: the larger device id wins") {
-        d.a.set_now(T + 60000);
-        d.b.set_now(T + 60000);
-        ok(d.a->edit_consultation(d.id, question("A нұсқасы")));
-        ok(d.b->edit_consultation(d.id, question("B нұсқасы")));
+        edit_question(d, T + 60000, "A нұсқасы", T + 60000, "B нұсқасы");
         REQUIRE(test::all_events(*d.a).back().hlc == test::all_events(*d.b).back().hlc);
         d.exchange();
         for (SimDevice* device : {&d.a, &d.b}) {
@@ -307,10 +291,7 @@ TEST_CASE("conflict: concurrent edits of one field resolve by (HLC, device id) a
     }
 
     SECTION("a later HLC wins over a larger device id") {
-        d.a.set_now(T + 60001);
-        d.b.set_now(T + 60000);
-        ok(d.a->edit_consultation(d.id, question("A нұсқасы")));
-        ok(d.b->edit_consultation(d.id, question("B нұсқасы")));
+        edit_question(d, T + 60001, "A нұсқасы", T + 60000, "B нұсқасы");
         d.exchange();
         for (SimDevice* device : {&d.a, &d.b}) {
             CHECK(ok((*device)->find_consultation(d.id)).question == "A нұсқасы");
@@ -325,10 +306,7 @@ TEST_CASE("conflict: concurrent edits of one field resolve by (HLC, device id) a
     }
 
     SECTION("concurrent edits that wrote the same value are not a conflict") {
-        d.a.set_now(T + 60000);
-        d.b.set_now(T + 60000);
-        ok(d.a->edit_consultation(d.id, question("Бірдей мәтін")));
-        ok(d.b->edit_consultation(d.id, question("Бірдей мәтін")));
+        edit_question(d, T + 60000, "Бірдей мәтін", T + 60000, "Бірдей мәтін");
         d.exchange();
         CHECK(ok(d.a->conflicts()).empty());
         CHECK(ok(d.b->conflicts()).empty());
@@ -354,8 +332,7 @@ TEST_CASE("conflict: concurrent edits of one field resolve by (HLC, device id) a
 TEST_CASE("conflict: an edit made after seeing another edit is not a conflict, even with a "
           "clock that is behind",
           "[client][merge]") {
-    test::TempDir dir;
-    TwoDevices d(dir);
+    test::SharedConsultation d;
     d.b.set_now(T + 3600000);
     ok(d.b->edit_consultation(d.id, question("B бірінші")));
     REQUIRE(test::deliver(*d.b, *d.a) == 1);
@@ -373,8 +350,7 @@ TEST_CASE("conflict: an edit made after seeing another edit is not a conflict, e
 TEST_CASE("conflict: a delete concurrent with an edit is listed on \"deleted\" and the record "
           "stays deleted",
           "[client][merge]") {
-    test::TempDir dir;
-    TwoDevices d(dir);
+    test::SharedConsultation d;
     auto edit_offset = GENERATE(-10, 0, 10); // the edit's clock before, equal to, after the delete
     d.a.set_now(T + 60000);
     d.b.set_now(T + 60000 + edit_offset);
@@ -396,8 +372,7 @@ TEST_CASE("conflict: a delete concurrent with an edit is listed on \"deleted\" a
 }
 
 TEST_CASE("conflict: a delete made after seeing the edit is not a conflict", "[client][merge]") {
-    test::TempDir dir;
-    TwoDevices d(dir);
+    test::SharedConsultation d;
     d.b.set_now(T + 60000);
     ok(d.b->edit_consultation(d.id, question("Өңделген")));
     REQUIRE(test::deliver(*d.b, *d.a) == 1);

@@ -18,7 +18,6 @@
 using namespace caravan;
 using namespace caravan::client;
 using nlohmann::json;
-using test::ok;
 
 namespace {
 

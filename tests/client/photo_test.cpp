@@ -9,7 +9,6 @@
 
 using namespace caravan;
 using namespace caravan::client;
-using test::ok;
 
 namespace {
 

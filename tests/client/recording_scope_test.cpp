@@ -43,14 +43,20 @@ Error refused(Engine& engine, std::int64_t events_before, const Result<T>& resul
     return result.error();
 }
 
+// A lawyer's laptop of Ақтөбе обл., initialised (not yet enrolled), in its own directory.
+struct AktobeLaptop {
+    TempDir dir;
+    SimDevice device{dir / "d.db", k_field_day_ms};
+    AktobeLaptop() { ok(device->init("Арнат Ұлтанбаев", k_aktobe)); }
+};
+
 } // namespace
 
-TEST_CASE("recording scope: a lawyer's device refuses a village or a visit in a region it is not "
-          "enrolled for",
-          "[client][scope]") {
-    TempDir dir;
-    SimDevice device(dir / "d.db", k_field_day_ms);
-    ok(device->init("Арнат Ұлтанбаев", k_aktobe));
+TEST_CASE_METHOD(
+    AktobeLaptop,
+    "recording scope: a lawyer's device refuses a village or a visit in a region it is not "
+    "enrolled for",
+    "[client][scope]") {
     // Known before the enrollment (or pulled as reference data from a coordinator).
     ok(device->add_village(village("Ақжар", k_zhambyl)));
     enroll_as(*device, "lawyer", {k_aktobe});
@@ -78,12 +84,10 @@ TEST_CASE("recording scope: a lawyer's device refuses a village or a visit in a 
     ok(device->add_consultation(consultation_input("сұрақ")));
 }
 
-TEST_CASE("recording scope: a visit opened in another region before the enrollment takes no "
-          "further record",
-          "[client][scope]") {
-    TempDir dir;
-    SimDevice device(dir / "d.db", k_field_day_ms);
-    ok(device->init("Арнат Ұлтанбаев", k_aktobe));
+TEST_CASE_METHOD(AktobeLaptop,
+                 "recording scope: a visit opened in another region before the enrollment takes no "
+                 "further record",
+                 "[client][scope]") {
     ok(device->add_village(village("Ақжар", k_zhambyl)));
     Visit foreign = ok(device->start_visit("Ақжар", std::string("2024-05-14")));
     Consultation held = ok(device->add_consultation(consultation_input("бұрынғы сұрақ")));
@@ -135,11 +139,9 @@ TEST_CASE("recording scope: a coordinator's device and a device not enrolled rec
     }
 }
 
-TEST_CASE("recording scope: a lawyer enrolled for two regions records in both and no other",
-          "[client][scope]") {
-    TempDir dir;
-    SimDevice device(dir / "d.db", k_field_day_ms);
-    ok(device->init("Арнат Ұлтанбаев", k_aktobe));
+TEST_CASE_METHOD(AktobeLaptop,
+                 "recording scope: a lawyer enrolled for two regions records in both and no other",
+                 "[client][scope]") {
     enroll_as(*device, "lawyer", {k_aktobe, k_zhambyl});
     ok(device->add_village(village("Ақжар", k_zhambyl)));
     ok(device->add_village(village("Қызылжар", k_aktobe)));

@@ -19,7 +19,6 @@
 using namespace caravan;
 using namespace caravan::client;
 using nlohmann::json;
-using test::ok;
 
 namespace {
 

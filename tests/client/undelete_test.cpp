@@ -14,35 +14,29 @@
 
 using namespace caravan;
 using namespace caravan::client;
-using test::ok;
 using test::SimDevice;
 
 namespace {
 
 constexpr std::int64_t T = test::k_field_day_ms;
 
-struct Pair {
-    explicit Pair(const test::TempDir& dir) : a(dir / "a.db", T), b(dir / "b.db", T + 500) {
-        test::start_field_day(*a);
-        a.advance(1000);
-        id = ok(a->add_consultation(test::consultation_input("Бастапқы сұрақ"))).id;
-        ok(b->init("Гүлнар Сейітова", "Ақмола обл."));
-        test::deliver(*a, *b);
-        test::deliver(*b, *a);
-    }
-    void exchange() {
-        test::deliver(*a, *b);
-        test::deliver(*b, *a);
-    }
-    SimDevice a, b;
-    std::string id;
-};
-
 ConsultationPatch advice(const std::string& text) {
     ConsultationPatch p;
     p.advice = text;
     return p;
 }
+
+// a deletes the consultation while b, concurrently, edits its advice to "Өңделген кеңес" (the
+// later of the two by 10 ms as `edit_later` says); then the devices exchange events.
+struct DeleteAgainstEdit : test::SharedConsultation {
+    explicit DeleteAgainstEdit(bool edit_later) {
+        a.set_now(T + 60000 + (edit_later ? 0 : 10));
+        b.set_now(T + 60000 + (edit_later ? 10 : 0));
+        ok(a->remove_consultation(id));
+        ok(b->edit_consultation(id, advice("Өңделген кеңес")));
+        exchange();
+    }
+};
 
 } // namespace
 
@@ -51,13 +45,7 @@ TEST_CASE("conflicts: a delete against an edit lists the deletion as kept and th
           "[client][merge][undelete]") {
     const bool edit_later = GENERATE(false, true);
     DYNAMIC_SECTION((edit_later ? "the edit is later" : "the delete is later")) {
-        test::TempDir dir;
-        Pair d(dir);
-        d.a.set_now(T + 60000 + (edit_later ? 0 : 10));
-        d.b.set_now(T + 60000 + (edit_later ? 10 : 0));
-        ok(d.a->remove_consultation(d.id));
-        ok(d.b->edit_consultation(d.id, advice("Өңделген кеңес")));
-        d.exchange();
+        DeleteAgainstEdit d(edit_later);
         for (SimDevice* device : {&d.a, &d.b}) {
             CHECK(test::error_of((*device)->find_consultation(d.id)) == ErrorCode::not_found);
             auto conflicts = ok((*device)->conflicts());
@@ -114,13 +102,7 @@ TEST_CASE("undelete: the record comes back on every device with the edit the del
           "[client][merge][undelete]") {
     const bool edit_later = GENERATE(false, true);
     DYNAMIC_SECTION((edit_later ? "the edit is later" : "the delete is later")) {
-        test::TempDir dir;
-        Pair d(dir);
-        d.a.set_now(T + 60000 + (edit_later ? 0 : 10));
-        d.b.set_now(T + 60000 + (edit_later ? 10 : 0));
-        ok(d.a->remove_consultation(d.id));
-        ok(d.b->edit_consultation(d.id, advice("Өңделген кеңес")));
-        d.exchange();
+        DeleteAgainstEdit d(edit_later);
         // b's clock is behind a's delete in one order: the undelete still wins (HLC).
         d.b.set_now(T);
         auto back = ok(d.b->undelete_consultation(d.id));
@@ -139,9 +121,8 @@ TEST_CASE("undelete: the record comes back on every device with the edit the del
 
 TEST_CASE("undelete: an edit made concurrently with the undelete is not a conflict with it",
           "[client][merge][undelete]") {
-    test::TempDir dir;
-    Pair d(dir);
-    SimDevice c(dir / "c.db", T + 700);
+    test::SharedConsultation d;
+    SimDevice c(d.dir / "c.db", T + 700);
     ok(c->init("Үшінші", "Жамбыл обл."));
     test::deliver(*d.a, *c);
     // a deletes; b hears of it and undeletes; c, having heard of neither, edits.
@@ -171,14 +152,13 @@ TEST_CASE("undelete: an edit made concurrently with the undelete is not a confli
 
 TEST_CASE("undelete: applied in either order against the delete, the record ends visible",
           "[client][merge][undelete]") {
-    test::TempDir dir;
-    Pair d(dir);
+    test::SharedConsultation d;
     d.a.set_now(T + 60000);
     ok(d.a->remove_consultation(d.id));
     test::deliver(*d.a, *d.b);
     ok(d.b->undelete_consultation(d.id));
     // A third device receives the undelete before the delete it answers.
-    SimDevice c(dir / "c.db", T);
+    SimDevice c(d.dir / "c.db", T);
     ok(c->init("Үшінші", "Жамбыл обл."));
     auto events = test::all_events(*d.b);
     std::reverse(events.begin(), events.end());

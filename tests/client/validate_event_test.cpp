@@ -13,7 +13,6 @@
 using namespace caravan;
 using namespace caravan::client;
 using nlohmann::json;
-using test::ok;
 
 namespace {
 
@@ -52,6 +51,13 @@ storage::Event event_with(const std::string& entity_type, const std::string& op,
 
 storage::Event consultation_create(const json& fields = consultation_fields()) {
     return event_with("consultation", "create", {{"fields", fields}});
+}
+
+// consultation_create() with one change made by `change`.
+template <class Change> storage::Event changed(Change change) {
+    auto e = consultation_create();
+    change(e);
+    return e;
 }
 
 json without(json object, const std::string& key) {
@@ -141,42 +147,20 @@ TEST_CASE("validate_event: malformed events are refused with a message naming th
                     {{"fields", {{"outcome", "case"}}}, {"base", {{"salary", "x"}}}}),
          ErrorCode::invalid_input, "base"},
         {"payload that is not JSON",
-         [] {
-             auto e = consultation_create();
-             e.payload = "{\"fields\": ";
-             return e;
-         }(),
-         ErrorCode::invalid_input, "JSON"},
+         changed([](storage::Event& e) { e.payload = "{\"fields\": "; }), ErrorCode::invalid_input,
+         "JSON"},
         {"payload without fields", event_with("consultation", "create", {{"data", fields}}),
          ErrorCode::invalid_input, "fields"},
         {"schema version from a newer program",
-         [] {
-             auto e = consultation_create();
-             e.schema_version = k_event_schema_version + 1;
-             return e;
-         }(),
+         changed([](storage::Event& e) { e.schema_version = k_event_schema_version + 1; }),
          ErrorCode::upgrade_required, "schema version"},
-        {"schema version 0",
-         [] {
-             auto e = consultation_create();
-             e.schema_version = 0;
-             return e;
-         }(),
+        {"schema version 0", changed([](storage::Event& e) { e.schema_version = 0; }),
          ErrorCode::upgrade_required, "schema version"},
         {"entity id that is not a UUID",
-         [] {
-             auto e = consultation_create();
-             e.entity_id = "../../etc/passwd";
-             return e;
-         }(),
+         changed([](storage::Event& e) { e.entity_id = "../../etc/passwd"; }),
          ErrorCode::invalid_input, "UUID"},
-        {"sequence 0",
-         [] {
-             auto e = consultation_create();
-             e.seq = 0;
-             return e;
-         }(),
-         ErrorCode::invalid_input, "seq"},
+        {"sequence 0", changed([](storage::Event& e) { e.seq = 0; }), ErrorCode::invalid_input,
+         "seq"},
     };
     for (const Case& c : cases) {
         INFO(c.what);

@@ -4,17 +4,14 @@
 
 #include "caravan/storage/event_log.hpp"
 #include "caravan/storage/transaction.hpp"
+#include "event_log_fixture.hpp"
 #include "temp_dir.hpp"
 
 using namespace caravan;
 using namespace caravan::storage;
 
-TEST_CASE("event log: an identical event appended twice is stored once", "[storage]") {
-    test::TempDir dir;
-    auto db = Database::open(dir / "a.db");
-    REQUIRE(db);
-    REQUIRE(EventLog::install(*db));
-    EventLog log(*db);
+TEST_CASE_METHOD(test::FreshLog, "event log: an identical event appended twice is stored once",
+                 "[storage]") {
     Event e{"dev", 1, 100, "thing", "id-1", "create", "{}", 1, std::nullopt, 0};
     auto first = log.append(e);
     REQUIRE(first);
@@ -25,11 +22,8 @@ TEST_CASE("event log: an identical event appended twice is stored once", "[stora
     CHECK(log.count().value() == 1);
 }
 
-TEST_CASE("event log: the same key with different content is refused", "[storage]") {
-    test::TempDir dir;
-    auto db = Database::open(dir / "a.db");
-    REQUIRE(EventLog::install(*db));
-    EventLog log(*db);
+TEST_CASE_METHOD(test::FreshLog, "event log: the same key with different content is refused",
+                 "[storage]") {
     Event e{"dev", 1, 100, "thing", "id-1", "create", "{}", 1, std::nullopt, 0};
     REQUIRE(log.append(e));
     e.payload = R"({"changed":true})";
@@ -64,11 +58,8 @@ TEST_CASE("database: a foreign file is refused with a clear error", "[storage]")
     CHECK(db.error().message.find("junk.db") != std::string::npos);
 }
 
-TEST_CASE("event log: a device cannot stamp two events with one clock value", "[storage]") {
-    test::TempDir dir;
-    auto db = Database::open(dir / "a.db");
-    REQUIRE(EventLog::install(*db));
-    EventLog log(*db);
+TEST_CASE_METHOD(test::FreshLog, "event log: a device cannot stamp two events with one clock value",
+                 "[storage]") {
     Event a{"dev", 1, 100, "thing", "id-1", "create", "{}", 1, std::nullopt, 0};
     Event b{"dev", 2, 100, "thing", "id-1", "update", R"({"x":1})", 1, std::nullopt, 0};
     Event other_device{"dev2", 1, 100, "thing", "id-1", "update", "{}", 1, std::nullopt, 0};

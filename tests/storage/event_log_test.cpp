@@ -5,6 +5,7 @@
 
 #include "caravan/storage/event_log.hpp"
 #include "caravan/storage/migrations.hpp"
+#include "event_log_fixture.hpp"
 #include "temp_dir.hpp"
 
 using namespace caravan;
@@ -26,11 +27,8 @@ std::int64_t count(Database& db, const std::string& sql) {
 
 } // namespace
 
-TEST_CASE("event log: a device's clock must rise with its sequence numbers", "[storage]") {
-    test::TempDir dir;
-    auto db = Database::open(dir / "a.db");
-    REQUIRE(EventLog::install(*db));
-    EventLog log(*db);
+TEST_CASE_METHOD(test::FreshLog, "event log: a device's clock must rise with its sequence numbers",
+                 "[storage]") {
     // Events may arrive in any order, as long as their clocks agree with their seqs.
     Event third = event("dev", 3, 300);
     REQUIRE(log.append(third).value());
@@ -80,12 +78,9 @@ TEST_CASE("event log: a device's clock must rise with its sequence numbers", "[s
                      " e2.device_id AND e1.seq < e2.seq AND e1.hlc >= e2.hlc") == 0);
 }
 
-TEST_CASE("event log: a device's events can be removed from a seq on, for rotation",
-          "[storage]") {
-    test::TempDir dir;
-    auto db = Database::open(dir / "a.db");
-    REQUIRE(EventLog::install(*db));
-    EventLog log(*db);
+TEST_CASE_METHOD(test::FreshLog,
+                 "event log: a device's events can be removed from a seq on, for rotation",
+                 "[storage]") {
     for (std::int64_t seq = 1; seq <= 5; ++seq) {
         Event e = event("dev", seq, seq * 100);
         REQUIRE(log.append(e).value());

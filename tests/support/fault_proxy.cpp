@@ -1,4 +1,5 @@
 #include "fault_proxy.hpp"
+#include "loopback.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -175,16 +176,8 @@ std::optional<Message> read_message(int fd, std::string& buf, bool response,
 }
 
 int connect_to(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = connect_loopback(port);
     if (fd < 0) {
-        return -1;
-    }
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
         return -1;
     }
     int one = 1;

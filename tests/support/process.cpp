@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace caravan::test {
@@ -191,6 +192,17 @@ std::string read_file(const std::filesystem::path& path) {
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+}
+
+std::optional<int> listening_port(const std::filesystem::path& stdout_file) {
+    constexpr std::string_view k_prefix = "listening on 127.0.0.1:";
+    std::string text = read_file(stdout_file);
+    auto pos = text.find(k_prefix);
+    auto eol = text.find('\n', pos);
+    if (pos == std::string::npos || eol == std::string::npos) {
+        return std::nullopt;
+    }
+    return std::stoi(text.substr(pos + k_prefix.size(), eol - pos - k_prefix.size()));
 }
 
 } // namespace caravan::test

@@ -55,4 +55,8 @@ class BackgroundProcess {
 // Reads a whole file ("" if missing).
 std::string read_file(const std::filesystem::path& path);
 
+// The port `caravan-server serve` announced in `stdout_file` with its whole line "listening on
+// 127.0.0.1:PORT"; nullopt while that line is not (yet) there.
+std::optional<int> listening_port(const std::filesystem::path& stdout_file);
+
 } // namespace caravan::test

@@ -491,6 +491,17 @@ class Device {
     std::chrono::milliseconds m_wall{k_day_ms};
 };
 
+// Where most agent tests start (TEST_CASE_METHOD(OneFakeDevice, ...)): a fake server and the
+// enrolled device `a` of the lawyer Арнат; TwoFakeDevices adds `b`, of the lawyer Болат.
+struct OneFakeDevice {
+    TempDir dir;
+    FakeServer server;
+    Device a{dir / "a.db", server, "Арнат"};
+};
+struct TwoFakeDevices : OneFakeDevice {
+    Device b{dir / "b.db", server, "Болат"};
+};
+
 // A village, a visit and `n` consultations.
 inline void record_field_day(client::Engine& engine, const std::string& village, int n) {
     auto v = engine.add_village({village, "Жамбыл обл.", std::nullopt, std::nullopt, std::nullopt});

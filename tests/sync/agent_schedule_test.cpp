@@ -27,6 +27,18 @@ ProcessResult caravan_cmd(const TempDir& dir, const std::map<std::string, std::s
     return run_process(argv, env);
 }
 
+// The environment under which `caravan schedule` writes systemd unit files below `dir`/config.
+std::map<std::string, std::string> systemd_files_env(const TempDir& dir) {
+    return {{"XDG_CONFIG_HOME", (dir / "config").string()}, {"CARAVAN_SCHEDULER", "systemd-files"}};
+}
+
+// `caravan init` of the laptop's database (Арнат, Жамбыл обл.), which must succeed.
+void init_laptop(const TempDir& dir, const std::map<std::string, std::string>& env) {
+    REQUIRE(
+        caravan_cmd(dir, env, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."}).exit_code ==
+        0);
+}
+
 // A local time `minutes` from now, as HH:MM, and the moment it names.
 ag::ClockTime local_in(std::chrono::minutes minutes) {
     std::time_t t =
@@ -113,11 +125,8 @@ TEST_CASE("schedule: the systemd timer catches up after the laptop was off and t
 
 TEST_CASE("caravan schedule install/status/remove with systemd unit files", "[agent][schedule]") {
     TempDir dir;
-    std::map<std::string, std::string> env = {{"XDG_CONFIG_HOME", (dir / "config").string()},
-                                              {"CARAVAN_SCHEDULER", "systemd-files"}};
-    REQUIRE(
-        caravan_cmd(dir, env, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."}).exit_code ==
-        0);
+    std::map<std::string, std::string> env = systemd_files_env(dir);
+    init_laptop(dir, env);
     ProcessResult install = caravan_cmd(dir, env, {"schedule", "install", "--at", "01:30"});
     INFO(install.err);
     REQUIRE(install.exit_code == 0);
@@ -158,9 +167,7 @@ TEST_CASE("caravan schedule with cron keeps the user's other lines", "[agent][sc
     }
     std::map<std::string, std::string> env = {
         {"CARAVAN_SCHEDULER", "cron-file:" + crontab.string()}};
-    REQUIRE(
-        caravan_cmd(dir, env, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."}).exit_code ==
-        0);
+    init_laptop(dir, env);
     REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--at", "02:00"}).exit_code == 0);
     REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--at", "02:15"}).exit_code == 0);
     std::string text = read_file(crontab);
@@ -184,11 +191,8 @@ TEST_CASE("caravan schedule with cron keeps the user's other lines", "[agent][sc
 
 TEST_CASE("caravan schedule: a bad time or scheduler is bad input (exit 2)", "[agent][schedule]") {
     TempDir dir;
-    std::map<std::string, std::string> env = {{"XDG_CONFIG_HOME", (dir / "config").string()},
-                                              {"CARAVAN_SCHEDULER", "systemd-files"}};
-    REQUIRE(
-        caravan_cmd(dir, env, {"init", "--lawyer", "Арнат", "--region", "Жамбыл обл."}).exit_code ==
-        0);
+    std::map<std::string, std::string> env = systemd_files_env(dir);
+    init_laptop(dir, env);
     REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--at", "25:00"}).exit_code == 2);
     // A window past 12 h would be read back by `sync --until` as a time already passed.
     REQUIRE(caravan_cmd(dir, env, {"schedule", "install", "--window-hours", "13"}).exit_code == 2);
@@ -238,8 +242,7 @@ TEST_CASE("caravan schedule: one schedule per database, each named after it", "[
         REQUIRE(!std::filesystem::exists(crontab)); // nothing left: no empty crontab
     }
     SECTION("systemd units, and an older version's single schedule is taken over") {
-        std::map<std::string, std::string> env = {{"XDG_CONFIG_HOME", (dir / "config").string()},
-                                                  {"CARAVAN_SCHEDULER", "systemd-files"}};
+        std::map<std::string, std::string> env = systemd_files_env(dir);
         std::filesystem::create_directories(unit_dir);
         {
             // What the previous version wrote for a.db.

@@ -44,12 +44,11 @@ ag::SyncOptions small_batches(std::size_t bytes = 4096) {
 
 } // namespace
 
-TEST_CASE("sync agent: a sync with nothing to push costs one request, the pull, with the queue "
-          "headers",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(
+    OneFakeDevice,
+    "sync agent: a sync with nothing to push costs one request, the pull, with the queue "
+    "headers",
+    "[agent]") {
     REQUIRE(a.sync().ok()); // pushes the device's own "device" event
     a.transport().sent.clear();
 
@@ -73,12 +72,11 @@ TEST_CASE("sync agent: a sync with nothing to push costs one request, the pull, 
     REQUIRE(header_of(a.transport().sent[0], "Content-Encoding") == "zstd");
 }
 
-TEST_CASE("sync agent: N events cost about N/batch requests, every event is acknowledged and "
-          "carries its server_seq",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(
+    OneFakeDevice,
+    "sync agent: N events cost about N/batch requests, every event is acknowledged and "
+    "carries its server_seq",
+    "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 300);
     std::int64_t last = own_last_seq(a.engine());
 
@@ -229,12 +227,10 @@ TEST_CASE("sync agent: retries back off exponentially with full jitter and honou
     }
 }
 
-TEST_CASE("sync agent: the batch halves after a failure and doubles after a success, within "
-          "its bounds",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(OneFakeDevice,
+                 "sync agent: the batch halves after a failure and doubles after a success, within "
+                 "its bounds",
+                 "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 200);
     ag::SyncOptions o;
     o.tuning.initial_batch_bytes = 16 << 10;
@@ -265,12 +261,10 @@ TEST_CASE("sync agent: the batch halves after a failure and doubles after a succ
     require_exactly_once(server, a.engine());
 }
 
-TEST_CASE("sync agent: an event the server refuses is quarantined with its reason and never "
-          "blocks the events after it",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(OneFakeDevice,
+                 "sync agent: an event the server refuses is quarantined with its reason and never "
+                 "blocks the events after it",
+                 "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 10);
     std::string refused_entity;
     server.reject =
@@ -308,14 +302,12 @@ TEST_CASE("sync agent: an event the server refuses is quarantined with its reaso
     REQUIRE(acked_seq(a.engine()) == own_last_seq(a.engine()));
 }
 
-TEST_CASE("sync agent: the server's epoch changed (restored from a backup): the outbox goes "
-          "first, lost acknowledged events are sent again, the cursor restarts at 0, nothing "
-          "is lost",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
-    Device b(dir / "b.db", server, "Болат");
+TEST_CASE_METHOD(
+    TwoFakeDevices,
+    "sync agent: the server's epoch changed (restored from a backup): the outbox goes "
+    "first, lost acknowledged events are sent again, the cursor restarts at 0, nothing "
+    "is lost",
+    "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 5);
     REQUIRE(a.sync().ok());
     std::size_t backup = server.feed.size();
@@ -341,12 +333,10 @@ TEST_CASE("sync agent: the server's epoch changed (restored from a backup): the 
     REQUIRE(ok(ag::SyncAgent(b.engine(), b.transport(), b.env()).verify()).agree);
 }
 
-TEST_CASE("sync agent: a pull cursor only moves forward, in the same transaction as its page",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
-    Device b(dir / "b.db", server, "Болат");
+TEST_CASE_METHOD(
+    TwoFakeDevices,
+    "sync agent: a pull cursor only moves forward, in the same transaction as its page",
+    "[agent]") {
     record_field_day(b.engine(), "Ақсу", 30);
     REQUIRE(b.sync().ok());
     REQUIRE(a.sync(small_batches()).ok());
@@ -396,13 +386,10 @@ TEST_CASE("sync agent: a pull cursor only moves forward, in the same transaction
     }
 }
 
-TEST_CASE("sync agent: events the device may not see are skipped and the cursor moves past "
-          "them",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
-    Device b(dir / "b.db", server, "Болат");
+TEST_CASE_METHOD(TwoFakeDevices,
+                 "sync agent: events the device may not see are skipped and the cursor moves past "
+                 "them",
+                 "[agent]") {
     std::string b_id = ok(b.engine().device()).id;
     server.visible = [&](const std::string& device, const storage::Event& e) {
         return device == b_id || e.device_id != b_id || e.entity_type == "device";
@@ -416,12 +403,11 @@ TEST_CASE("sync agent: events the device may not see are skipped and the cursor 
     REQUIRE(ok(ag::SyncAgent(a.engine(), a.transport(), a.env()).verify()).agree);
 }
 
-TEST_CASE("sync agent: sequence_gap resumes from the server's acked_seq, and sequence_conflict "
-          "starts a rotation that changes nothing until the server agrees",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(
+    OneFakeDevice,
+    "sync agent: sequence_gap resumes from the server's acked_seq, and sequence_conflict "
+    "starts a rotation that changes nothing until the server agrees",
+    "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 5);
     REQUIRE(a.sync().ok());
     std::string id = ok(a.engine().device()).id;
@@ -468,10 +454,9 @@ TEST_CASE("sync agent: sequence_gap resumes from the server's acked_seq, and seq
     }
 }
 
-TEST_CASE("sync agent: refusals the device cannot fix stop at once, without retries", "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(OneFakeDevice,
+                 "sync agent: refusals the device cannot fix stop at once, without retries",
+                 "[agent]") {
     SECTION("revoked token: auth") {
         server.tokens.clear();
         ag::SyncReport r = a.sync();
@@ -502,12 +487,10 @@ TEST_CASE("sync agent: refusals the device cannot fix stop at once, without retr
     }
 }
 
-TEST_CASE("sync agent: --until retries whole rounds until the link is back, and gives up at "
-          "the deadline",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(OneFakeDevice,
+                 "sync agent: --until retries whole rounds until the link is back, and gives up at "
+                 "the deadline",
+                 "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 3);
     ag::SyncOptions o;
     o.tuning.max_attempts = 2;
@@ -542,12 +525,10 @@ TEST_CASE("sync agent: --until retries whole rounds until the link is back, and 
     }
 }
 
-TEST_CASE("sync agent: a lost answer to a push is harmless: the resend gets duplicates with "
-          "server_seq",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(OneFakeDevice,
+                 "sync agent: a lost answer to a push is harmless: the resend gets duplicates with "
+                 "server_seq",
+                 "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 3);
     int n = 0;
     a.transport().faults = [&](int, const ag::HttpRequest& r) {
@@ -563,11 +544,10 @@ TEST_CASE("sync agent: a lost answer to a push is harmless: the resend gets dupl
     }
 }
 
-TEST_CASE("sync agent: verify disagrees when the server lacks an event the device has pulled",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(
+    OneFakeDevice,
+    "sync agent: verify disagrees when the server lacks an event the device has pulled",
+    "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 3);
     ag::SyncOptions o;
     o.verify = true;
@@ -584,10 +564,9 @@ TEST_CASE("sync agent: verify disagrees when the server lacks an event the devic
     REQUIRE(!r.verify->agree);
 }
 
-TEST_CASE("sync agent: every run is recorded in sync_log, failures with their reason", "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(OneFakeDevice,
+                 "sync agent: every run is recorded in sync_log, failures with their reason",
+                 "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 2);
     REQUIRE(a.sync().ok());
     a.transport().faults = [](int, const ag::HttpRequest&) { return Fault::offline; };
@@ -609,10 +588,8 @@ TEST_CASE("sync agent: every run is recorded in sync_log, failures with their re
     }
 }
 
-TEST_CASE("sync agent: the outbox is read in bounded batches, never whole", "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(OneFakeDevice, "sync agent: the outbox is read in bounded batches, never whole",
+                 "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 600);
     ag::SyncOptions o;
     o.tuning.initial_batch_bytes = 8 << 10;
@@ -671,12 +648,11 @@ TEST_CASE("protocol: a zstd body decompresses whole (regression: every complete 
     }
 }
 
-TEST_CASE("sync agent: a push answered from another epoch is not taken, the device resyncs and "
-          "learns the new feed positions",
-          "[agent]") {
-    TempDir dir;
-    FakeServer server;
-    Device a(dir / "a.db", server, "Арнат");
+TEST_CASE_METHOD(
+    OneFakeDevice,
+    "sync agent: a push answered from another epoch is not taken, the device resyncs and "
+    "learns the new feed positions",
+    "[agent]") {
     record_field_day(a.engine(), "Қызылжар", 3);
     REQUIRE(a.sync().ok());
     // A restore from a backup that happened to hold everything: same events, new epoch, and

@@ -14,6 +14,7 @@ using namespace caravan;
 using namespace caravan::test;
 namespace ts = caravan::test::server;
 using nlohmann::json;
+using ts::ok_push;
 
 namespace {
 
@@ -22,14 +23,6 @@ constexpr std::int64_t k_year = 365 * k_day;
 
 std::int64_t wall_now_ms() {
     return client::system_now_ms();
-}
-
-sync::PushResponse ok_push(const ts::Reply& r) {
-    INFO(r.raw);
-    REQUIRE(r.status == 200);
-    auto parsed = sync::push_response_from_json(r.body);
-    REQUIRE(parsed);
-    return *parsed;
 }
 
 // A device record event of `device_id` at `seq` as raw JSON, with the clock written as given.
@@ -66,13 +59,11 @@ void require_sane_clocks(const e2e::Laptop& laptop) {
 
 // ---- server: per-event refusal ---------------------------------------------------------------
 
-TEST_CASE("clock bound: the server refuses an event more than a day ahead of its clock per event, "
-          "the events around it are accepted",
-          "[server][clock]") {
-    ts::TestServer srv;
-    ts::Device d = srv.enroll({ts::k_region_a});
-    ts::Http http(srv.port());
-    ts::Events ev(d.id);
+TEST_CASE_METHOD(
+    ts::OneDevice,
+    "clock bound: the server refuses an event more than a day ahead of its clock per event, "
+    "the events around it are accepted",
+    "[server][clock]") {
     auto self = ev.self("Test Lawyer", ts::k_region_a);
     auto village = ev.village(ts::new_id(), "Қызылжар", ts::k_region_a);
     auto wild = ev.village(ts::new_id(), "Алыс", ts::k_region_a);
@@ -87,8 +78,8 @@ TEST_CASE("clock bound: the server refuses an event more than a day ahead of its
     CHECK(r.results[2].fate == sync::EventFate::rejected);
     CHECK(r.results[2].code == "clock_ahead");
     CHECK(r.results[3].fate == sync::EventFate::accepted);
-    CHECK(srv.count("SELECT count(*) FROM rejected_events WHERE code = 'clock_ahead'") == 1);
-    CHECK(srv.count("SELECT count(*) FROM villages") == 2);
+    CHECK(server.count("SELECT count(*) FROM rejected_events WHERE code = 'clock_ahead'") == 1);
+    CHECK(server.count("SELECT count(*) FROM villages") == 2);
 
     // Within the bound (an hour ahead) is accepted.
     auto close = ev.village(ts::new_id(), "Жақын", ts::k_region_a);
@@ -97,13 +88,11 @@ TEST_CASE("clock bound: the server refuses an event more than a day ahead of its
     CHECK(r2.results.at(0).fate == sync::EventFate::accepted);
 }
 
-TEST_CASE("clock bound: a clock with the sign bit or all 16 hex digits set is one refused event, "
-          "never a 400 for the whole push",
-          "[server][clock]") {
-    ts::TestServer srv;
-    ts::Device d = srv.enroll({ts::k_region_a});
-    ts::Http http(srv.port());
-    ts::Events ev(d.id);
+TEST_CASE_METHOD(
+    ts::OneDevice,
+    "clock bound: a clock with the sign bit or all 16 hex digits set is one refused event, "
+    "never a 400 for the whole push",
+    "[server][clock]") {
     json events = json::array({sync::event_to_json(ev.self("Test Lawyer", ts::k_region_a))});
     events[0].erase("server_seq");
     events.push_back(raw_self(d.id, 2, "7fffffffffffffff"));
@@ -137,16 +126,28 @@ TEST_CASE("clock bound: a clock with the sign bit or all 16 hex digits set is on
 
 // ---- end to end ------------------------------------------------------------------------------
 
-TEST_CASE("clock bound e2e: a device that pushes its own record with clock 7fffffffffffffff "
-          "cannot stop another device from syncing",
-          "[e2e][clock]") {
+namespace {
+
+// The laptops of a poisoner `a` and of an honest lawyer `b`, both enrolled with the server; `a`
+// has synced once.
+struct PoisonerAndHonest {
     TempDir dir;
-    e2e::Server server(dir / "server");
-    e2e::Laptop a(dir / "a.db");
-    e2e::Laptop b(dir / "b.db");
-    a.setup(server, "Poisoner");
-    b.setup(server, "Honest");
-    a.must_sync();
+    e2e::Server server{dir / "server"};
+    e2e::Laptop a{dir / "a.db"};
+    e2e::Laptop b{dir / "b.db"};
+    PoisonerAndHonest() {
+        a.setup(server, "Poisoner");
+        b.setup(server, "Honest");
+        a.must_sync();
+    }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(PoisonerAndHonest,
+                 "clock bound e2e: a device that pushes its own record with clock 7fffffffffffffff "
+                 "cannot stop another device from syncing",
+                 "[e2e][clock]") {
     b.must_sync();
 
     // A writes its own device record under its own token by hand.
@@ -174,16 +175,11 @@ TEST_CASE("clock bound e2e: a device that pushes its own record with clock 7ffff
     e2e::require_exactly_once(server, {&b});
 }
 
-TEST_CASE("clock bound e2e: an event a server accepted from far ahead is applied on pull without "
-          "moving the device's clock, and the device keeps syncing",
-          "[e2e][clock]") {
-    TempDir dir;
-    e2e::Server server(dir / "server");
-    e2e::Laptop a(dir / "a.db");
-    e2e::Laptop b(dir / "b.db");
-    a.setup(server, "Poisoner");
-    b.setup(server, "Honest");
-    a.must_sync();
+TEST_CASE_METHOD(
+    PoisonerAndHonest,
+    "clock bound e2e: an event a server accepted from far ahead is applied on pull without "
+    "moving the device's clock, and the device keeps syncing",
+    "[e2e][clock]") {
 
     // What a server without the bound accepted: A's device record stamped 7fff..., written
     // into the feed by a store whose clock stands ten thousand years ahead.

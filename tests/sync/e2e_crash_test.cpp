@@ -58,15 +58,11 @@ std::unique_ptr<BackgroundProcess> start_sync(const Laptop& l, const fs::path& d
 
 } // namespace
 
-TEST_CASE("e2e crash: the client killed after the server committed a push batch resends it and "
-          "nothing is stored twice",
-          "[e2e][crash]") {
-    TempDir dir;
-    Server server(dir / "server");
-    FaultProxy proxy(server.port());
-    Laptop a(dir / "a.db");
-    a.setup(server, "Арнат");
-    a.use_server_url(proxy.url());
+TEST_CASE_METHOD(
+    ProxiedLaptop,
+    "e2e crash: the client killed after the server committed a push batch resends it and "
+    "nothing is stored twice",
+    "[e2e][crash]") {
 
     for (int kill_at : {1, 2, 4}) {
         DYNAMIC_SECTION("killed when the answer to push " << kill_at << " is on its way") {

@@ -68,15 +68,11 @@ TEST_CASE("e2e faults: 20 rounds of recording and syncing through a lossy, dupli
     settle(server, laptops);
 }
 
-TEST_CASE("e2e faults: a slow link still syncs, a stalled one times out with exit 4 and loses "
-          "nothing",
-          "[e2e][faults]") {
-    TempDir dir;
-    Server server(dir / "server");
-    FaultProxy proxy(server.port());
-    Laptop a(dir / "a.db");
-    a.setup(server, "Арнат");
-    a.use_server_url(proxy.url());
+TEST_CASE_METHOD(
+    ProxiedLaptop,
+    "e2e faults: a slow link still syncs, a stalled one times out with exit 4 and loses "
+    "nothing",
+    "[e2e][faults]") {
     a.must({"village", "add", "Қызылжар", "--region", k_region});
 
     Faults slow;
@@ -96,14 +92,10 @@ TEST_CASE("e2e faults: a slow link still syncs, a stalled one times out with exi
     REQUIRE(a.must_json({"status"})["unsynced"] == 0);
 }
 
-TEST_CASE("e2e faults: the proxy answers 503 with Retry-After and the sync waits and succeeds",
-          "[e2e][faults]") {
-    TempDir dir;
-    Server server(dir / "server");
-    FaultProxy proxy(server.port());
-    Laptop a(dir / "a.db");
-    a.setup(server, "Арнат");
-    a.use_server_url(proxy.url());
+TEST_CASE_METHOD(
+    ProxiedLaptop,
+    "e2e faults: the proxy answers 503 with Retry-After and the sync waits and succeeds",
+    "[e2e][faults]") {
     a.must({"village", "add", "Қызылжар", "--region", k_region});
     Faults busy;
     busy.error_503 = 0.5;
@@ -120,15 +112,11 @@ TEST_CASE("e2e faults: the proxy answers 503 with Retry-After and the sync waits
     require_exactly_once(server, {&a});
 }
 
-TEST_CASE("e2e faults: `caravan sync --json` that fails part way still prints what it moved, "
-          "with the error",
-          "[e2e][faults]") {
-    TempDir dir;
-    Server server(dir / "server");
-    FaultProxy proxy(server.port());
-    Laptop a(dir / "a.db");
-    a.setup(server, "Арнат");
-    a.use_server_url(proxy.url());
+TEST_CASE_METHOD(
+    ProxiedLaptop,
+    "e2e faults: `caravan sync --json` that fails part way still prints what it moved, "
+    "with the error",
+    "[e2e][faults]") {
     a.start_field_day();
     for (int i = 0; i < 12; ++i) {
         a.must({"consult", "add", "--gender", "female", "--age", "33-45", "--category",

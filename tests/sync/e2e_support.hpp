@@ -20,6 +20,7 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/storage/database.hpp"
 #include "caravan/sync/agent/agent_state.hpp"
+#include "fault_proxy.hpp"
 #include "must.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
@@ -35,6 +36,14 @@ inline const std::string k_region = "Жамбыл обл.";
 inline std::string describe(const ProcessResult& r) {
     return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) +
            "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+// The last non-empty line of a program's output (`enroll-code` prints the code there).
+inline std::string last_line(std::string out) {
+    while (!out.empty() && out.back() == '\n') {
+        out.pop_back();
+    }
+    return out.substr(out.rfind('\n') + 1);
 }
 
 // `caravan-server serve` in the background; restartable on the same data directory.
@@ -53,11 +62,8 @@ class Server {
             std::map<std::string, std::string>{}, m_out, m_data.string() + ".err");
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         for (;;) {
-            std::string text = read_file(m_out);
-            auto pos = text.find("listening on 127.0.0.1:");
-            auto eol = text.find('\n', pos);
-            if (pos != std::string::npos && eol != std::string::npos) {
-                m_port = std::stoi(text.substr(pos + 23, eol - pos - 23));
+            if (auto port = listening_port(m_out)) {
+                m_port = *port;
                 return;
             }
             if (std::chrono::steady_clock::now() > deadline || !m_proc->running()) {
@@ -96,11 +102,7 @@ class Server {
         ProcessResult r = run_process(argv);
         INFO(describe(r));
         REQUIRE(r.exit_code == 0);
-        std::string out = r.out;
-        while (!out.empty() && out.back() == '\n') {
-            out.pop_back();
-        }
-        return out.substr(out.rfind('\n') + 1);
+        return last_line(r.out);
     }
 
   private:
@@ -198,6 +200,39 @@ class Laptop {
     std::map<std::string, std::string> m_env;
 };
 
+// The server and the laptop `a` of the lawyer Арнат, enrolled with it: where most tests start
+// (TEST_CASE_METHOD(OneLaptop, ...)).
+struct OneLaptop {
+    TempDir dir;
+    Server server{dir / "server"};
+    Laptop a{dir / "a.db"};
+    OneLaptop() { a.setup(server, "Арнат"); }
+};
+
+// The same with a fault proxy between them: `a` syncs through `proxy`.
+struct ProxiedLaptop : OneLaptop {
+    FaultProxy proxy{server.port()};
+    ProxiedLaptop() { a.use_server_url(proxy.url()); }
+};
+
+// A consultation recorded with `caravan consult add` (land, advice, kk) on the laptop's
+// current visit; returns its id.
+inline std::string add_consultation(const Laptop& l, const std::string& question) {
+    json c = l.must_json({"consult", "add", "--gender", "female", "--age", "33-45", "--category",
+                          "unemployed", "--topic", "land", "--outcome", "advice", "--question",
+                          question, "--advice", "кеңес", "--lang", "kk"});
+    return c["id"].get<std::string>();
+}
+
+// `caravan-server devices --json`.
+inline json server_devices(const Server& server) {
+    ProcessResult r = run_process(
+        {binary("caravan-server").string(), "devices", "--data", server.data().string(), "--json"});
+    INFO(describe(r));
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out);
+}
+
 // `count` lawyers' laptops of k_region, enrolled with `server` and then syncing through `url`
 // (a proxy), each with the village Қызылжар known and a visit to it started on 2024-05-14.
 inline std::vector<std::unique_ptr<Laptop>> field_team(const fs::path& dir, Server& server,
@@ -217,14 +252,19 @@ inline std::vector<std::unique_ptr<Laptop>> field_team(const fs::path& dir, Serv
     return laptops;
 }
 
-// Every event of every laptop is on the server exactly once (in the feed or, if refused, among
-// the rejected events, never both), with the content the laptop holds.
-inline void require_exactly_once(const Server& server, const std::vector<const Laptop*>& laptops) {
+// The server's database, read-only, beside the running server.
+inline storage::Database open_server_db(const Server& server) {
     storage::OpenOptions o;
     o.create = false;
     o.read_only = true;
     o.integrity_check = false;
-    auto db = ok(storage::Database::open(server.data() / "server.db", o));
+    return ok(storage::Database::open(server.data() / "server.db", o));
+}
+
+// Every event of every laptop is on the server exactly once (in the feed or, if refused, among
+// the rejected events, never both), with the content the laptop holds.
+inline void require_exactly_once(const Server& server, const std::vector<const Laptop*>& laptops) {
+    auto db = open_server_db(server);
     std::map<std::pair<std::string, std::int64_t>, std::pair<int, std::string>> held;
     for (std::string_view sql :
          {"SELECT device_id, seq, payload, 'feed' FROM events",

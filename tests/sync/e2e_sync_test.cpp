@@ -12,13 +12,6 @@ using namespace caravan::test::e2e;
 
 namespace {
 
-std::string add_consultation(const Laptop& l, const std::string& question) {
-    json c = l.must_json({"consult", "add", "--gender", "female", "--age", "33-45", "--category",
-                          "unemployed", "--topic", "land", "--outcome", "advice", "--question",
-                          question, "--advice", "кеңес", "--lang", "kk"});
-    return c["id"].get<std::string>();
-}
-
 json show(const Laptop& l, const std::string& id) {
     return l.must_json({"consult", "show", id});
 }
@@ -149,12 +142,9 @@ TEST_CASE("e2e sync: an edit made after seeing another edit wins, whatever the d
     require_converged({&ahead, &behind});
 }
 
-TEST_CASE("e2e sync: sync runs one at a time per database, log and status tell what happened",
-          "[e2e]") {
-    TempDir dir;
-    Server server(dir / "server");
-    Laptop a(dir / "a.db");
-    a.setup(server, "Арнат");
+TEST_CASE_METHOD(
+    OneLaptop, "e2e sync: sync runs one at a time per database, log and status tell what happened",
+    "[e2e]") {
     a.must({"village", "add", "Қызылжар", "--region", k_region});
 
     SECTION("a second sync while one runs exits 3") {
@@ -229,13 +219,10 @@ TEST_CASE("e2e sync: a record the server refuses is listed by `caravan status`, 
     REQUIRE(a.must_json({"status"})["unsynced"] == 0);
 }
 
-TEST_CASE("e2e sync: what a device pushed does not come back in its pull (own_upto), but a "
-          "restored copy gets back what it lost",
-          "[e2e]") {
-    TempDir dir;
-    Server server(dir / "server");
-    Laptop a(dir / "a.db");
-    a.setup(server, "Арнат");
+TEST_CASE_METHOD(OneLaptop,
+                 "e2e sync: what a device pushed does not come back in its pull (own_upto), but a "
+                 "restored copy gets back what it lost",
+                 "[e2e]") {
     a.start_field_day();
     a.must_sync();
     a.must({"backup", (dir / "backup.db").string()});
@@ -263,13 +250,11 @@ TEST_CASE("e2e sync: what a device pushed does not come back in its pull (own_up
     CHECK(restored.fingerprint() == a.fingerprint());
 }
 
-TEST_CASE("e2e sync: after the server is restored from a backup, a device resends what it lost, "
-          "relearns every position and verify agrees",
-          "[e2e]") {
-    TempDir dir;
-    Server server(dir / "server");
-    Laptop a(dir / "a.db");
-    a.setup(server, "Арнат");
+TEST_CASE_METHOD(
+    OneLaptop,
+    "e2e sync: after the server is restored from a backup, a device resends what it lost, "
+    "relearns every position and verify agrees",
+    "[e2e]") {
     a.start_field_day();
     auto consult = [&](int i) {
         a.must({"consult", "add", "--gender", "male", "--age", "59+", "--category", "older",

@@ -15,20 +15,8 @@ using namespace caravan::test::e2e;
 
 namespace {
 
-json server_devices(const Server& server) {
-    ProcessResult r = run_process(
-        {binary("caravan-server").string(), "devices", "--data", server.data().string(), "--json"});
-    INFO(describe(r));
-    REQUIRE(r.exit_code == 0);
-    return json::parse(r.out);
-}
-
 std::int64_t unused_codes(const Server& server) {
-    storage::OpenOptions o;
-    o.create = false;
-    o.read_only = true;
-    o.integrity_check = false;
-    auto db = ok(storage::Database::open(server.data() / "server.db", o));
+    auto db = open_server_db(server);
     auto stmt = ok(db.prepare("SELECT count(*) FROM enrollment_codes WHERE used_at IS NULL"));
     REQUIRE(ok(stmt.step()));
     return stmt.column_int(0);

@@ -20,13 +20,6 @@ using namespace caravan::test::e2e;
 
 namespace {
 
-std::string add_consultation(const Laptop& l, const std::string& question) {
-    json c = l.must_json({"consult", "add", "--gender", "female", "--age", "33-45", "--category",
-                          "unemployed", "--topic", "land", "--outcome", "advice", "--question",
-                          question, "--advice", "кеңес", "--lang", "kk"});
-    return c["id"].get<std::string>();
-}
-
 // Question → how many live consultations carry it, on a device.
 std::map<std::string, int> questions_on(const Laptop& l) {
     std::map<std::string, int> out;
@@ -34,14 +27,6 @@ std::map<std::string, int> questions_on(const Laptop& l) {
         ++out[c["question"].get<std::string>()];
     }
     return out;
-}
-
-storage::Database open_server_db(const Server& server) {
-    storage::OpenOptions o;
-    o.create = false;
-    o.read_only = true;
-    o.integrity_check = false;
-    return ok(storage::Database::open(server.data() / "server.db", o));
 }
 
 // Question → how many consultations carry it, in the server's projection.
@@ -82,14 +67,6 @@ std::map<std::int64_t, std::string> laptop_events_of(const Laptop& l,
             out.emplace(e.seq, e.payload);
         }
     }
-}
-
-json server_devices(const Server& server) {
-    ProcessResult r = run_process(
-        {binary("caravan-server").string(), "devices", "--data", server.data().string(), "--json"});
-    INFO(describe(r));
-    REQUIRE(r.exit_code == 0);
-    return json::parse(r.out);
 }
 
 std::string setting(const fs::path& db_path, std::string_view key) {

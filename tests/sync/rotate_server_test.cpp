@@ -5,16 +5,6 @@
 using namespace caravan;
 using namespace caravan::test::server;
 
-namespace {
-
-Reply rotate(Http& http, const std::string& token, const std::string& old_id,
-             const std::string& new_device_id) {
-    return http.post("/v1/rotate", token,
-                     json{{"device_id", old_id}, {"new_device_id", new_device_id}}.dump());
-}
-
-} // namespace
-
 TEST_CASE("server rotate: the new id gets the same enrollment and the old id's events as its "
           "own, and the old id can push and pull no more",
           "[server][rotate]") {

@@ -5,19 +5,6 @@
 using namespace caravan;
 using namespace caravan::test::server;
 
-namespace {
-
-Reply enroll_with(Http& http, const std::string& code, const std::string& device_id) {
-    return http.post("/v1/enroll", "",
-                     json{{"code", code},
-                          {"device_id", device_id},
-                          {"lawyer", "Test Lawyer"},
-                          {"app_version", "caravan/test"}}
-                         .dump());
-}
-
-} // namespace
-
 TEST_CASE("server enrollment: a code enrolls one device once, then it is used up", "[server]") {
     TestServer server;
     Http http(server.port());

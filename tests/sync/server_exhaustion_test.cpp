@@ -3,6 +3,7 @@
 // connections or enrollment guesses. Real server on 127.0.0.1 port 0 with short deadlines;
 // attackers connect from 127.0.0.2 where a test needs the legitimate device's address to differ.
 
+#include "loopback.hpp"
 #include "server_test_support.hpp"
 
 #include <arpa/inet.h>
@@ -29,17 +30,8 @@ namespace {
 class RawConn {
   public:
     RawConn(int port, const char* source = "127.0.0.1") {
-        m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        m_fd = test::connect_loopback(port, source);
         REQUIRE(m_fd >= 0);
-        sockaddr_in from{};
-        from.sin_family = AF_INET;
-        ::inet_pton(AF_INET, source, &from.sin_addr);
-        REQUIRE(::bind(m_fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
-        sockaddr_in to{};
-        to.sin_family = AF_INET;
-        to.sin_port = htons(static_cast<std::uint16_t>(port));
-        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::connect(m_fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
     }
     ~RawConn() {
         if (m_fd >= 0) {
@@ -179,11 +171,8 @@ class ServerProcess {
             std::map<std::string, std::string>{}, m_out, dir / "server.err");
         auto deadline = Clock::now() + std::chrono::seconds(20);
         for (;;) {
-            std::string text = test::read_file(m_out);
-            auto pos = text.find("listening on 127.0.0.1:");
-            auto eol = text.find('\n', pos);
-            if (pos != std::string::npos && eol != std::string::npos) {
-                m_port = std::stoi(text.substr(pos + 23, eol - pos - 23));
+            if (auto port = test::listening_port(m_out)) {
+                m_port = *port;
                 return;
             }
             if (Clock::now() > deadline || !m_proc->running()) {

@@ -10,14 +10,6 @@ using namespace caravan::test::server;
 
 namespace {
 
-sync::PushResponse ok_push(const Reply& r) {
-    INFO(r.raw);
-    REQUIRE(r.status == 200);
-    auto parsed = sync::push_response_from_json(r.body);
-    REQUIRE(parsed);
-    return *parsed;
-}
-
 unsigned mode_of(const std::filesystem::path& path) {
     struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
@@ -26,13 +18,10 @@ unsigned mode_of(const std::filesystem::path& path) {
 
 } // namespace
 
-TEST_CASE("server push: text with a terminal escape or a direction override is refused per "
-          "event, naming the field, and the rest flows on",
-          "[server][text]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(OneDevice,
+                 "server push: text with a terminal escape or a direction override is refused per "
+                 "event, naming the field, and the rest flows on",
+                 "[server][text]") {
     std::string village = new_id(), visit = new_id();
     std::vector<storage::Event> events = {ev.self("Test Lawyer", k_region_a),
                                           ev.village(village, "Қызылжар", k_region_a),

@@ -1,3 +1,4 @@
+#include "loopback.hpp"
 #include "server_test_support.hpp"
 
 #include <arpa/inet.h>
@@ -23,13 +24,8 @@ std::string compressed(const std::string& text, sync::Encoding e) {
 // Sends only the head of a request announcing `length` body bytes, and returns the status line
 // the server answers with before any body byte is sent.
 std::string answer_to_announced_length(int port, std::size_t length, const std::string& token) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int fd = test::connect_loopback(port);
     REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
     std::string head =
         "POST /v1/push HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Caravan-Protocol: 1\r\n"
         "Authorization: Bearer " +
@@ -52,13 +48,8 @@ std::string answer_to_announced_length(int port, std::size_t length, const std::
 // value); `extra` holds whole header lines. Returns the status line.
 std::string raw_get(int port, const std::string& target, const std::string& token,
                     const std::string& extra) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int fd = test::connect_loopback(port);
     REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
     std::string head = "GET " + target +
                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Caravan-Protocol: 1\r\n"
                        "Authorization: Bearer " +
@@ -129,11 +120,7 @@ TEST_CASE("server limits: malformed JSON, deep nesting and long strings are 400"
     CHECK(server.event_count() == 0);
 }
 
-TEST_CASE("server limits: more events than a push may carry is 413", "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(OneDevice, "server limits: more events than a push may carry is 413", "[server]") {
     std::vector<storage::Event> events;
     for (std::size_t i = 0; i <= sync::Limits::max_events_per_push; ++i) {
         events.push_back(ev.make("village", new_id(), {{"name", "v"}, {"region", k_region_a}}));
@@ -173,11 +160,8 @@ TEST_CASE("server limits: zstd and gzip bombs are 413, broken compressed bodies 
     CHECK(server.event_count() == 0);
 }
 
-TEST_CASE("server limits: gzip and zstd request bodies are accepted", "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(OneDevice, "server limits: gzip and zstd request bodies are accepted",
+                 "[server]") {
     std::string one = sync::to_json(batch(d.id, {ev.self("A", k_region_a)})).dump();
     Reply z = http.post("/v1/push", d.token, compressed(one, sync::Encoding::zstd),
                         {{"Content-Encoding", "zstd"}});
@@ -191,11 +175,8 @@ TEST_CASE("server limits: gzip and zstd request bodies are accepted", "[server]"
     CHECK(server.event_count() == 2);
 }
 
-TEST_CASE("server limits: responses are compressed as the client asks", "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(OneDevice, "server limits: responses are compressed as the client asks",
+                 "[server]") {
     std::vector<storage::Event> events{ev.self("A", k_region_a)};
     for (int i = 0; i < 50; ++i) {
         events.push_back(ev.village(new_id(), "Ауыл " + std::to_string(i), k_region_a));
@@ -227,11 +208,9 @@ TEST_CASE("server limits: unknown endpoints answer a JSON 404", "[server]") {
     CHECK(r.code() == "not_found");
 }
 
-TEST_CASE("server log: one access line per request, with no names or record content", "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(OneDevice,
+                 "server log: one access line per request, with no names or record content",
+                 "[server]") {
     const std::string secret = "Гүлнар Сапарова, отбасылық зорлық";
     std::string village = new_id(), visit = new_id();
     REQUIRE(
@@ -286,12 +265,10 @@ TEST_CASE("server log: one access line per request, with no names or record cont
     CHECK(devices->front().acked_seq == 5);
 }
 
-TEST_CASE("server: an empty X-Caravan-Oldest-Unsynced is read as absent, queue depth 0 clears it",
-          "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(
+    OneDevice,
+    "server: an empty X-Caravan-Oldest-Unsynced is read as absent, queue depth 0 clears it",
+    "[server]") {
     REQUIRE(http.push(d.token, batch(d.id, {ev.self("Test Lawyer", k_region_a)}),
                       {{"X-Caravan-Queue-Depth", "3"},
                        {"X-Caravan-Oldest-Unsynced", "2024-05-14T10:00:00Z"}})
@@ -339,13 +316,8 @@ TEST_CASE("server: a request is served while every worker is held by a connectio
     // stalled rural link would: each holds its worker, which waits for the body (30 s).
     std::vector<int> stalled;
     for (int i = 0; i < 3; ++i) {
-        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        int fd = test::connect_loopback(server.port());
         REQUIRE(fd >= 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(static_cast<std::uint16_t>(server.port()));
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
         std::string head =
             "POST /v1/enroll HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Caravan-Protocol: 1\r\n"
             "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n";

@@ -9,14 +9,6 @@ using namespace caravan::test::server;
 
 namespace {
 
-sync::PushResponse ok_push(const Reply& r) {
-    INFO(r.raw);
-    REQUIRE(r.status == 200);
-    auto parsed = sync::push_response_from_json(r.body);
-    REQUIRE(parsed);
-    return *parsed;
-}
-
 storage::Event attendance(Events& ev, const std::string& visit) {
     return ev.make("attendance", new_id(),
                    {{"visit_id", visit},

@@ -20,22 +20,11 @@ std::vector<storage::Event> field_day(Events& ev, int n) {
     return events;
 }
 
-sync::PushResponse ok_push(const Reply& r) {
-    INFO(r.raw);
-    REQUIRE(r.status == 200);
-    auto parsed = sync::push_response_from_json(r.body);
-    REQUIRE(parsed);
-    return *parsed;
-}
-
 } // namespace
 
-TEST_CASE("server push: the same batch twice is stored once, the second answer is duplicates",
-          "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(
+    OneDevice, "server push: the same batch twice is stored once, the second answer is duplicates",
+    "[server]") {
     auto events = field_day(ev, 5);
 
     auto first = ok_push(http.push(d.token, batch(d.id, events)));
@@ -56,12 +45,9 @@ TEST_CASE("server push: the same batch twice is stored once, the second answer i
     CHECK(server.count("SELECT count(*) FROM consultations") == 5);
 }
 
-TEST_CASE("server push: an interrupted push resumes after acked_seq, overlap is harmless",
-          "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(OneDevice,
+                 "server push: an interrupted push resumes after acked_seq, overlap is harmless",
+                 "[server]") {
     auto events = field_day(ev, 7); // seq 1..10
     std::vector<storage::Event> first(events.begin(), events.begin() + 4);
     CHECK(ok_push(http.push(d.token, batch(d.id, first))).acked_seq == 4);
@@ -77,11 +63,9 @@ TEST_CASE("server push: an interrupted push resumes after acked_seq, overlap is 
     CHECK(server.event_count() == 10);
 }
 
-TEST_CASE("server push: a gap is 409 sequence_gap with acked_seq and writes nothing", "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(OneDevice,
+                 "server push: a gap is 409 sequence_gap with acked_seq and writes nothing",
+                 "[server]") {
     auto events = field_day(ev, 3); // 1..6
     REQUIRE(ok_push(http.push(d.token, batch(d.id, {events[0], events[1]}))).acked_seq == 2);
 
@@ -98,13 +82,10 @@ TEST_CASE("server push: a gap is 409 sequence_gap with acked_seq and writes noth
     CHECK(status.body["acked_seq"] == 2);
 }
 
-TEST_CASE("server push: the same seq with different content is 409 sequence_conflict and "
-          "nothing is written",
-          "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(OneDevice,
+                 "server push: the same seq with different content is 409 sequence_conflict and "
+                 "nothing is written",
+                 "[server]") {
     auto events = field_day(ev, 2); // 1..5
     REQUIRE(ok_push(http.push(d.token, batch(d.id, {events[0], events[1], events[2]}))).acked_seq ==
             3);
@@ -121,12 +102,9 @@ TEST_CASE("server push: the same seq with different content is 409 sequence_conf
     CHECK(http.get("/v1/status", d.token).body["acked_seq"] == 3);
 }
 
-TEST_CASE("server push: a refused event is acknowledged as rejected and later events flow on",
-          "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(
+    OneDevice, "server push: a refused event is acknowledged as rejected and later events flow on",
+    "[server]") {
     auto events = field_day(ev, 1); // 1..4, visit is events[2]
     const std::string visit = events[2].entity_id;
     events.push_back(ev.consultation(new_id(), visit, "martian")); // 5: bad enumeration code
@@ -198,12 +176,9 @@ TEST_CASE("server push: another device's events are 403 and nothing is written",
     CHECK(server.event_count() == 0);
 }
 
-TEST_CASE("server push: no token, a wrong token and a revoked device get 401, nothing written",
-          "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(
+    OneDevice, "server push: no token, a wrong token and a revoked device get 401, nothing written",
+    "[server]") {
     auto events = field_day(ev, 1);
 
     Reply none = http.push("", batch(d.id, events));
@@ -229,12 +204,9 @@ TEST_CASE("server push: no token, a wrong token and a revoked device get 401, no
     CHECK(server.event_count() == 1);
 }
 
-TEST_CASE("server push: an event schema version from the future is 426 for the whole request",
-          "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(
+    OneDevice, "server push: an event schema version from the future is 426 for the whole request",
+    "[server]") {
     auto self = ev.self("A", k_region_a);
     auto future = ev.village(new_id(), "V", k_region_a);
     future.schema_version = client::k_event_schema_version + 1;
@@ -244,11 +216,7 @@ TEST_CASE("server push: an event schema version from the future is 426 for the w
     CHECK(server.event_count() == 0);
 }
 
-TEST_CASE("server push: events out of seq order are 400", "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(OneDevice, "server push: events out of seq order are 400", "[server]") {
     auto one = ev.self("A", k_region_a);
     auto two = ev.village(new_id(), "V", k_region_a);
     Reply r = http.push(d.token, batch(d.id, {two, one}));
@@ -300,13 +268,11 @@ TEST_CASE("server push: concurrent devices all land, with distinct feed position
     CHECK(server.count("SELECT max(log_position) FROM events") == expected);
 }
 
-TEST_CASE("server push: an event out of its device's clock order is refused on its own, never"
-          " failing the whole push",
-          "[server]") {
-    TestServer server;
-    Device d = server.enroll({k_region_a});
-    Http http(server.port());
-    Events ev(d.id);
+TEST_CASE_METHOD(
+    OneDevice,
+    "server push: an event out of its device's clock order is refused on its own, never"
+    " failing the whole push",
+    "[server]") {
     auto one = ev.self("A", k_region_a);
     auto two = ev.village(new_id(), "V", k_region_a);
     auto three = ev.village(new_id(), "W", k_region_a);

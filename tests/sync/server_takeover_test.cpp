@@ -11,21 +11,6 @@ using namespace caravan::test::server;
 
 namespace {
 
-Reply enroll_with(Http& http, const std::string& code, const std::string& device_id) {
-    return http.post("/v1/enroll", "",
-                     json{{"code", code},
-                          {"device_id", device_id},
-                          {"lawyer", "Mallory"},
-                          {"app_version", "caravan/test"}}
-                         .dump());
-}
-
-Reply rotate(Http& http, const std::string& token, const std::string& old_id,
-             const std::string& new_device_id) {
-    return http.post("/v1/rotate", token,
-                     json{{"device_id", old_id}, {"new_device_id", new_device_id}}.dump());
-}
-
 // Everything enrollment can change, as text: the device records (with their token hashes and
 // acknowledged sequences) and the codes' use.
 std::string enrollment_state(TestServer& server) {
@@ -70,7 +55,7 @@ void require_still_syncs(Http& http, const Device& d, Events& events) {
 void require_takeover_refused(TestServer& server, Http& http, const std::string& victim_id) {
     std::string fresh = server.code({k_region_b});
     std::string before = enrollment_state(server);
-    Reply r = enroll_with(http, fresh, victim_id);
+    Reply r = enroll_with(http, fresh, victim_id, "Mallory");
     INFO(r.raw);
     REQUIRE(r.status == 409);
     REQUIRE(r.code() == "device_id_taken");
@@ -78,7 +63,7 @@ void require_takeover_refused(TestServer& server, Http& http, const std::string&
     REQUIRE(enrollment_state(server) == before);
     REQUIRE(server.count("SELECT count(*) FROM enrollment_codes WHERE used_at IS NULL") >= 1);
     // The code is still good for a device id of its own.
-    Reply own = enroll_with(http, fresh, new_id());
+    Reply own = enroll_with(http, fresh, new_id(), "Mallory");
     REQUIRE(own.status == 200);
 }
 
@@ -170,10 +155,10 @@ TEST_CASE("server enrollment: the same code repeated for the same new device id 
     std::string code = server.code({k_region_a});
     std::string device = new_id();
 
-    Reply first = enroll_with(http, code, device);
+    Reply first = enroll_with(http, code, device, "Mallory");
     REQUIRE(first.status == 200);
     // The answer was lost on the way: the device asks again with the same code.
-    Reply again = enroll_with(http, code, device);
+    Reply again = enroll_with(http, code, device, "Mallory");
     INFO(again.raw);
     REQUIRE(again.status == 200);
     CHECK(again.body["device_id"] == device);
@@ -188,7 +173,7 @@ TEST_CASE("server enrollment: the same code repeated for the same new device id 
 
     // The same code for another id: the code is used up.
     std::string before = enrollment_state(server);
-    Reply other = enroll_with(http, code, new_id());
+    Reply other = enroll_with(http, code, new_id(), "Mallory");
     CHECK(other.status == 403);
     CHECK(other.code() == "invalid_code");
     CHECK(enrollment_state(server) == before);
@@ -198,7 +183,7 @@ TEST_CASE("server enrollment: the same code repeated for the same new device id 
     REQUIRE(http.push(token, batch(device, {events.self("Test Lawyer", k_region_a)})).status ==
             200);
     before = enrollment_state(server);
-    Reply late = enroll_with(http, code, device);
+    Reply late = enroll_with(http, code, device, "Mallory");
     CHECK(late.status == 409);
     CHECK(late.code() == "device_id_taken");
     CHECK(enrollment_state(server) == before);

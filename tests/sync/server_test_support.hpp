@@ -107,6 +107,33 @@ class Http {
     httplib::Client m_client;
 };
 
+// POST /v1/enroll with `code` for `device_id`.
+inline Reply enroll_with(Http& http, const std::string& code, const std::string& device_id,
+                         const std::string& lawyer = "Test Lawyer") {
+    return http.post("/v1/enroll", "",
+                     json{{"code", code},
+                          {"device_id", device_id},
+                          {"lawyer", lawyer},
+                          {"app_version", "caravan/test"}}
+                         .dump());
+}
+
+// POST /v1/rotate: `old_id`, authenticated by `token`, asks to become `new_device_id`.
+inline Reply rotate(Http& http, const std::string& token, const std::string& old_id,
+                    const std::string& new_device_id) {
+    return http.post("/v1/rotate", token,
+                     json{{"device_id", old_id}, {"new_device_id", new_device_id}}.dump());
+}
+
+// The push response of a 200; fails the test (showing the body) on anything else.
+inline sync::PushResponse ok_push(const Reply& r) {
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    auto parsed = sync::push_response_from_json(r.body);
+    REQUIRE(parsed);
+    return *parsed;
+}
+
 struct Device {
     std::string id;
     std::string token;
@@ -243,12 +270,7 @@ class TestServer {
     Device enroll(const std::vector<std::string>& regions, srv::Role role = srv::Role::lawyer) {
         std::string device_id = new_id();
         Http http(port());
-        Reply r = http.post("/v1/enroll", "",
-                            json{{"code", code(regions, role)},
-                                 {"device_id", device_id},
-                                 {"lawyer", "Test Lawyer"},
-                                 {"app_version", "caravan/test"}}
-                                .dump());
+        Reply r = enroll_with(http, code(regions, role), device_id);
         if (r.status != 200) {
             FAIL("enrollment failed: HTTP " << r.status << " " << r.raw);
         }
@@ -277,6 +299,15 @@ class TestServer {
     std::vector<std::string> m_log;
     srv::ServerOptions m_options;
     std::unique_ptr<srv::Server> m_server;
+};
+
+// A server and one lawyer's device of region A enrolled with it, a connection and the device's
+// events: where most server tests start (TEST_CASE_METHOD(OneDevice, ...)).
+struct OneDevice {
+    TestServer server;
+    Device d = server.enroll({k_region_a});
+    Http http{server.port()};
+    Events ev{d.id};
 };
 
 // Follows the change feed to its end; fails the test on any non-200.

@@ -2,6 +2,7 @@
 // real `caravan enroll`/`sync` processes, and certificates this test makes with the openssl CLI
 // (scripts/install-deps.sh installs it): a private CA, a server certificate for 127.0.0.1, and
 // one for another host name.
+#include "loopback.hpp"
 #include "tls_support.hpp"
 
 #include <arpa/inet.h>
@@ -23,24 +24,17 @@ using namespace caravan::test::tls;
 
 // Bytes sent straight to the port, then the connection closed; true if the connection was made.
 bool send_raw(int port, const std::string& bytes) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int fd = test::connect_loopback(port);
     if (fd < 0) {
         return false;
     }
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    if (connected) {
-        (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-        char buf[256];
-        timeval tv{2, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        (void)::recv(fd, buf, sizeof buf, 0); // the server's alert or close, if any
-    }
+    (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    char buf[256];
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    (void)::recv(fd, buf, sizeof buf, 0); // the server's alert or close, if any
     ::close(fd);
-    return connected;
+    return true;
 }
 
 void record_consultation(const Laptop& l, const std::string& question) {
@@ -51,13 +45,13 @@ void record_consultation(const Laptop& l, const std::string& question) {
 
 } // namespace
 
-TEST_CASE("tls e2e: a device enrolls, syncs and verifies over HTTPS with --ca-file, and without "
-          "it the enrollment fails with a certificate error and the code stays usable",
-          "[sync][e2e][tls]") {
-    TempDir dir;
-    Pki pki(dir / "pki");
+TEST_CASE_METHOD(
+    PkiDir,
+    "tls e2e: a device enrolls, syncs and verifies over HTTPS with --ca-file, and without "
+    "it the enrollment fails with a certificate error and the code stays usable",
+    "[sync][e2e][tls]") {
     auto [cert, key] = pki.leaf("server", "IP:127.0.0.1,DNS:localhost");
-    ServeProcess server(dir / "server", {"--tls-cert", cert.string(), "--tls-key", key.string()});
+    ServeProcess server(dir / "server", tls_options(cert, key));
     REQUIRE(server.start());
     REQUIRE(server.err().find("serving HTTPS") != std::string::npos);
 
@@ -93,12 +87,11 @@ TEST_CASE("tls e2e: a device enrolls, syncs and verifies over HTTPS with --ca-fi
     REQUIRE(server.stop() == 0);
 }
 
-TEST_CASE("tls e2e: a certificate for another host name is refused even from a trusted CA",
-          "[sync][e2e][tls]") {
-    TempDir dir;
-    Pki pki(dir / "pki");
+TEST_CASE_METHOD(PkiDir,
+                 "tls e2e: a certificate for another host name is refused even from a trusted CA",
+                 "[sync][e2e][tls]") {
     auto [cert, key] = pki.leaf("elsewhere", "DNS:caravan.elsewhere.example");
-    ServeProcess server(dir / "server", {"--tls-cert", cert.string(), "--tls-key", key.string()});
+    ServeProcess server(dir / "server", tls_options(cert, key));
     REQUIRE(server.start());
     Laptop a(dir / "a.db");
     a.must({"init", "--lawyer", "Lawyer A", "--region", k_region});
@@ -112,14 +105,10 @@ TEST_CASE("tls e2e: a certificate for another host name is refused even from a t
     REQUIRE(server.stop() == 0);
 }
 
-TEST_CASE("tls e2e: plain http and garbage sent to the TLS port fail cleanly and the server "
-          "keeps serving HTTPS",
-          "[sync][e2e][tls]") {
-    TempDir dir;
-    Pki pki(dir / "pki");
-    auto [cert, key] = pki.leaf("server", "IP:127.0.0.1");
-    ServeProcess server(dir / "server", {"--tls-cert", cert.string(), "--tls-key", key.string()});
-    REQUIRE(server.start());
+TEST_CASE_METHOD(HttpsServer,
+                 "tls e2e: plain http and garbage sent to the TLS port fail cleanly and the server "
+                 "keeps serving HTTPS",
+                 "[sync][e2e][tls]") {
 
     Laptop a(dir / "a.db");
     a.must({"init", "--lawyer", "Lawyer A", "--region", k_region});
@@ -173,10 +162,9 @@ TEST_CASE("tls e2e: plain http and garbage sent to the TLS port fail cleanly and
     REQUIRE(server.stop() == 0);
 }
 
-TEST_CASE("tls e2e: serve refuses bad TLS options with exit 2 and a message naming the option",
-          "[sync][e2e][tls]") {
-    TempDir dir;
-    Pki pki(dir / "pki");
+TEST_CASE_METHOD(
+    PkiDir, "tls e2e: serve refuses bad TLS options with exit 2 and a message naming the option",
+    "[sync][e2e][tls]") {
     auto [cert, key] = pki.leaf("server", "IP:127.0.0.1");
     auto [other_cert, other_key] = pki.leaf("other", "IP:127.0.0.1");
     fs::path garbage = dir / "garbage.pem";

@@ -3,6 +3,7 @@
 // never completes is cut at the deadline (it held a worker for the 30 s read timeout before),
 // and connections beyond the per-address cap are closed at once, while a device from another
 // address is still served.
+#include "loopback.hpp"
 #include "tls_support.hpp"
 
 #include <arpa/inet.h>
@@ -26,17 +27,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 int connect_from(int port, const char* source) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int fd = test::connect_loopback(port, source);
     REQUIRE(fd >= 0);
-    sockaddr_in from{};
-    from.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source, &from.sin_addr);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<std::uint16_t>(port));
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
     return fd;
 }
 
@@ -60,11 +52,11 @@ double seconds_until_closed(int fd, double limit) {
 
 } // namespace
 
-TEST_CASE("tls resources: a handshake that never completes is cut at the header deadline, and "
-          "connections over the per-address cap are closed at once",
-          "[sync][e2e][tls][resources]") {
-    TempDir dir;
-    Pki pki(dir / "pki");
+TEST_CASE_METHOD(
+    PkiDir,
+    "tls resources: a handshake that never completes is cut at the header deadline, and "
+    "connections over the per-address cap are closed at once",
+    "[sync][e2e][tls][resources]") {
     auto [cert, key] = pki.leaf("server", "IP:127.0.0.1");
     ServeProcess server(dir / "server",
                         {"--tls-cert", cert.string(), "--tls-key", key.string(), "--header-timeout",

@@ -66,11 +66,11 @@ std::string get_setting(const fs::path& db_path, std::string_view key) {
 
 } // namespace
 
-TEST_CASE("tls privacy e2e: names, questions, advice and phone numbers never appear in any log "
-          "or error message, through every provoked failure",
-          "[sync][e2e][tls][privacy]") {
-    TempDir dir;
-    Pki pki(dir / "pki");
+TEST_CASE_METHOD(
+    PkiDir,
+    "tls privacy e2e: names, questions, advice and phone numbers never appear in any log "
+    "or error message, through every provoked failure",
+    "[sync][e2e][tls][privacy]") {
     auto [cert, key] = pki.leaf("server", "IP:127.0.0.1");
     const std::vector<std::string> tls_args = {"--tls-cert", cert.string(), "--tls-key",
                                                key.string()};

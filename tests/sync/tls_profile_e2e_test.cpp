@@ -36,14 +36,11 @@ unsigned mode_of(const fs::path& path) {
 
 } // namespace
 
-TEST_CASE("tls profile: TLS 1.2 ECDHE with AES-GCM or ChaCha20 and TLS 1.3 work, CBC and SHA-1 "
-          "suites and TLS 1.1 are refused",
-          "[sync][e2e][tls]") {
-    TempDir dir;
-    Pki pki(dir / "pki");
-    auto [cert, key] = pki.leaf("server", "IP:127.0.0.1");
-    ServeProcess server(dir / "server", {"--tls-cert", cert.string(), "--tls-key", key.string()});
-    REQUIRE(server.start());
+TEST_CASE_METHOD(
+    HttpsServer,
+    "tls profile: TLS 1.2 ECDHE with AES-GCM or ChaCha20 and TLS 1.3 work, CBC and SHA-1 "
+    "suites and TLS 1.1 are refused",
+    "[sync][e2e][tls]") {
 
     std::string detail;
     for (const std::vector<std::string>& modern :
@@ -71,16 +68,16 @@ TEST_CASE("tls profile: TLS 1.2 ECDHE with AES-GCM or ChaCha20 and TLS 1.3 work,
     REQUIRE(server.stop() == 0);
 }
 
-TEST_CASE("tls profile: a key file other users can read is refused with exit 2, naming the file "
-          "and chmod 600",
-          "[sync][e2e][tls]") {
-    TempDir dir;
-    Pki pki(dir / "pki");
+TEST_CASE_METHOD(
+    PkiDir,
+    "tls profile: a key file other users can read is refused with exit 2, naming the file "
+    "and chmod 600",
+    "[sync][e2e][tls]") {
     auto [cert, key] = pki.leaf("server", "IP:127.0.0.1");
     fs::path data = dir / "server";
     for (unsigned mode : {0644u, 0604u, 0606u}) {
         REQUIRE(::chmod(key.c_str(), mode) == 0);
-        ProcessResult r = serve_once(data, {"--tls-cert", cert.string(), "--tls-key", key.string()});
+        ProcessResult r = serve_once(data, tls_options(cert, key));
         INFO(std::oct << mode << std::dec << ": " << describe(r));
         CHECK(r.exit_code == 2);
         CHECK(r.err.find(key.string()) != std::string::npos);
@@ -90,8 +87,7 @@ TEST_CASE("tls profile: a key file other users can read is refused with exit 2, 
     // Owner-only, or shared with the group (Debian's ssl-cert group): served.
     for (unsigned mode : {0600u, 0400u, 0640u}) {
         REQUIRE(::chmod(key.c_str(), mode) == 0);
-        ServeProcess server(dir / ("served-" + std::to_string(mode)),
-                            {"--tls-cert", cert.string(), "--tls-key", key.string()});
+        ServeProcess server(dir / ("served-" + std::to_string(mode)), tls_options(cert, key));
         INFO(std::oct << mode << std::dec << ": " << server.err());
         REQUIRE(server.start());
         REQUIRE(server.stop() == 0);

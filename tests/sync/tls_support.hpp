@@ -103,11 +103,8 @@ class ServeProcess {
                                                      m_out, m_err);
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         for (;;) {
-            std::string text = read_file(m_out);
-            auto pos = text.find("listening on 127.0.0.1:");
-            auto eol = text.find('\n', pos);
-            if (pos != std::string::npos && eol != std::string::npos) {
-                m_port = std::stoi(text.substr(pos + 23, eol - pos - 23));
+            if (auto port = listening_port(m_out)) {
+                m_port = *port;
                 return true;
             }
             if (!m_proc->running()) {
@@ -142,16 +139,34 @@ class ServeProcess {
     int m_port = 0;
 };
 
+// `serve`'s options for a certificate and its key.
+inline std::vector<std::string> tls_options(const fs::path& cert, const fs::path& key) {
+    return {"--tls-cert", cert.string(), "--tls-key", key.string()};
+}
+
+// A test's directory with a private CA in it (TEST_CASE_METHOD(PkiDir, ...)).
+struct PkiDir {
+    TempDir dir;
+    Pki pki{dir / "pki"};
+};
+
+// Where most HTTPS tests start (TEST_CASE_METHOD(HttpsServer, ...)): a directory, a private CA,
+// a certificate for 127.0.0.1 it signed (`cert`, `key`) and `caravan-server serve` with them,
+// started.
+struct HttpsServer : PkiDir {
+    std::pair<fs::path, fs::path> leaf = pki.leaf("server", "IP:127.0.0.1");
+    fs::path& cert = leaf.first;
+    fs::path& key = leaf.second;
+    ServeProcess server{dir / "server", tls_options(cert, key)};
+    HttpsServer() { REQUIRE(server.start()); }
+};
+
 inline std::string issue_code(const fs::path& data, const std::string& lawyer) {
     ProcessResult r = run_process({binary("caravan-server").string(), "enroll-code", "--data",
                                    data.string(), "--lawyer", lawyer, "--region", k_region});
     INFO(describe(r));
     REQUIRE(r.exit_code == 0);
-    std::string out = r.out;
-    while (!out.empty() && out.back() == '\n') {
-        out.pop_back();
-    }
-    return out.substr(out.rfind('\n') + 1);
+    return last_line(r.out);
 }
 
 inline ProcessResult serve_once(const fs::path& data, std::vector<std::string> extra,

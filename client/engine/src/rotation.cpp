@@ -20,28 +20,16 @@ using nlohmann::json;
 using storage::Event;
 
 Result<std::int64_t> max_clock(storage::Database& db) {
-    auto stmt = db.prepare("SELECT coalesce(max(hlc), 0) FROM events");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    auto row = stmt->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    return *row ? stmt->column_int(0) : 0;
+    CARAVAN_TRY(hlc, db.query("SELECT coalesce(max(hlc), 0) FROM events").one<std::int64_t>());
+    return hlc.value_or(0);
 }
 
 Result<std::int64_t> max_clock_within(storage::Database& db, Hlc ceiling) {
-    auto stmt = db.prepare("SELECT coalesce(max(hlc), 0) FROM events WHERE hlc >= 0 AND hlc <= ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    stmt->bind(1, ceiling.value);
-    auto row = stmt->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    return *row ? stmt->column_int(0) : 0;
+    CARAVAN_TRY(hlc,
+                db.query("SELECT coalesce(max(hlc), 0) FROM events WHERE hlc >= 0 AND hlc <= ?",
+                         ceiling.value)
+                    .one<std::int64_t>());
+    return hlc.value_or(0);
 }
 
 } // namespace

@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "caravan/client/iso_time.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/text.hpp"
 
@@ -82,6 +83,11 @@ constexpr EnumValue k_language[] = {
     {"kk", "қазақша", "казахский", "Kazakh"},
     {"ru", "орысша", "русский", "Russian"},
 };
+
+// YYYY-MM-DD of `seconds` (since 1970) in this machine's time zone.
+std::string local_date(std::time_t seconds) {
+    return iso_8601(local_time(seconds)).substr(0, 10);
+}
 
 // Echo a rejected enumeration value only when it is short plain ASCII: it is then a mistyped
 // code, not free text that could hold personal data.
@@ -322,11 +328,7 @@ Result<std::string> validate_event_date(std::string_view field, std::string_view
         return date;
     }
     // A day of slack: the laptop's time zone may be behind the place where the date was typed.
-    std::time_t tomorrow = std::time(nullptr) + 24 * 60 * 60;
-    std::tm tm{};
-    localtime_r(&tomorrow, &tm);
-    char limit[16];
-    std::strftime(limit, sizeof limit, "%Y-%m-%d", &tm);
+    std::string limit = local_date(std::time(nullptr) + 24 * 60 * 60);
     if (*date > limit) {
         return fail(ErrorCode::invalid_input, msg::date_in_future, msg::field(field),
                     quoted_if_safe(text));
@@ -343,12 +345,7 @@ Result<double> validate_coordinate(std::string_view field, double value, double 
 }
 
 std::string today() {
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    localtime_r(&now, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
+    return local_date(std::time(nullptr));
 }
 
 } // namespace caravan::client

@@ -44,6 +44,28 @@ bool decode(std::string_view s, size_t& i, char32_t& cp) {
     return true;
 }
 
+// Walks `text` code point by code point: `point(cp, bytes)` for each valid one (`bytes` its
+// UTF-8), `invalid(at)` at a byte that begins no valid sequence, after which the walk goes on at
+// the next byte. Either returns false to stop the walk.
+template <class Point, class Invalid>
+void walk(std::string_view text, Point&& point, Invalid&& invalid) {
+    size_t i = 0;
+    char32_t cp;
+    while (i < text.size()) {
+        size_t start = i;
+        if (!decode(text, i, cp)) {
+            if (!invalid(start)) {
+                return;
+            }
+            i = start + 1;
+            continue;
+        }
+        if (!point(cp, text.substr(start, i - start))) {
+            return;
+        }
+    }
+}
+
 bool is_space(char32_t cp) {
     return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
            cp == 0xa0 || cp == 0x2007 || cp == 0x202f || cp == 0x3000 ||
@@ -76,38 +98,34 @@ char32_t lower(char32_t cp) {
 } // namespace
 
 bool is_valid_utf8(std::string_view text) {
-    size_t i = 0;
-    char32_t cp;
-    while (i < text.size()) {
-        if (!decode(text, i, cp) || cp == 0) {
-            return false;
-        }
-    }
-    return true;
+    bool valid = true;
+    walk(
+        text, [&](char32_t cp, std::string_view) { return valid = cp != 0; },
+        [&](size_t) { return valid = false; });
+    return valid;
 }
 
 std::string normalize_space(std::string_view text) {
     std::string out;
     out.reserve(text.size());
-    size_t i = 0;
     bool pending_space = false;
-    char32_t cp;
-    while (i < text.size()) {
-        size_t start = i;
-        if (!decode(text, i, cp)) {
-            return std::string(text); // not UTF-8: validation reports it
-        }
-        if (is_space(cp)) {
-            pending_space = !out.empty();
-            continue;
-        }
-        if (pending_space) {
-            out.push_back(' ');
-            pending_space = false;
-        }
-        out.append(text.substr(start, i - start));
-    }
-    return out;
+    bool valid = true;
+    walk(
+        text,
+        [&](char32_t cp, std::string_view bytes) {
+            if (is_space(cp)) {
+                pending_space = !out.empty();
+                return true;
+            }
+            if (pending_space) {
+                out.push_back(' ');
+                pending_space = false;
+            }
+            out.append(bytes);
+            return true;
+        },
+        [&](size_t) { return valid = false; });
+    return valid ? out : std::string(text); // not UTF-8: validation reports it
 }
 
 std::string fold_case(std::string_view text) {
@@ -164,46 +182,41 @@ bool is_unsafe_control(char32_t cp) noexcept {
 }
 
 bool is_safe_text(std::string_view text, bool allow_cr) noexcept {
-    size_t i = 0;
-    char32_t cp;
-    while (i < text.size()) {
-        if (!decode(text, i, cp)) {
-            ++i; // not UTF-8: another check reports it
-            continue;
-        }
-        if (is_unsafe_control(cp) || (cp == '\r' && !allow_cr)) {
-            return false;
-        }
-    }
-    return true;
+    bool safe = true;
+    walk(
+        text,
+        [&](char32_t cp, std::string_view) {
+            return safe = !(is_unsafe_control(cp) || (cp == '\r' && !allow_cr));
+        },
+        [](size_t) { return true; }); // not UTF-8: another check reports it
+    return safe;
 }
 
 std::string escape_controls(std::string_view text, bool keep_lines) {
     static constexpr char k_hex[] = "0123456789abcdef";
     std::string out;
     out.reserve(text.size());
-    size_t i = 0;
-    char32_t cp;
-    while (i < text.size()) {
-        size_t start = i;
-        if (!decode(text, i, cp)) {
-            auto byte = static_cast<unsigned char>(text[start]);
+    walk(
+        text,
+        [&](char32_t cp, std::string_view bytes) {
+            bool line = cp == '\n' || cp == '\t';
+            if (is_unsafe_control(cp) || cp == '\r' || (line && !keep_lines)) {
+                out += "\\u";
+                for (int shift = 12; shift >= 0; shift -= 4) {
+                    out.push_back(k_hex[(cp >> shift) & 0xf]);
+                }
+            } else {
+                out.append(bytes);
+            }
+            return true;
+        },
+        [&](size_t at) {
+            auto byte = static_cast<unsigned char>(text[at]);
             out += "\\x";
             out.push_back(k_hex[byte >> 4]);
             out.push_back(k_hex[byte & 0xf]);
-            i = start + 1;
-            continue;
-        }
-        bool line = cp == '\n' || cp == '\t';
-        if (is_unsafe_control(cp) || cp == '\r' || (line && !keep_lines)) {
-            out += "\\u";
-            for (int shift = 12; shift >= 0; shift -= 4) {
-                out.push_back(k_hex[(cp >> shift) & 0xf]);
-            }
-            continue;
-        }
-        out.append(text.substr(start, i - start));
-    }
+            return true;
+        });
     return out;
 }
 

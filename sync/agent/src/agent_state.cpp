@@ -185,17 +185,14 @@ Result<void> AgentState::set_pull_position(std::int64_t cursor, std::string_view
 }
 
 Result<void> AgentState::quarantine(const QuarantineEntry& e) {
-    auto stmt = m_db->cached(
-        "INSERT INTO quarantine(device_id, seq, direction, entity_type, entity_id, code, message,"
-        " at) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(device_id, seq) DO UPDATE SET"
-        " direction = excluded.direction, code = excluded.code, message = excluded.message,"
-        " at = excluded.at");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind_all(e.device_id, e.seq, e.direction, e.entity_type, e.entity_id, e.code,
-                      e.message, e.at);
-    return (*stmt)->run();
+    return m_db
+        ->query("INSERT INTO quarantine(device_id, seq, direction, entity_type, entity_id, code,"
+                " message, at) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(device_id, seq) DO UPDATE SET"
+                " direction = excluded.direction, code = excluded.code,"
+                " message = excluded.message, at = excluded.at",
+                e.device_id, e.seq, e.direction, e.entity_type, e.entity_id, e.code, e.message,
+                e.at)
+        .run();
 }
 
 Result<void> AgentState::release(std::string_view device_id, std::int64_t seq) {
@@ -209,105 +206,57 @@ Result<void> AgentState::release_from(std::string_view device_id, std::int64_t f
 
 Result<void> AgentState::release_where(std::string_view sql, std::string_view device_id,
                                        std::int64_t seq) {
-    auto stmt = m_db->cached(sql);
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind_all(device_id, seq);
-    return (*stmt)->run();
+    return m_db->query(sql, device_id, seq).run();
 }
 
 Result<std::vector<QuarantineEntry>> AgentState::quarantined(std::int64_t limit) {
-    auto stmt = m_db->cached("SELECT direction, device_id, seq, entity_type, entity_id, code,"
-                             " message, at FROM quarantine ORDER BY at, device_id, seq LIMIT ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind(1, limit);
-    std::vector<QuarantineEntry> out;
-    for (;;) {
-        auto row = (*stmt)->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            break;
-        }
-        const storage::Statement& s = **stmt;
-        out.push_back({s.column_text(0), s.column_text(1), s.column_int(2), s.column_text(3),
-                       s.column_text(4), s.column_text(5), s.column_text(6), s.column_text(7)});
-    }
-    return out;
+    return m_db
+        ->query("SELECT direction, device_id, seq, entity_type, entity_id, code, message, at"
+                " FROM quarantine ORDER BY at, device_id, seq LIMIT ?",
+                limit)
+        .collect([](const storage::Statement& s) {
+            return QuarantineEntry{s.column_text(0), s.column_text(1), s.column_int(2),
+                                   s.column_text(3), s.column_text(4), s.column_text(5),
+                                   s.column_text(6), s.column_text(7)};
+        });
 }
 
 Result<std::int64_t> AgentState::quarantined_count() {
-    auto stmt = m_db->cached("SELECT count(*) FROM quarantine");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
+    auto n = m_db->query("SELECT count(*) FROM quarantine").one<std::int64_t>();
+    if (!n) {
+        return tl::unexpected(n.error());
     }
-    auto row = (*stmt)->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    std::int64_t n = (*stmt)->column_int(0);
-    (*stmt)->reset();
-    return n;
+    return n->value_or(0);
 }
 
 Result<void> AgentState::record(const SyncLogEntry& e) {
-    auto insert = m_db->cached(
-        "INSERT INTO sync_log(started_at, duration_ms, result, message, pushed, pulled, rejected,"
-        " bytes_up, bytes_down, requests, attempts) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-    if (!insert) {
-        return tl::unexpected(insert.error());
+    auto inserted =
+        m_db->query("INSERT INTO sync_log(started_at, duration_ms, result, message, pushed, pulled,"
+                    " rejected, bytes_up, bytes_down, requests, attempts)"
+                    " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                    e.started_at, e.duration_ms, e.result, e.message, e.pushed, e.pulled,
+                    e.rejected, e.bytes_up, e.bytes_down, e.requests, e.attempts)
+            .run();
+    if (!inserted) {
+        return inserted;
     }
-    (*insert)->bind_all(e.started_at, e.duration_ms, e.result, e.message, e.pushed, e.pulled,
-                        e.rejected, e.bytes_up, e.bytes_down, e.requests, e.attempts);
-    if (auto ok = (*insert)->run(); !ok) {
-        return ok;
-    }
-    auto prune = m_db->cached("DELETE FROM sync_log WHERE id <= ?");
-    if (!prune) {
-        return tl::unexpected(prune.error());
-    }
-    (*prune)->bind(1, m_db->last_insert_rowid() - k_log_rows_kept);
-    return (*prune)->run();
+    return m_db
+        ->query("DELETE FROM sync_log WHERE id <= ?", m_db->last_insert_rowid() - k_log_rows_kept)
+        .run();
 }
 
 Result<std::vector<SyncLogEntry>> AgentState::log(std::int64_t limit) {
-    auto stmt = m_db->cached(
-        "SELECT id, started_at, duration_ms, result, message, pushed, pulled, rejected, bytes_up,"
-        " bytes_down, requests, attempts FROM sync_log ORDER BY id DESC LIMIT ?");
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    (*stmt)->bind(1, limit);
-    std::vector<SyncLogEntry> out;
-    for (;;) {
-        auto row = (*stmt)->step();
-        if (!row) {
-            return tl::unexpected(row.error());
-        }
-        if (!*row) {
-            break;
-        }
-        const storage::Statement& s = **stmt;
-        SyncLogEntry e;
-        e.id = s.column_int(0);
-        e.started_at = s.column_text(1);
-        e.duration_ms = s.column_int(2);
-        e.result = s.column_text(3);
-        e.message = s.column_text(4);
-        e.pushed = s.column_int(5);
-        e.pulled = s.column_int(6);
-        e.rejected = s.column_int(7);
-        e.bytes_up = s.column_int(8);
-        e.bytes_down = s.column_int(9);
-        e.requests = s.column_int(10);
-        e.attempts = s.column_int(11);
-        out.push_back(std::move(e));
-    }
-    return out;
+    return m_db
+        ->query("SELECT id, started_at, duration_ms, result, message, pushed, pulled, rejected,"
+                " bytes_up, bytes_down, requests, attempts FROM sync_log ORDER BY id DESC LIMIT ?",
+                limit)
+        .collect([](const storage::Statement& s) {
+            // Columns in the order of SyncLogEntry's members.
+            return SyncLogEntry{s.column_int(0),  s.column_text(1), s.column_int(2),
+                                s.column_text(3), s.column_text(4), s.column_int(5),
+                                s.column_int(6),  s.column_int(7),  s.column_int(8),
+                                s.column_int(9),  s.column_int(10), s.column_int(11)};
+        });
 }
 
 } // namespace caravan::sync::agent

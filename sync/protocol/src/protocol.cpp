@@ -6,6 +6,9 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
 
 #include "json_fields.hpp"
 
@@ -14,6 +17,41 @@ namespace caravan::sync {
 using nlohmann::json;
 
 namespace {
+
+// The wire's spelling of each value of an enumeration, for both directions.
+constexpr std::pair<EventFate, std::string_view> k_fates[] = {
+    {EventFate::accepted, "accepted"},
+    {EventFate::duplicate, "duplicate"},
+    {EventFate::rejected, "rejected"},
+};
+
+constexpr std::pair<Encoding, std::string_view> k_encodings[] = {
+    {Encoding::identity, "identity"},
+    {Encoding::gzip, "gzip"},
+    {Encoding::zstd, "zstd"},
+};
+
+// `otherwise` for a value outside the enumeration (a cast from a bad integer).
+template <class E, std::size_t N>
+std::string_view spelling(const std::pair<E, std::string_view> (&table)[N], E value,
+                          std::string_view otherwise) {
+    for (const auto& [e, name] : table) {
+        if (e == value) {
+            return name;
+        }
+    }
+    return otherwise;
+}
+
+template <class E, std::size_t N>
+std::optional<E> spelled(const std::pair<E, std::string_view> (&table)[N], std::string_view name) {
+    for (const auto& [e, text] : table) {
+        if (text == name) {
+            return e;
+        }
+    }
+    return std::nullopt;
+}
 
 std::string hlc_hex(std::int64_t v) {
     char buf[17];
@@ -137,15 +175,7 @@ Result<storage::Event> event_from_json(const json& j) {
 }
 
 std::string_view to_string(EventFate fate) {
-    switch (fate) {
-    case EventFate::accepted:
-        return "accepted";
-    case EventFate::duplicate:
-        return "duplicate";
-    case EventFate::rejected:
-        return "rejected";
-    }
-    return "rejected";
+    return spelling(k_fates, fate, "rejected");
 }
 
 json to_json(const PushRequest& r) {
@@ -218,15 +248,11 @@ Result<PushResponse> push_response_from_json(const json& j) {
             return tl::unexpected(!seq ? seq.error() : fate.error());
         }
         x.seq = *seq;
-        if (*fate == "accepted") {
-            x.fate = EventFate::accepted;
-        } else if (*fate == "duplicate") {
-            x.fate = EventFate::duplicate;
-        } else if (*fate == "rejected") {
-            x.fate = EventFate::rejected;
-        } else {
+        auto known = spelled(k_fates, *fate);
+        if (!known) {
             return malformed("unknown \"fate\"");
         }
+        x.fate = *known;
         if (auto ss = item.find("server_seq"); ss != item.end() && ss->is_number_integer()) {
             x.server_seq = ss->get<std::int64_t>();
         }
@@ -344,28 +370,17 @@ Result<json> parse_json_limited(std::string_view text) {
 }
 
 std::string_view to_string(Encoding e) {
-    switch (e) {
-    case Encoding::identity:
-        return "identity";
-    case Encoding::gzip:
-        return "gzip";
-    case Encoding::zstd:
-        return "zstd";
-    }
-    return "identity";
+    return spelling(k_encodings, e, "identity");
 }
 
 std::optional<Encoding> encoding_from_header(std::string_view value) {
-    if (value.empty() || value == "identity") {
+    if (value.empty()) {
         return Encoding::identity;
     }
-    if (value == "gzip" || value == "x-gzip") {
+    if (value == "x-gzip") {
         return Encoding::gzip;
     }
-    if (value == "zstd") {
-        return Encoding::zstd;
-    }
-    return std::nullopt;
+    return spelled(k_encodings, value);
 }
 
 Encoding choose_encoding(std::string_view accept) {

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <system_error>
 
+#include "caravan/client/iso_time.hpp"
 #include "caravan/client/projector.hpp"
 #include "caravan/storage/database.hpp"
 #include "caravan/storage/transaction.hpp"
@@ -29,15 +30,8 @@ StoreOptions existing_store() {
 }
 
 Result<std::int64_t> count(storage::Database& db, std::string_view sql) {
-    auto stmt = db.prepare(sql);
-    if (!stmt) {
-        return tl::unexpected(stmt.error());
-    }
-    auto row = stmt->step();
-    if (!row) {
-        return tl::unexpected(row.error());
-    }
-    return *row ? stmt->column_int(0) : 0;
+    CARAVAN_TRY(n, db.query(sql).one<std::int64_t>());
+    return n.value_or(0);
 }
 
 Result<void> fsync_path(const fs::path& path, bool directory) {
@@ -53,13 +47,13 @@ Result<void> fsync_path(const fs::path& path, bool directory) {
     return {};
 }
 
+// Now in UTC, in ISO 8601's basic format (a file name's part): "20240514T103102Z".
 std::string utc_stamp() {
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-    return buf;
+    client::CivilTime now = client::utc_time(static_cast<std::int64_t>(std::time(nullptr)) * 1000);
+    now.millis.reset();
+    std::string stamp = client::iso_8601(now);
+    std::erase_if(stamp, [](char c) { return c == '-' || c == ':'; });
+    return stamp;
 }
 
 void remove_database_files(const fs::path& db) {
