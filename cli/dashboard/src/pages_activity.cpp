@@ -66,31 +66,14 @@ mstch::array rows_of(const std::vector<ex::ActivityRow>& rows,
 
 web::Answer get_activity(const Page& page) {
     const auto page_with = [&](mstch::map extra, int status) {
-        mstch::map context = scope_context(page);
-        context.emplace("show_button", tr(page, msg::show_button));
-        for (auto& [k, v] : extra) {
-            context[k] = v;
-        }
-        return render_page(page, "activity", tr(page, msg::activity_title), std::move(context),
-                           status);
+        return scope_page(page, "activity", msg::activity_title, std::move(extra), status);
     };
-    auto scope = scope_of(page);
-    if (!scope) {
-        return page_with({{"error", scope.error().text}}, scope.error().status);
-    }
-    std::optional<ex::Activity> activity;
-    auto computed = page.services.with_store(false, [&](Store& store) -> Result<void> {
-        auto a = ex::compute_activity(store.database(), *scope);
-        if (!a) {
-            return tl::unexpected(a.error());
-        }
-        activity = std::move(*a);
-        return {};
-    });
+    auto computed = compute_in_scope<ex::Activity>(page, ex::compute_activity);
     if (!computed) {
-        const Refusal r = refusal_of(page, computed.error());
-        return page_with({{"error", r.text}}, r.status);
+        return page_with({{"error", computed.error().text}}, computed.error().status);
     }
+    const ex::Scope* scope = &computed->first;
+    const ex::Activity* activity = &computed->second;
     const auto week_label = [&](const std::string& key) {
         return key.empty() ? tr(page, msg::date_not_recorded) : key;
     };

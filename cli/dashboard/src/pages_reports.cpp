@@ -305,31 +305,14 @@ std::string share_text(std::int64_t part, std::int64_t total) {
 
 web::Answer get_breakdowns(const Page& page) {
     const auto page_with = [&](mstch::map extra, int status) {
-        mstch::map context = scope_context(page);
-        context.emplace("show_button", tr(page, msg::show_button));
-        for (auto& [k, v] : extra) {
-            context[k] = v;
-        }
-        return render_page(page, "breakdowns", tr(page, msg::breakdowns_title), std::move(context),
-                           status);
+        return scope_page(page, "breakdowns", msg::breakdowns_title, std::move(extra), status);
     };
-    auto scope = scope_of(page);
-    if (!scope) {
-        return page_with({{"error", scope.error().text}}, scope.error().status);
-    }
-    std::optional<ex::Breakdown> breakdown;
-    auto computed = page.services.with_store(false, [&](Store& store) -> Result<void> {
-        auto b = ex::compute_breakdown(store.database(), *scope);
-        if (!b) {
-            return tl::unexpected(b.error());
-        }
-        breakdown = std::move(*b);
-        return {};
-    });
+    auto computed = compute_in_scope<ex::Breakdown>(page, ex::compute_breakdown);
     if (!computed) {
-        const Refusal r = refusal_of(page, computed.error());
-        return page_with({{"error", r.text}}, r.status);
+        return page_with({{"error", computed.error().text}}, computed.error().status);
     }
+    const ex::Scope* scope = &computed->first;
+    const ex::Breakdown* breakdown = &computed->second;
     const std::string format = page.form.get("format");
     if (format == "csv" || format == "xlsx" || format == "json") {
         const ex::Format f = *ex::parse_format(format);

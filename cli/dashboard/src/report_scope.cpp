@@ -73,4 +73,14 @@ std::string scope_detail(const ex::Scope& scope, ex::Format format) {
            " to=" + scope.to.value_or("-");
 }
 
+web::Answer scope_page(const Page& page, const std::string& name, const Message& title,
+                       mstch::map extra, int status) {
+    mstch::map context = scope_context(page);
+    context.emplace("show_button", tr(page, msg::show_button));
+    for (auto& [k, v] : extra) {
+        context[k] = v;
+    }
+    return render_page(page, name, tr(page, title), std::move(context), status);
+}
+
 } // namespace caravan::dashboard
