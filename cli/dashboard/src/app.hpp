@@ -82,5 +82,6 @@ struct Routes {
 };
 void add_device_routes(Routes& routes); // pages_devices.cpp: sync health, codes, revocation
 void add_report_routes(Routes& routes); // pages_reports.cpp: journals, indicators and chart
+void add_activity_routes(Routes& routes); // pages_activity.cpp: activity over time
 
 } // namespace caravan::dashboard

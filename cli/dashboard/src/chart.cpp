@@ -71,4 +71,38 @@ std::string svg_bars(const std::string& id, const std::string& title, const std:
     return svg + "</svg>";
 }
 
+std::string svg_columns(const std::string& id, const std::string& title,
+                        const std::vector<Bar>& bars, double top) {
+    constexpr int k_plot = 180, k_left = 28, k_room = 900, k_under = 60, k_over = 18;
+    top = std::max(top, 1e-9);
+    const int n = std::max<int>(1, static_cast<int>(bars.size()));
+    const int step = std::clamp(k_room / n, 8, 48);
+    const int width = k_left * 2 + step * n;
+    const int base = k_over + k_plot;
+    std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart columns\" id=\"" +
+                      escape_xml(id) + "\" role=\"img\" viewBox=\"0 0 " + std::to_string(width) +
+                      " " + std::to_string(base + k_under) + "\" aria-label=\"" +
+                      escape_xml(title) + "\"><line class=\"base\" x1=\"" + std::to_string(k_left) +
+                      "\" y1=\"" + std::to_string(base) + "\" x2=\"" +
+                      std::to_string(width - k_left) + "\" y2=\"" + std::to_string(base) + "\"/>";
+    int x = k_left;
+    for (const Bar& bar : bars) {
+        const int h = static_cast<int>(std::clamp(bar.value, 0.0, top) / top * k_plot);
+        const int mid = x + step / 2;
+        svg += "<g class=\"bar\"";
+        for (const auto& [name, value] : bar.data) {
+            svg += " data-" + name + "=\"" + escape_xml(value) + "\"";
+        }
+        svg += "><rect x=\"" + std::to_string(x + 1) + "\" y=\"" + std::to_string(base - h) +
+               "\" width=\"" + std::to_string(std::max(2, step - 2)) + "\" height=\"" +
+               std::to_string(h) + "\"/><text x=\"" + std::to_string(mid) + "\" y=\"" +
+               std::to_string(base - h - 4) + "\" text-anchor=\"middle\" class=\"value\">" +
+               escape_xml(bar.value_text) + "</text><text class=\"axis\" text-anchor=\"end\" " +
+               "transform=\"translate(" + std::to_string(mid + 4) + " " + std::to_string(base + 8) +
+               ") rotate(-60)\">" + escape_xml(bar.label) + "</text></g>";
+        x += step;
+    }
+    return svg + "</svg>";
+}
+
 } // namespace caravan::dashboard

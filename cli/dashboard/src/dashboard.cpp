@@ -45,6 +45,7 @@ class Dashboard {
           m_by_address(m_options.max_failures_per_address, m_options.failure_window_ms) {
         add_device_routes(m_routes);
         add_report_routes(m_routes);
+        add_activity_routes(m_routes);
     }
 
     void handle(const httplib::Request& req, httplib::Response& res) {
@@ -321,6 +322,7 @@ web::Answer render_page(const Page* page, client::Lang lang, std::string_view ta
         context.emplace("nav_journals", tr(lang, msg::nav_journals));
         context.emplace("nav_indicators", tr(lang, msg::nav_indicators));
         context.emplace("nav_breakdowns", tr(lang, msg::nav_breakdowns));
+        context.emplace("nav_activity", tr(lang, msg::nav_activity));
         context.emplace("coordinator", page->coordinator());
         context.emplace("logout", tr(lang, msg::logout));
         context.emplace("signed_in",

@@ -20,6 +20,7 @@
 #include "caravan/dashboard/messages.hpp"
 #include "caravan/web/guard.hpp"
 #include "chart.hpp"
+#include "report_scope.hpp"
 
 namespace caravan::dashboard {
 namespace {
@@ -29,51 +30,6 @@ namespace fs = std::filesystem;
 using sync::server::Store;
 
 constexpr std::size_t k_max_plan_bytes = 64 * 1024;
-
-// A page-level refusal shown in the page's language.
-struct Refusal {
-    std::string text;
-    int status = 400;
-};
-template <class T> using Checked = tl::expected<T, Refusal>;
-
-// The scope the form asks for, within what the account sees: a scoped account must name one
-// of its regions (its only one is taken when it names none).
-Checked<ex::Scope> scope_of(const Page& page) {
-    ex::Scope scope;
-    std::string region = page.form.get("region");
-    if (region.empty() && page.account.regions.size() == 1) {
-        region = page.account.regions.front();
-    }
-    if (!region.empty()) {
-        if (!page.account.sees(region)) {
-            return tl::unexpected(Refusal{tr(page, msg::region_outside), 403});
-        }
-        scope.region = region;
-    } else if (!page.account.regions.empty()) {
-        return tl::unexpected(Refusal{tr(page, msg::region_outside), 403});
-    }
-    for (auto [bound, name] : {std::pair{&scope.from, "from"}, std::pair{&scope.to, "to"}}) {
-        const std::string value = page.form.get(name);
-        if (value.empty()) {
-            continue;
-        }
-        auto date = client::validate_date(name, value);
-        if (!date) {
-            return tl::unexpected(Refusal{client::localize(date.error(), page.lang)});
-        }
-        *bound = *date;
-    }
-    return scope;
-}
-
-Refusal refusal_of(const Page& page, const Error& error) {
-    if (error.code == ErrorCode::invalid_input || error.code == ErrorCode::not_found) {
-        return Refusal{tr(page, msg::export_refused, {client::localize(error, page.lang)})};
-    }
-    page.services.log("dashboard error=export code=" + std::string(to_string(error.code)));
-    return Refusal{tr(page, msg::server_error), 503};
-}
 
 // A scratch file for a download (removed once sent, web::send).
 fs::path scratch_file(ex::Format format) {
@@ -102,33 +58,6 @@ web::Answer download(const Page& page, ex::Format format, const std::string& wha
     answer.content_type = std::string(ex::media_type(format));
     answer.download_name = "caravan-" + what + "." + std::string(ex::to_string(format));
     return answer;
-}
-
-std::string scope_detail(const ex::Scope& scope, ex::Format format) {
-    return "format=" + std::string(ex::to_string(format)) +
-           " region=" + scope.region.value_or("*") + " from=" + scope.from.value_or("-") +
-           " to=" + scope.to.value_or("-");
-}
-
-mstch::map scope_context(const Page& page) {
-    mstch::array regions;
-    for (const auto& r : page.account.regions) {
-        regions.push_back(mstch::map{{"name", r}, {"chosen", r == page.form.get("region")}});
-    }
-    return mstch::map{
-        {"field_region", tr(page, msg::field_region)},
-        {"field_from", tr(page, msg::field_from)},
-        {"field_to", tr(page, msg::field_to)},
-        {"every_region", tr(page, msg::every_region)},
-        {"scoped", !page.account.regions.empty()},
-        {"regions", regions},
-        {"region_value", page.form.get("region")},
-        {"from_value", page.form.get("from")},
-        {"to_value", page.form.get("to")},
-        {"download_csv", tr(page, msg::download_csv)},
-        {"download_xlsx", tr(page, msg::download_xlsx)},
-        {"download_json", tr(page, msg::download_json)},
-    };
 }
 
 // ---- journals --------------------------------------------------------------------------------
@@ -376,31 +305,14 @@ std::string share_text(std::int64_t part, std::int64_t total) {
 
 web::Answer get_breakdowns(const Page& page) {
     const auto page_with = [&](mstch::map extra, int status) {
-        mstch::map context = scope_context(page);
-        context.emplace("show_button", tr(page, msg::show_button));
-        for (auto& [k, v] : extra) {
-            context[k] = v;
-        }
-        return render_page(page, "breakdowns", tr(page, msg::breakdowns_title), std::move(context),
-                           status);
+        return scope_page(page, "breakdowns", msg::breakdowns_title, std::move(extra), status);
     };
-    auto scope = scope_of(page);
-    if (!scope) {
-        return page_with({{"error", scope.error().text}}, scope.error().status);
-    }
-    std::optional<ex::Breakdown> breakdown;
-    auto computed = page.services.with_store(false, [&](Store& store) -> Result<void> {
-        auto b = ex::compute_breakdown(store.database(), *scope);
-        if (!b) {
-            return tl::unexpected(b.error());
-        }
-        breakdown = std::move(*b);
-        return {};
-    });
+    auto computed = compute_in_scope<ex::Breakdown>(page, ex::compute_breakdown);
     if (!computed) {
-        const Refusal r = refusal_of(page, computed.error());
-        return page_with({{"error", r.text}}, r.status);
+        return page_with({{"error", computed.error().text}}, computed.error().status);
     }
+    const ex::Scope* scope = &computed->first;
+    const ex::Breakdown* breakdown = &computed->second;
     const std::string format = page.form.get("format");
     if (format == "csv" || format == "xlsx" || format == "json") {
         const ex::Format f = *ex::parse_format(format);

@@ -1,6 +1,8 @@
 // Indicators and breakdowns: the queries. Rendering is in export_report_render.cpp.
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <map>
 #include <set>
@@ -475,6 +477,120 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
     report.indicators[8].numerator = photos;
     report.indicators[8].denominator = visits;
     return report;
+}
+
+namespace {
+
+constexpr int k_max_filled_weeks = 260; // five years of columns
+
+std::string date_text(std::chrono::sys_days day) {
+    const std::chrono::year_month_day ymd{day};
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+    return buf;
+}
+
+// Adds the weeks without a visit between the first and the last week with one (zeros), so
+// that a chart along time shows the gaps; not when they span more than k_max_filled_weeks.
+void fill_weeks(std::map<std::string, ActivityRow>& weeks) {
+    namespace ch = std::chrono;
+    const auto day_of = [](const std::string& monday) {
+        int y = 0;
+        unsigned m = 0, d = 0;
+        std::sscanf(monday.c_str(), "%4d-%2u-%2u", &y, &m, &d);
+        return ch::sys_days{ch::year{y} / ch::month{m} / ch::day{d}};
+    };
+    auto first = weeks.begin();
+    if (first != weeks.end() && first->first.empty()) {
+        ++first; // undated visits
+    }
+    if (first == weeks.end()) {
+        return;
+    }
+    const ch::sys_days from = day_of(first->first), to = day_of(weeks.rbegin()->first);
+    if ((to - from).count() / 7 > k_max_filled_weeks) {
+        return;
+    }
+    for (ch::sys_days day = from; day < to; day += ch::days{7}) {
+        const std::string monday = date_text(day);
+        weeks.try_emplace(monday, ActivityRow{monday, 0, 0, 0});
+    }
+}
+
+} // namespace
+
+std::string week_of(std::string_view date) {
+    namespace ch = std::chrono;
+    int y = 0;
+    unsigned m = 0, d = 0;
+    if (date.size() != 10 || date[4] != '-' || date[7] != '-' ||
+        std::sscanf(std::string(date).c_str(), "%4d-%2u-%2u", &y, &m, &d) != 3) {
+        return {};
+    }
+    const ch::year_month_day ymd{ch::year{y}, ch::month{m}, ch::day{d}};
+    if (!ymd.ok()) {
+        return {};
+    }
+    const ch::sys_days day{ymd};
+    return date_text(day - (ch::weekday{day} - ch::Monday));
+}
+
+Result<Activity> compute_activity(storage::Database& db, const Scope& requested) {
+    auto snapshot = ReadSnapshot::begin(db);
+    if (!snapshot) {
+        return tl::unexpected(snapshot.error());
+    }
+    auto scope = resolve_scope(db, requested);
+    if (!scope) {
+        return tl::unexpected(scope.error());
+    }
+    Activity activity;
+    activity.scope = *scope;
+    std::map<std::string, ActivityRow> weeks, regions, lawyers;
+    std::map<std::string, std::set<std::string>> villages;
+    const auto add = [](std::map<std::string, ActivityRow>& rows, const std::string& key,
+                        std::int64_t consultations, std::int64_t participants) {
+        ActivityRow& row = rows[key];
+        row.key = key;
+        ++row.visits;
+        row.consultations += consultations;
+        row.participants += participants;
+    };
+    auto stmt = scoped(db, k_visits_sql, activity.scope);
+    if (!stmt) {
+        return tl::unexpected(stmt.error());
+    }
+    auto ok = stmt->each([&](const Statement& s) {
+        const std::int64_t entries = s.column_int(7), people = s.column_int(8);
+        const std::int64_t held = s.column_int(12);
+        // The participant rule of the indicators (report.hpp).
+        const std::int64_t participants = entries > 0 ? people : held;
+        const std::string region = s.column_text(4);
+        add(weeks, week_of(s.column_text(1)), held, participants);
+        add(regions, region, held, participants);
+        add(lawyers, s.column_text(5), held, participants);
+        villages[region].insert(s.column_text(2));
+        ++activity.total.visits;
+        activity.total.consultations += held;
+        activity.total.participants += participants;
+    });
+    if (!ok) {
+        return tl::unexpected(ok.error());
+    }
+    fill_weeks(weeks);
+    for (auto [rows, out] : {std::pair{&weeks, &activity.weeks},
+                              std::pair{&regions, &activity.regions},
+                              std::pair{&lawyers, &activity.lawyers}}) {
+        for (auto& [key, row] : *rows) {
+            out->push_back(std::move(row));
+        }
+    }
+    for (const auto& [region, names] : villages) {
+        activity.villages.push_back(
+            RegionVillages{region, static_cast<std::int64_t>(names.size())});
+    }
+    return activity;
 }
 
 } // namespace caravan::client::exports

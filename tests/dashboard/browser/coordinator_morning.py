@@ -3,7 +3,7 @@
 real `caravan-server serve` on 127.0.0.1 with four lawyers' devices: a wrong password, login,
 the devices page (a device that never synced highlighted, one revoked), an enrollment code, a
 revocation confirmed, the language switched, the indicators against a plan with their chart, the
-journals page, the breakdowns with their charts, logout. The server's database confirms the audit
+journals page, the breakdowns with their charts, the activity over time, logout. The server's database confirms the audit
 log. Saves screenshots (1366x768) in en, ru and kk.
 
   coordinator_morning.py --server BUILD/cli/caravan-server --plan PLAN.json --out DIR
@@ -246,7 +246,25 @@ def main():
         if not driver.find_elements(By.CSS_SELECTOR, "#chart-gender g.bar"):
             fail("the breakdowns page has no gender chart")
         shot(driver, args.out, "breakdowns-en")
-        switch_language(driver, "kk")
+        # Activity over time: the weeks' columns, regions, lawyers, villages (en, ru, kk).
+        driver.find_element(By.CSS_SELECTOR, "a[href='/activity']").click()
+        summary = wait_for(driver, "#summary")
+        counted = re.match(r"Visits: (\d+), consultations: (\d+), participants: (\d+)",
+                           summary.text)
+        if not counted or (year_devices and (int(counted.group(1)) != 73
+                                             or int(counted.group(3)) < 1360)):
+            fail("the activity page does not count the synced year: " + summary.text)
+        for chart in ("#chart-weeks-consultations", "#chart-regions-participants",
+                      "#chart-lawyers-consultations", "#chart-villages"):
+            if not driver.find_elements(By.CSS_SELECTOR, chart + " g.bar"):
+                fail("the activity page has no chart " + chart)
+        shot(driver, args.out, "activity-en")
+        driver.execute_script("document.getElementById('regions').scrollIntoView()")
+        shot(driver, args.out, "activity-regions-en")
+        for lang in ("ru", "kk"):
+            switch_language(driver, lang)
+            wait_for(driver, "#chart-weeks-consultations")
+            shot(driver, args.out, "activity-" + lang)
         driver.find_element(By.ID, "logout").click()
         wait_for(driver, "#login")
         shot(driver, args.out, "logout-kk")
@@ -257,7 +275,7 @@ def main():
         actions = [a for (a,) in db.execute("SELECT action FROM audit_log ORDER BY id")]
         db.close()
         for expected in ("login_failed", "login", "code_issued", "device_revoked",
-                         "indicators_viewed", "breakdowns_viewed", "logout"):
+                         "indicators_viewed", "breakdowns_viewed", "activity_viewed", "logout"):
             if expected not in actions:
                 fail("the audit log has no %s: %r" % (expected, actions))
         print("dashboard morning: %d devices, 1 code issued, 1 device revoked, %d audit entries; "

@@ -106,6 +106,41 @@ struct IndicatorReport {
     std::vector<Warning> warnings; // ordered by date, visit, kind, field
 };
 
+// ---- activity over time -------------------------------------------------------------------
+
+// Visits, consultations and participants of a group (a week, a region or a lawyer), counted
+// over the same visits and by the same participant rule as the indicators: the groups of one
+// kind sum to the indicators' "visits", "consultations" and "participants" facts for the scope.
+struct ActivityRow {
+    std::string key; // week: the Monday "YYYY-MM-DD" ("" when the visit's date is not known);
+                     // region: its name; lawyer: the visit's lawyer as recorded ("" if none)
+    std::int64_t visits = 0;
+    std::int64_t consultations = 0;
+    std::int64_t participants = 0;
+};
+
+struct RegionVillages {
+    std::string region;
+    std::int64_t villages = 0; // distinct villages visited (the indicators' "villages" there)
+};
+
+struct Activity {
+    Scope scope;                       // resolved
+    std::vector<ActivityRow> weeks;    // in date order, undated first; every week from the first
+                                       // visit's to the last's (zeros where none), unless
+                                       // that spans more than five years: then only weeks
+                                       // with a visit
+    std::vector<ActivityRow> regions;  // in region order
+    std::vector<ActivityRow> lawyers;  // in name order
+    std::vector<RegionVillages> villages; // in region order
+    ActivityRow total;                 // key ""
+};
+
+// The Monday of the ISO week of `date` ("YYYY-MM-DD"); "" when `date` is not such a date.
+[[nodiscard]] std::string week_of(std::string_view date);
+
+[[nodiscard]] Result<Activity> compute_activity(storage::Database& db, const Scope& scope);
+
 // `scope` dates, when given, override the plan's period.
 [[nodiscard]] Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& plan,
                                                          const Scope& scope,
