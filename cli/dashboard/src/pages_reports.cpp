@@ -307,7 +307,10 @@ web::Answer get_breakdowns(const Page& page) {
     const auto page_with = [&](mstch::map extra, int status) {
         return scope_page(page, "breakdowns", msg::breakdowns_title, std::move(extra), status);
     };
-    auto computed = compute_in_scope<ex::Breakdown>(page, ex::compute_breakdown);
+    auto computed = compute_in_scope<ex::Breakdown>(
+        page, [](storage::Database& db, const ex::Scope& scope) {
+            return ex::compute_breakdown(db, scope);
+        });
     if (!computed) {
         return page_with({{"error", computed.error().text}}, computed.error().status);
     }
