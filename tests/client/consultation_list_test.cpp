@@ -125,7 +125,7 @@ TEST_CASE("consultation list: topic, outcome and text as a hand filter would kee
     }
 }
 
-TEST_CASE("consultation list: a topic or outcome spelled as a label is read; an unknown one is "
+TEST_CASE("consultation list: a topic or outcome spelled as a label is read, an unknown one is "
           "refused naming the field",
           "[list]") {
     test::TempDir dir;
