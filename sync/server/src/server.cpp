@@ -641,7 +641,16 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
     StoreOptions first;
     first.busy_timeout_ms = o.busy_timeout_ms;
     first.clock = o.clock;
-    auto store = Store::open(database_path(o.data_dir), first);
+    first.cache_dir = o.data_dir / "pg-cache";
+    std::shared_ptr<pg::Pool> pg_pool;
+    if (!o.store_url.empty()) {
+        pg_pool = std::make_shared<pg::Pool>(o.store_url, std::max<std::size_t>(1, o.pg_pool_size));
+    }
+    auto open = [&](const StoreOptions& so) {
+        return pg_pool ? Store::open_postgresql(pg_pool, so)
+                       : Store::open(database_path(o.data_dir), so);
+    };
+    auto store = open(first);
     if (!store) {
         return tl::unexpected(store.error());
     }
@@ -650,7 +659,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
         StoreOptions more = first;
         more.migrate = false;
         more.integrity_check = false;
-        auto extra = Store::open(database_path(o.data_dir), more);
+        auto extra = open(more);
         if (!extra) {
             return tl::unexpected(extra.error());
         }

@@ -38,11 +38,32 @@ void Registry::add_data(CLI::App& command) {
     command.add_option("--data", m_data, "Server data directory (holds server.db)")->required();
 }
 
-Result<std::unique_ptr<Store>> open_existing(const std::filesystem::path& data) {
+void Registry::add_store(CLI::App& command) {
+    command
+        .add_option("--store", m_store,
+                    "postgresql://... URL of a PostgreSQL store (--data then holds only this"
+                    " process's projection cache)")
+        ->check([](const std::string& value) {
+            return pg::is_url(value) ? std::string()
+                                     : std::string("--store takes a postgresql:// URL (the"
+                                                   " embedded store is --data DIR)");
+        });
+}
+
+Result<std::unique_ptr<Store>> open_store(const Context& ctx, StoreOptions options) {
+    if (ctx.store.empty()) {
+        return Store::open(database_path(ctx.data), options);
+    }
+    options.cache_dir = ctx.data / "pg-cache";
+    return Store::open_postgresql(std::make_shared<pg::Pool>(ctx.store, 2), options);
+}
+
+Result<std::unique_ptr<Store>> open_existing(const Context& ctx) {
     StoreOptions o;
     o.create = false;
     o.integrity_check = false;
-    return Store::open(database_path(data), o);
+    o.migrate = !ctx.store.empty(); // a PostgreSQL store is installed on first use
+    return open_store(ctx, o);
 }
 
 std::string optional_time(const std::optional<std::int64_t>& ms) {
@@ -125,7 +146,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "caravan-server: nothing to do; run with --help\n";
         return 2;
     }
-    Context ctx{out, err, registry.data()};
+    Context ctx{out, err, registry.data(), registry.store()};
     Result<void> result;
     try {
         result = action(ctx);

@@ -60,6 +60,7 @@ struct LimitOptions {
 struct ServeOptions {
     std::string listen = "127.0.0.1:8080";
     std::size_t threads = 64;
+    std::size_t pg_pool = ServerOptions{}.pg_pool_size;
     TlsOptions tls;
     LimitOptions limits;
 };
@@ -100,6 +101,8 @@ Result<void> serve(Context& ctx, const ServeOptions& o) {
 
     ServerOptions options;
     options.data_dir = ctx.data;
+    options.store_url = ctx.store;
+    options.pg_pool_size = o.pg_pool;
     options.host = address->first;
     options.port = address->second;
     options.threads = o.threads;
@@ -138,6 +141,12 @@ const bool registered = register_command("serve", [](CLI::App& app, Registry& re
     auto o = std::make_shared<ServeOptions>();
     auto* serve_cmd = app.add_subcommand("serve", "Run the sync server until SIGTERM/SIGINT");
     registry.add_data(*serve_cmd);
+    registry.add_store(*serve_cmd);
+    serve_cmd
+        ->add_option("--pg-pool", o->pg_pool,
+                     "PostgreSQL connections this process opens at most (with --store)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
     serve_cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)")
         ->capture_default_str();
     serve_cmd

@@ -34,6 +34,12 @@ namespace caravan::sync::server {
 
 struct ServerOptions {
     std::filesystem::path data_dir;
+    // A postgresql:// URL: the registry and the feed live in that database, shared with any other
+    // server process on it; data_dir then holds only this process's projection cache. Empty:
+    // the embedded store, data_dir/server.db.
+    std::string store_url;
+    // PostgreSQL connections this process opens at most (shared by its workers).
+    std::size_t pg_pool_size = 16;
     std::string host = "127.0.0.1";
     int port = 8080; // 0: any free port
     // HTTPS when both are set (PEM files: the certificate chain, leaf first, and its private
