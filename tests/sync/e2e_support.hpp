@@ -40,7 +40,11 @@ inline std::string describe(const ProcessResult& r) {
 // `caravan-server serve` in the background; restartable on the same data directory.
 class Server {
   public:
-    explicit Server(fs::path data) : m_data(std::move(data)) { start(); }
+    // `store`: a postgresql:// URL (the PostgreSQL store; `data` then holds its cache), or "".
+    explicit Server(fs::path data, std::string store = "")
+        : m_data(std::move(data)), m_store(std::move(store)) {
+        start();
+    }
 
     void start() {
         fs::create_directories(m_data.parent_path());
@@ -48,8 +52,8 @@ class Server {
         // A restart must not read the previous run's address before the child truncates it.
         fs::remove(m_out);
         m_proc = std::make_unique<BackgroundProcess>(
-            std::vector<std::string>{binary("caravan-server").string(), "serve", "--data",
-                                     m_data.string(), "--listen", "127.0.0.1:0", "--threads", "4"},
+            with_store({binary("caravan-server").string(), "serve", "--data", m_data.string(),
+                        "--listen", "127.0.0.1:0", "--threads", "4"}),
             std::map<std::string, std::string>{}, m_out, m_data.string() + ".err");
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         for (;;) {
@@ -93,7 +97,7 @@ class Server {
             argv.push_back("--region");
             argv.push_back(r);
         }
-        ProcessResult r = run_process(argv);
+        ProcessResult r = run_process(with_store(argv));
         INFO(describe(r));
         REQUIRE(r.exit_code == 0);
         std::string out = r.out;
@@ -103,8 +107,17 @@ class Server {
         return out.substr(out.rfind('\n') + 1);
     }
 
+    // `argv` of a caravan-server command, with --store when this server has one.
+    [[nodiscard]] std::vector<std::string> with_store(std::vector<std::string> argv) const {
+        if (!m_store.empty()) {
+            argv.insert(argv.end(), {"--store", m_store});
+        }
+        return argv;
+    }
+
   private:
     fs::path m_data;
+    std::string m_store;
     fs::path m_out;
     std::unique_ptr<BackgroundProcess> m_proc;
     int m_port = 0;

@@ -193,6 +193,16 @@ inline bool test_on_postgresql() {
     return store && std::string_view(store) == "postgresql";
 }
 
+// Skips, visibly, a test of what only the embedded store has (its file: backup, restore, check)
+// in the PostgreSQL run.
+#define CARAVAN_EMBEDDED_STORE_ONLY(why)                                                         \
+    do {                                                                                         \
+        if (::caravan::test::server::test_on_postgresql()) {                                     \
+            WARN("SKIPPED on PostgreSQL (embedded store only): " << why);                        \
+            return;                                                                              \
+        }                                                                                        \
+    } while (false)
+
 // A fresh database for one server under test (PostgreSQL runs only; "" otherwise).
 inline std::string test_store_url() {
     if (!test_on_postgresql()) {

@@ -1,0 +1,235 @@
+// Two `caravan-server` processes on one PostgreSQL database (docs/decisions/0005): every promise
+// of the protocol holds across them, because it is kept by the database, not by a process.
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "e2e_support.hpp"
+#include "pg_cluster.hpp"
+#include "server_test_support.hpp"
+
+namespace {
+
+using namespace caravan;
+using namespace caravan::test;
+using namespace caravan::test::server;
+namespace fs = std::filesystem;
+
+// Two serve processes, each with its own data directory (its cache), on one fresh database.
+struct TwoServers {
+    TempDir dir;
+    std::string url = PgCluster::shared().database();
+    e2e::Server a{dir / "a", url};
+    e2e::Server b{dir / "b", url};
+};
+
+Device enroll_at(e2e::Server& server, const std::string& code) {
+    Device d{new_id(), ""};
+    Http http(server.port());
+    Reply r = http.post("/v1/enroll", "",
+                        json{{"code", code}, {"device_id", d.id}, {"lawyer", "Test Lawyer"}}.dump());
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    d.token = r.body["token"].get<std::string>();
+    return d;
+}
+
+std::vector<std::string> fates(const Reply& r) {
+    std::vector<std::string> list;
+    for (const json& e : r.body["results"]) {
+        list.push_back(e["fate"].get<std::string>() + "@" +
+                       std::to_string(e.value("server_seq", std::int64_t{0})));
+    }
+    return list;
+}
+
+} // namespace
+
+TEST_CASE("postgresql, two processes: a push retried on the other process is stored once, in"
+          " order, with the same answers",
+          "[pg][server2]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    TwoServers s;
+    Device d = enroll_at(s.a, s.a.code("Test Lawyer", {k_region_a}));
+    Http a(s.a.port());
+    Http b(s.b.port());
+    Events ev(d.id);
+    std::vector<storage::Event> first;
+    for (int i = 0; i < 5; ++i) {
+        first.push_back(ev.village(new_id(), "Village " + std::to_string(i), k_region_a));
+    }
+    Reply at_a = a.push(d.token, batch(d.id, first));
+    REQUIRE(at_a.status == 200);
+    CHECK(at_a.body["acked_seq"] == 5);
+    // The answer was lost; the device retries and the load balancer picks the other process.
+    Reply at_b = b.push(d.token, batch(d.id, first));
+    REQUIRE(at_b.status == 200);
+    CHECK(at_b.body["acked_seq"] == 5);
+    std::vector<std::string> answered = fates(at_a);
+    std::vector<std::string> again = fates(at_b);
+    REQUIRE(again.size() == 5);
+    for (std::size_t i = 0; i < again.size(); ++i) {
+        CHECK(answered[i] == "accepted@" + std::to_string(i + 1));
+        CHECK(again[i] == "duplicate@" + std::to_string(i + 1));
+    }
+    // A gap is refused by either process; the next seq accepted by either.
+    storage::Event sixth = ev.village(new_id(), "Village 6", k_region_a);
+    storage::Event seventh = ev.village(new_id(), "Village 7", k_region_a);
+    Reply gap = b.push(d.token, batch(d.id, {seventh}));
+    CHECK(gap.status == 409);
+    CHECK(gap.code() == "sequence_gap");
+    CHECK(gap.body["acked_seq"] == 5);
+    REQUIRE(b.push(d.token, batch(d.id, {sixth})).status == 200);
+    Reply last = a.push(d.token, batch(d.id, {sixth, seventh}));
+    REQUIRE(last.status == 200);
+    CHECK(fates(last) == std::vector<std::string>{"duplicate@6", "accepted@7"});
+
+    // Both processes hand out the same feed: each event once, in the device's order.
+    for (Http* http : {&a, &b}) {
+        std::vector<storage::Event> feed = pull_all(*http, d.token);
+        REQUIRE(feed.size() == 7);
+        for (std::size_t i = 0; i < feed.size(); ++i) {
+            CHECK(feed[i].seq == static_cast<std::int64_t>(i + 1));
+            CHECK(feed[i].server_seq == static_cast<std::int64_t>(i + 1));
+        }
+    }
+    Reply va = a.get("/v1/verify", d.token);
+    Reply vb = b.get("/v1/verify", d.token);
+    REQUIRE(va.status == 200);
+    CHECK(va.body == vb.body);
+}
+
+TEST_CASE("postgresql, two processes: concurrent pushers and pullers never see a hole in the"
+          " feed",
+          "[pg][server2]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    TwoServers s;
+    constexpr int k_pushers = 6;
+    constexpr int k_batches = 12;
+    constexpr int k_per_batch = 5;
+    std::vector<Device> devices;
+    for (int i = 0; i < k_pushers; ++i) {
+        devices.push_back(enroll_at(i % 2 ? s.b : s.a, s.a.code("Test Lawyer", {k_region_a})));
+    }
+    Device coordinator = enroll_at(s.b, s.b.code("Coordinator", {}, "coordinator"));
+
+    std::atomic<int> failures = 0;
+    std::atomic<bool> pushing = true;
+    std::vector<std::thread> threads;
+    for (int p = 0; p < k_pushers; ++p) {
+        threads.emplace_back([&, p] {
+            Http http[2] = {Http(s.a.port()), Http(s.b.port())};
+            Events ev(devices[p].id);
+            for (int round = 0; round < k_batches; ++round) {
+                std::vector<storage::Event> events;
+                for (int i = 0; i < k_per_batch; ++i) {
+                    events.push_back(ev.village(new_id(), "V", k_region_a));
+                }
+                // Alternate processes, as a load balancer would.
+                Reply r = http[(p + round) % 2].push(devices[p].token, batch(devices[p].id, events));
+                if (r.status != 200) {
+                    ++failures;
+                }
+            }
+        });
+    }
+    // Pullers follow the feed while it grows, each alternating processes page by page: a
+    // position committed below a cursor already passed would be missing from what they saw.
+    std::vector<std::vector<std::int64_t>> seen(2);
+    std::vector<std::thread> pullers;
+    for (int q = 0; q < 2; ++q) {
+        pullers.emplace_back([&, q] {
+            Http http[2] = {Http(s.a.port()), Http(s.b.port())};
+            std::int64_t after = 0;
+            bool last_round = false;
+            for (int page = 0; page < 100000; ++page) {
+                const bool done_pushing = !pushing.load();
+                Reply r = http[(q + page) % 2].get("/v1/pull?after=" + std::to_string(after) +
+                                                       "&limit=7",
+                                                   coordinator.token);
+                if (r.status != 200) {
+                    ++failures;
+                    return;
+                }
+                for (const json& e : r.body["events"]) {
+                    seen[q].push_back(e["server_seq"].get<std::int64_t>());
+                }
+                after = r.body["next_after"].get<std::int64_t>();
+                if (!r.body["more"].get<bool>()) {
+                    if (last_round) {
+                        return;
+                    }
+                    // One more full pass once every push has returned.
+                    last_round = done_pushing;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    pushing = false;
+    for (auto& t : pullers) {
+        t.join();
+    }
+    REQUIRE(failures == 0);
+    const std::int64_t total = k_pushers * k_batches * k_per_batch;
+    for (const auto& positions : seen) {
+        REQUIRE(positions.size() == static_cast<std::size_t>(total));
+        for (std::size_t i = 0; i < positions.size(); ++i) {
+            REQUIRE(positions[i] == static_cast<std::int64_t>(i + 1));
+        }
+    }
+}
+
+TEST_CASE("postgresql, two processes: a code is used once and a revocation holds, whichever"
+          " process is asked",
+          "[pg][server2]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    TwoServers s;
+    // One code, two devices racing for it on the two processes.
+    for (int round = 0; round < 3; ++round) {
+        const std::string code = s.a.code("Test Lawyer", {k_region_a});
+        std::atomic<int> won = 0;
+        std::atomic<int> refused = 0;
+        std::vector<std::thread> racers;
+        for (e2e::Server* server : {&s.a, &s.b, &s.a, &s.b}) {
+            racers.emplace_back([&, server] {
+                Http http(server->port());
+                Reply r = http.post(
+                    "/v1/enroll", "",
+                    json{{"code", code}, {"device_id", new_id()}, {"lawyer", "L"}}.dump());
+                if (r.status == 200) {
+                    ++won;
+                } else if (r.code() == "invalid_code") {
+                    ++refused;
+                }
+            });
+        }
+        for (auto& t : racers) {
+            t.join();
+        }
+        CHECK(won == 1);
+        CHECK(refused == 3);
+    }
+
+    Device d = enroll_at(s.b, s.b.code("Test Lawyer", {k_region_a}));
+    Http a(s.a.port());
+    Http b(s.b.port());
+    Events ev(d.id);
+    REQUIRE(a.push(d.token, batch(d.id, {ev.village(new_id(), "V", k_region_a)})).status == 200);
+    ProcessResult revoked = run_process(s.a.with_store(
+        {binary("caravan-server").string(), "devices", "revoke", d.id, "--data",
+         (s.dir / "operator").string()}));
+    INFO(e2e::describe(revoked));
+    REQUIRE(revoked.exit_code == 0);
+    for (Http* http : {&a, &b}) {
+        Reply r = http->push(d.token, batch(d.id, {ev.village(new_id(), "W", k_region_a)}));
+        CHECK(r.status == 401);
+        CHECK(r.code() == "device_revoked");
+        CHECK(http->get("/v1/pull?after=0", d.token).code() == "device_revoked");
+    }
+}
