@@ -233,3 +233,138 @@ TEST_CASE("postgresql, two processes: a code is used once and a revocation holds
         CHECK(http->get("/v1/pull?after=0", d.token).code() == "device_revoked");
     }
 }
+
+namespace {
+
+// `caravan-server ARGS` on `server`'s store (its --data, and --store on PostgreSQL).
+std::string operator_cli(const e2e::Server& server, std::vector<std::string> args) {
+    std::vector<std::string> argv = {binary("caravan-server").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--data", server.data().string()});
+    ProcessResult r = run_process(server.with_store(argv), {}, {}, std::chrono::seconds(120));
+    INFO(e2e::describe(r));
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+}
+
+} // namespace
+
+TEST_CASE("postgresql: exports, reports, conflicts, verification and the feed are the embedded"
+          " store's, byte for byte",
+          "[pg][server2]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    TempDir dir;
+    e2e::Server embedded(dir / "sqlite");
+    e2e::Server postgres(dir / "pg", PgCluster::shared().database());
+    e2e::Server* servers[] = {&embedded, &postgres};
+
+    // The same two lawyers' devices (a device chooses its id) and events on both servers.
+    const std::string a_id = new_id();
+    const std::string b_id = new_id();
+    struct Tokens {
+        std::string a, b, coordinator;
+    };
+    std::vector<Tokens> tokens;
+    for (e2e::Server* server : servers) {
+        Tokens t;
+        for (auto [id, token] : {std::pair{&a_id, &t.a}, std::pair{&b_id, &t.b}}) {
+            Http http(server->port());
+            Reply r = http.post("/v1/enroll", "",
+                                json{{"code", server->code("Test Lawyer", {k_region_a})},
+                                     {"device_id", *id},
+                                     {"lawyer", "Test Lawyer"}}
+                                    .dump());
+            REQUIRE(r.status == 200);
+            *token = r.body["token"].get<std::string>();
+        }
+        t.coordinator = enroll_at(*server, server->code("Coordinator", {}, "coordinator")).token;
+        tokens.push_back(t);
+    }
+    Events ea(a_id), eb(b_id);
+    const std::string village = new_id(), visit = new_id();
+    std::vector<storage::Event> a_first{ea.self("A", k_region_a),
+                                        ea.village(village, "Ауыл «Жаңа»", k_region_a),
+                                        ea.visit(visit, village)};
+    std::vector<std::string> consultations;
+    for (const char* gender : {"female", "male", "female"}) {
+        consultations.push_back(new_id());
+        a_first.push_back(ea.consultation(consultations.back(), visit, gender));
+    }
+    // Refused: outside the lawyer's regions.
+    a_first.push_back(ea.village(new_id(), "Elsewhere", k_region_b));
+    const storage::Event& created = a_first[3];
+    const std::string base = client::version_of(created.hlc, a_id);
+    auto edit = [&](Events& ev, const std::string& outcome, std::int64_t later_ms) {
+        auto e = ev.make("consultation", consultations[0], {{"outcome", outcome}}, "update");
+        e.payload = sync::canonical_payload(
+            json{{"fields", {{"outcome", outcome}}}, {"base", {{"outcome", base}}}});
+        e.hlc = created.hlc + (later_ms << 16);
+        return e;
+    };
+    const storage::Event a_edit = edit(ea, "referred", 5000); // past the refused village's clock
+    const storage::Event b_self = eb.self("B", k_region_a);
+    const storage::Event b_edit = edit(eb, "document", 4500);
+    std::vector<std::string> answers;
+    for (std::size_t s = 0; s < 2; ++s) {
+        Http http(servers[s]->port());
+        std::string answered;
+        for (const auto& [token, request] :
+             {std::pair{tokens[s].a, batch(a_id, a_first)}, std::pair{tokens[s].a, batch(a_id, {a_edit})},
+              std::pair{tokens[s].b, batch(b_id, {b_self, b_edit})}}) {
+            Reply r = http.push(token, request);
+            REQUIRE(r.status == 200);
+            answered += r.body["results"].dump();
+        }
+        answers.push_back(answered);
+    }
+    CHECK(answers[0] == answers[1]);
+    CHECK_THAT(answers[1], Catch::Contains("out_of_scope"));
+
+    auto both = [&](const std::function<std::string(std::size_t)>& read) {
+        std::string first = read(0);
+        std::string second = read(1);
+        CHECK(first == second);
+        return first;
+    };
+    for (const char* lang : {"kk", "ru", "en"}) {
+        for (const char* format : {"csv", "json"}) {
+            INFO(lang << " " << format);
+            both([&](std::size_t s) {
+                Http http(servers[s]->port());
+                Reply r = http.get(std::string("/v1/export/journal?format=") + format +
+                                       "&lang=" + lang,
+                                   tokens[s].coordinator);
+                REQUIRE(r.status == 200);
+                return r.raw;
+            });
+        }
+    }
+    const std::string breakdown = both([&](std::size_t s) {
+        Http http(servers[s]->port());
+        Reply r = http.get("/v1/export/breakdown?lang=kk", tokens[s].coordinator);
+        REQUIRE(r.status == 200);
+        return r.raw;
+    });
+    CHECK_FALSE(breakdown.empty());
+    const std::string conflicts =
+        both([&](std::size_t s) { return operator_cli(*servers[s], {"conflicts", "--json"}); });
+    CHECK(json::parse(conflicts).size() == 1);
+    both([&](std::size_t s) {
+        return operator_cli(*servers[s], {"export", "journal", "--all", "--format", "csv"});
+    });
+    both([&](std::size_t s) {
+        Http http(servers[s]->port());
+        Reply r = http.get("/v1/verify", tokens[s].a);
+        REQUIRE(r.status == 200);
+        return r.raw;
+    });
+    both([&](std::size_t s) {
+        Http http(servers[s]->port());
+        std::string feed;
+        for (const storage::Event& e : pull_all(http, tokens[s].coordinator)) {
+            feed += e.device_id + "/" + std::to_string(e.seq) + "@" +
+                    std::to_string(*e.server_seq) + "\n";
+        }
+        return feed;
+    });
+}
