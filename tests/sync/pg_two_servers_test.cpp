@@ -368,3 +368,31 @@ TEST_CASE("postgresql: exports, reports, conflicts, verification and the feed ar
         return feed;
     });
 }
+
+TEST_CASE("postgresql, two processes: wrong enrollment codes count against the address on every"
+          " process",
+          "[pg][server2]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    TwoServers s;
+    Http a(s.a.port());
+    Http b(s.b.port());
+    auto guess = [](Http& http) {
+        return http.post("/v1/enroll", "",
+                         json{{"code", "AAAA-BBBB-CCCC"}, {"device_id", new_id()}, {"lawyer", "L"}}
+                             .dump());
+    };
+    // The default limit is 10 wrong codes in 10 minutes per address: 6 here, 4 there.
+    for (int i = 0; i < 6; ++i) {
+        CHECK(guess(a).code() == "invalid_code");
+    }
+    for (int i = 0; i < 4; ++i) {
+        CHECK(guess(b).code() == "invalid_code");
+    }
+    // B saw only 4 itself; the address is at the limit on both.
+    for (Http* http : {&b, &a}) {
+        Reply limited = guess(*http);
+        CHECK(limited.status == 429);
+        CHECK(limited.code() == "slow_down");
+        CHECK(limited.body.value("retry_after", 0) >= 1);
+    }
+}

@@ -1,5 +1,6 @@
 #include "pg_store.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -94,6 +95,9 @@ CREATE TABLE rejected_events(
     received_at    bigint NOT NULL,
     PRIMARY KEY (device_id, seq)
 );
+-- Wrong enrollment codes per client address, seen by any process (the shared rate limit).
+CREATE TABLE enroll_failures(address text NOT NULL, at bigint NOT NULL);
+CREATE INDEX enroll_failures_by_address ON enroll_failures(address, at);
 )sql"},
 };
 
@@ -488,6 +492,33 @@ Result<std::string> PgDeviceRegistry::lineage_json(const DeviceRecord& device) {
         next = before ? before->predecessor : std::nullopt;
     }
     return ids.dump();
+}
+
+Result<std::int64_t> PgDeviceRegistry::enroll_wait_s(std::string_view address,
+                                                     std::size_t max_failures,
+                                                     std::int64_t window_ms) {
+    const std::int64_t now = m_clock();
+    CARAVAN_TRY(conn, m_pool.acquire());
+    // The oldest failure that keeps the address at the limit: the max_failures-th newest.
+    CARAVAN_TRY(rows, conn->exec("SELECT at FROM enroll_failures WHERE address = $1 AND at > $2"
+                                 " ORDER BY at DESC OFFSET $3::bigint - 1 LIMIT 1",
+                                 pg::params(address, now - window_ms,
+                                            static_cast<std::int64_t>(std::max<std::size_t>(1, max_failures)))));
+    if (rows.empty()) {
+        return 0;
+    }
+    return std::max<std::int64_t>(1, (rows.int64(0, 0) + window_ms - now + 999) / 1000);
+}
+
+Result<void> PgDeviceRegistry::record_enroll_failure(std::string_view address,
+                                                     std::int64_t window_ms) {
+    const std::int64_t now = m_clock();
+    CARAVAN_TRY(conn, m_pool.acquire());
+    // Failures that left the window are forgotten as the address fails again: bounded.
+    CARAVAN_TRY_VOID(conn->run("DELETE FROM enroll_failures WHERE address = $1 AND at <= $2",
+                               pg::params(address, now - window_ms)));
+    return conn->run("INSERT INTO enroll_failures(address, at) VALUES($1, $2)",
+                     pg::params(address, now));
 }
 
 // ---- the feed --------------------------------------------------------------------------------

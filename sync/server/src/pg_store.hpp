@@ -65,6 +65,11 @@ class PgDeviceRegistry final : public DeviceRegistry {
     [[nodiscard]] Result<void> record_pull(const DeviceRecord& device,
                                            const SyncReport& report) override;
     [[nodiscard]] Result<std::string> lineage_json(const DeviceRecord& device) override;
+    [[nodiscard]] Result<std::int64_t> enroll_wait_s(std::string_view address,
+                                                     std::size_t max_failures,
+                                                     std::int64_t window_ms) override;
+    [[nodiscard]] Result<void> record_enroll_failure(std::string_view address,
+                                                     std::int64_t window_ms) override;
 
     // ---- for the feed's push, on its connection and inside its transaction -------------------
     // The device's row, locked until the transaction ends.

@@ -312,6 +312,16 @@ struct Server::Impl {
             report.app_version = *text;
         }
         auto store = pool.acquire();
+        // The failures other processes on the same store saw (PostgreSQL; 0 otherwise).
+        auto shared_wait = store->registry().enroll_wait_s(
+            req.remote_addr, options.enroll_max_failures, options.enroll_window_ms);
+        if (!shared_wait) {
+            return tl::unexpected(api_error_from(shared_wait.error()));
+        }
+        if (*shared_wait > 0) {
+            return refuse(codes::slow_down, "too many wrong enrollment codes from this address",
+                          {{"retry_after", *shared_wait}});
+        }
         ApiResult<Enrollment> enrolled = [&] {
             std::lock_guard lock(write_mutex);
             return store->registry().enroll(request->code, request->device_id, report);
@@ -319,6 +329,11 @@ struct Server::Impl {
         if (!enrolled) {
             if (enrolled.error().code == codes::invalid_code) {
                 slot->fail(now());
+                if (auto ok = store->registry().record_enroll_failure(req.remote_addr,
+                                                                      options.enroll_window_ms);
+                    !ok) {
+                    return tl::unexpected(api_error_from(ok.error()));
+                }
             }
             return tl::unexpected(enrolled.error());
         }

@@ -39,6 +39,13 @@ class SqliteDeviceRegistry final : public DeviceRegistry {
     [[nodiscard]] Result<void> record_pull(const DeviceRecord& device,
                                            const SyncReport& report) override;
     [[nodiscard]] Result<std::string> lineage_json(const DeviceRecord& device) override;
+    [[nodiscard]] Result<std::int64_t> enroll_wait_s(std::string_view, std::size_t,
+                                                     std::int64_t) override {
+        return 0;
+    }
+    [[nodiscard]] Result<void> record_enroll_failure(std::string_view, std::int64_t) override {
+        return {};
+    }
 
     // ---- for the event feed, inside its write transaction ------------------------------------
     // `device` as it is now (a concurrent revoke, rotation or push): unauthenticated when

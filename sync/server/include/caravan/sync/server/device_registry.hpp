@@ -123,6 +123,16 @@ class DeviceRegistry {
                                                    const SyncReport& report) = 0;
     // JSON array of the device's id and its predecessors' (rotation): its own events.
     [[nodiscard]] virtual Result<std::string> lineage_json(const DeviceRecord& device) = 0;
+
+    // ---- the enrollment rate limit shared by every server process on the store ---------------
+    // Each process also keeps its own RateLimiter (rate_limiter.hpp: attempts in flight); these
+    // add the failures other processes saw. Seconds `address` must wait before guessing again
+    // (0: it may) when `max_failures` wrong codes came from it within `window_ms`. The embedded
+    // store has one process per data directory: 0 always, and nothing is recorded.
+    [[nodiscard]] virtual Result<std::int64_t>
+    enroll_wait_s(std::string_view address, std::size_t max_failures, std::int64_t window_ms) = 0;
+    [[nodiscard]] virtual Result<void> record_enroll_failure(std::string_view address,
+                                                             std::int64_t window_ms) = 0;
 };
 
 // The case- and space-insensitive key under which a region is compared.
