@@ -5,6 +5,8 @@
 #include <set>
 #include <thread>
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "e2e_support.hpp"
@@ -395,4 +397,47 @@ TEST_CASE("postgresql, two processes: wrong enrollment codes count against the a
         CHECK(limited.code() == "slow_down");
         CHECK(limited.body.value("retry_after", 0) >= 1);
     }
+}
+
+TEST_CASE("postgresql: once the schema exists, a server runs as a role with only the privileges"
+          " docs/operations.md grants",
+          "[pg][server2]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    TempDir dir;
+    const std::string owner_url = PgCluster::shared().database();
+    {
+        // The first start, as the owner, creates the schema.
+        srv::StoreOptions o;
+        o.cache_dir = dir / "owner-cache";
+        REQUIRE(srv::Store::open_postgresql(std::make_shared<srv::pg::Pool>(owner_url, 1), o));
+    }
+    const std::string role = "server_" + std::to_string(::getpid()) + "_" +
+                             owner_url.substr(owner_url.find("///") + 3,
+                                              owner_url.find('?') - owner_url.find("///") - 3);
+    auto owner = srv::pg::Connection::open(owner_url);
+    REQUIRE(owner);
+    // Role names cannot be parameters; this one is made of digits, letters and '_' only.
+    REQUIRE(owner->run_script("CREATE ROLE " + role + " LOGIN;"
+                              "GRANT USAGE ON SCHEMA public TO " + role + ";"
+                              "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO " +
+                              role + ";"
+                              "GRANT DELETE ON enroll_failures TO " + role + ";"
+                              "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"));
+    std::string limited_url = owner_url;
+    limited_url.replace(limited_url.find("user=caravan"), 12, "user=" + role);
+
+    e2e::Server server(dir / "server", limited_url);
+    Device d = enroll_at(server, server.code("Test Lawyer", {k_region_a}));
+    Http http(server.port());
+    Events ev(d.id);
+    REQUIRE(http.push(d.token, batch(d.id, {ev.village(new_id(), "V", k_region_a)})).status == 200);
+    CHECK(pull_all(http, d.token).size() == 1);
+    // A wrong code is recorded (and old ones pruned) with the limited role too.
+    Reply wrong = http.post("/v1/enroll", "",
+                            json{{"code", "AAAA-BBBB-CCCC"}, {"device_id", new_id()}}.dump());
+    CHECK(wrong.code() == "invalid_code");
+    // It could not have created anything.
+    auto limited = srv::pg::Connection::open(limited_url);
+    REQUIRE(limited);
+    CHECK_FALSE(limited->run_script("CREATE TABLE probe(x integer)"));
 }

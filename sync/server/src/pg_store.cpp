@@ -810,8 +810,12 @@ Result<void> install_pg(pg::Connection& conn, std::int64_t now_ms) {
     CARAVAN_TRY(tx, pg::Transaction::begin(conn));
     // One installer at a time across processes (released at commit).
     CARAVAN_TRY_VOID(conn.run("SELECT pg_advisory_xact_lock(4352525653)"));
-    CARAVAN_TRY_VOID(conn.run_script(
-        "CREATE TABLE IF NOT EXISTS caravan_schema(version integer NOT NULL)"));
+    // No DDL at all once the schema is current: the servers may then run as a role without
+    // CREATE (docs/operations.md, least privilege).
+    CARAVAN_TRY(exists, conn.exec("SELECT to_regclass('caravan_schema') IS NOT NULL"));
+    if (!exists.boolean(0, 0)) {
+        CARAVAN_TRY_VOID(conn.run_script("CREATE TABLE caravan_schema(version integer NOT NULL)"));
+    }
     CARAVAN_TRY(rows, conn.exec("SELECT coalesce(max(version), 0) FROM caravan_schema"));
     const std::int64_t version = rows.int64(0, 0);
     for (const PgMigration& m : k_pg_migrations) {
