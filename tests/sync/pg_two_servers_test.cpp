@@ -441,3 +441,62 @@ TEST_CASE("postgresql: once the schema exists, a server runs as a role with only
     REQUIRE(limited);
     CHECK_FALSE(limited->run_script("CREATE TABLE probe(x integer)"));
 }
+
+TEST_CASE("postgresql: migrate-store moves an embedded store; devices go on syncing without a"
+          " resync and the exports are the same bytes",
+          "[pg][server2]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    TempDir dir;
+    const std::string url = PgCluster::shared().database();
+    auto embedded = std::make_unique<e2e::Server>(dir / "sqlite");
+    Device d = enroll_at(*embedded, embedded->code("Test Lawyer", {k_region_a}));
+    Device boss = enroll_at(*embedded, embedded->code("Coordinator", {}, "coordinator"));
+    Events ev(d.id);
+    const std::string village = new_id(), visit = new_id();
+    std::vector<storage::Event> events{ev.self("A", k_region_a),
+                                       ev.village(village, "Ауыл", k_region_a),
+                                       ev.visit(visit, village),
+                                       ev.consultation(new_id(), visit),
+                                       ev.village(new_id(), "Elsewhere", k_region_b)};
+    Reply first;
+    std::map<std::string, std::string> before;
+    {
+        Http http(embedded->port());
+        first = http.push(d.token, batch(d.id, events));
+        REQUIRE(first.status == 200);
+        before["journal"] = http.get("/v1/export/journal?format=csv&lang=kk", boss.token).raw;
+        before["verify"] = http.get("/v1/verify", d.token).raw;
+        before["pull"] = http.get("/v1/pull?after=0", boss.token).raw;
+    }
+    embedded->kill9();
+
+    std::vector<std::string> migrate = {binary("caravan-server").string(), "migrate-store",
+                                        "--from", embedded->data().string(), "--to", url};
+    ProcessResult moved = run_process(migrate);
+    INFO(e2e::describe(moved));
+    REQUIRE(moved.exit_code == 0);
+    CHECK_THAT(moved.out, Catch::Contains("migrated 4 events, 1 rejected events, 2 devices"));
+    // Into a store that holds anything: refused, nothing changed.
+    ProcessResult again = run_process(migrate);
+    CHECK(again.exit_code != 0);
+    CHECK_THAT(again.err, Catch::Contains("not empty"));
+
+    e2e::Server postgres(dir / "pg", url);
+    Http http(postgres.port());
+    // Same tokens, same epoch, same positions: the device's cursor and queue still hold.
+    CHECK(http.get("/v1/export/journal?format=csv&lang=kk", boss.token).raw == before["journal"]);
+    CHECK(http.get("/v1/verify", d.token).raw == before["verify"]);
+    CHECK(http.get("/v1/pull?after=0", boss.token).raw == before["pull"]);
+    Reply retried = http.push(d.token, batch(d.id, events));
+    REQUIRE(retried.status == 200);
+    CHECK(retried.body["acked_seq"] == 5);
+    for (std::size_t i = 0; i < 5; ++i) {
+        CHECK(retried.body["results"][i]["fate"] == "duplicate");
+        CHECK(retried.body["results"][i].value("server_seq", 0) ==
+              first.body["results"][i].value("server_seq", 0));
+    }
+    Reply next = http.push(d.token, batch(d.id, {ev.consultation(new_id(), visit)}));
+    REQUIRE(next.status == 200);
+    CHECK(next.body["results"][0]["fate"] == "accepted");
+    CHECK(next.body["results"][0]["server_seq"] == 5);
+}

@@ -8,6 +8,7 @@
 #include "caravan/client/ids.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "caravan/sync/server/credentials.hpp"
+#include "caravan/sync/server/data_dir.hpp"
 #include "ingest.hpp"
 #include "registry_rules.hpp"
 
@@ -855,6 +856,118 @@ Result<std::unique_ptr<Store>> Store::open_postgresql(std::shared_ptr<pg::Pool> 
     CARAVAN_TRY(cache, open_cache(options.cache_dir, epoch, options.clock()));
     return std::unique_ptr<Store>(
         new PgStore(std::move(pool), std::move(cache), std::move(epoch), std::move(options)));
+}
+
+// ---- migration from the embedded store -----------------------------------------------------
+
+Result<MigrateResult> migrate_to_postgresql(const fs::path& data_dir, pg::Pool& pool) {
+    CARAVAN_TRY(lock, DataDirLock::acquire(data_dir));
+    (void)lock;
+    storage::OpenOptions o;
+    o.create = false;
+    o.application_id = k_server_application_id;
+    CARAVAN_TRY(db, storage::Database::open(database_path(data_dir), o));
+    CARAVAN_TRY(conn, pool.acquire());
+    CARAVAN_TRY_VOID(install_pg(*conn, system_clock_ms()));
+    CARAVAN_TRY(tx, pg::Transaction::begin(*conn));
+    CARAVAN_TRY(used, conn->exec("SELECT (SELECT last_position + last_rejected FROM feed_head)"
+                                 " + (SELECT count(*) FROM enrolled_devices)"
+                                 " + (SELECT count(*) FROM enrollment_codes) FROM feed_head"
+                                 " FOR UPDATE"));
+    if (used.int64(0, 0) != 0) {
+        return fail(ErrorCode::conflict, "the PostgreSQL store at " + pg::redact(pool.url()) +
+                                             " is not empty: migrate into a new database");
+    }
+    MigrateResult result;
+    CARAVAN_TRY_VOID(
+        db.query("SELECT key, value FROM meta WHERE key IN ('epoch', 'created_at')")
+            .each([&](const storage::Statement& row) -> Result<void> {
+                if (row.get<std::string>(0) == "epoch") {
+                    result.epoch = row.get<std::string>(1);
+                }
+                return conn->run("UPDATE meta SET value = $2 WHERE key = $1",
+                                 pg::params(row.get<std::string>(0), row.get<std::string>(1)));
+            }));
+    CARAVAN_TRY_VOID(
+        db.query("SELECT code_hash, lawyer, role, regions, created_at, expires_at, used_at,"
+                 " used_by FROM enrollment_codes")
+            .each([&](const storage::Statement& row) -> Result<void> {
+                ++result.codes;
+                return conn->run("INSERT INTO enrollment_codes VALUES($1,$2,$3,$4,$5,$6,$7,$8)",
+                                 pg::params(row.get<std::string>(0), row.get<std::string>(1),
+                                            row.get<std::string>(2), row.get<std::string>(3),
+                                            row.get<std::int64_t>(4), row.get<std::int64_t>(5),
+                                            row.get<std::optional<std::int64_t>>(6),
+                                            row.get<std::optional<std::string>>(7)));
+            }));
+    CARAVAN_TRY_VOID(
+        db.query("SELECT device_id, lawyer, role, regions, token_hash, enrolled_at, revoked_at,"
+                 " acked_seq, last_push_at, last_pull_at, last_sync_at, app_version, queue_depth,"
+                 " oldest_unsynced, successor, predecessor, rotated_at, first_used_at"
+                 " FROM enrolled_devices")
+            .each([&](const storage::Statement& row) -> Result<void> {
+                ++result.devices;
+                using Int = std::optional<std::int64_t>;
+                using Text = std::optional<std::string>;
+                return conn->run(
+                    "INSERT INTO enrolled_devices(device_id, lawyer, role, regions, token_hash,"
+                    " enrolled_at, revoked_at, acked_seq, last_push_at, last_pull_at,"
+                    " last_sync_at, app_version, queue_depth, oldest_unsynced, successor,"
+                    " predecessor, rotated_at, first_used_at) VALUES($1,$2,$3,$4,$5,$6,$7,$8,"
+                    "$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
+                    pg::params(row.get<std::string>(0), row.get<std::string>(1),
+                               row.get<std::string>(2), row.get<std::string>(3),
+                               row.get<std::string>(4), row.get<std::int64_t>(5),
+                               row.get<Int>(6), row.get<std::int64_t>(7), row.get<Int>(8),
+                               row.get<Int>(9), row.get<Int>(10), row.get<Text>(11),
+                               row.get<Int>(12), row.get<Text>(13), row.get<Text>(14),
+                               row.get<Text>(15), row.get<Int>(16), row.get<Int>(17)));
+            }));
+    CARAVAN_TRY_VOID(
+        db.query("SELECT e.log_position, e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id,"
+                 " e.op, e.payload, e.schema_version, coalesce(s.reference, 0), s.region_key"
+                 " FROM events e LEFT JOIN event_scope s ON s.log_position = e.log_position"
+                 " ORDER BY e.log_position")
+            .each([&](const storage::Statement& row) -> Result<void> {
+                const std::int64_t position = row.get<std::int64_t>(0);
+                if (position != result.events + 1) {
+                    return fail(ErrorCode::corrupt,
+                                "the feed's positions are not 1..n (at " +
+                                    std::to_string(position) + "): run `caravan-server check`");
+                }
+                ++result.events;
+                return conn->run(
+                    "INSERT INTO events(log_position, device_id, seq, hlc, entity_type,"
+                    " entity_id, op, payload, schema_version, reference, region_key)"
+                    " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                    pg::params(position, row.get<std::string>(1), row.get<std::int64_t>(2),
+                               row.get<std::int64_t>(3), row.get<std::string>(4),
+                               row.get<std::string>(5), row.get<std::string>(6),
+                               row.get<std::string>(7), row.get<std::int64_t>(8),
+                               row.get<bool>(9), row.get<std::optional<std::string>>(10)));
+            }));
+    CARAVAN_TRY_VOID(
+        db.query("SELECT device_id, seq, hlc, entity_type, entity_id, op, payload,"
+                 " schema_version, code, message, received_at FROM rejected_events"
+                 " ORDER BY rowid")
+            .each([&](const storage::Statement& row) -> Result<void> {
+                return conn->run(
+                    "INSERT INTO rejected_events(rejected_no, device_id, seq, hlc, entity_type,"
+                    " entity_id, op, payload, schema_version, code, message, received_at)"
+                    " VALUES($1,$2,$3,$4,$5::bytea,$6::bytea,$7::bytea,$8::bytea,$9,$10,$11,$12)",
+                    pg::params(++result.rejected, row.get<std::string>(0),
+                               row.get<std::int64_t>(1), row.get<std::int64_t>(2),
+                               to_hex_bytea(row.get<std::string>(3)),
+                               to_hex_bytea(row.get<std::string>(4)),
+                               to_hex_bytea(row.get<std::string>(5)),
+                               to_hex_bytea(row.get<std::string>(6)), row.get<std::int64_t>(7),
+                               row.get<std::string>(8), row.get<std::string>(9),
+                               row.get<std::int64_t>(10)));
+            }));
+    CARAVAN_TRY_VOID(conn->run("UPDATE feed_head SET last_position = $1, last_rejected = $2",
+                               pg::params(result.events, result.rejected)));
+    CARAVAN_TRY_VOID(tx.commit());
+    return result;
 }
 
 } // namespace caravan::sync::server

@@ -76,6 +76,23 @@ class Store {
     virtual storage::Database& database() = 0;
 };
 
+// What migrate_to_postgresql copied.
+struct MigrateResult {
+    std::int64_t events = 0;
+    std::int64_t rejected = 0;
+    std::int64_t devices = 0;
+    std::int64_t codes = 0;
+    std::string epoch; // kept: devices go on syncing without a resync
+};
+
+// Copies the embedded store of `data_dir` (its server stopped: the directory's lock is taken)
+// into the empty PostgreSQL store on `pool`: codes, devices with their tokens and acked seqs,
+// the feed with its positions and scopes, rejected events, the epoch. One transaction: on
+// failure PostgreSQL is left as it was. conflict when the PostgreSQL store holds anything;
+// corrupt when the feed's positions are not 1..n.
+[[nodiscard]] Result<MigrateResult> migrate_to_postgresql(const std::filesystem::path& data_dir,
+                                                          pg::Pool& pool);
+
 // ISO 8601 UTC with milliseconds ("2024-05-14T10:31:02.120Z"): the model's one formatter
 // (client::iso_8601 of client::utc_time), under the name the server's code uses.
 [[nodiscard]] std::string iso_utc(std::int64_t unix_ms);
