@@ -116,4 +116,21 @@ std::string PgCluster::database() {
     return url(name);
 }
 
+bool postgresql_requested() {
+    const char* store = std::getenv("CARAVAN_TEST_STORE");
+    return store && std::string(store) == "postgresql";
+}
+
+std::string store_under_test() {
+    if (!postgresql_requested()) {
+        return "";
+    }
+    PgCluster& cluster = PgCluster::shared();
+    if (!cluster.available()) {
+        throw std::runtime_error("CARAVAN_TEST_STORE=postgresql but no PostgreSQL: " +
+                                 cluster.why_not());
+    }
+    return cluster.database();
+}
+
 } // namespace caravan::test

@@ -41,6 +41,13 @@ class PgCluster {
     int m_next = 0;
 };
 
+// The store the server tests run against: "" for the embedded store, or the URL of a fresh
+// database when the environment says CARAVAN_TEST_STORE=postgresql (CTest runs the server and
+// end-to-end tests both ways: tests/CMakeLists.txt). Throws when PostgreSQL was asked for and
+// is not there: that run fails, loudly.
+[[nodiscard]] bool postgresql_requested();
+[[nodiscard]] std::string store_under_test();
+
 } // namespace caravan::test
 
 // Skips the rest of a test case, visibly, when there is no PostgreSQL to test against.
@@ -48,6 +55,16 @@ class PgCluster {
     do {                                                                                         \
         if (!::caravan::test::PgCluster::shared().available()) {                                 \
             WARN("SKIPPED (no PostgreSQL): " << ::caravan::test::PgCluster::shared().why_not()); \
+            return;                                                                              \
+        }                                                                                        \
+    } while (false)
+
+// Skips, visibly, a test of what only the embedded store has (its file: backup, restore, check)
+// in the PostgreSQL run.
+#define CARAVAN_EMBEDDED_STORE_ONLY(why)                                                         \
+    do {                                                                                         \
+        if (::caravan::test::postgresql_requested()) {                                           \
+            WARN("SKIPPED on PostgreSQL (embedded store only): " << why);                        \
             return;                                                                              \
         }                                                                                        \
     } while (false)

@@ -22,6 +22,8 @@
 #include "caravan/sync/agent/agent_state.hpp"
 #include "must.hpp"
 #include "process.hpp"
+#include "caravan/sync/server/store.hpp"
+#include "pg_cluster.hpp"
 #include "temp_dir.hpp"
 
 namespace caravan::test::e2e {
@@ -40,9 +42,10 @@ inline std::string describe(const ProcessResult& r) {
 // `caravan-server serve` in the background; restartable on the same data directory.
 class Server {
   public:
-    // `store`: a postgresql:// URL (the PostgreSQL store; `data` then holds its cache), or "".
-    explicit Server(fs::path data, std::string store = "")
-        : m_data(std::move(data)), m_store(std::move(store)) {
+    // `store`: a postgresql:// URL (the PostgreSQL store; `data` then holds its cache), "" for
+    // the embedded store, or by default the store under test (tests/support/pg_cluster.hpp).
+    explicit Server(fs::path data, std::optional<std::string> store = std::nullopt)
+        : m_data(std::move(data)), m_store(store ? *store : store_under_test()) {
         start();
     }
 
@@ -106,6 +109,23 @@ class Server {
         }
         return out.substr(out.rfind('\n') + 1);
     }
+
+    // The server's store, for a test to inspect (database(): the SQLite file, or on PostgreSQL
+    // a projection cache caught up to the feed; the registry's tables only through registry()).
+    [[nodiscard]] std::unique_ptr<sync::server::Store> inspect() const {
+        sync::server::StoreOptions o;
+        o.create = false;
+        o.integrity_check = false;
+        if (m_store.empty()) {
+            return ok(sync::server::Store::open(m_data / "server.db", o));
+        }
+        o.cache_dir = m_data.string() + ".inspect-cache";
+        auto store = ok(sync::server::Store::open_postgresql(
+            std::make_shared<sync::server::pg::Pool>(m_store, 1), o));
+        ok(store->refresh());
+        return store;
+    }
+    [[nodiscard]] const std::string& store() const { return m_store; }
 
     // `argv` of a caravan-server command, with --store when this server has one.
     [[nodiscard]] std::vector<std::string> with_store(std::vector<std::string> argv) const {
@@ -233,11 +253,8 @@ inline std::vector<std::unique_ptr<Laptop>> field_team(const fs::path& dir, Serv
 // Every event of every laptop is on the server exactly once (in the feed or, if refused, among
 // the rejected events, never both), with the content the laptop holds.
 inline void require_exactly_once(const Server& server, const std::vector<const Laptop*>& laptops) {
-    storage::OpenOptions o;
-    o.create = false;
-    o.read_only = true;
-    o.integrity_check = false;
-    auto db = ok(storage::Database::open(server.data() / "server.db", o));
+    auto store = server.inspect();
+    storage::Database& db = store->database();
     std::map<std::pair<std::string, std::int64_t>, std::pair<int, std::string>> held;
     for (std::string_view sql :
          {"SELECT device_id, seq, payload, 'feed' FROM events",

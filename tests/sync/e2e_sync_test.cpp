@@ -266,6 +266,7 @@ TEST_CASE("e2e sync: what a device pushed does not come back in its pull (own_up
 TEST_CASE("e2e sync: after the server is restored from a backup, a device resends what it lost, "
           "relearns every position and verify agrees",
           "[e2e]") {
+    CARAVAN_EMBEDDED_STORE_ONLY("backup and restore of the SQLite file (PostgreSQL: pg_dump)");
     TempDir dir;
     Server server(dir / "server");
     Laptop a(dir / "a.db");

@@ -256,7 +256,7 @@ TEST_CASE("postgresql: exports, reports, conflicts, verification and the feed ar
           "[pg][server2]") {
     CARAVAN_REQUIRE_POSTGRES();
     TempDir dir;
-    e2e::Server embedded(dir / "sqlite");
+    e2e::Server embedded(dir / "sqlite", std::string());
     e2e::Server postgres(dir / "pg", PgCluster::shared().database());
     e2e::Server* servers[] = {&embedded, &postgres};
 
@@ -448,7 +448,7 @@ TEST_CASE("postgresql: migrate-store moves an embedded store; devices go on sync
     CARAVAN_REQUIRE_POSTGRES();
     TempDir dir;
     const std::string url = PgCluster::shared().database();
-    auto embedded = std::make_unique<e2e::Server>(dir / "sqlite");
+    auto embedded = std::make_unique<e2e::Server>(dir / "sqlite", std::string());
     Device d = enroll_at(*embedded, embedded->code("Test Lawyer", {k_region_a}));
     Device boss = enroll_at(*embedded, embedded->code("Coordinator", {}, "coordinator"));
     Events ev(d.id);

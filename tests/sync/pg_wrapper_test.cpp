@@ -44,6 +44,25 @@ TEST_CASE("pg: values travel as parameters, NULL included, and come back as writ
     CHECK(updated->affected() == 1);
 }
 
+TEST_CASE("pg: an array parameter writes many rows in one statement, every value intact",
+          "[pg]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    pg::Connection c = connect(test::PgCluster::shared().database());
+    REQUIRE(c.run_script("CREATE TABLE t(id bigint PRIMARY KEY, body text)"));
+    const std::vector<pg::Param> bodies = {
+        std::string(R"({"fields":{"q":"a \"quoted\" back\\slash, {braces}"}})"),
+        std::nullopt,
+        std::string("Жамбыл обл., NULL, \"")};
+    REQUIRE(c.run("INSERT INTO t SELECT * FROM unnest($1::bigint[], $2::text[])",
+                  {pg::array({"1", "2", "3"}), pg::array(bodies)}));
+    auto rows = c.exec("SELECT body FROM t ORDER BY id");
+    REQUIRE(rows);
+    REQUIRE(rows->size() == 3);
+    CHECK(rows->opt_text(0, 0) == bodies[0]);
+    CHECK(rows->opt_text(1, 0) == std::nullopt);
+    CHECK(rows->opt_text(2, 0) == bodies[2]);
+}
+
 TEST_CASE("pg: a duplicate key is a conflict, a bad statement internal, both named", "[pg]") {
     CARAVAN_REQUIRE_POSTGRES();
     pg::Connection c = connect(test::PgCluster::shared().database());

@@ -36,17 +36,12 @@ std::map<std::string, int> questions_on(const Laptop& l) {
     return out;
 }
 
-storage::Database open_server_db(const Server& server) {
-    storage::OpenOptions o;
-    o.create = false;
-    o.read_only = true;
-    o.integrity_check = false;
-    return ok(storage::Database::open(server.data() / "server.db", o));
-}
+
 
 // Question → how many consultations carry it, in the server's projection.
 std::map<std::string, int> questions_on(const Server& server) {
-    auto db = open_server_db(server);
+    auto store = server.inspect();
+    storage::Database& db = store->database();
     auto stmt = ok(db.prepare("SELECT question FROM consultations WHERE coalesce(deleted, 0) = 0"));
     std::map<std::string, int> out;
     while (ok(stmt.step())) {
@@ -58,7 +53,8 @@ std::map<std::string, int> questions_on(const Server& server) {
 // Every event of `device_id` the server holds, as (seq → payload), and the same on a laptop.
 std::map<std::int64_t, std::string> server_events_of(const Server& server,
                                                      const std::string& device_id) {
-    auto db = open_server_db(server);
+    auto store = server.inspect();
+    storage::Database& db = store->database();
     auto stmt = ok(db.prepare("SELECT seq, payload FROM events WHERE device_id = ?"));
     stmt.bind(1, device_id);
     std::map<std::int64_t, std::string> out;

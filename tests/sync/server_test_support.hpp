@@ -185,36 +185,6 @@ inline sync::PushRequest batch(const std::string& device_id, std::vector<storage
     return sync::PushRequest{device_id, std::move(events)};
 }
 
-// The store the server tests run against: the embedded store, or PostgreSQL when the
-// environment says CARAVAN_TEST_STORE=postgresql (CTest runs the server tests both ways:
-// tests/CMakeLists.txt). Without PostgreSQL binaries that run fails, loudly.
-inline bool test_on_postgresql() {
-    const char* store = std::getenv("CARAVAN_TEST_STORE");
-    return store && std::string_view(store) == "postgresql";
-}
-
-// Skips, visibly, a test of what only the embedded store has (its file: backup, restore, check)
-// in the PostgreSQL run.
-#define CARAVAN_EMBEDDED_STORE_ONLY(why)                                                         \
-    do {                                                                                         \
-        if (::caravan::test::server::test_on_postgresql()) {                                     \
-            WARN("SKIPPED on PostgreSQL (embedded store only): " << why);                        \
-            return;                                                                              \
-        }                                                                                        \
-    } while (false)
-
-// A fresh database for one server under test (PostgreSQL runs only; "" otherwise).
-inline std::string test_store_url() {
-    if (!test_on_postgresql()) {
-        return "";
-    }
-    PgCluster& cluster = PgCluster::shared();
-    if (!cluster.available()) {
-        FAIL("CARAVAN_TEST_STORE=postgresql but no PostgreSQL: " << cluster.why_not());
-    }
-    return cluster.database();
-}
-
 // A real server in this process on 127.0.0.1 with a free port, on its own data directory (and,
 // on PostgreSQL, its own database).
 class TestServer {
@@ -222,7 +192,7 @@ class TestServer {
     explicit TestServer(srv::ServerOptions options = {}) : m_options(std::move(options)) {
         m_options.data_dir = m_dir.path() / "data";
         if (m_options.store_url.empty()) {
-            m_options.store_url = test_store_url();
+            m_options.store_url = store_under_test();
         }
         m_options.host = "127.0.0.1";
         m_options.port = 0;

@@ -11,12 +11,9 @@ namespace {
 
 // The server's own projection of a consultation: deleted or not.
 bool deleted_on_server(const Server& server, const std::string& id) {
-    storage::OpenOptions o;
-    o.create = false;
-    o.read_only = true;
-    o.integrity_check = false;
-    auto db = ok(storage::Database::open(server.data() / "server.db", o));
-    auto stmt = ok(db.prepare("SELECT coalesce(deleted, 0) FROM consultations WHERE id = ?"));
+    auto store = server.inspect();
+    auto stmt = ok(
+        store->database().prepare("SELECT coalesce(deleted, 0) FROM consultations WHERE id = ?"));
     stmt.bind(1, id);
     REQUIRE(ok(stmt.step()));
     return stmt.column_int(0) != 0;

@@ -64,6 +64,29 @@ std::string redact(std::string_view url) {
     return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
 }
 
+Param array(const std::vector<Param>& elements) {
+    std::string text = "{";
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+        if (i > 0) {
+            text.push_back(',');
+        }
+        if (!elements[i]) {
+            text += "NULL";
+            continue;
+        }
+        text.push_back('"');
+        for (char c : *elements[i]) {
+            if (c == '"' || c == '\\') {
+                text.push_back('\\');
+            }
+            text.push_back(c);
+        }
+        text.push_back('"');
+    }
+    text.push_back('}');
+    return text;
+}
+
 // ---- Rows ------------------------------------------------------------------------------------
 
 void Rows::Free::operator()(void* result) const noexcept {

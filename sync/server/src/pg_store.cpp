@@ -676,6 +676,8 @@ ApiResult<PushResponse> PgEventFeed::push(const DeviceRecord& device, const Push
     // What the cache decided, written to PostgreSQL in the same order.
     std::int64_t position = last_position;
     auto write = [&]() -> Result<void> {
+        // The accepted events as columns, written in one statement.
+        std::vector<pg::Param> columns[11];
         for (std::size_t i = 0; i < request.events.size(); ++i) {
             const Event& e = request.events[i];
             const EventResult& r = response.results[i];
@@ -692,13 +694,12 @@ ApiResult<PushResponse> PgEventFeed::push(const DeviceRecord& device, const Push
                     return fail(ErrorCode::internal, "accepted event out of position");
                 }
                 position = *r.server_seq;
-                CARAVAN_TRY_VOID(conn.run(
-                    "INSERT INTO events(log_position, device_id, seq, hlc, entity_type,"
-                    " entity_id, op, payload, schema_version, reference, region_key)"
-                    " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                const std::vector<pg::Param> row =
                     pg::params(position, e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id,
-                               e.op, e.payload, e.schema_version, scope[0].first,
-                               scope[0].second)));
+                               e.op, e.payload, e.schema_version, scope[0].first, scope[0].second);
+                for (std::size_t c = 0; c < row.size(); ++c) {
+                    columns[c].push_back(row[c]);
+                }
             } else if (r.fate == EventFate::rejected) {
                 CARAVAN_TRY_VOID(conn.run(
                     "INSERT INTO rejected_events(rejected_no, device_id, seq, hlc, entity_type,"
@@ -710,6 +711,19 @@ ApiResult<PushResponse> PgEventFeed::push(const DeviceRecord& device, const Push
                                to_hex_bytea(e.op), to_hex_bytea(e.payload), e.schema_version,
                                r.code, r.message, now)));
             }
+        }
+        if (!columns[0].empty()) {
+            std::vector<pg::Param> arrays;
+            for (const auto& column : columns) {
+                arrays.push_back(pg::array(column));
+            }
+            CARAVAN_TRY_VOID(conn.run(
+                "INSERT INTO events(log_position, device_id, seq, hlc, entity_type, entity_id, op,"
+                " payload, schema_version, reference, region_key)"
+                " SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[],"
+                " $5::text[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::boolean[],"
+                " $11::text[])",
+                arrays));
         }
         CARAVAN_TRY_VOID(conn.run(
             "UPDATE feed_head SET last_position = $1, last_rejected = $2 WHERE id = 1",

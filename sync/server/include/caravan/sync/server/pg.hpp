@@ -54,6 +54,11 @@ template <class... Args> [[nodiscard]] std::vector<Param> params(const Args&... 
     return std::vector<Param>{param(args)...};
 }
 
+// One parameter holding an array (PostgreSQL's text form, every element quoted and escaped),
+// for a statement such as `INSERT ... SELECT * FROM unnest($1::bigint[], $2::text[])` that
+// writes many rows in one round trip.
+[[nodiscard]] Param array(const std::vector<Param>& elements);
+
 class Rows {
   public:
     Rows() = default;
