@@ -11,9 +11,9 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <cstdio>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -231,9 +231,9 @@ int main(int argc, char** argv) {
     const std::string store_url = store_env ? store_env : "";
     const char* servers_env = std::getenv("CARAVAN_BENCH_SERVERS");
     const int servers_n = servers_env && std::atoi(servers_env) == 2 && !store_url.empty() ? 2 : 1;
-    print_row("store", store_url.empty() ? std::string("embedded (SQLite)")
-                                         : "PostgreSQL, " + std::to_string(servers_n) +
-                                               " server(s)");
+    print_row("store", store_url.empty()
+                           ? std::string("embedded (SQLite)")
+                           : "PostgreSQL, " + std::to_string(servers_n) + " server(s)");
     auto start = [&](const fs::path& data) {
         srv::ServerOptions options;
         options.data_dir = data;
@@ -274,8 +274,8 @@ int main(int argc, char** argv) {
     auto store = open_store(dir / "data");
     std::vector<Device> devices;
     for (int i = 0; i < devices_n; ++i) {
-        devices.push_back(enroll(i % 2 && second ? second->port() : server->port(), *store,
-                                 srv::Role::lawyer));
+        devices.push_back(
+            enroll(i % 2 && second ? second->port() : server->port(), *store, srv::Role::lawyer));
     }
     Device coordinator = enroll(server->port(), *store, srv::Role::coordinator);
 

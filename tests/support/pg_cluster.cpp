@@ -77,8 +77,8 @@ PgCluster::PgCluster() {
     const std::string options = "-k " + m_dir.string() +
                                 " -c listen_addresses='' -c fsync=off -c max_connections=200"
                                 " -c shared_buffers=32MB";
-    auto start = run_process(as_owner({(m_bin / "pg_ctl").string(), "-D", data, "-o", options,
-                                       "-l", (m_dir / "log").string(), "-w", "start"}),
+    auto start = run_process(as_owner({(m_bin / "pg_ctl").string(), "-D", data, "-o", options, "-l",
+                                       (m_dir / "log").string(), "-w", "start"}),
                              {}, {}, std::chrono::seconds(120));
     if (start.exit_code != 0) {
         throw std::runtime_error("pg_ctl start failed: " + start.err + read_file(m_dir / "log"));
@@ -107,9 +107,9 @@ std::string PgCluster::database() {
         throw std::runtime_error("no PostgreSQL cluster: " + m_why_not);
     }
     const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(++m_next);
-    auto made = run_process({(m_bin / "createdb").string(), "-h", m_dir.string(), "-U", "caravan",
-                             name},
-                            {}, {}, std::chrono::seconds(60));
+    auto made =
+        run_process({(m_bin / "createdb").string(), "-h", m_dir.string(), "-U", "caravan", name},
+                    {}, {}, std::chrono::seconds(60));
     if (made.exit_code != 0) {
         throw std::runtime_error("createdb failed: " + made.err);
     }

@@ -51,20 +51,20 @@ class PgCluster {
 } // namespace caravan::test
 
 // Skips the rest of a test case, visibly, when there is no PostgreSQL to test against.
-#define CARAVAN_REQUIRE_POSTGRES()                                                               \
-    do {                                                                                         \
-        if (!::caravan::test::PgCluster::shared().available()) {                                 \
-            WARN("SKIPPED (no PostgreSQL): " << ::caravan::test::PgCluster::shared().why_not()); \
-            return;                                                                              \
-        }                                                                                        \
+#define CARAVAN_REQUIRE_POSTGRES()                                                                 \
+    do {                                                                                           \
+        if (!::caravan::test::PgCluster::shared().available()) {                                   \
+            WARN("SKIPPED (no PostgreSQL): " << ::caravan::test::PgCluster::shared().why_not());   \
+            return;                                                                                \
+        }                                                                                          \
     } while (false)
 
 // Skips, visibly, a test of what only the embedded store has (its file: backup, restore, check)
 // in the PostgreSQL run.
-#define CARAVAN_EMBEDDED_STORE_ONLY(why)                                                         \
-    do {                                                                                         \
-        if (::caravan::test::postgresql_requested()) {                                           \
-            WARN("SKIPPED on PostgreSQL (embedded store only): " << why);                        \
-            return;                                                                              \
-        }                                                                                        \
+#define CARAVAN_EMBEDDED_STORE_ONLY(why)                                                           \
+    do {                                                                                           \
+        if (::caravan::test::postgresql_requested()) {                                             \
+            WARN("SKIPPED on PostgreSQL (embedded store only): " << why);                          \
+            return;                                                                                \
+        }                                                                                          \
     } while (false)

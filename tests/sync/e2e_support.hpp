@@ -20,10 +20,10 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/storage/database.hpp"
 #include "caravan/sync/agent/agent_state.hpp"
-#include "must.hpp"
-#include "process.hpp"
 #include "caravan/sync/server/store.hpp"
+#include "must.hpp"
 #include "pg_cluster.hpp"
+#include "process.hpp"
 #include "temp_dir.hpp"
 
 namespace caravan::test::e2e {

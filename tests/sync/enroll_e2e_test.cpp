@@ -17,7 +17,8 @@ namespace {
 
 json server_devices(const Server& server) {
     ProcessResult r = run_process(
-        {binary("caravan-server").string(), "devices", "--data", server.data().string(), "--json"});
+        server.with_store({binary("caravan-server").string(), "devices", "--data",
+                           server.data().string(), "--json"}));
     INFO(describe(r));
     REQUIRE(r.exit_code == 0);
     return json::parse(r.out);

@@ -31,8 +31,9 @@ struct TwoServers {
 Device enroll_at(e2e::Server& server, const std::string& code) {
     Device d{new_id(), ""};
     Http http(server.port());
-    Reply r = http.post("/v1/enroll", "",
-                        json{{"code", code}, {"device_id", d.id}, {"lawyer", "Test Lawyer"}}.dump());
+    Reply r =
+        http.post("/v1/enroll", "",
+                  json{{"code", code}, {"device_id", d.id}, {"lawyer", "Test Lawyer"}}.dump());
     INFO(r.raw);
     REQUIRE(r.status == 200);
     d.token = r.body["token"].get<std::string>();
@@ -131,7 +132,8 @@ TEST_CASE("postgresql, two processes: concurrent pushers and pullers never see a
                     events.push_back(ev.village(new_id(), "V", k_region_a));
                 }
                 // Alternate processes, as a load balancer would.
-                Reply r = http[(p + round) % 2].push(devices[p].token, batch(devices[p].id, events));
+                Reply r =
+                    http[(p + round) % 2].push(devices[p].token, batch(devices[p].id, events));
                 if (r.status != 200) {
                     ++failures;
                 }
@@ -149,9 +151,8 @@ TEST_CASE("postgresql, two processes: concurrent pushers and pullers never see a
             bool last_round = false;
             for (int page = 0; page < 100000; ++page) {
                 const bool done_pushing = !pushing.load();
-                Reply r = http[(q + page) % 2].get("/v1/pull?after=" + std::to_string(after) +
-                                                       "&limit=7",
-                                                   coordinator.token);
+                Reply r = http[(q + page) % 2].get(
+                    "/v1/pull?after=" + std::to_string(after) + "&limit=7", coordinator.token);
                 if (r.status != 200) {
                     ++failures;
                     return;
@@ -223,9 +224,9 @@ TEST_CASE("postgresql, two processes: a code is used once and a revocation holds
     Http b(s.b.port());
     Events ev(d.id);
     REQUIRE(a.push(d.token, batch(d.id, {ev.village(new_id(), "V", k_region_a)})).status == 200);
-    ProcessResult revoked = run_process(s.a.with_store(
-        {binary("caravan-server").string(), "devices", "revoke", d.id, "--data",
-         (s.dir / "operator").string()}));
+    ProcessResult revoked =
+        run_process(s.a.with_store({binary("caravan-server").string(), "devices", "revoke", d.id,
+                                    "--data", (s.dir / "operator").string()}));
     INFO(e2e::describe(revoked));
     REQUIRE(revoked.exit_code == 0);
     for (Http* http : {&a, &b}) {
@@ -311,7 +312,8 @@ TEST_CASE("postgresql: exports, reports, conflicts, verification and the feed ar
         Http http(servers[s]->port());
         std::string answered;
         for (const auto& [token, request] :
-             {std::pair{tokens[s].a, batch(a_id, a_first)}, std::pair{tokens[s].a, batch(a_id, {a_edit})},
+             {std::pair{tokens[s].a, batch(a_id, a_first)},
+              std::pair{tokens[s].a, batch(a_id, {a_edit})},
               std::pair{tokens[s].b, batch(b_id, {b_self, b_edit})}}) {
             Reply r = http.push(token, request);
             REQUIRE(r.status == 200);
@@ -333,9 +335,9 @@ TEST_CASE("postgresql: exports, reports, conflicts, verification and the feed ar
             INFO(lang << " " << format);
             both([&](std::size_t s) {
                 Http http(servers[s]->port());
-                Reply r = http.get(std::string("/v1/export/journal?format=") + format +
-                                       "&lang=" + lang,
-                                   tokens[s].coordinator);
+                Reply r =
+                    http.get(std::string("/v1/export/journal?format=") + format + "&lang=" + lang,
+                             tokens[s].coordinator);
                 REQUIRE(r.status == 200);
                 return r.raw;
             });
@@ -348,8 +350,9 @@ TEST_CASE("postgresql: exports, reports, conflicts, verification and the feed ar
         return r.raw;
     });
     CHECK_FALSE(breakdown.empty());
-    const std::string conflicts =
-        both([&](std::size_t s) { return operator_cli(*servers[s], {"conflicts", "--json"}); });
+    const std::string conflicts = both([&](std::size_t s) {
+        return operator_cli(*servers[s], {"conflicts", "--json"});
+    });
     CHECK(json::parse(conflicts).size() == 1);
     both([&](std::size_t s) {
         return operator_cli(*servers[s], {"export", "journal", "--all", "--format", "csv"});
@@ -379,9 +382,9 @@ TEST_CASE("postgresql, two processes: wrong enrollment codes count against the a
     Http a(s.a.port());
     Http b(s.b.port());
     auto guess = [](Http& http) {
-        return http.post("/v1/enroll", "",
-                         json{{"code", "AAAA-BBBB-CCCC"}, {"device_id", new_id()}, {"lawyer", "L"}}
-                             .dump());
+        return http.post(
+            "/v1/enroll", "",
+            json{{"code", "AAAA-BBBB-CCCC"}, {"device_id", new_id()}, {"lawyer", "L"}}.dump());
     };
     // The default limit is 10 wrong codes in 10 minutes per address: 6 here, 4 there.
     for (int i = 0; i < 6; ++i) {
@@ -417,11 +420,17 @@ TEST_CASE("postgresql: once the schema exists, a server runs as a role with only
     auto owner = srv::pg::Connection::open(owner_url);
     REQUIRE(owner);
     // Role names cannot be parameters; this one is made of digits, letters and '_' only.
-    REQUIRE(owner->run_script("CREATE ROLE " + role + " LOGIN;"
-                              "GRANT USAGE ON SCHEMA public TO " + role + ";"
+    REQUIRE(owner->run_script("CREATE ROLE " + role +
+                              " LOGIN;"
+                              "GRANT USAGE ON SCHEMA public TO " +
+                              role +
+                              ";"
                               "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO " +
-                              role + ";"
-                              "GRANT DELETE ON enroll_failures TO " + role + ";"
+                              role +
+                              ";"
+                              "GRANT DELETE ON enroll_failures TO " +
+                              role +
+                              ";"
                               "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"));
     std::string limited_url = owner_url;
     limited_url.replace(limited_url.find("user=caravan"), 12, "user=" + role);
@@ -453,11 +462,9 @@ TEST_CASE("postgresql: migrate-store moves an embedded store; devices go on sync
     Device boss = enroll_at(*embedded, embedded->code("Coordinator", {}, "coordinator"));
     Events ev(d.id);
     const std::string village = new_id(), visit = new_id();
-    std::vector<storage::Event> events{ev.self("A", k_region_a),
-                                       ev.village(village, "Ауыл", k_region_a),
-                                       ev.visit(visit, village),
-                                       ev.consultation(new_id(), visit),
-                                       ev.village(new_id(), "Elsewhere", k_region_b)};
+    std::vector<storage::Event> events{
+        ev.self("A", k_region_a), ev.village(village, "Ауыл", k_region_a), ev.visit(visit, village),
+        ev.consultation(new_id(), visit), ev.village(new_id(), "Elsewhere", k_region_b)};
     Reply first;
     std::map<std::string, std::string> before;
     {
@@ -470,8 +477,9 @@ TEST_CASE("postgresql: migrate-store moves an embedded store; devices go on sync
     }
     embedded->kill9();
 
-    std::vector<std::string> migrate = {binary("caravan-server").string(), "migrate-store",
-                                        "--from", embedded->data().string(), "--to", url};
+    std::vector<std::string> migrate = {
+        binary("caravan-server").string(), "migrate-store", "--from",
+        embedded->data().string(),         "--to",          url};
     ProcessResult moved = run_process(migrate);
     INFO(e2e::describe(moved));
     REQUIRE(moved.exit_code == 0);

@@ -44,14 +44,12 @@ TEST_CASE("pg: values travel as parameters, NULL included, and come back as writ
     CHECK(updated->affected() == 1);
 }
 
-TEST_CASE("pg: an array parameter writes many rows in one statement, every value intact",
-          "[pg]") {
+TEST_CASE("pg: an array parameter writes many rows in one statement, every value intact", "[pg]") {
     CARAVAN_REQUIRE_POSTGRES();
     pg::Connection c = connect(test::PgCluster::shared().database());
     REQUIRE(c.run_script("CREATE TABLE t(id bigint PRIMARY KEY, body text)"));
     const std::vector<pg::Param> bodies = {
-        std::string(R"({"fields":{"q":"a \"quoted\" back\\slash, {braces}"}})"),
-        std::nullopt,
+        std::string(R"({"fields":{"q":"a \"quoted\" back\\slash, {braces}"}})"), std::nullopt,
         std::string("Жамбыл обл., NULL, \"")};
     REQUIRE(c.run("INSERT INTO t SELECT * FROM unnest($1::bigint[], $2::text[])",
                   {pg::array({"1", "2", "3"}), pg::array(bodies)}));

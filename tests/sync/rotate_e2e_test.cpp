@@ -36,8 +36,6 @@ std::map<std::string, int> questions_on(const Laptop& l) {
     return out;
 }
 
-
-
 // Question → how many consultations carry it, in the server's projection.
 std::map<std::string, int> questions_on(const Server& server) {
     auto store = server.inspect();
@@ -82,7 +80,8 @@ std::map<std::int64_t, std::string> laptop_events_of(const Laptop& l,
 
 json server_devices(const Server& server) {
     ProcessResult r = run_process(
-        {binary("caravan-server").string(), "devices", "--data", server.data().string(), "--json"});
+        server.with_store({binary("caravan-server").string(), "devices", "--data",
+                           server.data().string(), "--json"}));
     INFO(describe(r));
     REQUIRE(r.exit_code == 0);
     return json::parse(r.out);

@@ -25,8 +25,8 @@
 #include "caravan/storage/database.hpp"
 #include "caravan/storage/event_log.hpp"
 #include "caravan/sync/protocol.hpp"
-#include "caravan/sync/server/server.hpp"
 #include "caravan/sync/server/pg.hpp"
+#include "caravan/sync/server/server.hpp"
 #include "caravan/sync/server/store.hpp"
 #include "pg_cluster.hpp"
 #include "temp_dir.hpp"
@@ -233,10 +233,10 @@ class TestServer {
             o.clock = [now_ms] { return now_ms; };
         }
         o.cache_dir = m_dir.path() / "inspect-cache";
-        auto s = store_url().empty()
-                     ? srv::Store::open(db_path(), o)
-                     : srv::Store::open_postgresql(
-                           std::make_shared<srv::pg::Pool>(store_url(), 2), o);
+        auto s =
+            store_url().empty()
+                ? srv::Store::open(db_path(), o)
+                : srv::Store::open_postgresql(std::make_shared<srv::pg::Pool>(store_url(), 2), o);
         if (!s) {
             FAIL("cannot open the server database: " << s.error().message);
         }

@@ -18,10 +18,7 @@ using storage::Statement;
 
 namespace {
 
-constexpr std::string_view k_device_columns =
-    "device_id, lawyer, role, regions, enrolled_at, revoked_at, acked_seq, last_sync_at,"
-    " app_version, queue_depth, oldest_unsynced, successor, predecessor, rotated_at,"
-    " first_used_at";
+using rules::k_device_columns;
 // The column after k_device_columns in queries that add the token hash.
 constexpr int k_token_hash_column = 15;
 
@@ -29,24 +26,17 @@ ApiError internal(const Error& error) {
     return api_error_from(error);
 }
 
+// A statement's current row, as rules::device_from reads it.
+struct StatementRow {
+    const Statement& s;
+    [[nodiscard]] std::string text(int c) const { return s.column_text(c); }
+    [[nodiscard]] std::int64_t int64(int c) const { return s.column_int(c); }
+    [[nodiscard]] std::optional<std::string> opt_text(int c) const { return s.column_opt_text(c); }
+    [[nodiscard]] std::optional<std::int64_t> opt_int64(int c) const { return s.column_opt_int(c); }
+};
+
 DeviceRecord read_device(const Statement& s) {
-    DeviceRecord d;
-    d.device_id = s.column_text(0);
-    d.lawyer = s.column_text(1);
-    d.role = parse_role(s.column_text(2)).value_or(Role::lawyer);
-    d.regions = rules::parse_regions(s.column_text(3));
-    d.enrolled_at_ms = s.column_int(4);
-    d.revoked_at_ms = s.column_opt_int(5);
-    d.acked_seq = s.column_int(6);
-    d.last_sync_ms = s.column_opt_int(7);
-    d.app_version = s.column_opt_text(8);
-    d.queue_depth = s.column_opt_int(9);
-    d.oldest_unsynced = s.column_opt_text(10);
-    d.successor = s.column_opt_text(11);
-    d.predecessor = s.column_opt_text(12);
-    d.rotated_at_ms = s.column_opt_int(13);
-    d.first_used_at_ms = s.column_opt_int(14);
-    return d;
+    return rules::device_from(StatementRow{s});
 }
 
 } // namespace
@@ -77,7 +67,8 @@ bool in_regions(const DeviceRecord& device, const std::string& region) {
                        [&](const std::string& r) { return region_key(r) == key; });
 }
 
-SqliteDeviceRegistry::SqliteDeviceRegistry(storage::Database& db, std::function<std::int64_t()> clock)
+SqliteDeviceRegistry::SqliteDeviceRegistry(storage::Database& db,
+                                           std::function<std::int64_t()> clock)
     : m_db(db), m_log(db), m_clock(std::move(clock)) {}
 
 // ---- operator ------------------------------------------------------------------------------
@@ -89,8 +80,8 @@ Result<std::string> SqliteDeviceRegistry::create_code(const CodeRequest& request
     if (!insert) {
         return tl::unexpected(insert.error());
     }
-    (*insert)->bind_all(made.code_hash, made.lawyer, made.role, made.regions_json,
-                        made.created_at, made.expires_at);
+    (*insert)->bind_all(made.code_hash, made.lawyer, made.role, made.regions_json, made.created_at,
+                        made.expires_at);
     if (auto ok = (*insert)->run(); !ok) {
         return tl::unexpected(ok.error());
     }
@@ -208,8 +199,8 @@ ApiResult<Enrollment> SqliteDeviceRegistry::enroll(std::string_view code_in,
     std::optional<rules::CodeRow> code;
     if (*row) {
         const Statement& f = **find;
-        code = rules::CodeRow{f.column_text(0),    f.column_text(1),    f.column_text(2),
-                              f.column_text(3),    f.column_int(4),     f.column_opt_int(5),
+        code = rules::CodeRow{f.column_text(0),    f.column_text(1), f.column_text(2),
+                              f.column_text(3),    f.column_int(4),  f.column_opt_int(5),
                               f.column_opt_text(6)};
     }
     (*find)->reset();
@@ -242,8 +233,7 @@ ApiResult<Enrollment> SqliteDeviceRegistry::enroll(std::string_view code_in,
         if (!insert) {
             return tl::unexpected(internal(insert.error()));
         }
-        (*insert)->bind_all(device->device_id, device->lawyer,
-                            std::string(to_string(device->role)),
+        (*insert)->bind_all(device->device_id, device->lawyer, std::string(to_string(device->role)),
                             rules::regions_json(device->regions), hash_secret(token), now);
         (*insert)->bind(7, report.app_version);
         if (auto ok = (*insert)->run(); !ok) {
@@ -262,7 +252,8 @@ ApiResult<Enrollment> SqliteDeviceRegistry::enroll(std::string_view code_in,
     return commit_enrollment(*tx, device->device_id, std::move(token));
 }
 
-ApiResult<DeviceRecord> SqliteDeviceRegistry::authenticate(std::string_view token, bool allow_rotated) {
+ApiResult<DeviceRecord> SqliteDeviceRegistry::authenticate(std::string_view token,
+                                                           bool allow_rotated) {
     if (!is_token_syntax(token)) {
         return refuse(codes::unauthenticated, "unknown or malformed token");
     }
@@ -425,8 +416,8 @@ ApiResult<Enrollment> SqliteDeviceRegistry::rotate(const DeviceRecord& device,
 }
 
 ApiResult<Enrollment> SqliteDeviceRegistry::commit_enrollment(storage::Transaction& tx,
-                                                        std::string_view device_id,
-                                                        std::string token) {
+                                                              std::string_view device_id,
+                                                              std::string token) {
     auto stored = load_device(device_id);
     if (!stored || !*stored) {
         return tl::unexpected(
@@ -440,8 +431,9 @@ ApiResult<Enrollment> SqliteDeviceRegistry::commit_enrollment(storage::Transacti
 
 // ---- reports -------------------------------------------------------------------------------
 
-Result<void> SqliteDeviceRegistry::update_report(const std::string& device_id, const SyncReport& report,
-                                           bool pushed, std::optional<std::int64_t> acked_seq) {
+Result<void> SqliteDeviceRegistry::update_report(const std::string& device_id,
+                                                 const SyncReport& report, bool pushed,
+                                                 std::optional<std::int64_t> acked_seq) {
     auto stmt = m_db.cached("UPDATE enrolled_devices SET acked_seq = coalesce(?2, acked_seq),"
                             " last_push_at = CASE WHEN ?3 THEN ?4 ELSE last_push_at END,"
                             " last_pull_at = CASE WHEN ?3 THEN last_pull_at ELSE ?4 END,"
@@ -466,16 +458,18 @@ Result<void> SqliteDeviceRegistry::update_report(const std::string& device_id, c
     return s.run();
 }
 
-Result<void> SqliteDeviceRegistry::record_pull(const DeviceRecord& device, const SyncReport& report) {
+Result<void> SqliteDeviceRegistry::record_pull(const DeviceRecord& device,
+                                               const SyncReport& report) {
     return update_report(device.device_id, report, false, std::nullopt);
 }
 
 Result<void> SqliteDeviceRegistry::record_push(const DeviceRecord& device, const SyncReport& report,
-                                         std::int64_t acked_seq) {
+                                               std::int64_t acked_seq) {
     return update_report(device.device_id, report, true, acked_seq);
 }
 
-Result<void> SqliteDeviceRegistry::reissue_token(std::string_view device_id, const std::string& token) {
+Result<void> SqliteDeviceRegistry::reissue_token(std::string_view device_id,
+                                                 const std::string& token) {
     auto update = m_db.cached("UPDATE enrolled_devices SET token_hash = ?"
                               " WHERE device_id = ? AND first_used_at IS NULL");
     if (!update) {

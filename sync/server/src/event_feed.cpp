@@ -74,8 +74,9 @@ Result<std::int64_t> SqliteEventFeed::head() {
 
 // ---- push ----------------------------------------------------------------------------------
 
-ApiResult<PushResponse> SqliteEventFeed::push(const DeviceRecord& device, const PushRequest& request,
-                                        const SyncReport& report) {
+ApiResult<PushResponse> SqliteEventFeed::push(const DeviceRecord& device,
+                                              const PushRequest& request,
+                                              const SyncReport& report) {
     if (!m_registry) {
         return tl::unexpected(internal(Error{ErrorCode::internal, "a read-only feed cannot push"}));
     }
@@ -104,13 +105,8 @@ ApiResult<PushResponse> SqliteEventFeed::push(const DeviceRecord& device, const 
     }
     PushResponse response;
     response.epoch = *epoch_value;
-    response.results.reserve(request.events.size());
-    for (const Event& e : request.events) {
-        auto result = ingest->take(e);
-        if (!result) {
-            return tl::unexpected(result.error());
-        }
-        response.results.push_back(std::move(*result));
+    if (auto ok = ingest->take_all(request.events, response.results); !ok) {
+        return tl::unexpected(ok.error());
     }
     if (auto ok = m_registry->record_push(*me, report, ingest->acked()); !ok) {
         return tl::unexpected(internal(ok.error()));
@@ -125,9 +121,9 @@ ApiResult<PushResponse> SqliteEventFeed::push(const DeviceRecord& device, const 
 // ---- change feed ---------------------------------------------------------------------------
 
 Result<void> SqliteEventFeed::visible_events(const DeviceRecord& device, std::int64_t from,
-                                       std::int64_t to, std::int64_t limit,
-                                       const std::function<bool(Event&)>& visit,
-                                       std::int64_t own_upto) {
+                                             std::int64_t to, std::int64_t limit,
+                                             const std::function<bool(Event&)>& visit,
+                                             std::int64_t own_upto) {
     auto stmt = m_db.cached(
         "SELECT e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id, e.op, e.payload,"
         " e.schema_version, e.log_position"
@@ -173,8 +169,8 @@ Result<void> SqliteEventFeed::visible_events(const DeviceRecord& device, std::in
 }
 
 ApiResult<PullResponse> SqliteEventFeed::pull(const DeviceRecord& device, std::int64_t after,
-                                        std::int64_t limit, std::string_view device_epoch,
-                                        std::int64_t own_upto) {
+                                              std::int64_t limit, std::string_view device_epoch,
+                                              std::int64_t own_upto) {
     auto current = epoch();
     if (!current) {
         return tl::unexpected(internal(current.error()));
@@ -235,7 +231,7 @@ ApiResult<PullResponse> SqliteEventFeed::pull(const DeviceRecord& device, std::i
 }
 
 ApiResult<VerifyResult> SqliteEventFeed::verify(const DeviceRecord& device,
-                                          std::optional<std::int64_t> upto) {
+                                                std::optional<std::int64_t> upto) {
     if (upto && *upto < 0) {
         return refuse(codes::malformed, "\"upto\" must be a non-negative integer");
     }

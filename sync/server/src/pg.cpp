@@ -149,7 +149,8 @@ Result<Connection> Connection::open(const std::string& url) {
                                             trimmed(PQerrorMessage(conn)));
     }
     // Notices (e.g. "relation already exists, skipping") are not for the server's log.
-    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);
     return c;
 }
 
@@ -161,8 +162,8 @@ Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param>& pa
     }
     const std::string text(sql);
     PGresult* result =
-        PQexecParams(as_conn(m_conn.get()), text.c_str(), static_cast<int>(values.size()),
-                     nullptr, values.data(), nullptr, nullptr, 0);
+        PQexecParams(as_conn(m_conn.get()), text.c_str(), static_cast<int>(values.size()), nullptr,
+                     values.data(), nullptr, nullptr, 0);
     Rows rows(result);
     const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
@@ -190,12 +191,12 @@ Result<void> Connection::run_script(std::string_view sql) {
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
         return {};
     }
-    const char* state =
-        rows.m_result ? PQresultErrorField(as_result(rows.m_result.get()), PG_DIAG_SQLSTATE)
-                      : nullptr;
+    const char* state = rows.m_result
+                            ? PQresultErrorField(as_result(rows.m_result.get()), PG_DIAG_SQLSTATE)
+                            : nullptr;
     const std::string sqlstate = state ? state : "08006";
-    return fail(code_for(sqlstate), "PostgreSQL " + sqlstate + ": " +
-                                        trimmed(PQerrorMessage(as_conn(m_conn.get()))));
+    return fail(code_for(sqlstate),
+                "PostgreSQL " + sqlstate + ": " + trimmed(PQerrorMessage(as_conn(m_conn.get()))));
 }
 
 bool Connection::healthy() const {

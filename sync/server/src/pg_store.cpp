@@ -102,10 +102,7 @@ CREATE INDEX enroll_failures_by_address ON enroll_failures(address, at);
 )sql"},
 };
 
-constexpr std::string_view k_device_columns =
-    "device_id, lawyer, role, regions, enrolled_at, revoked_at, acked_seq, last_sync_at,"
-    " app_version, queue_depth, oldest_unsynced, successor, predecessor, rotated_at,"
-    " first_used_at";
+using rules::k_device_columns;
 
 // Events read from PostgreSQL into the cache per round trip.
 constexpr int k_catch_up_batch = 2000;
@@ -114,24 +111,18 @@ ApiError internal(const Error& error) {
     return api_error_from(error);
 }
 
+// Row `i` of a result, as rules::device_from reads it.
+struct ResultRow {
+    const pg::Rows& r;
+    int i;
+    [[nodiscard]] std::string text(int c) const { return r.text(i, c); }
+    [[nodiscard]] std::int64_t int64(int c) const { return r.int64(i, c); }
+    [[nodiscard]] std::optional<std::string> opt_text(int c) const { return r.opt_text(i, c); }
+    [[nodiscard]] std::optional<std::int64_t> opt_int64(int c) const { return r.opt_int64(i, c); }
+};
+
 DeviceRecord read_device(const pg::Rows& r, int i) {
-    DeviceRecord d;
-    d.device_id = r.text(i, 0);
-    d.lawyer = r.text(i, 1);
-    d.role = parse_role(r.text(i, 2)).value_or(Role::lawyer);
-    d.regions = rules::parse_regions(r.text(i, 3));
-    d.enrolled_at_ms = r.int64(i, 4);
-    d.revoked_at_ms = r.opt_int64(i, 5);
-    d.acked_seq = r.int64(i, 6);
-    d.last_sync_ms = r.opt_int64(i, 7);
-    d.app_version = r.opt_text(i, 8);
-    d.queue_depth = r.opt_int64(i, 9);
-    d.oldest_unsynced = r.opt_text(i, 10);
-    d.successor = r.opt_text(i, 11);
-    d.predecessor = r.opt_text(i, 12);
-    d.rotated_at_ms = r.opt_int64(i, 13);
-    d.first_used_at_ms = r.opt_int64(i, 14);
-    return d;
+    return rules::device_from(ResultRow{r, i});
 }
 
 Result<std::optional<DeviceRecord>> load_device(pg::Connection& conn, std::string_view device_id,
@@ -237,8 +228,8 @@ Result<std::string> PgDeviceRegistry::create_code(const CodeRequest& request) {
     CARAVAN_TRY(conn, m_pool.acquire());
     CARAVAN_TRY_VOID(conn->run("INSERT INTO enrollment_codes(code_hash, lawyer, role, regions,"
                                " created_at, expires_at) VALUES($1, $2, $3, $4, $5, $6)",
-                               pg::params(made.code_hash, made.lawyer, made.role,
-                                          made.regions_json, made.created_at, made.expires_at)));
+                               pg::params(made.code_hash, made.lawyer, made.role, made.regions_json,
+                                          made.created_at, made.expires_at)));
     return made.code;
 }
 
@@ -267,17 +258,15 @@ Result<DeviceRecord> PgDeviceRegistry::revoke(std::string_view ref_in) {
         ids.push_back(rows.text(i, 0));
     }
     CARAVAN_TRY(id, rules::pick_device(ids, ref));
-    CARAVAN_TRY_VOID(
-        conn->run("UPDATE enrolled_devices SET revoked_at = coalesce(revoked_at, $1)"
-                  " WHERE device_id = $2",
-                  pg::params(m_clock(), id)));
+    CARAVAN_TRY_VOID(conn->run("UPDATE enrolled_devices SET revoked_at = coalesce(revoked_at, $1)"
+                               " WHERE device_id = $2",
+                               pg::params(m_clock(), id)));
     CARAVAN_TRY(device, load_device(*conn, id));
     CARAVAN_TRY_VOID(tx.commit());
     return *device;
 }
 
-ApiResult<Enrollment> PgDeviceRegistry::enroll(std::string_view code_in,
-                                               std::string_view device_id,
+ApiResult<Enrollment> PgDeviceRegistry::enroll(std::string_view code_in, std::string_view device_id,
                                                const SyncReport& report) {
     auto code_hash = rules::enrollment_code_hash(code_in, device_id);
     if (!code_hash) {
@@ -293,8 +282,8 @@ ApiResult<Enrollment> PgDeviceRegistry::enroll(std::string_view code_in,
                                pg::params(*code_hash)));
         std::optional<rules::CodeRow> code;
         if (!rows.empty()) {
-            code = rules::CodeRow{rows.text(0, 0),      rows.text(0, 1),      rows.text(0, 2),
-                                  rows.text(0, 3),      rows.int64(0, 4),     rows.opt_int64(0, 5),
+            code = rules::CodeRow{rows.text(0, 0),    rows.text(0, 1),  rows.text(0, 2),
+                                  rows.text(0, 3),    rows.int64(0, 4), rows.opt_int64(0, 5),
                                   rows.opt_text(0, 6)};
         }
         const std::int64_t now = m_clock();
@@ -337,8 +326,7 @@ ApiResult<Enrollment> PgDeviceRegistry::enroll(std::string_view code_in,
     return std::move(*done);
 }
 
-ApiResult<DeviceRecord> PgDeviceRegistry::authenticate(std::string_view token,
-                                                       bool allow_rotated) {
+ApiResult<DeviceRecord> PgDeviceRegistry::authenticate(std::string_view token, bool allow_rotated) {
     if (!is_token_syntax(token)) {
         return refuse(codes::unauthenticated, "unknown or malformed token");
     }
@@ -501,10 +489,12 @@ Result<std::int64_t> PgDeviceRegistry::enroll_wait_s(std::string_view address,
     const std::int64_t now = m_clock();
     CARAVAN_TRY(conn, m_pool.acquire());
     // The oldest failure that keeps the address at the limit: the max_failures-th newest.
-    CARAVAN_TRY(rows, conn->exec("SELECT at FROM enroll_failures WHERE address = $1 AND at > $2"
-                                 " ORDER BY at DESC OFFSET $3::bigint - 1 LIMIT 1",
-                                 pg::params(address, now - window_ms,
-                                            static_cast<std::int64_t>(std::max<std::size_t>(1, max_failures)))));
+    CARAVAN_TRY(
+        rows,
+        conn->exec("SELECT at FROM enroll_failures WHERE address = $1 AND at > $2"
+                   " ORDER BY at DESC OFFSET $3::bigint - 1 LIMIT 1",
+                   pg::params(address, now - window_ms,
+                              static_cast<std::int64_t>(std::max<std::size_t>(1, max_failures)))));
     if (rows.empty()) {
         return 0;
     }
@@ -571,8 +561,8 @@ Result<void> PgEventFeed::catch_up(pg::Connection& conn) {
             break;
         }
     }
-    CARAVAN_TRY(seen, m_cache.query("SELECT value FROM meta WHERE key = 'pg_rejected'")
-                          .one<std::string>());
+    CARAVAN_TRY(
+        seen, m_cache.query("SELECT value FROM meta WHERE key = 'pg_rejected'").one<std::string>());
     std::int64_t rejected = seen ? std::stoll(*seen) : 0;
     CARAVAN_TRY(rows, conn.exec("SELECT rejected_no, device_id, seq, hlc, entity_type,"
                                 " entity_id, op, payload, schema_version, code, message,"
@@ -665,13 +655,8 @@ ApiResult<PushResponse> PgEventFeed::push(const DeviceRecord& device, const Push
     }
     PushResponse response;
     response.epoch = *epoch_value;
-    response.results.reserve(request.events.size());
-    for (const Event& e : request.events) {
-        auto result = ingest->take(e);
-        if (!result) {
-            return tl::unexpected(result.error());
-        }
-        response.results.push_back(std::move(*result));
+    if (auto ok = ingest->take_all(request.events, response.results); !ok) {
+        return tl::unexpected(ok.error());
     }
     // What the cache decided, written to PostgreSQL in the same order.
     std::int64_t position = last_position;
@@ -725,11 +710,10 @@ ApiResult<PushResponse> PgEventFeed::push(const DeviceRecord& device, const Push
                 " $11::text[])",
                 arrays));
         }
-        CARAVAN_TRY_VOID(conn.run(
-            "UPDATE feed_head SET last_position = $1, last_rejected = $2 WHERE id = 1",
-            pg::params(position, last_rejected)));
         CARAVAN_TRY_VOID(
-            PgDeviceRegistry::record_push(conn, *me, report, ingest->acked(), now));
+            conn.run("UPDATE feed_head SET last_position = $1, last_rejected = $2 WHERE id = 1",
+                     pg::params(position, last_rejected)));
+        CARAVAN_TRY_VOID(PgDeviceRegistry::record_push(conn, *me, report, ingest->acked(), now));
         CARAVAN_TRY_VOID(m_cache
                              .query("UPDATE meta SET value = ? WHERE key = 'pg_rejected'",
                                     std::to_string(last_rejected))
@@ -836,8 +820,8 @@ Result<void> install_pg(pg::Connection& conn, std::int64_t now_ms) {
     for (const PgMigration& m : k_pg_migrations) {
         if (m.version > version) {
             CARAVAN_TRY_VOID(conn.run_script(m.sql));
-            CARAVAN_TRY_VOID(conn.run("INSERT INTO caravan_schema(version) VALUES($1)",
-                                      pg::params(m.version)));
+            CARAVAN_TRY_VOID(
+                conn.run("INSERT INTO caravan_schema(version) VALUES($1)", pg::params(m.version)));
         }
     }
     CARAVAN_TRY_VOID(conn.run("INSERT INTO meta(key, value) VALUES('epoch', $1),"
@@ -893,15 +877,15 @@ Result<MigrateResult> migrate_to_postgresql(const fs::path& data_dir, pg::Pool& 
                                              " is not empty: migrate into a new database");
     }
     MigrateResult result;
-    CARAVAN_TRY_VOID(
-        db.query("SELECT key, value FROM meta WHERE key IN ('epoch', 'created_at')")
-            .each([&](const storage::Statement& row) -> Result<void> {
-                if (row.get<std::string>(0) == "epoch") {
-                    result.epoch = row.get<std::string>(1);
-                }
-                return conn->run("UPDATE meta SET value = $2 WHERE key = $1",
+    CARAVAN_TRY_VOID(db.query("SELECT key, value FROM meta WHERE key IN ('epoch', 'created_at')")
+                         .each([&](const storage::Statement& row) -> Result<void> {
+                             if (row.get<std::string>(0) == "epoch") {
+                                 result.epoch = row.get<std::string>(1);
+                             }
+                             return conn->run(
+                                 "UPDATE meta SET value = $2 WHERE key = $1",
                                  pg::params(row.get<std::string>(0), row.get<std::string>(1)));
-            }));
+                         }));
     CARAVAN_TRY_VOID(
         db.query("SELECT code_hash, lawyer, role, regions, created_at, expires_at, used_at,"
                  " used_by FROM enrollment_codes")
@@ -929,13 +913,12 @@ Result<MigrateResult> migrate_to_postgresql(const fs::path& data_dir, pg::Pool& 
                     " last_sync_at, app_version, queue_depth, oldest_unsynced, successor,"
                     " predecessor, rotated_at, first_used_at) VALUES($1,$2,$3,$4,$5,$6,$7,$8,"
                     "$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
-                    pg::params(row.get<std::string>(0), row.get<std::string>(1),
-                               row.get<std::string>(2), row.get<std::string>(3),
-                               row.get<std::string>(4), row.get<std::int64_t>(5),
-                               row.get<Int>(6), row.get<std::int64_t>(7), row.get<Int>(8),
-                               row.get<Int>(9), row.get<Int>(10), row.get<Text>(11),
-                               row.get<Int>(12), row.get<Text>(13), row.get<Text>(14),
-                               row.get<Text>(15), row.get<Int>(16), row.get<Int>(17)));
+                    pg::params(
+                        row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2),
+                        row.get<std::string>(3), row.get<std::string>(4), row.get<std::int64_t>(5),
+                        row.get<Int>(6), row.get<std::int64_t>(7), row.get<Int>(8), row.get<Int>(9),
+                        row.get<Int>(10), row.get<Text>(11), row.get<Int>(12), row.get<Text>(13),
+                        row.get<Text>(14), row.get<Text>(15), row.get<Int>(16), row.get<Int>(17)));
             }));
     CARAVAN_TRY_VOID(
         db.query("SELECT e.log_position, e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id,"
@@ -945,9 +928,9 @@ Result<MigrateResult> migrate_to_postgresql(const fs::path& data_dir, pg::Pool& 
             .each([&](const storage::Statement& row) -> Result<void> {
                 const std::int64_t position = row.get<std::int64_t>(0);
                 if (position != result.events + 1) {
-                    return fail(ErrorCode::corrupt,
-                                "the feed's positions are not 1..n (at " +
-                                    std::to_string(position) + "): run `caravan-server check`");
+                    return fail(ErrorCode::corrupt, "the feed's positions are not 1..n (at " +
+                                                        std::to_string(position) +
+                                                        "): run `caravan-server check`");
                 }
                 ++result.events;
                 return conn->run(
@@ -957,8 +940,8 @@ Result<MigrateResult> migrate_to_postgresql(const fs::path& data_dir, pg::Pool& 
                     pg::params(position, row.get<std::string>(1), row.get<std::int64_t>(2),
                                row.get<std::int64_t>(3), row.get<std::string>(4),
                                row.get<std::string>(5), row.get<std::string>(6),
-                               row.get<std::string>(7), row.get<std::int64_t>(8),
-                               row.get<bool>(9), row.get<std::optional<std::string>>(10)));
+                               row.get<std::string>(7), row.get<std::int64_t>(8), row.get<bool>(9),
+                               row.get<std::optional<std::string>>(10)));
             }));
     CARAVAN_TRY_VOID(
         db.query("SELECT device_id, seq, hlc, entity_type, entity_id, op, payload,"
@@ -969,9 +952,8 @@ Result<MigrateResult> migrate_to_postgresql(const fs::path& data_dir, pg::Pool& 
                     "INSERT INTO rejected_events(rejected_no, device_id, seq, hlc, entity_type,"
                     " entity_id, op, payload, schema_version, code, message, received_at)"
                     " VALUES($1,$2,$3,$4,$5::bytea,$6::bytea,$7::bytea,$8::bytea,$9,$10,$11,$12)",
-                    pg::params(++result.rejected, row.get<std::string>(0),
-                               row.get<std::int64_t>(1), row.get<std::int64_t>(2),
-                               to_hex_bytea(row.get<std::string>(3)),
+                    pg::params(++result.rejected, row.get<std::string>(0), row.get<std::int64_t>(1),
+                               row.get<std::int64_t>(2), to_hex_bytea(row.get<std::string>(3)),
                                to_hex_bytea(row.get<std::string>(4)),
                                to_hex_bytea(row.get<std::string>(5)),
                                to_hex_bytea(row.get<std::string>(6)), row.get<std::int64_t>(7),

@@ -91,9 +91,8 @@ class PgEventFeed final : public EventFeed {
                 std::function<std::int64_t()> clock);
 
     [[nodiscard]] Result<std::string> epoch() override;
-    [[nodiscard]] ApiResult<PushResponse> push(const DeviceRecord& device,
-                                               const PushRequest& request,
-                                               const SyncReport& report) override;
+    [[nodiscard]] ApiResult<PushResponse>
+    push(const DeviceRecord& device, const PushRequest& request, const SyncReport& report) override;
     [[nodiscard]] ApiResult<PullResponse> pull(const DeviceRecord& device, std::int64_t after,
                                                std::int64_t limit, std::string_view epoch,
                                                std::int64_t own_upto = 0) override;

@@ -122,8 +122,7 @@ ApiResult<DeviceRecord> enrolled_device(const std::optional<CodeRow>& code,
 }
 
 ApiResult<Write> judge_enrollment(const CodeRow& code, std::string_view device_id,
-                                  const std::optional<DeviceRecord>& known,
-                                  std::int64_t held_seq) {
+                                  const std::optional<DeviceRecord>& known, std::int64_t held_seq) {
     // An id is enrolled once: whatever the server knows of it (a device record, enrolled,
     // revoked, rotated, a predecessor or successor; or events) closes it to new enrollments.
     // Every device learns every device id as reference data, so an open id would let any code

@@ -13,6 +13,36 @@
 
 namespace caravan::sync::server::rules {
 
+// The columns a device record is read from, in the order device_from reads them.
+inline constexpr std::string_view k_device_columns =
+    "device_id, lawyer, role, regions, enrolled_at, revoked_at, acked_seq, last_sync_at,"
+    " app_version, queue_depth, oldest_unsynced, successor, predecessor, rotated_at,"
+    " first_used_at";
+
+[[nodiscard]] std::vector<std::string> parse_regions(const std::string& json_text);
+
+// A device record from a row of k_device_columns, whatever the store: `row` reads column c
+// with text(c), int64(c), opt_text(c) and opt_int64(c).
+template <class Row> [[nodiscard]] DeviceRecord device_from(const Row& row) {
+    DeviceRecord d;
+    d.device_id = row.text(0);
+    d.lawyer = row.text(1);
+    d.role = parse_role(row.text(2)).value_or(Role::lawyer);
+    d.regions = parse_regions(row.text(3));
+    d.enrolled_at_ms = row.int64(4);
+    d.revoked_at_ms = row.opt_int64(5);
+    d.acked_seq = row.int64(6);
+    d.last_sync_ms = row.opt_int64(7);
+    d.app_version = row.opt_text(8);
+    d.queue_depth = row.opt_int64(9);
+    d.oldest_unsynced = row.opt_text(10);
+    d.successor = row.opt_text(11);
+    d.predecessor = row.opt_text(12);
+    d.rotated_at_ms = row.opt_int64(13);
+    d.first_used_at_ms = row.opt_int64(14);
+    return d;
+}
+
 // A checked code request and the code made for it, ready to store.
 struct NewCode {
     std::string code;      // display form, shown once
@@ -26,7 +56,6 @@ struct NewCode {
 // invalid_input for a bad name, region, role or ttl.
 [[nodiscard]] Result<NewCode> new_code(const CodeRequest& request, std::int64_t now_ms);
 
-[[nodiscard]] std::vector<std::string> parse_regions(const std::string& json_text);
 [[nodiscard]] std::string regions_json(const std::vector<std::string>& regions);
 
 // The reference an operator gave to revoke, normalised; invalid_input when too short.

@@ -60,9 +60,8 @@ class SqliteDeviceRegistry final : public DeviceRegistry {
     [[nodiscard]] Result<void> update_report(const std::string& device_id, const SyncReport& report,
                                              bool pushed, std::optional<std::int64_t> acked_seq);
     // The enrollment of `device_id` as stored with `token`, once `tx` committed (enroll, rotate).
-    [[nodiscard]] ApiResult<Enrollment> commit_enrollment(storage::Transaction& tx,
-                                                          std::string_view device_id,
-                                                          std::string token);
+    [[nodiscard]] ApiResult<Enrollment>
+    commit_enrollment(storage::Transaction& tx, std::string_view device_id, std::string token);
     // Replaces the token of a device that has not spoken yet (a repeated enrollment or rotation).
     [[nodiscard]] Result<void> reissue_token(std::string_view device_id, const std::string& token);
 

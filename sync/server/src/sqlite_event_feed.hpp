@@ -29,9 +29,8 @@ class SqliteEventFeed final : public EventFeed {
     SqliteEventFeed& operator=(const SqliteEventFeed&) = delete;
 
     [[nodiscard]] Result<std::string> epoch() override;
-    [[nodiscard]] ApiResult<PushResponse> push(const DeviceRecord& device,
-                                               const PushRequest& request,
-                                               const SyncReport& report) override;
+    [[nodiscard]] ApiResult<PushResponse>
+    push(const DeviceRecord& device, const PushRequest& request, const SyncReport& report) override;
     [[nodiscard]] ApiResult<PullResponse> pull(const DeviceRecord& device, std::int64_t after,
                                                std::int64_t limit, std::string_view epoch,
                                                std::int64_t own_upto = 0) override;

@@ -13,9 +13,9 @@ namespace caravan::sync::server {
 namespace {
 
 // The order of the commands in --help.
-constexpr std::string_view k_command_order[] = {
-    "serve", "enroll-code", "devices", "conflicts",     "backup",
-    "restore", "check",     "export",  "report", "migrate-store"};
+constexpr std::string_view k_command_order[] = {"serve",  "enroll-code",  "devices", "conflicts",
+                                                "backup", "restore",      "check",   "export",
+                                                "report", "migrate-store"};
 
 std::size_t rank(const std::string& name) {
     auto at = std::find(std::begin(k_command_order), std::end(k_command_order), name);

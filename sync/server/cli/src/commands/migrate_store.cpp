@@ -26,7 +26,8 @@ Result<void> migrate_store(Context& ctx, const Options& o) {
             << " enrollment codes to " << pg::redact(o.to) << " (epoch " << result->epoch
             << " kept)\n";
     ctx.err << "caravan-server: now serve with --store and a --data of its own per process;"
-               " keep " << o.from << " until the new store is known good\n";
+               " keep "
+            << o.from << " until the new store is known good\n";
     return {};
 }
 
@@ -42,9 +43,8 @@ const bool registered = register_command("migrate-store", [](CLI::App& app, Regi
             return pg::is_url(value) ? std::string()
                                      : std::string("--to takes a postgresql:// URL");
         });
-    cmd->callback([&registry, o] {
-        registry.set([o](Context& ctx) { return migrate_store(ctx, *o); });
-    });
+    cmd->callback(
+        [&registry, o] { registry.set([o](Context& ctx) { return migrate_store(ctx, *o); }); });
 });
 
 } // namespace

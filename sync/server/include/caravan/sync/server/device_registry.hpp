@@ -115,9 +115,9 @@ class DeviceRegistry {
     // or the device's own; device_id_taken: a new id the server already knows (any device id,
     // enrolled, revoked or rotated, or one with events); device_rotated: `device` was replaced
     // by another id already; device_revoked.
-    [[nodiscard]] virtual ApiResult<Enrollment>
-    rotate(const DeviceRecord& device, std::string_view new_device_id,
-           const SyncReport& report) = 0;
+    [[nodiscard]] virtual ApiResult<Enrollment> rotate(const DeviceRecord& device,
+                                                       std::string_view new_device_id,
+                                                       const SyncReport& report) = 0;
     // Records a successful pull in the device's report.
     [[nodiscard]] virtual Result<void> record_pull(const DeviceRecord& device,
                                                    const SyncReport& report) = 0;

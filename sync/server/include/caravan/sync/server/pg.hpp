@@ -39,16 +39,30 @@ namespace caravan::sync::server::pg {
 // A statement parameter in text form; nullopt is SQL NULL.
 using Param = std::optional<std::string>;
 
-[[nodiscard]] inline Param param(std::string_view v) { return std::string(v); }
-[[nodiscard]] inline Param param(const std::string& v) { return v; }
-[[nodiscard]] inline Param param(const char* v) { return std::string(v); }
-[[nodiscard]] inline Param param(std::int64_t v) { return std::to_string(v); }
-[[nodiscard]] inline Param param(int v) { return std::to_string(v); }
-[[nodiscard]] inline Param param(bool v) { return std::string(v ? "true" : "false"); }
+[[nodiscard]] inline Param param(std::string_view v) {
+    return std::string(v);
+}
+[[nodiscard]] inline Param param(const std::string& v) {
+    return v;
+}
+[[nodiscard]] inline Param param(const char* v) {
+    return std::string(v);
+}
+[[nodiscard]] inline Param param(std::int64_t v) {
+    return std::to_string(v);
+}
+[[nodiscard]] inline Param param(int v) {
+    return std::to_string(v);
+}
+[[nodiscard]] inline Param param(bool v) {
+    return std::string(v ? "true" : "false");
+}
 template <class T> [[nodiscard]] Param param(const std::optional<T>& v) {
     return v ? param(*v) : Param();
 }
-[[nodiscard]] inline Param param(std::nullopt_t) { return Param(); }
+[[nodiscard]] inline Param param(std::nullopt_t) {
+    return Param();
+}
 
 template <class... Args> [[nodiscard]] std::vector<Param> params(const Args&... args) {
     return std::vector<Param>{param(args)...};
@@ -112,8 +126,7 @@ class Connection {
 class Transaction {
   public:
     [[nodiscard]] static Result<Transaction> begin(Connection& conn);
-    Transaction(Transaction&& other) noexcept
-        : m_conn(std::exchange(other.m_conn, nullptr)) {}
+    Transaction(Transaction&& other) noexcept : m_conn(std::exchange(other.m_conn, nullptr)) {}
     Transaction& operator=(Transaction&&) = delete;
     ~Transaction();
     [[nodiscard]] Result<void> commit();
