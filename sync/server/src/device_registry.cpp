@@ -418,15 +418,8 @@ ApiResult<Enrollment> SqliteDeviceRegistry::rotate(const DeviceRecord& device,
 ApiResult<Enrollment> SqliteDeviceRegistry::commit_enrollment(storage::Transaction& tx,
                                                               std::string_view device_id,
                                                               std::string token) {
-    auto stored = load_device(device_id);
-    if (!stored || !*stored) {
-        return tl::unexpected(
-            internal(stored ? Error{ErrorCode::internal, "device vanished"} : stored.error()));
-    }
-    if (auto ok = tx.commit(); !ok) {
-        return tl::unexpected(internal(ok.error()));
-    }
-    return Enrollment{**stored, std::move(token)};
+    return rules::enrollment_answer(
+        load_device(device_id), [&] { return tx.commit(); }, std::move(token));
 }
 
 // ---- reports -------------------------------------------------------------------------------

@@ -154,15 +154,8 @@ Result<void> reissue_token(pg::Connection& conn, std::string_view device_id,
 // The enrollment of `device_id` as stored with `token`, once `tx` committed.
 ApiResult<Enrollment> commit_enrollment(pg::Connection& conn, pg::Transaction& tx,
                                         std::string_view device_id, std::string token) {
-    auto stored = load_device(conn, device_id);
-    if (!stored || !*stored) {
-        return tl::unexpected(
-            internal(stored ? Error{ErrorCode::internal, "device vanished"} : stored.error()));
-    }
-    if (auto ok = tx.commit(); !ok) {
-        return tl::unexpected(internal(ok.error()));
-    }
-    return Enrollment{**stored, std::move(token)};
+    return rules::enrollment_answer(
+        load_device(conn, device_id), [&] { return tx.commit(); }, std::move(token));
 }
 
 // bytea in PostgreSQL's hex form ("\x4142"), both ways.

@@ -110,4 +110,20 @@ enum class Write { insert, reissue };
                                               const std::optional<DeviceRecord>& known,
                                               std::int64_t held_seq);
 
+// The answer to an enrollment or rotation: the device as stored (read inside the
+// transaction) with its new token, once `commit()` (a Result<void>) succeeded.
+template <class Commit>
+[[nodiscard]] ApiResult<Enrollment>
+enrollment_answer(const Result<std::optional<DeviceRecord>>& stored, Commit&& commit,
+                  std::string token) {
+    if (!stored || !*stored) {
+        return tl::unexpected(api_error_from(stored ? Error{ErrorCode::internal, "device vanished"}
+                                                    : stored.error()));
+    }
+    if (auto ok = commit(); !ok) {
+        return tl::unexpected(api_error_from(ok.error()));
+    }
+    return Enrollment{**stored, std::move(token)};
+}
+
 } // namespace caravan::sync::server::rules
