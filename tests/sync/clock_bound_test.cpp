@@ -2,6 +2,7 @@
 // far ahead of the receiver's own clock is refused per event by the server, is applied without
 // moving a device's clock on pull, and a device whose clock was poisoned before this defence
 // recovers without losing an event. docs/sync-algorithm.md (clock rules) and docs/security.md.
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 #include "server_test_support.hpp"
 

@@ -1,5 +1,6 @@
 // Real `caravan-server` and real `caravan` processes: devices record offline, edit and delete
 // the same records, sync in seeded random orders, and must converge.
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 
 #include <algorithm>

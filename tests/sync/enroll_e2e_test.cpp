@@ -2,6 +2,7 @@
 // the way and a server that answers 503 are retried and end with the laptop enrolled once; a
 // laptop already enrolled cannot enroll its device id again (issue 10, device identity
 // takeover) and its code stays unused.
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 
 #include <atomic>
