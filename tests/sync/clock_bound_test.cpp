@@ -193,7 +193,11 @@ TEST_CASE("clock bound e2e: an event a server accepted from far ahead is applied
         o.create = false;
         o.integrity_check = false;
         o.clock = [] { return std::numeric_limits<std::int64_t>::max() / 4; };
-        auto store = e2e::ok(ts::srv::Store::open(server.data() / "server.db", o));
+        o.cache_dir = dir / "poison-cache";
+        auto store = e2e::ok(server.store().empty()
+                                 ? ts::srv::Store::open(server.data() / "server.db", o)
+                                 : ts::srv::Store::open_postgresql(
+                                       std::make_shared<ts::srv::pg::Pool>(server.store(), 1), o));
         auto device = store->registry().authenticate(token_of(a));
         REQUIRE(device);
         storage::Event e;

@@ -451,7 +451,7 @@ TEST_CASE("postgresql: once the schema exists, a server runs as a role with only
     CHECK_FALSE(limited->run_script("CREATE TABLE probe(x integer)"));
 }
 
-TEST_CASE("postgresql: migrate-store moves an embedded store; devices go on syncing without a"
+TEST_CASE("postgresql: migrate-store moves an embedded store, devices go on syncing without a"
           " resync and the exports are the same bytes",
           "[pg][server2]") {
     CARAVAN_REQUIRE_POSTGRES();
