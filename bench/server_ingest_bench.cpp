@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,10 +37,12 @@ namespace {
 
 constexpr std::int64_t k_day_ms = 1715680800000;
 const std::string k_region = "Жамбыл обл.";
+namespace fs = std::filesystem;
 
 struct Device {
     std::string id;
     std::string token;
+    int port = 0; // the server it was enrolled at, and pushes to
 };
 
 std::string new_id() {
@@ -130,7 +134,7 @@ Device enroll(int port, srv::Store& store, srv::Role role) {
         std::fprintf(stderr, "enrollment failed\n");
         std::exit(1);
     }
-    return {id, json::parse(r->body)["token"]};
+    return {id, json::parse(r->body)["token"], port};
 }
 
 struct Run {
@@ -149,7 +153,7 @@ Run push_all(int port, const std::vector<Device>& devices, int batches, std::siz
     std::vector<std::thread> threads;
     for (const Device& d : devices) {
         threads.emplace_back([&, d] {
-            httplib::Client client("127.0.0.1", port);
+            httplib::Client client("127.0.0.1", d.port ? d.port : port);
             client.set_keep_alive(true);
             // As libcurl does by default: without it, Nagle holds the body behind the headers
             // until the server's delayed ACK (40 ms per request on loopback).
@@ -208,22 +212,6 @@ void print_run(const std::string& label, const Run& run) {
     print_row(label + ": latency", fmt_ms(s));
 }
 
-// caravan-server in this process on a free port with `threads` workers and no access log, on
-// `dir`/data, and a second connection to its store for enrollment codes.
-struct BenchServer {
-    BenchServer(const ScratchDir& dir, std::size_t threads) {
-        srv::ServerOptions options;
-        options.data_dir = dir / "data";
-        options.port = 0;
-        options.threads = threads;
-        options.access_log = false;
-        server = must(srv::Server::start(options), "start");
-        store = must(srv::Store::open(dir / "data" / "server.db"), "store");
-    }
-    std::unique_ptr<srv::Server> server;
-    std::unique_ptr<srv::Store> store;
-};
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -237,23 +225,57 @@ int main(int argc, char** argv) {
                 std::to_string(threads) + " server threads");
     print_machine();
 
-    // Baseline: one device alone, the same per-device work.
+    // CARAVAN_BENCH_STORE=postgresql://...: the PostgreSQL store (a fresh, empty database);
+    // CARAVAN_BENCH_SERVERS=2: two servers on it, the devices enrolled at each in turn.
+    const char* store_env = std::getenv("CARAVAN_BENCH_STORE");
+    const std::string store_url = store_env ? store_env : "";
+    const char* servers_env = std::getenv("CARAVAN_BENCH_SERVERS");
+    const int servers_n = servers_env && std::atoi(servers_env) == 2 && !store_url.empty() ? 2 : 1;
+    print_row("store", store_url.empty()
+                           ? std::string("embedded (SQLite)")
+                           : "PostgreSQL, " + std::to_string(servers_n) + " server(s)");
+    auto start = [&](const fs::path& data) {
+        srv::ServerOptions options;
+        options.data_dir = data;
+        options.store_url = store_url;
+        options.port = 0;
+        options.threads = threads;
+        options.access_log = false;
+        return must(srv::Server::start(options), "start");
+    };
+    auto open_store = [&](const fs::path& data) {
+        if (store_url.empty()) {
+            return must(srv::Store::open(data / "server.db"), "store");
+        }
+        srv::StoreOptions o;
+        o.cache_dir = data / "bench-cache";
+        return must(srv::Store::open_postgresql(std::make_shared<srv::pg::Pool>(store_url, 1), o),
+                    "store");
+    };
+
+    // Baseline: one device alone, the same per-device work (on PostgreSQL: the same database,
+    // before the others).
     Run alone;
     {
         ScratchDir dir;
-        BenchServer bench(dir, threads);
-        std::vector<Device> one{enroll(bench.server->port(), *bench.store, srv::Role::lawyer)};
-        alone = push_all(bench.server->port(), one, batches, per_batch);
+        auto server = start(dir / "data");
+        auto store = open_store(dir / "data");
+        std::vector<Device> one{enroll(server->port(), *store, srv::Role::lawyer)};
+        alone = push_all(server->port(), one, batches, per_batch);
     }
     print_run("1 device (baseline)", alone);
 
     ScratchDir dir;
-    BenchServer bench(dir, threads);
-    auto& server = bench.server;
-    auto& store = bench.store;
+    auto server = start(dir / "data");
+    std::unique_ptr<srv::Server> second;
+    if (servers_n == 2) {
+        second = start(dir / "data2");
+    }
+    auto store = open_store(dir / "data");
     std::vector<Device> devices;
     for (int i = 0; i < devices_n; ++i) {
-        devices.push_back(enroll(server->port(), *store, srv::Role::lawyer));
+        devices.push_back(
+            enroll(i % 2 && second ? second->port() : server->port(), *store, srv::Role::lawyer));
     }
     Device coordinator = enroll(server->port(), *store, srv::Role::coordinator);
 
@@ -301,6 +323,11 @@ int main(int argc, char** argv) {
                   fmt((now_s() - v0) * 1000, 0) + " ms, HTTP " + std::to_string(v ? v->status : 0));
     }
     server.reset();
+    second.reset();
+    if (!store_url.empty()) {
+        print_load();
+        return all.failures == 0 ? 0 : 1;
+    }
     double c0 = now_s();
     auto report = must(srv::check(dir / "data"), "check");
     print_row("check (integrity + rebuild)", fmt(now_s() - c0, 2) + " s for " +

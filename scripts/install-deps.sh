@@ -15,6 +15,7 @@ packages=(
   libexif-dev libsodium-dev libxlsxwriter-dev libzstd-dev zlib1g-dev
   libzip-dev libexpat1-dev
   libmstch-dev                         # the app's page templates (mustache)
+  libpq-dev                            # the server's PostgreSQL store
 )
 if [ "${1:-}" != --build ]; then
   packages+=(
@@ -23,6 +24,7 @@ if [ "${1:-}" != --build ]; then
     libreoffice-calc-nogui poppler-utils # exports printed to PDF and read back
     clang-14 libclang-rt-14-dev          # libFuzzer targets
     chromium chromium-driver python3-selenium # the app's pages in a real browser
+    postgresql                           # throwaway clusters for the PostgreSQL store's tests
   )
 fi
 

@@ -15,6 +15,7 @@
 // once, as refused ones); no honest event carries a clock beyond a day ahead of real time.
 // It prints the rounds, kills and faults it survived.
 #include "chaos_options.hpp"
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 #include "server_test_support.hpp"
 

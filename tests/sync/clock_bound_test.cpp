@@ -2,6 +2,7 @@
 // far ahead of the receiver's own clock is refused per event by the server, is applied without
 // moving a device's clock on pull, and a device whose clock was poisoned before this defence
 // recovers without losing an event. docs/sync-algorithm.md (clock rules) and docs/security.md.
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 #include "server_test_support.hpp"
 
@@ -188,7 +189,11 @@ TEST_CASE_METHOD(
         o.create = false;
         o.integrity_check = false;
         o.clock = [] { return std::numeric_limits<std::int64_t>::max() / 4; };
-        auto store = e2e::ok(ts::srv::Store::open(server.data() / "server.db", o));
+        o.cache_dir = dir / "poison-cache";
+        auto store = e2e::ok(server.store().empty()
+                                 ? ts::srv::Store::open(server.data() / "server.db", o)
+                                 : ts::srv::Store::open_postgresql(
+                                       std::make_shared<ts::srv::pg::Pool>(server.store(), 1), o));
         auto device = store->registry().authenticate(token_of(a));
         REQUIRE(device);
         storage::Event e;

@@ -1,6 +1,7 @@
 // kill -9 in the middle of a sync: the client after the server committed a batch (its answer
 // never arrives), the client while it applies pulled pages, the server while it ingests
 // batches. After recovery the server holds every event exactly once and the devices converge.
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 
 #include <signal.h>

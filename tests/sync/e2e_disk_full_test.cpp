@@ -1,6 +1,7 @@
 // A full disk, for real: the device database and the server's data directory on a small tmpfs
 // the test mounts (root only; CI runs as root). The command that hits the full disk fails
 // clearly, everything confirmed before is intact, and work resumes once space is freed.
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 #include "small_disk.hpp"
 

@@ -1,6 +1,7 @@
 // Sync through tests/support/fault_proxy: dropped connections at random byte offsets, truncated
 // responses, duplicated requests, 500/503 from a middlebox, slow and stalled links. After the
 // faults stop, the server must hold every event exactly once and every device must converge.
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 
 #include <atomic>

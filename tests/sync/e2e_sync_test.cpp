@@ -1,5 +1,6 @@
 // Real `caravan-server` and real `caravan` processes: devices record offline, edit and delete
 // the same records, sync in seeded random orders, and must converge.
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 
 #include <algorithm>
@@ -255,6 +256,7 @@ TEST_CASE_METHOD(
     "e2e sync: after the server is restored from a backup, a device resends what it lost, "
     "relearns every position and verify agrees",
     "[e2e]") {
+    CARAVAN_EMBEDDED_STORE_ONLY("backup and restore of the SQLite file (PostgreSQL: pg_dump)");
     a.start_field_day();
     auto consult = [&](int i) {
         a.must({"consult", "add", "--gender", "male", "--age", "59+", "--category", "older",

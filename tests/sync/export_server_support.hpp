@@ -19,7 +19,7 @@ inline ProcessResult server_cli(const e2e::Server& server, std::vector<std::stri
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back("--data");
     argv.push_back(server.data().string());
-    return run_process(argv, {}, {}, std::chrono::seconds(120));
+    return run_process(server.with_store(argv), {}, {}, std::chrono::seconds(120));
 }
 
 inline std::string server_must(const e2e::Server& server, std::vector<std::string> args) {

@@ -3,6 +3,7 @@
 // (POST /v1/rotate), re-issues what was recorded on the restored copy, and pulls back what the
 // restore lost: nothing is lost, nothing is duplicated. Real `caravan` and `caravan-server`
 // processes; kill -9 of the client at each step of the rotation.
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 
 #include <signal.h>
@@ -31,7 +32,8 @@ std::map<std::string, int> questions_on(const Laptop& l) {
 
 // Question → how many consultations carry it, in the server's projection.
 std::map<std::string, int> questions_on(const Server& server) {
-    auto db = open_server_db(server);
+    auto store = inspect(server);
+    storage::Database& db = store->database();
     auto stmt = ok(db.prepare("SELECT question FROM consultations WHERE coalesce(deleted, 0) = 0"));
     std::map<std::string, int> out;
     while (ok(stmt.step())) {
@@ -43,7 +45,8 @@ std::map<std::string, int> questions_on(const Server& server) {
 // Every event of `device_id` the server holds, as (seq → payload), and the same on a laptop.
 std::map<std::int64_t, std::string> server_events_of(const Server& server,
                                                      const std::string& device_id) {
-    auto db = open_server_db(server);
+    auto store = inspect(server);
+    storage::Database& db = store->database();
     auto stmt = ok(db.prepare("SELECT seq, payload FROM events WHERE device_id = ?"));
     stmt.bind(1, device_id);
     std::map<std::int64_t, std::string> out;

@@ -199,6 +199,7 @@ TEST_CASE("server verify: the digest equals one computed from the pushed events"
 TEST_CASE("server restore: a restored server has a new epoch, an old-epoch pull is 409 "
           "epoch_changed",
           "[server]") {
+    CARAVAN_EMBEDDED_STORE_ONLY("backup and restore of the SQLite file (PostgreSQL: pg_dump)");
     TestServer server;
     Http http(server.port());
     Device d = server.enroll({k_region_a});
@@ -243,6 +244,7 @@ TEST_CASE("server restore: a restored server has a new epoch, an old-epoch pull 
 }
 
 TEST_CASE("server check: projections rebuilt from the log match, backups check too", "[server]") {
+    CARAVAN_EMBEDDED_STORE_ONLY("check of the SQLite file and its backups");
     TestServer server;
     Http http(server.port());
     World w = populate(server, http, 6);

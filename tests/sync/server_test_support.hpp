@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -24,8 +25,10 @@
 #include "caravan/storage/database.hpp"
 #include "caravan/storage/event_log.hpp"
 #include "caravan/sync/protocol.hpp"
+#include "caravan/sync/server/pg.hpp"
 #include "caravan/sync/server/server.hpp"
 #include "caravan/sync/server/store.hpp"
+#include "pg_cluster.hpp"
 #include "temp_dir.hpp"
 
 namespace caravan::test::server {
@@ -209,11 +212,15 @@ inline sync::PushRequest batch(const std::string& device_id, std::vector<storage
     return sync::PushRequest{device_id, std::move(events)};
 }
 
-// A real server in this process on 127.0.0.1 with a free port, on its own data directory.
+// A real server in this process on 127.0.0.1 with a free port, on its own data directory (and,
+// on PostgreSQL, its own database).
 class TestServer {
   public:
     explicit TestServer(srv::ServerOptions options = {}) : m_options(std::move(options)) {
         m_options.data_dir = m_dir.path() / "data";
+        if (m_options.store_url.empty()) {
+            m_options.store_url = store_under_test();
+        }
         m_options.host = "127.0.0.1";
         m_options.port = 0;
         if (m_options.threads == srv::ServerOptions{}.threads) {
@@ -238,6 +245,8 @@ class TestServer {
     [[nodiscard]] int port() const { return m_server->port(); }
     [[nodiscard]] std::filesystem::path data_dir() const { return m_options.data_dir; }
     [[nodiscard]] std::filesystem::path db_path() const { return m_options.data_dir / "server.db"; }
+    // The PostgreSQL database's URL; "" on the embedded store.
+    [[nodiscard]] const std::string& store_url() const { return m_options.store_url; }
     [[nodiscard]] std::filesystem::path scratch(const std::string& name) const {
         return m_dir.path() / name;
     }
@@ -250,7 +259,11 @@ class TestServer {
         if (now_ms != 0) {
             o.clock = [now_ms] { return now_ms; };
         }
-        auto s = srv::Store::open(db_path(), o);
+        o.cache_dir = m_dir.path() / "inspect-cache";
+        auto s =
+            store_url().empty()
+                ? srv::Store::open(db_path(), o)
+                : srv::Store::open_postgresql(std::make_shared<srv::pg::Pool>(store_url(), 2), o);
         if (!s) {
             FAIL("cannot open the server database: " << s.error().message);
         }
@@ -277,8 +290,18 @@ class TestServer {
         return {device_id, r.body["token"].get<std::string>()};
     }
 
+    // A count from the store's tables (on PostgreSQL: from its database, or, for the
+    // projections, from a cache caught up to the feed).
     std::int64_t count(const std::string& sql) {
+        if (!store_url().empty()) {
+            auto conn = srv::pg::Connection::open(store_url());
+            REQUIRE(conn);
+            if (auto rows = conn->exec(sql)) {
+                return rows->int64(0, 0);
+            }
+        }
         auto s = store();
+        REQUIRE(s->refresh());
         auto stmt = s->database().prepare(sql);
         REQUIRE(stmt);
         REQUIRE(stmt->step().value());

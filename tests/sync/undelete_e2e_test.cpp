@@ -1,6 +1,7 @@
 // Real `caravan-server` and `caravan` processes: a consultation deleted on one laptop while
 // another edited it is brought back with `caravan consult undelete`; after a sync the record is
 // visible again on the other laptop and on the server, with the edit the delete had hidden.
+#include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
 
 using namespace caravan;
@@ -11,8 +12,9 @@ namespace {
 
 // The server's own projection of a consultation: deleted or not.
 bool deleted_on_server(const Server& server, const std::string& id) {
-    auto db = open_server_db(server);
-    auto stmt = ok(db.prepare("SELECT coalesce(deleted, 0) FROM consultations WHERE id = ?"));
+    auto store = inspect(server);
+    auto stmt = ok(
+        store->database().prepare("SELECT coalesce(deleted, 0) FROM consultations WHERE id = ?"));
     stmt.bind(1, id);
     REQUIRE(ok(stmt.step()));
     return stmt.column_int(0) != 0;

@@ -1,4 +1,4 @@
-#include "caravan/sync/server/device_registry.hpp"
+#include "sqlite_device_registry.hpp"
 
 #include <algorithm>
 
@@ -9,6 +9,7 @@
 #include "caravan/client/text.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "caravan/sync/server/credentials.hpp"
+#include "registry_rules.hpp"
 
 namespace caravan::sync::server {
 
@@ -17,10 +18,7 @@ using storage::Statement;
 
 namespace {
 
-constexpr std::string_view k_device_columns =
-    "device_id, lawyer, role, regions, enrolled_at, revoked_at, acked_seq, last_sync_at,"
-    " app_version, queue_depth, oldest_unsynced, successor, predecessor, rotated_at,"
-    " first_used_at";
+using rules::k_device_columns;
 // The column after k_device_columns in queries that add the token hash.
 constexpr int k_token_hash_column = 15;
 
@@ -28,37 +26,17 @@ ApiError internal(const Error& error) {
     return api_error_from(error);
 }
 
-std::vector<std::string> parse_regions(const std::string& text) {
-    std::vector<std::string> regions;
-    json j = json::parse(text, nullptr, false);
-    if (j.is_array()) {
-        for (const json& r : j) {
-            if (r.is_string()) {
-                regions.push_back(r.get<std::string>());
-            }
-        }
-    }
-    return regions;
-}
+// A statement's current row, as rules::device_from reads it.
+struct StatementRow {
+    const Statement& s;
+    [[nodiscard]] std::string text(int c) const { return s.column_text(c); }
+    [[nodiscard]] std::int64_t int64(int c) const { return s.column_int(c); }
+    [[nodiscard]] std::optional<std::string> opt_text(int c) const { return s.column_opt_text(c); }
+    [[nodiscard]] std::optional<std::int64_t> opt_int64(int c) const { return s.column_opt_int(c); }
+};
 
 DeviceRecord read_device(const Statement& s) {
-    DeviceRecord d;
-    d.device_id = s.column_text(0);
-    d.lawyer = s.column_text(1);
-    d.role = parse_role(s.column_text(2)).value_or(Role::lawyer);
-    d.regions = parse_regions(s.column_text(3));
-    d.enrolled_at_ms = s.column_int(4);
-    d.revoked_at_ms = s.column_opt_int(5);
-    d.acked_seq = s.column_int(6);
-    d.last_sync_ms = s.column_opt_int(7);
-    d.app_version = s.column_opt_text(8);
-    d.queue_depth = s.column_opt_int(9);
-    d.oldest_unsynced = s.column_opt_text(10);
-    d.successor = s.column_opt_text(11);
-    d.predecessor = s.column_opt_text(12);
-    d.rotated_at_ms = s.column_opt_int(13);
-    d.first_used_at_ms = s.column_opt_int(14);
-    return d;
+    return rules::device_from(StatementRow{s});
 }
 
 } // namespace
@@ -89,53 +67,28 @@ bool in_regions(const DeviceRecord& device, const std::string& region) {
                        [&](const std::string& r) { return region_key(r) == key; });
 }
 
-DeviceRegistry::DeviceRegistry(storage::Database& db, std::function<std::int64_t()> clock)
+SqliteDeviceRegistry::SqliteDeviceRegistry(storage::Database& db,
+                                           std::function<std::int64_t()> clock)
     : m_db(db), m_log(db), m_clock(std::move(clock)) {}
 
 // ---- operator ------------------------------------------------------------------------------
 
-Result<std::string> DeviceRegistry::create_code(const CodeRequest& request) {
-    auto lawyer = client::validate_text("lawyer", request.lawyer, client::k_max_name_chars);
-    if (!lawyer) {
-        return tl::unexpected(lawyer.error());
-    }
-    std::vector<std::string> regions;
-    for (const std::string& r : request.regions) {
-        auto region = client::validate_text("region", r, client::k_max_name_chars);
-        if (!region) {
-            return tl::unexpected(region.error());
-        }
-        bool seen = std::any_of(regions.begin(), regions.end(), [&](const std::string& x) {
-            return region_key(x) == region_key(*region);
-        });
-        if (!seen) {
-            regions.push_back(*region);
-        }
-    }
-    if (request.role == Role::lawyer && regions.empty()) {
-        return fail(ErrorCode::invalid_input, "a lawyer's code needs at least one --region");
-    }
-    if (request.ttl_hours < 1 || request.ttl_hours > 24 * 365) {
-        return fail(ErrorCode::invalid_input, "--ttl must be between 1 and 8760 hours");
-    }
-    std::string code = new_enrollment_code();
-    auto canonical = normalize_code(code);
-    std::int64_t now = m_clock();
+Result<std::string> SqliteDeviceRegistry::create_code(const CodeRequest& request) {
+    CARAVAN_TRY(made, rules::new_code(request, m_clock()));
     auto insert = m_db.cached("INSERT INTO enrollment_codes(code_hash, lawyer, role, regions,"
                               " created_at, expires_at) VALUES(?, ?, ?, ?, ?, ?)");
     if (!insert) {
         return tl::unexpected(insert.error());
     }
-    (*insert)->bind_all(hash_secret(canonical.value_or(code)), *lawyer,
-                        std::string(to_string(request.role)), json(regions).dump(), now,
-                        now + request.ttl_hours * 3600 * 1000);
+    (*insert)->bind_all(made.code_hash, made.lawyer, made.role, made.regions_json, made.created_at,
+                        made.expires_at);
     if (auto ok = (*insert)->run(); !ok) {
         return tl::unexpected(ok.error());
     }
-    return code;
+    return made.code;
 }
 
-Result<std::optional<DeviceRecord>> DeviceRegistry::load_device(std::string_view device_id) {
+Result<std::optional<DeviceRecord>> SqliteDeviceRegistry::load_device(std::string_view device_id) {
     static const std::string sql =
         "SELECT " + std::string(k_device_columns) + " FROM enrolled_devices WHERE device_id = ?";
     auto stmt = m_db.cached(sql);
@@ -155,7 +108,7 @@ Result<std::optional<DeviceRecord>> DeviceRegistry::load_device(std::string_view
     return device;
 }
 
-Result<std::vector<DeviceRecord>> DeviceRegistry::devices() {
+Result<std::vector<DeviceRecord>> SqliteDeviceRegistry::devices() {
     static const std::string sql = "SELECT " + std::string(k_device_columns) +
                                    " FROM enrolled_devices ORDER BY enrolled_at, device_id";
     auto stmt = m_db.prepare(sql);
@@ -176,12 +129,8 @@ Result<std::vector<DeviceRecord>> DeviceRegistry::devices() {
     return list;
 }
 
-Result<DeviceRecord> DeviceRegistry::revoke(std::string_view ref_in) {
-    std::string ref = client::fold_case(client::normalize_space(ref_in));
-    if (ref.size() < 4) {
-        return fail(ErrorCode::invalid_input,
-                    "give the device id or at least its last 4 characters");
-    }
+Result<DeviceRecord> SqliteDeviceRegistry::revoke(std::string_view ref_in) {
+    CARAVAN_TRY(ref, rules::revoke_ref(ref_in));
     auto tx = storage::Transaction::begin(m_db);
     if (!tx) {
         return tl::unexpected(tx.error());
@@ -204,14 +153,7 @@ Result<DeviceRecord> DeviceRegistry::revoke(std::string_view ref_in) {
         ids.push_back(find->column_text(0));
     }
     find->reset();
-    if (ids.empty()) {
-        return fail(ErrorCode::not_found, "no enrolled device matches " + ref);
-    }
-    if (ids.size() > 1 && std::find(ids.begin(), ids.end(), ref) == ids.end()) {
-        return fail(ErrorCode::ambiguous,
-                    "several devices match " + ref + "; give more of the device id");
-    }
-    std::string id = ids.size() == 1 ? ids.front() : ref;
+    CARAVAN_TRY(id, rules::pick_device(ids, ref));
     auto update = m_db.cached(
         "UPDATE enrolled_devices SET revoked_at = coalesce(revoked_at, ?) WHERE device_id = ?");
     if (!update) {
@@ -233,17 +175,13 @@ Result<DeviceRecord> DeviceRegistry::revoke(std::string_view ref_in) {
 
 // ---- enrollment and authentication ---------------------------------------------------------
 
-ApiResult<Enrollment> DeviceRegistry::enroll(std::string_view code_in, std::string_view device_id,
-                                             const SyncReport& report) {
-    if (!client::is_uuid(device_id)) {
-        return refuse(codes::malformed, "\"device_id\" must be a lowercase UUID");
+ApiResult<Enrollment> SqliteDeviceRegistry::enroll(std::string_view code_in,
+                                                   std::string_view device_id,
+                                                   const SyncReport& report) {
+    auto code_hash = rules::enrollment_code_hash(code_in, device_id);
+    if (!code_hash) {
+        return tl::unexpected(code_hash.error());
     }
-    const std::string_view refusal = "the enrollment code is unknown, already used or expired";
-    auto code = normalize_code(code_in);
-    if (!code) {
-        return refuse(codes::invalid_code, std::string(refusal));
-    }
-    const std::string code_hash = hash_secret(*code);
     auto tx = storage::Transaction::begin(m_db);
     if (!tx) {
         return tl::unexpected(internal(tx.error()));
@@ -253,72 +191,50 @@ ApiResult<Enrollment> DeviceRegistry::enroll(std::string_view code_in, std::stri
     if (!find) {
         return tl::unexpected(internal(find.error()));
     }
-    (*find)->bind(1, code_hash);
+    (*find)->bind(1, *code_hash);
     auto row = (*find)->step();
     if (!row) {
         return tl::unexpected(internal(row.error()));
     }
-    const std::int64_t now = m_clock();
-    if (!*row || !same_hash((*find)->column_text(0), code_hash) || (*find)->column_int(4) <= now) {
-        (*find)->reset();
-        return refuse(codes::invalid_code, std::string(refusal));
+    std::optional<rules::CodeRow> code;
+    if (*row) {
+        const Statement& f = **find;
+        code = rules::CodeRow{f.column_text(0),    f.column_text(1), f.column_text(2),
+                              f.column_text(3),    f.column_int(4),  f.column_opt_int(5),
+                              f.column_opt_text(6)};
     }
-    DeviceRecord device;
-    device.device_id = std::string(device_id);
-    device.lawyer = (*find)->column_text(1);
-    device.role = parse_role((*find)->column_text(2)).value_or(Role::lawyer);
-    device.regions = parse_regions((*find)->column_text(3));
-    device.enrolled_at_ms = now;
-    const std::optional<std::int64_t> used_at = (*find)->column_opt_int(5);
-    const std::optional<std::string> used_by = (*find)->column_opt_text(6);
     (*find)->reset();
-
-    // An id is enrolled once: whatever the server knows of it (a device record, enrolled,
-    // revoked, rotated, a predecessor or successor; or events) closes it to new enrollments.
-    // Every device learns every device id as reference data, so an open id would let any code
-    // holder take over another device's identity, region and acknowledged sequence.
-    const std::string_view taken =
-        "this device id is already known to the server and cannot be enrolled again;"
-        " a device that needs a new enrollment needs a new device id";
+    const std::int64_t now = m_clock();
+    auto device = rules::enrolled_device(code, *code_hash, device_id, now);
+    if (!device) {
+        return tl::unexpected(device.error());
+    }
     auto known = load_device(device_id);
     if (!known) {
         return tl::unexpected(internal(known.error()));
     }
+    auto held = m_log.last_seq(device_id);
+    if (!held) {
+        return tl::unexpected(internal(held.error()));
+    }
+    auto write = rules::judge_enrollment(*code, device_id, *known, *held);
+    if (!write) {
+        return tl::unexpected(write.error());
+    }
     std::string token = new_token();
-    if (used_at) {
-        // The code was used. The only answer is to a repeat of that very enrollment whose
-        // answer was lost: same id, the record it created untouched since, and no request made
-        // with its token yet (so the token being replaced was never received).
-        if (used_by != device.device_id) {
-            return refuse(codes::invalid_code, std::string(refusal));
-        }
-        const bool repeat = *known && (*known)->enrolled_at_ms == *used_at && !(*known)->spoken() &&
-                            !(*known)->revoked() && !(*known)->rotated();
-        if (!repeat) {
-            return refuse(codes::device_id_taken, std::string(taken));
-        }
-        if (auto ok = reissue_token(device.device_id, token); !ok) {
+    if (*write == rules::Write::reissue) {
+        if (auto ok = reissue_token(device->device_id, token); !ok) {
             return tl::unexpected(internal(ok.error()));
         }
     } else {
-        if (*known) {
-            return refuse(codes::device_id_taken, std::string(taken));
-        }
-        auto held = m_log.last_seq(device_id);
-        if (!held) {
-            return tl::unexpected(internal(held.error()));
-        }
-        if (*held > 0) {
-            return refuse(codes::device_id_taken, std::string(taken));
-        }
         auto insert =
             m_db.cached("INSERT INTO enrolled_devices(device_id, lawyer, role, regions, token_hash,"
                         " enrolled_at, app_version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
         if (!insert) {
             return tl::unexpected(internal(insert.error()));
         }
-        (*insert)->bind_all(device.device_id, device.lawyer, std::string(to_string(device.role)),
-                            json(device.regions).dump(), hash_secret(token), now);
+        (*insert)->bind_all(device->device_id, device->lawyer, std::string(to_string(device->role)),
+                            rules::regions_json(device->regions), hash_secret(token), now);
         (*insert)->bind(7, report.app_version);
         if (auto ok = (*insert)->run(); !ok) {
             return tl::unexpected(internal(ok.error()));
@@ -328,15 +244,16 @@ ApiResult<Enrollment> DeviceRegistry::enroll(std::string_view code_in, std::stri
         if (!used) {
             return tl::unexpected(internal(used.error()));
         }
-        (*used)->bind_all(now, device.device_id, code_hash);
+        (*used)->bind_all(now, device->device_id, *code_hash);
         if (auto ok = (*used)->run(); !ok) {
             return tl::unexpected(internal(ok.error()));
         }
     }
-    return commit_enrollment(*tx, device.device_id, std::move(token));
+    return commit_enrollment(*tx, device->device_id, std::move(token));
 }
 
-ApiResult<DeviceRecord> DeviceRegistry::authenticate(std::string_view token, bool allow_rotated) {
+ApiResult<DeviceRecord> SqliteDeviceRegistry::authenticate(std::string_view token,
+                                                           bool allow_rotated) {
     if (!is_token_syntax(token)) {
         return refuse(codes::unauthenticated, "unknown or malformed token");
     }
@@ -358,15 +275,8 @@ ApiResult<DeviceRecord> DeviceRegistry::authenticate(std::string_view token, boo
     }
     DeviceRecord device = read_device(**stmt);
     (*stmt)->reset();
-    if (device.revoked()) {
-        return refuse(codes::device_revoked,
-                      "this device was revoked; ask the coordinator for a new enrollment code");
-    }
-    if (device.rotated() && !allow_rotated) {
-        return refuse(codes::device_rotated,
-                      "this device id was replaced by " + client::short_id(*device.successor) +
-                          "; its events stay on the server",
-                      {{"successor", *device.successor}});
+    if (auto ok = rules::usable(device, allow_rotated); !ok) {
+        return tl::unexpected(ok.error());
     }
     if (!device.spoken()) {
         // The device speaks for the first time: from now on no repeat of the enrollment or
@@ -417,7 +327,7 @@ ApiResult<DeviceRecord> DeviceRegistry::authenticate(std::string_view token, boo
 
 // ---- rotation ------------------------------------------------------------------------------
 
-Result<std::string> DeviceRegistry::lineage_json(const DeviceRecord& device) {
+Result<std::string> SqliteDeviceRegistry::lineage_json(const DeviceRecord& device) {
     json ids = json::array({device.device_id});
     std::optional<std::string> next = device.predecessor;
     // Bounded: a chain longer than this would be a bug (or a loop), not a real history.
@@ -435,27 +345,19 @@ Result<std::string> DeviceRegistry::lineage_json(const DeviceRecord& device) {
     return ids.dump();
 }
 
-ApiResult<DeviceRecord> DeviceRegistry::current_device(const DeviceRecord& device) {
+ApiResult<DeviceRecord> SqliteDeviceRegistry::current_device(const DeviceRecord& device) {
     auto fresh = load_device(device.device_id);
     if (!fresh) {
         return tl::unexpected(internal(fresh.error()));
     }
-    if (!*fresh) {
-        return refuse(codes::unauthenticated, "unknown device");
-    }
-    if ((*fresh)->revoked()) {
-        return refuse(codes::device_revoked,
-                      "this device was revoked; ask the coordinator for a new enrollment code");
-    }
-    return std::move(**fresh);
+    return rules::current(std::move(*fresh));
 }
 
-ApiResult<Enrollment> DeviceRegistry::rotate(const DeviceRecord& device,
-                                             std::string_view new_device_id,
-                                             const SyncReport& report) {
-    if (!client::is_uuid(new_device_id) || new_device_id == device.device_id) {
-        return refuse(codes::malformed,
-                      "\"new_device_id\" must be a lowercase UUID other than the device's own");
+ApiResult<Enrollment> SqliteDeviceRegistry::rotate(const DeviceRecord& device,
+                                                   std::string_view new_device_id,
+                                                   const SyncReport& report) {
+    if (auto ok = rules::check_new_id(device, new_device_id); !ok) {
+        return tl::unexpected(ok.error());
     }
     auto tx = storage::Transaction::begin(m_db);
     if (!tx) {
@@ -467,47 +369,25 @@ ApiResult<Enrollment> DeviceRegistry::rotate(const DeviceRecord& device,
         return tl::unexpected(fresh.error());
     }
     const DeviceRecord& old = *fresh;
-    const bool repeat = old.successor == std::string(new_device_id);
-    if (old.rotated() && !repeat) {
-        return refuse(codes::device_rotated,
-                      "this device id was already replaced by " + client::short_id(*old.successor),
-                      {{"successor", *old.successor}});
+    auto known = load_device(new_device_id);
+    if (!known) {
+        return tl::unexpected(internal(known.error()));
+    }
+    auto held = m_log.last_seq(new_device_id);
+    if (!held) {
+        return tl::unexpected(internal(held.error()));
+    }
+    auto write = rules::judge_rotation(old, new_device_id, *known, *held);
+    if (!write) {
+        return tl::unexpected(write.error());
     }
     const std::int64_t now = m_clock();
     std::string token = new_token();
-    if (repeat) {
-        // The first answer was lost: the same successor gets a fresh token (the first one was
-        // never stored by the device). Nothing else changes. Only while the successor has not
-        // spoken: after that the old token (in any old copy of the database) could otherwise
-        // re-claim the successor and cut off the device that legitimately holds it.
-        auto successor = load_device(new_device_id);
-        if (!successor) {
-            return tl::unexpected(internal(successor.error()));
-        }
-        if (!*successor || (*successor)->spoken() || (*successor)->revoked() ||
-            (*successor)->rotated()) {
-            return refuse(codes::device_id_taken,
-                          "the new device id has been in use with its own token since; it"
-                          " cannot be claimed again",
-                          {{"successor", *old.successor}});
-        }
+    if (*write == rules::Write::reissue) {
         if (auto ok = reissue_token(new_device_id, token); !ok) {
             return tl::unexpected(internal(ok.error()));
         }
     } else {
-        auto taken = load_device(new_device_id);
-        if (!taken) {
-            return tl::unexpected(internal(taken.error()));
-        }
-        auto held = m_log.last_seq(new_device_id);
-        if (!held) {
-            return tl::unexpected(internal(held.error()));
-        }
-        if (*taken || *held > 0) {
-            return refuse(codes::device_id_taken,
-                          "\"new_device_id\" is already known to the server; an id is enrolled"
-                          " once");
-        }
         auto insert = m_db.cached(
             "INSERT INTO enrolled_devices(device_id, lawyer, role, regions, token_hash,"
             " enrolled_at, app_version, predecessor) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -515,7 +395,7 @@ ApiResult<Enrollment> DeviceRegistry::rotate(const DeviceRecord& device,
             return tl::unexpected(internal(insert.error()));
         }
         (*insert)->bind_all(std::string(new_device_id), old.lawyer,
-                            std::string(to_string(old.role)), json(old.regions).dump(),
+                            std::string(to_string(old.role)), rules::regions_json(old.regions),
                             hash_secret(token), now);
         (*insert)->bind(7, report.app_version);
         (*insert)->bind(8, old.device_id);
@@ -535,24 +415,18 @@ ApiResult<Enrollment> DeviceRegistry::rotate(const DeviceRecord& device,
     return commit_enrollment(*tx, new_device_id, std::move(token));
 }
 
-ApiResult<Enrollment> DeviceRegistry::commit_enrollment(storage::Transaction& tx,
-                                                        std::string_view device_id,
-                                                        std::string token) {
-    auto stored = load_device(device_id);
-    if (!stored || !*stored) {
-        return tl::unexpected(
-            internal(stored ? Error{ErrorCode::internal, "device vanished"} : stored.error()));
-    }
-    if (auto ok = tx.commit(); !ok) {
-        return tl::unexpected(internal(ok.error()));
-    }
-    return Enrollment{**stored, std::move(token)};
+ApiResult<Enrollment> SqliteDeviceRegistry::commit_enrollment(storage::Transaction& tx,
+                                                              std::string_view device_id,
+                                                              std::string token) {
+    return rules::enrollment_answer(
+        load_device(device_id), [&] { return tx.commit(); }, std::move(token));
 }
 
 // ---- reports -------------------------------------------------------------------------------
 
-Result<void> DeviceRegistry::update_report(const std::string& device_id, const SyncReport& report,
-                                           bool pushed, std::optional<std::int64_t> acked_seq) {
+Result<void> SqliteDeviceRegistry::update_report(const std::string& device_id,
+                                                 const SyncReport& report, bool pushed,
+                                                 std::optional<std::int64_t> acked_seq) {
     auto stmt = m_db.cached("UPDATE enrolled_devices SET acked_seq = coalesce(?2, acked_seq),"
                             " last_push_at = CASE WHEN ?3 THEN ?4 ELSE last_push_at END,"
                             " last_pull_at = CASE WHEN ?3 THEN last_pull_at ELSE ?4 END,"
@@ -577,16 +451,18 @@ Result<void> DeviceRegistry::update_report(const std::string& device_id, const S
     return s.run();
 }
 
-Result<void> DeviceRegistry::record_pull(const DeviceRecord& device, const SyncReport& report) {
+Result<void> SqliteDeviceRegistry::record_pull(const DeviceRecord& device,
+                                               const SyncReport& report) {
     return update_report(device.device_id, report, false, std::nullopt);
 }
 
-Result<void> DeviceRegistry::record_push(const DeviceRecord& device, const SyncReport& report,
-                                         std::int64_t acked_seq) {
+Result<void> SqliteDeviceRegistry::record_push(const DeviceRecord& device, const SyncReport& report,
+                                               std::int64_t acked_seq) {
     return update_report(device.device_id, report, true, acked_seq);
 }
 
-Result<void> DeviceRegistry::reissue_token(std::string_view device_id, const std::string& token) {
+Result<void> SqliteDeviceRegistry::reissue_token(std::string_view device_id,
+                                                 const std::string& token) {
     auto update = m_db.cached("UPDATE enrolled_devices SET token_hash = ?"
                               " WHERE device_id = ? AND first_used_at IS NULL");
     if (!update) {

@@ -1,4 +1,4 @@
-#include "caravan/sync/server/event_feed.hpp"
+#include "sqlite_event_feed.hpp"
 
 #include <algorithm>
 
@@ -6,6 +6,7 @@
 #include "caravan/client/ids.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "ingest.hpp"
+#include "registry_rules.hpp"
 
 namespace caravan::sync::server {
 
@@ -34,11 +35,13 @@ std::string region_keys_json(const DeviceRecord& device) {
 
 } // namespace
 
-EventFeed::EventFeed(storage::Database& db, DeviceRegistry& registry,
-                     std::function<std::int64_t()> clock)
-    : m_db(db), m_registry(registry), m_log(db), m_projector(db), m_clock(std::move(clock)) {}
+SqliteEventFeed::SqliteEventFeed(storage::Database& db, DeviceRegistry& lineage,
+                                 SqliteDeviceRegistry* registry,
+                                 std::function<std::int64_t()> clock)
+    : m_db(db), m_lineage(lineage), m_registry(registry), m_log(db), m_projector(db),
+      m_clock(std::move(clock)) {}
 
-Result<std::string> EventFeed::epoch() {
+Result<std::string> SqliteEventFeed::epoch() {
     auto stmt = m_db.cached("SELECT value FROM meta WHERE key = 'epoch'");
     if (!stmt) {
         return tl::unexpected(stmt.error());
@@ -55,7 +58,7 @@ Result<std::string> EventFeed::epoch() {
     return epoch;
 }
 
-Result<std::int64_t> EventFeed::head() {
+Result<std::int64_t> SqliteEventFeed::head() {
     auto stmt = m_db.cached("SELECT coalesce(max(log_position), 0) FROM events");
     if (!stmt) {
         return tl::unexpected(stmt.error());
@@ -71,8 +74,12 @@ Result<std::int64_t> EventFeed::head() {
 
 // ---- push ----------------------------------------------------------------------------------
 
-ApiResult<PushResponse> EventFeed::push(const DeviceRecord& device, const PushRequest& request,
-                                        const SyncReport& report) {
+ApiResult<PushResponse> SqliteEventFeed::push(const DeviceRecord& device,
+                                              const PushRequest& request,
+                                              const SyncReport& report) {
+    if (!m_registry) {
+        return tl::unexpected(internal(Error{ErrorCode::internal, "a read-only feed cannot push"}));
+    }
     if (auto valid = validate_push(device, request); !valid) {
         return tl::unexpected(valid.error());
     }
@@ -85,15 +92,12 @@ ApiResult<PushResponse> EventFeed::push(const DeviceRecord& device, const PushRe
         return tl::unexpected(internal(tx.error()));
     }
     // Under the write lock: the device's state as it is now (a concurrent revoke or push).
-    auto me = m_registry.current_device(device);
+    auto me = m_registry->current_device(device);
     if (!me) {
         return tl::unexpected(me.error());
     }
-    if (me->rotated()) {
-        return refuse(codes::device_rotated,
-                      "this device id was replaced by " + client::short_id(*me->successor) +
-                          "; it can push no more",
-                      {{"successor", *me->successor}});
+    if (auto ok = rules::may_push(*me); !ok) {
+        return tl::unexpected(ok.error());
     }
     auto ingest = Ingest::prepare(m_db, m_log, m_projector, *me, m_clock());
     if (!ingest) {
@@ -101,15 +105,10 @@ ApiResult<PushResponse> EventFeed::push(const DeviceRecord& device, const PushRe
     }
     PushResponse response;
     response.epoch = *epoch_value;
-    response.results.reserve(request.events.size());
-    for (const Event& e : request.events) {
-        auto result = ingest->take(e);
-        if (!result) {
-            return tl::unexpected(result.error());
-        }
-        response.results.push_back(std::move(*result));
+    if (auto ok = ingest->take_all(request.events, response.results); !ok) {
+        return tl::unexpected(ok.error());
     }
-    if (auto ok = m_registry.record_push(*me, report, ingest->acked()); !ok) {
+    if (auto ok = m_registry->record_push(*me, report, ingest->acked()); !ok) {
         return tl::unexpected(internal(ok.error()));
     }
     if (auto ok = tx->commit(); !ok) {
@@ -121,10 +120,10 @@ ApiResult<PushResponse> EventFeed::push(const DeviceRecord& device, const PushRe
 
 // ---- change feed ---------------------------------------------------------------------------
 
-Result<void> EventFeed::visible_events(const DeviceRecord& device, std::int64_t from,
-                                       std::int64_t to, std::int64_t limit,
-                                       const std::function<bool(Event&)>& visit,
-                                       std::int64_t own_upto) {
+Result<void> SqliteEventFeed::visible_events(const DeviceRecord& device, std::int64_t from,
+                                             std::int64_t to, std::int64_t limit,
+                                             const std::function<bool(Event&)>& visit,
+                                             std::int64_t own_upto) {
     auto stmt = m_db.cached(
         "SELECT e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id, e.op, e.payload,"
         " e.schema_version, e.log_position"
@@ -141,7 +140,7 @@ Result<void> EventFeed::visible_events(const DeviceRecord& device, std::int64_t 
     s.bind(1, from);
     s.bind(2, to);
     s.bind(3, device.role == Role::coordinator);
-    auto lineage = m_registry.lineage_json(device);
+    auto lineage = m_lineage.lineage_json(device);
     if (!lineage) {
         s.reset();
         return tl::unexpected(lineage.error());
@@ -169,9 +168,9 @@ Result<void> EventFeed::visible_events(const DeviceRecord& device, std::int64_t 
     return {};
 }
 
-ApiResult<PullResponse> EventFeed::pull(const DeviceRecord& device, std::int64_t after,
-                                        std::int64_t limit, std::string_view device_epoch,
-                                        std::int64_t own_upto) {
+ApiResult<PullResponse> SqliteEventFeed::pull(const DeviceRecord& device, std::int64_t after,
+                                              std::int64_t limit, std::string_view device_epoch,
+                                              std::int64_t own_upto) {
     auto current = epoch();
     if (!current) {
         return tl::unexpected(internal(current.error()));
@@ -231,8 +230,8 @@ ApiResult<PullResponse> EventFeed::pull(const DeviceRecord& device, std::int64_t
     return response;
 }
 
-ApiResult<VerifyResult> EventFeed::verify(const DeviceRecord& device,
-                                          std::optional<std::int64_t> upto) {
+ApiResult<VerifyResult> SqliteEventFeed::verify(const DeviceRecord& device,
+                                                std::optional<std::int64_t> upto) {
     if (upto && *upto < 0) {
         return refuse(codes::malformed, "\"upto\" must be a non-negative integer");
     }
@@ -264,7 +263,7 @@ ApiResult<VerifyResult> EventFeed::verify(const DeviceRecord& device,
     return result;
 }
 
-ApiResult<StatusResult> EventFeed::status(const DeviceRecord& device) {
+ApiResult<StatusResult> SqliteEventFeed::status(const DeviceRecord& device) {
     auto top = head();
     if (!top) {
         return tl::unexpected(internal(top.error()));
@@ -272,7 +271,7 @@ ApiResult<StatusResult> EventFeed::status(const DeviceRecord& device) {
     return StatusResult{device.acked_seq, *top};
 }
 
-Result<std::vector<client::ConflictEntry>> EventFeed::conflicts() {
+Result<std::vector<client::ConflictEntry>> SqliteEventFeed::conflicts() {
     auto stmt = m_db.prepare("SELECT entity_type, entity_id, field, a_version, a_value,"
                              " b_version, b_value FROM conflicts"
                              " ORDER BY entity_type, entity_id, field, a_version, b_version");

@@ -313,6 +313,10 @@ class ExportRoutes {
                 if (device->role != Role::coordinator) {
                     return refuse(codes::forbidden, "exports are for coordinator devices only");
                 }
+                // The PostgreSQL store's projections are a cache: up to the feed's head first.
+                if (auto ok = (*store)->refresh(); !ok) {
+                    return tl::unexpected(api_error_from(ok.error()));
+                }
                 return body(std::move(store));
             } catch (const std::exception& e) {
                 ApiError error = api_error_from(Error{ErrorCode::internal, "exception"});

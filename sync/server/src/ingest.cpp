@@ -127,6 +127,19 @@ ApiResult<EventResult> Ingest::take(const Event& e) {
     return result;
 }
 
+ApiResult<void> Ingest::take_all(const std::vector<Event>& events,
+                                 std::vector<EventResult>& results) {
+    results.reserve(results.size() + events.size());
+    for (const Event& e : events) {
+        auto result = take(e);
+        if (!result) {
+            return tl::unexpected(result.error());
+        }
+        results.push_back(std::move(*result));
+    }
+    return {};
+}
+
 // ---- classify --------------------------------------------------------------------------------
 
 ApiResult<std::optional<EventResult>> Ingest::classify(const Event& e) {

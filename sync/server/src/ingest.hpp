@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +52,10 @@ class Ingest {
     // returns its result; a request-level refusal (sequence_conflict, sequence_gap) ends the
     // push. Errors come back as `internal`/`unavailable`.
     [[nodiscard]] ApiResult<EventResult> take(const storage::Event& event);
+
+    // take() of each event in order, appending to `results`; stops at the first refusal.
+    [[nodiscard]] ApiResult<void> take_all(const std::vector<storage::Event>& events,
+                                           std::vector<EventResult>& results);
 
     // The highest seq acknowledged so far: the device's before the push, then each event taken.
     [[nodiscard]] std::int64_t acked() const { return m_acked; }

@@ -312,6 +312,16 @@ struct Server::Impl {
             report.app_version = *text;
         }
         auto store = pool.acquire();
+        // The failures other processes on the same store saw (PostgreSQL; 0 otherwise).
+        auto shared_wait = store->registry().enroll_wait_s(
+            req.remote_addr, options.enroll_max_failures, options.enroll_window_ms);
+        if (!shared_wait) {
+            return tl::unexpected(api_error_from(shared_wait.error()));
+        }
+        if (*shared_wait > 0) {
+            return refuse(codes::slow_down, "too many wrong enrollment codes from this address",
+                          {{"retry_after", *shared_wait}});
+        }
         ApiResult<Enrollment> enrolled = [&] {
             std::lock_guard lock(write_mutex);
             return store->registry().enroll(request->code, request->device_id, report);
@@ -319,6 +329,11 @@ struct Server::Impl {
         if (!enrolled) {
             if (enrolled.error().code == codes::invalid_code) {
                 slot->fail(now());
+                if (auto ok = store->registry().record_enroll_failure(req.remote_addr,
+                                                                      options.enroll_window_ms);
+                    !ok) {
+                    return tl::unexpected(api_error_from(ok.error()));
+                }
             }
             return tl::unexpected(enrolled.error());
         }
@@ -658,7 +673,16 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
     StoreOptions first;
     first.busy_timeout_ms = o.busy_timeout_ms;
     first.clock = o.clock;
-    auto store = Store::open(database_path(o.data_dir), first);
+    first.cache_dir = o.data_dir / "pg-cache";
+    std::shared_ptr<pg::Pool> pg_pool;
+    if (!o.store_url.empty()) {
+        pg_pool = std::make_shared<pg::Pool>(o.store_url, std::max<std::size_t>(1, o.pg_pool_size));
+    }
+    auto open = [&](const StoreOptions& so) {
+        return pg_pool ? Store::open_postgresql(pg_pool, so)
+                       : Store::open(database_path(o.data_dir), so);
+    };
+    auto store = open(first);
     if (!store) {
         return tl::unexpected(store.error());
     }
@@ -667,7 +691,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
         StoreOptions more = first;
         more.migrate = false;
         more.integrity_check = false;
-        auto extra = Store::open(database_path(o.data_dir), more);
+        auto extra = open(more);
         if (!extra) {
             return tl::unexpected(extra.error());
         }

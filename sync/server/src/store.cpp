@@ -6,6 +6,8 @@
 #include "caravan/client/iso_time.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "caravan/sync/server/credentials.hpp"
+#include "sqlite_device_registry.hpp"
+#include "sqlite_event_feed.hpp"
 
 namespace caravan::sync::server {
 
@@ -116,6 +118,28 @@ StoreOptions with_clock(StoreOptions options) {
     return options;
 }
 
+// The embedded store: everything in one SQLite database.
+class SqliteStore final : public Store {
+  public:
+    SqliteStore(storage::Database db, StoreOptions options)
+        : m_db(std::move(db)), m_options(with_clock(std::move(options))),
+          m_registry(m_db, m_options.clock),
+          m_feed(m_db, m_registry, &m_registry, m_options.clock) {}
+
+    [[nodiscard]] std::int64_t now_ms() const override { return m_options.clock(); }
+    [[nodiscard]] DeviceRegistry& registry() override { return m_registry; }
+    [[nodiscard]] EventFeed& feed() override { return m_feed; }
+    [[nodiscard]] Result<void> refresh() override { return {}; }
+    storage::Database& database() override { return m_db; }
+    [[nodiscard]] const StoreOptions& options() const { return m_options; }
+
+  private:
+    storage::Database m_db;
+    StoreOptions m_options;
+    SqliteDeviceRegistry m_registry;
+    SqliteEventFeed m_feed;
+};
+
 } // namespace
 
 // ---- vocabulary ------------------------------------------------------------------------------
@@ -125,14 +149,6 @@ std::string iso_utc(std::int64_t unix_ms) {
 }
 
 // ---- opening -------------------------------------------------------------------------------
-
-Store::Store(storage::Database db, StoreOptions options)
-    : m_db(std::move(db)), m_options(with_clock(std::move(options))),
-      m_registry(m_db, m_options.clock), m_feed(m_db, m_registry, m_options.clock) {}
-
-std::int64_t Store::now_ms() const {
-    return m_options.clock();
-}
 
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& db_path,
                                            StoreOptions options) {
@@ -151,13 +167,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& db_path,
         }
         return tl::unexpected(db.error());
     }
-    std::unique_ptr<Store> store(new Store(std::move(*db), std::move(options)));
-    if (store->m_options.migrate && !store->m_options.read_only) {
-        if (auto ok = install(store->m_db, store->now_ms()); !ok) {
+    auto store = std::make_unique<SqliteStore>(std::move(*db), std::move(options));
+    if (store->options().migrate && !store->options().read_only) {
+        if (auto ok = install(store->database(), store->now_ms()); !ok) {
             return tl::unexpected(ok.error());
         }
     } else {
-        auto version = storage::schema_version(store->m_db, "server");
+        auto version = storage::schema_version(store->database(), "server");
         if (!version) {
             return tl::unexpected(version.error());
         }
@@ -165,7 +181,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& db_path,
             return fail(ErrorCode::corrupt, db_path.string() + " is not a server database");
         }
     }
-    return store;
+    return std::unique_ptr<Store>(std::move(store));
 }
 
 Result<void> Store::install(storage::Database& db, std::int64_t now_ms) {

@@ -13,9 +13,9 @@ namespace caravan::sync::server {
 namespace {
 
 // The order of the commands in --help.
-constexpr std::string_view k_command_order[] = {"serve",  "enroll-code", "devices", "conflicts",
-                                                "backup", "restore",     "check",   "user",
-                                                "export", "report"};
+constexpr std::string_view k_command_order[] = {
+    "serve",  "enroll-code", "devices", "conflicts", "backup",        "restore",
+    "check",  "user",        "export",  "report",    "migrate-store"};
 
 std::size_t rank(const std::string& name) {
     auto at = std::find(std::begin(k_command_order), std::end(k_command_order), name);
@@ -38,11 +38,32 @@ void Registry::add_data(CLI::App& command) {
     command.add_option("--data", m_data, "Server data directory (holds server.db)")->required();
 }
 
-Result<std::unique_ptr<Store>> open_existing(const std::filesystem::path& data) {
+void Registry::add_store(CLI::App& command) {
+    command
+        .add_option("--store", m_store,
+                    "postgresql://... URL of a PostgreSQL store (--data then holds only this"
+                    " process's projection cache)")
+        ->check([](const std::string& value) {
+            return pg::is_url(value) ? std::string()
+                                     : std::string("--store takes a postgresql:// URL (the"
+                                                   " embedded store is --data DIR)");
+        });
+}
+
+Result<std::unique_ptr<Store>> open_store(const Context& ctx, StoreOptions options) {
+    if (ctx.store.empty()) {
+        return Store::open(database_path(ctx.data), options);
+    }
+    options.cache_dir = ctx.data / "pg-cache";
+    return Store::open_postgresql(std::make_shared<pg::Pool>(ctx.store, 2), options);
+}
+
+Result<std::unique_ptr<Store>> open_existing(const Context& ctx) {
     StoreOptions o;
     o.create = false;
     o.integrity_check = false;
-    return Store::open(database_path(data), o);
+    o.migrate = !ctx.store.empty(); // a PostgreSQL store is installed on first use
+    return open_store(ctx, o);
 }
 
 std::string optional_time(const std::optional<std::int64_t>& ms) {
@@ -126,7 +147,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "caravan-server: nothing to do; run with --help\n";
         return 2;
     }
-    Context ctx{out, err, registry.data(), std::move(front_end)};
+    Context ctx{out, err, registry.data(), registry.store(), std::move(front_end)};
     Result<void> result;
     try {
         result = action(ctx);

@@ -29,6 +29,7 @@ struct Context {
     std::ostream& out;
     std::ostream& err;
     std::filesystem::path data; // --data
+    std::string store;          // --store: a postgresql:// URL, or "" for the embedded store
     FrontEnd front_end;         // what `serve` mounts beside the API (run_cli's caller)
 };
 
@@ -38,14 +39,19 @@ class Registry {
   public:
     // Adds the required `--data DIR` to `command`.
     void add_data(CLI::App& command);
+    // Adds `--store URL` (the PostgreSQL store) to `command`; --data then holds the process's
+    // projection cache.
+    void add_store(CLI::App& command);
     // The value --data is read into, for a command that checks it itself.
     [[nodiscard]] std::string& data() { return m_data; }
+    [[nodiscard]] const std::string& store() const { return m_store; }
 
     void set(Action action) { m_action = std::move(action); }
     [[nodiscard]] const Action& action() const { return m_action; }
 
   private:
     std::string m_data;
+    std::string m_store;
     Action m_action;
 };
 
@@ -57,8 +63,11 @@ bool register_command(std::string name, Setup setup);
 
 // ---- shared by the commands ----------------------------------------------------------------
 
-// Opens the existing server database of `data` (no integrity check: `check` reports damage).
-[[nodiscard]] Result<std::unique_ptr<Store>> open_existing(const std::filesystem::path& data);
+// Opens the store the command names: PostgreSQL when --store was given (its projection cache
+// in --data), else the embedded store of --data.
+[[nodiscard]] Result<std::unique_ptr<Store>> open_store(const Context& ctx, StoreOptions options);
+// Opens the existing store (no integrity check: `check` reports damage).
+[[nodiscard]] Result<std::unique_ptr<Store>> open_existing(const Context& ctx);
 // An ISO time, or "-".
 [[nodiscard]] std::string optional_time(const std::optional<std::int64_t>& ms);
 // Columns padded to their widest cell (counted in code points), two spaces apart.

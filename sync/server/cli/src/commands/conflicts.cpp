@@ -14,7 +14,7 @@ namespace {
 using nlohmann::json;
 
 Result<void> list_conflicts(Context& ctx, bool as_json) {
-    auto store = open_existing(ctx.data);
+    auto store = open_existing(ctx);
     if (!store) {
         return tl::unexpected(store.error());
     }
@@ -56,6 +56,7 @@ const bool registered = register_command("conflicts", [](CLI::App& app, Registry
     auto as_json = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand("conflicts", "Concurrent edits of one field seen by the server");
     registry.add_data(*cmd);
+    registry.add_store(*cmd);
     cmd->add_flag("--json", *as_json, "Print one JSON document");
     cmd->callback([&registry, as_json] {
         registry.set([as_json](Context& ctx) { return list_conflicts(ctx, *as_json); });

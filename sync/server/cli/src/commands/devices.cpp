@@ -41,7 +41,7 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
 }
 
 Result<void> list_devices(Context& ctx, bool as_json) {
-    auto store = open_existing(ctx.data);
+    auto store = open_existing(ctx);
     if (!store) {
         return tl::unexpected(store.error());
     }
@@ -78,7 +78,7 @@ Result<void> list_devices(Context& ctx, bool as_json) {
 }
 
 Result<void> revoke_device(Context& ctx, const std::string& ref) {
-    auto store = open_existing(ctx.data);
+    auto store = open_existing(ctx);
     if (!store) {
         return tl::unexpected(store.error());
     }
@@ -100,12 +100,14 @@ const bool registered = register_command("devices", [](CLI::App& app, Registry& 
     auto o = std::make_shared<Options>();
     auto* devices_cmd = app.add_subcommand("devices", "List enrolled devices and their last sync");
     devices_cmd->add_option("--data", registry.data(), "Server data directory (holds server.db)");
+    registry.add_store(*devices_cmd);
     devices_cmd->add_flag("--json", o->as_json, "Print one JSON document");
     devices_cmd->require_subcommand(0, 1);
     auto* revoke_cmd = devices_cmd->add_subcommand("revoke", "Cut a device off at once");
     revoke_cmd->add_option("DEVICE", o->device_ref, "Device id or its short form (last 8)")
         ->required();
     revoke_cmd->add_option("--data", registry.data(), "Server data directory (holds server.db)");
+    registry.add_store(*revoke_cmd);
     devices_cmd->callback([&registry, o, revoke_cmd] {
         if (registry.data().empty()) {
             throw CLI::RequiredError("--data");

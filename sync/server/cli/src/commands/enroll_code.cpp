@@ -21,7 +21,7 @@ Result<void> enroll_code(Context& ctx, const CodeRequest& request) {
             return tl::unexpected(lock.error());
         }
     }
-    auto store = Store::open(database_path(ctx.data), o);
+    auto store = open_store(ctx, o);
     if (!store) {
         return tl::unexpected(store.error());
     }
@@ -44,6 +44,7 @@ const bool registered = register_command("enroll-code", [](CLI::App& app, Regist
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("enroll-code", "Issue a single-use enrollment code");
     registry.add_data(*cmd);
+    registry.add_store(*cmd);
     cmd->add_option("--lawyer", o->code.lawyer, "Name of the lawyer the device belongs to")
         ->required();
     cmd->add_option("--region", o->code.regions, "Region the device may sync (repeatable)");

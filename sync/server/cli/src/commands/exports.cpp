@@ -25,6 +25,7 @@ cli::ExportHost server_host(Registry& registry) {
     cli::ExportHost host;
     host.add_options = [&registry, o](CLI::App& command) {
         registry.add_data(command);
+        registry.add_store(command);
         command.add_option("--lang", o->lang, "Language of labels: kk, ru or en")
             ->check(CLI::IsMember({"kk", "ru", "en"}))
             ->capture_default_str();
@@ -42,11 +43,14 @@ cli::ExportHost server_host(Registry& registry) {
                 options.create = false;
                 options.migrate = false;
                 options.integrity_check = false;
-                auto opened = Store::open(database_path(ctx.data), options);
+                auto opened = open_store(ctx, options);
                 if (!opened) {
                     return tl::unexpected(opened.error());
                 }
                 store = std::move(*opened);
+                if (auto ok = store->refresh(); !ok) {
+                    return tl::unexpected(ok.error());
+                }
                 return &store->database();
             });
         });

@@ -60,6 +60,7 @@ struct LimitOptions {
 struct ServeOptions {
     std::string listen = "127.0.0.1:8080";
     std::size_t threads = 64;
+    std::size_t pg_pool = ServerOptions{}.pg_pool_size;
     TlsOptions tls;
     LimitOptions limits;
 };
@@ -100,6 +101,8 @@ Result<void> serve(Context& ctx, const ServeOptions& o) {
 
     ServerOptions options;
     options.data_dir = ctx.data;
+    options.store_url = ctx.store;
+    options.pg_pool_size = o.pg_pool;
     options.host = address->first;
     options.port = address->second;
     options.threads = o.threads;
@@ -109,7 +112,8 @@ Result<void> serve(Context& ctx, const ServeOptions& o) {
     options.max_connections = limits.max_connections;
     options.header_timeout_ms = static_cast<int>(limits.header_timeout_s * 1000);
     options.request_timeout_ms = static_cast<int>(limits.request_timeout_s * 1000);
-    options.front_end = ctx.front_end;
+    // The dashboard's accounts and sessions live in the embedded store only for now.
+    options.front_end = ctx.store.empty() ? ctx.front_end : FrontEnd{};
     auto server = Server::start(options);
     if (!server) {
         return tl::unexpected(server.error());
@@ -123,6 +127,10 @@ Result<void> serve(Context& ctx, const ServeOptions& o) {
         ctx.err << "caravan-server: the coordinator's dashboard is at "
                 << ((*server)->tls() ? "https://" : "http://") << shown << ":" << (*server)->port()
                 << "/ (accounts: caravan-server user add)" << std::endl;
+    } else if (ctx.front_end) {
+        ctx.err << "caravan-server: the coordinator's dashboard is not served on the PostgreSQL "
+                   "store yet (its accounts live in the embedded store)"
+                << std::endl;
     }
     for (;;) {
         timespec tick{1, 0};
@@ -144,6 +152,12 @@ const bool registered = register_command("serve", [](CLI::App& app, Registry& re
     auto o = std::make_shared<ServeOptions>();
     auto* serve_cmd = app.add_subcommand("serve", "Run the sync server until SIGTERM/SIGINT");
     registry.add_data(*serve_cmd);
+    registry.add_store(*serve_cmd);
+    serve_cmd
+        ->add_option("--pg-pool", o->pg_pool,
+                     "PostgreSQL connections this process opens at most (with --store)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
     serve_cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)")
         ->capture_default_str();
     serve_cmd

@@ -55,6 +55,17 @@ Result<std::string> read_new_password(Context& ctx) {
     return *first;
 }
 
+// The store that holds the dashboard's accounts: the embedded one only, for now (on PostgreSQL
+// the accounts would land in one process's projection cache, not in the shared database).
+Result<std::unique_ptr<Store>> open_accounts_store(const Context& ctx) {
+    if (!ctx.store.empty()) {
+        return fail(ErrorCode::invalid_input,
+                    "user: accounts live in the embedded store only for now; the dashboard is not "
+                    "served on the PostgreSQL store yet (docs/operations.md)");
+    }
+    return open_existing(ctx);
+}
+
 struct Options {
     std::string name;
     std::string role;
@@ -62,7 +73,7 @@ struct Options {
 };
 
 Result<void> add_user(Context& ctx, const Options& o) {
-    auto store = open_existing(ctx.data);
+    auto store = open_accounts_store(ctx);
     if (!store) {
         return tl::unexpected(store.error());
     }
@@ -87,7 +98,7 @@ Result<void> add_user(Context& ctx, const Options& o) {
 }
 
 Result<void> change_password(Context& ctx, const Options& o) {
-    auto store = open_existing(ctx.data);
+    auto store = open_accounts_store(ctx);
     if (!store) {
         return tl::unexpected(store.error());
     }
@@ -114,7 +125,7 @@ Result<void> change_password(Context& ctx, const Options& o) {
 }
 
 Result<void> remove_user(Context& ctx, const Options& o) {
-    auto store = open_existing(ctx.data);
+    auto store = open_accounts_store(ctx);
     if (!store) {
         return tl::unexpected(store.error());
     }
@@ -133,7 +144,7 @@ Result<void> remove_user(Context& ctx, const Options& o) {
 }
 
 Result<void> list_users(Context& ctx) {
-    auto store = open_existing(ctx.data);
+    auto store = open_accounts_store(ctx);
     if (!store) {
         return tl::unexpected(store.error());
     }

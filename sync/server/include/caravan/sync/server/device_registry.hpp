@@ -8,26 +8,18 @@
 //
 // Contract:
 // - A DeviceRegistry works on its Store's connection (Store::registry()) and is used by one
-//   thread at a time. enroll, rotate and revoke take SQLite's write lock themselves; the
-//   helpers the event feed calls inside its own transaction (current_device, record_push) do
-//   not.
+//   thread at a time. enroll, rotate and revoke are each one transaction.
 // - Protocol operations return ApiError with the protocol's codes; operator operations return
 //   Error. No message names a person or repeats a field's value.
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "caravan/storage/database.hpp"
-#include "caravan/storage/event_log.hpp"
+#include "caravan/storage/result.hpp"
 #include "caravan/sync/server/api_error.hpp"
-
-namespace caravan::storage {
-class Transaction;
-} // namespace caravan::storage
 
 namespace caravan::sync::server {
 
@@ -82,20 +74,21 @@ struct Enrollment {
     std::string token; // shown once, stored only hashed
 };
 
+// The registry's operations, whatever holds its state: SqliteDeviceRegistry (src/
+// sqlite_device_registry.hpp, the embedded store) or PgDeviceRegistry (src/pg_store.hpp, the
+// PostgreSQL store). Both keep every promise below across all the connections (and, for
+// PostgreSQL, processes) that share their database.
 class DeviceRegistry {
   public:
-    // `clock`: Unix ms. `db` must outlive the registry.
-    DeviceRegistry(storage::Database& db, std::function<std::int64_t()> clock);
-    DeviceRegistry(const DeviceRegistry&) = delete;
-    DeviceRegistry& operator=(const DeviceRegistry&) = delete;
+    virtual ~DeviceRegistry() = default;
 
     // ---- operator --------------------------------------------------------------------------
     // A new code in display form; invalid_input for a bad name, region, role or ttl.
-    [[nodiscard]] Result<std::string> create_code(const CodeRequest& request);
-    [[nodiscard]] Result<std::vector<DeviceRecord>> devices();
+    [[nodiscard]] virtual Result<std::string> create_code(const CodeRequest& request) = 0;
+    [[nodiscard]] virtual Result<std::vector<DeviceRecord>> devices() = 0;
     // By full id or a unique suffix of at least 4 characters (the short form is the last 8).
     // Revoking a revoked device changes nothing.
-    [[nodiscard]] Result<DeviceRecord> revoke(std::string_view ref);
+    [[nodiscard]] virtual Result<DeviceRecord> revoke(std::string_view ref) = 0;
 
     // ---- protocol --------------------------------------------------------------------------
     // Enrolls a device id the server has never known. A device id is enrolled once: an id that
@@ -105,14 +98,14 @@ class DeviceRegistry {
     // and before the device has spoken, gets a fresh token for the same device record (the
     // first answer was lost). invalid_code when the code is unknown, expired, or used (by
     // another id, or by this id in a way that is not such a repeat); malformed for a bad id.
-    [[nodiscard]] ApiResult<Enrollment> enroll(std::string_view code, std::string_view device_id,
-                                               const SyncReport& report);
+    [[nodiscard]] virtual ApiResult<Enrollment>
+    enroll(std::string_view code, std::string_view device_id, const SyncReport& report) = 0;
     // unauthenticated, device_revoked, or device_rotated (with "successor") unless
     // `allow_rotated` (only POST /v1/rotate takes a replaced device's token). The first
     // successful call for a device records that it has spoken (first_used_at_ms), tied to the
     // token presented: a token replaced meanwhile is unauthenticated.
-    [[nodiscard]] ApiResult<DeviceRecord> authenticate(std::string_view token,
-                                                       bool allow_rotated = false);
+    [[nodiscard]] virtual ApiResult<DeviceRecord> authenticate(std::string_view token,
+                                                               bool allow_rotated = false) = 0;
     // Gives `device`'s enrollment (lawyer, role, regions) to the new id `new_device_id` with a
     // fresh token, records it as the successor, and stops `device` from pushing or pulling
     // (its events stay in the feed and become part of the successor's own scope). Repeating
@@ -122,35 +115,24 @@ class DeviceRegistry {
     // or the device's own; device_id_taken: a new id the server already knows (any device id,
     // enrolled, revoked or rotated, or one with events); device_rotated: `device` was replaced
     // by another id already; device_revoked.
-    [[nodiscard]] ApiResult<Enrollment>
-    rotate(const DeviceRecord& device, std::string_view new_device_id, const SyncReport& report);
+    [[nodiscard]] virtual ApiResult<Enrollment> rotate(const DeviceRecord& device,
+                                                       std::string_view new_device_id,
+                                                       const SyncReport& report) = 0;
     // Records a successful pull in the device's report.
-    [[nodiscard]] Result<void> record_pull(const DeviceRecord& device, const SyncReport& report);
-
-    // ---- for the event feed, inside its write transaction ------------------------------------
-    // `device` as it is now (a concurrent revoke, rotation or push): unauthenticated when
-    // unknown, device_revoked when revoked.
-    [[nodiscard]] ApiResult<DeviceRecord> current_device(const DeviceRecord& device);
-    // Records a push: the device's new acknowledged seq and its report.
-    [[nodiscard]] Result<void> record_push(const DeviceRecord& device, const SyncReport& report,
-                                           std::int64_t acked_seq);
+    [[nodiscard]] virtual Result<void> record_pull(const DeviceRecord& device,
+                                                   const SyncReport& report) = 0;
     // JSON array of the device's id and its predecessors' (rotation): its own events.
-    [[nodiscard]] Result<std::string> lineage_json(const DeviceRecord& device);
+    [[nodiscard]] virtual Result<std::string> lineage_json(const DeviceRecord& device) = 0;
 
-  private:
-    [[nodiscard]] Result<std::optional<DeviceRecord>> load_device(std::string_view device_id);
-    [[nodiscard]] Result<void> update_report(const std::string& device_id, const SyncReport& report,
-                                             bool pushed, std::optional<std::int64_t> acked_seq);
-    // The enrollment of `device_id` as stored with `token`, once `tx` committed (enroll, rotate).
-    [[nodiscard]] ApiResult<Enrollment> commit_enrollment(storage::Transaction& tx,
-                                                          std::string_view device_id,
-                                                          std::string token);
-    // Replaces the token of a device that has not spoken yet (a repeated enrollment or rotation).
-    [[nodiscard]] Result<void> reissue_token(std::string_view device_id, const std::string& token);
-
-    storage::Database& m_db;
-    storage::EventLog m_log;
-    std::function<std::int64_t()> m_clock;
+    // ---- the enrollment rate limit shared by every server process on the store ---------------
+    // Each process also keeps its own RateLimiter (rate_limiter.hpp: attempts in flight); these
+    // add the failures other processes saw. Seconds `address` must wait before guessing again
+    // (0: it may) when `max_failures` wrong codes came from it within `window_ms`. The embedded
+    // store has one process per data directory: 0 always, and nothing is recorded.
+    [[nodiscard]] virtual Result<std::int64_t>
+    enroll_wait_s(std::string_view address, std::size_t max_failures, std::int64_t window_ms) = 0;
+    [[nodiscard]] virtual Result<void> record_enroll_failure(std::string_view address,
+                                                             std::int64_t window_ms) = 0;
 };
 
 // The case- and space-insensitive key under which a region is compared.

@@ -3,10 +3,12 @@
 // /v1/pull, /v1/verify and /v1/health on cpp-httplib.
 //
 // Contract:
-// - start() takes the data directory's lock, opens (creating if needed) the database, binds and
+// - start() takes the data directory's lock, opens (creating if needed) the store, binds and
 //   listens on a background thread, and returns once requests are being served. The bound port
 //   is port() (useful with port 0).
-// - Each worker thread uses its own SQLite connection from a pool. Writes (push, enroll, the
+// - Each request borrows a Store (store.hpp) from a pool: a SQLite connection, or, with
+//   store_url, a PostgreSQL store whose connections come from one bounded pool per process and
+//   whose guarantees hold across processes (docs/decisions/0005). Writes (push, enroll, the
 //   pull report) are serialised by one in-process mutex held only around the write transaction;
 //   reads never wait for it.
 // - Request bodies are bounded before they are held in memory: 8 MiB as sent when not
@@ -57,6 +59,12 @@ using FrontEnd = std::function<void(const FrontEndContext&)>;
 
 struct ServerOptions {
     std::filesystem::path data_dir;
+    // A postgresql:// URL: the registry and the feed live in that database, shared with any other
+    // server process on it; data_dir then holds only this process's projection cache. Empty:
+    // the embedded store, data_dir/server.db.
+    std::string store_url;
+    // PostgreSQL connections this process opens at most (shared by its workers).
+    std::size_t pg_pool_size = 16;
     std::string host = "127.0.0.1";
     int port = 8080; // 0: any free port
     // HTTPS when both are set (PEM files: the certificate chain, leaf first, and its private
