@@ -1,4 +1,4 @@
-// Two `caravan-server` processes on one PostgreSQL database (docs/decisions/0005): every promise
+// Two `caravan-server` processes on one PostgreSQL database (docs/decisions/0006-postgresql-store.md): every promise
 // of the protocol holds across them, because it is kept by the database, not by a process.
 
 #include <atomic>

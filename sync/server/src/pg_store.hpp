@@ -1,5 +1,5 @@
 #pragma once
-// The PostgreSQL store (docs/decisions/0005-postgresql-store.md): the registry and the feed's
+// The PostgreSQL store (docs/decisions/0006-postgresql-store.md): the registry and the feed's
 // authoritative state in PostgreSQL, shared by any number of server processes; the projections
 // in each process's SQLite cache of the feed.
 //

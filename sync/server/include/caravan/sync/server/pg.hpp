@@ -1,5 +1,5 @@
 #pragma once
-// A small RAII layer over libpq for the server's PostgreSQL store (docs/decisions/0005).
+// A small RAII layer over libpq for the server's PostgreSQL store (docs/decisions/0006-postgresql-store.md).
 //
 //   Connection   one PGconn, opened from a postgresql:// URL (sslmode and the rest pass through
 //                to libpq untouched); every statement has its values as parameters ($1, $2...),

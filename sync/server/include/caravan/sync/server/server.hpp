@@ -8,7 +8,7 @@
 //   is port() (useful with port 0).
 // - Each request borrows a Store (store.hpp) from a pool: a SQLite connection, or, with
 //   store_url, a PostgreSQL store whose connections come from one bounded pool per process and
-//   whose guarantees hold across processes (docs/decisions/0005). Writes (push, enroll, the
+//   whose guarantees hold across processes (docs/decisions/0006-postgresql-store.md). Writes (push, enroll, the
 //   pull report) are serialised by one in-process mutex held only around the write transaction;
 //   reads never wait for it.
 // - Request bodies are bounded before they are held in memory: 8 MiB as sent when not

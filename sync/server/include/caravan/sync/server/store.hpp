@@ -1,6 +1,6 @@
 #pragma once
 // The server's store: where the registry and the feed keep their state, behind one interface
-// with two implementations (docs/decisions/0005-postgresql-store.md):
+// with two implementations (docs/decisions/0006-postgresql-store.md):
 //   the embedded store   one SQLite file (server.db in the data directory): the default
 //   PostgreSQL           a postgresql:// URL; several server processes may share the database
 // and the two units that work on it:
