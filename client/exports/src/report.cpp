@@ -256,16 +256,12 @@ std::string_view to_string(WarningKind kind) {
 
 Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requested,
                                     const VisitProgress& progress) {
-    auto snapshot = ReadSnapshot::begin(db);
-    if (!snapshot) {
-        return tl::unexpected(snapshot.error());
-    }
-    auto scope = resolve_scope(db, requested);
-    if (!scope) {
-        return tl::unexpected(scope.error());
-    }
+    // One snapshot for the whole computation, the scope resolved inside it.
+    CARAVAN_TRY(snapshot, ReadSnapshot::begin(db));
+    (void)snapshot;
+    CARAVAN_TRY(scope, resolve_scope(db, requested));
     Breakdown b;
-    b.scope = *scope;
+    b.scope = scope;
     Tally gender("gender", codes(enums::gender));
     Tally category("category", codes(enums::category));
     Tally age("age", codes(enums::age));
@@ -537,16 +533,12 @@ std::string week_of(std::string_view date) {
 }
 
 Result<Activity> compute_activity(storage::Database& db, const Scope& requested) {
-    auto snapshot = ReadSnapshot::begin(db);
-    if (!snapshot) {
-        return tl::unexpected(snapshot.error());
-    }
-    auto scope = resolve_scope(db, requested);
-    if (!scope) {
-        return tl::unexpected(scope.error());
-    }
+    // One snapshot for the whole computation, the scope resolved inside it.
+    CARAVAN_TRY(snapshot, ReadSnapshot::begin(db));
+    (void)snapshot;
+    CARAVAN_TRY(scope, resolve_scope(db, requested));
     Activity activity;
-    activity.scope = *scope;
+    activity.scope = scope;
     std::map<std::string, ActivityRow> weeks, regions, lawyers;
     std::map<std::string, std::set<std::string>> villages;
     const auto add = [](std::map<std::string, ActivityRow>& rows, const std::string& key,
