@@ -18,6 +18,7 @@
 #include "base_versions.hpp"
 #include "engine_write_state.hpp"
 #include "settings_keys.hpp"
+#include "search_index.hpp"
 
 namespace caravan::client {
 
@@ -165,7 +166,7 @@ Result<std::int64_t> Engine::restamp_unsent(std::int64_t now_ms) {
         }
         // Every version string that named an old clock value is in the projections: rebuilt
         // from the log, they name the new ones.
-        if (auto ok = m_projector.rebuild(); !ok) {
+        if (auto ok = search_index::rebuild_projections(m_db, m_projector); !ok) {
             return tl::unexpected(ok.error());
         }
         m_current_visit.reset();

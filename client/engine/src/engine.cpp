@@ -12,6 +12,7 @@
 #include "caravan/client/new_record.hpp"
 #include "caravan/client/text.hpp"
 #include "caravan/storage/migrations.hpp"
+#include "search_index.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "engine_write_state.hpp"
 #include "settings_keys.hpp"
@@ -86,7 +87,8 @@ Result<Engine> Engine::open(const std::filesystem::path& path, EngineOptions opt
         }
         Result<void> ok;
         for (auto install :
-             {&storage::EventLog::install, &storage::Settings::install, &Projector::install}) {
+             {&storage::EventLog::install, &storage::Settings::install, &Projector::install,
+              &search_index::install}) {
             if (ok = install(*db); !ok) {
                 break;
             }

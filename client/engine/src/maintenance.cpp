@@ -6,6 +6,7 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/storage/transaction.hpp"
+#include "search_index.hpp"
 
 namespace caravan::client {
 
@@ -65,7 +66,7 @@ Result<Engine::CheckReport> Engine::check(const std::filesystem::path& scratch_d
                 return tl::unexpected(ok.error());
             }
         }
-        auto ok = copy->batch([&] { return copy->m_projector.rebuild(); });
+        auto ok = copy->batch([&] { return search_index::rebuild_projections(copy->m_db, copy->m_projector); });
         if (!ok) {
             return tl::unexpected(ok.error());
         }
@@ -76,7 +77,10 @@ Result<Engine::CheckReport> Engine::check(const std::filesystem::path& scratch_d
         return tl::unexpected(rebuilt.error());
     }
     report.rebuilt_fingerprint = *rebuilt;
-    report.projections_match = report.rebuilt_fingerprint == report.live_fingerprint;
+    // The text index is a projection too: of the consultations' text.
+    CARAVAN_TRY(index_matches, search_index::matches_table(m_db));
+    report.projections_match =
+        report.rebuilt_fingerprint == report.live_fingerprint && index_matches;
     return report;
 }
 
@@ -107,14 +111,14 @@ Result<void> Engine::restore_from(const std::filesystem::path& source) {
 Result<void> Engine::rebuild_projections() {
     m_current_visit.reset();
     if (m_write) {
-        return m_projector.rebuild();
+        return search_index::rebuild_projections(m_db, m_projector);
     }
     // Not write(): a rebuild stamps nothing, so it neither repairs nor stores the clock.
     auto tx = storage::Transaction::begin(m_db);
     if (!tx) {
         return tl::unexpected(tx.error());
     }
-    if (auto ok = m_projector.rebuild(); !ok) {
+    if (auto ok = search_index::rebuild_projections(m_db, m_projector); !ok) {
         return ok;
     }
     return tx->commit();

@@ -12,6 +12,7 @@
 #include "caravan/client/new_record.hpp"
 #include "caravan/client/projection.hpp"
 #include "caravan/client/text.hpp"
+#include "search_index.hpp"
 #include "settings_keys.hpp"
 
 namespace caravan::client {
@@ -931,45 +932,36 @@ Result<Consultation> Engine::undelete_consultation(std::string_view ref) {
 
 Result<void> Engine::list_consultations(const ConsultationFilter& filter,
                                         const std::function<bool(const Consultation&)>& visitor) {
-    std::string sql = filter.newest_first ? consultation_select_by_visit() : consultation_select();
+    // Conditions on the visit (never met by a consultation whose visit is unknown here), then
+    // on the consultation itself, each with its values in order.
+    std::string visit_id, where;
     std::vector<std::string> params;
     if (filter.visit) {
-        auto visit = find_visit(*filter.visit);
-        if (!visit) {
-            return tl::unexpected(visit.error());
-        }
-        // Newest first, the visit is the outer table: name it by its own key.
-        sql += filter.newest_first ? "AND v.id = ? " : "AND c.visit_id = ? ";
-        params.push_back(visit->id);
+        CARAVAN_TRY(visit, find_visit(*filter.visit));
+        visit_id = visit.id;
     }
     if (filter.region) {
-        auto region = find_region(*filter.region);
-        if (!region) {
-            return tl::unexpected(region.error());
-        }
-        sql += "AND g.region = ? ";
-        params.push_back(*region);
+        CARAVAN_TRY(region, find_region(*filter.region));
+        where += "AND g.region = ? ";
+        params.push_back(region);
     }
     if (filter.village) {
         CARAVAN_TRY(village, find_village(*filter.village));
-        sql += "AND v.village_id = ? ";
+        where += "AND v.village_id = ? ";
         params.push_back(village.id);
     }
     for (auto [bound, op, name] : {std::tuple{&filter.from, ">=", "from"},
                                    std::tuple{&filter.to, "<=", "to"}}) {
         if (*bound) {
-            if (auto ok = validate_date(name, **bound); !ok) {
-                return tl::unexpected(ok.error());
-            }
-            sql += std::string("AND v.date ") + op + " ? ";
+            CARAVAN_TRY_VOID(validate_date(name, **bound));
+            where += std::string("AND v.date ") + op + " ? ";
             params.push_back(**bound);
         }
     }
     if (filter.from && filter.to && *filter.from > *filter.to) {
         return fail(ErrorCode::invalid_input, msg::dates_reversed);
     }
-    // What a consultation itself must hold (asked of those with an unknown visit too). Topics
-    // are stored as a JSON array of codes, which hold no quotes: `"land"` is found in
+    // Topics are stored as a JSON array of codes, which hold no quotes: `"land"` is found in
     // `["housing","land"]` and in no other topic's array.
     std::string own;
     std::vector<std::string> own_params;
@@ -983,11 +975,14 @@ Result<void> Engine::list_consultations(const ConsultationFilter& filter,
         own += "AND c.outcome = ? ";
         own_params.push_back(outcome);
     }
-    sql += own;
-    params.insert(params.end(), own_params.begin(), own_params.end());
     const std::string needle = fold_case(normalize_space(filter.text));
-    // One buffer for every row's text (a search that finds little reads every row), and the
-    // village's answer kept while the rows are of the same village (they come visit by visit).
+    // Text that few consultations hold is looked up in the text index: it names the candidates
+    // (the consultations whose text may hold it, and those of the villages whose name does),
+    // which are then read in order and checked as every row is. Text that many hold is found
+    // soon enough by reading rows in order.
+    CARAVAN_TRY(candidates, search_index::candidates(m_db, needle));
+    // One buffer for every row's text, and the village's answer kept while the rows are of the
+    // same village (they come visit by visit).
     std::string folded, last_village;
     bool village_matches = false;
     const auto found = [&](const Statement& row) {
@@ -1011,12 +1006,16 @@ Result<void> Engine::list_consultations(const ConsultationFilter& filter,
         }
         return false;
     };
-    const auto each = [&](const std::string& query, const std::vector<std::string>& values,
-                          bool& stopped) -> Result<void> {
+    bool stopped = false;
+    const auto each = [&](const std::string& query,
+                          std::initializer_list<const std::vector<std::string>*> values)
+        -> Result<void> {
         CARAVAN_TRY(stmt, m_db.prepare(query));
         int i = 1;
-        for (const std::string& p : values) {
-            stmt.bind(i++, p);
+        for (const auto* list : values) {
+            for (const std::string& p : *list) {
+                stmt.bind(i++, p);
+            }
         }
         return stmt.each([&](const Statement& row) {
             if (!found(row)) {
@@ -1026,19 +1025,31 @@ Result<void> Engine::list_consultations(const ConsultationFilter& filter,
             return !stopped;
         });
     };
-    bool stopped = false;
-    if (!filter.newest_first) {
-        return each(sql + "ORDER BY v.date, c.id", params, stopped);
+    const std::vector<std::string> visit_params =
+        visit_id.empty() ? std::vector<std::string>{} : std::vector<std::string>{visit_id};
+    const std::string order = filter.newest_first ? "ORDER BY v.date DESC, c.id DESC"
+                                                  : "ORDER BY v.date, c.id";
+
+    if (candidates) {
+        return each(consultation_select() + (visit_id.empty() ? "" : "AND c.visit_id = ? ") +
+                        where + own + "AND c.rowid IN (" + candidates->sql + ") " + order,
+                    {&visit_params, &params, &own_params, &candidates->params});
     }
-    CARAVAN_TRY_VOID(each(sql + "ORDER BY v.date DESC, c.id DESC", params, stopped));
-    // A visit, a region, a village or a date range is never met by a consultation whose visit
-    // is unknown.
-    if (stopped || filter.visit || filter.region || filter.village || filter.from || filter.to) {
+    if (!filter.newest_first) {
+        return each(consultation_select() + (visit_id.empty() ? "" : "AND c.visit_id = ? ") +
+                        where + own + order,
+                    {&visit_params, &params, &own_params});
+    }
+    // Newest first, the visit is the outer table: named by its own key.
+    CARAVAN_TRY_VOID(each(consultation_select_by_visit() +
+                              (visit_id.empty() ? "" : "AND v.id = ? ") + where + own + order,
+                          {&visit_params, &params, &own_params}));
+    if (stopped || !visit_id.empty() || !where.empty()) {
         return {};
     }
     std::string orphans = consultation_select_without_visit();
     orphans.insert(orphans.find(" ORDER BY"), " " + own);
-    return each(orphans, own_params, stopped);
+    return each(orphans, {&own_params});
 }
 
 Result<std::vector<HistoryEntry>> Engine::consultation_history(std::string_view ref) {

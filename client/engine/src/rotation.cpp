@@ -11,6 +11,7 @@
 #include "base_versions.hpp"
 #include "engine_write_state.hpp"
 #include "settings_keys.hpp"
+#include "search_index.hpp"
 
 namespace caravan::client {
 
@@ -195,7 +196,7 @@ Result<Engine::Reissued> Engine::reissue(const std::string& old_id, const std::s
     }
     result.new_last_seq = seq;
 
-    if (auto ok = m_projector.rebuild(); !ok) {
+    if (auto ok = search_index::rebuild_projections(m_db, m_projector); !ok) {
         return tl::unexpected(ok.error());
     }
     m_current_visit.reset();

@@ -15,6 +15,7 @@
 #include "caravan/storage/recovery.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "settings_keys.hpp"
+#include "search_index.hpp"
 
 namespace caravan::client {
 
@@ -100,7 +101,7 @@ Result<SalvageReport> salvage(const fs::path& damaged, const fs::path& target,
     std::set<std::int64_t> found_positions; // recovered or left out, by original log position
     std::int64_t own_max_seq = 0;
     std::optional<std::string> own_id;
-    std::optional<std::int64_t> acked;
+    std::int64_t acked = 0; // the server's acknowledgement; 0 when none was readable
     for (const auto& [key, value] : recovered->settings) {
         if (key == key::device_id) {
             own_id = value;
@@ -108,7 +109,7 @@ Result<SalvageReport> salvage(const fs::path& damaged, const fs::path& target,
             try {
                 acked = std::stoll(value);
             } catch (const std::exception&) {
-                acked.reset();
+                acked = 0;
             }
         }
     }
@@ -173,7 +174,7 @@ Result<SalvageReport> salvage(const fs::path& damaged, const fs::path& target,
                 return ok;
             }
         }
-        if (auto ok = engine->m_projector.rebuild(); !ok) {
+        if (auto ok = search_index::rebuild_projections(engine->m_db, engine->m_projector); !ok) {
             return ok;
         }
         // A current visit whose events were lost is no longer current.
@@ -226,8 +227,8 @@ Result<SalvageReport> salvage(const fs::path& damaged, const fs::path& target,
         }
     }
     report.missing = ranges_of(std::move(missing));
-    if (acked && *acked > own_max_seq) {
-        report.own_acked_missing = *acked - own_max_seq;
+    if (acked > own_max_seq) {
+        report.own_acked_missing = acked - own_max_seq;
     }
     return report;
 }

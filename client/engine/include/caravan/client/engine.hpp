@@ -156,7 +156,9 @@ class Engine {
     // ---- maintenance -------------------------------------------------------------------------
     struct CheckReport {
         std::vector<std::string> integrity_problems; // PRAGMA integrity_check lines
-        bool projections_match = true;  // a rebuild from the event log gives identical rows
+        // A rebuild from the event log gives identical rows, and the consultations' text
+        // index holds exactly their text.
+        bool projections_match = true;
         std::string live_fingerprint;
         std::string rebuilt_fingerprint;
         std::int64_t events = 0;
