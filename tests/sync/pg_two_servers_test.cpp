@@ -490,6 +490,12 @@ TEST_CASE("postgresql: migrate-store moves an embedded store, devices go on sync
     CHECK_THAT(again.err, Catch::Contains("not empty"));
 
     e2e::Server postgres(dir / "pg", url);
+    ProcessResult checked =
+        run_process({binary("caravan-server").string(), "check", "--store", url, "--data",
+                     (dir / "pg").string()});
+    INFO(e2e::describe(checked));
+    CHECK(checked.exit_code == 0);
+    CHECK_THAT(checked.out, Catch::Contains("ok: 4 events, 1 rejected, 2 devices"));
     Http http(postgres.port());
     // Same tokens, same epoch, same positions: the device's cursor and queue still hold.
     CHECK(http.get("/v1/export/journal?format=csv&lang=kk", boss.token).raw == before["journal"]);
