@@ -1,6 +1,9 @@
 // `caravan-server check --store postgresql://…`: passes on a healthy store, names what is wrong
 // on one damaged on purpose (a deleted feed row, a tampered projection cache).
 
+#include <fstream>
+#include <set>
+
 #include <catch2/catch.hpp>
 
 #include "e2e_support.hpp"
@@ -109,5 +112,37 @@ TEST_CASE("postgresql: check passes on a healthy store and names what is wrong o
         CHECK_THAT(damaged.out,
                    Catch::Contains("problem: the feed cannot be replayed into a projection cache"));
         CHECK_THAT(damaged.out, Catch::Contains("FAILED: 2 events, 1 rejected, 1 devices"));
+    }
+}
+
+TEST_CASE("postgresql: after a restore's new epoch a process keeps only the new projection cache",
+          "[pg][server2]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    TempDir dir;
+    const std::string url = PgCluster::shared().database();
+    auto pool = std::make_shared<srv::pg::Pool>(url, 2);
+    srv::StoreOptions o;
+    o.cache_dir = dir / "pg-cache";
+    fs::create_directories(o.cache_dir);
+    std::ofstream(o.cache_dir / "notes.txt") << "not a cache";
+    auto store = ok(srv::Store::open_postgresql(pool, o));
+    const std::string first = ok(store->feed().epoch());
+    CHECK(fs::exists(o.cache_dir / ("cache-" + first + ".db")));
+
+    // What docs/operations.md has the operator do after pg_restore.
+    {
+        auto conn = ok(pool->acquire());
+        REQUIRE(conn->run("UPDATE meta SET value = 'feedfacefeedface' WHERE key = 'epoch'"));
+    }
+    REQUIRE(store->refresh());
+    std::set<std::string> files;
+    for (const auto& entry : fs::directory_iterator(o.cache_dir)) {
+        files.insert(entry.path().filename().string());
+    }
+    CHECK(files.count("cache-feedfacefeedface.db") == 1);
+    CHECK(files.count("notes.txt") == 1);
+    for (const std::string& name : files) {
+        INFO(name);
+        CHECK(name.find(first) == std::string::npos);
     }
 }
