@@ -12,7 +12,8 @@
 
 namespace caravan::bench {
 
-ServerProcess::ServerProcess(const std::filesystem::path& dir, std::string store)
+ServerProcess::ServerProcess(const std::filesystem::path& dir, std::string store,
+                             const std::vector<std::string>& options)
     : m_dir(dir), m_store(std::move(store)) {
     std::filesystem::create_directories(dir);
     std::string out = (dir / "server.out").string();
@@ -21,6 +22,7 @@ ServerProcess::ServerProcess(const std::filesystem::path& dir, std::string store
     if (!m_store.empty()) {
         args.insert(args.end(), {"--store", m_store});
     }
+    args.insert(args.end(), options.begin(), options.end());
     std::vector<char*> argv;
     for (std::string& a : args) {
         argv.push_back(a.data());

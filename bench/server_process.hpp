@@ -14,9 +14,10 @@ namespace caravan::bench {
 class ServerProcess {
   public:
     // `dir` holds the data directory (dir/data) and the process's output. `store`: a
-    // postgresql:// URL (the PostgreSQL store, dir/data then holds its cache) or "" (embedded).
-    // Exits the benchmark when the server does not start.
-    explicit ServerProcess(const std::filesystem::path& dir, std::string store = "");
+    // postgresql:// URL (the PostgreSQL store, dir/data then holds its cache) or "" (embedded);
+    // `options`: more options of `serve`. Exits the benchmark when the server does not start.
+    explicit ServerProcess(const std::filesystem::path& dir, std::string store = "",
+                           const std::vector<std::string>& options = {});
     ~ServerProcess();
     ServerProcess(const ServerProcess&) = delete;
     ServerProcess& operator=(const ServerProcess&) = delete;
