@@ -21,7 +21,7 @@ fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCARAVAN_TESTS=OFF \
   -DCARAVAN_BENCH=ON $launcher >/dev/null
 if ! ninja -C "$build" caravan caravan-server bench_record bench_bulk bench_list_memory \
-  bench_import server_ingest_bench sync_bench >"$build/bench-build.log" 2>&1; then
+  bench_import server_ingest_bench store_ingest_bench sync_bench >"$build/bench-build.log" 2>&1; then
   cat "$build/bench-build.log"
   exit 1
 fi
@@ -41,4 +41,5 @@ echo "caravan $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), 
 "$build/bench/bench_list_memory" $list_args
 "$build/bench/bench_import" $import_args
 "$build/bench/server_ingest_bench" $ingest_args
+"$build/bench/store_ingest_bench" $ingest_args
 "$build/bench/sync_bench" $sync_args all

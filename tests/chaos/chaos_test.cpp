@@ -14,6 +14,10 @@
 // above hold for them (exactly-once also for the wild laptop, whose events are on the server
 // once, as refused ones); no honest event carries a clock beyond a day ahead of real time.
 // It prints the rounds, kills and faults it survived.
+// The same on PostgreSQL ("chaos, postgresql"): two server processes on one database, each
+// behind its own faulty link, devices switching between them, one process killed while a device
+// pushes to it and restarted; then exactly once, convergence, verify, the same export from
+// both, and `check` on both.
 #include "chaos_options.hpp"
 #include "e2e_inspect.hpp"
 #include "e2e_support.hpp"
@@ -24,6 +28,7 @@
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/projector.hpp"
 #include "fault_proxy.hpp"
+#include "pg_cluster.hpp"
 
 using namespace caravan;
 using namespace caravan::test;
@@ -162,6 +167,87 @@ void require_sane_clocks(const Laptop& laptop) {
     }
 }
 
+// One device's turn: it records (mostly adds, some edits and deletes, some recordings killed),
+// then syncs through the faulty link, sometimes killed part way.
+void record_and_sync(Laptop& laptop, std::mt19937& rng, int round, const fs::path& scratch,
+                     Tally& tally) {
+    auto chance = [&](int percent) { return static_cast<int>(rng() % 100) < percent; };
+    // Record: mostly adds, some edits and deletes of any consultation the device sees
+    // (its own or another's: concurrent edits and delete-vs-edit happen).
+    int what = static_cast<int>(rng() % 100);
+    if (what < 15) {
+        bool killed = run_and_kill(laptop, scratch, consult_add_args(rng, round),
+                                   std::chrono::milliseconds(rng() % 40));
+        tally.records_killed += killed;
+    } else if (what < 30) {
+        auto ids = consultation_ids(laptop);
+        if (!ids.empty()) {
+            const std::string& id = ids[rng() % ids.size()];
+            if (chance(70)) {
+                laptop.must({"consult", "edit", id, "--outcome", chance(50) ? "case" : "advice"});
+                ++tally.edits;
+            } else {
+                laptop.must({"consult", "rm", id});
+                ++tally.deletes;
+            }
+        }
+    } else if (what < 45) {
+        laptop.must({"attend", "add", "--gender", "female", "--age", "46-58", "--category", "older",
+                     "--count", std::to_string(1 + rng() % 9)});
+        ++tally.records;
+    } else {
+        laptop.must(consult_add_args(rng, round));
+        ++tally.records;
+    }
+    // Sync: through the faulty link, sometimes killed part way.
+    if (chance(25)) {
+        tally.syncs_killed +=
+            run_and_kill(laptop, scratch,
+                         {"sync", "--retry-base-ms", "5", "--retry-cap-ms", "50", "--attempts", "2",
+                          "--batch-bytes", "2048", "--page-size", "8"},
+                         std::chrono::milliseconds(rng() % 400));
+    } else {
+        ProcessResult r =
+            laptop.sync({"--attempts", "2", "--batch-bytes", "2048", "--page-size", "8"});
+        INFO("round " << round << ": " << describe(r));
+        // Failing under faults is allowed; failing badly (a crash, exit 1) is not.
+        REQUIRE((r.exit_code == 0 || r.exit_code == 3 || r.exit_code == 4 || r.exit_code == 6));
+        ++tally.syncs;
+        tally.syncs_failed += r.exit_code != 0;
+    }
+}
+
+// The faults of the link, drawn from `seed`.
+Faults chaos_faults(std::uint64_t seed) {
+    Faults faults;
+    faults.drop_request = 0.06;
+    faults.drop_response = 0.08;
+    faults.truncate_response = 0.06;
+    faults.duplicate_request = 0.08;
+    faults.error_500 = 0.03;
+    faults.error_503 = 0.03;
+    faults.delay = std::chrono::milliseconds(5);
+    faults.seed = seed;
+    return faults;
+}
+
+// `server` killed with SIGKILL while `laptop` syncs through `proxy` to it, and restarted (the
+// proxy then forwards to its new port). The sync must end by itself.
+void kill_server_mid_sync(Server& server, FaultProxy& proxy, const Laptop& laptop,
+                          std::mt19937& rng, const fs::path& scratch) {
+    std::vector<std::string> argv = {
+        binary("caravan").string(), "--db", laptop.db().string(), "sync", "--retry-base-ms", "5",
+        "--retry-cap-ms",           "50",   "--attempts",         "2"};
+    BackgroundProcess sync(argv, laptop.env(), scratch / "sync.out", scratch / "sync.err");
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+    server.restart();
+    proxy.set_upstream(server.port());
+    if (!sync.wait(std::chrono::seconds(60))) {
+        sync.kill_now(9);
+        FAIL("a sync did not end within 60 s after the server was killed");
+    }
+}
+
 } // namespace
 
 TEST_CASE("chaos: devices record, edit and delete while the link fails and processes are killed, "
@@ -179,16 +265,7 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
     wild.use_server_url(proxy.url());
     HostileClock hostile(server);
 
-    Faults faults;
-    faults.drop_request = 0.06;
-    faults.drop_response = 0.08;
-    faults.truncate_response = 0.06;
-    faults.duplicate_request = 0.08;
-    faults.error_500 = 0.03;
-    faults.error_503 = 0.03;
-    faults.delay = std::chrono::milliseconds(5);
-    faults.seed = options.seed;
-    proxy.set_faults(faults);
+    proxy.set_faults(chaos_faults(options.seed));
 
     Tally tally;
     const fs::path scratch = dir / "scratch";
@@ -196,51 +273,7 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
     auto chance = [&](int percent) { return static_cast<int>(rng() % 100) < percent; };
     for (int round = 0; round < options.rounds; ++round) {
         for (auto& l : laptops) {
-            // Record: mostly adds, some edits and deletes of any consultation the device sees
-            // (its own or another's: concurrent edits and delete-vs-edit happen).
-            int what = static_cast<int>(rng() % 100);
-            if (what < 15) {
-                bool killed = run_and_kill(*l, scratch, consult_add_args(rng, round),
-                                           std::chrono::milliseconds(rng() % 40));
-                tally.records_killed += killed;
-            } else if (what < 30) {
-                auto ids = consultation_ids(*l);
-                if (!ids.empty()) {
-                    const std::string& id = ids[rng() % ids.size()];
-                    if (chance(70)) {
-                        l->must(
-                            {"consult", "edit", id, "--outcome", chance(50) ? "case" : "advice"});
-                        ++tally.edits;
-                    } else {
-                        l->must({"consult", "rm", id});
-                        ++tally.deletes;
-                    }
-                }
-            } else if (what < 45) {
-                l->must({"attend", "add", "--gender", "female", "--age", "46-58", "--category",
-                         "older", "--count", std::to_string(1 + rng() % 9)});
-                ++tally.records;
-            } else {
-                l->must(consult_add_args(rng, round));
-                ++tally.records;
-            }
-            // Sync: through the faulty link, sometimes killed part way.
-            if (chance(25)) {
-                tally.syncs_killed +=
-                    run_and_kill(*l, scratch,
-                                 {"sync", "--retry-base-ms", "5", "--retry-cap-ms", "50",
-                                  "--attempts", "2", "--batch-bytes", "2048", "--page-size", "8"},
-                                 std::chrono::milliseconds(rng() % 400));
-            } else {
-                ProcessResult r =
-                    l->sync({"--attempts", "2", "--batch-bytes", "2048", "--page-size", "8"});
-                INFO("round " << round << ": " << describe(r));
-                // Failing under faults is allowed; failing badly (a crash, exit 1) is not.
-                REQUIRE(
-                    (r.exit_code == 0 || r.exit_code == 3 || r.exit_code == 4 || r.exit_code == 6));
-                ++tally.syncs;
-                tally.syncs_failed += r.exit_code != 0;
-            }
+            record_and_sync(*l, rng, round, scratch, tally);
         }
         // The wild laptop records a village (its clock ten years ahead) and syncs under faults;
         // the hostile identity pushes a hostile clock.
@@ -251,19 +284,8 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
         hostile.push(round);
         if (chance(20)) {
             // The server killed while a device is syncing through the proxy.
-            Laptop& l = *laptops[rng() % laptops.size()];
-            std::vector<std::string> argv = {
-                binary("caravan").string(), "--db", l.db().string(), "sync", "--retry-base-ms", "5",
-                "--retry-cap-ms",           "50",   "--attempts",    "2"};
-            BackgroundProcess sync(argv, l.env(), scratch / "sync.out", scratch / "sync.err");
-            std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
-            server.restart();
-            proxy.set_upstream(server.port());
+            kill_server_mid_sync(server, proxy, *laptops[rng() % laptops.size()], rng, scratch);
             ++tally.server_kills;
-            if (!sync.wait(std::chrono::seconds(60))) {
-                sync.kill_now(9);
-                FAIL("a sync did not end within 60 s after the server was killed");
-            }
         }
     }
 
@@ -307,4 +329,89 @@ TEST_CASE("chaos: devices record, edit and delete while the link fails and proce
         CHECK(stats.dropped_responses + stats.truncated + stats.dropped_requests > 0);
         CHECK(tally.server_kills + tally.syncs_killed + tally.records_killed > 0);
     }
+}
+
+TEST_CASE("chaos, postgresql: two server processes on one database behind faulty links, one "
+          "killed mid-push and restarted, devices syncing through either: nothing lost, nothing "
+          "stored twice, everyone converges, check passes",
+          "[chaos][postgresql]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    const chaos::Options& options = chaos::options();
+    std::mt19937 rng(static_cast<std::mt19937::result_type>(options.seed));
+    TempDir dir;
+    const std::string url = PgCluster::shared().database();
+    Server a(dir / "a", url);
+    Server b(dir / "b", url);
+    FaultProxy to_a(a.port());
+    FaultProxy to_b(b.port());
+    auto laptops = field_team(dir.path(), a, to_a.url(), options.devices);
+    to_a.set_faults(chaos_faults(options.seed));
+    to_b.set_faults(chaos_faults(options.seed + 1));
+
+    Tally tally;
+    int switches = 0;
+    const fs::path scratch = dir / "scratch";
+    fs::create_directories(scratch);
+    for (int round = 0; round < options.rounds; ++round) {
+        for (auto& l : laptops) {
+            // A load balancer's choice: this round's requests go to either process.
+            const bool via_b = rng() % 2 == 0;
+            l->use_server_url(via_b ? to_b.url() : to_a.url());
+            switches += via_b;
+            record_and_sync(*l, rng, round, scratch, tally);
+        }
+        // Every other round one process is killed while a device pushes to it: the device has
+        // just recorded, so its sync starts with a push.
+        if (round % 2 == 0) {
+            const bool kill_b = rng() % 2 == 0;
+            Laptop& l = *laptops[rng() % laptops.size()];
+            l.use_server_url(kill_b ? to_b.url() : to_a.url());
+            l.must(consult_add_args(rng, round));
+            ++tally.records;
+            kill_server_mid_sync(kill_b ? b : a, kill_b ? to_b : to_a, l, rng, scratch);
+            ++tally.server_kills;
+        }
+    }
+
+    ProxyStats stats_a = to_a.stats();
+    ProxyStats stats_b = to_b.stats();
+    to_a.set_faults({});
+    to_b.set_faults({});
+    settle(a, laptops); // exactly once, convergence and `sync --verify` on every device
+    {
+        auto store = inspect(a);
+        CHECK(ok(client::Projector(store->database()).fingerprint()) ==
+              laptops.front()->fingerprint());
+    }
+    // Both processes export the same bytes, and `check` passes on each one's cache.
+    std::string journal[2];
+    int i = 0;
+    for (const Server* server : {&a, &b}) {
+        ProcessResult exported = run_process(
+            server->with_store({binary("caravan-server").string(), "export", "journal", "--all",
+                                "--format", "csv", "--data", server->data().string()}));
+        INFO(describe(exported));
+        REQUIRE(exported.exit_code == 0);
+        journal[i++] = exported.out;
+        ProcessResult checked = run_process(server->with_store(
+            {binary("caravan-server").string(), "check", "--data", server->data().string()}));
+        INFO(describe(checked));
+        CHECK(checked.exit_code == 0);
+    }
+    CHECK(journal[0] == journal[1]);
+    CHECK(journal[0].size() > 100);
+
+    std::cout << "chaos, postgresql: seed " << options.seed << ", " << options.rounds << " rounds, "
+              << options.devices << " devices on two server processes: " << tally.records
+              << " records, " << tally.edits << " edits, " << tally.deletes << " deletes; "
+              << switches << " of " << options.rounds * options.devices
+              << " turns through the second process; " << tally.server_kills
+              << " server processes killed while a device synced; " << tally.records_killed
+              << " recordings and " << tally.syncs_killed << " syncs killed; " << tally.syncs
+              << " syncs under faults (" << tally.syncs_failed
+              << " failed); proxies: " << stats_a.requests + stats_b.requests << " requests, "
+              << stats_a.dropped_responses + stats_b.dropped_responses << " dropped responses, "
+              << stats_a.truncated + stats_b.truncated << " truncated, "
+              << stats_a.duplicated + stats_b.duplicated << " duplicated\n";
+    CHECK(tally.server_kills > 0);
 }

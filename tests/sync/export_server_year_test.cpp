@@ -138,4 +138,39 @@ TEST_CASE("export server year: the coordinator device, the server CLI and HTTP e
     CHECK(device_sheets["sheets"].size() == 4);
     CHECK(read_xlsx(server_book) == device_sheets);
     CHECK(read_xlsx(http_book) == device_sheets);
+
+    // The year's server moved to PostgreSQL (migrate-store, issue 15): `check` passes on the new
+    // store, the exports are the same bytes, the coordinator syncs on without a resync.
+    if (!server.store().empty() || !PgCluster::shared().available()) {
+        WARN("SKIPPED the move to PostgreSQL: " << (server.store().empty()
+                                                         ? PgCluster::shared().why_not()
+                                                         : "the server already runs on it"));
+        return;
+    }
+    server.kill9();
+    const std::string url = PgCluster::shared().database();
+    ProcessResult migrated =
+        run_process({binary("caravan-server").string(), "migrate-store", "--from",
+                     server.data().string(), "--to", url},
+                    {}, {}, std::chrono::seconds(300));
+    INFO(describe(migrated));
+    REQUIRE(migrated.exit_code == 0);
+    Server moved(dir / "pg", url);
+    json moved_check = json::parse(server_must(moved, {"check", "--json"}));
+    CHECK(moved_check["ok"] == true);
+    // The year's events and the coordinator's own (its device record), every device.
+    CHECK(moved_check["events"] == check["events"].get<std::int64_t>() + 1);
+    CHECK(moved_check["devices"] == check["devices"].get<std::int64_t>() + 1);
+    for (const Export& e : exports) {
+        if (!e.body) {
+            INFO(e.what << " from PostgreSQL");
+            CHECK(server_must(moved, e.server) == bytes[e.what]);
+        }
+    }
+    coordinator.use_server_url(moved.url());
+    coordinator.must_sync();
+    json verified = coordinator.must_json({"sync", "--verify"});
+    CHECK(verified["verify"]["agree"] == true);
+    CHECK(coordinator.must({"--lang", "ru", "export", "journal", "--all", "--format", "json"}) ==
+          bytes["journal json ru"]);
 }

@@ -14,6 +14,7 @@
 #include "caravan/storage/transaction.hpp"
 #include "caravan/sync/server/data_dir.hpp"
 #include "caravan/sync/server/store.hpp"
+#include "check_support.hpp"
 
 namespace caravan::sync::server {
 
@@ -63,32 +64,74 @@ void remove_database_files(const fs::path& db) {
     }
 }
 
-// A scratch directory inside the data directory, removed with its content on destruction.
-class Scratch {
-  public:
-    static Result<Scratch> make(const fs::path& parent) {
-        std::string pattern = (parent / "check-XXXXXX").string();
-        if (!::mkdtemp(pattern.data())) {
-            return fail(ErrorCode::io, "cannot create a scratch directory in " + parent.string());
-        }
-        return Scratch(pattern);
-    }
-    Scratch(Scratch&& other) noexcept : m_path(std::move(other.m_path)) { other.m_path.clear(); }
-    Scratch& operator=(Scratch&&) = delete;
-    ~Scratch() {
-        if (!m_path.empty()) {
-            std::error_code ec;
-            fs::remove_all(m_path, ec);
-        }
-    }
-    const fs::path& path() const { return m_path; }
-
-  private:
-    explicit Scratch(fs::path path) : m_path(std::move(path)) {}
-    fs::path m_path;
+// The embedded store's scope table (PostgreSQL keeps the scope in the event's row).
+constexpr Invariant k_scope_invariants[] = {
+    {"events without a scope row",
+     "SELECT count(*) FROM events e LEFT JOIN event_scope s"
+     " ON s.log_position = e.log_position WHERE s.log_position IS NULL"},
+    {"scope rows without an event",
+     "SELECT count(*) FROM event_scope s LEFT JOIN events e"
+     " ON e.log_position = s.log_position WHERE e.log_position IS NULL"},
 };
 
+Result<void> count_violations(storage::Database& db, const Invariant& inv, CheckReport& report) {
+    CARAVAN_TRY(n, count(db, inv.sql));
+    if (n != 0) {
+        report.problems.push_back(std::string(inv.what) + ": " + std::to_string(n));
+    }
+    return {};
+}
+
 } // namespace
+
+// Both stores: the same SQL runs on SQLite and PostgreSQL.
+const Invariant k_device_invariants[3] = {
+    {"events both accepted and rejected", "SELECT count(*) FROM events e JOIN rejected_events r"
+                                          " ON r.device_id = e.device_id AND r.seq = e.seq"},
+    {"devices whose acked_seq does not match the events held for them",
+     "SELECT count(*) FROM enrolled_devices d WHERE d.acked_seq !="
+     " (SELECT count(*) FROM events e WHERE e.device_id = d.device_id) +"
+     " (SELECT count(*) FROM rejected_events r WHERE r.device_id = d.device_id)"
+     " OR EXISTS (SELECT 1 FROM events e WHERE e.device_id = d.device_id"
+     "            AND e.seq > d.acked_seq)"
+     " OR EXISTS (SELECT 1 FROM rejected_events r WHERE r.device_id = d.device_id"
+     "            AND r.seq > d.acked_seq)"},
+    {"events from devices that were never enrolled",
+     "SELECT count(*) FROM events e WHERE NOT EXISTS"
+     " (SELECT 1 FROM enrolled_devices d WHERE d.device_id = e.device_id)"},
+};
+
+Result<void> compare_with_rebuild(storage::Database& db, CheckReport& report) {
+    client::Projector projector(db);
+    CARAVAN_TRY(before, projector.fingerprint());
+    report.fingerprint = before;
+    {
+        CARAVAN_TRY(tx, storage::Transaction::begin(db));
+        CARAVAN_TRY_VOID(projector.rebuild());
+        CARAVAN_TRY_VOID(tx.commit());
+    }
+    CARAVAN_TRY(after, projector.fingerprint());
+    report.rebuilt_fingerprint = after;
+    if (report.fingerprint != report.rebuilt_fingerprint) {
+        report.problems.push_back("projections differ from a rebuild from the event log");
+    }
+    return {};
+}
+
+Result<Scratch> Scratch::make(const fs::path& parent) {
+    std::string pattern = (parent / "check-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) {
+        return fail(ErrorCode::io, "cannot create a scratch directory in " + parent.string());
+    }
+    return Scratch(pattern);
+}
+
+Scratch::~Scratch() {
+    if (!m_path.empty()) {
+        std::error_code ec;
+        fs::remove_all(m_path, ec);
+    }
+}
 
 Result<void> backup(const fs::path& data_dir, const fs::path& file) {
     std::error_code ec;
@@ -236,39 +279,11 @@ Result<CheckReport> check(const fs::path& data_dir) {
         return tl::unexpected(db.error());
     }
 
-    struct Invariant {
-        std::string_view what;
-        std::string_view sql; // counts violations
-    };
-    static constexpr Invariant invariants[] = {
-        {"events without a scope row",
-         "SELECT count(*) FROM events e LEFT JOIN event_scope s"
-         " ON s.log_position = e.log_position WHERE s.log_position IS NULL"},
-        {"scope rows without an event",
-         "SELECT count(*) FROM event_scope s LEFT JOIN events e"
-         " ON e.log_position = s.log_position WHERE e.log_position IS NULL"},
-        {"events both accepted and rejected", "SELECT count(*) FROM events e JOIN rejected_events r"
-                                              " ON r.device_id = e.device_id AND r.seq = e.seq"},
-        {"devices whose acked_seq does not match the events held for them",
-         "SELECT count(*) FROM enrolled_devices d WHERE d.acked_seq !="
-         " (SELECT count(*) FROM events e WHERE e.device_id = d.device_id) +"
-         " (SELECT count(*) FROM rejected_events r WHERE r.device_id = d.device_id)"
-         " OR EXISTS (SELECT 1 FROM events e WHERE e.device_id = d.device_id"
-         "            AND e.seq > d.acked_seq)"
-         " OR EXISTS (SELECT 1 FROM rejected_events r WHERE r.device_id = d.device_id"
-         "            AND r.seq > d.acked_seq)"},
-        {"events from devices that were never enrolled",
-         "SELECT count(*) FROM events e WHERE NOT EXISTS"
-         " (SELECT 1 FROM enrolled_devices d WHERE d.device_id = e.device_id)"},
-    };
-    for (const Invariant& inv : invariants) {
-        auto n = count(*db, inv.sql);
-        if (!n) {
-            return tl::unexpected(n.error());
-        }
-        if (*n != 0) {
-            report.problems.push_back(std::string(inv.what) + ": " + std::to_string(*n));
-        }
+    for (const Invariant& inv : k_scope_invariants) {
+        CARAVAN_TRY_VOID(count_violations(*db, inv, report));
+    }
+    for (const Invariant& inv : k_device_invariants) {
+        CARAVAN_TRY_VOID(count_violations(*db, inv, report));
     }
     auto events = count(*db, "SELECT count(*) FROM events");
     auto rejected = count(*db, "SELECT count(*) FROM rejected_events");
@@ -282,32 +297,7 @@ Result<CheckReport> check(const fs::path& data_dir) {
     report.rejected = *rejected;
     report.devices = *devices;
 
-    client::Projector projector(*db);
-    auto before = projector.fingerprint();
-    if (!before) {
-        return tl::unexpected(before.error());
-    }
-    report.fingerprint = *before;
-    {
-        auto tx = storage::Transaction::begin(*db);
-        if (!tx) {
-            return tl::unexpected(tx.error());
-        }
-        if (auto ok = projector.rebuild(); !ok) {
-            return tl::unexpected(ok.error());
-        }
-        if (auto ok = tx->commit(); !ok) {
-            return tl::unexpected(ok.error());
-        }
-    }
-    auto after = projector.fingerprint();
-    if (!after) {
-        return tl::unexpected(after.error());
-    }
-    report.rebuilt_fingerprint = *after;
-    if (report.fingerprint != report.rebuilt_fingerprint) {
-        report.problems.push_back("projections differ from a rebuild from the event log");
-    }
+    CARAVAN_TRY_VOID(compare_with_rebuild(*db, report));
     return report;
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <system_error>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -196,9 +198,29 @@ Result<std::string> read_epoch(pg::Connection& conn) {
     return rows.text(0, 0);
 }
 
-// The cache file of the feed with `epoch`, created and installed when missing.
+// Removes the cache files of other epochs from `dir` (a restore's new epoch left them behind:
+// nothing reads them again). Best effort: a file that cannot be removed stays.
+void remove_other_caches(const fs::path& dir, const std::string& epoch) {
+    const std::string keep = "cache-" + epoch + ".db";
+    std::error_code ec;
+    std::vector<fs::path> stale;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        const bool ours = name.rfind("cache-", 0) == 0 && name.find(".db") != std::string::npos;
+        if (ours && name.rfind(keep, 0) != 0) {
+            stale.push_back(entry.path());
+        }
+    }
+    for (const fs::path& file : stale) {
+        fs::remove(file, ec);
+    }
+}
+
+// The cache file of the feed with `epoch`, created and installed when missing; the files of
+// other epochs removed.
 Result<storage::Database> open_cache(const fs::path& dir, const std::string& epoch,
                                      std::int64_t now_ms) {
+    remove_other_caches(dir, epoch);
     storage::OpenOptions o;
     o.integrity_check = false;
     o.application_id = k_server_application_id;

@@ -19,7 +19,7 @@
 //   feed up to some position: events appended in position order (so its log positions ARE the
 //   feed's), their projections and scopes, and the rejected events up to some number. It is
 //   disposable: deleted, it is rebuilt from PostgreSQL; a new epoch (a restore) starts a new
-//   file.
+//   file, and the files of other epochs in cache_dir are removed.
 //
 // Contract:
 // - A PgStore is used by one thread at a time and holds a PostgreSQL connection only while an

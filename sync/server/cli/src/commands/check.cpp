@@ -1,4 +1,5 @@
-// caravan-server check: integrity check; projections rebuilt from the log must match.
+// caravan-server check: integrity check; projections rebuilt from the log must match. With
+// --store, of the PostgreSQL store (--data then holds this process's projection cache).
 
 #include <memory>
 #include <ostream>
@@ -14,7 +15,9 @@ namespace {
 using nlohmann::json;
 
 Result<void> run_check(Context& ctx, bool as_json) {
-    auto report = check(ctx.data);
+    auto report = ctx.store.empty()
+                      ? check(ctx.data)
+                      : check_postgresql(std::make_shared<pg::Pool>(ctx.store, 2), ctx.data);
     if (!report) {
         return tl::unexpected(report.error());
     }
@@ -50,6 +53,7 @@ const bool registered = register_command("check", [](CLI::App& app, Registry& re
     auto* cmd =
         app.add_subcommand("check", "Integrity check; projections rebuilt from the log must match");
     registry.add_data(*cmd);
+    registry.add_store(*cmd);
     cmd->add_flag("--json", *as_json, "Print one JSON document");
     cmd->callback([&registry, as_json] {
         registry.set([as_json](Context& ctx) { return run_check(ctx, *as_json); });

@@ -1,5 +1,6 @@
 #pragma once
-// Operator tasks on a data directory: backup (online), restore (server stopped), check.
+// Operator tasks on a data directory: backup (online), restore (server stopped), check (also
+// of the PostgreSQL store).
 //
 // - backup() copies a consistent snapshot with SQLite's online backup API while the server may
 //   be running, then checks the copy's integrity. The file is created owner-only.
@@ -15,10 +16,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "caravan/storage/result.hpp"
+#include "caravan/sync/server/pg.hpp"
 
 namespace caravan::sync::server {
 
@@ -42,5 +45,16 @@ struct CheckReport {
     [[nodiscard]] bool ok() const { return problems.empty(); }
 };
 [[nodiscard]] Result<CheckReport> check(const std::filesystem::path& data_dir);
+
+// check() of the PostgreSQL store on `pool`'s database, `data_dir` holding this process's
+// projection cache (pg-cache/) and the scratch space (created if missing). In one snapshot of
+// PostgreSQL: the feed's positions and the rejected events' numbers are 1..head without a hole,
+// and the registry's invariants above hold. Then the whole feed is replayed into a new cache in
+// a scratch directory (removed afterwards), whose projections must equal a rebuild from its
+// log; and this process's own cache, when it has one, brought up to the same head, must hold
+// the same projections. fingerprint/rebuilt_fingerprint are the new cache's. busy when the
+// feed kept moving so that the two caches never stood at one head.
+[[nodiscard]] Result<CheckReport> check_postgresql(std::shared_ptr<pg::Pool> pool,
+                                                   const std::filesystem::path& data_dir);
 
 } // namespace caravan::sync::server
