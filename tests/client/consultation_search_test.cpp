@@ -18,11 +18,8 @@
 using namespace caravan;
 using namespace caravan::client;
 using test::ok;
-using test::SimDevice;
 
 namespace {
-
-constexpr std::int64_t T = test::k_field_day_ms;
 
 std::vector<std::string> ids(Engine& engine, const ConsultationFilter& filter) {
     std::vector<std::string> out;
@@ -64,7 +61,7 @@ std::vector<std::string> search(Engine& engine, const std::string& text, bool ne
 // oldest-first).
 struct Programme {
     explicit Programme(const test::TempDir& dir)
-        : path(dir / "a.db"), a(path, T), b(dir / "b.db", T + 500) {
+        : path(dir / "a.db"), a(path, test::k_field_day_ms), b(dir / "b.db", test::k_field_day_ms + 500) {
         test::start_field_day(*a); // Қызылжар, 2024-05-14
         ok(a->add_village({"Бескөл", "Ақтөбе обл.", std::nullopt, std::nullopt, std::nullopt}));
         const std::vector<std::pair<std::string, std::string>> texts = {
@@ -99,7 +96,7 @@ struct Programme {
         }
     }
     std::filesystem::path path;
-    SimDevice a, b;
+    test::SimDevice a, b;
 };
 
 const std::vector<std::string> k_needles = {
@@ -211,7 +208,7 @@ TEST_CASE("consultation search: a database from before the index gets one, and o
 
     SECTION("before the index: opening builds it over the rows already there") {
         drop_index(true);
-        SimDevice a(path, T + 10'000'000);
+        test::SimDevice a(path, test::k_field_day_ms + 10'000'000);
         CHECK(search(*a, "жер", true) == expected);
         CHECK(ok(a->check(dir.path())).ok());
         a.advance(1000);
@@ -220,7 +217,7 @@ TEST_CASE("consultation search: a database from before the index gets one, and o
     }
     SECTION("no index (an older backup restored under a running app): rows are read instead") {
         drop_index(false);
-        SimDevice a(path, T + 10'000'000);
+        test::SimDevice a(path, test::k_field_day_ms + 10'000'000);
         CHECK(search(*a, "жер", true) == expected);
         a.advance(1000);
         ok(a->add_consultation(test::consultation_input("Жаңа жер сұрағы")));
