@@ -2,17 +2,8 @@
 // The CLI's own error messages in English, Russian and Kazakh (see
 // caravan/storage/message.hpp). The entries are in messages.inc.
 
-#include <span>
-
-#include "caravan/storage/result.hpp"
-
-namespace caravan::cli::msg {
-
-#define X(name, en, ru, kk) CARAVAN_DECLARE_MESSAGE("cli.", name, en, ru, kk)
-#include "messages.inc"
-#undef X
-
-// Every message above, for tests.
-[[nodiscard]] std::span<const Message* const> catalog() noexcept;
-
-} // namespace caravan::cli::msg
+#define CARAVAN_CATALOG_NAMESPACE caravan::cli::msg
+#define CARAVAN_CATALOG_PREFIX "cli."
+// In angle brackets: "messages.inc" would find storage's, beside catalog.inc.
+#define CARAVAN_CATALOG_ENTRIES <messages.inc>
+#include "caravan/storage/catalog.inc"

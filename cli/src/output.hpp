@@ -15,6 +15,17 @@ namespace caravan::cli {
 
 void print_json(Context& ctx, const nlohmann::json& document);
 
+// Prints `items` as one JSON array, each item as its own namespace's `to_json(item)` writes it
+// (client::to_json, agent::to_json, found by argument-dependent lookup).
+template <class Items>
+void print_json_array(Context& ctx, const Items& items) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : items) {
+        out.push_back(to_json(item));
+    }
+    print_json(ctx, out);
+}
+
 // A word or phrase of the CLI's human output (a `word_*` entry of messages.inc) in the
 // context's language. Every phrase is a catalog entry, so a missing one does not compile.
 [[nodiscard]] std::string_view phrase(Context& ctx, const Message& text);

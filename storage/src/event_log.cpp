@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "caravan/storage/event_row.hpp"
 #include "caravan/storage/messages.hpp"
 #include "caravan/storage/migrations.hpp"
 
@@ -45,15 +46,7 @@ constexpr std::string_view k_columns =
     "log_position";
 
 Event read_event(const Statement& stmt) {
-    Event e;
-    e.device_id = stmt.column_text(0);
-    e.seq = stmt.column_int(1);
-    e.hlc = stmt.column_int(2);
-    e.entity_type = stmt.column_text(3);
-    e.entity_id = stmt.column_text(4);
-    e.op = stmt.column_text(5);
-    e.payload = stmt.column_text(6);
-    e.schema_version = static_cast<int>(stmt.column_int(7));
+    Event e = event_from_row(stmt);
     e.server_seq = stmt.column_opt_int(8);
     e.log_position = stmt.column_int(9);
     return e;
@@ -64,6 +57,19 @@ std::string select_events(std::string_view tail) {
 }
 
 } // namespace
+
+Event event_from_row(const Statement& row) {
+    Event e;
+    e.device_id = row.column_text(0);
+    e.seq = row.column_int(1);
+    e.hlc = row.column_int(2);
+    e.entity_type = row.column_text(3);
+    e.entity_id = row.column_text(4);
+    e.op = row.column_text(5);
+    e.payload = row.column_text(6);
+    e.schema_version = static_cast<int>(row.column_int(7));
+    return e;
+}
 
 Result<void> EventLog::install(Database& db) {
     return migrate(db, "event_log", k_event_log_migrations);

@@ -15,9 +15,7 @@
 
 using namespace caravan;
 using nlohmann::json;
-using test::Mode;
-using test::run_cli;
-using test::run_cli_ok;
+using test::Mode, test::run_cli, test::run_cli_ok;
 
 namespace {
 

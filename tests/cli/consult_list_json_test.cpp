@@ -9,9 +9,7 @@
 #include "temp_dir.hpp"
 
 using namespace caravan;
-using test::Mode;
-using test::run_cli;
-using test::run_cli_ok;
+using test::Mode, test::run_cli, test::run_cli_ok;
 
 namespace {
 

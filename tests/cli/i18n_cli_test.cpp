@@ -16,9 +16,7 @@
 #include "caravan/sync/agent/messages.hpp"
 
 using namespace caravan;
-using test::Mode;
-using test::run_cli;
-using test::run_cli_ok;
+using test::Mode, test::run_cli, test::run_cli_ok;
 
 namespace {
 

@@ -12,15 +12,11 @@
 #include "process.hpp"
 
 using namespace caravan::test::dashboard;
-using caravan::sync::server::AccountRole;
-using caravan::test::binary;
-using caravan::test::run_process;
+using caravan::test::binary, caravan::test::run_process;
 using nlohmann::json;
 namespace server = caravan::test::server;
 
 namespace {
-
-const std::string k_question = "Жер телімі туралы құпия сұрақ";
 
 struct VisitSpec {
     std::string date, lawyer, village;

@@ -4,7 +4,6 @@
 #include "dashboard_support.hpp"
 
 using namespace caravan::test::dashboard;
-using caravan::sync::server::AccountRole;
 namespace server = caravan::test::server;
 
 namespace {

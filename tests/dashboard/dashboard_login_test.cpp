@@ -6,7 +6,6 @@
 #include "message_catalog_check.hpp"
 
 using namespace caravan::test::dashboard;
-using caravan::sync::server::AccountRole;
 
 TEST_CASE("dashboard: a coordinator logs in, sees the devices page, and logs out", "[dashboard]") {
     DashboardServer server;

@@ -9,15 +9,11 @@
 #include "process.hpp"
 
 using namespace caravan::test::dashboard;
-using caravan::sync::server::AccountRole;
-using caravan::test::binary;
-using caravan::test::run_process;
+using caravan::test::binary, caravan::test::run_process;
 using nlohmann::json;
 namespace server = caravan::test::server;
 
 namespace {
-
-const std::string k_question = "Жер телімі туралы құпия сұрақ";
 
 // One device's visit with three consultations in region A.
 void seed(DashboardServer& s) {

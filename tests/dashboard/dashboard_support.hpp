@@ -23,8 +23,11 @@ using server::k_day_ms;
 using server::k_region_a;
 using server::k_region_b;
 namespace srv = caravan::sync::server;
+using srv::AccountRole;
 
 inline const std::string k_password = "correct horse battery";
+// A consultation's question: personal text that no viewer's page or download may show.
+inline const std::string k_question = "Жер телімі туралы құпия сұрақ";
 
 struct Page {
     int status = 0;

@@ -5,7 +5,6 @@
 #include "dashboard_support.hpp"
 
 using namespace caravan::test::dashboard;
-using caravan::sync::server::AccountRole;
 
 TEST_CASE("dashboard: over TLS the session cookie is Secure and only the https origin may post",
           "[dashboard]") {

@@ -12,8 +12,7 @@ TEST_CASE("server rotate: the new id gets the same enrollment and the old id's e
     Http http(server.port());
     Device old = server.enroll({k_region_a});
     Events events(old.id);
-    REQUIRE(http.push(old.token, batch(old.id, {events.self("Test Lawyer", k_region_a)})).status ==
-            200);
+    push_identity(http, old, events);
 
     std::string next = new_id();
     Reply r = rotate(http, old.token, old.id, next);

@@ -71,8 +71,7 @@ void require_takeover_refused(TestServer& server, Http& http, const std::string&
 Device enroll_and_push_identity(TestServer& server, Http& http) {
     Device d = server.enroll({k_region_a});
     Events events(d.id);
-    REQUIRE(http.push(d.token, batch(d.id, {events.self("Test Lawyer", k_region_a)})).status ==
-            200);
+    push_identity(http, d, events);
     return d;
 }
 
@@ -88,8 +87,7 @@ TEST_CASE("server takeover: a fresh code offered with an enrolled device's id is
     SECTION("before the victim has made any request") {
         require_takeover_refused(server, http, victim.id);
         Events events(victim.id);
-        REQUIRE(http.push(victim.token, batch(victim.id, {events.self("Test Lawyer", k_region_a)}))
-                    .status == 200);
+        push_identity(http, victim, events);
         require_still_syncs(http, victim, events);
     }
     SECTION("after the victim has pushed") {
@@ -112,8 +110,7 @@ TEST_CASE("server takeover: a revoked device id is never enrolled again and stay
     Http http(server.port());
     Device victim = server.enroll({k_region_a});
     Events events(victim.id);
-    REQUIRE(http.push(victim.token, batch(victim.id, {events.self("Test Lawyer", k_region_a)}))
-                .status == 200);
+    push_identity(http, victim, events);
     REQUIRE(server.store()->registry().revoke(victim.id));
 
     require_takeover_refused(server, http, victim.id);
@@ -133,9 +130,7 @@ TEST_CASE("server takeover: neither a rotated predecessor's id nor its successor
     REQUIRE(rotated.status == 200);
     Device successor{next, rotated.body["token"].get<std::string>()};
     Events events(next);
-    REQUIRE(
-        http.push(successor.token, batch(next, {events.self("Test Lawyer", k_region_a)})).status ==
-        200);
+    push_identity(http, successor, events);
 
     SECTION("the predecessor") {
         require_takeover_refused(server, http, old.id);
@@ -180,8 +175,7 @@ TEST_CASE("server enrollment: the same code repeated for the same new device id 
 
     // Once the device has spoken with its token, a repeat is a takeover like any other.
     Events events(device);
-    REQUIRE(http.push(token, batch(device, {events.self("Test Lawyer", k_region_a)})).status ==
-            200);
+    push_identity(http, Device{device, token}, events);
     before = enrollment_state(server);
     Reply late = enroll_with(http, code, device, "Mallory");
     CHECK(late.status == 409);
@@ -255,7 +249,7 @@ TEST_CASE("server rotate: after the successor has spoken, the predecessor's toke
     // The successor speaks with its own token.
     Device successor{next, token};
     Events events(next);
-    REQUIRE(http.push(token, batch(next, {events.self("Test Lawyer", k_region_a)})).status == 200);
+    push_identity(http, successor, events);
 
     // The old token (say, in an old copy of the database) tries to claim the successor again.
     std::string before = enrollment_state(server);

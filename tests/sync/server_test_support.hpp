@@ -212,6 +212,13 @@ inline sync::PushRequest batch(const std::string& device_id, std::vector<storage
     return sync::PushRequest{device_id, std::move(events)};
 }
 
+// Pushes `device`'s own device record (the next event of `events`, in region A), required to
+// be answered 200: the device has spoken.
+inline void push_identity(Http& http, const Device& device, Events& events) {
+    REQUIRE(http.push(device.token, batch(device.id, {events.self("Test Lawyer", k_region_a)}))
+                .status == 200);
+}
+
 // A real server in this process on 127.0.0.1 with a free port, on its own data directory (and,
 // on PostgreSQL, its own database).
 class TestServer {

@@ -29,17 +29,23 @@ void wait_for_job(TestBrowser& browser) {
     FAIL("the app's job did not end within 60 s");
 }
 
+// The app on `database` in English, started in-process (required to start).
+std::unique_ptr<ui::UiServer> start_app(const std::filesystem::path& database) {
+    ui::UiOptions options;
+    options.database = database;
+    options.lang = client::Lang::en;
+    auto started = ui::UiServer::start(options);
+    REQUIRE(started);
+    return std::move(*started);
+}
+
 } // namespace
 
 TEST_CASE("ui sync: the app enrolls with a code, syncs, and another laptop receives its records") {
     TempDir dir;
     Server server(dir.path() / "server");
-    ui::UiOptions options;
-    options.database = dir.path() / "app" / "caravan.db";
-    options.lang = client::Lang::en;
-    auto started = ui::UiServer::start(options);
-    REQUIRE(started);
-    auto& app = **started;
+    const auto started = start_app(dir.path() / "app" / "caravan.db");
+    auto& app = *started;
     TestBrowser browser(app.port());
     REQUIRE(browser.open(app.launch_url()));
     REQUIRE(browser.post("/setup", {{"lawyer", "Айгүл"}, {"region", k_region}})->status == 303);
@@ -125,13 +131,9 @@ TEST_CASE("ui conflicts: both values with the lawyers' names, and keeping the ot
     mine.must_sync();
     theirs.must_sync();
 
-    ui::UiOptions options;
-    options.database = mine.db();
-    options.lang = client::Lang::en;
-    auto started = ui::UiServer::start(options);
-    REQUIRE(started);
-    TestBrowser browser((*started)->port());
-    REQUIRE(browser.open((*started)->launch_url()));
+    const auto app = start_app(mine.db());
+    TestBrowser browser(app->port());
+    REQUIRE(browser.open(app->launch_url()));
     auto res = browser.get("/conflicts");
     REQUIRE(res);
     REQUIRE(res->status == 200);
@@ -211,13 +213,9 @@ TEST_CASE("ui: a lawyer's laptop offers only the villages of the lawyer's region
     mine.must({"village", "add", "Ойыл", "--region", "Ақтөбе обл."});
     mine.must({"village", "add", "Қызылжар", "--region", k_region});
     mine.must({"enroll", "--server", server.url(), "--code", server.code("Айгүл", {k_region})});
-    ui::UiOptions options;
-    options.database = mine.db();
-    options.lang = client::Lang::en;
-    auto started = ui::UiServer::start(options);
-    REQUIRE(started);
-    TestBrowser browser((*started)->port());
-    REQUIRE(browser.open((*started)->launch_url()));
+    const auto app = start_app(mine.db());
+    TestBrowser browser(app->port());
+    REQUIRE(browser.open(app->launch_url()));
     auto res = browser.get("/");
     REQUIRE(res);
     CHECK(res->body.find("Қызылжар") != std::string::npos);

@@ -231,11 +231,7 @@ void setup_history(CLI::App* group, Registry& registry) {
             CARAVAN_TRY_ENGINE(engine, ctx);
             CARAVAN_TRY(entries, engine.consultation_history(*id));
             if (ctx.json) {
-                nlohmann::json out = nlohmann::json::array();
-                for (const auto& h : entries) {
-                    out.push_back(client::to_json(h));
-                }
-                print_json(ctx, out);
+                print_json_array(ctx, entries);
                 return {};
             }
             for (const auto& h : entries) {

@@ -142,11 +142,7 @@ const bool conflicts = register_command("conflicts", [](CLI::App& app, Registry&
             CARAVAN_TRY_ENGINE(engine, ctx);
             CARAVAN_TRY(list, engine.conflicts());
             if (ctx.json) {
-                nlohmann::json out = nlohmann::json::array();
-                for (const auto& c : list) {
-                    out.push_back(client::to_json(c));
-                }
-                print_json(ctx, out);
+                print_json_array(ctx, list);
                 return {};
             }
             CARAVAN_TRY(lawyers, engine.lawyers());

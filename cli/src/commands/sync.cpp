@@ -155,11 +155,7 @@ Result<void> run_log(Context& ctx, std::int64_t limit) {
     agent::AgentState state(engine.component_storage());
     CARAVAN_TRY(entries, state.log(limit));
     if (ctx.json) {
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto& e : entries) {
-            out.push_back(agent::to_json(e));
-        }
-        print_json(ctx, out);
+        print_json_array(ctx, entries);
         return {};
     }
     std::vector<std::vector<std::string>> rows;

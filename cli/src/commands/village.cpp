@@ -46,11 +46,7 @@ const bool registered = register_command("village", [](CLI::App& app, Registry& 
             CARAVAN_TRY_ENGINE(engine, ctx);
             CARAVAN_TRY(villages, engine.list_villages(*region));
             if (ctx.json) {
-                nlohmann::json out = nlohmann::json::array();
-                for (const auto& v : villages) {
-                    out.push_back(client::to_json(v));
-                }
-                print_json(ctx, out);
+                print_json_array(ctx, villages);
                 return {};
             }
             std::vector<std::vector<std::string>> rows;

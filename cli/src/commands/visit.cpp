@@ -70,11 +70,7 @@ const bool registered = register_command("visit", [](CLI::App& app, Registry& re
             CARAVAN_TRY_ENGINE(engine, ctx);
             CARAVAN_TRY(visits, engine.list_visits());
             if (ctx.json) {
-                nlohmann::json out = nlohmann::json::array();
-                for (const auto& v : visits) {
-                    out.push_back(client::to_json(v));
-                }
-                print_json(ctx, out);
+                print_json_array(ctx, visits);
                 return {};
             }
             std::vector<std::vector<std::string>> rows;

@@ -101,6 +101,8 @@ using web::local_time;
 using web::url_encode;
 // An error for the page, in its language (a busy database says it was retried and nothing lost).
 [[nodiscard]] std::string error_text(const Page& page, const Error& error);
+// The "start a visit first" notice of a recording form; empty while a visit is open.
+[[nodiscard]] std::string need_visit_notice(const Page& page);
 // The options of an enumeration for a select or checkboxes, `chosen` marked.
 [[nodiscard]] mstch::array options_of(const client::Enumeration& e, client::Lang lang,
                                       const std::vector<std::string>& chosen);

@@ -206,17 +206,11 @@ Answer consult_form(const Page& page, const std::string& notice, const Error* er
         return extra;
     };
     std::vector<std::string> topics = keep_values ? page.form.all("topic") : std::vector<std::string>{};
-    bool has_visit = false;
-    (void)page.engine.with([&](client::Engine& engine) -> Result<void> {
-        auto v = engine.current_visit();
-        has_visit = v && v->has_value();
-        return {};
-    });
     mstch::map ctx{
         {"notice", notice},
         {"error", error && error_field.empty() ? error_message : std::string{}},
         {"fix_fields", error && !error_field.empty() ? tr(page, msg::fix_fields) : std::string{}},
-        {"need_visit", has_visit ? std::string{} : tr(page, msg::need_visit_first)},
+        {"need_visit", need_visit_notice(page)},
         {"person_legend", tr(page, msg::person_legend)},
         {"topics_legend", tr(page, msg::topics_legend)},
         {"gender", field("gender", client::msg::field_gender,

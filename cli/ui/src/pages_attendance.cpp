@@ -51,16 +51,10 @@ Answer attendance_page(const Page& page, const std::string& notice, const std::s
         }
         rows.push_back(mstch::map{{"age", std::string(a.label(page.lang))}, {"cells", cells}});
     }
-    bool has_visit = false;
-    (void)page.engine.with([&](client::Engine& engine) -> Result<void> {
-        auto v = engine.current_visit();
-        has_visit = v && v->has_value();
-        return {};
-    });
     mstch::map ctx{
         {"notice", notice},
         {"error", error},
-        {"need_visit", has_visit ? std::string{} : tr(page, msg::need_visit_first)},
+        {"need_visit", need_visit_notice(page)},
         {"intro", tr(page, msg::attendance_intro)},
         {"category_label", tr(page, client::msg::field_category)},
         {"categories", options_of(client::enums::category, page.lang,

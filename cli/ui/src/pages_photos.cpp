@@ -29,15 +29,9 @@ std::string safe_name(const std::string& name) {
 
 Answer photos_page(const Page& page, const std::string& notice, const std::string& error,
                    mstch::array results) {
-    bool has_visit = false;
-    (void)page.engine.with([&](client::Engine& engine) -> Result<void> {
-        auto v = engine.current_visit();
-        has_visit = v && v->has_value();
-        return {};
-    });
     mstch::map ctx{{"notice", notice},
                    {"error", error},
-                   {"need_visit", has_visit ? std::string{} : tr(page, msg::need_visit_first)},
+                   {"need_visit", need_visit_notice(page)},
                    {"hint", tr(page, msg::photos_hint)},
                    {"files_label", tr(page, msg::photos_files)},
                    {"caption_label", tr(page, msg::photos_caption)},

@@ -55,6 +55,17 @@ std::string tr(const Page& page, const Message& message, std::vector<MessageArg>
     return web::translate(client::message_lang(page.lang), message, std::move(args));
 }
 
+std::string need_visit_notice(const Page& page) {
+    // A database that cannot say (not set up, busy) counts as no visit: the notice shows.
+    bool has_visit = false;
+    (void)page.engine.with([&](client::Engine& engine) -> Result<void> {
+        auto v = engine.current_visit();
+        has_visit = v && v->has_value();
+        return {};
+    });
+    return has_visit ? std::string{} : tr(page, msg::need_visit_first);
+}
+
 std::string error_text(const Page& page, const Error& error) {
     if (error.code == ErrorCode::busy) {
         return tr(page, msg::database_busy, {page.engine.busy_retry_ms() / 1000});

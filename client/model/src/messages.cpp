@@ -2,15 +2,6 @@
 
 namespace caravan::client::msg {
 
-std::span<const Message* const> catalog() noexcept {
-    static constexpr const Message* k_all[] = {
-#define X(name, en, ru, kk) CARAVAN_LIST_MESSAGE("client.", name, en, ru, kk)
-#include "caravan/client/messages.inc"
-#undef X
-    };
-    return k_all;
-}
-
 MessageArg field(std::string_view name) {
     static constexpr const Message* k_fields[] = {
         &field_lawyer,       &field_region,    &field_district, &field_village,     &field_visit,

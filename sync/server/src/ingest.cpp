@@ -2,6 +2,7 @@
 
 #include "caravan/client/entities.hpp"
 #include "caravan/client/hlc.hpp"
+#include "caravan/storage/event_row.hpp"
 
 namespace caravan::sync::server {
 
@@ -23,15 +24,7 @@ ApiError internal(const Error& error) {
 } // namespace
 
 Event read_event(const Statement& s) {
-    Event e;
-    e.device_id = s.column_text(0);
-    e.seq = s.column_int(1);
-    e.hlc = s.column_int(2);
-    e.entity_type = s.column_text(3);
-    e.entity_id = s.column_text(4);
-    e.op = s.column_text(5);
-    e.payload = s.column_text(6);
-    e.schema_version = static_cast<int>(s.column_int(7));
+    Event e = storage::event_from_row(s);
     e.log_position = s.column_int(8);
     e.server_seq = e.log_position;
     return e;

@@ -27,9 +27,10 @@ struct Message {
 } // namespace caravan
 
 // A catalog is a `messages.inc` file of `X(name, "en", "ru", "kk")` entries, included twice:
-// with X as CARAVAN_DECLARE_MESSAGE in the catalog's header (each entry becomes an
-// `inline constexpr Message name`), and with X as CARAVAN_LIST_MESSAGE in its catalog()
-// (a pointer to each), so that the list tests check is complete by construction.
+// with X as CARAVAN_DECLARE_MESSAGE (each entry becomes an `inline constexpr Message name`),
+// and with X as CARAVAN_LIST_MESSAGE in its catalog() (a pointer to each), so that the list
+// tests check is complete by construction. caravan/storage/catalog.inc does both for a catalog
+// header in four lines; the exports' texts use the two macros directly.
 #define CARAVAN_DECLARE_MESSAGE(prefix, name, en, ru, kk)                                        \
     inline constexpr ::caravan::Message name{prefix #name, en, ru, kk};
 #define CARAVAN_LIST_MESSAGE(prefix, name, en, ru, kk) &name,

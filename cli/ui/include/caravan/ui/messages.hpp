@@ -2,17 +2,7 @@
 // The lawyer's app's own words in English, Russian and Kazakh (see caravan/storage/message.hpp);
 // the entries are in messages.inc.
 
-#include <span>
-
-#include "caravan/storage/result.hpp"
-
-namespace caravan::ui::msg {
-
-#define X(name, en, ru, kk) CARAVAN_DECLARE_MESSAGE("ui.", name, en, ru, kk)
-#include "caravan/ui/messages.inc"
-#undef X
-
-// Every message above, for tests.
-[[nodiscard]] std::span<const Message* const> catalog() noexcept;
-
-} // namespace caravan::ui::msg
+#define CARAVAN_CATALOG_NAMESPACE caravan::ui::msg
+#define CARAVAN_CATALOG_PREFIX "ui."
+#define CARAVAN_CATALOG_ENTRIES "caravan/ui/messages.inc"
+#include "caravan/storage/catalog.inc"

@@ -3,20 +3,16 @@
 // validation, references, records, photos, import and exports. The entries are in
 // messages.inc.
 
-#include <span>
 #include <string_view>
 
 #include "caravan/client/domain.hpp"
-#include "caravan/storage/result.hpp"
+
+#define CARAVAN_CATALOG_NAMESPACE caravan::client::msg
+#define CARAVAN_CATALOG_PREFIX "client."
+#define CARAVAN_CATALOG_ENTRIES "caravan/client/messages.inc"
+#include "caravan/storage/catalog.inc"
 
 namespace caravan::client::msg {
-
-#define X(name, en, ru, kk) CARAVAN_DECLARE_MESSAGE("client.", name, en, ru, kk)
-#include "caravan/client/messages.inc"
-#undef X
-
-// Every message above, for tests.
-[[nodiscard]] std::span<const Message* const> catalog() noexcept;
 
 // A field name as a message argument: the catalog's word for it (`field_<name>`), rendered in
 // the reader's language; a name the catalog does not know stays as it is (an option name or

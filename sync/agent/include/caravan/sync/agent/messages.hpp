@@ -3,17 +3,7 @@
 // caravan/storage/message.hpp): the errors `caravan enroll`, `caravan sync` and
 // `caravan schedule` print. The server's wire messages stay English (protocol text).
 
-#include <span>
-
-#include "caravan/storage/result.hpp"
-
-namespace caravan::sync::agent::msg {
-
-#define X(name, en, ru, kk) CARAVAN_DECLARE_MESSAGE("agent.", name, en, ru, kk)
-#include "caravan/sync/agent/messages.inc"
-#undef X
-
-// Every message above, for tests.
-[[nodiscard]] std::span<const Message* const> catalog() noexcept;
-
-} // namespace caravan::sync::agent::msg
+#define CARAVAN_CATALOG_NAMESPACE caravan::sync::agent::msg
+#define CARAVAN_CATALOG_PREFIX "agent."
+#define CARAVAN_CATALOG_ENTRIES "caravan/sync/agent/messages.inc"
+#include "caravan/storage/catalog.inc"
