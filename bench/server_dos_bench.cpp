@@ -37,6 +37,7 @@
 
 #include "caravan/client/ids.hpp"
 #include "caravan/sync/protocol.hpp"
+#include "server_process.hpp"
 #include "support.hpp"
 
 using namespace caravan;
@@ -52,81 +53,6 @@ std::string new_id() {
     static std::atomic<std::int64_t> tick{0};
     return client::uuid_v7(k_day_ms + tick.fetch_add(1));
 }
-
-// ---- the server process ----------------------------------------------------------------------
-
-class ServerProcess {
-  public:
-    explicit ServerProcess(const std::filesystem::path& dir) : m_dir(dir) {
-        std::string out = (dir / "server.out").string();
-        m_pid = ::fork();
-        if (m_pid == 0) {
-            std::freopen(out.c_str(), "w", stdout);
-            std::freopen("/dev/null", "w", stderr);
-            std::string data = (dir / "data").string();
-            ::execl(CARAVAN_SERVER_EXE_PATH, "caravan-server", "serve", "--data", data.c_str(),
-                    "--listen", "127.0.0.1:0", static_cast<char*>(nullptr));
-            std::_Exit(127);
-        }
-        for (int i = 0; i < 2000 && m_port == 0; ++i) {
-            std::ifstream in(out);
-            std::string line;
-            if (std::getline(in, line) && line.rfind("listening on 127.0.0.1:", 0) == 0) {
-                m_port = std::stoi(line.substr(23));
-            } else {
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-        }
-        if (m_port == 0) {
-            std::fprintf(stderr, "caravan-server did not start\n");
-            std::exit(1);
-        }
-    }
-    ~ServerProcess() {
-        ::kill(m_pid, SIGTERM);
-        int status = 0;
-        ::waitpid(m_pid, &status, 0);
-    }
-    [[nodiscard]] int port() const { return m_port; }
-    [[nodiscard]] long kib(const std::string& field) const {
-        std::ifstream in("/proc/" + std::to_string(m_pid) + "/status");
-        std::string line;
-        while (std::getline(in, line)) {
-            if (line.rfind(field + ":", 0) == 0) {
-                return std::stol(line.substr(field.size() + 1));
-            }
-        }
-        return -1;
-    }
-    // Resets VmHWM to the current resident set.
-    void reset_peak() const {
-        std::ofstream("/proc/" + std::to_string(m_pid) + "/clear_refs") << "5";
-    }
-    // A fresh code through the operator command (the database is shared, WAL).
-    std::string code() const {
-        std::string out = (m_dir / "code.out").string();
-        std::string cmd = std::string(CARAVAN_SERVER_EXE_PATH) + " enroll-code --data " +
-                          (m_dir / "data").string() + " --lawyer Bench --region '" + k_region +
-                          "' > " + out + " 2>/dev/null";
-        if (std::system(cmd.c_str()) != 0) {
-            std::fprintf(stderr, "enroll-code failed\n");
-            std::exit(1);
-        }
-        std::ifstream in(out);
-        std::string line, last;
-        while (std::getline(in, line)) {
-            if (!line.empty()) {
-                last = line;
-            }
-        }
-        return last;
-    }
-
-  private:
-    std::filesystem::path m_dir;
-    pid_t m_pid = -1;
-    int m_port = 0;
-};
 
 // ---- raw connections from 127.0.0.2 ------------------------------------------------------------
 
@@ -193,15 +119,8 @@ struct Device {
 };
 
 Device enroll(const ServerProcess& server) {
-    httplib::Client c("127.0.0.1", server.port());
     Device d{new_id(), "", 0};
-    auto r = c.Post("/v1/enroll", {{"X-Caravan-Protocol", "1"}},
-                    json{{"code", server.code()}, {"device_id", d.id}}.dump(), "application/json");
-    if (!r || r->status != 200) {
-        std::fprintf(stderr, "enrollment failed\n");
-        std::exit(1);
-    }
-    d.token = json::parse(r->body)["token"];
+    d.token = server.enroll(d.id);
     return d;
 }
 
@@ -300,7 +219,7 @@ int main(int argc, char** argv) {
     const int scale = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
     ::signal(SIGPIPE, SIG_IGN);
     ScratchDir dir;
-    ServerProcess server(dir / "");
+    ServerProcess server(dir / "", k_region);
     Device device = enroll(server);
     Device rotating = enroll(server);
     const int port = server.port();
