@@ -22,6 +22,7 @@
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -266,16 +267,14 @@ Session login(int port) {
     const std::string origin = "http://127.0.0.1:" + std::to_string(port);
     auto form = c.Get("/login");
     if (!form || form->status != 200) {
-        std::fprintf(stderr, "GET /login failed\n");
-        std::exit(1);
+        throw std::runtime_error("GET /login failed");
     }
     auto r = c.Post("/login", {{"Cookie", cookies_of(*form)}, {"Origin", origin}},
                     httplib::Params{{"csrf", csrf_in(form->body)},
                                     {"name", k_account},
                                     {"password", k_password}});
     if (!r || r->status != 303) {
-        std::fprintf(stderr, "login failed (%d)\n", r ? r->status : 0);
-        std::exit(1);
+        throw std::runtime_error("login failed (" + std::to_string(r ? r->status : 0) + ")");
     }
     Session s{cookies_of(*r), ""};
     auto page = c.Get("/indicators", {{"Cookie", s.cookie}});
@@ -467,12 +466,17 @@ int main(int argc, char** argv) {
         generate(root / "data", events, lawyers);
     }
     ServerProcess server(root, k_device_region);
-    print_row("server resident set after start",
-              std::to_string(server.kib("VmRSS") / 1024) + " MiB");
-    const Session session = login(server.port());
-    time_pages(server.port(), session, runs);
-    time_download(server, session);
-    time_sync(server, session, std::max(10, runs * 4));
+    try { // a failure stops the server on the way out (ServerProcess's destructor)
+        print_row("server resident set after start",
+                  std::to_string(server.kib("VmRSS") / 1024) + " MiB");
+        const Session session = login(server.port());
+        time_pages(server.port(), session, runs);
+        time_download(server, session);
+        time_sync(server, session, std::max(10, runs * 4));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "dashboard_bench: %s\n", e.what());
+        return 1;
+    }
     print_load();
     return 0;
 }

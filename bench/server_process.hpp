@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -27,6 +28,7 @@ class ServerProcess {
     ServerProcess(const std::filesystem::path& dir, std::string region)
         : m_dir(dir), m_region(std::move(region)) {
         std::string out = (dir / "server.out").string();
+        std::filesystem::remove(out); // a line left by an earlier server is not this one's port
         m_pid = ::fork();
         if (m_pid == 0) {
             std::freopen(out.c_str(), "w", stdout);
@@ -94,16 +96,15 @@ class ServerProcess {
         return last;
     }
 
-    // Enrolls `device_id` through POST /v1/enroll with a fresh code(); its token. Exits the
-    // program when the server refuses.
+    // Enrolls `device_id` through POST /v1/enroll with a fresh code(); its token. Throws
+    // std::runtime_error when the server refuses (so that the server is stopped on the way out).
     [[nodiscard]] std::string enroll(const std::string& device_id) const {
         httplib::Client c("127.0.0.1", m_port);
         const std::string body =
             nlohmann::json{{"code", code()}, {"device_id", device_id}}.dump();
         auto r = c.Post("/v1/enroll", {{"X-Caravan-Protocol", "1"}}, body, "application/json");
         if (!r || r->status != 200) {
-            std::fprintf(stderr, "enrollment failed\n");
-            std::exit(1);
+            throw std::runtime_error("enrollment failed");
         }
         return nlohmann::json::parse(r->body)["token"].get<std::string>();
     }
