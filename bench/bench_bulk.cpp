@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
                         .set("gender", std::string_view(c.person.gender))
                         .set("age", std::string_view(c.person.age))
                         .set("category", std::string_view(c.person.category))
-                        .set("vulnerable", c.person.vulnerable)
+                        .set("vulnerable", client::or_null(c.person.vulnerable))
                         .set("topics", std::span<const std::string>(c.topics))
                         .set("outcome", std::string_view(c.outcome))
                         .set("question", std::string_view(c.question))

@@ -55,7 +55,7 @@ void generate(const std::filesystem::path& path, std::int64_t rows) {
         out << (i + 1) << ',' << date_of(static_cast<int>((visit * 7) % 366)) << ','
             << regions[village / 18] << ",Ауыл " << village << ',' << lawyers[visit % 5] << ','
             << genders[i % 5] << ',' << c.person.age << ',' << c.person.category << ','
-            << (c.person.vulnerable ? "иә" : "жоқ") << ',' << topic_cells[i % 6] << ",\""
+            << (!c.person.vulnerable ? "" : *c.person.vulnerable ? "иә" : "жоқ") << ',' << topic_cells[i % 6] << ",\""
             << c.question << ", №" << i << ((i % 10) == 0 ? "\r\nекінші жол" : "") << "\","
             << c.advice << ',' << outcomes[i % 5] << ',' << (c.follow_up ? "иә" : "жоқ") << ','
             << c.lang.value_or("") << "\r\n";

@@ -8,7 +8,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
 
 namespace caravan::bench {
 
@@ -92,6 +96,17 @@ std::string ServerProcess::code(const std::string& region) const {
         }
     }
     return last;
+}
+
+std::string ServerProcess::enroll(const std::string& device_id, const std::string& region) const {
+    httplib::Client c("127.0.0.1", m_port);
+    const std::string body =
+        nlohmann::json{{"code", code(region)}, {"device_id", device_id}}.dump();
+    auto r = c.Post("/v1/enroll", {{"X-Caravan-Protocol", "1"}}, body, "application/json");
+    if (!r || r->status != 200) {
+        throw std::runtime_error("enrollment failed");
+    }
+    return nlohmann::json::parse(r->body)["token"].get<std::string>();
 }
 
 } // namespace caravan::bench

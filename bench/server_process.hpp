@@ -31,6 +31,10 @@ class ServerProcess {
     // A fresh code through the operator command: a lawyer of `region`, or a coordinator when
     // `region` is empty.
     [[nodiscard]] std::string code(const std::string& region) const;
+    // Enrolls `device_id` as a lawyer of `region` through POST /v1/enroll with a fresh code();
+    // its token. Throws std::runtime_error when the server refuses (so that a benchmark's
+    // servers are stopped on the way out).
+    [[nodiscard]] std::string enroll(const std::string& device_id, const std::string& region) const;
 
   private:
     std::filesystem::path m_dir;

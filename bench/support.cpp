@@ -301,7 +301,11 @@ void RawTable::insert(const std::string& id, const client::ConsultationInput& c)
     text(4, c.person.gender);
     text(5, c.person.age);
     text(6, c.person.category);
-    sqlite3_bind_int(s, 7, c.person.vulnerable ? 1 : 0);
+    if (c.person.vulnerable) {
+        sqlite3_bind_int(s, 7, *c.person.vulnerable ? 1 : 0);
+    } else {
+        sqlite3_bind_null(s, 7); // not recorded
+    }
     text(8, topics);
     text(9, c.outcome);
     text(10, c.question);

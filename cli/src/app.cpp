@@ -236,7 +236,8 @@ void translate_help(CLI::App& app, client::Lang lang) {
         return it == texts.end() ? en : it->second;
     };
     const auto formatter = app.get_formatter(); // shared by every subcommand
-    for (const char* word : {"Usage", "OPTIONS", "SUBCOMMAND", "REQUIRED", "Positionals"}) {
+    for (const char* word :
+         {"Usage", "OPTIONS", "SUBCOMMAND", "REQUIRED", "Positionals", "Excludes"}) {
         formatter->label(word, tr(word));
     }
     const std::map<std::string, std::string, std::less<>> type_words = {

@@ -44,6 +44,10 @@ std::string yes_no(Context& ctx, bool value) {
     return std::string(phrase(ctx, value ? msg::word_yes : msg::word_no));
 }
 
+std::string yes_no(Context& ctx, const std::optional<bool>& value) {
+    return value ? yes_no(ctx, *value) : std::string(phrase(ctx, msg::word_not_recorded));
+}
+
 void print_table(std::ostream& out, const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows) {
     std::vector<std::vector<std::string>> safe;

@@ -66,6 +66,8 @@ class StreamTable {
 [[nodiscard]] size_t widest_label(Context& ctx, const client::Enumeration& e);
 
 [[nodiscard]] std::string yes_no(Context& ctx, bool value);
+// Yes, no, or "not recorded" when absent.
+[[nodiscard]] std::string yes_no(Context& ctx, const std::optional<bool>& value);
 
 // Stored text as it may be printed on a terminal: control characters, text-direction overrides
 // and bytes that are not UTF-8 shown as visible escapes (client::escape_controls), so that text

@@ -103,7 +103,7 @@ TEST_CASE("import: a Kazakh CSV journal (BOM, CRLF, quoted fields, labels) is re
     CHECK(first.person.gender == "male");
     CHECK(first.person.age == "59+");
     CHECK(first.person.category == "older");
-    CHECK(first.person.vulnerable);
+    CHECK(first.person.vulnerable == true);
     CHECK(first.topics == std::vector<std::string>{"land", "inheritance"});
     CHECK(first.outcome == "advice");
     CHECK(first.advice == "Нотариусқа бару");
@@ -172,7 +172,7 @@ TEST_CASE("import: JSON Lines with Russian labels, ids and lists are recorded",
     const Consultation& first = rows.at("Пособие по инвалидности");
     CHECK(first.person.gender == "female");
     CHECK(first.person.category == "disability");
-    CHECK(first.person.vulnerable); // JSON true
+    CHECK(first.person.vulnerable == true); // JSON true
     CHECK(first.topics == std::vector<std::string>{"benefits", "health"});
     CHECK(first.outcome == "advice");
     CHECK_FALSE(first.follow_up); // "нет"

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "caravan/client/engine.hpp"
+#include "caravan/client/export/report.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "engine_helpers.hpp"
 #include "process.hpp"
@@ -200,4 +201,35 @@ TEST_CASE("migration: a refused open does not half-migrate the components before
     auto settings = ok(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'settings'"));
     REQUIRE(ok(settings.step()));
     CHECK(settings.column_int(0) == 0);
+}
+
+TEST_CASE("migration: a schema-v1 database's vulnerable flags keep their answers",
+          "[client][migration][vulnerable]") {
+    // Written when the flag was always given: every stored answer is still yes or no, none
+    // became "not recorded".
+    test::TempDir dir;
+    auto path = copy_fixture(dir);
+    auto engine = ok(Engine::open(path));
+    const auto b =
+        ok(exports::compute_breakdown(ok(engine.read_view()).database(), exports::Scope{}));
+    std::int64_t answered = 0, unrecorded = -1;
+    for (const auto& table : b.tables) {
+        if (table.code != "vulnerable") {
+            continue;
+        }
+        for (const auto& row : table.rows) {
+            if (row.code == "unrecorded") {
+                unrecorded = row.participants;
+            } else {
+                answered += row.participants;
+            }
+        }
+    }
+    CHECK(unrecorded == 0);
+    CHECK(answered == b.participants);
+    CHECK(b.participants > 0);
+    ok(engine.list_consultations({}, [&](const Consultation& c) {
+        CHECK(c.person.vulnerable.has_value());
+        return true;
+    }));
 }

@@ -81,7 +81,7 @@ struct Tally {
         gender[p.gender] += n;
         age[p.age] += n;
         category[p.category] += n;
-        vulnerable[p.vulnerable ? "yes" : "no"] += n;
+        vulnerable[!p.vulnerable ? "unrecorded" : *p.vulnerable ? "yes" : "no"] += n;
         total += n;
     }
     json to_json() const {

@@ -2,6 +2,7 @@
 // (read back by a separate engine, as the CLI would), a bad field comes back next to the field
 // with everything typed kept, and a busy database is waited for, then said.
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -66,7 +67,7 @@ struct App {
 
 httplib::Params consultation(std::string question) {
     return {{"gender", "female"}, {"age", "33-45"},      {"category", "unemployed"},
-            {"vulnerable", "1"},  {"topic", "land"},     {"topic", "inheritance"},
+            {"vulnerable", "yes"}, {"topic", "land"},     {"topic", "inheritance"},
             {"outcome", "case"},  {"follow_up", "1"},    {"clang", "kk"},
             {"question", std::move(question)},           {"advice", "Сотқа арыз"}};
 }
@@ -98,7 +99,7 @@ TEST_CASE("ui: the first run, a visit and a consultation are saved as the CLI re
     CHECK(c.person.gender == "female");
     CHECK(c.person.age == "33-45");
     CHECK(c.person.category == "unemployed");
-    CHECK(c.person.vulnerable);
+    CHECK(c.person.vulnerable == true);
     CHECK(c.topics == std::vector<std::string>{"land", "inheritance"});
     CHECK(c.outcome == "case");
     CHECK(c.follow_up);
@@ -297,7 +298,7 @@ TEST_CASE("ui: a hall's attendance grid is recorded whole or not at all, and a s
     CHECK(status().participants == 0);
 
     res = app.browser->post("/attendance", {{"category", "older"},
-                                            {"vulnerable", "1"},
+                                            {"vulnerable", "yes"},
                                             {"n_7_0", "12"},
                                             {"n_7_1", "7"},
                                             {"n_6_0", ""}});
@@ -444,4 +445,54 @@ TEST_CASE("ui: photos chosen together are recorded with their EXIF, copied by ha
     res = http.Post("/photos", headers, empty);
     REQUIRE(res);
     CHECK(res->status == 400);
+}
+
+TEST_CASE("ui: the vulnerable choice is not recorded, yes or no, and nothing else") {
+    App app;
+    app.set_up_with_visit();
+    auto res = app.browser->get("/consult/new");
+    REQUIRE(res);
+    // Three answers, "not recorded" chosen until the lawyer picks another.
+    CHECK(res->body.find("<option value=\"\" selected>not recorded</option>"
+                         "<option value=\"yes\">yes</option><option value=\"no\">no</option>") !=
+          std::string::npos);
+    const auto with = [](const std::string& question, const std::string& vulnerable) {
+        auto fields = consultation(question);
+        fields.erase("vulnerable");
+        fields.emplace("vulnerable", vulnerable);
+        return fields;
+    };
+    res = app.browser->post("/consult", with("Бірінші", ""));
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    res = app.browser->post("/consult", with("Екінші", "no"));
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    // Anything else is refused next to the field, and nothing is saved.
+    res = app.browser->post("/consult", with("Үшінші", "1"));
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK(res->body.find("id=\"vulnerable-error\">vulnerable: choose one") != std::string::npos);
+
+    std::map<std::string, client::Consultation> by_question;
+    for (const auto& c : app.consultations()) {
+        by_question.emplace(c.question, c);
+    }
+    REQUIRE(by_question.size() == 2);
+    CHECK_FALSE(by_question.at("Бірінші").person.vulnerable.has_value());
+    CHECK(by_question.at("Екінші").person.vulnerable == false);
+
+    // The record page shows the stored answer and clears it back to not recorded.
+    const std::string id = by_question.at("Екінші").id;
+    res = app.browser->get("/consultation?id=" + id);
+    REQUIRE(res);
+    CHECK(res->body.find("<option value=\"no\" selected>no</option>") != std::string::npos);
+    auto fields = with("Екінші", "");
+    fields.emplace("id", id);
+    res = app.browser->post("/consultation/edit", fields);
+    REQUIRE(res);
+    REQUIRE(res->status == 303);
+    for (const auto& c : app.consultations()) {
+        CHECK_FALSE(c.person.vulnerable.has_value());
+    }
 }

@@ -13,6 +13,14 @@ void print_visit_line(Context& ctx, const client::Visit& v) {
             << "\n";
 }
 
+void add_vulnerable_flags(CLI::App* cmd, std::optional<bool>& flag, const std::string& yes_help) {
+    auto* yes = cmd->add_flag_callback("--vulnerable", [&flag] { flag = true; }, yes_help);
+    auto* no = cmd->add_flag_callback(
+        "--not-vulnerable", [&flag] { flag = false; },
+        "Does not belong to a socially vulnerable group (neither flag: not recorded)");
+    yes->excludes(no);
+}
+
 void print_consultation(Context& ctx, const client::Consultation& c) {
     auto line = [&](const Message& key, const std::string& value) {
         ctx.out << phrase(ctx, key) << ": " << shown(value) << "\n";

@@ -19,4 +19,8 @@ namespace caravan::cli {
 void print_visit_line(Context& ctx, const client::Visit& v);
 void print_consultation(Context& ctx, const client::Consultation& c);
 
+// --vulnerable (described by `yes_help`, a help_* text) and --not-vulnerable, which exclude each
+// other; with neither, `flag` stays absent: not recorded.
+void add_vulnerable_flags(CLI::App* cmd, std::optional<bool>& flag, const std::string& yes_help);
+
 } // namespace caravan::cli

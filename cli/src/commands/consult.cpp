@@ -24,7 +24,7 @@ void setup_add(CLI::App* group, Registry& registry) {
     add->add_option("--age", in->person.age, "Age band, e.g. 33-45, 59+, unrecorded")->required();
     add->add_option("--category", in->person.category, "Social category, e.g. unemployed")
         ->required();
-    add->add_flag("--vulnerable", in->person.vulnerable, "Socially vulnerable");
+    add_vulnerable_flags(add, in->person.vulnerable, "Socially vulnerable");
     add->add_option("--topic", in->topics, "Topic (repeat for several), e.g. land")->required();
     add->add_option("--outcome", in->outcome, "advice, referred, document or case")->required();
     add->add_option("--question", in->question, "Short summary of the question");
@@ -55,10 +55,15 @@ void setup_edit(CLI::App* group, Registry& registry) {
     edit->add_option("--gender", o->patch.gender, "female, male or unrecorded");
     edit->add_option("--age", o->patch.age, "Age band");
     edit->add_option("--category", o->patch.category, "Social category");
-    edit->add_flag_callback(
+    auto* yes = edit->add_flag_callback(
         "--vulnerable", [o] { o->patch.vulnerable = true; }, "Mark vulnerable");
-    edit->add_flag_callback(
+    auto* no = edit->add_flag_callback(
         "--not-vulnerable", [o] { o->patch.vulnerable = false; }, "Mark not vulnerable");
+    auto* clear = edit->add_flag_callback(
+        "--vulnerable-unrecorded", [o] { o->patch.vulnerable.emplace(); },
+        "Vulnerable group not recorded (clears the mark)");
+    yes->excludes(no)->excludes(clear);
+    no->excludes(clear);
     edit->add_option("--topic", o->topics, "Topics (replace the list; repeat for several)");
     edit->add_option("--outcome", o->patch.outcome, "advice, referred, document or case");
     edit->add_option("--question", o->patch.question, "Summary of the question");

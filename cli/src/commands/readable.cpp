@@ -74,7 +74,8 @@ std::string field_word(Context& ctx, std::string_view field) {
 
 std::string value_text(Context& ctx, std::string_view field, const json& value) {
     if (value.is_null()) {
-        return "—";
+        // A cleared vulnerable flag is an answer ("not recorded"); other fields are just empty.
+        return field == "vulnerable" ? std::string(phrase(ctx, msg::word_not_recorded)) : "—";
     }
     if (value.is_boolean()) {
         return yes_no(ctx, value.get<bool>());

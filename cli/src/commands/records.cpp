@@ -12,7 +12,7 @@ void add_person_options(CLI::App* cmd, client::PersonInput& p) {
                     "children, youth, civil-servant, public-sector, disability, older, "
                     "unemployed, ngo, business, other or unrecorded")
         ->required();
-    cmd->add_flag("--vulnerable", p.vulnerable, "Belongs to a socially vulnerable group");
+    add_vulnerable_flags(cmd, p.vulnerable, "Belongs to a socially vulnerable group");
 }
 
 const bool attend = register_command("attend", [](CLI::App& app, Registry& registry) {

@@ -106,6 +106,13 @@ using web::url_encode;
 // The options of an enumeration for a select or checkboxes, `chosen` marked.
 [[nodiscard]] mstch::array options_of(const client::Enumeration& e, client::Lang lang,
                                       const std::vector<std::string>& chosen);
+// The vulnerable flag's three-way choice on a form (a select named "vulnerable"): "" not
+// recorded, "yes", "no". `chosen` is one of those codes.
+[[nodiscard]] mstch::array vulnerable_options(const Page& page, const std::string& chosen);
+// The code of a stored flag: "" when not recorded.
+[[nodiscard]] std::string vulnerable_code(const std::optional<bool>& flag);
+// The form's choice; any other value than the three is an error naming the field.
+[[nodiscard]] Result<std::optional<bool>> vulnerable_choice(const Page& page);
 // A stored value (JSON) as a person reads it: enumeration labels, yes/no, topics joined.
 [[nodiscard]] std::string shown_value(const Page& page, const std::string& field,
                                       const nlohmann::json& value);

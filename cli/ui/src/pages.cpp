@@ -234,7 +234,8 @@ Answer consult_form(const Page& page, const std::string& notice, const Error* er
                            {{"value", value("question")}})},
         {"advice", field("advice", client::msg::field_advice, {{"value", value("advice")}})},
         {"vulnerable_label", tr(page, msg::vulnerable_label)},
-        {"vulnerable", keep_values && page.form.has("vulnerable")},
+        {"vulnerable", vulnerable_options(page, value("vulnerable"))},
+        {"vulnerable_error", error_field == "vulnerable" ? error_message : std::string{}},
         {"follow_up_label", tr(page, msg::follow_up_label)},
         {"follow_up", keep_values && page.form.has("follow_up")},
         {"lang_label", tr(page, msg::consult_lang_label)},
@@ -262,7 +263,6 @@ Answer post_consult(const Page& page) {
     input.person.gender = page.form.get("gender");
     input.person.age = page.form.get("age");
     input.person.category = page.form.get("category");
-    input.person.vulnerable = page.form.has("vulnerable");
     input.topics = page.form.all("topic");
     input.outcome = page.form.get("outcome");
     input.question = page.form.get("question");
@@ -282,6 +282,11 @@ Answer post_consult(const Page& page) {
             return consult_form(page, {}, &error, true);
         }
     }
+    auto vulnerable = vulnerable_choice(page);
+    if (!vulnerable) {
+        return consult_form(page, {}, &vulnerable.error(), true);
+    }
+    input.person.vulnerable = *vulnerable;
     std::string id;
     auto done = page.engine.with([&](client::Engine& engine) -> Result<void> {
         auto added = engine.add_consultation(input);

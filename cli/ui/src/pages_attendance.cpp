@@ -60,7 +60,8 @@ Answer attendance_page(const Page& page, const std::string& notice, const std::s
         {"categories", options_of(client::enums::category, page.lang,
                                   {keep ? page.form.get("category") : std::string{}})},
         {"vulnerable_label", tr(page, msg::vulnerable_label)},
-        {"vulnerable", keep && page.form.has("vulnerable")},
+        {"vulnerable",
+         vulnerable_options(page, keep ? page.form.get("vulnerable") : std::string{})},
         {"col_age", tr(page, msg::col_age)},
         {"col_total", tr(page, msg::col_total)},
         {"genders", genders},
@@ -123,6 +124,10 @@ Answer post_attendance(const Page& page) {
     if (cells.empty()) {
         return attendance_page(page, {}, tr(page, msg::attendance_empty), {}, true);
     }
+    const auto vulnerable = vulnerable_choice(page);
+    if (!vulnerable) {
+        return attendance_page(page, {}, error_text(page, vulnerable.error()), {}, true);
+    }
     // One transaction: the whole grid is recorded, or none of it.
     auto done = page.engine.with([&](client::Engine& engine) -> Result<void> {
         return engine.batch([&]() -> Result<void> {
@@ -131,7 +136,7 @@ Answer post_attendance(const Page& page) {
                 input.person.gender = c.gender;
                 input.person.age = c.age;
                 input.person.category = page.form.get("category");
-                input.person.vulnerable = page.form.has("vulnerable");
+                input.person.vulnerable = *vulnerable;
                 input.count = c.count;
                 auto added = engine.add_attendance(input);
                 if (!added) {

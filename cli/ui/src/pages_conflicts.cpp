@@ -117,6 +117,7 @@ Answer post_keep(const Page& page) {
     else if (field == "advice") patch.advice = text();
     else if (field == "lang") patch.lang = text();
     else if (field == "vulnerable" && value.is_boolean()) patch.vulnerable = value.get<bool>();
+    else if (field == "vulnerable" && value.is_null()) patch.vulnerable.emplace(); // not recorded
     else if (field == "follow_up" && value.is_boolean()) patch.follow_up = value.get<bool>();
     else if (field == "topics") {
         json list = value.is_string() ? json::parse(value.get<std::string>(), nullptr, false) : value;

@@ -118,7 +118,9 @@ Answer record_page(const Page& page, const std::string& id, const std::string& n
         {"advice", field("advice", client::msg::field_advice,
                          {{"value", keep("advice", c.advice)}})},
         {"vulnerable_label", tr(page, msg::vulnerable_label)},
-        {"vulnerable", error ? page.form.has("vulnerable") : c.person.vulnerable},
+        {"vulnerable", vulnerable_options(page, error ? page.form.get("vulnerable")
+                                                      : vulnerable_code(c.person.vulnerable))},
+        {"vulnerable_error", error_field == "vulnerable" ? error_text(page, *error) : std::string{}},
         {"follow_up_label", tr(page, msg::follow_up_label)},
         {"follow_up", error ? page.form.has("follow_up") : c.follow_up},
         {"lang_label", tr(page, msg::consult_lang_label)},
@@ -183,8 +185,12 @@ Answer post_edit(const Page& page) {
         if (topics != stored_topics) {
             patch.topics = page.form.all("topic");
         }
-        if (page.form.has("vulnerable") != current->person.vulnerable) {
-            patch.vulnerable = page.form.has("vulnerable");
+        auto vulnerable = vulnerable_choice(page);
+        if (!vulnerable) {
+            return tl::unexpected(vulnerable.error());
+        }
+        if (*vulnerable != current->person.vulnerable) {
+            patch.vulnerable = *vulnerable;
         }
         if (page.form.has("follow_up") != current->follow_up) {
             patch.follow_up = page.form.has("follow_up");

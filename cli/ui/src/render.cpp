@@ -85,10 +85,40 @@ mstch::array options_of(const client::Enumeration& e, client::Lang lang,
     return out;
 }
 
+mstch::array vulnerable_options(const Page& page, const std::string& chosen) {
+    mstch::array out;
+    for (const auto& [code, word] : {std::pair{"", &msg::not_recorded_value},
+                                     std::pair{"yes", &msg::yes_value},
+                                     std::pair{"no", &msg::no_value}}) {
+        out.push_back(mstch::map{{"code", std::string(code)},
+                                 {"label", tr(page, *word)},
+                                 {"chosen", chosen == code}});
+    }
+    return out;
+}
+
+std::string vulnerable_code(const std::optional<bool>& flag) {
+    return !flag ? "" : *flag ? "yes" : "no";
+}
+
+Result<std::optional<bool>> vulnerable_choice(const Page& page) {
+    const std::string value = page.form.get("vulnerable");
+    if (value.empty()) {
+        return std::nullopt;
+    }
+    if (value == "yes" || value == "no") {
+        return value == "yes";
+    }
+    return fail(ErrorCode::invalid_input, msg::choose_value, client::msg::field_vulnerable);
+}
+
 std::string shown_value(const Page& page, const std::string& field, const json& value) {
     const auto label = [&](const client::Enumeration& e, const json& v) {
         return v.is_string() ? std::string(e.label(v.get<std::string>(), page.lang)) : v.dump();
     };
+    if (value.is_null() && field == "vulnerable") {
+        return tr(page, msg::not_recorded_value);
+    }
     if (value.is_boolean()) {
         return tr(page, value.get<bool>() ? msg::yes_value : msg::no_value);
     }

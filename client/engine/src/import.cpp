@@ -122,7 +122,8 @@ struct PendingRow {
     std::uint32_t visit = 0; // index into Plan::visits
     std::array<char, 36> id{};
     std::uint8_t gender = 0, age = 0, category = 0, outcome = 0, lang = k_none;
-    bool vulnerable = false, follow_up = false;
+    std::optional<bool> vulnerable; // an empty cell: not recorded
+    bool follow_up = false;
     std::uint8_t topic_count = 0;
     std::array<std::uint8_t, k_max_topics> topics{};
     std::string lawyer_override; // empty: the visit's lawyer spelling
@@ -187,6 +188,9 @@ class RowValidator {
     std::optional<std::string> note(const RawRow& raw, std::string_view code);
     std::optional<std::uint8_t> breakdown(const RawRow& raw, std::string_view code,
                                           const EnumIndex& index);
+    // A yes/no cell: std::nullopt after an error; holding std::nullopt when the cell is empty.
+    std::optional<std::optional<bool>> answer(const RawRow& raw, std::string_view code);
+    // A yes/no cell where empty means no.
     std::optional<bool> boolean(const RawRow& raw, std::string_view code);
     std::optional<std::string> date(const RawRow& raw);
 
@@ -275,17 +279,26 @@ std::optional<std::uint8_t> RowValidator::breakdown(const RawRow& raw, std::stri
     return found;
 }
 
-std::optional<bool> RowValidator::boolean(const RawRow& raw, std::string_view code) {
+std::optional<std::optional<bool>> RowValidator::answer(const RawRow& raw,
+                                                        std::string_view code) {
     const std::string& value = cell(raw, code);
     if (normalize_space(value).empty()) {
-        return false;
+        return std::optional<bool>();
     }
     auto parsed = parse_yes_no(value);
     if (!parsed) {
         error(raw.line, code, msg::import_not_yes_no);
         return std::nullopt;
     }
-    return *parsed;
+    return std::optional<bool>(*parsed);
+}
+
+std::optional<bool> RowValidator::boolean(const RawRow& raw, std::string_view code) {
+    auto parsed = answer(raw, code);
+    if (!parsed) {
+        return std::nullopt;
+    }
+    return parsed->value_or(false);
 }
 
 // YYYY-MM-DD, or DD.MM.YYYY as paper journals and spreadsheets in kk/ru locales write dates.
@@ -348,7 +361,7 @@ void RowValidator::validate(const RawRow& raw) {
     auto gender = breakdown(raw, "gender", m_gender);
     auto age = breakdown(raw, "age", m_age);
     auto category = breakdown(raw, "category", m_category);
-    auto vulnerable = boolean(raw, "vulnerable");
+    auto vulnerable = answer(raw, "vulnerable");
     auto follow_up = boolean(raw, "follow_up");
     auto question = note(raw, "question");
     auto advice = note(raw, "advice");
@@ -453,7 +466,9 @@ void RowValidator::validate(const RawRow& raw) {
              {std::string_view(*date_value), std::string_view(folded_region),
               std::string_view(folded_village), std::string_view(folded_lawyer),
               m_gender.code(row.gender), m_age.code(row.age), m_category.code(row.category),
-              std::string_view(row.vulnerable ? "1" : "0")}) {
+              // Not recorded keys as "0", as it did when an empty cell meant no: a journal
+              // imported before keeps its derived ids.
+              std::string_view(row.vulnerable.value_or(false) ? "1" : "0")}) {
             append_key_part(key, part);
         }
         std::string topics;

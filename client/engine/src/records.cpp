@@ -64,7 +64,7 @@ NewRecord& set_person(NewRecord& fields, const Person& p) {
     return fields.set("gender", std::string_view(p.gender))
         .set("age", std::string_view(p.age))
         .set("category", std::string_view(p.category))
-        .set("vulnerable", p.vulnerable);
+        .set("vulnerable", or_null(p.vulnerable));
 }
 
 NewRecord visit_fields(const Visit& visit) {
@@ -94,7 +94,7 @@ Visit read_visit(const Statement& s) {
 #define CARAVAN_CONSULTATION_COLUMNS                                                               \
     "SELECT c.id, c.visit_id, coalesce(v.date, ''), coalesce(g.name, ''),"                         \
     " coalesce(g.region, ''), c.lawyer, c.gender, c.age, c.category,"                              \
-    " coalesce(c.vulnerable, 0), c.topics, c.outcome, coalesce(c.question, ''),"                   \
+    " c.vulnerable, c.topics, c.outcome, coalesce(c.question, ''),"                   \
     " coalesce(c.advice, ''), coalesce(c.follow_up, 0), c.lang"
 // Columns of read_consultation that a text search looks in.
 constexpr int k_village_column = 3, k_question_column = 12, k_advice_column = 13;
@@ -136,7 +136,10 @@ Consultation read_consultation(const Statement& s) {
     c.village = s.column_text(3);
     c.region = s.column_text(4);
     c.lawyer = s.column_text(5);
-    c.person = Person{s.column_text(6), s.column_text(7), s.column_text(8), s.column_int(9) != 0};
+    c.person = Person{s.column_text(6), s.column_text(7), s.column_text(8), {}};
+    if (auto flag = s.column_opt_int(9)) {
+        c.person.vulnerable = *flag != 0; // NULL: not recorded
+    }
     decode_text_list(s.column_text(10), c.topics);
     c.outcome = s.column_text(11);
     c.question = s.column_text(12);
@@ -835,7 +838,7 @@ Result<Consultation> Engine::edit_consultation(std::string_view ref,
         }
     }
     if (patch.vulnerable && *patch.vulnerable != current->person.vulnerable) {
-        fields["vulnerable"] = *patch.vulnerable;
+        fields["vulnerable"] = *patch.vulnerable ? json(**patch.vulnerable) : json(nullptr);
     }
     if (patch.follow_up && *patch.follow_up != current->follow_up) {
         fields["follow_up"] = *patch.follow_up;

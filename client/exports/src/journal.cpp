@@ -25,7 +25,7 @@ struct Row {
     std::string id, date, region, village;
     std::optional<std::string> district;
     std::string lawyer, gender, age, category;
-    bool vulnerable = false;
+    std::optional<bool> vulnerable; // not recorded when absent
     std::vector<std::string> topics;
     std::string question, advice, outcome;
     bool follow_up = false;
@@ -129,7 +129,7 @@ std::string cell_text(const Row& r, Column column, Lang lang) {
     case Column::category:
         return std::string(enums::category.label(r.category, lang));
     case Column::vulnerable:
-        return yes_no(r.vulnerable, lang);
+        return r.vulnerable ? yes_no(*r.vulnerable, lang) : ""; // empty: not recorded
     case Column::topics:
         return joined_labels(r.topics, lang);
     case Column::question:
@@ -175,7 +175,7 @@ ordered_json json_value(const Row& r, Column column, std::int64_t number) {
     case Column::category:
         return r.category;
     case Column::vulnerable:
-        return r.vulnerable;
+        return r.vulnerable ? ordered_json(*r.vulnerable) : ordered_json(nullptr);
     case Column::topics:
         return r.topics;
     case Column::question:
@@ -215,7 +215,7 @@ std::string dump(const ordered_json& j) {
 constexpr std::string_view k_select =
     "SELECT c.id, coalesce(v.date, ''), coalesce(g.region, ''), coalesce(g.name, ''),"
     " g.district, coalesce(c.lawyer, ''), coalesce(c.gender, ''), coalesce(c.age, ''),"
-    " coalesce(c.category, ''), coalesce(c.vulnerable, 0), coalesce(c.topics, '[]'),"
+    " coalesce(c.category, ''), c.vulnerable, coalesce(c.topics, '[]'),"
     " coalesce(c.question, ''), coalesce(c.advice, ''), coalesce(c.outcome, ''),"
     " coalesce(c.follow_up, 0), c.lang"
     " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"
@@ -235,7 +235,10 @@ void read_row(const storage::Statement& s, Row& r) {
     r.gender = s.column_text(6);
     r.age = s.column_text(7);
     r.category = s.column_text(8);
-    r.vulnerable = s.column_int(9) != 0;
+    r.vulnerable.reset();
+    if (auto flag = s.column_opt_int(9)) {
+        r.vulnerable = *flag != 0; // NULL: not recorded
+    }
     decode_text_list(s.column_text(10), r.topics);
     r.question = s.column_text(11);
     r.advice = s.column_text(12);

@@ -8,7 +8,7 @@ MessageArg field(std::string_view name) {
         &field_consultation, &field_name,      &field_date,     &field_question,    &field_advice,
         &field_caption,      &field_file_name, &field_lat,      &field_lon,         &field_from,
         &field_to,           &field_gender,    &field_age,      &field_category,    &field_topic,
-        &field_outcome,      &field_lang,      &field_count,    &field_respondents,
+        &field_outcome,      &field_lang,      &field_count,    &field_respondents, &field_vulnerable,
     };
     for (const Message* word : k_fields) {
         if (word->en == name) {

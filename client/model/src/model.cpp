@@ -13,7 +13,7 @@ json person(const Person& p) {
     return {{"gender", p.gender},
             {"age", p.age},
             {"category", p.category},
-            {"vulnerable", p.vulnerable}};
+            {"vulnerable", opt(p.vulnerable)}};
 }
 } // namespace
 

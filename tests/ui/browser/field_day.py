@@ -99,8 +99,9 @@ def fill_consultation(driver, c):
     Select(driver.find_element(By.ID, "gender")).select_by_value(c["gender"])
     Select(driver.find_element(By.ID, "age")).select_by_value(c["age"])
     Select(driver.find_element(By.ID, "category")).select_by_value(c["category"])
-    if c.get("vulnerable"):
-        driver.find_element(By.ID, "vulnerable").click()
+    if "vulnerable" in c:  # left out: the form's default, not recorded
+        Select(driver.find_element(By.ID, "vulnerable")).select_by_value(
+            "yes" if c["vulnerable"] else "no")
     for topic in c["topics"]:
         driver.find_element(By.CSS_SELECTOR, "input[name=topic][value='%s']" % topic).click()
     Select(driver.find_element(By.ID, "outcome")).select_by_value(c["outcome"])
@@ -115,8 +116,8 @@ CONSULTATIONS = [
     dict(gender="female", age="33-45", category="unemployed", vulnerable=True,
          topics=["land", "inheritance"], outcome="case", follow_up=True, lang="kk",
          question="Жер телімін мұраға алу", advice="Нотариусқа өтініш"),
-    dict(gender="male", age="59+", category="older", topics=["benefits"], outcome="advice",
-         lang="ru", question="Пенсия пересчёт", advice="Обратиться в ЦОН"),
+    dict(gender="male", age="59+", category="older", vulnerable=False, topics=["benefits"],
+         outcome="advice", lang="ru", question="Пенсия пересчёт", advice="Обратиться в ЦОН"),
     dict(gender="female", age="23-27", category="youth", topics=["family"], outcome="document",
          lang="kk", question="Алимент", advice="Сотқа арыз дайындалды"),
     dict(gender="male", age="46-58", category="business", topics=["tax", "credit"],
@@ -336,7 +337,7 @@ def confirm(rows, where):
         checks = [("gender", person.get("gender"), c["gender"]),
                   ("age", person.get("age"), c["age"]),
                   ("category", person.get("category"), c["category"]),
-                  ("vulnerable", bool(person.get("vulnerable")), bool(c.get("vulnerable"))),
+                  ("vulnerable", person.get("vulnerable"), c.get("vulnerable")),
                   ("topics", sorted(r.get("topics") or []), sorted(c["topics"])),
                   ("outcome", r.get("outcome"), c["outcome"]),
                   ("follow_up", bool(r.get("follow_up")), bool(c.get("follow_up"))),
@@ -435,6 +436,11 @@ def main():
              % (on_server["participants"], on_device["participants"]))
     if on_server["tables"] != on_device["tables"]:
         fail("the server's breakdown differs from the device's")
+    # The grid was saved with its vulnerable choice left at "not recorded".
+    vulnerable = {r["code"]: r["participants"] for t in on_device["tables"]
+                  if t["code"] == "vulnerable" for r in t["rows"]}
+    if vulnerable != {"yes": 0, "no": 0, "unrecorded": 22}:
+        fail("the vulnerable breakdown is %r, not 22 not recorded" % vulnerable)
     print("ui field day: 5 consultations, attendance, a survey, 3 photos, an edit, a delete and "
           "undelete typed in the browser, synced, confirmed by the CLI and the server; "
           "screenshots in " + args.out, flush=True)

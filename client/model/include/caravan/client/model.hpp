@@ -41,7 +41,9 @@ struct Person {
     std::string gender;   // enumeration codes
     std::string age;
     std::string category;
-    bool vulnerable = false;
+    // Belongs to a socially vulnerable group: yes, no, or not recorded (std::nullopt). Events
+    // carry true, false or null; an event written before the flag could be left out says false.
+    std::optional<bool> vulnerable;
 };
 
 struct Consultation {
@@ -101,7 +103,7 @@ struct PersonInput {
     std::string gender;   // any accepted spelling
     std::string age;
     std::string category;
-    bool vulnerable = false;
+    std::optional<bool> vulnerable; // not recorded when absent
 };
 
 struct ConsultationInput {
@@ -122,7 +124,8 @@ struct ConsultationPatch {
     std::optional<std::string> gender;
     std::optional<std::string> age;
     std::optional<std::string> category;
-    std::optional<bool> vulnerable;
+    // Absent: unchanged; holding std::nullopt: cleared to "not recorded"; holding a bool: set.
+    std::optional<std::optional<bool>> vulnerable;
     std::optional<std::vector<std::string>> topics;
     std::optional<std::string> outcome;
     std::optional<std::string> question;

@@ -52,6 +52,9 @@ class NewRecord {
 [[nodiscard]] inline NewRecord::Value or_null(const std::optional<double>& x) {
     return x ? NewRecord::Value(*x) : NewRecord::Value(nullptr);
 }
+[[nodiscard]] inline NewRecord::Value or_null(const std::optional<bool>& flag) {
+    return flag ? NewRecord::Value(*flag) : NewRecord::Value(nullptr);
+}
 
 // Appends `text` to `out` as a JSON string, escaped as nlohmann::json::dump() escapes valid
 // UTF-8: quote, backslash and control characters only.
