@@ -160,4 +160,29 @@ Result<std::vector<RecordChange>> record_history(storage::Database& db, const st
     return out;
 }
 
+Result<std::optional<std::string>> record_region(storage::Database& db, const std::string& type,
+                                                 const std::string& id) {
+    // Each kind reaches its village in at most two steps; an unknown kind has no region.
+    static constexpr const char* k_region =
+        "SELECT g.region FROM villages g WHERE g.id = (SELECT v.village_id FROM visits v"
+        " WHERE v.id = CASE ?1"
+        "  WHEN 'visit' THEN ?2"
+        "  WHEN 'consultation' THEN (SELECT visit_id FROM consultations WHERE id = ?2)"
+        "  WHEN 'attendance' THEN (SELECT visit_id FROM attendance WHERE id = ?2)"
+        "  WHEN 'survey' THEN (SELECT visit_id FROM surveys WHERE id = ?2)"
+        "  WHEN 'photo' THEN (SELECT visit_id FROM photos WHERE id = ?2) END)"
+        " UNION ALL SELECT region FROM villages WHERE ?1 = 'village' AND id = ?2"
+        " UNION ALL SELECT region FROM devices WHERE ?1 = 'device' AND id = ?2";
+    return db.query(k_region, type, id).one<std::string>();
+}
+
+Result<std::map<std::string, std::string>> device_lawyers(storage::Database& db) {
+    std::map<std::string, std::string> out;
+    CARAVAN_TRY_VOID(db.query("SELECT id, lawyer FROM devices WHERE lawyer IS NOT NULL")
+                         .each([&](const storage::Statement& s) {
+                             out.emplace(s.column_text(0), s.column_text(1));
+                         }));
+    return out;
+}
+
 } // namespace caravan::client::exports

@@ -294,6 +294,10 @@ def main():
             wait_for(driver, "#history")
             driver.execute_script("document.getElementById('history').scrollIntoView()")
             shot(driver, args.out, "record-history-ru")
+        # Conflicts, readable (ru): both values, who and when.
+        driver.find_element(By.CSS_SELECTOR, "a[href='/conflicts']").click()
+        wait_for(driver, "#conflicts, #none")
+        shot(driver, args.out, "conflicts-ru")
         switch_language(driver, "kk")
         driver.find_element(By.ID, "logout").click()
         wait_for(driver, "#login")

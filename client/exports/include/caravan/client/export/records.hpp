@@ -1,7 +1,8 @@
 #pragma once
 // The record browser's reads (the coordinator's dashboard): consultations found by scope,
 // village, topic, outcome and text, a page at a time, newest first; one consultation with
-// where it was given; and its history (who changed what, when) from the event log.
+// where it was given; its history (who changed what, when) from the event log; and what the
+// conflicts page needs to scope and name a conflict (a record's region, the devices' lawyers).
 //
 // Contract:
 // - Only consultations visible now (not deleted, created) are found or read.
@@ -18,6 +19,7 @@
 // - Every read runs on one snapshot (ReadSnapshot).
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,5 +79,13 @@ struct RecordChange {
 // The events of consultation `id`, oldest first (at most 1,000: the newest are kept).
 [[nodiscard]] Result<std::vector<RecordChange>> record_history(storage::Database& db,
                                                                const std::string& id);
+
+// The region of a record of any kind, as region scope reads it: a consultation's, attendance's,
+// survey's or photo's through its visit's village, a visit's village's, a village's own, a
+// device's own. nullopt when the record or its village is unknown here.
+[[nodiscard]] Result<std::optional<std::string>>
+record_region(storage::Database& db, const std::string& type, const std::string& id);
+// Every device's lawyer as the device recorded it for itself (device id -> name).
+[[nodiscard]] Result<std::map<std::string, std::string>> device_lawyers(storage::Database& db);
 
 } // namespace caravan::client::exports
