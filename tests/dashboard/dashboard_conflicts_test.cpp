@@ -80,9 +80,9 @@ TEST_CASE("dashboard conflicts: both values with the lawyers' names and local ti
     const std::string tr = p.body.substr(row, p.body.find("</tr>", row) - row);
     CHECK(tr.find("href=\"/record?id=" + c.consultation + "\"") != std::string::npos);
     CHECK(tr.find("<td class=\"kept\"><strong>referred to a body</strong>") != std::string::npos);
-    CHECK(tr.find("Болат Ержанов, " + at(c.b_edit_hlc)) != std::string::npos);
+    CHECK(tr.find("by Болат Ержанов at " + at(c.b_edit_hlc)) != std::string::npos);
     CHECK(tr.find("<td class=\"lost\">document drafted") != std::string::npos);
-    CHECK(tr.find("Айгүл Сапарова, " + at(c.a_edit_hlc)) != std::string::npos);
+    CHECK(tr.find("by Айгүл Сапарова at " + at(c.a_edit_hlc)) != std::string::npos);
     for (const auto* d : {&c.a, &c.b}) {
         CHECK(p.body.find(d->id) == std::string::npos);
         CHECK(p.body.find(caravan::client::short_id(d->id)) == std::string::npos);
