@@ -92,7 +92,7 @@ TEST_CASE("dashboard conflicts: both values with the lawyers' names and local ti
     CHECK(b.get("/conflicts").body.find("направлен в орган") != std::string::npos);
 }
 
-TEST_CASE("dashboard conflicts: a viewer gets 403; a region's coordinator sees its region's "
+TEST_CASE("dashboard conflicts: a viewer gets 403, a region's coordinator sees its region's "
           "conflicts only",
           "[dashboard]") {
     DashboardServer s;

@@ -200,7 +200,7 @@ TEST_CASE("dashboard records: village, topic, outcome, words and dates narrow th
 }
 
 TEST_CASE("dashboard record: the page shows the consultation and its history with lawyers' "
-          "names and local times, never device ids or clock values; the view is audited",
+          "names and local times, never device ids or clock values, and the view is audited",
           "[dashboard]") {
     DashboardServer s;
     const Seeded seeded = seed(s);
@@ -263,7 +263,7 @@ TEST_CASE("dashboard records: a viewer gets 403 on the list and on a record, nev
     CHECK(s.audit_count("record_viewed") == 0);
 }
 
-TEST_CASE("dashboard records: a region's coordinator sees its region only; another region's "
+TEST_CASE("dashboard records: a region's coordinator sees its region only, another region's "
           "record is 404 with nothing of it shown",
           "[dashboard]") {
     DashboardServer s;
