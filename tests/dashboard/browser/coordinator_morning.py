@@ -270,7 +270,7 @@ def main():
         # The record browser (kk): the newest consultations, 50 a page, then a search (en) and
         # a record with its history (en, ru).
         driver.find_element(By.CSS_SELECTOR, "a[href='/records']").click()
-        summary = wait_for(driver, "#summary")
+        wait_for(driver, "#records-form")  # the activity page before it has a #summary too
         rows = driver.find_elements(By.CSS_SELECTOR, "#records tbody tr")
         if year_devices and (len(rows) != 50 or not driver.find_elements(By.ID, "next-page")):
             fail("the record browser shows %d rows (a next page: %s)" %
@@ -279,6 +279,10 @@ def main():
         switch_language(driver, "en")
         Select(driver.find_element(By.ID, "topic")).select_by_value("land")
         driver.find_element(By.ID, "search").click()
+        wait_for(driver, "html[lang=en]")
+        deadline = time.time() + 20
+        while "topic=land" not in driver.current_url and time.time() < deadline:
+            time.sleep(0.1)  # the search's page, not the one it was sent from
         wait_for(driver, "#summary")
         rows = driver.find_elements(By.CSS_SELECTOR, "#records tbody tr")
         if year_devices and (not rows or any("land" not in r.text for r in rows)):
