@@ -1,6 +1,7 @@
 // Journals and indicators through the real server: downloads equal `caravan-server export`,
 // the chart's numbers equal the report's JSON, a viewer sees aggregates only.
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 
@@ -131,6 +132,40 @@ TEST_CASE("dashboard: the indicator chart shows the numbers of the report's JSON
     }
     CHECK(bars == with_percent);
     CHECK(bars >= 5);
+}
+
+TEST_CASE(
+    "dashboard: a CSV journal of 100000 rows streams whole (chunked) and equals `caravan-server "
+    "export journal`",
+    "[dashboard]") {
+    Seeded s("aigerim", AccountRole::coordinator);
+    {
+        // 100,000 consultations written straight into the projection the journal reads (the
+        // event path is not what this test is about, and would take minutes to fill).
+        auto store = s.server.api().store();
+        REQUIRE(store->database().exec(
+            "INSERT INTO villages(id, name, region, _created) VALUES('big-village', 'Үлкен ауыл', "
+            "'" +
+            k_region_a +
+            "', 'x');"
+            "INSERT INTO visits(id, village_id, date, lawyer, closed, _created)"
+            " VALUES('big-visit', 'big-village', '2024-03-01', 'Айгүл', 1, 'x');"
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)"
+            " INSERT INTO consultations(id, visit_id, lawyer, gender, age, category, vulnerable,"
+            " topics, outcome, question, advice, follow_up, lang, _created)"
+            " SELECT printf('big-%06d', i), 'big-visit', 'Айгүл', 'female', '33-45', 'unemployed',"
+            " 0, '[\"land\"]', 'advice', 'сұрақ ' || i || ', \"тырнақша\"', 'кеңес', 0, 'kk', 'x'"
+            " FROM n;"));
+    }
+    const Page csv = s.browser.get("/journals/download?format=csv");
+    REQUIRE(csv.status == 200);
+    CHECK(csv.headers.find("Transfer-Encoding")->second == "chunked");
+    CHECK(csv.headers.count("Content-Length") == 0);
+    const std::string cli =
+        export_cli(s.server, {"export", "journal", "--all", "--format", "csv", "--lang", "kk"});
+    CHECK(std::count(cli.begin(), cli.end(), '\n') == 100'000 + 3 + 1); // rows + seed + header
+    CHECK(csv.body.size() == cli.size());
+    CHECK(csv.body == cli);
 }
 
 TEST_CASE("dashboard: a viewer sees the indicators but never a journal or a consultation's text",

@@ -80,8 +80,10 @@ struct Routes {
     std::map<std::string, Handler> get;
     std::map<std::string, Handler> post;
 };
-void add_device_routes(Routes& routes); // pages_devices.cpp: sync health, codes, revocation
-void add_report_routes(Routes& routes); // pages_reports.cpp: journals, indicators and chart
+void add_device_routes(Routes& routes);   // pages_devices.cpp: sync health, codes, revocation
+void add_report_routes(Routes& routes);   // pages_reports.cpp: journals, indicators and chart
 void add_activity_routes(Routes& routes); // pages_activity.cpp: activity over time
+void add_conflict_routes(Routes& routes); // pages_conflicts.cpp: conflicts, readable
+void add_record_routes(Routes& routes);   // pages_records.cpp: the record browser
 
 } // namespace caravan::dashboard

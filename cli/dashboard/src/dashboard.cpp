@@ -46,6 +46,8 @@ class Dashboard {
         add_device_routes(m_routes);
         add_report_routes(m_routes);
         add_activity_routes(m_routes);
+        add_record_routes(m_routes);
+        add_conflict_routes(m_routes);
     }
 
     void handle(const httplib::Request& req, httplib::Response& res) {
@@ -323,6 +325,8 @@ web::Answer render_page(const Page* page, client::Lang lang, std::string_view ta
         context.emplace("nav_indicators", tr(lang, msg::nav_indicators));
         context.emplace("nav_breakdowns", tr(lang, msg::nav_breakdowns));
         context.emplace("nav_activity", tr(lang, msg::nav_activity));
+        context.emplace("nav_records", tr(lang, msg::nav_records));
+        context.emplace("nav_conflicts", tr(lang, msg::nav_conflicts));
         context.emplace("coordinator", page->coordinator());
         context.emplace("logout", tr(lang, msg::logout));
         context.emplace("signed_in",

@@ -2,8 +2,9 @@
 // it holds what people told the lawyers), and the indicators against an uploaded plan as a
 // table and a bar chart drawn here as SVG, with the report's downloads. Both come from
 // client/exports, the functions `caravan-server export journal` and `report indicators` call,
-// on a connection lent from the server's pool (never its write lock); a download is built into
-// a scratch file and streamed from it in pieces (web::send), so memory does not grow with it.
+// on a connection lent from the server's pool (never its write lock); the CSV journal streams
+// from the projection as it is read; any other download is built into a scratch file and
+// streamed from it in pieces (web::send), so memory does not grow with either.
 
 #include <algorithm>
 #include <cmath>
@@ -76,6 +77,37 @@ web::Answer get_journals(const Page& page) {
     return journals_page(page);
 }
 
+// The CSV journal streamed from the projection as it is read (client/exports' cursor, in
+// 64 KiB pieces: web::send), on a connection lent for the length of the download. The scope is
+// checked first, so that a bad one is still a page with its reason.
+web::Answer streamed_journal(const Page& page, const ex::Scope& asked) {
+    std::optional<ex::Scope> resolved;
+    auto checked = page.services.with_store(false, [&](Store& store) -> Result<void> {
+        CARAVAN_TRY(r, ex::resolve_scope(store.database(), asked));
+        resolved = std::move(r);
+        return {};
+    });
+    if (!checked) {
+        const Refusal r = refusal_of(page, checked.error());
+        return render_page(page, "message", r.text, {{"text", r.text}}, r.status);
+    }
+    web::Answer answer;
+    answer.content_type = std::string(ex::media_type(ex::Format::csv));
+    answer.download_name = "caravan-journal.csv";
+    answer.stream = [services = page.services,
+                     request = ex::JournalRequest{*resolved, page.lang}](std::ostream& out) {
+        return services.with_store(false, [&](Store& store) -> Result<void> {
+            CARAVAN_TRY(written,
+                        ex::write_journal(store.database(), request, ex::Format::csv, out));
+            (void)written;
+            return {};
+        });
+    };
+    page.services.audit(page.account.name, "journal_downloaded",
+                        scope_detail(asked, ex::Format::csv));
+    return answer;
+}
+
 web::Answer get_journal_download(const Page& page) {
     if (!page.coordinator()) {
         return message_page(page, msg::viewers_no_journals, 403);
@@ -85,6 +117,9 @@ web::Answer get_journal_download(const Page& page) {
     auto scope = scope_of(page);
     if (!scope) {
         return journals_page(page, scope.error().text, scope.error().status);
+    }
+    if (format == ex::Format::csv) {
+        return streamed_journal(page, *scope);
     }
     auto answer = download(page, format, "journal", [&](Store& store, const fs::path& file) {
         auto resolved = ex::resolve_scope(store.database(), *scope);
@@ -307,8 +342,8 @@ web::Answer get_breakdowns(const Page& page) {
     const auto page_with = [&](mstch::map extra, int status) {
         return scope_page(page, "breakdowns", msg::breakdowns_title, std::move(extra), status);
     };
-    auto computed = compute_in_scope<ex::Breakdown>(
-        page, [](storage::Database& db, const ex::Scope& scope) {
+    auto computed =
+        compute_in_scope<ex::Breakdown>(page, [](storage::Database& db, const ex::Scope& scope) {
             return ex::compute_breakdown(db, scope);
         });
     if (!computed) {

@@ -88,6 +88,66 @@ void send_file(httplib::Response& res, const Answer& answer) {
         });
 }
 
+// An ostream's buffer that hands 64 KiB pieces to a chunked response's sink.
+class SinkBuffer : public std::streambuf {
+  public:
+    explicit SinkBuffer(httplib::DataSink& sink) : m_sink(sink) {
+        setp(m_buf.data(), m_buf.data() + m_buf.size());
+    }
+    [[nodiscard]] bool failed() const { return m_failed; }
+
+  protected:
+    int_type overflow(int_type ch) override {
+        if (!flush_buffer()) {
+            return traits_type::eof();
+        }
+        if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+            *pptr() = traits_type::to_char_type(ch);
+            pbump(1);
+        }
+        return traits_type::not_eof(ch);
+    }
+    int sync() override { return flush_buffer() ? 0 : -1; }
+
+  private:
+    bool flush_buffer() {
+        const auto n = static_cast<std::size_t>(pptr() - pbase());
+        if (n > 0 && !m_failed && !m_sink.write(pbase(), n)) {
+            m_failed = true;
+        }
+        setp(m_buf.data(), m_buf.data() + m_buf.size());
+        return !m_failed;
+    }
+    httplib::DataSink& m_sink;
+    std::array<char, 64 * 1024> m_buf{};
+    bool m_failed = false;
+};
+
+void send_stream(httplib::Response& res, const Answer& answer) {
+    res.status = 200;
+    res.set_header("Content-Disposition", "attachment; filename=\"" + answer.download_name + "\"");
+    res.set_header("Cache-Control", "no-store");
+    res.set_chunked_content_provider(
+        answer.content_type, [stream = answer.stream](std::size_t, httplib::DataSink& sink) {
+            SinkBuffer buffer(sink);
+            std::ostream out(&buffer);
+            bool ok = false;
+            try {
+                ok = stream(out).has_value();
+            } catch (const std::exception&) {
+                ok = false; // a bug: the transfer is cut like any failure
+            }
+            if (ok) {
+                out.flush();
+            }
+            if (!ok || !out || buffer.failed()) {
+                return false; // the connection is cut: a broken transfer, never a short file
+            }
+            sink.done();
+            return true;
+        });
+}
+
 } // namespace
 
 void send(httplib::Response& res, const Answer& answer) {
@@ -101,6 +161,10 @@ void send(httplib::Response& res, const Answer& answer) {
     }
     if (!answer.file.empty()) {
         send_file(res, answer);
+        return;
+    }
+    if (answer.stream) {
+        send_stream(res, answer);
         return;
     }
     res.status = answer.status;

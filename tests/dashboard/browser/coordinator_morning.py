@@ -3,7 +3,8 @@
 real `caravan-server serve` on 127.0.0.1 with four lawyers' devices: a wrong password, login,
 the devices page (a device that never synced highlighted, one revoked), an enrollment code, a
 revocation confirmed, the language switched, the indicators against a plan with their chart, the
-journals page, the breakdowns with their charts, the activity over time, logout. The server's database confirms the audit
+journals page, the breakdowns with their charts, the activity over time, the record browser
+and a record's history, logout. The server's database confirms the audit
 log. Saves screenshots (1366x768) in en, ru and kk.
 
   coordinator_morning.py --server BUILD/cli/caravan-server --plan PLAN.json --out DIR
@@ -27,6 +28,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 PASSWORD = "a long coordinator phrase"
 LAWYERS = [
@@ -265,6 +267,42 @@ def main():
             switch_language(driver, lang)
             wait_for(driver, "#chart-weeks-consultations")
             shot(driver, args.out, "activity-" + lang)
+        # The record browser (kk): the newest consultations, 50 a page, then a search (en) and
+        # a record with its history (en, ru).
+        driver.find_element(By.CSS_SELECTOR, "a[href='/records']").click()
+        wait_for(driver, "#records-form")  # the activity page before it has a #summary too
+        rows = driver.find_elements(By.CSS_SELECTOR, "#records tbody tr")
+        if year_devices and (len(rows) != 50 or not driver.find_elements(By.ID, "next-page")):
+            fail("the record browser shows %d rows (a next page: %s)" %
+                 (len(rows), bool(driver.find_elements(By.ID, "next-page"))))
+        shot(driver, args.out, "records-kk")
+        switch_language(driver, "en")
+        Select(driver.find_element(By.ID, "topic")).select_by_value("land")
+        driver.find_element(By.ID, "search").click()
+        wait_for(driver, "html[lang=en]")
+        deadline = time.time() + 20
+        while "topic=land" not in driver.current_url and time.time() < deadline:
+            time.sleep(0.1)  # the search's page, not the one it was sent from
+        wait_for(driver, "#summary")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#records tbody tr")
+        if year_devices and (not rows or any("land" not in r.text for r in rows)):
+            fail("a search by topic shows other topics: %r" % [r.text for r in rows[:3]])
+        shot(driver, args.out, "records-en")
+        if rows:
+            rows[0].find_element(By.CSS_SELECTOR, "a[href^='/record?id=']").click()
+            history = wait_for(driver, "#history")
+            if "recorded" not in history.text or "lawyer unknown" in history.text:
+                fail("the record's history names no lawyer or creation: " + history.text)
+            shot(driver, args.out, "record-en")
+            switch_language(driver, "ru")
+            wait_for(driver, "#history")
+            driver.execute_script("document.getElementById('history').scrollIntoView()")
+            shot(driver, args.out, "record-history-ru")
+        # Conflicts, readable (ru): both values, who and when.
+        driver.find_element(By.CSS_SELECTOR, "a[href='/conflicts']").click()
+        wait_for(driver, "#conflicts, #none")
+        shot(driver, args.out, "conflicts-ru")
+        switch_language(driver, "kk")
         driver.find_element(By.ID, "logout").click()
         wait_for(driver, "#login")
         shot(driver, args.out, "logout-kk")
@@ -275,7 +313,8 @@ def main():
         actions = [a for (a,) in db.execute("SELECT action FROM audit_log ORDER BY id")]
         db.close()
         for expected in ("login_failed", "login", "code_issued", "device_revoked",
-                         "indicators_viewed", "breakdowns_viewed", "activity_viewed", "logout"):
+                         "indicators_viewed", "breakdowns_viewed", "activity_viewed", "record_viewed",
+                         "logout"):
             if expected not in actions:
                 fail("the audit log has no %s: %r" % (expected, actions))
         print("dashboard morning: %d devices, 1 code issued, 1 device revoked, %d audit entries; "

@@ -11,8 +11,10 @@
 //   stylesheet (cli/web/assets/base.css) followed by its own, sent as one file.
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,12 +55,16 @@ struct Answer {
     // Non-empty: a download streamed from this file (removed once sent), named download_name.
     std::filesystem::path file;
     std::string download_name;
+    // Set: a download (named download_name) whose body `stream` writes after the headers are
+    // out, sent chunked in 64 KiB pieces as it is written (memory does not grow with it). A
+    // failure, or a client gone, cuts the transfer: the client sees it broken, never complete.
+    std::function<Result<void>(std::ostream&)> stream;
     // Extra headers (Set-Cookie, ...), added as given.
     std::vector<std::pair<std::string, std::string>> headers;
 };
 [[nodiscard]] Answer redirect(std::string location);
-// Writes `answer` to `res`: the redirect, the page, or the file streamed in 64 KiB pieces
-// (removed when the answer is done, sent or abandoned).
+// Writes `answer` to `res`: the redirect, the page, the file streamed in 64 KiB pieces
+// (removed when the answer is done, sent or abandoned), or the stream.
 void send(httplib::Response& res, const Answer& answer);
 
 // `message` in `lang` with its placeholders filled.

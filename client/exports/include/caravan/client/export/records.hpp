@@ -1,0 +1,91 @@
+#pragma once
+// The record browser's reads (the coordinator's dashboard): consultations found by scope,
+// village, topic, outcome and text, a page at a time, newest first; one consultation with
+// where it was given; its history (who changed what, when) from the event log; and what the
+// conflicts page needs to scope and name a conflict (a record's region, the devices' lawyers).
+//
+// Contract:
+// - Only consultations visible now (not deleted, created) are found or read.
+// - find_records reads at most `limit` + 1 rows of the cursor that match: memory does not grow
+//   with the table. Order: visit date descending, then consultation id descending (stable
+//   across devices). `after` continues after the last row of a previous page (RecordPage::next).
+// - Region and dates compare as the journal's do (region_spellings: any spelling of the
+//   region); village and text compare case-folded (client::fold_case: Kazakh and Russian
+//   letters too), village as a part of the village's name, text as a part of the question or
+//   the advice. Topic and outcome are codes (client::enums).
+// - record_history lists the consultation's events in clock order with the lawyer that the
+//   writing device recorded for itself (empty when the device never said) and the clock's
+//   wall time; device ids and clock values stay inside (the caller shows names and times).
+// - Every read runs on one snapshot (ReadSnapshot).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "caravan/client/export/common.hpp"
+
+namespace caravan::client::exports {
+
+struct RecordFilter {
+    Scope scope; // region absent: every region
+    std::optional<std::string> village;
+    std::optional<std::string> topic;
+    std::optional<std::string> outcome;
+    std::optional<std::string> text;
+};
+
+// Where a page of records ends: the last row's date and id.
+struct RecordCursor {
+    std::string date;
+    std::string id;
+};
+
+struct RecordSummary {
+    std::string id, date, region, village, lawyer, outcome;
+    std::vector<std::string> topics; // codes
+};
+
+struct RecordPage {
+    std::vector<RecordSummary> rows;
+    std::optional<RecordCursor> next; // absent: no further rows
+};
+
+// One consultation as it is now, with the visit's date and village. Enumerations are codes.
+struct RecordDetail {
+    RecordSummary summary;
+    std::optional<std::string> district;
+    std::string gender, age, category, question, advice;
+    bool follow_up = false;
+    std::optional<std::string> lang;
+};
+
+// One event of a consultation's history.
+struct RecordChange {
+    std::string lawyer;              // of the device that wrote it; empty: unknown
+    std::int64_t at_ms = 0;          // the event clock's wall time (Unix ms)
+    std::string op;                  // create, update, delete
+    std::vector<std::string> fields; // the fields the event set, in the entity's order
+};
+
+// A page of at most `limit` consultations (taken into 1..500) matching `filter` after `after`.
+// The scope is checked as resolve_scope checks it (invalid_input, not_found).
+[[nodiscard]] Result<RecordPage> find_records(storage::Database& db, const RecordFilter& filter,
+                                              const std::optional<RecordCursor>& after, int limit);
+// The consultation `id`; nullopt when there is none visible.
+[[nodiscard]] Result<std::optional<RecordDetail>> read_record(storage::Database& db,
+                                                              const std::string& id);
+// The events of consultation `id`, oldest first (at most 1,000: the newest are kept).
+[[nodiscard]] Result<std::vector<RecordChange>> record_history(storage::Database& db,
+                                                               const std::string& id);
+
+// The region of a record of any kind, as region scope reads it: a consultation's, attendance's,
+// survey's or photo's through its visit's village, a visit's village's, a village's own, a
+// device's own. nullopt when the record or its village is unknown here.
+[[nodiscard]] Result<std::optional<std::string>>
+record_region(storage::Database& db, const std::string& type, const std::string& id);
+// Every device's lawyer as the device recorded it for itself (device id -> name).
+[[nodiscard]] Result<std::map<std::string, std::string>> device_lawyers(storage::Database& db);
+
+} // namespace caravan::client::exports
