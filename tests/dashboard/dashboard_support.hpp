@@ -78,7 +78,7 @@ class DashboardServer {
     void add_account(const std::string& name, srv::AccountRole role,
                      std::vector<std::string> regions = {}) {
         auto store = m_server.store();
-        srv::Accounts accounts(store->database(), [this] { return now(); });
+        srv::Accounts accounts(store->accounts(), [this] { return now(); });
         auto added = accounts.add(name, role, regions, k_password);
         REQUIRE(added);
     }

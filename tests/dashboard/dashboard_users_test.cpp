@@ -14,6 +14,9 @@ TEST_CASE("dashboard: the operator adds, lists, re-passwords and removes account
     const auto user = [&](std::vector<std::string> args, const std::string& input = {}) {
         args.insert(args.begin(), {binary("caravan-server").string(), "user"});
         args.insert(args.end(), {"--data", data});
+        if (!server.api().store_url().empty()) { // the run on PostgreSQL
+            args.insert(args.end(), {"--store", server.api().store_url()});
+        }
         return run_process(args, {}, input);
     };
     auto added = user({"add", "aigerim", "--role", "coordinator", "--region", k_region_a},
