@@ -2,8 +2,8 @@
 // accounts, sessions, lockouts and audit log live in the database, so a session opened through
 // one process is valid on the other, and a lockout made on one holds on the other.
 
-#include "dashboard_support.hpp"
 #include "../sync/e2e_support.hpp"
+#include "dashboard_support.hpp"
 #include "pg_cluster.hpp"
 #include "process.hpp"
 
@@ -19,10 +19,10 @@ struct TwoDashboards {
     e2e::Server b{dir / "b", url};
 
     void add_account(const std::string& name) {
-        ProcessResult r = run_process({binary("caravan-server").string(), "user", "add", name,
-                                       "--role", "coordinator", "--data", a.data().string(),
-                                       "--store", url},
-                                      {}, k_password + "\n");
+        ProcessResult r =
+            run_process({binary("caravan-server").string(), "user", "add", name, "--role",
+                         "coordinator", "--data", a.data().string(), "--store", url},
+                        {}, k_password + "\n");
         INFO(e2e::describe(r));
         REQUIRE(r.exit_code == 0);
     }

@@ -1,6 +1,7 @@
-// Two `caravan-server` processes on one PostgreSQL database (docs/decisions/0006-postgresql-store.md): every promise
-// of the protocol holds across them, because it is kept by the database, not by a process. Also
-// `check --store` on a healthy and on damaged stores, and the cache files a new epoch leaves.
+// Two `caravan-server` processes on one PostgreSQL database
+// (docs/decisions/0006-postgresql-store.md): every promise of the protocol holds across them,
+// because it is kept by the database, not by a process. Also `check --store` on a healthy and on
+// damaged stores, and the cache files a new epoch leaves.
 
 #include <atomic>
 #include <fstream>
@@ -462,7 +463,8 @@ TEST_CASE("postgresql: once the schema exists, a server runs as a role with only
         srv::StoreOptions o;
         o.create = false;
         o.cache_dir = dir / "accounts-cache";
-        auto store = srv::Store::open_postgresql(std::make_shared<srv::pg::Pool>(limited_url, 1), o);
+        auto store =
+            srv::Store::open_postgresql(std::make_shared<srv::pg::Pool>(limited_url, 1), o);
         REQUIRE(store);
         srv::Accounts accounts((*store)->accounts(), [] { return k_day_ms; });
         REQUIRE(accounts.add("aigerim", srv::AccountRole::coordinator, {}, "a long passphrase"));
@@ -527,9 +529,8 @@ TEST_CASE("postgresql: migrate-store moves an embedded store, devices go on sync
     CHECK_THAT(again.err, Catch::Contains("not empty"));
 
     e2e::Server postgres(dir / "pg", url);
-    ProcessResult checked =
-        run_process({binary("caravan-server").string(), "check", "--store", url, "--data",
-                     (dir / "pg").string()});
+    ProcessResult checked = run_process({binary("caravan-server").string(), "check", "--store", url,
+                                         "--data", (dir / "pg").string()});
     INFO(e2e::describe(checked));
     CHECK(checked.exit_code == 0);
     CHECK_THAT(checked.out, Catch::Contains("ok: 4 events, 1 rejected, 2 devices"));

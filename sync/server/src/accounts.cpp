@@ -192,8 +192,7 @@ Result<std::optional<Accounts::Found>> Accounts::find_session(std::string_view i
         return std::optional<Found>{};
     }
     const std::int64_t now = m_clock();
-    if (now - row->last_seen_ms > limits.idle_ms ||
-        now - row->created_at_ms > limits.absolute_ms) {
+    if (now - row->last_seen_ms > limits.idle_ms || now - row->created_at_ms > limits.absolute_ms) {
         CARAVAN_TRY_VOID(m_rows.delete_session(key));
         return std::optional<Found>{};
     }

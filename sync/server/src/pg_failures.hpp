@@ -22,16 +22,14 @@ struct FailureTable {
     std::string_view insert;     // $1 key, $2 now
 };
 
-[[nodiscard]] inline Result<std::int64_t> failure_wait_s(Pool& pool, const FailureTable& table,
-                                                         std::string_view key,
-                                                         std::size_t max_failures,
-                                                         std::int64_t window_ms,
-                                                         std::int64_t now_ms) {
+[[nodiscard]] inline Result<std::int64_t>
+failure_wait_s(Pool& pool, const FailureTable& table, std::string_view key,
+               std::size_t max_failures, std::int64_t window_ms, std::int64_t now_ms) {
     CARAVAN_TRY(conn, pool.acquire());
-    CARAVAN_TRY(rows, conn->exec(table.nth_newest,
-                                 params(key, now_ms - window_ms,
-                                        static_cast<std::int64_t>(
-                                            std::max<std::size_t>(1, max_failures)))));
+    CARAVAN_TRY(rows,
+                conn->exec(table.nth_newest, params(key, now_ms - window_ms,
+                                                    static_cast<std::int64_t>(
+                                                        std::max<std::size_t>(1, max_failures)))));
     if (rows.empty()) {
         return 0;
     }

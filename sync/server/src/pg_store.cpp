@@ -7,11 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "account_stores.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "caravan/sync/server/credentials.hpp"
 #include "caravan/sync/server/data_dir.hpp"
-#include "account_stores.hpp"
 #include "ingest.hpp"
 #include "pg_failures.hpp"
 #include "registry_rules.hpp"
@@ -803,7 +803,8 @@ class PgStore final : public Store {
             StoreOptions options)
         : m_pool(std::move(pool)), m_cache(std::move(cache)), m_epoch(std::move(epoch)),
           m_options(std::move(options)), m_registry(*m_pool, m_options.clock),
-          m_feed(*m_pool, m_registry, m_cache, m_options.clock), m_accounts(*m_pool) {}
+          m_feed(*m_pool, m_registry, m_cache, m_options.clock),
+          m_accounts(pg_account_store(*m_pool)) {}
 
     [[nodiscard]] std::int64_t now_ms() const override { return m_options.clock(); }
     [[nodiscard]] DeviceRegistry& registry() override { return m_registry; }
@@ -813,7 +814,7 @@ class PgStore final : public Store {
         (void)follow_epoch();
         return m_feed;
     }
-    [[nodiscard]] AccountStore& accounts() override { return m_accounts; }
+    [[nodiscard]] AccountStore& accounts() override { return *m_accounts; }
     [[nodiscard]] Result<void> refresh() override {
         CARAVAN_TRY_VOID(follow_epoch());
         return m_feed.refresh();
@@ -839,7 +840,7 @@ class PgStore final : public Store {
     StoreOptions m_options;
     PgDeviceRegistry m_registry;
     PgEventFeed m_feed;
-    PgAccountStore m_accounts;
+    std::unique_ptr<AccountStore> m_accounts;
 };
 
 Result<void> install_pg(pg::Connection& conn, std::int64_t now_ms) {
