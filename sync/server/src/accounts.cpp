@@ -1,9 +1,6 @@
 #include "caravan/sync/server/accounts.hpp"
 
-#include "account_stores.hpp"
-
 #include <algorithm>
-#include <mutex>
 
 #include <nlohmann/json.hpp>
 #include <sodium.h>
@@ -12,6 +9,7 @@
 #include "caravan/client/text.hpp"
 #include "caravan/sync/server/credentials.hpp"
 #include "caravan/sync/server/device_registry.hpp"
+#include "account_stores.hpp"
 
 namespace caravan::sync::server {
 
