@@ -74,7 +74,9 @@ void seed(DashboardServer& s) {
 
 std::string cli(DashboardServer& s, std::vector<std::string> args) {
     args.insert(args.begin(), binary("caravan-server").string());
-    args.insert(args.end(), {"--data", s.api().data_dir().string(), "--lang", "kk"});
+    const auto store = s.store_args();
+    args.insert(args.end(), store.begin(), store.end());
+    args.insert(args.end(), {"--lang", "kk"});
     const auto r = run_process(args);
     INFO(r.err);
     REQUIRE(r.exit_code == 0);

@@ -54,7 +54,8 @@ std::string plan_text() {
 
 std::string export_cli(DashboardServer& s, std::vector<std::string> args) {
     args.insert(args.begin(), binary("caravan-server").string());
-    args.insert(args.end(), {"--data", s.api().data_dir().string()});
+    const auto store = s.store_args();
+    args.insert(args.end(), store.begin(), store.end());
     const auto r = run_process(args);
     INFO(r.err);
     REQUIRE(r.exit_code == 0);

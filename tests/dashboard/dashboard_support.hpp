@@ -75,13 +75,22 @@ class DashboardServer {
 
     [[nodiscard]] int port() const { return m_server.port(); }
     server::TestServer& api() { return m_server; }
+    // What a `caravan-server` command needs to reach this server's store: --data, and --store
+    // on PostgreSQL.
+    [[nodiscard]] std::vector<std::string> store_args() const {
+        std::vector<std::string> args{"--data", m_server.data_dir().string()};
+        if (!m_server.store_url().empty()) {
+            args.insert(args.end(), {"--store", m_server.store_url()});
+        }
+        return args;
+    }
     void advance_ms(std::int64_t ms) { m_now->fetch_add(ms); }
     [[nodiscard]] std::int64_t now() const { return m_now->load(); }
 
     void add_account(const std::string& name, srv::AccountRole role,
                      std::vector<std::string> regions = {}) {
         auto store = m_server.store();
-        srv::Accounts accounts(store->database(), [this] { return now(); });
+        srv::Accounts accounts(store->accounts(), [this] { return now(); });
         auto added = accounts.add(name, role, regions, k_password);
         REQUIRE(added);
     }

@@ -10,10 +10,10 @@ using caravan::test::run_process;
 
 TEST_CASE("dashboard: the operator adds, lists, re-passwords and removes accounts", "[dashboard]") {
     DashboardServer server;
-    const std::string data = server.api().data_dir().string();
     const auto user = [&](std::vector<std::string> args, const std::string& input = {}) {
         args.insert(args.begin(), {binary("caravan-server").string(), "user"});
-        args.insert(args.end(), {"--data", data});
+        const auto store = server.store_args();
+        args.insert(args.end(), store.begin(), store.end());
         return run_process(args, {}, input);
     };
     auto added = user({"add", "aigerim", "--role", "coordinator", "--region", k_region_a},

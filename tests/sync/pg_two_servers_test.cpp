@@ -1,6 +1,7 @@
-// Two `caravan-server` processes on one PostgreSQL database (docs/decisions/0006-postgresql-store.md): every promise
-// of the protocol holds across them, because it is kept by the database, not by a process. Also
-// `check --store` on a healthy and on damaged stores, and the cache files a new epoch leaves.
+// Two `caravan-server` processes on one PostgreSQL database
+// (docs/decisions/0006-postgresql-store.md): every promise of the protocol holds across them,
+// because it is kept by the database, not by a process. Also `check --store` on a healthy and on
+// damaged stores, and the cache files a new epoch leaves.
 
 #include <atomic>
 #include <fstream>
@@ -439,7 +440,8 @@ TEST_CASE("postgresql: once the schema exists, a server runs as a role with only
                               "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO " +
                               role +
                               ";"
-                              "GRANT DELETE ON enroll_failures TO " +
+                              "GRANT DELETE ON enroll_failures, login_failures, accounts,"
+                              " account_sessions TO " +
                               role +
                               ";"
                               "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"));
@@ -456,6 +458,32 @@ TEST_CASE("postgresql: once the schema exists, a server runs as a role with only
     Reply wrong = http.post("/v1/enroll", "",
                             json{{"code", "AAAA-BBBB-CCCC"}, {"device_id", new_id()}}.dump());
     CHECK(wrong.code() == "invalid_code");
+    {
+        // The dashboard's accounts, sessions, lockouts and audit log with the limited role too.
+        srv::StoreOptions o;
+        o.create = false;
+        o.cache_dir = dir / "accounts-cache";
+        auto store =
+            srv::Store::open_postgresql(std::make_shared<srv::pg::Pool>(limited_url, 1), o);
+        REQUIRE(store);
+        srv::Accounts accounts((*store)->accounts(), [] { return k_day_ms; });
+        REQUIRE(accounts.add("aigerim", srv::AccountRole::coordinator, {}, "a long passphrase"));
+        auto verified = accounts.verify("aigerim", "a long passphrase");
+        REQUIRE(verified);
+        REQUIRE(verified->has_value());
+        auto session = accounts.open_session(**verified);
+        REQUIRE(session);
+        CHECK(accounts.find_session(session->id, {}).value().has_value());
+        CHECK(accounts.set_stale_hours("aigerim", 24));
+        CHECK(accounts.record_login_failure("account:aigerim", 60000));
+        CHECK(accounts.record_login_failure("account:aigerim", 60000));
+        CHECK(accounts.login_wait_s("account:aigerim", 2, 60000).value() == 60);
+        CHECK(accounts.audit("aigerim", "login", ""));
+        CHECK(accounts.audit_log(10).value().size() == 1);
+        CHECK(accounts.close_session(session->id));
+        CHECK(accounts.set_password("aigerim", "another long passphrase"));
+        CHECK(accounts.remove("aigerim"));
+    }
     // It could not have created anything.
     auto limited = srv::pg::Connection::open(limited_url);
     REQUIRE(limited);
@@ -501,9 +529,8 @@ TEST_CASE("postgresql: migrate-store moves an embedded store, devices go on sync
     CHECK_THAT(again.err, Catch::Contains("not empty"));
 
     e2e::Server postgres(dir / "pg", url);
-    ProcessResult checked =
-        run_process({binary("caravan-server").string(), "check", "--store", url, "--data",
-                     (dir / "pg").string()});
+    ProcessResult checked = run_process({binary("caravan-server").string(), "check", "--store", url,
+                                         "--data", (dir / "pg").string()});
     INFO(e2e::describe(checked));
     CHECK(checked.exit_code == 0);
     CHECK_THAT(checked.out, Catch::Contains("ok: 4 events, 1 rejected, 2 devices"));

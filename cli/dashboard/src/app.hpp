@@ -28,10 +28,17 @@ class Services {
   public:
     explicit Services(sync::server::FrontEndContext context) : m_context(std::move(context)) {}
     // A Store lent from the server's pool; `write`: under the server's write lock (short work).
+    // A read sees the projections up to the feed's head (on PostgreSQL the process's cache is
+    // brought up to it first: other processes' pushes included).
     [[nodiscard]] Result<void> with_store(bool write, const StoreWork& work) const {
-        return m_context.with_store(write, work);
+        return m_context.with_store(write, [&](sync::server::Store& store) -> Result<void> {
+            if (!write) {
+                CARAVAN_TRY_VOID(store.refresh());
+            }
+            return work(store);
+        });
     }
-    // Accounts over `store` with the server's clock.
+    // Accounts over `store`'s account rows with the server's clock.
     [[nodiscard]] sync::server::Accounts accounts(sync::server::Store& store) const;
     // Appends to the audit log (its own short write); a failure is logged, not shown.
     void audit(std::string_view account, std::string_view action, std::string_view detail) const;

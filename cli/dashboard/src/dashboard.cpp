@@ -199,10 +199,25 @@ class Dashboard {
         if (!by_account) {
             return locked(req, lang, name, by_account.error());
         }
+        // The same counts in the store, where every process of a PostgreSQL store sees them.
+        const std::string address_key = "address:" + req.remote_addr;
+        const std::string account_key = "account:" + web::lower_ascii(name.substr(0, 65));
         std::optional<Account> account;
         bool known = false;
+        std::int64_t shared_wait = 0;
         auto checked = m_services.with_store(false, [&](Store& store) -> Result<void> {
             Accounts accounts = m_services.accounts(store);
+            // The wrong logins the server's other processes saw (PostgreSQL; 0 otherwise).
+            CARAVAN_TRY(by_address_wait,
+                        accounts.login_wait_s(address_key, m_options.max_failures_per_address,
+                                              m_options.failure_window_ms));
+            CARAVAN_TRY(by_account_wait,
+                        accounts.login_wait_s(account_key, m_options.max_failures_per_account,
+                                              m_options.failure_window_ms));
+            shared_wait = std::max(by_address_wait, by_account_wait);
+            if (shared_wait > 0) {
+                return {};
+            }
             auto exists = accounts.find(name);
             if (!exists) {
                 return tl::unexpected(exists.error());
@@ -219,9 +234,21 @@ class Dashboard {
             log_failure("login", checked.error());
             return login_page(req, lang, tr(lang, msg::server_error), 503);
         }
+        if (shared_wait > 0) {
+            return locked(req, lang, name, shared_wait);
+        }
         if (!account) {
             by_address->fail(now);
             by_account->fail(now);
+            auto shared = m_services.with_store(true, [&](Store& store) -> Result<void> {
+                Accounts accounts = m_services.accounts(store);
+                CARAVAN_TRY_VOID(
+                    accounts.record_login_failure(address_key, m_options.failure_window_ms));
+                return accounts.record_login_failure(account_key, m_options.failure_window_ms);
+            });
+            if (!shared) {
+                log_failure("login", shared.error());
+            }
             // The typed name only when it is an account's: a password typed into the name
             // field must not reach the log.
             m_services.audit(known ? name : "(unknown)", "login_failed", "");
@@ -285,7 +312,7 @@ class Dashboard {
 } // namespace
 
 sync::server::Accounts Services::accounts(Store& store) const {
-    return Accounts(store.database(), [&store] { return store.now_ms(); });
+    return Accounts(store.accounts(), [&store] { return store.now_ms(); });
 }
 
 void Services::audit(std::string_view account, std::string_view action,

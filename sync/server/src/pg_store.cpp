@@ -7,11 +7,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "account_stores.hpp"
 #include "caravan/client/ids.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "caravan/sync/server/credentials.hpp"
 #include "caravan/sync/server/data_dir.hpp"
 #include "ingest.hpp"
+#include "pg_failures.hpp"
 #include "registry_rules.hpp"
 
 namespace caravan::sync::server {
@@ -102,9 +104,44 @@ CREATE TABLE rejected_events(
 CREATE TABLE enroll_failures(address text NOT NULL, at bigint NOT NULL);
 CREATE INDEX enroll_failures_by_address ON enroll_failures(address, at);
 )sql"},
+    // The coordinator's dashboard (accounts.hpp), shared by every process: as the embedded
+    // store's migration 4, plus the wrong logins every process counts (keys are SHA-256s).
+    {2, R"sql(
+CREATE TABLE accounts(
+    name          text PRIMARY KEY,
+    role          text NOT NULL CHECK (role IN ('coordinator', 'viewer')),
+    regions       text NOT NULL,
+    password_hash text NOT NULL,
+    created_at    bigint NOT NULL,
+    settings      text NOT NULL DEFAULT '{}'
+);
+CREATE TABLE account_sessions(
+    id_hash      text PRIMARY KEY,
+    account      text NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+    csrf         text NOT NULL,
+    created_at   bigint NOT NULL,
+    last_seen_at bigint NOT NULL
+);
+CREATE INDEX account_sessions_by_account ON account_sessions(account);
+CREATE TABLE audit_log(
+    id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at      bigint NOT NULL,
+    account text NOT NULL,
+    action  text NOT NULL,
+    detail  text NOT NULL
+);
+CREATE TABLE login_failures(key text NOT NULL, at bigint NOT NULL);
+CREATE INDEX login_failures_by_key ON login_failures(key, at);
+)sql"},
 };
 
 using rules::k_device_columns;
+
+constexpr pg::FailureTable k_enroll_failures{
+    "SELECT at FROM enroll_failures WHERE address = $1 AND at > $2"
+    " ORDER BY at DESC OFFSET $3::bigint - 1 LIMIT 1",
+    "DELETE FROM enroll_failures WHERE address = $1 AND at <= $2",
+    "INSERT INTO enroll_failures(address, at) VALUES($1, $2)"};
 
 // Events read from PostgreSQL into the cache per round trip.
 constexpr int k_catch_up_batch = 2000;
@@ -501,30 +538,13 @@ Result<std::string> PgDeviceRegistry::lineage_json(const DeviceRecord& device) {
 Result<std::int64_t> PgDeviceRegistry::enroll_wait_s(std::string_view address,
                                                      std::size_t max_failures,
                                                      std::int64_t window_ms) {
-    const std::int64_t now = m_clock();
-    CARAVAN_TRY(conn, m_pool.acquire());
-    // The oldest failure that keeps the address at the limit: the max_failures-th newest.
-    CARAVAN_TRY(
-        rows,
-        conn->exec("SELECT at FROM enroll_failures WHERE address = $1 AND at > $2"
-                   " ORDER BY at DESC OFFSET $3::bigint - 1 LIMIT 1",
-                   pg::params(address, now - window_ms,
-                              static_cast<std::int64_t>(std::max<std::size_t>(1, max_failures)))));
-    if (rows.empty()) {
-        return 0;
-    }
-    return std::max<std::int64_t>(1, (rows.int64(0, 0) + window_ms - now + 999) / 1000);
+    return pg::failure_wait_s(m_pool, k_enroll_failures, address, max_failures, window_ms,
+                              m_clock());
 }
 
 Result<void> PgDeviceRegistry::record_enroll_failure(std::string_view address,
                                                      std::int64_t window_ms) {
-    const std::int64_t now = m_clock();
-    CARAVAN_TRY(conn, m_pool.acquire());
-    // Failures that left the window are forgotten as the address fails again: bounded.
-    CARAVAN_TRY_VOID(conn->run("DELETE FROM enroll_failures WHERE address = $1 AND at <= $2",
-                               pg::params(address, now - window_ms)));
-    return conn->run("INSERT INTO enroll_failures(address, at) VALUES($1, $2)",
-                     pg::params(address, now));
+    return pg::record_failure(m_pool, k_enroll_failures, address, window_ms, m_clock());
 }
 
 // ---- the feed --------------------------------------------------------------------------------
@@ -783,7 +803,8 @@ class PgStore final : public Store {
             StoreOptions options)
         : m_pool(std::move(pool)), m_cache(std::move(cache)), m_epoch(std::move(epoch)),
           m_options(std::move(options)), m_registry(*m_pool, m_options.clock),
-          m_feed(*m_pool, m_registry, m_cache, m_options.clock) {}
+          m_feed(*m_pool, m_registry, m_cache, m_options.clock),
+          m_accounts(pg_account_store(*m_pool)) {}
 
     [[nodiscard]] std::int64_t now_ms() const override { return m_options.clock(); }
     [[nodiscard]] DeviceRegistry& registry() override { return m_registry; }
@@ -793,6 +814,7 @@ class PgStore final : public Store {
         (void)follow_epoch();
         return m_feed;
     }
+    [[nodiscard]] AccountStore& accounts() override { return *m_accounts; }
     [[nodiscard]] Result<void> refresh() override {
         CARAVAN_TRY_VOID(follow_epoch());
         return m_feed.refresh();
@@ -818,6 +840,7 @@ class PgStore final : public Store {
     StoreOptions m_options;
     PgDeviceRegistry m_registry;
     PgEventFeed m_feed;
+    std::unique_ptr<AccountStore> m_accounts;
 };
 
 Result<void> install_pg(pg::Connection& conn, std::int64_t now_ms) {

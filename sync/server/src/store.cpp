@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "account_stores.hpp"
 #include "caravan/client/iso_time.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "caravan/sync/server/credentials.hpp"
@@ -123,12 +124,13 @@ class SqliteStore final : public Store {
   public:
     SqliteStore(storage::Database db, StoreOptions options)
         : m_db(std::move(db)), m_options(with_clock(std::move(options))),
-          m_registry(m_db, m_options.clock),
-          m_feed(m_db, m_registry, &m_registry, m_options.clock) {}
+          m_registry(m_db, m_options.clock), m_feed(m_db, m_registry, &m_registry, m_options.clock),
+          m_accounts(sqlite_account_store(m_db)) {}
 
     [[nodiscard]] std::int64_t now_ms() const override { return m_options.clock(); }
     [[nodiscard]] DeviceRegistry& registry() override { return m_registry; }
     [[nodiscard]] EventFeed& feed() override { return m_feed; }
+    [[nodiscard]] AccountStore& accounts() override { return *m_accounts; }
     [[nodiscard]] Result<void> refresh() override { return {}; }
     storage::Database& database() override { return m_db; }
     [[nodiscard]] const StoreOptions& options() const { return m_options; }
@@ -138,6 +140,7 @@ class SqliteStore final : public Store {
     StoreOptions m_options;
     SqliteDeviceRegistry m_registry;
     SqliteEventFeed m_feed;
+    std::unique_ptr<AccountStore> m_accounts;
 };
 
 } // namespace

@@ -112,8 +112,7 @@ Result<void> serve(Context& ctx, const ServeOptions& o) {
     options.max_connections = limits.max_connections;
     options.header_timeout_ms = static_cast<int>(limits.header_timeout_s * 1000);
     options.request_timeout_ms = static_cast<int>(limits.request_timeout_s * 1000);
-    // The dashboard's accounts and sessions live in the embedded store only for now.
-    options.front_end = ctx.store.empty() ? ctx.front_end : FrontEnd{};
+    options.front_end = ctx.front_end;
     auto server = Server::start(options);
     if (!server) {
         return tl::unexpected(server.error());
@@ -127,10 +126,6 @@ Result<void> serve(Context& ctx, const ServeOptions& o) {
         ctx.err << "caravan-server: the coordinator's dashboard is at "
                 << ((*server)->tls() ? "https://" : "http://") << shown << ":" << (*server)->port()
                 << "/ (accounts: caravan-server user add)" << std::endl;
-    } else if (ctx.front_end) {
-        ctx.err << "caravan-server: the coordinator's dashboard is not served on the PostgreSQL "
-                   "store yet (its accounts live in the embedded store)"
-                << std::endl;
     }
     for (;;) {
         timespec tick{1, 0};

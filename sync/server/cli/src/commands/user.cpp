@@ -55,14 +55,9 @@ Result<std::string> read_new_password(Context& ctx) {
     return *first;
 }
 
-// The store that holds the dashboard's accounts: the embedded one only, for now (on PostgreSQL
-// the accounts would land in one process's projection cache, not in the shared database).
+// The store that holds the dashboard's accounts: the embedded one, or the PostgreSQL database
+// every server process shares (--store).
 Result<std::unique_ptr<Store>> open_accounts_store(const Context& ctx) {
-    if (!ctx.store.empty()) {
-        return fail(ErrorCode::invalid_input,
-                    "user: accounts live in the embedded store only for now; the dashboard is not "
-                    "served on the PostgreSQL store yet (docs/operations.md)");
-    }
     return open_existing(ctx);
 }
 
@@ -81,7 +76,7 @@ Result<void> add_user(Context& ctx, const Options& o) {
     if (!password) {
         return tl::unexpected(password.error());
     }
-    Accounts accounts((*store)->database(), [&] { return (*store)->now_ms(); });
+    Accounts accounts((*store)->accounts(), [&] { return (*store)->now_ms(); });
     auto added = accounts.add(o.name, parse_account_role(o.role).value_or(AccountRole::viewer),
                               o.regions, *password);
     if (!added) {
@@ -102,7 +97,7 @@ Result<void> change_password(Context& ctx, const Options& o) {
     if (!store) {
         return tl::unexpected(store.error());
     }
-    Accounts accounts((*store)->database(), [&] { return (*store)->now_ms(); });
+    Accounts accounts((*store)->accounts(), [&] { return (*store)->now_ms(); });
     auto known = accounts.find(o.name);
     if (!known) {
         return tl::unexpected(known.error());
@@ -129,7 +124,7 @@ Result<void> remove_user(Context& ctx, const Options& o) {
     if (!store) {
         return tl::unexpected(store.error());
     }
-    Accounts accounts((*store)->database(), [&] { return (*store)->now_ms(); });
+    Accounts accounts((*store)->accounts(), [&] { return (*store)->now_ms(); });
     if (auto ok = accounts.remove(o.name); !ok) {
         if (ok.error().code == ErrorCode::not_found) {
             return fail(ErrorCode::invalid_input, ok.error().message);
@@ -148,7 +143,7 @@ Result<void> list_users(Context& ctx) {
     if (!store) {
         return tl::unexpected(store.error());
     }
-    Accounts accounts((*store)->database(), [&] { return (*store)->now_ms(); });
+    Accounts accounts((*store)->accounts(), [&] { return (*store)->now_ms(); });
     auto all = accounts.list();
     if (!all) {
         return tl::unexpected(all.error());
@@ -179,14 +174,18 @@ const bool registered = register_command("user", [](CLI::App& app, Registry& reg
     add_cmd->add_option("--region", o->regions,
                         "A region the account sees (repeatable; none: every region)");
     registry.add_data(*add_cmd);
+    registry.add_store(*add_cmd);
     auto* passwd_cmd = user_cmd->add_subcommand("passwd", "Set an account's password");
     passwd_cmd->add_option("NAME", o->name, "Account name")->required();
     registry.add_data(*passwd_cmd);
+    registry.add_store(*passwd_cmd);
     auto* remove_cmd = user_cmd->add_subcommand("remove", "Remove an account and its sessions");
     remove_cmd->add_option("NAME", o->name, "Account name")->required();
     registry.add_data(*remove_cmd);
+    registry.add_store(*remove_cmd);
     auto* list_cmd = user_cmd->add_subcommand("list", "List the accounts");
     registry.add_data(*list_cmd);
+    registry.add_store(*list_cmd);
     add_cmd->callback(
         [&registry, o] { registry.set([o](Context& c) { return add_user(c, *o); }); });
     passwd_cmd->callback(

@@ -1,15 +1,18 @@
 #pragma once
 // The people who log in to the coordinator's dashboard (docs/dashboard.md, docs/security.md
-// "The coordinator's dashboard"). Owns the tables (schema: migration 4 in src/store.cpp)
+// "The coordinator's dashboard"). Their rows live in the server's store, behind AccountStore:
+// the embedded store's SQLite (migration 4 in src/store.cpp) or PostgreSQL (migration 2 in
+// src/pg_store.cpp), where every server process on the database shares them:
 //   accounts          name, role (coordinator | viewer), regions (none: every region),
 //                     Argon2id password hash, settings (the stale-sync threshold)
 //   account_sessions  hashed session ids with their CSRF token, created and last seen
 //   audit_log         who did what when: an action word and a detail without personal data
+//   login_failures    (PostgreSQL only) wrong logins per hashed key, seen by every process
 // Accounts are made by the operator on the server machine (`caravan-server user ...`); there is
 // no HTTP route that creates one.
 //
 // Contract:
-// - Works on a Store's connection (Store::database()), one thread at a time.
+// - Works on a Store's account rows (Store::accounts()), one thread at a time.
 // - A password is never stored, logged or returned: only libsodium's crypto_pwhash_str
 //   (Argon2id, "interactive" limits) of it. verify() costs one hash whether or not the account
 //   exists, so its time does not tell which names exist.
@@ -26,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-#include "caravan/storage/database.hpp"
+#include "caravan/storage/result.hpp"
 
 namespace caravan::sync::server {
 
@@ -65,10 +68,64 @@ struct AuditEntry {
 inline constexpr std::size_t k_min_password_chars = 10;
 inline constexpr std::size_t k_max_password_bytes = 1024;
 
+// The rows behind Accounts, one implementation per store (src/account_stores.hpp). Values
+// arrive validated and hashed: this layer only stores and reads them. Each call is atomic; the
+// SQL has its values as parameters only.
+class AccountStore {
+  public:
+    virtual ~AccountStore() = default;
+
+    // conflict when the name exists.
+    [[nodiscard]] virtual Result<void> insert(const Account& account,
+                                              std::string_view password_hash) = 0;
+    // Replaces the hash and deletes the account's sessions at once; false: no such account.
+    [[nodiscard]] virtual Result<bool> replace_password(std::string_view name,
+                                                        std::string_view password_hash) = 0;
+    // Deletes the account and its sessions; false: no such account.
+    [[nodiscard]] virtual Result<bool> remove(std::string_view name) = 0;
+    [[nodiscard]] virtual Result<std::vector<Account>> list() = 0; // by name
+    [[nodiscard]] virtual Result<std::optional<Account>> find(std::string_view name) = 0;
+    [[nodiscard]] virtual Result<std::optional<std::string>>
+    password_hash(std::string_view name) = 0;
+    // false: no such account.
+    [[nodiscard]] virtual Result<bool> set_stale_hours(std::string_view name, int hours) = 0;
+
+    struct SessionRow {
+        std::string account;
+        std::string csrf;
+        std::int64_t created_at_ms = 0;
+        std::int64_t last_seen_ms = 0;
+    };
+    [[nodiscard]] virtual Result<void> insert_session(std::string_view id_hash,
+                                                      std::string_view account,
+                                                      std::string_view csrf,
+                                                      std::int64_t now_ms) = 0;
+    [[nodiscard]] virtual Result<std::optional<SessionRow>>
+    find_session(std::string_view id_hash) = 0;
+    [[nodiscard]] virtual Result<void> touch_session(std::string_view id_hash,
+                                                     std::int64_t now_ms) = 0;
+    [[nodiscard]] virtual Result<void> delete_session(std::string_view id_hash) = 0;
+
+    [[nodiscard]] virtual Result<void> append_audit(const AuditEntry& entry) = 0;
+    [[nodiscard]] virtual Result<std::vector<AuditEntry>> audit_log(std::size_t limit) = 0;
+
+    // Wrong logins under `key` that every process on the store sees: the seconds to wait (0:
+    // none) when `max_failures` of them fall within `window_ms` before `now_ms`. The embedded
+    // store serves one process, whose own limiter counts them: 0 and nothing recorded there.
+    [[nodiscard]] virtual Result<std::int64_t> login_wait_s(std::string_view key,
+                                                            std::size_t max_failures,
+                                                            std::int64_t window_ms,
+                                                            std::int64_t now_ms) = 0;
+    // Counts one; failures older than the window are forgotten (bounded).
+    [[nodiscard]] virtual Result<void> record_login_failure(std::string_view key,
+                                                            std::int64_t window_ms,
+                                                            std::int64_t now_ms) = 0;
+};
+
 class Accounts {
   public:
-    // `db` must outlive this; `clock` is Unix ms.
-    Accounts(storage::Database& db, std::function<std::int64_t()> clock);
+    // `rows` must outlive this; `clock` is Unix ms.
+    Accounts(AccountStore& rows, std::function<std::int64_t()> clock);
 
     // ---- operator --------------------------------------------------------------------------
     // invalid_input: a bad name (1 to 64 of A-Z a-z 0-9 . _ -), region or password (at least
@@ -100,6 +157,14 @@ class Accounts {
     [[nodiscard]] Result<void> close_session(std::string_view id);
     [[nodiscard]] Result<void> set_stale_hours(std::string_view name, int hours);
 
+    // ---- login failures shared by the server's processes -----------------------------------
+    // `key` (an address, or a typed name: it may hold a password) is stored only as its
+    // SHA-256. See AccountStore::login_wait_s.
+    [[nodiscard]] Result<std::int64_t> login_wait_s(std::string_view key,
+                                                    std::size_t max_failures,
+                                                    std::int64_t window_ms);
+    [[nodiscard]] Result<void> record_login_failure(std::string_view key, std::int64_t window_ms);
+
     // ---- audit -----------------------------------------------------------------------------
     // `detail` must hold no personal data (short device ids, regions, formats, counts).
     [[nodiscard]] Result<void> audit(std::string_view account, std::string_view action,
@@ -108,7 +173,7 @@ class Accounts {
     [[nodiscard]] Result<std::vector<AuditEntry>> audit_log(std::size_t limit);
 
   private:
-    storage::Database& m_db;
+    AccountStore& m_rows;
     std::function<std::int64_t()> m_clock;
 };
 

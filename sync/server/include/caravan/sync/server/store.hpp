@@ -7,6 +7,8 @@
 //   registry()  the device registry (device_registry.hpp): codes, enrollment, tokens,
 //               rotation, revocation, each device's report
 //   feed()      the event feed (event_feed.hpp): push, the change feed, verification
+//   accounts()  the rows of the dashboard's accounts, sessions and audit log (accounts.hpp),
+//               in the shared database (never in PostgreSQL's per-process cache)
 // The SQLite schema (k_server_migrations in src/store.cpp) holds the same event log and
 // projections as a device, plus meta, enrollment_codes, enrolled_devices, rejected_events and
 // event_scope; the PostgreSQL schema (src/pg_store.cpp) the same server tables, the
@@ -15,7 +17,7 @@
 // Contract:
 // - A Store is used by one thread at a time; the HTTP server lends them from a pool, one per
 //   request. Concurrent Stores on one database (SQLite file or PostgreSQL) are safe.
-// - registry() and feed() live as long as the Store.
+// - registry(), feed() and accounts() live as long as the Store.
 // - database() is the SQLite database of the projections (exports, reports, check): the file
 //   itself for the embedded store, the process's cache for PostgreSQL. refresh() brings it up
 //   to the feed's head first (a no-op for the embedded store).
@@ -27,6 +29,7 @@
 #include <string>
 
 #include "caravan/storage/database.hpp"
+#include "caravan/sync/server/accounts.hpp"
 #include "caravan/sync/server/device_registry.hpp"
 #include "caravan/sync/server/event_feed.hpp"
 #include "caravan/sync/server/pg.hpp"
@@ -70,6 +73,7 @@ class Store {
     [[nodiscard]] virtual std::int64_t now_ms() const = 0;
     [[nodiscard]] virtual DeviceRegistry& registry() = 0;
     [[nodiscard]] virtual EventFeed& feed() = 0;
+    [[nodiscard]] virtual AccountStore& accounts() = 0;
     // Brings database() up to the feed's head.
     [[nodiscard]] virtual Result<void> refresh() = 0;
     // The projections (read-only for the exports), backup and check of the embedded store.
