@@ -196,7 +196,7 @@ void generate(const fs::path& data, std::int64_t events, int lawyers) {
     fs::create_directories(data);
     fs::permissions(data, fs::perms::owner_all);
     auto store = must(srv::Store::open(srv::database_path(data)), "open the store");
-    srv::Accounts accounts(store->database(), [&] { return store->now_ms(); });
+    srv::Accounts accounts(store->accounts(), [&] { return store->now_ms(); });
     must(accounts.add(k_account, srv::AccountRole::coordinator, {}, k_password), "account");
     const double t0 = now_s();
     std::int64_t pushed = 0;
