@@ -514,6 +514,23 @@ TEST_CASE("postgresql: migrate-store moves an embedded store, devices go on sync
         before["verify"] = http.get("/v1/verify", d.token).raw;
         before["pull"] = http.get("/v1/pull?after=0", boss.token).raw;
     }
+    // A dashboard account (its password's hash and the audit entry of its creation move too).
+    ProcessResult added = run_process({binary("caravan-server").string(), "user", "add", "aigerim",
+                                       "--role", "coordinator", "--region", k_region_a, "--data",
+                                       embedded->data().string()},
+                                      {}, "a long enough password\n");
+    INFO(e2e::describe(added));
+    REQUIRE(added.exit_code == 0);
+    std::string hash_before;
+    {
+        auto db = storage::Database::open(embedded->data() / "server.db");
+        REQUIRE(db);
+        hash_before = db->query("SELECT password_hash FROM accounts WHERE name = 'aigerim'")
+                          .one<std::string>()
+                          .value()
+                          .value_or("");
+        REQUIRE_FALSE(hash_before.empty());
+    }
     embedded->kill9();
 
     std::vector<std::string> migrate = {
@@ -523,6 +540,22 @@ TEST_CASE("postgresql: migrate-store moves an embedded store, devices go on sync
     INFO(e2e::describe(moved));
     REQUIRE(moved.exit_code == 0);
     CHECK_THAT(moved.out, Catch::Contains("migrated 4 events, 1 rejected events, 2 devices"));
+    CHECK_THAT(moved.out, Catch::Contains("1 dashboard accounts and 1 audit entries"));
+    {
+        auto conn = srv::pg::Connection::open(url);
+        REQUIRE(conn);
+        auto rows = conn->exec("SELECT password_hash, role, regions FROM accounts");
+        REQUIRE(rows);
+        REQUIRE(rows->size() == 1);
+        CHECK(rows->text(0, 0) == hash_before);
+        CHECK(rows->text(0, 1) == "coordinator");
+        CHECK_THAT(rows->text(0, 2), Catch::Contains(k_region_a));
+        auto audit = conn->exec("SELECT account, action, detail FROM audit_log");
+        REQUIRE(audit);
+        REQUIRE(audit->size() == 1);
+        CHECK(audit->text(0, 1) == "user_add");
+        CHECK(audit->text(0, 2) == "aigerim");
+    }
     // Into a store that holds anything: refused, nothing changed.
     ProcessResult again = run_process(migrate);
     CHECK(again.exit_code != 0);

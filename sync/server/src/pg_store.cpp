@@ -908,7 +908,8 @@ Result<MigrateResult> migrate_to_postgresql(const fs::path& data_dir, pg::Pool& 
     CARAVAN_TRY(tx, pg::Transaction::begin(*conn));
     CARAVAN_TRY(used, conn->exec("SELECT (SELECT last_position + last_rejected FROM feed_head)"
                                  " + (SELECT count(*) FROM enrolled_devices)"
-                                 " + (SELECT count(*) FROM enrollment_codes) FROM feed_head"
+                                 " + (SELECT count(*) FROM enrollment_codes)"
+                                 " + (SELECT count(*) FROM accounts) FROM feed_head"
                                  " FOR UPDATE"));
     if (used.int64(0, 0) != 0) {
         return fail(ErrorCode::conflict, "the PostgreSQL store at " + pg::redact(pool.url()) +
@@ -957,6 +958,37 @@ Result<MigrateResult> migrate_to_postgresql(const fs::path& data_dir, pg::Pool& 
                         row.get<Int>(6), row.get<std::int64_t>(7), row.get<Int>(8), row.get<Int>(9),
                         row.get<Int>(10), row.get<Text>(11), row.get<Int>(12), row.get<Text>(13),
                         row.get<Text>(14), row.get<Text>(15), row.get<Int>(16), row.get<Int>(17)));
+            }));
+    // The dashboard's accounts as they are (the hash, not a password, is copied), their open
+    // sessions, and the audit log in its order.
+    CARAVAN_TRY_VOID(
+        db.query("SELECT name, role, regions, password_hash, created_at, settings FROM accounts"
+                 " ORDER BY name")
+            .each([&](const storage::Statement& row) -> Result<void> {
+                ++result.accounts;
+                return conn->run("INSERT INTO accounts(name, role, regions, password_hash,"
+                                 " created_at, settings) VALUES($1,$2,$3,$4,$5,$6)",
+                                 pg::params(row.get<std::string>(0), row.get<std::string>(1),
+                                            row.get<std::string>(2), row.get<std::string>(3),
+                                            row.get<std::int64_t>(4), row.get<std::string>(5)));
+            }));
+    CARAVAN_TRY_VOID(
+        db.query("SELECT id_hash, account, csrf, created_at, last_seen_at FROM account_sessions")
+            .each([&](const storage::Statement& row) -> Result<void> {
+                return conn->run("INSERT INTO account_sessions(id_hash, account, csrf,"
+                                 " created_at, last_seen_at) VALUES($1,$2,$3,$4,$5)",
+                                 pg::params(row.get<std::string>(0), row.get<std::string>(1),
+                                            row.get<std::string>(2), row.get<std::int64_t>(3),
+                                            row.get<std::int64_t>(4)));
+            }));
+    CARAVAN_TRY_VOID(
+        db.query("SELECT at, account, action, detail FROM audit_log ORDER BY id")
+            .each([&](const storage::Statement& row) -> Result<void> {
+                ++result.audit_entries;
+                return conn->run("INSERT INTO audit_log(at, account, action, detail)"
+                                 " VALUES($1,$2,$3,$4)",
+                                 pg::params(row.get<std::int64_t>(0), row.get<std::string>(1),
+                                            row.get<std::string>(2), row.get<std::string>(3)));
             }));
     CARAVAN_TRY_VOID(
         db.query("SELECT e.log_position, e.device_id, e.seq, e.hlc, e.entity_type, e.entity_id,"

@@ -22,9 +22,10 @@ Result<void> migrate_store(Context& ctx, const Options& o) {
         return tl::unexpected(result.error());
     }
     ctx.out << "migrated " << result->events << " events, " << result->rejected
-            << " rejected events, " << result->devices << " devices and " << result->codes
-            << " enrollment codes to " << pg::redact(o.to) << " (epoch " << result->epoch
-            << " kept)\n";
+            << " rejected events, " << result->devices << " devices, " << result->codes
+            << " enrollment codes, " << result->accounts << " dashboard accounts and "
+            << result->audit_entries << " audit entries to " << pg::redact(o.to) << " (epoch "
+            << result->epoch << " kept)\n";
     ctx.err << "caravan-server: now serve with --store and a --data of its own per process;"
                " keep "
             << o.from << " until the new store is known good\n";

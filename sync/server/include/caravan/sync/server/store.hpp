@@ -86,12 +86,15 @@ struct MigrateResult {
     std::int64_t rejected = 0;
     std::int64_t devices = 0;
     std::int64_t codes = 0;
+    std::int64_t accounts = 0;      // the dashboard's, with their password hashes and sessions
+    std::int64_t audit_entries = 0; // the dashboard's audit log, in its order
     std::string epoch; // kept: devices go on syncing without a resync
 };
 
 // Copies the embedded store of `data_dir` (its server stopped: the directory's lock is taken)
 // into the empty PostgreSQL store on `pool`: codes, devices with their tokens and acked seqs,
-// the feed with its positions and scopes, rejected events, the epoch. One transaction: on
+// the feed with its positions and scopes, rejected events, the epoch, and the dashboard's
+// accounts, sessions and audit log (coordinators keep their passwords). One transaction: on
 // failure PostgreSQL is left as it was. conflict when the PostgreSQL store holds anything;
 // corrupt when the feed's positions are not 1..n.
 [[nodiscard]] Result<MigrateResult> migrate_to_postgresql(const std::filesystem::path& data_dir,
