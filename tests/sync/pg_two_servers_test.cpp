@@ -249,6 +249,42 @@ TEST_CASE("postgresql, two processes: a code is used once and a revocation holds
     }
 }
 
+TEST_CASE("postgresql, two processes: a rotation made through one process holds on the other",
+          "[pg][server2]") {
+    CARAVAN_REQUIRE_POSTGRES();
+    TwoServers s;
+    Device old = enroll_at(s.b, s.b.code("Test Lawyer", {k_region_a}));
+    Http a(s.a.port());
+    Http b(s.b.port());
+    Events ev(old.id);
+    REQUIRE(b.push(old.token, batch(old.id, {ev.village(new_id(), "V", k_region_a)})).status ==
+            200);
+    const std::string next = new_id();
+    Reply first = rotate(a, old.token, old.id, next);
+    REQUIRE(first.status == 200);
+    // The old identity is refused by both processes, naming its successor.
+    for (Http* http : {&a, &b}) {
+        Reply push = http->push(old.token, batch(old.id, {ev.village(new_id(), "W", k_region_a)}));
+        CHECK(push.status == 401);
+        CHECK(push.code() == "device_rotated");
+        CHECK(push.body["successor"] == next);
+    }
+    // The rotation's answer lost: asked again through the other process, a fresh token, and
+    // only that one opens either process.
+    Reply again = rotate(b, old.token, old.id, next);
+    REQUIRE(again.status == 200);
+    const std::string token = again.body["token"];
+    CHECK(token != first.body["token"].get<std::string>());
+    for (Http* http : {&a, &b}) {
+        CHECK(http->get("/v1/status", first.body["token"]).status == 401);
+        CHECK(http->get("/v1/status", token).status == 200);
+    }
+    Events fresh(next);
+    Reply pushed = a.push(token, batch(next, {fresh.village(new_id(), "X", k_region_a)}));
+    REQUIRE(pushed.status == 200);
+    CHECK(pushed.body["results"][0]["fate"] == "accepted");
+}
+
 namespace {
 
 // `caravan-server ARGS` on `server`'s store (its --data, and --store on PostgreSQL).
