@@ -215,12 +215,17 @@ TEST_CASE("consultation search: a database from before the index gets one, and o
         ok(a->add_consultation(test::consultation_input("Жаңа жер сұрағы")));
         CHECK(search(*a, "жер", true).size() == 8);
     }
-    SECTION("no index (an older backup restored under a running app): rows are read instead") {
+    SECTION("no index (an older backup restored under a running app): rows are read instead, "
+            "check says so and a rebuild makes it") {
         drop_index(false);
         test::SimDevice a(path, test::k_field_day_ms + 10'000'000);
         CHECK(search(*a, "жер", true) == expected);
         a.advance(1000);
         ok(a->add_consultation(test::consultation_input("Жаңа жер сұрағы")));
+        CHECK(search(*a, "жер", true).size() == 8);
+        CHECK_FALSE(ok(a->check(dir.path())).ok());
+        ok(a->rebuild_projections());
+        CHECK(ok(a->check(dir.path())).ok());
         CHECK(search(*a, "жер", true).size() == 8);
     }
 }

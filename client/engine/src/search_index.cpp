@@ -35,9 +35,15 @@ WHEN old.question IS NOT new.question OR old.advice IS NOT new.advice BEGIN
 END;
 )sql";
 
-constexpr const char* k_drop_triggers_sql = "DROP TRIGGER consultation_text_insert;"
-                                            "DROP TRIGGER consultation_text_delete;"
-                                            "DROP TRIGGER consultation_text_update;";
+// IF EXISTS: a file may lack the index (an older backup restored under a running app); a
+// rebuild then makes it.
+constexpr const char* k_drop_triggers_sql = "DROP TRIGGER IF EXISTS consultation_text_insert;"
+                                            "DROP TRIGGER IF EXISTS consultation_text_delete;"
+                                            "DROP TRIGGER IF EXISTS consultation_text_update;";
+
+constexpr const char* k_table_sql =
+    "CREATE VIRTUAL TABLE IF NOT EXISTS consultation_text USING fts5("
+    "question, advice, content='consultations', tokenize='trigram');";
 
 // The consultations of the villages named in a JSON array (the second value of a search).
 constexpr const char* k_village_candidates_sql =
@@ -54,10 +60,7 @@ constexpr const char* k_rebuild_sql =
 } // namespace
 
 Result<void> install(storage::Database& db) {
-    static const std::string v1 =
-        std::string("CREATE VIRTUAL TABLE consultation_text USING fts5("
-                    "question, advice, content='consultations', tokenize='trigram');") +
-        k_triggers_sql + k_rebuild_sql + ";";
+    static const std::string v1 = std::string(k_table_sql) + k_triggers_sql + k_rebuild_sql + ";";
     static const storage::Migration steps[] = {{1, v1}};
     return storage::migrate(db, "search", steps);
 }
@@ -65,11 +68,19 @@ Result<void> install(storage::Database& db) {
 Result<void> rebuild_projections(storage::Database& db, Projector& projector) {
     CARAVAN_TRY_VOID(db.exec(k_drop_triggers_sql));
     CARAVAN_TRY_VOID(projector.rebuild());
+    CARAVAN_TRY_VOID(db.exec(k_table_sql));
     CARAVAN_TRY_VOID(db.exec(k_triggers_sql));
     return db.exec(k_rebuild_sql);
 }
 
 Result<bool> matches_table(storage::Database& db) {
+    // No index at all (an older backup restored under a running app) does not match either.
+    CARAVAN_TRY(present, db.query("SELECT count(*) FROM sqlite_schema WHERE name = ?",
+                                  std::string("consultation_text"))
+                             .one<std::int64_t>());
+    if (present.value_or(0) == 0) {
+        return false;
+    }
     // rank 1: the index is also compared with the content of `consultations`. A difference is
     // reported by SQLite as a damaged table (SQLITE_CORRUPT_VTAB).
     auto ok = db.exec("INSERT INTO consultation_text(consultation_text, rank)"

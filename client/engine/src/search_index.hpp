@@ -31,11 +31,11 @@ namespace caravan::client::search_index {
 // Rebuilds the projections from the event log (Projector::rebuild: every consultation deleted
 // and written again) with the triggers off, then builds the index once over the result:
 // quicker than keeping it row by row, and right even when the index had drifted from the
-// table before. Inside the caller's transaction.
+// table before, or missing. Inside the caller's transaction.
 [[nodiscard]] Result<void> rebuild_projections(storage::Database& db, Projector& projector);
 
 // Whether the index holds exactly the text of every consultation (check() counts the index
-// among the projections it compares).
+// among the projections it compares); false when there is no index.
 [[nodiscard]] Result<bool> matches_table(storage::Database& db);
 
 // The FTS5 query that finds `text` (already folded) as a substring: one phrase, quoted.
