@@ -157,6 +157,12 @@ TEST_CASE("ui conflicts: both values with the lawyers' names, and keeping the ot
     theirs.must_sync();
     CHECK(theirs.must_json({"consult", "show", id})["outcome"] == other);
     CHECK(mine.must_json({"consult", "show", id})["outcome"] == other);
+    // The choice was made having seen both values: the conflict is settled on both laptops.
+    CHECK(theirs.must_json({"conflicts"}).empty());
+    CHECK(mine.must_json({"conflicts"}).empty());
+    res = browser.get("/conflicts");
+    REQUIRE(res);
+    CHECK(res->body.find("case taken on") == std::string::npos);
 }
 
 TEST_CASE("ui sync: Ctrl+C during a sync that is retrying ends the app at once, losing nothing") {

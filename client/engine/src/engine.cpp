@@ -207,6 +207,14 @@ Result<Event> Engine::record(const EntityDef& def, const std::string& id, std::s
     if (!base.empty()) {
         payload.emplace("base", base);
     }
+    if (op != k_op_create) {
+        // The conflicts this device lists on the fields written: it held both values, so this
+        // write settles them on every device (docs/sync-algorithm.md 2.3).
+        CARAVAN_TRY(settled, m_projector.settled_by(def, id, fields));
+        if (!settled.empty()) {
+            payload.emplace(k_settles_key, std::move(settled));
+        }
+    }
     return append_local(def, id, op, payload.dump(),
                         [&](const Event& event) { return m_projector.apply(event, payload); });
 }

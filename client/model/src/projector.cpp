@@ -4,6 +4,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -273,6 +274,24 @@ Result<void> validate_event(const Event& event, EventCheck check) {
             }
         }
     }
+    if (auto settles = payload->find(k_settles_key); settles != payload->end()) {
+        // [[field, a_version, b_version], ...]: the conflicts on fields this event writes that
+        // its author's device listed (docs/sync-algorithm.md 2.3). Bounded like a record's fields.
+        bool valid = settles->is_array() && settles->size() <= 64 && event.op != k_op_create;
+        for (const json& pair : valid ? *settles : json::array()) {
+            valid = pair.is_array() && pair.size() == 3 && pair[0].is_string() &&
+                    fields->contains(pair[0].get_ref<const std::string&>()) &&
+                    pair[1].is_string() && pair[2].is_string() &&
+                    pair[1].get_ref<const std::string&>().size() <= 64 &&
+                    pair[2].get_ref<const std::string&>().size() <= 64;
+            if (!valid) {
+                break;
+            }
+        }
+        if (!valid) {
+            return fail(ErrorCode::invalid_input, msg::event_settles_invalid);
+        }
+    }
     bool create = event.op == k_op_create;
     for (auto it = fields->begin(); it != fields->end(); ++it) {
         const FieldDef* field = def->field(it.key());
@@ -328,7 +347,9 @@ CREATE TABLE conflicts(
 )sql";
         return sql;
     }();
-    static const storage::Migration steps[] = {{1, v1}};
+    // 2: conflicts settled by a later write (detect_conflicts) leave the table; a database
+    // projected before the rule drops the ones its log already settles, as a rebuild would.
+    static const storage::Migration steps[] = {{1, v1}, {2, "", &settle_recorded_conflicts}};
     return storage::migrate(db, "projections", steps);
 }
 
@@ -454,14 +475,98 @@ Result<void> Projector::apply(const Event& event, const json& payload) {
     return detect_conflicts(event, payload, *def);
 }
 
+namespace {
+
+// One write of the record being applied, its payload parsed once.
+struct Write {
+    const Event* event;
+    json payload;
+    std::string version;
+};
+
+// Does `settler` settle the conflict (`type`, `field`, a, b)? It writes the field, and names the
+// pair in its "settles": its author's device listed that conflict, so it held both values, when
+// the field was written again (docs/sync-algorithm.md, "Settled conflicts"). An edit of another
+// field, or a write from a device that had not seen both sides, settles nothing.
+bool settles(const Write& settler, std::string_view type, std::string_view field,
+             std::string_view a, std::string_view b) {
+    if (settler.event->op == k_op_create || settler.event->entity_type != type ||
+        !fields_of(settler.payload).contains(field)) {
+        return false;
+    }
+    auto list = settler.payload.find(k_settles_key);
+    if (list == settler.payload.end() || !list->is_array()) {
+        return false;
+    }
+    return std::any_of(list->begin(), list->end(), [&](const json& pair) {
+        return pair.is_array() && pair.size() == 3 && pair[0] == field && pair[1] == a &&
+               pair[2] == b;
+    });
+}
+
+// Parses every write of a record once.
+std::vector<Write> writes_of(const std::vector<Event>& events) {
+    std::vector<Write> writes;
+    writes.reserve(events.size());
+    for (const Event& e : events) {
+        json payload = json::parse(e.payload, nullptr, false);
+        if (payload.is_object()) {
+            writes.push_back({&e, std::move(payload), version_of(e.hlc, e.device_id)});
+        }
+    }
+    return writes;
+}
+
+// Removes the record's conflict rows that one of `settlers` settles.
+Result<void> settle_conflicts(storage::Database& db, const std::string& entity_id,
+                              const std::vector<const Write*>& settlers) {
+    struct Row {
+        std::string type, field, a, b;
+    };
+    std::vector<Row> rows;
+    CARAVAN_TRY_VOID(db.query("SELECT entity_type, field, a_version, b_version FROM conflicts"
+                              " WHERE entity_id = ?",
+                              entity_id)
+                         .each([&](const Statement& r) {
+                             rows.push_back({r.column_text(0), r.column_text(1), r.column_text(2),
+                                             r.column_text(3)});
+                         }));
+    for (const Row& row : rows) {
+        if (std::none_of(settlers.begin(), settlers.end(), [&](const Write* t) {
+                return settles(*t, row.type, row.field, row.a, row.b);
+            })) {
+            continue;
+        }
+        CARAVAN_TRY_VOID(db.query("DELETE FROM conflicts WHERE entity_id = ? AND field = ?"
+                                  " AND a_version = ? AND b_version = ?",
+                                  entity_id, row.field, row.a, row.b)
+                             .run());
+    }
+    return {};
+}
+
+} // namespace
+
 Result<void> Projector::detect_conflicts(const Event& event, const json& payload,
                                          const EntityDef& def) {
     auto others = m_log.for_entity(event.entity_id);
     if (!others) {
         return tl::unexpected(others.error());
     }
+    // Every write of this record (this event included), parsed once.
+    const std::vector<Write> writes = writes_of(*others);
+    const Write* me = nullptr;
+    for (const Write& w : writes) {
+        if (w.event->device_id == event.device_id && w.event->seq == event.seq) {
+            me = &w;
+        }
+    }
+    std::optional<Write> self; // an event not (yet) in the log: a caller's mistake, tolerated
+    if (!me) {
+        me = &self.emplace(Write{&event, payload, version_of(event.hlc, event.device_id)});
+    }
     const json& mine = fields_of(payload);
-    const std::string my_version = version_of(event.hlc, event.device_id);
+    const std::string& my_version = me->version;
     auto touched = [](const json& fields, const json& base, const Event& e) {
         std::vector<std::string> names;
         for (auto it = fields.begin(); it != fields.end(); ++it) {
@@ -475,6 +580,12 @@ Result<void> Projector::detect_conflicts(const Event& event, const json& payload
         return names;
     };
     const auto my_fields = touched(mine, base_of(payload), event);
+    // A conflict some write in the log already settles is not recorded, whichever arrived first,
+    // so that the table is the same after any arrival order and after a rebuild.
+    auto settled = [&](std::string_view name, std::string_view a, std::string_view b) {
+        return std::any_of(writes.begin(), writes.end(),
+                           [&](const Write& t) { return settles(t, def.type, name, a, b); });
+    };
 
     auto insert = m_db->cached(
         "INSERT INTO conflicts(entity_type, entity_id, field, a_version, a_value, b_version,"
@@ -482,19 +593,16 @@ Result<void> Projector::detect_conflicts(const Event& event, const json& payload
     if (!insert) {
         return tl::unexpected(insert.error());
     }
-    for (const Event& other : *others) {
+    for (const Write& w : writes) {
+        const Event& other = *w.event;
         // Only writes of the same record count; an id reused by a record of another type (which
         // a well-behaved device never does) must not make the result depend on arrival order.
-        if ((other.device_id == event.device_id && other.seq == event.seq) ||
-            other.entity_type != event.entity_type) {
+        if (&w == me || other.entity_type != event.entity_type) {
             continue;
         }
-        json other_payload = json::parse(other.payload, nullptr, false);
-        if (!other_payload.is_object()) {
-            continue;
-        }
+        const json& other_payload = w.payload;
         const json& theirs = fields_of(other_payload);
-        const std::string other_version = version_of(other.hlc, other.device_id);
+        const std::string& other_version = w.version;
         if (other_version == my_version) {
             continue;
         }
@@ -524,6 +632,10 @@ Result<void> Projector::detect_conflicts(const Event& event, const json& payload
                 continue;
             }
             bool mine_first = my_version < other_version;
+            if (settled(name, mine_first ? my_version : other_version,
+                        mine_first ? other_version : my_version)) {
+                continue;
+            }
             Statement& s = **insert;
             s.reset();
             s.bind_all(std::string(def.type), event.entity_id, name,
@@ -535,6 +647,26 @@ Result<void> Projector::detect_conflicts(const Event& event, const json& payload
                 return ok;
             }
         }
+    }
+    if (event.op == k_op_create || !payload.contains(k_settles_key)) {
+        return {};
+    }
+    return settle_conflicts(*m_db, event.entity_id, {me});
+}
+
+Result<void> Projector::settle_recorded_conflicts(storage::Database& db) {
+    std::vector<std::string> ids;
+    CARAVAN_TRY_VOID(db.query("SELECT DISTINCT entity_id FROM conflicts ORDER BY 1")
+                         .each([&](const Statement& r) { ids.push_back(r.column_text(0)); }));
+    storage::EventLog log(db);
+    for (const std::string& id : ids) {
+        CARAVAN_TRY(events, log.for_entity(id));
+        const std::vector<Write> writes = writes_of(events);
+        std::vector<const Write*> settlers;
+        for (const Write& w : writes) {
+            settlers.push_back(&w);
+        }
+        CARAVAN_TRY_VOID(settle_conflicts(db, id, settlers));
     }
     return {};
 }
@@ -595,6 +727,23 @@ Result<json> Projector::field_versions(const EntityDef& def, std::string_view id
         }
     }
     return result;
+}
+
+Result<json> Projector::settled_by(const EntityDef& def, std::string_view id,
+                                   const json& fields) {
+    json list = json::array();
+    CARAVAN_TRY_VOID(m_db->query("SELECT field, a_version, b_version FROM conflicts"
+                                 " WHERE entity_id = ? AND entity_type = ?"
+                                 " ORDER BY field, a_version, b_version",
+                                 id, def.type)
+                         .each([&](const Statement& r) {
+                             std::string field = r.column_text(0);
+                             if (fields.contains(field)) {
+                                 list.push_back(json::array(
+                                     {std::move(field), r.column_text(1), r.column_text(2)}));
+                             }
+                         }));
+    return list;
 }
 
 Result<void> Projector::rebuild() {

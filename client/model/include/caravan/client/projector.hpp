@@ -47,6 +47,11 @@ enum class EventCheck { incoming, stored };
 [[nodiscard]] Result<void> validate_event(const storage::Event& event,
                                           EventCheck check = EventCheck::incoming);
 
+// The payload key of an update or delete that names the conflicts it settles:
+// [[field, a_version, b_version], ...], each a conflict on a field the event writes that the
+// writing device listed when it wrote (docs/sync-algorithm.md 2.3).
+inline constexpr std::string_view k_settles_key = "settles";
+
 class Projector {
   public:
     explicit Projector(storage::Database& db) : m_db(&db), m_log(db) {}
@@ -66,6 +71,11 @@ class Projector {
     [[nodiscard]] Result<nlohmann::json> field_versions(const EntityDef& def,
                                                         std::string_view id);
 
+    // The conflicts listed here on those of the record's fields that `fields` writes, as the
+    // `settles` list of an event writing them (an empty array when there are none).
+    [[nodiscard]] Result<nlohmann::json> settled_by(const EntityDef& def, std::string_view id,
+                                                    const nlohmann::json& fields);
+
     // Empties every projection and re-applies the whole event log.
     [[nodiscard]] Result<void> rebuild();
     // SHA-256 over every projection row and conflict, in id order: equal fingerprints mean equal
@@ -73,6 +83,8 @@ class Projector {
     [[nodiscard]] Result<std::string> fingerprint();
 
   private:
+    // Removes the conflicts a write in the log settles (migration 2 of "projections").
+    [[nodiscard]] static Result<void> settle_recorded_conflicts(storage::Database& db);
     // Inserts the row of a created record unless it exists; `bind(statement, index, k)` binds
     // the schema's k-th field. True when inserted.
     template <class Bind>
