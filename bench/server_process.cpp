@@ -21,6 +21,9 @@ ServerProcess::ServerProcess(const std::filesystem::path& dir, std::string store
     : m_dir(dir), m_store(std::move(store)) {
     std::filesystem::create_directories(dir);
     std::string out = (dir / "server.out").string();
+    // A reused directory holds the last run's file: its port must not be read before the new
+    // process has truncated it.
+    std::filesystem::remove(out);
     std::vector<std::string> args = {"caravan-server",        "serve",    "--data",
                                      (dir / "data").string(), "--listen", "127.0.0.1:0"};
     if (!m_store.empty()) {

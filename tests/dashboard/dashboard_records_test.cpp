@@ -3,6 +3,7 @@
 // names and local times, no device ids or clock values); coordinators only; region scope on the
 // list and on the record (another region's record is 404, nothing of it shown).
 
+#include <map>
 #include <regex>
 #include <set>
 
@@ -281,4 +282,48 @@ TEST_CASE("dashboard records: a region's coordinator sees its region only, anoth
     CHECK(other.body.find("Шоқан") == std::string::npos);
     CHECK(s.audit_count("record_viewed") == 0);
     CHECK(b.get("/record?id=" + seeded.a_ids[0]).status == 200);
+}
+
+TEST_CASE("dashboard record: the vulnerable flag reads yes, no or not recorded in kk, ru and en",
+          "[dashboard]") {
+    DashboardServer s;
+    server::Http http(s.port());
+    const server::Device device = s.api().enroll({k_region_a});
+    server::Events ev(device.id);
+    const std::string village = server::new_id(), visit = server::new_id();
+    std::vector<caravan::storage::Event> events{ev.self("Айгүл", k_region_a),
+                                                ev.village(village, "Ақсу", k_region_a),
+                                                ev.visit(visit, village)};
+    const std::pair<json, std::string> flags[] = {{true, "yes"}, {false, "no"}, {nullptr, "none"}};
+    std::map<std::string, std::string> ids; // "yes", "no", "none" -> consultation
+    for (const auto& [flag, name] : flags) {
+        json fields = consultation(visit, "land", "advice", "сұрақ");
+        fields["vulnerable"] = flag;
+        ids[name] = server::new_id();
+        events.push_back(ev.make("consultation", ids[name], fields));
+    }
+    REQUIRE(http.push(device.token, server::batch(device.id, events)).status == 200);
+    REQUIRE(s.count("SELECT count(*) FROM rejected_events") == 0);
+    REQUIRE(s.count("SELECT count(*) FROM consultations WHERE vulnerable IS NULL") == 1);
+    s.add_account("aigerim", AccountRole::coordinator);
+    Browser b = logged_in(s, "aigerim");
+    const std::map<std::string, std::map<std::string, std::string>> expected{
+        {"en", {{"yes", "yes"}, {"no", "no"}, {"none", "not recorded"}}},
+        {"ru", {{"yes", "да"}, {"no", "нет"}, {"none", "не указано"}}},
+        {"kk", {{"yes", "иә"}, {"no", "жоқ"}, {"none", "көрсетілмеген"}}},
+    };
+    const std::map<std::string, std::string> label{{"en", "vulnerable group"},
+                                                   {"ru", "социально уязвимая группа"},
+                                                   {"kk", "әлеуметтік осал топ"}};
+    for (const auto& [lang, values] : expected) {
+        b.set_cookie("caravan_lang", lang);
+        for (const auto& [name, text] : values) {
+            INFO(lang << " " << name);
+            const Page p = b.get("/record?id=" + ids.at(name));
+            REQUIRE(p.status == 200);
+            CHECK(p.body.find("<th scope=\"row\">" + label.at(lang) +
+                              "</th><td data-field=\"vulnerable\">" + text + "</td>") !=
+                  std::string::npos);
+        }
+    }
 }

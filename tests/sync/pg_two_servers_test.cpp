@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "caravan/client/search_index.hpp"
 #include "e2e_support.hpp"
 #include "pg_cluster.hpp"
 #include "server_test_support.hpp"
@@ -727,4 +728,7 @@ TEST_CASE("postgresql: after a restore's new epoch a process keeps only the new 
         INFO(name);
         CHECK(name.find(first) == std::string::npos);
     }
+    // The new epoch's cache has the consultations' text index (the record browser's search).
+    CHECK(ok(caravan::client::search_index::present(store->database())));
+    CHECK(ok(caravan::client::search_index::matches_table(store->database())));
 }

@@ -204,6 +204,7 @@ web::Answer get_record(const Page& page) {
         {"gender", std::string(client::enums::gender.label(r.gender, page.lang))},
         {"age", std::string(client::enums::age.label(r.age, page.lang))},
         {"category", std::string(client::enums::category.label(r.category, page.lang))},
+        {"vulnerable", r.vulnerable ? yes_no(*r.vulnerable) : tr(page, msg::not_recorded)},
         {"topics", topic_labels(page, r.summary.topics)},
         {"question", r.question},
         {"advice", r.advice},

@@ -13,12 +13,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base_versions.hpp"
 #include "caravan/client/engine.hpp"
 #include "caravan/client/hlc.hpp"
-#include "base_versions.hpp"
+#include "caravan/client/search_index.hpp"
 #include "engine_write_state.hpp"
 #include "settings_keys.hpp"
-#include "search_index.hpp"
 
 namespace caravan::client {
 

@@ -5,8 +5,8 @@
 
 #include "caravan/client/engine.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/search_index.hpp"
 #include "caravan/storage/transaction.hpp"
-#include "search_index.hpp"
 
 namespace caravan::client {
 

@@ -11,8 +11,8 @@
 #include "caravan/client/messages.hpp"
 #include "caravan/client/new_record.hpp"
 #include "caravan/client/projection.hpp"
+#include "caravan/client/search_index.hpp"
 #include "caravan/client/text.hpp"
-#include "search_index.hpp"
 #include "settings_keys.hpp"
 
 namespace caravan::client {

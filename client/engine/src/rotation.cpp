@@ -4,14 +4,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base_versions.hpp"
 #include "caravan/client/entities.hpp"
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/search_index.hpp"
 #include "caravan/storage/transaction.hpp"
-#include "base_versions.hpp"
 #include "engine_write_state.hpp"
 #include "settings_keys.hpp"
-#include "search_index.hpp"
 
 namespace caravan::client {
 

@@ -12,10 +12,10 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/search_index.hpp"
 #include "caravan/storage/recovery.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "settings_keys.hpp"
-#include "search_index.hpp"
 
 namespace caravan::client {
 

@@ -8,6 +8,7 @@
 #include "caravan/client/export/snapshot.hpp"
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/projection.hpp"
+#include "caravan/client/search_index.hpp"
 #include "caravan/client/text.hpp"
 
 namespace caravan::client::exports {
@@ -17,25 +18,27 @@ namespace {
 constexpr int k_max_limit = 500;
 constexpr int k_max_history = 1000;
 
-// The columns every read shares: summary first (0..6), then the detail (7..14).
+// The columns every read shares: summary first (0..6), then the detail (7..15).
 #define CARAVAN_RECORD_COLUMNS                                                                     \
     "c.id, coalesce(v.date, ''), coalesce(g.region, ''), coalesce(g.name, ''),"                    \
     " coalesce(c.lawyer, ''), coalesce(c.outcome, ''), coalesce(c.topics, '[]'),"                  \
     " g.district, coalesce(c.gender, ''), coalesce(c.age, ''), coalesce(c.category, ''),"          \
-    " coalesce(c.question, ''), coalesce(c.advice, ''), coalesce(c.follow_up, 0), c.lang"
+    " coalesce(c.question, ''), coalesce(c.advice, ''), coalesce(c.follow_up, 0), c.lang,"         \
+    " c.vulnerable"
 #define CARAVAN_RECORD_FROM                                                                        \
     " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"                                \
     " LEFT JOIN villages g ON g.id = v.village_id WHERE " CARAVAN_VISIBLE_SQL("c.")
 
-// Newest first; ?6/?7 continue after a page's last (date, id).
+// Newest first (k_find_order); ?6/?7 continue after a page's last (date, id). A word search
+// the text index can narrow adds its candidates (?8, ?9) before the order.
 constexpr const char* k_find =
     "SELECT " CARAVAN_RECORD_COLUMNS CARAVAN_RECORD_FROM
     " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1)))"
     " AND (?2 IS NULL OR v.date >= ?2) AND (?3 IS NULL OR v.date <= ?3)"
     " AND (?4 IS NULL OR c.outcome = ?4)"
     " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(c.topics) t WHERE t.value = ?5))"
-    " AND (?6 IS NULL OR (coalesce(v.date, ''), c.id) < (?6, ?7))"
-    " ORDER BY coalesce(v.date, '') DESC, c.id DESC";
+    " AND (?6 IS NULL OR (coalesce(v.date, ''), c.id) < (?6, ?7))";
+constexpr const char* k_find_order = " ORDER BY coalesce(v.date, '') DESC, c.id DESC";
 
 constexpr const char* k_read = "SELECT " CARAVAN_RECORD_COLUMNS CARAVAN_RECORD_FROM " AND c.id = ?";
 
@@ -83,14 +86,26 @@ Result<RecordPage> find_records(storage::Database& db, const RecordFilter& filte
     (void)snapshot;
     CARAVAN_TRY(scope, resolve_scope(db, filter.scope));
     CARAVAN_TRY(regions, region_spellings(db, scope.region));
-    CARAVAN_TRY(stmt, db.prepare(k_find));
+    const std::string village = folded(filter.village).value_or("");
+    const std::string text = folded(filter.text).value_or("");
+    // Words that few consultations hold are looked up in the text index: it names the rows
+    // that may hold them, which are then read in order and checked as every row is. Words
+    // that many hold (or one or two letters) are found soon enough by reading rows in order.
+    CARAVAN_TRY(candidates, search_index::candidates(db, text));
+    CARAVAN_TRY(stmt, db.prepare(candidates ? std::string(k_find) + " AND c.rowid IN (" +
+                                                  candidates->sql + ")" + k_find_order
+                                            : std::string(k_find) + k_find_order));
     stmt.bind(1, regions).bind(2, scope.from).bind(3, scope.to);
     stmt.bind(4, filter.outcome).bind(5, filter.topic);
     if (after) {
         stmt.bind(6, after->date).bind(7, after->id);
     }
-    const std::string village = folded(filter.village).value_or("");
-    const std::string text = folded(filter.text).value_or("");
+    if (candidates) {
+        int i = 8;
+        for (const std::string& value : candidates->params) {
+            stmt.bind(i++, value);
+        }
+    }
     std::string scratch;
     RecordPage page;
     RecordSummary row;
@@ -130,6 +145,9 @@ Result<std::optional<RecordDetail>> read_record(storage::Database& db, const std
         r.advice = s.column_text(12);
         r.follow_up = s.column_int(13) != 0;
         r.lang = s.column_opt_text(14);
+        if (const auto flag = s.column_opt_int(15)) {
+            r.vulnerable = *flag != 0;
+        }
         out = std::move(r);
     }));
     (void)found;
@@ -160,20 +178,31 @@ Result<std::vector<RecordChange>> record_history(storage::Database& db, const st
     return out;
 }
 
-Result<std::optional<std::string>> record_region(storage::Database& db, const std::string& type,
-                                                 const std::string& id) {
-    // Each kind reaches its village in at most two steps; an unknown kind has no region.
-    static constexpr const char* k_region =
-        "SELECT g.region FROM villages g WHERE g.id = (SELECT v.village_id FROM visits v"
+Result<std::optional<RecordPlace>> record_place(storage::Database& db, const std::string& type,
+                                                const std::string& id) {
+    // Each kind reaches its village in at most two steps; an unknown kind has no place.
+    static constexpr const char* k_place =
+        "SELECT g.region, g.name, v.date FROM visits v JOIN villages g ON g.id = v.village_id"
         " WHERE v.id = CASE ?1"
         "  WHEN 'visit' THEN ?2"
         "  WHEN 'consultation' THEN (SELECT visit_id FROM consultations WHERE id = ?2)"
         "  WHEN 'attendance' THEN (SELECT visit_id FROM attendance WHERE id = ?2)"
         "  WHEN 'survey' THEN (SELECT visit_id FROM surveys WHERE id = ?2)"
-        "  WHEN 'photo' THEN (SELECT visit_id FROM photos WHERE id = ?2) END)"
-        " UNION ALL SELECT region FROM villages WHERE ?1 = 'village' AND id = ?2"
-        " UNION ALL SELECT region FROM devices WHERE ?1 = 'device' AND id = ?2";
-    return db.query(k_region, type, id).one<std::string>();
+        "  WHEN 'photo' THEN (SELECT visit_id FROM photos WHERE id = ?2) END"
+        " UNION ALL SELECT region, name, NULL FROM villages WHERE ?1 = 'village' AND id = ?2"
+        " UNION ALL SELECT region, NULL, NULL FROM devices WHERE ?1 = 'device' AND id = ?2";
+    std::optional<RecordPlace> out;
+    CARAVAN_TRY(found, db.query(k_place, type, id).first([&](const storage::Statement& s) {
+        out = RecordPlace{s.column_opt_text(0), s.column_opt_text(1), s.column_opt_text(2)};
+    }));
+    (void)found;
+    return out;
+}
+
+Result<std::optional<std::string>> record_region(storage::Database& db, const std::string& type,
+                                                 const std::string& id) {
+    CARAVAN_TRY(place, record_place(db, type, id));
+    return place ? place->region : std::nullopt;
 }
 
 Result<std::map<std::string, std::string>> device_lawyers(storage::Database& db) {

@@ -10,6 +10,7 @@
 
 #include "caravan/client/iso_time.hpp"
 #include "caravan/client/projector.hpp"
+#include "caravan/client/search_index.hpp"
 #include "caravan/storage/database.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "caravan/sync/server/data_dir.hpp"
@@ -105,9 +106,18 @@ Result<void> compare_with_rebuild(storage::Database& db, CheckReport& report) {
     client::Projector projector(db);
     CARAVAN_TRY(before, projector.fingerprint());
     report.fingerprint = before;
+    // The text index, where the file has one (a server.db from before it gets it on the
+    // server's next start).
+    CARAVAN_TRY(has_index, client::search_index::present(db));
+    if (has_index) {
+        CARAVAN_TRY(index_matches, client::search_index::matches_table(db));
+        if (!index_matches) {
+            report.problems.push_back("the consultations' text index differs from the table");
+        }
+    }
     {
         CARAVAN_TRY(tx, storage::Transaction::begin(db));
-        CARAVAN_TRY_VOID(projector.rebuild());
+        CARAVAN_TRY_VOID(client::search_index::rebuild_projections(db, projector));
         CARAVAN_TRY_VOID(tx.commit());
     }
     CARAVAN_TRY(after, projector.fingerprint());

@@ -5,6 +5,7 @@
 
 #include "account_stores.hpp"
 #include "caravan/client/iso_time.hpp"
+#include "caravan/client/search_index.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "caravan/sync/server/credentials.hpp"
 #include "sqlite_device_registry.hpp"
@@ -192,6 +193,11 @@ Result<void> Store::install(storage::Database& db, std::int64_t now_ms) {
         return ok;
     }
     if (auto ok = client::Projector::install(db); !ok) {
+        return ok;
+    }
+    // The record browser's word search looks in the consultations' text index, as the app's
+    // list does; kept by triggers, so every push, cache catch-up and new epoch's file keeps it.
+    if (auto ok = client::search_index::install(db); !ok) {
         return ok;
     }
     if (auto ok = storage::migrate(db, "server", k_server_migrations); !ok) {

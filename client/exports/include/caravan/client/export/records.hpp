@@ -2,7 +2,8 @@
 // The record browser's reads (the coordinator's dashboard): consultations found by scope,
 // village, topic, outcome and text, a page at a time, newest first; one consultation with
 // where it was given; its history (who changed what, when) from the event log; and what the
-// conflicts page needs to scope and name a conflict (a record's region, the devices' lawyers).
+// conflicts page needs to scope and name a conflict (a record's region, village and visit
+// date, the devices' lawyers).
 //
 // Contract:
 // - Only consultations visible now (not deleted, created) are found or read.
@@ -57,6 +58,7 @@ struct RecordDetail {
     RecordSummary summary;
     std::optional<std::string> district;
     std::string gender, age, category, question, advice;
+    std::optional<bool> vulnerable; // nullopt: not recorded
     bool follow_up = false;
     std::optional<std::string> lang;
 };
@@ -80,9 +82,18 @@ struct RecordChange {
 [[nodiscard]] Result<std::vector<RecordChange>> record_history(storage::Database& db,
                                                                const std::string& id);
 
-// The region of a record of any kind, as region scope reads it: a consultation's, attendance's,
-// survey's or photo's through its visit's village, a visit's village's, a village's own, a
-// device's own. nullopt when the record or its village is unknown here.
+// Where a record of any kind belongs: a consultation's, attendance's, survey's or photo's
+// visit (its village and date), a visit's own, a village (its name and region), a device (its
+// region only). Fields unknown here are nullopt.
+struct RecordPlace {
+    std::optional<std::string> region, village;
+    std::optional<std::string> date; // the visit's, YYYY-MM-DD
+};
+// The place of record `id` of kind `type`; nullopt when the record, or the village of its
+// visit, is unknown here (an unknown kind too).
+[[nodiscard]] Result<std::optional<RecordPlace>>
+record_place(storage::Database& db, const std::string& type, const std::string& id);
+// The region of a record of any kind, as region scope reads it: record_place's region.
 [[nodiscard]] Result<std::optional<std::string>>
 record_region(storage::Database& db, const std::string& type, const std::string& id);
 // Every device's lawyer as the device recorded it for itself (device id -> name).

@@ -1,10 +1,12 @@
 #pragma once
-// The device's text index of consultations: an FTS5 trigram index (table `consultation_text`)
-// over the question and advice of the `consultations` projection, kept by triggers on that
-// table. It only narrows a text search: every row it names is still checked by the search
-// itself (Engine::list_consultations), so a row the index names wrongly is never shown, and a
-// search that cannot use it (text shorter than three letters, an index that is missing) reads
-// the rows instead.
+// The text index of consultations: an FTS5 trigram index (table `consultation_text`) over the
+// question and advice of the `consultations` projection, kept by triggers on that table. A
+// device's database has it (the app's list search, Engine::list_consultations) and so has the
+// server's (server.db, and each PostgreSQL cache file: the record browser's word search,
+// client::exports::find_records). It only narrows a text search: every row it names is still
+// checked by the search itself, so a row the index names wrongly is never shown, and a search
+// that cannot use it (text shorter than three letters, an index that is missing) reads the
+// rows instead.
 //
 // Why trigrams: a search finds any part of a word ("жер" in "жерін"), as the scan it speeds up
 // does, in kk, ru and en alike; FTS5's case folding covers every letter the engine's
@@ -33,6 +35,9 @@ namespace caravan::client::search_index {
 // quicker than keeping it row by row, and right even when the index had drifted from the
 // table before, or missing. Inside the caller's transaction.
 [[nodiscard]] Result<void> rebuild_projections(storage::Database& db, Projector& projector);
+
+// Whether the file has the index (one from before it has not, until install or a rebuild).
+[[nodiscard]] Result<bool> present(storage::Database& db);
 
 // Whether the index holds exactly the text of every consultation (check() counts the index
 // among the projections it compares); false when there is no index.

@@ -1,4 +1,4 @@
-#include "search_index.hpp"
+#include "caravan/client/search_index.hpp"
 
 #include <cstring>
 
@@ -73,12 +73,17 @@ Result<void> rebuild_projections(storage::Database& db, Projector& projector) {
     return db.exec(k_rebuild_sql);
 }
 
+Result<bool> present(storage::Database& db) {
+    CARAVAN_TRY(n, db.query("SELECT count(*) FROM sqlite_schema WHERE name = ?",
+                            std::string("consultation_text"))
+                       .one<std::int64_t>());
+    return n.value_or(0) > 0;
+}
+
 Result<bool> matches_table(storage::Database& db) {
     // No index at all (an older backup restored under a running app) does not match either.
-    CARAVAN_TRY(present, db.query("SELECT count(*) FROM sqlite_schema WHERE name = ?",
-                                  std::string("consultation_text"))
-                             .one<std::int64_t>());
-    if (present.value_or(0) == 0) {
+    CARAVAN_TRY(has_index, present(db));
+    if (!has_index) {
         return false;
     }
     // rank 1: the index is also compared with the content of `consultations`. A difference is
@@ -151,14 +156,14 @@ Result<std::optional<Candidates>> candidates(storage::Database& db, const std::s
     }
     json villages = json::array();
     std::string folded;
-    CARAVAN_TRY_VOID(db.query("SELECT id, coalesce(name, '') FROM villages")
-                         .each([&](const Statement& row) {
-                             fold_case(row.column_view(1), folded);
-                             if (folded.find(needle) != std::string::npos) {
-                                 villages.push_back(row.column_text(0));
-                             }
-                             return true;
-                         }));
+    CARAVAN_TRY_VOID(
+        db.query("SELECT id, coalesce(name, '') FROM villages").each([&](const Statement& row) {
+            fold_case(row.column_view(1), folded);
+            if (folded.find(needle) != std::string::npos) {
+                villages.push_back(row.column_text(0));
+            }
+            return true;
+        }));
     const std::string phrase = phrase_query(needle);
     if (phrase.empty()) {
         // One or two letters: each spelling looked for in every text, read without joins or
@@ -194,10 +199,10 @@ Result<std::optional<Candidates>> candidates(storage::Database& db, const std::s
                                  " MATCH ?") +
                          k_village_candidates_sql,
                      {phrase, villages.dump()}};
-    auto count = db.query("SELECT count(*) FROM (SELECT 1 FROM (" + found.sql + ") LIMIT ?)",
-                          found.params[0], found.params[1],
-                          static_cast<std::int64_t>(k_most_candidates + 1))
-                     .one<std::int64_t>();
+    auto count =
+        db.query("SELECT count(*) FROM (SELECT 1 FROM (" + found.sql + ") LIMIT ?)",
+                 found.params[0], found.params[1], static_cast<std::int64_t>(k_most_candidates + 1))
+            .one<std::int64_t>();
     if (!count) {
         // A database without the index (restored from an older backup under a running app)
         // is searched by reading its rows; a busy one says so.
