@@ -133,6 +133,15 @@ TEST_CASE("dashboard: a conflict's value kept in the page reaches both laptops b
     const std::string row = devices.body.substr(server_row, devices.body.find("</tr>", server_row) -
                                                                 server_row);
     CHECK(row.find("/devices/revoke") == std::string::npos);
+    CHECK(row.find("stale") == std::string::npos);
+    // Nor does a revocation posted by hand revoke it.
+    const std::string server_id = caravan::ok(t.s.api().store()->server_device(""));
+    REQUIRE_FALSE(server_id.empty());
+    const Page refused = t.coordinator.post("/devices/revoke",
+                                            {{"csrf", devices.csrf()}, {"device", server_id}});
+    CHECK(refused.status == 403);
+    CHECK(t.s.count("SELECT count(*) FROM enrolled_devices WHERE revoked_at IS NOT NULL") == 0);
+    CHECK(t.s.audit_count("device_revoked") == 0);
 }
 
 TEST_CASE("dashboard: every refusal to keep a value writes nothing", "[dashboard][keep]") {
