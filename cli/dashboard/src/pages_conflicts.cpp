@@ -15,9 +15,12 @@
 #include "caravan/client/authorship.hpp"
 #include "caravan/client/entities.hpp"
 #include "caravan/client/export/records.hpp"
+#include "caravan/client/ids.hpp"
 #include "caravan/client/journal.hpp"
 #include "caravan/client/messages.hpp"
+#include "caravan/client/projector.hpp"
 #include "caravan/dashboard/messages.hpp"
+#include "server_device.hpp"
 
 namespace caravan::dashboard {
 namespace {
@@ -68,6 +71,12 @@ std::string shown_value(const Page& page, const std::string& type, const std::st
         return out;
     }
     return value.dump();
+}
+
+// Which conflict of a record's field a form names: a digest of its two versions (the page
+// never shows a version: it holds a device id).
+std::string row_key(const client::ConflictEntry& c) {
+    return client::sha256_hex(c.a_version + "\n" + c.b_version).substr(0, 16);
 }
 
 std::string who_when(const Page& page, const std::map<std::string, std::string>& lawyers,
@@ -218,6 +227,10 @@ web::Answer get_conflicts(const Page& page) {
                 {"kept_by", who_when(page, lawyers, kept.version)},
                 {"lost", lost_text},
                 {"lost_by", who_when(page, lawyers, lost.version)},
+                {"entity_type", c.entity_type},
+                {"row", row_key(c)},
+                {"keep_kept", tr(page, c.delete_vs_edit() ? msg::keep_deleted : msg::keep_value)},
+                {"keep_lost", tr(page, c.delete_vs_edit() ? msg::bring_back : msg::keep_value)},
             });
         }
         return {};
@@ -242,7 +255,8 @@ web::Answer get_conflicts(const Page& page) {
         {"col_record", tr(page, msg::col_record)},
         {"col_field", tr(page, msg::col_field)},
         {"col_kept", tr(page, msg::col_kept)},
-        {"col_overwritten", tr(page, msg::col_overwritten)}};
+        {"col_overwritten", tr(page, msg::col_overwritten)},
+        {"notice", page.form.has("resolved") ? tr(page, msg::conflict_resolved) : std::string()}};
     if (previous_key) {
         context.emplace("previous_key", web::url_encode(key_text(*previous_key)));
     }
@@ -252,10 +266,107 @@ web::Answer get_conflicts(const Page& page) {
     return render_page(page, "conflicts", tr(page, msg::conflicts_title), std::move(context));
 }
 
+// The event that keeps `keep`'s side of `c`: the field's value on that side (for a delete
+// against an edit: the delete again, or the record brought back), based on every field version
+// the server holds for the record and naming the conflicts it settles (docs/sync-algorithm.md 2.3).
+Result<storage::Event> keeping_event(storage::Database& db, const client::EntityDef& def,
+                                     const client::ConflictEntry& c, bool keep_kept) {
+    CARAVAN_TRY(base, client::Projector(db).field_versions(def, c.entity_id));
+    storage::Event e;
+    e.entity_type = c.entity_type;
+    e.entity_id = c.entity_id;
+    e.op = std::string(client::k_op_update);
+    json fields;
+    if (c.delete_vs_edit()) {
+        if (keep_kept) {
+            e.op = std::string(client::k_op_delete);
+        }
+        fields[std::string(client::k_deleted_field)] = keep_kept;
+    } else {
+        const auto side = keep_kept ? c.kept() : c.overwritten();
+        fields[c.field] = json::parse(side.value);
+    }
+    // The conflicts the server lists on the field written: this one, and any other pair on it.
+    CARAVAN_TRY(settled, client::Projector(db).settled_by(def, c.entity_id, fields));
+    json payload{{"fields", std::move(fields)}};
+    if (!base.empty()) {
+        payload["base"] = std::move(base);
+    }
+    if (!settled.empty()) {
+        payload[std::string(client::k_settles_key)] = std::move(settled);
+    }
+    e.payload = payload.dump();
+    return e;
+}
+
+// POST /conflicts/keep: type, id, field, row (row_key) and keep ("kept" or "overwritten").
+// The conflict is read again under the write lock: gone (settled meanwhile, a second click,
+// another coordinator) is 409 and nothing is written.
+web::Answer post_keep(const Page& page) {
+    if (!page.coordinator()) {
+        return message_page(page, msg::coordinators_only, 403);
+    }
+    const std::string type = page.form.get("type");
+    const std::string id = page.form.get("id");
+    const std::string field = page.form.get("field");
+    const std::string row = page.form.get("row");
+    const std::string keep = page.form.get("keep");
+    const client::EntityDef* def = client::find_entity(type);
+    if (!def || (keep != "kept" && keep != "overwritten")) {
+        return message_page(page, msg::conflict_gone, 409);
+    }
+    enum class Outcome { written, gone, outside };
+    Outcome outcome = Outcome::gone;
+    Result<void> done;
+    // Another server process may take the server device's next seq first (PostgreSQL): read
+    // again and retry, a few times.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        done = page.services.with_store(true, [&](Store& store) -> Result<void> {
+            CARAVAN_TRY_VOID(store.refresh());
+            CARAVAN_TRY(region, ex::record_region(store.database(), type, id));
+            if (!page.account.regions.empty() && (!region || !page.account.sees(*region))) {
+                outcome = Outcome::outside;
+                return {};
+            }
+            CARAVAN_TRY(list, store.feed().conflicts());
+            const auto c = std::find_if(list.begin(), list.end(), [&](const auto& x) {
+                return x.entity_type == type && x.entity_id == id && x.field == field &&
+                       row_key(x) == row;
+            });
+            if (c == list.end()) {
+                outcome = Outcome::gone;
+                return {};
+            }
+            CARAVAN_TRY(event, keeping_event(store.database(), *def, *c, keep == "kept"));
+            CARAVAN_TRY_VOID(write_as_server(store, {std::move(event)}));
+            outcome = Outcome::written;
+            return {};
+        });
+        if (done || done.error().code != ErrorCode::busy) {
+            break;
+        }
+    }
+    if (!done) {
+        page.services.log("dashboard error=conflict_keep code=" +
+                          std::string(to_string(done.error().code)) + " " + done.error().message);
+        return message_page(page, msg::server_error, 503);
+    }
+    if (outcome == Outcome::outside) {
+        return message_page(page, msg::record_not_found, 404);
+    }
+    if (outcome == Outcome::gone) {
+        return message_page(page, msg::conflict_gone, 409);
+    }
+    page.services.audit(page.account.name, "conflict_resolved",
+                        "record=" + type + ":" + id + " field=" + field + " side=" + keep);
+    return web::redirect("/conflicts?resolved=1");
+}
+
 } // namespace
 
 void add_conflict_routes(Routes& routes) {
     routes.get["/conflicts"] = get_conflicts;
+    routes.post["/conflicts/keep"] = post_keep;
 }
 
 } // namespace caravan::dashboard

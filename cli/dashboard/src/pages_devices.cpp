@@ -10,6 +10,7 @@
 #include "caravan/client/messages.hpp"
 #include "caravan/dashboard/messages.hpp"
 #include "caravan/sync/server/device_registry.hpp"
+#include "server_device.hpp"
 
 namespace caravan::dashboard {
 namespace {
@@ -48,10 +49,18 @@ std::string age_text(const Page& page, std::int64_t age_ms) {
     return tr(page, msg::age_days, {minutes / (24 * 60)});
 }
 
-mstch::map device_row(const Page& page, const DeviceRecord& d, std::int64_t now) {
+// The devices an account sees, and which of them is the server's own (server_device.hpp: it
+// writes the coordinators' choices; never stale, never revoked from here). "" when none yet.
+struct VisibleDevices {
+    std::vector<DeviceRecord> devices;
+    std::string server_id;
+};
+
+mstch::map device_row(const Page& page, const DeviceRecord& d, std::int64_t now, bool server) {
     const std::int64_t stale_ms = static_cast<std::int64_t>(page.account.stale_hours) * 3600000;
     const bool retired = d.revoked() || d.rotated();
-    const bool stale = !retired && (!d.last_sync_ms || now - *d.last_sync_ms > stale_ms);
+    const bool stale =
+        !retired && !server && (!d.last_sync_ms || now - *d.last_sync_ms > stale_ms);
     std::string backlog = tr(page, msg::unknown_value);
     if (d.queue_depth) {
         backlog = *d.queue_depth == 0
@@ -73,21 +82,23 @@ mstch::map device_row(const Page& page, const DeviceRecord& d, std::int64_t now)
                   : d.rotated() ? tr(page, msg::state_rotated, {client::short_id(*d.successor)})
                                 : tr(page, msg::state_active)},
         {"retired", retired},
-        {"can_revoke", page.coordinator() && !retired},
+        {"can_revoke", page.coordinator() && !retired && !server},
         {"revoke_button", tr(page, msg::revoke_button)},
     };
 }
 
-Result<std::vector<DeviceRecord>> visible_devices(const Page& page) {
-    std::vector<DeviceRecord> shown;
+Result<VisibleDevices> visible_devices(const Page& page) {
+    VisibleDevices shown;
     auto read = page.services.with_store(false, [&](Store& store) -> Result<void> {
+        CARAVAN_TRY(server_id, server_device_id(store));
+        shown.server_id = std::move(server_id);
         auto all = store.registry().devices();
         if (!all) {
             return tl::unexpected(all.error());
         }
         for (auto& d : *all) {
             if (visible(page, d)) {
-                shown.push_back(std::move(d));
+                shown.devices.push_back(std::move(d));
             }
         }
         return {};
@@ -108,8 +119,8 @@ web::Answer devices_page(const Page& page, mstch::map extra, int status = 200) {
     }
     const std::int64_t now = page.services.now();
     mstch::array rows;
-    for (const auto& d : *devices) {
-        rows.push_back(device_row(page, d, now));
+    for (const auto& d : devices->devices) {
+        rows.push_back(device_row(page, d, now, d.device_id == devices->server_id));
     }
     mstch::array regions;
     for (const auto& r : page.account.regions) {
@@ -239,13 +250,16 @@ web::Answer post_code(const Page& page) {
     return devices_page(page, std::move(issued_context));
 }
 
-std::optional<DeviceRecord> visible_device(const Page& page, const std::string& id) {
+// A device the account sees that it may revoke: never the server's own (403).
+std::optional<DeviceRecord> visible_device(const Page& page, const std::string& id,
+                                           bool& server) {
     auto devices = visible_devices(page);
     if (!devices) {
         return std::nullopt;
     }
-    for (auto& d : *devices) {
+    for (auto& d : devices->devices) {
         if (d.device_id == id) {
+            server = d.device_id == devices->server_id;
             return std::move(d);
         }
     }
@@ -256,9 +270,13 @@ web::Answer get_revoke(const Page& page) {
     if (!page.coordinator()) {
         return coordinators_only(page);
     }
-    const auto device = visible_device(page, page.form.get("device"));
+    bool server = false;
+    const auto device = visible_device(page, page.form.get("device"), server);
     if (!device) {
         return message_page(page, msg::device_unknown, 404);
+    }
+    if (server) {
+        return message_page(page, msg::server_device_kept, 403);
     }
     return render_page(page, "revoke", tr(page, msg::revoke_title),
                        {{"question", tr(page, msg::revoke_question,
@@ -272,9 +290,13 @@ web::Answer post_revoke(const Page& page) {
     if (!page.coordinator()) {
         return coordinators_only(page);
     }
-    const auto device = visible_device(page, page.form.get("device"));
+    bool server = false;
+    const auto device = visible_device(page, page.form.get("device"), server);
     if (!device) {
         return message_page(page, msg::device_unknown, 404);
+    }
+    if (server) {
+        return message_page(page, msg::server_device_kept, 403);
     }
     auto revoked = page.services.with_store(true, [&](Store& store) -> Result<void> {
         auto r = store.registry().revoke(device->device_id);

@@ -819,6 +819,17 @@ class PgStore final : public Store {
         CARAVAN_TRY_VOID(follow_epoch());
         return m_feed.refresh();
     }
+    [[nodiscard]] Result<std::string> server_device(std::string_view proposed) override {
+        CARAVAN_TRY(conn, m_pool->acquire());
+        // ON CONFLICT waits for a concurrent claim to commit; the next statement then sees it.
+        if (!proposed.empty()) {
+            CARAVAN_TRY_VOID(conn->run("INSERT INTO meta(key, value) VALUES('server_device', $1)"
+                                       " ON CONFLICT (key) DO NOTHING",
+                                       pg::params(std::string(proposed))));
+        }
+        CARAVAN_TRY(rows, conn->exec("SELECT value FROM meta WHERE key = 'server_device'"));
+        return rows.empty() ? std::string() : rows.text(0, 0);
+    }
     storage::Database& database() override { return m_cache; }
 
   private:
@@ -916,15 +927,18 @@ Result<MigrateResult> migrate_to_postgresql(const fs::path& data_dir, pg::Pool& 
                                              " is not empty: migrate into a new database");
     }
     MigrateResult result;
-    CARAVAN_TRY_VOID(db.query("SELECT key, value FROM meta WHERE key IN ('epoch', 'created_at')")
-                         .each([&](const storage::Statement& row) -> Result<void> {
-                             if (row.get<std::string>(0) == "epoch") {
-                                 result.epoch = row.get<std::string>(1);
-                             }
-                             return conn->run(
-                                 "UPDATE meta SET value = $2 WHERE key = $1",
+    // The server's own device (the dashboard's writer) stays the same device.
+    CARAVAN_TRY_VOID(
+        db.query("SELECT key, value FROM meta WHERE key IN ('epoch', 'created_at',"
+                 " 'server_device')")
+            .each([&](const storage::Statement& row) -> Result<void> {
+                if (row.get<std::string>(0) == "epoch") {
+                    result.epoch = row.get<std::string>(1);
+                }
+                return conn->run("INSERT INTO meta(key, value) VALUES($1, $2)"
+                                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                                  pg::params(row.get<std::string>(0), row.get<std::string>(1)));
-                         }));
+            }));
     CARAVAN_TRY_VOID(
         db.query("SELECT code_hash, lawyer, role, regions, created_at, expires_at, used_at,"
                  " used_by FROM enrollment_codes")

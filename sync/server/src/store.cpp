@@ -133,6 +133,17 @@ class SqliteStore final : public Store {
     [[nodiscard]] EventFeed& feed() override { return m_feed; }
     [[nodiscard]] AccountStore& accounts() override { return *m_accounts; }
     [[nodiscard]] Result<void> refresh() override { return {}; }
+    [[nodiscard]] Result<std::string> server_device(std::string_view proposed) override {
+        if (!proposed.empty()) {
+            CARAVAN_TRY_VOID(m_db.query("INSERT INTO meta(key, value) VALUES('server_device', ?)"
+                                        " ON CONFLICT(key) DO NOTHING",
+                                        proposed)
+                                 .run());
+        }
+        CARAVAN_TRY(id,
+                    m_db.query("SELECT value FROM meta WHERE key = 'server_device'").one<std::string>());
+        return id.value_or("");
+    }
     storage::Database& database() override { return m_db; }
     [[nodiscard]] const StoreOptions& options() const { return m_options; }
 

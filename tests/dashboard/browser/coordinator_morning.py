@@ -4,8 +4,9 @@ real `caravan-server serve` on 127.0.0.1 with four lawyers' devices: a wrong pas
 the devices page (a device that never synced highlighted, one revoked), an enrollment code, a
 revocation confirmed, the language switched, the indicators against a plan with their chart, the
 journals page, the breakdowns with their charts, the activity over time, the record browser
-and a record's history, logout. The server's database confirms the audit
-log. Saves screenshots (1366x768) in en, ru and kk.
+and a record's history, a conflict two laptops made resolved in the page (with --caravan: the
+laptops sync and show the chosen value, no conflict left), logout. The server's database
+confirms the audit log. Saves screenshots (1366x768) in en, ru and kk.
 
   coordinator_morning.py --server BUILD/cli/caravan-server --plan PLAN.json --out DIR
 
@@ -103,6 +104,42 @@ def wait_for(driver, what, seconds=20):
             return found[0]
         time.sleep(0.1)
     fail("no %s on %s within %d s: %s" % (what, driver.current_url, seconds, driver.page_source[:600]))
+
+
+def make_conflict(caravan, server, data, base, work):
+    """Two real laptops of Жамбыл обл. set one consultation's outcome offline, then sync: a
+    conflict. Returns the laptops' databases, the consultation's id and the conflict as the
+    first laptop lists it."""
+    region = "Жамбыл обл."
+    laptops = []
+    for name in ("Гүлнар Әбенова", "Тимур Омаров"):
+        db = os.path.join(work, "conflict-%d.db" % len(laptops))
+        code = run([server, "enroll-code", "--data", data, "--lawyer", name, "--region",
+                    region]).strip()
+        run([caravan, "--db", db, "init", "--lawyer", name, "--region", region])
+        run([caravan, "--db", db, "enroll", "--server", base, "--code", code])
+        laptops.append(db)
+    a, b = laptops
+    run([caravan, "--db", a, "village", "add", "Қызылжар", "--region", region])
+    run([caravan, "--db", a, "visit", "start", "--village", "Қызылжар", "--date", "2024-05-14"])
+    added = json.loads(run([caravan, "--db", a, "consult", "add", "--gender", "female", "--age",
+                            "33-45", "--category", "unemployed", "--topic", "land", "--outcome",
+                            "advice", "--question", "жер дауы", "--lang", "kk", "--json"]))
+    for db in (a, b):
+        sync(caravan, db)
+    run([caravan, "--db", a, "consult", "edit", added["id"], "--outcome", "document"])
+    run([caravan, "--db", b, "consult", "edit", added["id"], "--outcome", "referred"])
+    for db in (a, b, a):
+        sync(caravan, db)
+    conflicts = [c for c in json.loads(run([caravan, "--db", a, "conflicts", "--json"]))
+                 if c["entity_id"] == added["id"]]
+    if len(conflicts) != 1:
+        fail("two laptops' edits of one field made %d conflicts" % len(conflicts))
+    return laptops, added["id"], conflicts[0]
+
+
+def sync(caravan, db):
+    run([caravan, "--db", db, "sync", "--retry-base-ms", "5", "--retry-cap-ms", "50"])
 
 
 def switch_language(driver, code):
@@ -298,10 +335,46 @@ def main():
             wait_for(driver, "#history")
             driver.execute_script("document.getElementById('history').scrollIntoView()")
             shot(driver, args.out, "record-history-ru")
-        # Conflicts, readable (ru): both values, who and when.
+        # Conflicts, readable (ru, kk, en): both values, who and when, a button under each.
+        # Made now, after the pages that count the year's visits.
+        conflict = make_conflict(args.caravan, args.server, data, base, work) \
+            if args.caravan else None
         driver.find_element(By.CSS_SELECTOR, "a[href='/conflicts']").click()
         wait_for(driver, "#conflicts, #none")
-        shot(driver, args.out, "conflicts-ru")
+        if not conflict:
+            shot(driver, args.out, "conflicts-ru")
+        else:
+            laptops, record, listed = conflict
+            chosen_row = "#conflicts tr[data-id='%s'][data-field='outcome']" % record
+            for lang in ("ru", "kk", "en"):
+                if lang != "ru":
+                    switch_language(driver, lang)
+                # The consultation's row (after the year's villages) in the middle of the screen.
+                driver.execute_script("arguments[0].scrollIntoView({block: 'center'})",
+                                      wait_for(driver, chosen_row))
+                shot(driver, args.out, "conflicts-" + lang)
+            row = wait_for(driver, chosen_row)
+            if "referred" not in row.text and "document" not in row.text:
+                fail("the conflict's row does not show its values: " + row.text)
+            # The coordinator keeps the value last-writer-wins overwrote.
+            row.find_element(By.CSS_SELECTOR, "button.keep-overwritten").click()
+            notice = wait_for(driver, "#resolved")
+            if "next sync" not in notice.text:
+                fail("keeping a value said: " + notice.text)
+            shot(driver, args.out, "conflicts-resolved-en")
+            for db in laptops:
+                sync(args.caravan, db)
+            chosen = listed["lost"]["value"]
+            for db in laptops:
+                shown = json.loads(run([args.caravan, "--db", db, "consult", "show", record,
+                                        "--json"]))
+                if shown["outcome"] != chosen:
+                    fail("after the sync a laptop shows %r, not the chosen %r" %
+                         (shown["outcome"], chosen))
+                left = [c for c in json.loads(run([args.caravan, "--db", db, "conflicts",
+                                                   "--json"])) if c["entity_id"] == record]
+                if left:
+                    fail("after the sync a laptop still lists the conflict it chose")
         switch_language(driver, "kk")
         driver.find_element(By.ID, "logout").click()
         wait_for(driver, "#login")
@@ -312,9 +385,12 @@ def main():
         db = sqlite3.connect(os.path.join(data, "server.db"))
         actions = [a for (a,) in db.execute("SELECT action FROM audit_log ORDER BY id")]
         db.close()
-        for expected in ("login_failed", "login", "code_issued", "device_revoked",
-                         "indicators_viewed", "breakdowns_viewed", "activity_viewed", "record_viewed",
-                         "logout"):
+        expected_actions = ["login_failed", "login", "code_issued", "device_revoked",
+                            "indicators_viewed", "breakdowns_viewed", "activity_viewed",
+                            "record_viewed", "logout"]
+        if args.caravan:
+            expected_actions.append("conflict_resolved")
+        for expected in expected_actions:
             if expected not in actions:
                 fail("the audit log has no %s: %r" % (expected, actions))
         print("dashboard morning: %d devices, 1 code issued, 1 device revoked, %d audit entries; "

@@ -76,6 +76,12 @@ class Store {
     [[nodiscard]] virtual AccountStore& accounts() = 0;
     // Brings database() up to the feed's head.
     [[nodiscard]] virtual Result<void> refresh() = 0;
+    // The id of the server's own device (meta `server_device`: the device the dashboard writes
+    // a coordinator's choice with, docs/decisions/0005-coordinator-dashboard.md): the one
+    // stored, or `proposed`, stored now when none is ("" when none is and `proposed` is empty).
+    // Atomic across connections and processes: of two claims at once one id is stored, and
+    // both callers get that one.
+    [[nodiscard]] virtual Result<std::string> server_device(std::string_view proposed) = 0;
     // The projections (read-only for the exports), backup and check of the embedded store.
     virtual storage::Database& database() = 0;
 };
