@@ -106,7 +106,7 @@ std::string at(std::int64_t hlc) {
 
 } // namespace
 
-TEST_CASE("dashboard conflicts: both values with the lawyers' names and local times, never a "
+TEST_CASE("dashboard: conflicts page: both values with the lawyers' names and local times, never a "
           "device id or a clock value",
           "[dashboard]") {
     DashboardServer s;
@@ -138,7 +138,7 @@ TEST_CASE("dashboard conflicts: both values with the lawyers' names and local ti
     CHECK(b.get("/conflicts").body.find("направлен в орган") != std::string::npos);
 }
 
-TEST_CASE("dashboard conflicts: a viewer gets 403, a region's coordinator sees its region's "
+TEST_CASE("dashboard: conflicts page: a viewer gets 403, a region's coordinator sees its region's "
           "conflicts only",
           "[dashboard]") {
     DashboardServer s;
@@ -169,7 +169,7 @@ TEST_CASE("dashboard conflicts: a viewer gets 403, a region's coordinator sees i
     CHECK(both.body.find(other.consultation) != std::string::npos);
 }
 
-TEST_CASE("dashboard conflicts: none says so", "[dashboard]") {
+TEST_CASE("dashboard: conflicts page: none says so", "[dashboard]") {
     DashboardServer s;
     s.add_account("aigerim", AccountRole::coordinator);
     Browser b(s.port());
@@ -179,7 +179,7 @@ TEST_CASE("dashboard conflicts: none says so", "[dashboard]") {
     CHECK(p.body.find("id=\"none\"") != std::string::npos);
 }
 
-TEST_CASE("dashboard conflicts: 120 conflicts are 3 pages of 50, 50 and 20, none lost or "
+TEST_CASE("dashboard: conflicts page: 120 conflicts are 3 pages of 50, 50 and 20, none lost or "
           "repeated, and the previous-page links walk them back",
           "[dashboard]") {
     DashboardServer s;
@@ -220,7 +220,7 @@ TEST_CASE("dashboard conflicts: 120 conflicts are 3 pages of 50, 50 and 20, none
     CHECK(back[2] == pages[0]);
 }
 
-TEST_CASE("dashboard conflicts: a region's coordinator pages through its region's conflicts "
+TEST_CASE("dashboard: conflicts page: a region's coordinator pages through its region's conflicts "
           "only",
           "[dashboard]") {
     DashboardServer s;

@@ -164,7 +164,7 @@ void same_as_by_hand(caravan::storage::Database& db) {
 
 } // namespace
 
-TEST_CASE("dashboard records: a word search through the server's text index gives exactly the "
+TEST_CASE("dashboard: record browser: a word search through the server's text index gives exactly the "
           "rows of reading every row",
           "[dashboard]") {
     DashboardServer s;

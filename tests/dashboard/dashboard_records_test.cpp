@@ -140,7 +140,7 @@ Browser logged_in(DashboardServer& s, const std::string& name) {
 
 } // namespace
 
-TEST_CASE("dashboard records: a search pages through every match newest first, 50 at a time",
+TEST_CASE("dashboard: record browser: a search pages through every match newest first, 50 at a time",
           "[dashboard]") {
     DashboardServer s;
     const Seeded seeded = seed(s);
@@ -169,7 +169,7 @@ TEST_CASE("dashboard records: a search pages through every match newest first, 5
     CHECK(listed(b.get("/records")).front() == seeded.b_id);
 }
 
-TEST_CASE("dashboard records: village, topic, outcome, words and dates narrow the search",
+TEST_CASE("dashboard: record browser: village, topic, outcome, words and dates narrow the search",
           "[dashboard]") {
     DashboardServer s;
     const Seeded seeded = seed(s);
@@ -200,7 +200,7 @@ TEST_CASE("dashboard records: village, topic, outcome, words and dates narrow th
     CHECK(bad.body.find("form-error") != std::string::npos);
 }
 
-TEST_CASE("dashboard record: the page shows the consultation and its history with lawyers' "
+TEST_CASE("dashboard: record page: the page shows the consultation and its history with lawyers' "
           "names and local times, never device ids or clock values, and the view is audited",
           "[dashboard]") {
     DashboardServer s;
@@ -245,7 +245,7 @@ TEST_CASE("dashboard record: the page shows the consultation and its history wit
     CHECK(b.get("/record").status == 404);
 }
 
-TEST_CASE("dashboard records: a viewer gets 403 on the list and on a record, never a text",
+TEST_CASE("dashboard: record browser: a viewer gets 403 on the list and on a record, never a text",
           "[dashboard]") {
     DashboardServer s;
     const Seeded seeded = seed(s);
@@ -264,7 +264,7 @@ TEST_CASE("dashboard records: a viewer gets 403 on the list and on a record, nev
     CHECK(s.audit_count("record_viewed") == 0);
 }
 
-TEST_CASE("dashboard records: a region's coordinator sees its region only, another region's "
+TEST_CASE("dashboard: record browser: a region's coordinator sees its region only, another region's "
           "record is 404 with nothing of it shown",
           "[dashboard]") {
     DashboardServer s;
@@ -284,7 +284,7 @@ TEST_CASE("dashboard records: a region's coordinator sees its region only, anoth
     CHECK(b.get("/record?id=" + seeded.a_ids[0]).status == 200);
 }
 
-TEST_CASE("dashboard record: the vulnerable flag reads yes, no or not recorded in kk, ru and en",
+TEST_CASE("dashboard: record page: the vulnerable flag reads yes, no or not recorded in kk, ru and en",
           "[dashboard]") {
     DashboardServer s;
     server::Http http(s.port());

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "caravan/web/page.hpp"
 #include "dashboard_support.hpp"
@@ -258,4 +259,60 @@ TEST_CASE("dashboard: a missing, oversized or broken plan is refused with the re
     CHECK(broken.status == 400);
     CHECK(broken.body.find("id=\"chart\"") == std::string::npos);
     CHECK(seeded.server.audit_count("indicators_viewed") == 0);
+}
+
+TEST_CASE("dashboard: a data-quality warning links a coordinator to its visit's consultations, "
+          "a viewer to nothing",
+          "[dashboard]") {
+    Seeded seeded("aigerim", AccountRole::coordinator);
+    DashboardServer& server = seeded.server;
+    Browser& browser = seeded.browser;
+    // A second visit, elsewhere, whose consultations the link must leave out.
+    seed(server);
+    std::string csrf = browser.get("/indicators").csrf();
+    const Page download = browser.post_multipart(
+        "/indicators",
+        {{"csrf", csrf, "", ""}, {"plan_text", plan_text(), "", ""}, {"format", "json", "", ""}});
+    REQUIRE(download.status == 200);
+    std::set<std::string> warned;
+    for (const auto& w : json::parse(download.body)["warnings"]) {
+        if (w.contains("visit_id") && w["visit_id"].is_string() && !w["visit_id"].get<std::string>().empty()) {
+            warned.insert(w["visit_id"].get<std::string>());
+        }
+    }
+    REQUIRE(warned.size() == 2); // both visits have no attendance
+    const Page page = browser.post_multipart(
+        "/indicators", {{"csrf", csrf, "", ""}, {"plan_text", plan_text(), "", ""}});
+    REQUIRE(page.status == 200);
+    const std::regex link(R"re(href="(/records\?visit=([0-9a-f-]+)&amp;region=[^"]*)" class="warning-visit")re");
+    std::set<std::string> linked;
+    for (auto it = std::sregex_iterator(page.body.begin(), page.body.end(), link);
+         it != std::sregex_iterator(); ++it) {
+        linked.insert((*it)[2]);
+        std::string href = (*it)[1];
+        href = std::regex_replace(href, std::regex("&amp;"), "&");
+        const Page visit = browser.get(href);
+        REQUIRE(visit.status == 200);
+        CHECK(visit.body.find("id=\"of-visit\"") != std::string::npos);
+        // Exactly that visit's three consultations.
+        const std::regex row("<tr data-id=\"");
+        CHECK(std::distance(std::sregex_iterator(visit.body.begin(), visit.body.end(), row),
+                            std::sregex_iterator()) == 3);
+    }
+    CHECK(linked == warned);
+    // Unfiltered, the browser holds both visits' six.
+    const Page all = browser.get("/records");
+    const std::regex row("<tr data-id=\"");
+    CHECK(std::distance(std::sregex_iterator(all.body.begin(), all.body.end(), row),
+                        std::sregex_iterator()) == 6);
+
+    server.add_account("viewer", AccountRole::viewer);
+    Browser viewer(server.port());
+    REQUIRE(viewer.login("viewer").status == 303);
+    csrf = viewer.get("/indicators").csrf();
+    const Page seen = viewer.post_multipart(
+        "/indicators", {{"csrf", csrf, "", ""}, {"plan_text", plan_text(), "", ""}});
+    REQUIRE(seen.status == 200);
+    CHECK(seen.body.find("warning-visit") == std::string::npos);
+    CHECK(seen.body.find("/records?visit=") == std::string::npos);
 }

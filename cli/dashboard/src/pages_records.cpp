@@ -59,7 +59,7 @@ std::string field_label(const Page& page, std::string_view name) {
 // The form's search, for the links of the next and first page.
 std::string search_query(const Page& page) {
     std::string out;
-    for (const char* name : {"region", "from", "to", "village", "topic", "outcome", "q"}) {
+    for (const char* name : {"region", "from", "to", "village", "topic", "outcome", "q", "visit"}) {
         out +=
             std::string(out.empty() ? "" : "&") + name + "=" + web::url_encode(page.form.get(name));
     }
@@ -79,6 +79,10 @@ web::Answer records_page(const Page& page, mstch::map extra, int status = 200) {
                 {"search_button", tr(page, msg::search_button)},
                 {"village_value", page.form.get("village")},
                 {"q_value", page.form.get("q")},
+                {"visit_value", page.form.get("visit")},
+                {"of_visit", page.form.has("visit") && !page.form.get("visit").empty()},
+                {"of_visit_text", tr(page, msg::records_of_visit)},
+                {"records_all", tr(page, msg::records_all)},
                 {"topics", choices(page, client::enums::topic, "topic")},
                 {"outcomes", choices(page, client::enums::outcome, "outcome")},
             };
@@ -103,6 +107,7 @@ web::Answer get_records(const Page& page) {
     filter.topic = optional_field(page, "topic");
     filter.outcome = optional_field(page, "outcome");
     filter.text = optional_field(page, "q");
+    filter.visit = optional_field(page, "visit");
     auto found =
         compute_in_scope<ex::RecordPage>(page, [&](storage::Database& db, const ex::Scope& scope) {
             filter.scope = scope;

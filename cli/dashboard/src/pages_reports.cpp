@@ -290,7 +290,16 @@ web::Answer post_indicators(const Page& page) {
     }
     mstch::array warnings;
     for (const auto& w : report->warnings) {
-        warnings.push_back(mstch::map{{"text", ex::describe(w, page.lang)}});
+        // A coordinator follows a visit's warning to that visit's consultations (a viewer
+        // sees aggregates only: no link).
+        const bool link = page.coordinator() && !w.visit_id.empty();
+        warnings.push_back(mstch::map{
+            {"text", ex::describe(w, page.lang)},
+            {"link", link},
+            {"href", link ? "/records?visit=" + web::url_encode(w.visit_id) +
+                                "&region=" + web::url_encode(w.region)
+                          : std::string()},
+            {"open", tr(page, msg::warning_open_visit)}});
     }
     page.services.audit(page.account.name, "indicators_viewed",
                         scope_detail(*scope, ex::Format::text));

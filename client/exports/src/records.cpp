@@ -29,15 +29,16 @@ constexpr int k_max_history = 1000;
     " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"                                \
     " LEFT JOIN villages g ON g.id = v.village_id WHERE " CARAVAN_VISIBLE_SQL("c.")
 
-// Newest first (k_find_order); ?6/?7 continue after a page's last (date, id). A word search
-// the text index can narrow adds its candidates (?8, ?9) before the order.
+// Newest first (k_find_order); ?6/?7 continue after a page's last (date, id); ?8 names one
+// visit. A word search the text index can narrow adds its candidates (?9, ...) before the order.
 constexpr const char* k_find =
     "SELECT " CARAVAN_RECORD_COLUMNS CARAVAN_RECORD_FROM
     " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1)))"
     " AND (?2 IS NULL OR v.date >= ?2) AND (?3 IS NULL OR v.date <= ?3)"
     " AND (?4 IS NULL OR c.outcome = ?4)"
     " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(c.topics) t WHERE t.value = ?5))"
-    " AND (?6 IS NULL OR (coalesce(v.date, ''), c.id) < (?6, ?7))";
+    " AND (?6 IS NULL OR (coalesce(v.date, ''), c.id) < (?6, ?7))"
+    " AND (?8 IS NULL OR c.visit_id = ?8)";
 constexpr const char* k_find_order = " ORDER BY coalesce(v.date, '') DESC, c.id DESC";
 
 constexpr const char* k_read = "SELECT " CARAVAN_RECORD_COLUMNS CARAVAN_RECORD_FROM " AND c.id = ?";
@@ -100,8 +101,9 @@ Result<RecordPage> find_records(storage::Database& db, const RecordFilter& filte
     if (after) {
         stmt.bind(6, after->date).bind(7, after->id);
     }
+    stmt.bind(8, filter.visit);
     if (candidates) {
-        int i = 8;
+        int i = 9;
         for (const std::string& value : candidates->params) {
             stmt.bind(i++, value);
         }

@@ -35,6 +35,7 @@ struct RecordFilter {
     std::optional<std::string> topic;
     std::optional<std::string> outcome;
     std::optional<std::string> text;
+    std::optional<std::string> visit; // one visit's consultations (a data-quality warning's link)
 };
 
 // Where a page of records ends: the last row's date and id.
