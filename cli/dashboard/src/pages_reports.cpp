@@ -253,7 +253,10 @@ web::Answer post_indicators(const Page& page) {
     }
     std::optional<ex::IndicatorReport> report;
     auto computed = page.services.with_store(false, [&](Store& store) -> Result<void> {
-        auto r = ex::compute_indicators(store.database(), *plan, *scope);
+        // Keyed by the plan's text: the report is a function of the plan it parses to.
+        auto r = page.services.reports().get<ex::IndicatorReport>(
+            store, report_key("indicators " + std::to_string(text->size()) + ":" + *text, *scope),
+            [&](storage::Database& db) { return ex::compute_indicators(db, *plan, *scope); });
         if (!r) {
             return tl::unexpected(r.error());
         }
@@ -343,9 +346,10 @@ web::Answer get_breakdowns(const Page& page) {
         return scope_page(page, "breakdowns", msg::breakdowns_title, std::move(extra), status);
     };
     auto computed =
-        compute_in_scope<ex::Breakdown>(page, [](storage::Database& db, const ex::Scope& scope) {
-            return ex::compute_breakdown(db, scope);
-        });
+        compute_in_scope<ex::Breakdown>(page, "breakdown",
+                                         [](storage::Database& db, const ex::Scope& scope) {
+                                             return ex::compute_breakdown(db, scope);
+                                         });
     if (!computed) {
         return page_with({{"error", computed.error().text}}, computed.error().status);
     }
