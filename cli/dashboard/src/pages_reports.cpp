@@ -31,6 +31,7 @@ namespace fs = std::filesystem;
 using sync::server::Store;
 
 constexpr std::size_t k_max_plan_bytes = 64 * 1024;
+constexpr std::size_t k_max_shown_warnings = 200; // on the page; the downloads list all
 
 // A scratch file for a download (removed once sent, web::send).
 fs::path scratch_file(ex::Format format) {
@@ -291,8 +292,17 @@ web::Answer post_indicators(const Page& page) {
             {"not_met", i.met && !*i.met},
         });
     }
+    // The page lists the first warnings only: a programme's million events hold tens of
+    // thousands, which a page cannot render in time nor a person read; the downloads hold all.
     mstch::array warnings;
     for (const auto& w : report->warnings) {
+        if (warnings.size() == k_max_shown_warnings) {
+            warnings.push_back(mstch::map{
+                {"text", tr(page, msg::warnings_more,
+                            {static_cast<std::int64_t>(report->warnings.size() -
+                                                       k_max_shown_warnings)})}});
+            break;
+        }
         warnings.push_back(mstch::map{{"text", ex::describe(w, page.lang)}});
     }
     page.services.audit(page.account.name, "indicators_viewed",
