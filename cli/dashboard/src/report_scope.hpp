@@ -45,7 +45,8 @@ template <class T> using Checked = tl::expected<T, Refusal>;
 // The scope the form asks for, then `compute(database, scope)` (a Result<T>) on a connection
 // lent from the server's pool, or its result for the same store version from the report cache
 // (report_cache.hpp; `kind` names the computation there): the scope and the result, or the
-// refusal to show.
+// refusal to show. `kind` empty: computed every time (a page not worth keeping, such as a page
+// of the record browser).
 template <class T, class Compute>
 [[nodiscard]] Checked<std::pair<client::exports::Scope, T>>
 compute_in_scope(const Page& page, std::string_view kind, Compute compute) {
@@ -56,9 +57,10 @@ compute_in_scope(const Page& page, std::string_view kind, Compute compute) {
     std::optional<T> result;
     auto computed =
         page.services.with_store(false, [&](sync::server::Store& store) -> Result<void> {
-            auto r = page.services.reports().get<T>(
-                store, report_key(kind, *scope),
-                [&](storage::Database& db) { return compute(db, *scope); });
+            const auto run = [&](storage::Database& db) { return compute(db, *scope); };
+            auto r = kind.empty() ? Result<T>(run(store.database()))
+                                  : page.services.reports().get<T>(
+                                        store, report_key(kind, *scope), run);
             if (!r) {
                 return tl::unexpected(r.error());
             }
@@ -69,6 +71,11 @@ compute_in_scope(const Page& page, std::string_view kind, Compute compute) {
         return tl::unexpected(refusal_of(page, computed.error()));
     }
     return std::pair{*scope, std::move(*result)};
+}
+template <class T, class Compute>
+[[nodiscard]] Checked<std::pair<client::exports::Scope, T>> compute_in_scope(const Page& page,
+                                                                             Compute compute) {
+    return compute_in_scope<T>(page, {}, std::move(compute));
 }
 
 } // namespace caravan::dashboard
