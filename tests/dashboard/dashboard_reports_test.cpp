@@ -242,6 +242,59 @@ TEST_CASE("dashboard: the breakdown charts show the numbers of the report's JSON
     CHECK(server.audit_count("breakdown_downloaded") == 1);
 }
 
+TEST_CASE("dashboard: a report page read again after a push counts the pushed records (the "
+          "report cache is never stale)",
+          "[dashboard]") {
+    Seeded seeded("aigerim", AccountRole::coordinator);
+    DashboardServer& server = seeded.server;
+    Browser& browser = seeded.browser;
+    const std::string csrf = browser.get("/indicators").csrf();
+    // Each report as JSON through the pages (the same computation and cache as the charts).
+    const auto participants = [&] {
+        const Page p = browser.get("/breakdowns?format=json");
+        REQUIRE(p.status == 200);
+        return json::parse(p.body)["participants"].get<std::int64_t>();
+    };
+    const auto indicated = [&] { // the indicators' participants (here: one per consultation)
+        const Page p = browser.post_multipart("/indicators", {{"csrf", csrf, "", ""},
+                                                              {"plan_text", plan_text(), "", ""},
+                                                              {"format", "json", "", ""}});
+        REQUIRE(p.status == 200);
+        const json report = json::parse(p.body);
+        for (const auto& i : report["indicators"]) {
+            if (i["code"] == "participants") {
+                return std::llround(i["fact"].get<double>());
+            }
+        }
+        FAIL("no participants indicator");
+        return 0LL;
+    };
+    const auto visits_shown = [&] {
+        const Page p = browser.get("/activity");
+        REQUIRE(p.status == 200);
+        const std::regex region(R"re(data-kind="region" data-key="[^"]*" data-visits="([0-9]+)")re");
+        std::int64_t n = 0;
+        for (auto it = std::sregex_iterator(p.body.begin(), p.body.end(), region);
+             it != std::sregex_iterator(); ++it) {
+            n += std::stoll((*it)[1]);
+        }
+        return n;
+    };
+    // Read twice over the same store: the second answer (from memory) equals the first.
+    for (int i = 0; i < 2; ++i) {
+        CHECK(participants() == 3);
+        CHECK(indicated() == 3);
+    }
+    const std::int64_t visits = visits_shown();
+    CHECK(visits > 0);
+    CHECK(visits_shown() == visits);
+
+    seed(server); // another device: one more visit with three consultations
+    CHECK(participants() == 6);
+    CHECK(indicated() == 6);
+    CHECK(visits_shown() == 2 * visits);
+}
+
 TEST_CASE("dashboard: a missing, oversized or broken plan is refused with the reason",
           "[dashboard]") {
     Seeded seeded("aigerim", AccountRole::coordinator);

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "caravan/sync/server/accounts.hpp"
 #include "caravan/sync/server/store.hpp"
 #include "caravan/web/page.hpp"
+#include "report_cache.hpp"
 
 namespace caravan::dashboard {
 
@@ -26,7 +28,8 @@ using StoreWork = std::function<Result<void>(sync::server::Store&)>;
 // What the pages share: the server's store (through the front-end context) and the audit log.
 class Services {
   public:
-    explicit Services(sync::server::FrontEndContext context) : m_context(std::move(context)) {}
+    explicit Services(sync::server::FrontEndContext context)
+        : m_context(std::move(context)), m_reports(std::make_shared<ReportCache>()) {}
     // A Store lent from the server's pool; `write`: under the server's write lock (short work).
     // A read sees the projections up to the feed's head (on PostgreSQL the process's cache is
     // brought up to it first: other processes' pushes included).
@@ -38,6 +41,9 @@ class Services {
             return work(store);
         });
     }
+    // The report pages' results over an unchanged store (report_cache.hpp), shared by the
+    // copies of these Services.
+    [[nodiscard]] ReportCache& reports() const { return *m_reports; }
     // Accounts over `store`'s account rows with the server's clock.
     [[nodiscard]] sync::server::Accounts accounts(sync::server::Store& store) const;
     // Appends to the audit log (its own short write); a failure is logged, not shown.
@@ -48,6 +54,7 @@ class Services {
 
   private:
     sync::server::FrontEndContext m_context;
+    std::shared_ptr<ReportCache> m_reports;
 };
 
 struct Page {

@@ -68,7 +68,7 @@ web::Answer get_activity(const Page& page) {
     const auto page_with = [&](mstch::map extra, int status) {
         return scope_page(page, "activity", msg::activity_title, std::move(extra), status);
     };
-    auto computed = compute_in_scope<ex::Activity>(page, ex::compute_activity);
+    auto computed = compute_in_scope<ex::Activity>(page, "activity", ex::compute_activity);
     if (!computed) {
         return page_with({{"error", computed.error().text}}, computed.error().status);
     }

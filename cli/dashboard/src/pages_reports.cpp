@@ -31,6 +31,7 @@ namespace fs = std::filesystem;
 using sync::server::Store;
 
 constexpr std::size_t k_max_plan_bytes = 64 * 1024;
+constexpr std::size_t k_max_shown_warnings = 200; // on the page; the downloads list all
 
 // A scratch file for a download (removed once sent, web::send).
 fs::path scratch_file(ex::Format format) {
@@ -253,7 +254,10 @@ web::Answer post_indicators(const Page& page) {
     }
     std::optional<ex::IndicatorReport> report;
     auto computed = page.services.with_store(false, [&](Store& store) -> Result<void> {
-        auto r = ex::compute_indicators(store.database(), *plan, *scope);
+        // Keyed by the plan's text: the report is a function of the plan it parses to.
+        auto r = page.services.reports().get<ex::IndicatorReport>(
+            store, report_key("indicators " + std::to_string(text->size()) + ":" + *text, *scope),
+            [&](storage::Database& db) { return ex::compute_indicators(db, *plan, *scope); });
         if (!r) {
             return tl::unexpected(r.error());
         }
@@ -288,8 +292,17 @@ web::Answer post_indicators(const Page& page) {
             {"not_met", i.met && !*i.met},
         });
     }
+    // The page lists the first warnings only: a programme's million events hold tens of
+    // thousands, which a page cannot render in time nor a person read; the downloads hold all.
     mstch::array warnings;
     for (const auto& w : report->warnings) {
+        if (warnings.size() == k_max_shown_warnings) {
+            warnings.push_back(mstch::map{
+                {"text", tr(page, msg::warnings_more,
+                            {static_cast<std::int64_t>(report->warnings.size() -
+                                                       k_max_shown_warnings)})}});
+            break;
+        }
         // A coordinator follows a visit's warning to that visit's consultations (a viewer
         // sees aggregates only: no link).
         const bool link = page.coordinator() && !w.visit_id.empty();
@@ -352,9 +365,10 @@ web::Answer get_breakdowns(const Page& page) {
         return scope_page(page, "breakdowns", msg::breakdowns_title, std::move(extra), status);
     };
     auto computed =
-        compute_in_scope<ex::Breakdown>(page, [](storage::Database& db, const ex::Scope& scope) {
-            return ex::compute_breakdown(db, scope);
-        });
+        compute_in_scope<ex::Breakdown>(page, "breakdown",
+                                         [](storage::Database& db, const ex::Scope& scope) {
+                                             return ex::compute_breakdown(db, scope);
+                                         });
     if (!computed) {
         return page_with({{"error", computed.error().text}}, computed.error().status);
     }

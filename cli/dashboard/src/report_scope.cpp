@@ -73,6 +73,15 @@ std::string scope_detail(const ex::Scope& scope, ex::Format format) {
            " to=" + scope.to.value_or("-");
 }
 
+std::string report_key(std::string_view kind, const ex::Scope& scope) {
+    // Each part with its length (absent: "-"), so no two requests share a key.
+    std::string key(kind);
+    for (const auto& part : {scope.region, scope.from, scope.to}) {
+        key += part ? " " + std::to_string(part->size()) + ":" + *part : std::string(" -");
+    }
+    return key;
+}
+
 web::Answer scope_page(const Page& page, const std::string& name, const Message& title,
                        mstch::map extra, int status) {
     mstch::map context = scope_context(page);

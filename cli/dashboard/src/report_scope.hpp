@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <mstch/mstch.hpp>
@@ -38,11 +39,17 @@ template <class T> using Checked = tl::expected<T, Refusal>;
 [[nodiscard]] web::Answer scope_page(const Page& page, const std::string& name,
                                      const Message& title, mstch::map extra, int status = 200);
 
+// The key of a report over `scope` in the report cache: `kind` (the page) and the scope.
+[[nodiscard]] std::string report_key(std::string_view kind, const client::exports::Scope& scope);
+
 // The scope the form asks for, then `compute(database, scope)` (a Result<T>) on a connection
-// lent from the server's pool: the scope and the result, or the refusal to show.
+// lent from the server's pool, or its result for the same store version from the report cache
+// (report_cache.hpp; `kind` names the computation there): the scope and the result, or the
+// refusal to show. `kind` empty: computed every time (a page not worth keeping, such as a page
+// of the record browser).
 template <class T, class Compute>
-[[nodiscard]] Checked<std::pair<client::exports::Scope, T>> compute_in_scope(const Page& page,
-                                                                             Compute compute) {
+[[nodiscard]] Checked<std::pair<client::exports::Scope, T>>
+compute_in_scope(const Page& page, std::string_view kind, Compute compute) {
     auto scope = scope_of(page);
     if (!scope) {
         return tl::unexpected(scope.error());
@@ -50,7 +57,10 @@ template <class T, class Compute>
     std::optional<T> result;
     auto computed =
         page.services.with_store(false, [&](sync::server::Store& store) -> Result<void> {
-            auto r = compute(store.database(), *scope);
+            const auto run = [&](storage::Database& db) { return compute(db, *scope); };
+            auto r = kind.empty() ? Result<T>(run(store.database()))
+                                  : page.services.reports().get<T>(
+                                        store, report_key(kind, *scope), run);
             if (!r) {
                 return tl::unexpected(r.error());
             }
@@ -61,6 +71,11 @@ template <class T, class Compute>
         return tl::unexpected(refusal_of(page, computed.error()));
     }
     return std::pair{*scope, std::move(*result)};
+}
+template <class T, class Compute>
+[[nodiscard]] Checked<std::pair<client::exports::Scope, T>> compute_in_scope(const Page& page,
+                                                                             Compute compute) {
+    return compute_in_scope<T>(page, {}, std::move(compute));
 }
 
 } // namespace caravan::dashboard

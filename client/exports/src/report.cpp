@@ -49,9 +49,12 @@ const std::string k_participants_sql =
     " FROM attendance a JOIN sv ON sv.id = a.visit_id WHERE " CARAVAN_VISIBLE_SQL("a.") " UNION ALL"
              " SELECT coalesce(c.gender, 'unrecorded'), coalesce(c.age, 'unrecorded'),"
              " coalesce(c.category, 'unrecorded'), c.vulnerable, 1"
-             " FROM consultations c JOIN sv ON sv.id = c.visit_id WHERE " CARAVAN_VISIBLE_SQL("c.") " AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.visit_id = c.visit_id "
-                      "AND " CARAVAN_VISIBLE_SQL("a.") ")"
-                                                  ") GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+             // Visit by visit (the visits without attendance, then their consultations): one
+             // attendance lookup per visit, not one per consultation.
+             " FROM sv CROSS JOIN consultations c ON c.visit_id = sv.id"
+             " WHERE " CARAVAN_VISIBLE_SQL("c.") " AND NOT EXISTS (SELECT 1 FROM attendance a"
+             " WHERE a.visit_id = sv.id AND " CARAVAN_VISIBLE_SQL("a.") ")"
+             ") GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
 
 // One row per visit in scope with what was recorded there.
 const std::string k_visits_sql =

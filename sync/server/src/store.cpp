@@ -105,6 +105,16 @@ CREATE TABLE IF NOT EXISTS audit_log(
     detail  TEXT NOT NULL
 ) STRICT;
 )sql"},
+    // The dashboard's reports (client/exports/src/report.cpp) read a few columns of every
+    // consultation and attendance entry of each visit in scope: these indexes hold exactly
+    // those columns in visit order, so a report reads them instead of the records' full rows
+    // (question, advice, field versions). The server only: a device's reports are small.
+    {5, R"sql(
+CREATE INDEX IF NOT EXISTS consultations_for_reports ON consultations(visit_id, _created, deleted,
+    outcome, gender, age, category, vulnerable, lawyer);
+CREATE INDEX IF NOT EXISTS attendance_for_reports ON attendance(visit_id, _created, deleted,
+    gender, age, category, vulnerable, count);
+)sql"},
 };
 
 std::int64_t system_clock_ms() {
