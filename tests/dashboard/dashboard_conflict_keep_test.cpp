@@ -8,6 +8,7 @@
 
 #include "caravan/client/hlc.hpp"
 #include "conflict_support.hpp"
+#include "process.hpp"
 
 using namespace caravan::test::dashboard;
 using caravan::sync::server::AccountRole;
@@ -140,6 +141,16 @@ TEST_CASE("dashboard: a conflict's value kept in the page reaches both laptops b
     const Page refused = t.coordinator.post("/devices/revoke",
                                             {{"csrf", devices.csrf()}, {"device", server_id}});
     CHECK(refused.status == 403);
+    // Nor does the operator's command, by full id or short form.
+    for (const std::string& ref : {server_id, server_id.substr(server_id.size() - 8)}) {
+        std::vector<std::string> args{caravan::test::binary("caravan-server").string(), "devices",
+                                      "revoke", ref};
+        const auto store = t.s.store_args();
+        args.insert(args.end(), store.begin(), store.end());
+        const auto r = caravan::test::run_process(args);
+        CHECK(r.exit_code != 0);
+        CHECK(r.err.find("server's own device") != std::string::npos);
+    }
     CHECK(t.s.count("SELECT count(*) FROM enrolled_devices WHERE revoked_at IS NOT NULL") == 0);
     CHECK(t.s.audit_count("device_revoked") == 0);
 }

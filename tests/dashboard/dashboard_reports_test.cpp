@@ -328,7 +328,8 @@ TEST_CASE("dashboard: a data-quality warning links a coordinator to its visit's 
         {{"csrf", csrf, "", ""}, {"plan_text", plan_text(), "", ""}, {"format", "json", "", ""}});
     REQUIRE(download.status == 200);
     std::set<std::string> warned;
-    for (const auto& w : json::parse(download.body)["warnings"]) {
+    const json doc = json::parse(download.body);
+    for (const auto& w : doc["warnings"]) {
         if (w.contains("visit_id") && w["visit_id"].is_string() && !w["visit_id"].get<std::string>().empty()) {
             warned.insert(w["visit_id"].get<std::string>());
         }

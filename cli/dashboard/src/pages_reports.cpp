@@ -309,9 +309,8 @@ web::Answer post_indicators(const Page& page) {
         warnings.push_back(mstch::map{
             {"text", ex::describe(w, page.lang)},
             {"link", link},
-            {"href", link ? "/records?visit=" + web::url_encode(w.visit_id) +
-                                "&region=" + web::url_encode(w.region)
-                          : std::string()},
+            {"visit_q", link ? web::url_encode(w.visit_id) : std::string()},
+            {"region_q", link ? web::url_encode(w.region) : std::string()},
             {"open", tr(page, msg::warning_open_visit)}});
     }
     page.services.audit(page.account.name, "indicators_viewed",

@@ -82,6 +82,14 @@ Result<void> revoke_device(Context& ctx, const std::string& ref) {
     if (!store) {
         return tl::unexpected(store.error());
     }
+    // The server's own device writes the dashboard's "keep this value" choices: revoking it
+    // would make every choice fail (docs/dashboard.md). Refused by full id or short form.
+    CARAVAN_TRY(own, (*store)->server_device(""));
+    if (!own.empty() && ref.size() >= 4 && own.ends_with(ref)) {
+        return fail(ErrorCode::forbidden,
+                    "this is the server's own device (the dashboard writes coordinators' choices "
+                    "with it); it cannot be revoked");
+    }
     auto device = (*store)->registry().revoke(ref);
     if (!device) {
         return tl::unexpected(device.error());
