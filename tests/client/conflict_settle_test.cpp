@@ -132,7 +132,7 @@ TEST_CASE("settle: an edit of another field does not settle the conflict",
     check_any_order_agrees(d.a, d.dir.path());
 }
 
-TEST_CASE("settle: a write by a device that held only one side settles nothing; a later one by "
+TEST_CASE("settle: a write by a device that held only one side settles nothing, and a later one by "
           "a device that listed the conflict does",
           "[client][merge][settle]") {
     test::SharedConsultation d;

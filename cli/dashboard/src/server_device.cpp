@@ -51,6 +51,7 @@ Result<DeviceRecord> server_device(Store& store) {
     }
     CARAVAN_TRY(again, find_device(store, id));
     if (!again) {
+        // i18n-exempt: written to the server's log only; the page answers with its catalog's words
         return fail(ErrorCode::internal, "the server's device could not be enrolled: " +
                                              enrolled.error().code);
     }
@@ -80,6 +81,7 @@ Result<std::string> server_device_id(Store& store) {
 Result<void> write_as_server(Store& store, std::vector<storage::Event> events) {
     CARAVAN_TRY(device, server_device(store));
     if (device.revoked() || device.rotated()) {
+        // i18n-exempt: written to the server's log only; the page answers with its catalog's words
         return fail(ErrorCode::forbidden, "the server's device was revoked");
     }
     if (device.acked_seq == 0) {
@@ -119,8 +121,10 @@ Result<void> write_as_server(Store& store, std::vector<storage::Event> events) {
     if (!pushed) {
         const std::string& code = pushed.error().code;
         if (code == sync::codes::sequence_conflict || code == sync::codes::sequence_gap) {
+            // i18n-exempt: written to the server's log only; the page answers with its catalog's words
             return fail(ErrorCode::busy, "another server process wrote as the server's device");
         }
+        // i18n-exempt: written to the server's log only; the page answers with its catalog's words
         return fail(ErrorCode::internal, "the server's push was refused: " + code);
     }
     const auto& results = pushed->results;
@@ -134,6 +138,7 @@ Result<void> write_as_server(Store& store, std::vector<storage::Event> events) {
             codes += (codes.empty() ? "" : ",") +
                      (r.code.empty() ? std::string(to_string(r.fate)) : r.code);
         }
+        // i18n-exempt: written to the server's log only; the page answers with its catalog's words
         return fail(ErrorCode::internal, "the server's event was not accepted: " + codes);
     }
     return {};
