@@ -9,6 +9,7 @@
 
 #include "caravan/client/export/records.hpp"
 #include "caravan/client/search_index.hpp"
+#include "caravan/client/visit_totals.hpp"
 #include "caravan/client/text.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "caravan/web/page.hpp"
@@ -205,7 +206,7 @@ TEST_CASE("dashboard: record browser: a word search through the server's text in
         caravan::client::Projector projector(db);
         auto tx = caravan::storage::Transaction::begin(db);
         REQUIRE(tx);
-        REQUIRE(search_index::rebuild_projections(db, projector));
+        REQUIRE(caravan::client::rebuild_projections(db, projector));
         REQUIRE(tx->commit());
     }
     CHECK(search_index::matches_table(db).value());

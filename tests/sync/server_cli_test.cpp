@@ -252,6 +252,43 @@ TEST_CASE("caravan-server: backup while serving, check, restore refused while se
     CHECK(server_cli({"check", "--data", data}).exit_code == 0); // the junk did not replace it
 }
 
+TEST_CASE("caravan-server check: visit totals that no longer add up to the records are "
+          "reported",
+          "[server][cli][totals]") {
+    TempDir dir;
+    const std::string data = (dir / "data").string();
+    {
+        ServeProcess serve(dir / "data", dir.path());
+        auto code =
+            server_cli({"enroll-code", "--data", data, "--lawyer", "L", "--region", k_region_a});
+        Device d = enroll_over_http(serve.port(), trimmed(code.out));
+        Http http(serve.port());
+        Events ev(d.id);
+        const std::string village = new_id(), visit = new_id();
+        REQUIRE(http.push(d.token, batch(d.id, {ev.self("L", k_region_a),
+                                                ev.village(village, "Ауыл", k_region_a),
+                                                ev.visit(visit, village),
+                                                ev.consultation(new_id(), visit),
+                                                ev.consultation(new_id(), visit, "male")}))
+                    .status == 200);
+        serve.stop();
+    }
+    auto checked = server_cli({"check", "--data", data, "--json"});
+    INFO(checked.out << checked.err);
+    REQUIRE(checked.exit_code == 0); // kept as the pushes were projected
+    {
+        auto db = storage::Database::open(dir / "data" / "server.db");
+        REQUIRE(db);
+        REQUIRE(db->exec("UPDATE visit_totals SET consultations = consultations + 1"));
+    }
+    checked = server_cli({"check", "--data", data, "--json"});
+    INFO(checked.out << checked.err);
+    CHECK(checked.exit_code != 0);
+    const json report = json::parse(checked.out);
+    CHECK(report["ok"] == false);
+    CHECK(report.dump().find("the visit totals differ from the records") != std::string::npos);
+}
+
 TEST_CASE("caravan-server conflicts: concurrent edits seen by the server are listed",
           "[server][cli]") {
     TestServer server;

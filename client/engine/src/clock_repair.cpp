@@ -17,6 +17,7 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/search_index.hpp"
+#include "caravan/client/visit_totals.hpp"
 #include "engine_write_state.hpp"
 #include "settings_keys.hpp"
 
@@ -166,7 +167,7 @@ Result<std::int64_t> Engine::restamp_unsent(std::int64_t now_ms) {
         }
         // Every version string that named an old clock value is in the projections: rebuilt
         // from the log, they name the new ones.
-        if (auto ok = search_index::rebuild_projections(m_db, m_projector); !ok) {
+        if (auto ok = client::rebuild_projections(m_db, m_projector); !ok) {
             return tl::unexpected(ok.error());
         }
         m_current_visit.reset();

@@ -11,6 +11,7 @@
 #include "caravan/client/messages.hpp"
 #include "caravan/client/new_record.hpp"
 #include "caravan/client/search_index.hpp"
+#include "caravan/client/visit_totals.hpp"
 #include "caravan/client/text.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "caravan/storage/transaction.hpp"
@@ -88,7 +89,7 @@ Result<Engine> Engine::open(const std::filesystem::path& path, EngineOptions opt
         Result<void> ok;
         for (auto install :
              {&storage::EventLog::install, &storage::Settings::install, &Projector::install,
-              &search_index::install}) {
+              &search_index::install, &visit_totals::install}) {
             if (ok = install(*db); !ok) {
                 break;
             }

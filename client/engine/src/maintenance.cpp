@@ -6,6 +6,7 @@
 #include "caravan/client/engine.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/search_index.hpp"
+#include "caravan/client/visit_totals.hpp"
 #include "caravan/storage/transaction.hpp"
 
 namespace caravan::client {
@@ -66,7 +67,8 @@ Result<Engine::CheckReport> Engine::check(const std::filesystem::path& scratch_d
                 return tl::unexpected(ok.error());
             }
         }
-        auto ok = copy->batch([&] { return search_index::rebuild_projections(copy->m_db, copy->m_projector); });
+        auto ok = copy->batch(
+            [&] { return client::rebuild_projections(copy->m_db, copy->m_projector); });
         if (!ok) {
             return tl::unexpected(ok.error());
         }
@@ -77,10 +79,12 @@ Result<Engine::CheckReport> Engine::check(const std::filesystem::path& scratch_d
         return tl::unexpected(rebuilt.error());
     }
     report.rebuilt_fingerprint = *rebuilt;
-    // The text index is a projection too: of the consultations' text.
+    // The text index and the visit totals are projections too: of the consultations' text,
+    // and of what each visit's records add up to.
     CARAVAN_TRY(index_matches, search_index::matches_table(m_db));
+    CARAVAN_TRY(totals_match, visit_totals::matches_tables(m_db));
     report.projections_match =
-        report.rebuilt_fingerprint == report.live_fingerprint && index_matches;
+        report.rebuilt_fingerprint == report.live_fingerprint && index_matches && totals_match;
     return report;
 }
 
@@ -111,14 +115,14 @@ Result<void> Engine::restore_from(const std::filesystem::path& source) {
 Result<void> Engine::rebuild_projections() {
     m_current_visit.reset();
     if (m_write) {
-        return search_index::rebuild_projections(m_db, m_projector);
+        return client::rebuild_projections(m_db, m_projector);
     }
     // Not write(): a rebuild stamps nothing, so it neither repairs nor stores the clock.
     auto tx = storage::Transaction::begin(m_db);
     if (!tx) {
         return tl::unexpected(tx.error());
     }
-    if (auto ok = search_index::rebuild_projections(m_db, m_projector); !ok) {
+    if (auto ok = client::rebuild_projections(m_db, m_projector); !ok) {
         return ok;
     }
     return tx->commit();

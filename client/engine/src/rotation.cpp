@@ -9,6 +9,7 @@
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/search_index.hpp"
+#include "caravan/client/visit_totals.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "engine_write_state.hpp"
 #include "settings_keys.hpp"
@@ -196,7 +197,7 @@ Result<Engine::Reissued> Engine::reissue(const std::string& old_id, const std::s
     }
     result.new_last_seq = seq;
 
-    if (auto ok = search_index::rebuild_projections(m_db, m_projector); !ok) {
+    if (auto ok = client::rebuild_projections(m_db, m_projector); !ok) {
         return tl::unexpected(ok.error());
     }
     m_current_visit.reset();

@@ -13,6 +13,7 @@
 #include "caravan/client/hlc.hpp"
 #include "caravan/client/messages.hpp"
 #include "caravan/client/search_index.hpp"
+#include "caravan/client/visit_totals.hpp"
 #include "caravan/storage/recovery.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "settings_keys.hpp"
@@ -174,7 +175,7 @@ Result<SalvageReport> salvage(const fs::path& damaged, const fs::path& target,
                 return ok;
             }
         }
-        if (auto ok = search_index::rebuild_projections(engine->m_db, engine->m_projector); !ok) {
+        if (auto ok = client::rebuild_projections(engine->m_db, engine->m_projector); !ok) {
             return ok;
         }
         // A current visit whose events were lost is no longer current.

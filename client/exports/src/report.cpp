@@ -39,119 +39,44 @@ constexpr std::string_view k_unplaced_visits_sql =
     " AND NOT EXISTS (SELECT 1 FROM villages g WHERE g.id = v.village_id"
     " AND g.region IS NOT NULL)";
 
-// Participants grouped by their breakdown fields, by the counting rule of report.hpp.
+// The sums below read client/model's visit totals (visit_totals.hpp): each visit's records
+// added up as they were written, so a report reads a few rows per visit, not every record.
+
+// Participants of each breakdown value, by the counting rule of report.hpp: a visit's
+// attendance where it has any, else its consultations. Rows: field, value, people.
 const std::string k_participants_sql =
     std::string(k_scoped_visits) +
-    "SELECT gender, age, category, vulnerable, sum(n) FROM ("
-    " SELECT coalesce(a.gender, 'unrecorded') AS gender, coalesce(a.age, 'unrecorded') AS age,"
-    " coalesce(a.category, 'unrecorded') AS category, a.vulnerable AS vulnerable,"
-    " coalesce(a.count, 0) AS n"
-    " FROM attendance a JOIN sv ON sv.id = a.visit_id WHERE " CARAVAN_VISIBLE_SQL("a.") " UNION ALL"
-             " SELECT coalesce(c.gender, 'unrecorded'), coalesce(c.age, 'unrecorded'),"
-             " coalesce(c.category, 'unrecorded'), c.vulnerable, 1"
-             // Visit by visit (the visits without attendance, then their consultations): one
-             // attendance lookup per visit, not one per consultation.
-             " FROM sv CROSS JOIN consultations c ON c.visit_id = sv.id"
-             " WHERE " CARAVAN_VISIBLE_SQL("c.") " AND NOT EXISTS (SELECT 1 FROM attendance a"
-             " WHERE a.visit_id = sv.id AND " CARAVAN_VISIBLE_SQL("a.") ")"
-             ") GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+    "SELECT b.field, b.value, sum(b.n) FROM sv"
+    " JOIN visit_breakdowns b ON b.visit_id = sv.id"
+    " LEFT JOIN visit_totals t ON t.visit_id = sv.id"
+    " WHERE b.source = 'attendance'"
+    " OR (b.source = 'consultation' AND coalesce(t.attendance, 0) = 0)"
+    " GROUP BY b.field, b.value ORDER BY b.field, b.value";
 
 // One row per visit in scope with what was recorded there.
 const std::string k_visits_sql =
     std::string(k_scoped_visits) +
     "SELECT sv.id, sv.date, sv.village_id, sv.village, sv.region, sv.lawyer, sv.closed,"
-    " coalesce(a.entries, 0), coalesce(a.people, 0), coalesce(a.u_gender, 0),"
-    " coalesce(a.u_age, 0), coalesce(a.u_category, 0),"
-    " coalesce(c.n, 0), coalesce(c.cases, 0), coalesce(c.u_gender, 0), coalesce(c.u_age, 0),"
-    " coalesce(c.u_category, 0), coalesce(p.n, 0), coalesce(s.respondents, 0),"
-    " coalesce(s.satisfied, 0)"
-    " FROM sv"
-    " LEFT JOIN (SELECT visit_id, count(*) AS entries, sum(coalesce(count, 0)) AS people,"
-    "  sum(CASE WHEN coalesce(gender, 'unrecorded') = 'unrecorded' THEN coalesce(count, 0)"
-    "  ELSE 0 END) AS u_gender,"
-    "  sum(CASE WHEN coalesce(age, 'unrecorded') = 'unrecorded' THEN coalesce(count, 0)"
-    "  ELSE 0 END) AS u_age,"
-    "  sum(CASE WHEN coalesce(category, 'unrecorded') = 'unrecorded' THEN coalesce(count, 0)"
-    "  ELSE 0 END) AS u_category"
-    "  FROM attendance a WHERE " CARAVAN_VISIBLE_SQL("a.") " GROUP BY visit_id) a"
-             "  ON a.visit_id = sv.id"
-             " LEFT JOIN (SELECT visit_id, count(*) AS n, sum(outcome = 'case') AS cases,"
-             "  sum(coalesce(gender, 'unrecorded') = 'unrecorded') AS u_gender,"
-             "  sum(coalesce(age, 'unrecorded') = 'unrecorded') AS u_age,"
-             "  sum(coalesce(category, 'unrecorded') = 'unrecorded') AS u_category"
-             "  FROM consultations c WHERE " CARAVAN_VISIBLE_SQL("c.") " GROUP BY visit_id) c"
-                      "  ON c.visit_id = sv.id"
-                      " LEFT JOIN (SELECT visit_id, count(*) AS n FROM photos p "
-                      "WHERE " CARAVAN_VISIBLE_SQL("p.") " GROUP BY visit_id) p ON p.visit_id = sv.id"
-                               " LEFT JOIN (SELECT visit_id, sum(coalesce(respondents, 0)) AS "
-                               "respondents,"
-                               "  sum(coalesce(satisfied, 0)) AS satisfied FROM surveys s "
-                               "WHERE " CARAVAN_VISIBLE_SQL("s.") " GROUP BY visit_id) s ON s.visit_id = sv.id"
-                                        " ORDER BY sv.date, sv.id";
+    " coalesce(t.attendance, 0), coalesce(t.people, 0), coalesce(t.people_unrecorded_gender, 0),"
+    " coalesce(t.people_unrecorded_age, 0), coalesce(t.people_unrecorded_category, 0),"
+    " coalesce(t.consultations, 0), coalesce(t.cases, 0),"
+    " coalesce(t.consultations_unrecorded_gender, 0), coalesce(t.consultations_unrecorded_age, 0),"
+    " coalesce(t.consultations_unrecorded_category, 0), coalesce(t.photos, 0),"
+    " coalesce(t.respondents, 0), coalesce(t.satisfied, 0)"
+    " FROM sv LEFT JOIN visit_totals t ON t.visit_id = sv.id ORDER BY sv.date, sv.id";
 
+// The lawyers of the visits in scope and of their consultations.
 const std::string k_lawyers_sql =
     std::string(k_scoped_visits) +
-    "SELECT lawyer FROM sv UNION SELECT coalesce(c.lawyer, '') FROM consultations c"
-    " JOIN sv ON sv.id = c.visit_id WHERE " CARAVAN_VISIBLE_SQL("c.") " ORDER BY 1";
+    "SELECT lawyer FROM sv UNION SELECT l.lawyer FROM visit_lawyers l"
+    " JOIN sv ON sv.id = l.visit_id ORDER BY 1";
 
 // Records whose visit is not visible here: they cannot be placed in any scope.
-constexpr std::string_view
-    k_orphans_sql =
-        "SELECT 'consultations', count(*) FROM consultations c WHERE " CARAVAN_VISIBLE_SQL("c.") " AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.id = c.visit_id "
-                 "AND " CARAVAN_VISIBLE_SQL("v.") ") UNION ALL "
-                                             "SELECT 'attendance', coalesce(sum(coalesce(count, "
-                                             "0)), 0) FROM attendance a "
-                                             "WHERE " CARAVAN_VISIBLE_SQL("a.") " AND NOT EXISTS (SELECT 1 FROM visits v "
-                                                      "WHERE v.id = a.visit_id "
-                                                      "AND " CARAVAN_VISIBLE_SQL("v.") ") UNION ALL "
-                                                               "SELECT 'photos', count(*) FROM "
-                                                               "photos p "
-                                                               "WHERE " CARAVAN_VISIBLE_SQL("p.") " AND NOT EXISTS (SELECT 1 "
-                                                                        "FROM visits "
-                                                                        "v WHERE v.id = p.visit_id "
-                                                                        "AND " CARAVAN_VISIBLE_SQL("v.") ") UNION "
-                                                                                 "ALL "
-                                                                                 "SELECT "
-                                                                                 "'surveys', "
-                                                                                 "count(*) "
-                                                                                 "FROM "
-                                                                                 "surveys s "
-                                                                                 "WHERE"
-                                                                                 " " CARAVAN_VISIBLE_SQL("s.") " A"
-                                                                                          "ND"
-                                                                                          " N"
-                                                                                          "OT"
-                                                                                          " E"
-                                                                                          "XI"
-                                                                                          "ST"
-                                                                                          "S "
-                                                                                          "(S"
-                                                                                          "EL"
-                                                                                          "EC"
-                                                                                          "T "
-                                                                                          "1 "
-                                                                                          "FR"
-                                                                                          "OM"
-                                                                                          " v"
-                                                                                          "is"
-                                                                                          "it"
-                                                                                          "s "
-                                                                                          "v "
-                                                                                          "WH"
-                                                                                          "ER"
-                                                                                          "E "
-                                                                                          "v."
-                                                                                          "id"
-                                                                                          " ="
-                                                                                          " s"
-                                                                                          ".v"
-                                                                                          "is"
-                                                                                          "it"
-                                                                                          "_i"
-                                                                                          "d "
-                                                                                          "AN"
-                                                                                          "D"
-                                                                                          " " CARAVAN_VISIBLE_SQL("v.") ")";
+constexpr std::string_view k_orphans_sql =
+    "SELECT coalesce(sum(t.consultations), 0), coalesce(sum(t.people), 0),"
+    " coalesce(sum(t.photos), 0), coalesce(sum(t.surveys), 0) FROM visit_totals t"
+    " WHERE NOT EXISTS (SELECT 1 FROM visits v WHERE v.id = t.visit_id AND " CARAVAN_VISIBLE_SQL(
+        "v.") ")";
 
 Result<Statement> scoped(storage::Database& db, std::string_view sql, const Scope& scope) {
     auto stmt = db.prepare(sql);
@@ -274,13 +199,19 @@ Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requeste
         return tl::unexpected(stmt.error());
     }
     auto ok = stmt->each([&](const Statement& s) {
-        std::int64_t n = s.column_int(4);
-        gender.add(s.column_text(0), n);
-        age.add(s.column_text(1), n);
-        category.add(s.column_text(2), n);
-        auto flag = s.column_opt_int(3);
-        vulnerable.add(!flag ? std::string(k_unrecorded) : *flag ? "yes" : "no", n);
-        b.participants += n;
+        const std::string field = s.column_text(0);
+        const std::int64_t n = s.column_int(2);
+        Tally* tally = field == "gender"     ? &gender
+                       : field == "age"      ? &age
+                       : field == "category" ? &category
+                       : field == "vulnerable" ? &vulnerable
+                                               : nullptr;
+        if (tally) {
+            tally->add(s.column_text(1), n);
+        }
+        if (field == "gender") {
+            b.participants += n; // every participant has one row of each field
+        }
     });
     if (!ok) {
         return tl::unexpected(ok.error());
@@ -418,12 +349,15 @@ Result<IndicatorReport> compute_indicators(storage::Database& db, const Plan& pl
         return tl::unexpected(orphans.error());
     }
     ok = orphans->each([&](const Statement& s) {
-        if (std::int64_t n = s.column_int(1); n > 0) {
-            Warning w;
-            w.kind = WarningKind::unknown_visit;
-            w.field = s.column_text(0);
-            w.count = n;
-            report.warnings.push_back(std::move(w));
+        const char* types[] = {"consultations", "attendance", "photos", "surveys"};
+        for (int i = 0; i < 4; ++i) {
+            if (std::int64_t n = s.column_int(i); n > 0) {
+                Warning w;
+                w.kind = WarningKind::unknown_visit;
+                w.field = types[i];
+                w.count = n;
+                report.warnings.push_back(std::move(w));
+            }
         }
     });
     if (!ok) {

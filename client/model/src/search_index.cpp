@@ -65,9 +65,9 @@ Result<void> install(storage::Database& db) {
     return storage::migrate(db, "search", steps);
 }
 
-Result<void> rebuild_projections(storage::Database& db, Projector& projector) {
-    CARAVAN_TRY_VOID(db.exec(k_drop_triggers_sql));
-    CARAVAN_TRY_VOID(projector.rebuild());
+Result<void> drop_triggers(storage::Database& db) { return db.exec(k_drop_triggers_sql); }
+
+Result<void> rebuild(storage::Database& db) {
     CARAVAN_TRY_VOID(db.exec(k_table_sql));
     CARAVAN_TRY_VOID(db.exec(k_triggers_sql));
     return db.exec(k_rebuild_sql);

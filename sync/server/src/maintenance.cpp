@@ -11,6 +11,7 @@
 #include "caravan/client/iso_time.hpp"
 #include "caravan/client/projector.hpp"
 #include "caravan/client/search_index.hpp"
+#include "caravan/client/visit_totals.hpp"
 #include "caravan/storage/database.hpp"
 #include "caravan/storage/transaction.hpp"
 #include "caravan/sync/server/data_dir.hpp"
@@ -115,9 +116,17 @@ Result<void> compare_with_rebuild(storage::Database& db, CheckReport& report) {
             report.problems.push_back("the consultations' text index differs from the table");
         }
     }
+    // The visit totals the report pages add up, likewise.
+    CARAVAN_TRY(has_totals, client::visit_totals::present(db));
+    if (has_totals) {
+        CARAVAN_TRY(totals_match, client::visit_totals::matches_tables(db));
+        if (!totals_match) {
+            report.problems.push_back("the visit totals differ from the records");
+        }
+    }
     {
         CARAVAN_TRY(tx, storage::Transaction::begin(db));
-        CARAVAN_TRY_VOID(client::search_index::rebuild_projections(db, projector));
+        CARAVAN_TRY_VOID(client::rebuild_projections(db, projector));
         CARAVAN_TRY_VOID(tx.commit());
     }
     CARAVAN_TRY(after, projector.fingerprint());

@@ -6,6 +6,7 @@
 #include "account_stores.hpp"
 #include "caravan/client/iso_time.hpp"
 #include "caravan/client/search_index.hpp"
+#include "caravan/client/visit_totals.hpp"
 #include "caravan/storage/migrations.hpp"
 #include "caravan/sync/server/credentials.hpp"
 #include "sqlite_device_registry.hpp"
@@ -115,6 +116,12 @@ CREATE INDEX IF NOT EXISTS consultations_for_reports ON consultations(visit_id, 
 CREATE INDEX IF NOT EXISTS attendance_for_reports ON attendance(visit_id, _created, deleted,
     gender, age, category, vulnerable, count);
 )sql"},
+    // 6: the reports add up the visit totals (client/model visit_totals.hpp) since; the indexes
+    // of 5 no longer serve them and only cost every push its writes.
+    {6, R"sql(
+DROP INDEX IF EXISTS consultations_for_reports;
+DROP INDEX IF EXISTS attendance_for_reports;
+)sql"},
 };
 
 std::int64_t system_clock_ms() {
@@ -219,6 +226,11 @@ Result<void> Store::install(storage::Database& db, std::int64_t now_ms) {
     // The record browser's word search looks in the consultations' text index, as the app's
     // list does; kept by triggers, so every push, cache catch-up and new epoch's file keeps it.
     if (auto ok = client::search_index::install(db); !ok) {
+        return ok;
+    }
+    // The report pages add up each visit's totals (client/model visit_totals.hpp), kept by
+    // triggers as the search index is.
+    if (auto ok = client::visit_totals::install(db); !ok) {
         return ok;
     }
     if (auto ok = storage::migrate(db, "server", k_server_migrations); !ok) {

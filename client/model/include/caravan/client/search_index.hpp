@@ -15,7 +15,7 @@
 //
 // The index holds row ids of `consultations`. SQLite keeps a table's row ids except through
 // VACUUM, which this program never runs; `check` compares the index with the table and
-// `rebuild_projections` rebuilds it.
+// client::rebuild_projections rebuilds it.
 
 #include <optional>
 #include <string>
@@ -30,11 +30,12 @@ namespace caravan::client::search_index {
 // consultations already there (a database from before the index).
 [[nodiscard]] Result<void> install(storage::Database& db);
 
-// Rebuilds the projections from the event log (Projector::rebuild: every consultation deleted
-// and written again) with the triggers off, then builds the index once over the result:
-// quicker than keeping it row by row, and right even when the index had drifted from the
-// table before, or missing. Inside the caller's transaction.
-[[nodiscard]] Result<void> rebuild_projections(storage::Database& db, Projector& projector);
+// Drops the index's triggers (before a rebuild of the projections: client::rebuild_projections
+// in visit_totals.hpp), and builds the index once over the consultations with its triggers
+// again (after it): right even when the index had drifted from the table, or was missing.
+// Inside the caller's transaction.
+[[nodiscard]] Result<void> drop_triggers(storage::Database& db);
+[[nodiscard]] Result<void> rebuild(storage::Database& db);
 
 // Whether the file has the index (one from before it has not, until install or a rebuild).
 [[nodiscard]] Result<bool> present(storage::Database& db);
