@@ -42,16 +42,17 @@ constexpr std::string_view k_unplaced_visits_sql =
 // The sums below read client/model's visit totals (visit_totals.hpp): each visit's records
 // added up as they were written, so a report reads a few rows per visit, not every record.
 
-// Participants of each breakdown value, by the counting rule of report.hpp: a visit's
-// attendance where it has any, else its consultations. Rows: field, value, people.
+// Participants of each breakdown value at each visit in scope, by the counting rule of
+// report.hpp: a visit's attendance where it has any, else its consultations. Rows: field,
+// value, people; the caller adds them up (a GROUP BY over text costs SQLite several times the
+// reading). Visit by visit (CROSS JOIN keeps the visits outside), each visit's rows of one
+// source read as one range of the table's key.
 const std::string k_participants_sql =
     std::string(k_scoped_visits) +
-    "SELECT b.field, b.value, sum(b.n) FROM sv"
-    " JOIN visit_breakdowns b ON b.visit_id = sv.id"
+    "SELECT b.field, b.value, b.n FROM sv"
     " LEFT JOIN visit_totals t ON t.visit_id = sv.id"
-    " WHERE b.source = 'attendance'"
-    " OR (b.source = 'consultation' AND coalesce(t.attendance, 0) = 0)"
-    " GROUP BY b.field, b.value ORDER BY b.field, b.value";
+    " CROSS JOIN visit_breakdowns b ON b.visit_id = sv.id AND b.source ="
+    " CASE WHEN coalesce(t.attendance, 0) > 0 THEN 'attendance' ELSE 'consultation' END";
 
 // One row per visit in scope with what was recorded there.
 const std::string k_visits_sql =
@@ -100,14 +101,18 @@ class Tally {
             m_rows.push_back({std::move(k), 0});
         }
     }
-    void add(const std::string& value, std::int64_t n) {
+    void add(std::string_view value, std::int64_t n) {
         for (BreakdownRow& r : m_rows) {
             if (r.code == value) {
                 r.participants += n;
                 return;
             }
         }
-        m_unknown[value] += n;
+        if (auto it = m_unknown.find(value); it != m_unknown.end()) {
+            it->second += n;
+        } else {
+            m_unknown.emplace(std::string(value), n);
+        }
     }
     BreakdownTable table() const {
         BreakdownTable t{m_code, m_rows, 0};
@@ -123,7 +128,7 @@ class Tally {
   private:
     std::string m_code;
     std::vector<BreakdownRow> m_rows;
-    std::map<std::string, std::int64_t> m_unknown;
+    std::map<std::string, std::int64_t, std::less<>> m_unknown;
 };
 
 std::vector<std::string> codes(const Enumeration& e) {
@@ -199,7 +204,7 @@ Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requeste
         return tl::unexpected(stmt.error());
     }
     auto ok = stmt->each([&](const Statement& s) {
-        const std::string field = s.column_text(0);
+        const std::string_view field = s.column_view(0);
         const std::int64_t n = s.column_int(2);
         Tally* tally = field == "gender"     ? &gender
                        : field == "age"      ? &age
@@ -207,7 +212,7 @@ Result<Breakdown> compute_breakdown(storage::Database& db, const Scope& requeste
                        : field == "vulnerable" ? &vulnerable
                                                : nullptr;
         if (tally) {
-            tally->add(s.column_text(1), n);
+            tally->add(s.column_view(1), n);
         }
         if (field == "gender") {
             b.participants += n; // every participant has one row of each field
