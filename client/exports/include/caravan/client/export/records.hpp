@@ -7,9 +7,14 @@
 //
 // Contract:
 // - Only consultations visible now (not deleted, created) are found or read.
-// - find_records reads at most `limit` + 1 rows of the cursor that match: memory does not grow
-//   with the table. Order: visit date descending, then consultation id descending (stable
-//   across devices). `after` continues after the last row of a previous page (RecordPage::next).
+// - find_records reads the rows of the page, one more, and those the filters skip before them:
+//   neither time nor memory grows with the table for a page of an unfiltered or common search.
+//   Order: visit date descending, then visit id descending, then consultation id descending
+//   (stable across devices and servers); consultations whose visit has no date here (not known
+//   here, or known only from an update) come last, with an empty date, by visit id and id
+//   descending, those with no visit at all after them. `after` continues exactly after the
+//   last row of a previous page (RecordPage::next): a row added or removed meanwhile neither
+//   repeats nor hides another; a new row lands on a later page if it sorts after the cursor.
 // - Region and dates compare as the journal's do (region_spellings: any spelling of the
 //   region); village and text compare case-folded (client::fold_case: Kazakh and Russian
 //   letters too), village as a part of the village's name, text as a part of the question or
@@ -38,9 +43,11 @@ struct RecordFilter {
     std::optional<std::string> visit; // one visit's consultations (a data-quality warning's link)
 };
 
-// Where a page of records ends: the last row's date and id.
+// Where a page of records ends: the last row's date, visit and id (date and visit empty for a
+// consultation whose visit has no date here).
 struct RecordCursor {
     std::string date;
+    std::string visit;
     std::string id;
 };
 
