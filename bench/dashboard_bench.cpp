@@ -49,6 +49,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string k_account = "bench";
+// A coordinator of the first region only (the conflicts page reads each conflict's region).
+const std::string k_region_account = "bench-region";
 const std::string k_password = "bench password for the dashboard";
 const std::vector<std::string> k_regions = {"Ақтөбе обл.", "Жамбыл обл.", "Абай обл.",
                                             "Алматы обл."};
@@ -281,6 +283,8 @@ void generate(const fs::path& data, std::int64_t events, int lawyers, std::size_
     auto store = must(srv::Store::open(srv::database_path(data)), "open the store");
     srv::Accounts accounts(store->accounts(), [&] { return store->now_ms(); });
     must(accounts.add(k_account, srv::AccountRole::coordinator, {}, k_password), "account");
+    must(accounts.add(k_region_account, srv::AccountRole::coordinator, {k_regions[0]}, k_password),
+         "account");
     const double t0 = now_s();
     std::int64_t pushed = 0;
     std::vector<std::string> conflicted; // consultations of the first region
@@ -350,7 +354,7 @@ std::string cookies_of(const httplib::Response& r) {
     return out;
 }
 
-Session login(int port) {
+Session login(int port, const std::string& account = k_account) {
     httplib::Client c("127.0.0.1", port);
     c.set_read_timeout(60);
     const std::string origin = "http://127.0.0.1:" + std::to_string(port);
@@ -360,7 +364,7 @@ Session login(int port) {
     }
     auto r = c.Post("/login", {{"Cookie", cookies_of(*form)}, {"Origin", origin}},
                     httplib::Params{{"csrf", csrf_in(form->body)},
-                                    {"name", k_account},
+                                    {"name", account},
                                     {"password", k_password}});
     if (!r || r->status != 303) {
         throw std::runtime_error("login failed (" + std::to_string(r ? r->status : 0) + ")");
@@ -418,6 +422,23 @@ void time_record_pages(int port, const Session& s) {
     print_row("GET /records, next pages", std::to_string(ms.size()) + " pages followed: p50 " +
                                               fmt(sum.p50, 1) + " ms  max " + fmt(sum.max, 1) +
                                               " ms");
+}
+
+// The conflicts page for a coordinator of one region: every conflict's region is read.
+void time_scoped_conflicts(int port, int runs) {
+    const Session s = login(port, k_region_account);
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(600);
+    std::vector<double> ms;
+    Fetch last;
+    for (int i = 0; i < runs; ++i) {
+        last = get(c, "/conflicts", s);
+        ms.push_back(last.seconds * 1000);
+    }
+    const Summary sum = summarize(ms);
+    print_row("GET /conflicts (one region)", "p50 " + fmt(sum.p50, 1) + " ms  max " +
+                                                 fmt(sum.max, 1) + " ms  (status " +
+                                                 std::to_string(last.status) + ")");
 }
 
 void time_download(const ServerProcess& server, const Session& s) {
@@ -605,6 +626,7 @@ int main(int argc, char** argv) {
         (void)sync_round(server.port(), device); // the first sync: the device record itself
         time_pages(server.port(), session, runs, device);
         time_record_pages(server.port(), session);
+        time_scoped_conflicts(server.port(), runs);
         time_download(server, session);
         time_sync(server, session, std::max(10, runs * 4), device);
     } catch (const std::exception& e) {

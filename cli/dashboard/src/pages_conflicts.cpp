@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -99,6 +101,14 @@ ConflictKey key_of(const client::ConflictEntry& c) {
     return {c.entity_type, c.entity_id, c.field, c.a_version, c.b_version};
 }
 
+// The same parts without copies, for comparing (a page reads the whole list: thousands of rows).
+auto key_ref(const client::ConflictEntry& c) {
+    return std::tie(c.entity_type, c.entity_id, c.field, c.a_version, c.b_version);
+}
+auto key_ref(const ConflictKey& k) {
+    return std::tie(k[0], k[1], k[2], k[3], k[4]);
+}
+
 std::string key_text(const ConflictKey& key) {
     std::string out;
     for (const auto& part : key) {
@@ -124,16 +134,24 @@ std::optional<ConflictKey> key_from(const std::string& text) {
 // The rows of one page: [begin, end) of the account's conflicts in the list's order. `after`
 // starts after a key (the next page), `before` ends before one (the previous page); neither:
 // the first page.
-std::pair<std::size_t, std::size_t> page_bounds(const std::vector<ConflictKey>& keys,
-                                                const std::optional<ConflictKey>& after,
-                                                const std::optional<ConflictKey>& before) {
+std::pair<std::size_t, std::size_t>
+page_bounds(const std::vector<const client::ConflictEntry*>& keys,
+            const std::optional<ConflictKey>& after, const std::optional<ConflictKey>& before) {
     if (after) {
-        const auto begin = std::upper_bound(keys.begin(), keys.end(), *after) - keys.begin();
+        const auto begin = std::upper_bound(keys.begin(), keys.end(), *after,
+                                            [](const ConflictKey& k, const auto* c) {
+                                                return key_ref(k) < key_ref(*c);
+                                            }) -
+                           keys.begin();
         const auto b = static_cast<std::size_t>(begin);
         return {b, std::min(b + k_conflict_page_rows, keys.size())};
     }
     if (before) {
-        const auto end = std::lower_bound(keys.begin(), keys.end(), *before) - keys.begin();
+        const auto end = std::lower_bound(keys.begin(), keys.end(), *before,
+                                          [](const auto* c, const ConflictKey& k) {
+                                              return key_ref(*c) < key_ref(k);
+                                          }) -
+                         keys.begin();
         const auto e = static_cast<std::size_t>(end);
         return {e > k_conflict_page_rows ? e - k_conflict_page_rows : 0, e};
     }
@@ -167,41 +185,64 @@ web::Answer get_conflicts(const Page& page) {
         CARAVAN_TRY(list, store.feed().conflicts());
         CARAVAN_TRY(lawyers, ex::device_lawyers(store.database()));
         std::sort(list.begin(), list.end(),
-                  [](const auto& x, const auto& y) { return key_of(x) < key_of(y); });
+                  [](const auto& x, const auto& y) { return key_ref(x) < key_ref(y); });
         // The account's conflicts; a scoped account's are known by their region, so their
         // places are read for all of them, an unscoped account's for the page's rows only.
         std::vector<const client::ConflictEntry*> mine;
-        std::vector<std::optional<ex::RecordPlace>> places;
-        std::vector<ConflictKey> keys;
+        std::vector<const ex::RecordPlace*> places; // a scoped account's: in known_places
         const bool scoped = !page.account.regions.empty();
+        std::map<std::pair<std::string, std::string>, ex::RecordPlace> known_places;
+        if (scoped) {
+            CARAVAN_TRY(all, ex::conflict_places(store.database()));
+            known_places = std::move(all);
+        }
+        // Both in (kind, record) order: the places are walked along the list. Whether the
+        // account sees a region is asked once per spelling.
+        auto next_place = known_places.begin();
+        std::map<std::string_view, bool> seen;
+        const auto sees = [&](const std::string& region) {
+            const auto [it, added] = seen.try_emplace(region, false);
+            if (added) {
+                it->second = page.account.sees(region);
+            }
+            return it->second;
+        };
         for (const auto& c : list) {
-            std::optional<ex::RecordPlace> place;
+            const ex::RecordPlace* place = nullptr;
             if (scoped) {
-                CARAVAN_TRY(p, ex::record_place(store.database(), c.entity_type, c.entity_id));
-                if (!p || !p->region || !page.account.sees(*p->region)) {
+                const auto record = std::tie(c.entity_type, c.entity_id);
+                while (next_place != known_places.end() &&
+                       std::tie(next_place->first.first, next_place->first.second) < record) {
+                    ++next_place;
+                }
+                if (next_place == known_places.end() ||
+                    std::tie(next_place->first.first, next_place->first.second) != record ||
+                    !next_place->second.region || !sees(*next_place->second.region)) {
                     continue;
                 }
-                place = std::move(p);
+                place = &next_place->second;
             }
             mine.push_back(&c);
-            places.push_back(std::move(place));
-            keys.push_back(key_of(c));
+            places.push_back(place);
         }
-        const auto [begin, end] = page_bounds(keys, after, before);
-        total = keys.size();
+        const auto [begin, end] = page_bounds(mine, after, before);
+        total = mine.size();
         first = begin + 1;
         last = end;
         if (begin > 0 && begin < end) {
-            previous_key = keys[begin];
+            previous_key = key_of(*mine[begin]);
         }
-        if (end < keys.size() && begin < end) {
-            next_key = keys[end - 1];
+        if (end < mine.size() && begin < end) {
+            next_key = key_of(*mine[end - 1]);
         }
         for (std::size_t i = begin; i < end; ++i) {
             const client::ConflictEntry& c = *mine[i];
-            if (!scoped) {
+            std::optional<ex::RecordPlace> place;
+            if (scoped) {
+                place = *places[i];
+            } else {
                 CARAVAN_TRY(p, ex::record_place(store.database(), c.entity_type, c.entity_id));
-                places[i] = std::move(p);
+                place = std::move(p);
             }
             const auto kept = c.kept();
             const auto lost = c.overwritten();
@@ -218,7 +259,7 @@ web::Answer get_conflicts(const Page& page) {
             }
             rows.push_back(mstch::map{
                 {"record", word(page, c.entity_type)},
-                {"place", place_text(places[i])},
+                {"place", place_text(place)},
                 {"is_consultation", c.entity_type == "consultation"},
                 {"entity_id", c.entity_id},
                 {"field", c.delete_vs_edit() ? std::string() : word(page, c.field)},

@@ -372,19 +372,25 @@ Result<std::vector<RecordChange>> record_history(storage::Database& db, const st
     return out;
 }
 
+// The visit of record ?2 of kind ?1 (NULL for a kind without one): each kind reaches its visit
+// in at most one step.
+#define CARAVAN_VISIT_OF_RECORD(type, id)                                                          \
+    "CASE " type " WHEN 'visit' THEN " id                                                          \
+    " WHEN 'consultation' THEN (SELECT visit_id FROM consultations WHERE id = " id ")"             \
+    " WHEN 'attendance' THEN (SELECT visit_id FROM attendance WHERE id = " id ")"                  \
+    " WHEN 'survey' THEN (SELECT visit_id FROM surveys WHERE id = " id ")"                         \
+    " WHEN 'photo' THEN (SELECT visit_id FROM photos WHERE id = " id ") END"
+
 Result<std::optional<RecordPlace>> record_place(storage::Database& db, const std::string& type,
                                                 const std::string& id) {
-    // Each kind reaches its village in at most two steps; an unknown kind has no place.
+    // An unknown kind has no place.
     static constexpr const char* k_place =
         "SELECT g.region, g.name, v.date FROM visits v JOIN villages g ON g.id = v.village_id"
-        " WHERE v.id = CASE ?1"
-        "  WHEN 'visit' THEN ?2"
-        "  WHEN 'consultation' THEN (SELECT visit_id FROM consultations WHERE id = ?2)"
-        "  WHEN 'attendance' THEN (SELECT visit_id FROM attendance WHERE id = ?2)"
-        "  WHEN 'survey' THEN (SELECT visit_id FROM surveys WHERE id = ?2)"
-        "  WHEN 'photo' THEN (SELECT visit_id FROM photos WHERE id = ?2) END"
-        " UNION ALL SELECT region, name, NULL FROM villages WHERE ?1 = 'village' AND id = ?2"
-        " UNION ALL SELECT region, NULL, NULL FROM devices WHERE ?1 = 'device' AND id = ?2";
+        " WHERE v.id = " CARAVAN_VISIT_OF_RECORD("?1",
+                                                 "?2") " UNION ALL SELECT region, name, NULL FROM "
+                                                       "villages WHERE ?1 = 'village' AND id = ?2"
+                                                       " UNION ALL SELECT region, NULL, NULL FROM "
+                                                       "devices WHERE ?1 = 'device' AND id = ?2";
     std::optional<RecordPlace> out;
     CARAVAN_TRY(found, db.query(k_place, type, id).first([&](const storage::Statement& s) {
         out = RecordPlace{s.column_opt_text(0), s.column_opt_text(1), s.column_opt_text(2)};
@@ -392,6 +398,35 @@ Result<std::optional<RecordPlace>> record_place(storage::Database& db, const std
     (void)found;
     return out;
 }
+
+Result<std::map<std::pair<std::string, std::string>, RecordPlace>>
+conflict_places(storage::Database& db) {
+    // record_place's reads for every record the table names, in one statement.
+    static constexpr const char* k_places =
+        "SELECT k.entity_type, k.entity_id, g.region, g.name, v.date"
+        " FROM (SELECT DISTINCT entity_type, entity_id FROM conflicts) k"
+        " JOIN visits v ON v.id = " CARAVAN_VISIT_OF_RECORD(
+            "k.entity_type",
+            "k.entity_id") " JOIN villages g ON g.id = v.village_id"
+                           " UNION ALL SELECT 'village', g.id, g.region, g.name, NULL"
+                           " FROM (SELECT DISTINCT entity_id FROM conflicts WHERE entity_type = "
+                           "'village') k"
+                           " JOIN villages g ON g.id = k.entity_id"
+                           " UNION ALL SELECT 'device', d.id, d.region, NULL, NULL"
+                           " FROM (SELECT DISTINCT entity_id FROM conflicts WHERE entity_type = "
+                           "'device') k"
+                           " JOIN devices d ON d.id = k.entity_id";
+    CARAVAN_TRY(snapshot, ReadSnapshot::begin(db));
+    (void)snapshot;
+    std::map<std::pair<std::string, std::string>, RecordPlace> out;
+    CARAVAN_TRY_VOID(db.query(k_places).each([&](const storage::Statement& s) {
+        out.try_emplace(
+            {s.column_text(0), s.column_text(1)},
+            RecordPlace{s.column_opt_text(2), s.column_opt_text(3), s.column_opt_text(4)});
+    }));
+    return out;
+}
+#undef CARAVAN_VISIT_OF_RECORD
 
 Result<std::optional<std::string>> record_region(storage::Database& db, const std::string& type,
                                                  const std::string& id) {

@@ -28,6 +28,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "caravan/client/export/common.hpp"
@@ -101,6 +102,11 @@ struct RecordPlace {
 // visit, is unknown here (an unknown kind too).
 [[nodiscard]] Result<std::optional<RecordPlace>>
 record_place(storage::Database& db, const std::string& type, const std::string& id);
+// record_place of every record the projections' conflicts table names, keyed by (kind, id);
+// records without a place are absent. One read for a page that must know every conflict's
+// region (a region-scoped account's conflicts).
+[[nodiscard]] Result<std::map<std::pair<std::string, std::string>, RecordPlace>>
+conflict_places(storage::Database& db);
 // The region of a record of any kind, as region scope reads it: record_place's region.
 [[nodiscard]] Result<std::optional<std::string>>
 record_region(storage::Database& db, const std::string& type, const std::string& id);
