@@ -1,6 +1,7 @@
 #include "caravan/client/export/records.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -399,33 +400,116 @@ Result<std::optional<RecordPlace>> record_place(storage::Database& db, const std
     return out;
 }
 
-Result<std::map<std::pair<std::string, std::string>, RecordPlace>>
-conflict_places(storage::Database& db) {
-    // record_place's reads for every record the table names, in one statement.
-    static constexpr const char* k_places =
-        "SELECT k.entity_type, k.entity_id, g.region, g.name, v.date"
-        " FROM (SELECT DISTINCT entity_type, entity_id FROM conflicts) k"
-        " JOIN visits v ON v.id = " CARAVAN_VISIT_OF_RECORD(
-            "k.entity_type",
-            "k.entity_id") " JOIN villages g ON g.id = v.village_id"
-                           " UNION ALL SELECT 'village', g.id, g.region, g.name, NULL"
-                           " FROM (SELECT DISTINCT entity_id FROM conflicts WHERE entity_type = "
-                           "'village') k"
-                           " JOIN villages g ON g.id = k.entity_id"
-                           " UNION ALL SELECT 'device', d.id, d.region, NULL, NULL"
-                           " FROM (SELECT DISTINCT entity_id FROM conflicts WHERE entity_type = "
-                           "'device') k"
-                           " JOIN devices d ON d.id = k.entity_id";
+// The conflicts table with each record's region as record_place finds it (?1: the regions'
+// spellings to keep, a JSON list; NULL: all), compared by the list's key (?2..?6).
+#define CARAVAN_CONFLICTS                                                                          \
+    "WITH k AS (SELECT c.entity_type, c.entity_id, c.field, c.a_version, c.a_value, c.b_version,"  \
+    " c.b_value, CASE c.entity_type"                                                               \
+    " WHEN 'village' THEN (SELECT region FROM villages WHERE id = c.entity_id)"                    \
+    " WHEN 'device' THEN (SELECT region FROM devices WHERE id = c.entity_id)"                      \
+    " ELSE (SELECT g.region FROM visits v JOIN villages g ON g.id = v.village_id"                  \
+    " WHERE v.id = " CARAVAN_VISIT_OF_RECORD("c.entity_type",                                      \
+                                             "c.entity_id") ") END AS region"                      \
+                                                            " FROM conflicts c) SELECT "
+#define CARAVAN_CONFLICTS_IN_SCOPE                                                                 \
+    " FROM k WHERE (?1 IS NULL OR region IN (SELECT value FROM json_each(?1)))"
+#define CARAVAN_CONFLICT_KEY "(entity_type, entity_id, field, a_version, b_version)"
+#define CARAVAN_CONFLICT_COLUMNS                                                                   \
+    "entity_type, entity_id, field, a_version, a_value, b_version, b_value"
+
+Result<ConflictPage> find_conflicts(storage::Database& db,
+                                    const std::function<bool(const std::string&)>& sees,
+                                    const std::optional<ConflictKey>& after,
+                                    const std::optional<ConflictKey>& before, int limit) {
+    // The account's conflicts, and how many of them come before key ?2..?6 (?7: that key's
+    // own row counted too), in one pass.
+    static constexpr const char* k_count =
+        CARAVAN_CONFLICTS "count(*), coalesce(sum(CASE WHEN ?7 THEN " CARAVAN_CONFLICT_KEY
+                          " <= (?2, ?3, ?4, ?5, ?6) ELSE " CARAVAN_CONFLICT_KEY
+                          " < (?2, ?3, ?4, ?5, ?6) END), 0)" CARAVAN_CONFLICTS_IN_SCOPE;
+    static constexpr const char* k_forward =
+        CARAVAN_CONFLICTS CARAVAN_CONFLICT_COLUMNS CARAVAN_CONFLICTS_IN_SCOPE
+        " AND (?2 IS NULL OR " CARAVAN_CONFLICT_KEY " > (?2, ?3, ?4, ?5, ?6))"
+        " ORDER BY entity_type, entity_id, field, a_version, b_version LIMIT ?7";
+    static constexpr const char* k_backward =
+        CARAVAN_CONFLICTS CARAVAN_CONFLICT_COLUMNS CARAVAN_CONFLICTS_IN_SCOPE
+        " AND " CARAVAN_CONFLICT_KEY " < (?2, ?3, ?4, ?5, ?6)"
+        " ORDER BY entity_type DESC, entity_id DESC, field DESC, a_version DESC, b_version DESC"
+        " LIMIT ?7";
+    limit = std::clamp(limit, 1, k_max_limit);
     CARAVAN_TRY(snapshot, ReadSnapshot::begin(db));
     (void)snapshot;
-    std::map<std::pair<std::string, std::string>, RecordPlace> out;
-    CARAVAN_TRY_VOID(db.query(k_places).each([&](const storage::Statement& s) {
-        out.try_emplace(
-            {s.column_text(0), s.column_text(1)},
-            RecordPlace{s.column_opt_text(2), s.column_opt_text(3), s.column_opt_text(4)});
+    // The spellings of the regions the account sees, among those records use.
+    std::optional<std::string> regions;
+    if (sees) {
+        nlohmann::json list = nlohmann::json::array();
+        CARAVAN_TRY_VOID(db.query("SELECT region FROM villages WHERE region IS NOT NULL UNION"
+                                  " SELECT region FROM devices WHERE region IS NOT NULL")
+                             .each([&](const storage::Statement& s) {
+                                 std::string region = s.column_text(0);
+                                 if (sees(region)) {
+                                     list.push_back(std::move(region));
+                                 }
+                             }));
+        regions = list.dump();
+    }
+    const auto bind_key = [](storage::Statement& s, const std::optional<ConflictKey>& key) {
+        for (int i = 0; i < 5; ++i) {
+            s.bind(2 + i, key ? std::optional((*key)[static_cast<std::size_t>(i)]) : std::nullopt);
+        }
+    };
+    ConflictPage page;
+    std::int64_t ahead = 0; // before the bound (after: up to it)
+    {
+        CARAVAN_TRY(count, db.cached(k_count));
+        count->bind(1, regions);
+        bind_key(*count, before ? before : after);
+        count->bind(7, !before);
+        CARAVAN_TRY_VOID(count->first([&](const storage::Statement& s) {
+            page.total = s.column_int(0);
+            ahead = s.column_int(1);
+        }));
+    }
+    CARAVAN_TRY(stmt, db.cached(before ? k_backward : k_forward));
+    stmt->bind(1, regions);
+    bind_key(*stmt, before ? before : after);
+    stmt->bind(7, limit);
+    CARAVAN_TRY_VOID(stmt->each([&](const storage::Statement& s) {
+        ConflictRow row;
+        row.entry.entity_type = s.column_text(0);
+        row.entry.entity_id = s.column_text(1);
+        row.entry.field = s.column_text(2);
+        row.entry.a_version = s.column_text(3);
+        row.entry.a_value = s.column_text(4);
+        row.entry.b_version = s.column_text(5);
+        row.entry.b_value = s.column_text(6);
+        page.rows.push_back(std::move(row));
     }));
-    return out;
+    if (before) {
+        std::reverse(page.rows.begin(), page.rows.end());
+    }
+    // After: the rows follow those up to the bound; before: they are the last before it.
+    page.offset = before ? ahead - static_cast<std::int64_t>(page.rows.size()) : ahead;
+    for (ConflictRow& row : page.rows) {
+        ConflictEntry& c = row.entry;
+        CARAVAN_TRY(place, record_place(db, c.entity_type, c.entity_id));
+        row.place = std::move(place);
+        const EntityDef* def = find_entity(c.entity_type);
+        if (def && c.delete_vs_edit()) {
+            // The table's name is the program's own (entities.cpp), never a value.
+            CARAVAN_TRY(deleted, db.query("SELECT coalesce(deleted, 0) FROM " +
+                                              std::string(def->table) + " WHERE id = ?",
+                                          c.entity_id)
+                                     .one<std::int64_t>());
+            c.record_deleted = deleted.value_or(0) != 0;
+        }
+    }
+    return page;
 }
+#undef CARAVAN_CONFLICTS
+#undef CARAVAN_CONFLICTS_IN_SCOPE
+#undef CARAVAN_CONFLICT_KEY
+#undef CARAVAN_CONFLICT_COLUMNS
 #undef CARAVAN_VISIT_OF_RECORD
 
 Result<std::optional<std::string>> record_region(storage::Database& db, const std::string& type,

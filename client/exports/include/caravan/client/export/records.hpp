@@ -24,7 +24,9 @@
 //   wall time; device ids and clock values stay inside (the caller shows names and times).
 // - Every read runs on one snapshot (ReadSnapshot).
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -32,6 +34,7 @@
 #include <vector>
 
 #include "caravan/client/export/common.hpp"
+#include "caravan/client/model.hpp"
 
 namespace caravan::client::exports {
 
@@ -102,11 +105,30 @@ struct RecordPlace {
 // visit, is unknown here (an unknown kind too).
 [[nodiscard]] Result<std::optional<RecordPlace>>
 record_place(storage::Database& db, const std::string& type, const std::string& id);
-// record_place of every record the projections' conflicts table names, keyed by (kind, id);
-// records without a place are absent. One read for a page that must know every conflict's
-// region (a region-scoped account's conflicts).
-[[nodiscard]] Result<std::map<std::pair<std::string, std::string>, RecordPlace>>
-conflict_places(storage::Database& db);
+// A conflict's place in the conflicts list's order: kind, record, field, a_version, b_version.
+using ConflictKey = std::array<std::string, 5>;
+
+struct ConflictRow {
+    ConflictEntry entry; // record_deleted set as the server's conflicts() sets it
+    std::optional<RecordPlace> place;
+};
+
+struct ConflictPage {
+    std::vector<ConflictRow> rows;
+    std::int64_t total = 0;  // the account's conflicts
+    std::int64_t offset = 0; // how many of them come before the first row
+};
+
+// A page of at most `limit` (1..500) of the projections' conflicts, in the key's order, after
+// `after` or else before `before` (the rows just before it), or else the first; with each
+// row's place (record_place). `sees` keeps the conflicts of records in the regions it accepts
+// (a record without a region: never); empty: every conflict. SQLite counts and orders the
+// conflicts (each one's region looked up for a scoped count); the program holds the page's rows
+// only.
+[[nodiscard]] Result<ConflictPage>
+find_conflicts(storage::Database& db, const std::function<bool(const std::string&)>& sees,
+               const std::optional<ConflictKey>& after, const std::optional<ConflictKey>& before,
+               int limit);
 // The region of a record of any kind, as region scope reads it: record_place's region.
 [[nodiscard]] Result<std::optional<std::string>>
 record_region(storage::Database& db, const std::string& type, const std::string& id);
