@@ -10,9 +10,11 @@
 //     thread hammers the dashboard's pages: p50 and max of each.
 // The load average is printed at the start and the end: the machine is shared.
 //
-// usage: dashboard_bench [events=1000000] [runs=5] [lawyers=20] [dir]
+// usage: dashboard_bench [events=1000000] [runs=5] [lawyers=20] [dir] [conflicts=20000]
 //   dir: keep the store in DIR/data (and reuse it when it is there) instead of a scratch
-//   directory removed at the end, e.g. to look at its query plans afterwards.
+//   directory removed at the end, e.g. to look at its query plans afterwards ("" for none).
+//   conflicts: after the programme, a second device of the first region edits the question of
+//   that many consultations without having seen them: one conflict each (the conflicts page).
 // Prints figures; asserts nothing (docs/performance.md records a run).
 
 #include <httplib.h>
@@ -48,6 +50,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string k_account = "bench";
+// A coordinator of the first region only (the conflicts page reads each conflict's region).
+const std::string k_region_account = "bench-region";
 const std::string k_password = "bench password for the dashboard";
 const std::vector<std::string> k_regions = {"Ақтөбе обл.", "Жамбыл обл.", "Абай обл.",
                                             "Алматы обл."};
@@ -70,7 +74,16 @@ const std::vector<std::string> k_pages = {
     "/records",
     "/records?q=%D2%9B%D2%B1%D0%B4%D1%8B%D2%9B",
     "/records?q=%D0%B6%D0%B5%D1%80",
-    "/records?q=%D0%BD%D0%B5%D1%82%20%D1%82%D0%B0%D0%BA%D0%BE%D0%B3%D0%BE"};
+    "/records?q=%D0%BD%D0%B5%D1%82%20%D1%82%D0%B0%D0%BA%D0%BE%D0%B3%D0%BE",
+    // A topic and an outcome (one consultation in about 14 has both), one village ("Ауыл 3-7":
+    // one in 400) and a topic no consultation has ("tax": every row is read): rows the filters
+    // skip are read too.
+    "/records?topic=health&outcome=case",
+    "/records?village=%D0%90%D1%83%D1%8B%D0%BB%203-7",
+    "/records?topic=tax",
+    "/conflicts"};
+// How many "next page" links of the unfiltered record browser are followed and timed.
+constexpr int k_record_pages = 20;
 
 // ---- the generated programme -----------------------------------------------------------------
 
@@ -101,6 +114,12 @@ class Lawyer {
           m_target(events) {}
 
     [[nodiscard]] bool done() const { return m_seq >= m_target; }
+
+    // Keeps the ids of the consultations made, up to `n` in all, in `ids`.
+    void keep_ids(std::vector<std::string>& ids, std::size_t n) {
+        m_kept = &ids;
+        m_keep_max = n;
+    }
 
     std::vector<storage::Event> batch(std::size_t n) {
         std::vector<storage::Event> out;
@@ -167,7 +186,11 @@ class Lawyer {
         if (u % 1000 == 0) {
             sample.question = "Құдық иесімен дау"; // the rare word of the word searches
         }
-        return make("consultation", new_id(),
+        const std::string id = new_id();
+        if (m_kept && m_kept->size() < m_keep_max) {
+            m_kept->push_back(id);
+        }
+        return make("consultation", id,
                     {{"visit_id", m_visit},
                      {"lawyer", m_name},
                      {"gender", pick(genders, u)},
@@ -205,18 +228,68 @@ class Lawyer {
     std::int64_t m_visit_count = 0;
     std::vector<std::string> m_villages;
     std::string m_visit;
+    std::vector<std::string>* m_kept = nullptr;
+    std::size_t m_keep_max = 0;
 };
 
 // Writes the programme into DATA/server.db through the store's own push (each batch one
 // transaction, as a device's push is), plus the coordinator's account.
-void generate(const fs::path& data, std::int64_t events, int lawyers) {
+// A device of the first region that edits the question of each of `ids` without a base (it
+// never saw them): each edit conflicts with the consultation's create.
+std::int64_t make_conflicts(srv::Store& store, const std::vector<std::string>& ids) {
+    const std::string code = must(
+        store.registry().create_code({"Заңгер конфликт", {k_regions[0]}, srv::Role::lawyer, 72}),
+        "code");
+    const std::string device_id = id_at(k_base_ms - 2000);
+    auto enrolled = store.registry().enroll(code, device_id, {});
+    if (!enrolled) {
+        std::fprintf(stderr, "enroll failed\n");
+        std::exit(1);
+    }
+    std::vector<storage::Event> events;
+    const auto event = [&](std::string_view type, const std::string& id, const std::string& op,
+                           json fields) {
+        storage::Event e;
+        e.device_id = device_id;
+        e.seq = static_cast<std::int64_t>(events.size()) + 1;
+        e.hlc = (k_base_ms + 4'000'000'000LL + e.seq) << 16;
+        e.entity_type = std::string(type);
+        e.entity_id = id;
+        e.op = op;
+        e.payload = sync::canonical_payload(json{{"fields", std::move(fields)}});
+        e.schema_version = 1;
+        events.push_back(std::move(e));
+    };
+    event("device", device_id, "create",
+          {{"lawyer", "Заңгер конфликт"}, {"region", k_regions[0]}, {"deleted", false}});
+    for (const std::string& id : ids) {
+        event("consultation", id, "update", {{"question", "Басқа сұрақ"}});
+    }
+    for (std::size_t from = 0; from < events.size(); from += sync::Limits::max_events_per_push) {
+        const auto to = std::min(events.size(), from + sync::Limits::max_events_per_push);
+        sync::PushRequest request{device_id,
+                                  {events.begin() + static_cast<std::ptrdiff_t>(from),
+                                   events.begin() + static_cast<std::ptrdiff_t>(to)}};
+        auto answer = store.feed().push(enrolled->device, request, {});
+        if (!answer) {
+            std::fprintf(stderr, "push failed: %s\n", answer.error().code.c_str());
+            std::exit(1);
+        }
+    }
+    return static_cast<std::int64_t>(events.size());
+}
+
+void generate(const fs::path& data, std::int64_t events, int lawyers, std::size_t conflicts) {
     fs::create_directories(data);
     fs::permissions(data, fs::perms::owner_all);
     auto store = must(srv::Store::open(srv::database_path(data)), "open the store");
     srv::Accounts accounts(store->accounts(), [&] { return store->now_ms(); });
     must(accounts.add(k_account, srv::AccountRole::coordinator, {}, k_password), "account");
+    must(accounts.add(k_region_account, srv::AccountRole::coordinator, {k_regions[0]}, k_password),
+         "account");
     const double t0 = now_s();
     std::int64_t pushed = 0;
+    std::vector<std::string> conflicted; // consultations of the first region
     for (int l = 0; l < lawyers; ++l) {
         const std::string region = k_regions[static_cast<std::size_t>(l) % k_regions.size()];
         const std::string code = must(store->registry().create_code(
@@ -230,6 +303,9 @@ void generate(const fs::path& data, std::int64_t events, int lawyers) {
             std::exit(1);
         }
         Lawyer lawyer(l, device_id, events / lawyers);
+        if (region == k_regions[0]) {
+            lawyer.keep_ids(conflicted, conflicts);
+        }
         while (!lawyer.done()) {
             sync::PushRequest request{device_id, lawyer.batch(sync::Limits::max_events_per_push)};
             auto answer = store->feed().push(enrolled->device, request, {});
@@ -240,7 +316,9 @@ void generate(const fs::path& data, std::int64_t events, int lawyers) {
             pushed += static_cast<std::int64_t>(request.events.size());
         }
     }
+    pushed += make_conflicts(*store, conflicted);
     const double took = now_s() - t0;
+    print_row("conflicts", std::to_string(conflicted.size()) + " (edits without a base)");
     print_row("store generated", std::to_string(pushed) + " events by " +
                                      std::to_string(lawyers) + " lawyers in " + fmt(took, 1) +
                                      " s (" + fmt(static_cast<double>(pushed) / took, 0) +
@@ -278,7 +356,7 @@ std::string cookies_of(const httplib::Response& r) {
     return out;
 }
 
-Session login(int port) {
+Session login(int port, const std::string& account = k_account) {
     httplib::Client c("127.0.0.1", port);
     c.set_read_timeout(60);
     const std::string origin = "http://127.0.0.1:" + std::to_string(port);
@@ -288,7 +366,7 @@ Session login(int port) {
     }
     auto r = c.Post("/login", {{"Cookie", cookies_of(*form)}, {"Origin", origin}},
                     httplib::Params{{"csrf", csrf_in(form->body)},
-                                    {"name", k_account},
+                                    {"name", account},
                                     {"password", k_password}});
     if (!r || r->status != 303) {
         throw std::runtime_error("login failed (" + std::to_string(r ? r->status : 0) + ")");
@@ -316,6 +394,53 @@ Fetch get(httplib::Client& c, const std::string& path, const Session& s) {
     f.seconds = now_s() - t0;
     f.status = r ? r->status : 0;
     return f;
+}
+
+// The record browser's next pages: from /records, each page's "next page" link in turn, as the
+// coordinator clicks it.
+void time_record_pages(int port, const Session& s) {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(600);
+    static const std::regex next_link(R"re(href="(/records\?[^"]*)" id="next-page")re");
+    std::string path = "/records";
+    std::vector<double> ms;
+    for (int i = 0; i <= k_record_pages; ++i) {
+        const double t0 = now_s();
+        auto r = c.Get(path, {{"Cookie", s.cookie}});
+        if (i > 0) {
+            ms.push_back((now_s() - t0) * 1000);
+        }
+        std::smatch m;
+        if (!r || r->status != 200 || !std::regex_search(r->body, m, next_link)) {
+            break;
+        }
+        path = std::regex_replace(m[1].str(), std::regex("&amp;"), "&");
+    }
+    if (ms.empty()) {
+        print_row("GET /records, next pages", "no next page");
+        return;
+    }
+    const Summary sum = summarize(ms);
+    print_row("GET /records, next pages", std::to_string(ms.size()) + " pages followed: p50 " +
+                                              fmt(sum.p50, 1) + " ms  max " + fmt(sum.max, 1) +
+                                              " ms");
+}
+
+// The conflicts page for a coordinator of one region: every conflict's region is read.
+void time_scoped_conflicts(int port, int runs) {
+    const Session s = login(port, k_region_account);
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(600);
+    std::vector<double> ms;
+    Fetch last;
+    for (int i = 0; i < runs; ++i) {
+        last = get(c, "/conflicts", s);
+        ms.push_back(last.seconds * 1000);
+    }
+    const Summary sum = summarize(ms);
+    print_row("GET /conflicts (one region)", "p50 " + fmt(sum.p50, 1) + " ms  max " +
+                                                 fmt(sum.max, 1) + " ms  (status " +
+                                                 std::to_string(last.status) + ")");
 }
 
 void time_download(const ServerProcess& server, const Session& s) {
@@ -517,16 +642,18 @@ int main(int argc, char** argv) {
     const std::int64_t events = argc > 1 ? std::atoll(argv[1]) : 1'000'000;
     const int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
     const int lawyers = argc > 3 ? std::max(1, std::atoi(argv[3])) : 20;
+    const std::size_t conflicts =
+        argc > 5 ? static_cast<std::size_t>(std::max(0, std::atoi(argv[5]))) : 20'000;
     ::signal(SIGPIPE, SIG_IGN);
     print_title("dashboard_bench: " + std::to_string(events) + " events, " +
                 std::to_string(runs) + " runs per page");
     print_machine();
     ScratchDir scratch;
-    const fs::path root = argc > 4 ? fs::path(argv[4]) : scratch / "";
+    const fs::path root = argc > 4 && *argv[4] ? fs::path(argv[4]) : scratch / "";
     if (fs::exists(srv::database_path(root / "data"))) {
         print_row("store", "reused " + srv::database_path(root / "data").string());
     } else {
-        generate(root / "data", events, lawyers);
+        generate(root / "data", events, lawyers, conflicts);
     }
     ServerProcess server(root);
     try { // a failure stops the server on the way out (ServerProcess's destructor)
@@ -536,6 +663,8 @@ int main(int argc, char** argv) {
         Device device = enroll(server);
         (void)sync_round(server.port(), device); // the first sync: the device record itself
         time_pages(server.port(), server.pid(), session, runs, device);
+        time_record_pages(server.port(), session);
+        time_scoped_conflicts(server.port(), runs);
         time_download(server, session);
         time_sync(server, session, std::max(10, runs * 4), device);
     } catch (const std::exception& e) {

@@ -161,6 +161,9 @@ TEST_CASE("dashboard: conflicts page: a viewer gets 403, a region's coordinator 
     CHECK(mine.body.find(a.consultation) != std::string::npos);
     CHECK(mine.body.find(other.consultation) == std::string::npos);
     CHECK(mine.body.find("Дана") == std::string::npos);
+    // Its rows name their place as an unscoped account's do.
+    CHECK(mine.body.find("<small>Ақсу · 2024-05-14 · " + std::string(k_region_a) + "</small>") !=
+          std::string::npos);
 
     Browser all(s.port());
     REQUIRE(all.login("all").status == 303);

@@ -28,15 +28,6 @@ struct Seeded {
     server::Device device_a, device_a2, device_b;
 };
 
-json consultation(const std::string& visit, const std::string& topic, const std::string& outcome,
-                  const std::string& question) {
-    return {{"visit_id", visit},       {"lawyer", "Айгүл"},        {"gender", "female"},
-            {"age", "33-45"},          {"category", "unemployed"}, {"vulnerable", false},
-            {"topics", {topic}},       {"outcome", outcome},       {"question", question},
-            {"advice", "өтініш жазу"}, {"follow_up", true},        {"lang", "kk"},
-            {"deleted", false}};
-}
-
 // Region A: 55 consultations at Ақсу on 2024-05-14 (land, advice) and 3 at Бескөл on
 // 2024-06-03 (family, referred; one with the secret words), the last edited later by a second
 // device of another lawyer; region B: one consultation.
@@ -66,13 +57,14 @@ Seeded seed(DashboardServer& s) {
         out.a_ids.push_back(server::new_id());
         events.push_back(
             ev.make("consultation", out.a_ids.back(),
-                    consultation(may, "land", "advice", "сұрақ " + std::to_string(i))));
+                    consultation_fields(may, "land", "advice", "сұрақ " + std::to_string(i))));
     }
     for (int i = 0; i < 3; ++i) {
         out.a_ids.push_back(server::new_id());
-        events.push_back(ev.make("consultation", out.a_ids.back(),
-                                 consultation(june, "family", "referred",
-                                              i == 1 ? k_secret : "отбасы " + std::to_string(i))));
+        events.push_back(
+            ev.make("consultation", out.a_ids.back(),
+                    consultation_fields(june, "family", "referred",
+                                        i == 1 ? k_secret : "отбасы " + std::to_string(i))));
     }
     REQUIRE(http.push(out.device_a.token, server::batch(out.device_a.id, events)).status == 200);
     out.edited = out.a_ids.back();
@@ -90,20 +82,20 @@ Seeded seed(DashboardServer& s) {
     server::Events evb(out.device_b.id);
     const std::string shoqan = server::new_id(), visit_b = server::new_id();
     out.b_id = server::new_id();
-    REQUIRE(
-        http.push(out.device_b.token,
-                  server::batch(
-                      out.device_b.id,
-                      {evb.self("Дана", k_region_b), evb.village(shoqan, "Шоқан", k_region_b),
-                       evb.make("visit", visit_b,
-                                {{"village_id", shoqan},
-                                 {"date", "2024-07-01"},
-                                 {"lawyer", "Дана"},
-                                 {"closed", true},
-                                 {"deleted", false}}),
-                       evb.make("consultation", out.b_id,
-                                consultation(visit_b, "land", "advice", "B аймағының сұрағы"))}))
-            .status == 200);
+    REQUIRE(http.push(out.device_b.token,
+                      server::batch(out.device_b.id,
+                                    {evb.self("Дана", k_region_b),
+                                     evb.village(shoqan, "Шоқан", k_region_b),
+                                     evb.make("visit", visit_b,
+                                              {{"village_id", shoqan},
+                                               {"date", "2024-07-01"},
+                                               {"lawyer", "Дана"},
+                                               {"closed", true},
+                                               {"deleted", false}}),
+                                     evb.make("consultation", out.b_id,
+                                              consultation_fields(visit_b, "land", "advice",
+                                                                  "B аймағының сұрағы"))}))
+                .status == 200);
     return out;
 }
 
@@ -297,7 +289,7 @@ TEST_CASE("dashboard: record page: the vulnerable flag reads yes, no or not reco
     const std::pair<json, std::string> flags[] = {{true, "yes"}, {false, "no"}, {nullptr, "none"}};
     std::map<std::string, std::string> ids; // "yes", "no", "none" -> consultation
     for (const auto& [flag, name] : flags) {
-        json fields = consultation(visit, "land", "advice", "сұрақ");
+        json fields = consultation_fields(visit, "land", "advice", "сұрақ");
         fields["vulnerable"] = flag;
         ids[name] = server::new_id();
         events.push_back(ev.make("consultation", ids[name], fields));

@@ -29,6 +29,17 @@ inline const std::string k_password = "correct horse battery";
 // A consultation's question: personal text that no viewer's page or download may show.
 inline const std::string k_question = "Жер телімі туралы құпия сұрақ";
 
+// The fields of a new consultation of Айгүл's at `visit` with one topic, an outcome and a
+// question (the rest fixed), as a device's create carries them.
+inline nlohmann::json consultation_fields(const std::string& visit, const std::string& topic,
+                                          const std::string& outcome, const std::string& question) {
+    return {{"visit_id", visit},       {"lawyer", "Айгүл"},        {"gender", "female"},
+            {"age", "33-45"},          {"category", "unemployed"}, {"vulnerable", false},
+            {"topics", {topic}},       {"outcome", outcome},       {"question", question},
+            {"advice", "өтініш жазу"}, {"follow_up", true},        {"lang", "kk"},
+            {"deleted", false}};
+}
+
 struct Page {
     int status = 0;
     std::string body;

@@ -3,11 +3,12 @@
 // overwritten, each with the lawyer's name and the local time, never a device id or a clock
 // value. Each row names the record's village, its visit's date and its region; 50 rows a page
 // in the list's order, with previous and next links. A region-scoped account sees the conflicts
-// of records in its regions only. The list comes from the server's feed (the same as
-// `caravan-server conflicts`); places and names from client/exports' record reads.
+// of records in its regions only. The page's rows are read from the projections' conflicts
+// table (the rows of `caravan-server conflicts`), counted and ordered in SQL
+// (client::exports::find_conflicts); places and names from client/exports' record reads.
 
 #include <algorithm>
-#include <array>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -93,7 +94,7 @@ std::string who_when(const Page& page, const std::map<std::string, std::string>&
 
 // A conflict's place in the list's order (the feed's: kind, record, field, versions), as a
 // page link carries it: the five parts joined by spaces (none of them holds one).
-using ConflictKey = std::array<std::string, 5>;
+using ex::ConflictKey;
 
 ConflictKey key_of(const client::ConflictEntry& c) {
     return {c.entity_type, c.entity_id, c.field, c.a_version, c.b_version};
@@ -121,25 +122,6 @@ std::optional<ConflictKey> key_from(const std::string& text) {
     return key;
 }
 
-// The rows of one page: [begin, end) of the account's conflicts in the list's order. `after`
-// starts after a key (the next page), `before` ends before one (the previous page); neither:
-// the first page.
-std::pair<std::size_t, std::size_t> page_bounds(const std::vector<ConflictKey>& keys,
-                                                const std::optional<ConflictKey>& after,
-                                                const std::optional<ConflictKey>& before) {
-    if (after) {
-        const auto begin = std::upper_bound(keys.begin(), keys.end(), *after) - keys.begin();
-        const auto b = static_cast<std::size_t>(begin);
-        return {b, std::min(b + k_conflict_page_rows, keys.size())};
-    }
-    if (before) {
-        const auto end = std::lower_bound(keys.begin(), keys.end(), *before) - keys.begin();
-        const auto e = static_cast<std::size_t>(end);
-        return {e > k_conflict_page_rows ? e - k_conflict_page_rows : 0, e};
-    }
-    return {0, std::min(k_conflict_page_rows, keys.size())};
-}
-
 // The place shown under the record's kind: its village, its visit's date, its region (those
 // it has).
 std::string place_text(const std::optional<ex::RecordPlace>& place) {
@@ -164,45 +146,29 @@ web::Answer get_conflicts(const Page& page) {
     std::size_t first = 0, last = 0, total = 0;
     std::optional<ConflictKey> previous_key, next_key;
     auto read = page.services.with_store(false, [&](Store& store) -> Result<void> {
-        CARAVAN_TRY(list, store.feed().conflicts());
         CARAVAN_TRY(lawyers, ex::device_lawyers(store.database()));
-        std::sort(list.begin(), list.end(),
-                  [](const auto& x, const auto& y) { return key_of(x) < key_of(y); });
-        // The account's conflicts; a scoped account's are known by their region, so their
-        // places are read for all of them, an unscoped account's for the page's rows only.
-        std::vector<const client::ConflictEntry*> mine;
-        std::vector<std::optional<ex::RecordPlace>> places;
-        std::vector<ConflictKey> keys;
-        const bool scoped = !page.account.regions.empty();
-        for (const auto& c : list) {
-            std::optional<ex::RecordPlace> place;
-            if (scoped) {
-                CARAVAN_TRY(p, ex::record_place(store.database(), c.entity_type, c.entity_id));
-                if (!p || !p->region || !page.account.sees(*p->region)) {
-                    continue;
-                }
-                place = std::move(p);
-            }
-            mine.push_back(&c);
-            places.push_back(std::move(place));
-            keys.push_back(key_of(c));
+        // The account's conflicts, a page of them read in SQL (a scoped account's by the
+        // region of each record).
+        std::function<bool(const std::string&)> sees;
+        if (!page.account.regions.empty()) {
+            sees = [&](const std::string& region) { return page.account.sees(region); };
         }
-        const auto [begin, end] = page_bounds(keys, after, before);
-        total = keys.size();
+        CARAVAN_TRY(found, ex::find_conflicts(store.database(), sees, after, before,
+                                              static_cast<int>(k_conflict_page_rows)));
+        const auto begin = static_cast<std::size_t>(found.offset);
+        const auto end = begin + found.rows.size();
+        total = static_cast<std::size_t>(found.total);
         first = begin + 1;
         last = end;
         if (begin > 0 && begin < end) {
-            previous_key = keys[begin];
+            previous_key = key_of(found.rows.front().entry);
         }
-        if (end < keys.size() && begin < end) {
-            next_key = keys[end - 1];
+        if (end < total && begin < end) {
+            next_key = key_of(found.rows.back().entry);
         }
-        for (std::size_t i = begin; i < end; ++i) {
-            const client::ConflictEntry& c = *mine[i];
-            if (!scoped) {
-                CARAVAN_TRY(p, ex::record_place(store.database(), c.entity_type, c.entity_id));
-                places[i] = std::move(p);
-            }
+        for (const ex::ConflictRow& row : found.rows) {
+            const client::ConflictEntry& c = row.entry;
+            const std::optional<ex::RecordPlace>& place = row.place;
             const auto kept = c.kept();
             const auto lost = c.overwritten();
             std::string kept_text, lost_text;
@@ -218,7 +184,7 @@ web::Answer get_conflicts(const Page& page) {
             }
             rows.push_back(mstch::map{
                 {"record", word(page, c.entity_type)},
-                {"place", place_text(places[i])},
+                {"place", place_text(place)},
                 {"is_consultation", c.entity_type == "consultation"},
                 {"entity_id", c.entity_id},
                 {"field", c.delete_vs_edit() ? std::string() : word(page, c.field)},

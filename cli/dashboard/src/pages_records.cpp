@@ -100,7 +100,8 @@ web::Answer get_records(const Page& page) {
     }
     std::optional<ex::RecordCursor> after;
     if (page.form.has("after_id")) {
-        after = ex::RecordCursor{page.form.get("after_date"), page.form.get("after_id")};
+        after = ex::RecordCursor{page.form.get("after_date"), page.form.get("after_visit"),
+                                 page.form.get("after_id")};
     }
     ex::RecordFilter filter;
     filter.village = optional_field(page, "village");
@@ -150,6 +151,7 @@ web::Answer get_records(const Page& page) {
     };
     if (result.next) {
         extra.emplace("next_date", web::url_encode(result.next->date));
+        extra.emplace("next_visit", web::url_encode(result.next->visit));
         extra.emplace("next_id", web::url_encode(result.next->id));
     }
     return records_page(page, std::move(extra));

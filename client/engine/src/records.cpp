@@ -107,8 +107,8 @@ const std::string& consultation_select() {
     return sql;
 }
 
-// Newest first: the visits by date from the latest back (visits_by_date), each one's
-// consultations (consultations_by_visit), so that a reader who stops early reads little. The
+// Newest first: the visits by date from the latest back (visits_by_date_id), each one's
+// consultations (consultations_by_visit_id), so that a reader who stops early reads little. The
 // CROSS JOIN keeps SQLite from choosing the other order. Consultations of visits not known here
 // come from the second query, after these.
 const std::string& consultation_select_by_visit() {

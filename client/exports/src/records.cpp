@@ -1,6 +1,7 @@
 #include "caravan/client/export/records.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -29,17 +30,64 @@ constexpr int k_max_history = 1000;
     " FROM consultations c LEFT JOIN visits v ON v.id = c.visit_id"                                \
     " LEFT JOIN villages g ON g.id = v.village_id WHERE " CARAVAN_VISIBLE_SQL("c.")
 
-// Newest first (k_find_order); ?6/?7 continue after a page's last (date, id); ?8 names one
-// visit. A word search the text index can narrow adds its candidates (?9, ...) before the order.
-constexpr const char* k_find =
-    "SELECT " CARAVAN_RECORD_COLUMNS CARAVAN_RECORD_FROM
+// The list's order is (date, visit, id), each descending, where date is the visit's date and
+// visit the consultation's visit_id ('' when the visit is unknown or has no date, or there is
+// no visit). The walk follows it without sorting: the dated visits newest first
+// (visits_by_date_id), each one's consultations by id (consultations_by_visit_id); then the
+// consultations whose visit has no date here, visit by visit. A page reads its own rows and
+// those that the filters skip, whatever the table holds.
+
+// The dated visits in the list's order, with the visit filters: ?1 the region's spellings (a JSON
+// list), ?2/?3 the period, ?4 one visit; with k_visits_after, ?5/?6 the cursor's visit.
+#define CARAVAN_DATED_VISITS                                                                       \
+    "SELECT v.id, v.date, coalesce(g.region, ''), coalesce(g.name, '') FROM visits v"              \
+    " LEFT JOIN villages g ON g.id = v.village_id WHERE v.date > ''"                               \
+    " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1)))"                           \
+    " AND (?2 IS NULL OR v.date >= ?2) AND (?3 IS NULL OR v.date <= ?3)"                           \
+    " AND (?4 IS NULL OR v.id = ?4)"
+#define CARAVAN_DATED_ORDER " ORDER BY v.date DESC, v.id DESC"
+constexpr const char* k_visits = CARAVAN_DATED_VISITS CARAVAN_DATED_ORDER;
+constexpr const char* k_visits_after =
+    CARAVAN_DATED_VISITS " AND (v.date, v.id) <= (?5, ?6)" CARAVAN_DATED_ORDER;
+#undef CARAVAN_DATED_VISITS
+#undef CARAVAN_DATED_ORDER
+
+// The visit ids that consultations name, from the highest down (one index step each).
+constexpr const char* k_top_visit_id = "SELECT max(visit_id) FROM consultations";
+constexpr const char* k_visit_id_at_most =
+    "SELECT max(visit_id) FROM consultations WHERE visit_id <= ?";
+constexpr const char* k_visit_id_below =
+    "SELECT max(visit_id) FROM consultations WHERE visit_id < ?";
+// Visit ?1's region and village when it has no date here (no row when it has one, or when the
+// region is not among ?2's spellings).
+constexpr const char* k_undated_visit =
+    "SELECT coalesce(g.region, ''), coalesce(g.name, '') FROM (SELECT ?1 AS id) i"
+    " LEFT JOIN visits v ON v.id = i.id LEFT JOIN villages g ON g.id = v.village_id"
+    " WHERE coalesce(v.date, '') = ''"
+    " AND (?2 IS NULL OR g.region IN (SELECT value FROM json_each(?2)))";
+
+// One visit's consultations (?1 NULL: those of no visit), newest id first, below ?2 when set,
+// with the consultation filters (?3 outcome, ?4 topic).
+constexpr const char* k_visit_rows =
+    "SELECT c.id, coalesce(c.lawyer, ''), coalesce(c.outcome, ''), coalesce(c.topics, '[]'),"
+    " coalesce(c.question, ''), coalesce(c.advice, '') FROM consultations c"
+    " WHERE c.visit_id IS ?1 AND (?2 IS NULL OR c.id < ?2) AND (?3 IS NULL OR c.outcome = ?3)"
+    " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(c.topics) t WHERE t.value = ?4))"
+    " AND " CARAVAN_VISIBLE_SQL("c.") " ORDER BY c.id DESC";
+
+// A word search the text index narrows reads its candidates (at most a few thousand: the
+// subquery added as `c.rowid IN (...)`, its values from ?10) and sorts them in the list's order;
+// ?4 outcome, ?5 topic, ?6/?7/?8 continue after a page's last (date, visit, id), ?9 one visit.
+constexpr const char* k_find_candidates =
+    "SELECT " CARAVAN_RECORD_COLUMNS ", coalesce(c.visit_id, '')" CARAVAN_RECORD_FROM
     " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1)))"
     " AND (?2 IS NULL OR v.date >= ?2) AND (?3 IS NULL OR v.date <= ?3)"
     " AND (?4 IS NULL OR c.outcome = ?4)"
     " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(c.topics) t WHERE t.value = ?5))"
-    " AND (?6 IS NULL OR (coalesce(v.date, ''), c.id) < (?6, ?7))"
-    " AND (?8 IS NULL OR c.visit_id = ?8)";
-constexpr const char* k_find_order = " ORDER BY coalesce(v.date, '') DESC, c.id DESC";
+    " AND (?6 IS NULL OR (coalesce(v.date, ''), coalesce(c.visit_id, ''), c.id) < (?6, ?7, ?8))"
+    " AND (?9 IS NULL OR c.visit_id = ?9)";
+constexpr const char* k_find_candidates_order =
+    " ORDER BY coalesce(v.date, '') DESC, coalesce(c.visit_id, '') DESC, c.id DESC";
 
 constexpr const char* k_read = "SELECT " CARAVAN_RECORD_COLUMNS CARAVAN_RECORD_FROM " AND c.id = ?";
 
@@ -78,6 +126,178 @@ std::optional<std::string> folded(const std::optional<std::string>& text) {
     return out.empty() ? std::nullopt : std::optional(out);
 }
 
+// One page's reading: rows matching the filter are taken in the list's order until one more
+// than the page holds shows that there is a next page.
+class PageReader {
+  public:
+    PageReader(const RecordFilter& filter, const std::optional<RecordCursor>& after, int limit)
+        : m_filter(filter), m_after(after), m_limit(static_cast<std::size_t>(limit)),
+          m_village(folded(filter.village).value_or("")), m_text(folded(filter.text).value_or("")) {
+    }
+
+    [[nodiscard]] const std::string& text() const { return m_text; }
+    [[nodiscard]] bool full() const { return m_more; }
+
+    [[nodiscard]] bool village_matches(std::string_view village) {
+        return contains_folded(village, m_village, m_scratch);
+    }
+
+    // Takes the row if it matches the text filter (its village already checked); false once the
+    // page is full.
+    bool offer(const RecordSummary& row, const std::string& visit, std::string_view question,
+               std::string_view advice) {
+        if (!m_text.empty() && !contains_folded(question, m_text, m_scratch) &&
+            !contains_folded(advice, m_text, m_scratch)) {
+            return true;
+        }
+        if (m_page.rows.size() == m_limit) {
+            m_more = true;
+            return false;
+        }
+        m_page.rows.push_back(row);
+        m_last_visit = visit;
+        return true;
+    }
+
+    // Reads one visit's consultations (`visit` nullopt: those of no visit) into the page, after
+    // the cursor when the cursor is in this visit. False once the page is full.
+    Result<bool> visit_rows(storage::Database& db, const std::optional<std::string>& visit,
+                            const std::string& date, const std::string& region,
+                            const std::string& village) {
+        if (!village_matches(village)) {
+            return true; // nothing of this visit can match: its rows are not read
+        }
+        const std::string key = visit.value_or("");
+        std::optional<std::string> below;
+        if (m_after && m_after->date == date && m_after->visit == key) {
+            below = m_after->id;
+        }
+        RecordSummary row;
+        row.date = date;
+        row.region = region;
+        row.village = village;
+        CARAVAN_TRY(stmt, db.cached(k_visit_rows));
+        stmt->bind(1, visit).bind(2, below).bind(3, m_filter.outcome).bind(4, m_filter.topic);
+        CARAVAN_TRY_VOID(stmt->each([&](const storage::Statement& s) {
+            row.id = s.column_text(0);
+            row.lawyer = s.column_text(1);
+            row.outcome = s.column_text(2);
+            decode_text_list(s.column_view(3), row.topics);
+            return offer(row, key, s.column_view(4), s.column_view(5));
+        }));
+        return !m_more;
+    }
+
+    RecordPage finish() && {
+        if (m_more) {
+            const RecordSummary& last = m_page.rows.back();
+            m_page.next = RecordCursor{last.date, m_last_visit, last.id};
+        }
+        return std::move(m_page);
+    }
+
+  private:
+    const RecordFilter& m_filter;
+    const std::optional<RecordCursor>& m_after;
+    std::size_t m_limit;
+    std::string m_village, m_text, m_scratch, m_last_visit;
+    RecordPage m_page;
+    bool m_more = false;
+};
+
+// The candidates of a word search, sorted in the list's order.
+Result<void> read_candidates(storage::Database& db, PageReader& reader, const RecordFilter& filter,
+                             const Scope& scope, const std::optional<std::string>& regions,
+                             const std::optional<RecordCursor>& after,
+                             const search_index::Candidates& candidates) {
+    CARAVAN_TRY(stmt, db.prepare(std::string(k_find_candidates) + " AND c.rowid IN (" +
+                                 candidates.sql + ")" + k_find_candidates_order));
+    stmt.bind(1, regions).bind(2, scope.from).bind(3, scope.to);
+    stmt.bind(4, filter.outcome).bind(5, filter.topic);
+    if (after) {
+        stmt.bind(6, after->date).bind(7, after->visit).bind(8, after->id);
+    }
+    stmt.bind(9, filter.visit);
+    int i = 10;
+    for (const std::string& value : candidates.params) {
+        stmt.bind(i++, value);
+    }
+    RecordSummary row;
+    return stmt.each([&](const storage::Statement& s) {
+        if (!reader.village_matches(s.column_view(3))) {
+            return true;
+        }
+        read_summary(s, row);
+        return reader.offer(row, s.column_text(16), s.column_view(11), s.column_view(12));
+    });
+}
+
+// The dated visits newest first, from the cursor's visit on.
+Result<void> read_dated(storage::Database& db, PageReader& reader, const RecordFilter& filter,
+                        const Scope& scope, const std::optional<std::string>& regions,
+                        const std::optional<RecordCursor>& after) {
+    CARAVAN_TRY(stmt, db.cached(after ? k_visits_after : k_visits));
+    stmt->bind(1, regions).bind(2, scope.from).bind(3, scope.to).bind(4, filter.visit);
+    if (after) {
+        stmt->bind(5, after->date).bind(6, after->visit);
+    }
+    Result<void> inner;
+    CARAVAN_TRY_VOID(stmt->each([&](const storage::Statement& s) {
+        auto more = reader.visit_rows(db, s.column_text(0), s.column_text(1), s.column_text(2),
+                                      s.column_text(3));
+        if (!more) {
+            inner = tl::unexpected(more.error());
+            return false;
+        }
+        return *more;
+    }));
+    return inner;
+}
+
+// The consultations whose visit has no date here (a visit not known here, one whose create has
+// not arrived, or none), visit id by visit id from the highest down, those of no visit last.
+// Only the tail of the list: reached once the dated visits are read.
+Result<void> read_undated(storage::Database& db, PageReader& reader, const RecordFilter& filter,
+                          const std::optional<std::string>& regions,
+                          const std::optional<RecordCursor>& after) {
+    std::optional<std::string> visit;
+    if (filter.visit) {
+        CARAVAN_TRY(v, db.query(k_visit_id_at_most, *filter.visit).one<std::string>());
+        visit = v == filter.visit ? v : std::nullopt;
+    } else if (after && after->date.empty()) {
+        CARAVAN_TRY(v, db.query(k_visit_id_at_most, after->visit).one<std::string>());
+        visit = std::move(v);
+    } else {
+        CARAVAN_TRY(v, db.query(k_top_visit_id).one<std::string>());
+        visit = std::move(v);
+    }
+    while (visit) {
+        std::optional<std::pair<std::string, std::string>> place;
+        CARAVAN_TRY(
+            found,
+            db.query(k_undated_visit, *visit, regions).first([&](const storage::Statement& s) {
+                place.emplace(s.column_text(0), s.column_text(1));
+            }));
+        if (found) {
+            CARAVAN_TRY(more, reader.visit_rows(db, visit, "", place->first, place->second));
+            if (!more) {
+                return {};
+            }
+        }
+        if (filter.visit) {
+            return {};
+        }
+        CARAVAN_TRY(v, db.query(k_visit_id_below, *visit).one<std::string>());
+        visit = std::move(v);
+    }
+    // No visit: no region, so never in a region's search; after every visit id in the order.
+    if (!regions && !filter.visit) {
+        CARAVAN_TRY(more, reader.visit_rows(db, std::nullopt, "", "", ""));
+        (void)more;
+    }
+    return {};
+}
+
 } // namespace
 
 Result<RecordPage> find_records(storage::Database& db, const RecordFilter& filter,
@@ -87,51 +307,24 @@ Result<RecordPage> find_records(storage::Database& db, const RecordFilter& filte
     (void)snapshot;
     CARAVAN_TRY(scope, resolve_scope(db, filter.scope));
     CARAVAN_TRY(regions, region_spellings(db, scope.region));
-    const std::string village = folded(filter.village).value_or("");
-    const std::string text = folded(filter.text).value_or("");
+    PageReader reader(filter, after, limit);
     // Words that few consultations hold are looked up in the text index: it names the rows
-    // that may hold them, which are then read in order and checked as every row is. Words
-    // that many hold (or one or two letters) are found soon enough by reading rows in order.
-    CARAVAN_TRY(candidates, search_index::candidates(db, text));
-    CARAVAN_TRY(stmt, db.prepare(candidates ? std::string(k_find) + " AND c.rowid IN (" +
-                                                  candidates->sql + ")" + k_find_order
-                                            : std::string(k_find) + k_find_order));
-    stmt.bind(1, regions).bind(2, scope.from).bind(3, scope.to);
-    stmt.bind(4, filter.outcome).bind(5, filter.topic);
-    if (after) {
-        stmt.bind(6, after->date).bind(7, after->id);
-    }
-    stmt.bind(8, filter.visit);
+    // that may hold them, which are then sorted and checked as every row is. Words that many
+    // hold (or one or two letters) are found soon enough by reading rows in order.
+    CARAVAN_TRY(candidates, search_index::candidates(db, reader.text()));
     if (candidates) {
-        int i = 9;
-        for (const std::string& value : candidates->params) {
-            stmt.bind(i++, value);
-        }
+        CARAVAN_TRY_VOID(read_candidates(db, reader, filter, scope, regions, after, *candidates));
+        return std::move(reader).finish();
     }
-    std::string scratch;
-    RecordPage page;
-    RecordSummary row;
-    bool more = false;
-    CARAVAN_TRY_VOID(stmt.each([&](const storage::Statement& s) {
-        if (!contains_folded(s.column_view(3), village, scratch)) {
-            return true;
-        }
-        if (!text.empty() && !contains_folded(s.column_view(11), text, scratch) &&
-            !contains_folded(s.column_view(12), text, scratch)) {
-            return true;
-        }
-        if (page.rows.size() == static_cast<std::size_t>(limit)) {
-            more = true;
-            return false;
-        }
-        read_summary(s, row);
-        page.rows.push_back(row);
-        return true;
-    }));
-    if (more) {
-        page.next = RecordCursor{page.rows.back().date, page.rows.back().id};
+    // The cursor's date is '' once the dated visits are behind it.
+    if (!after || !after->date.empty()) {
+        CARAVAN_TRY_VOID(read_dated(db, reader, filter, scope, regions, after));
     }
-    return page;
+    // Rows without a date fall outside any period.
+    if (!reader.full() && !scope.from && !scope.to) {
+        CARAVAN_TRY_VOID(read_undated(db, reader, filter, regions, after));
+    }
+    return std::move(reader).finish();
 }
 
 Result<std::optional<RecordDetail>> read_record(storage::Database& db, const std::string& id) {
@@ -180,19 +373,25 @@ Result<std::vector<RecordChange>> record_history(storage::Database& db, const st
     return out;
 }
 
+// The visit of record ?2 of kind ?1 (NULL for a kind without one): each kind reaches its visit
+// in at most one step.
+#define CARAVAN_VISIT_OF_RECORD(type, id)                                                          \
+    "CASE " type " WHEN 'visit' THEN " id                                                          \
+    " WHEN 'consultation' THEN (SELECT visit_id FROM consultations WHERE id = " id ")"             \
+    " WHEN 'attendance' THEN (SELECT visit_id FROM attendance WHERE id = " id ")"                  \
+    " WHEN 'survey' THEN (SELECT visit_id FROM surveys WHERE id = " id ")"                         \
+    " WHEN 'photo' THEN (SELECT visit_id FROM photos WHERE id = " id ") END"
+
 Result<std::optional<RecordPlace>> record_place(storage::Database& db, const std::string& type,
                                                 const std::string& id) {
-    // Each kind reaches its village in at most two steps; an unknown kind has no place.
+    // An unknown kind has no place.
     static constexpr const char* k_place =
         "SELECT g.region, g.name, v.date FROM visits v JOIN villages g ON g.id = v.village_id"
-        " WHERE v.id = CASE ?1"
-        "  WHEN 'visit' THEN ?2"
-        "  WHEN 'consultation' THEN (SELECT visit_id FROM consultations WHERE id = ?2)"
-        "  WHEN 'attendance' THEN (SELECT visit_id FROM attendance WHERE id = ?2)"
-        "  WHEN 'survey' THEN (SELECT visit_id FROM surveys WHERE id = ?2)"
-        "  WHEN 'photo' THEN (SELECT visit_id FROM photos WHERE id = ?2) END"
-        " UNION ALL SELECT region, name, NULL FROM villages WHERE ?1 = 'village' AND id = ?2"
-        " UNION ALL SELECT region, NULL, NULL FROM devices WHERE ?1 = 'device' AND id = ?2";
+        " WHERE v.id = " CARAVAN_VISIT_OF_RECORD("?1",
+                                                 "?2") " UNION ALL SELECT region, name, NULL FROM "
+                                                       "villages WHERE ?1 = 'village' AND id = ?2"
+                                                       " UNION ALL SELECT region, NULL, NULL FROM "
+                                                       "devices WHERE ?1 = 'device' AND id = ?2";
     std::optional<RecordPlace> out;
     CARAVAN_TRY(found, db.query(k_place, type, id).first([&](const storage::Statement& s) {
         out = RecordPlace{s.column_opt_text(0), s.column_opt_text(1), s.column_opt_text(2)};
@@ -200,6 +399,118 @@ Result<std::optional<RecordPlace>> record_place(storage::Database& db, const std
     (void)found;
     return out;
 }
+
+// The conflicts table with each record's region as record_place finds it (?1: the regions'
+// spellings to keep, a JSON list; NULL: all), compared by the list's key (?2..?6).
+#define CARAVAN_CONFLICTS                                                                          \
+    "WITH k AS (SELECT c.entity_type, c.entity_id, c.field, c.a_version, c.a_value, c.b_version,"  \
+    " c.b_value, CASE c.entity_type"                                                               \
+    " WHEN 'village' THEN (SELECT region FROM villages WHERE id = c.entity_id)"                    \
+    " WHEN 'device' THEN (SELECT region FROM devices WHERE id = c.entity_id)"                      \
+    " ELSE (SELECT g.region FROM visits v JOIN villages g ON g.id = v.village_id"                  \
+    " WHERE v.id = " CARAVAN_VISIT_OF_RECORD("c.entity_type",                                      \
+                                             "c.entity_id") ") END AS region"                      \
+                                                            " FROM conflicts c) SELECT "
+#define CARAVAN_CONFLICTS_IN_SCOPE                                                                 \
+    " FROM k WHERE (?1 IS NULL OR region IN (SELECT value FROM json_each(?1)))"
+#define CARAVAN_CONFLICT_KEY "(entity_type, entity_id, field, a_version, b_version)"
+#define CARAVAN_CONFLICT_COLUMNS                                                                   \
+    "entity_type, entity_id, field, a_version, a_value, b_version, b_value"
+
+Result<ConflictPage> find_conflicts(storage::Database& db,
+                                    const std::function<bool(const std::string&)>& sees,
+                                    const std::optional<ConflictKey>& after,
+                                    const std::optional<ConflictKey>& before, int limit) {
+    // The account's conflicts, and how many of them come before key ?2..?6 (?7: that key's
+    // own row counted too), in one pass.
+    static constexpr const char* k_count =
+        CARAVAN_CONFLICTS "count(*), coalesce(sum(CASE WHEN ?7 THEN " CARAVAN_CONFLICT_KEY
+                          " <= (?2, ?3, ?4, ?5, ?6) ELSE " CARAVAN_CONFLICT_KEY
+                          " < (?2, ?3, ?4, ?5, ?6) END), 0)" CARAVAN_CONFLICTS_IN_SCOPE;
+    static constexpr const char* k_forward =
+        CARAVAN_CONFLICTS CARAVAN_CONFLICT_COLUMNS CARAVAN_CONFLICTS_IN_SCOPE
+        " AND (?2 IS NULL OR " CARAVAN_CONFLICT_KEY " > (?2, ?3, ?4, ?5, ?6))"
+        " ORDER BY entity_type, entity_id, field, a_version, b_version LIMIT ?7";
+    static constexpr const char* k_backward =
+        CARAVAN_CONFLICTS CARAVAN_CONFLICT_COLUMNS CARAVAN_CONFLICTS_IN_SCOPE
+        " AND " CARAVAN_CONFLICT_KEY " < (?2, ?3, ?4, ?5, ?6)"
+        " ORDER BY entity_type DESC, entity_id DESC, field DESC, a_version DESC, b_version DESC"
+        " LIMIT ?7";
+    limit = std::clamp(limit, 1, k_max_limit);
+    CARAVAN_TRY(snapshot, ReadSnapshot::begin(db));
+    (void)snapshot;
+    // The spellings of the regions the account sees, among those records use.
+    std::optional<std::string> regions;
+    if (sees) {
+        nlohmann::json list = nlohmann::json::array();
+        CARAVAN_TRY_VOID(db.query("SELECT region FROM villages WHERE region IS NOT NULL UNION"
+                                  " SELECT region FROM devices WHERE region IS NOT NULL")
+                             .each([&](const storage::Statement& s) {
+                                 std::string region = s.column_text(0);
+                                 if (sees(region)) {
+                                     list.push_back(std::move(region));
+                                 }
+                             }));
+        regions = list.dump();
+    }
+    const auto bind_key = [](storage::Statement& s, const std::optional<ConflictKey>& key) {
+        for (int i = 0; i < 5; ++i) {
+            s.bind(2 + i, key ? std::optional((*key)[static_cast<std::size_t>(i)]) : std::nullopt);
+        }
+    };
+    ConflictPage page;
+    std::int64_t ahead = 0; // before the bound (after: up to it)
+    {
+        CARAVAN_TRY(count, db.cached(k_count));
+        count->bind(1, regions);
+        bind_key(*count, before ? before : after);
+        count->bind(7, !before);
+        CARAVAN_TRY_VOID(count->first([&](const storage::Statement& s) {
+            page.total = s.column_int(0);
+            ahead = s.column_int(1);
+        }));
+    }
+    CARAVAN_TRY(stmt, db.cached(before ? k_backward : k_forward));
+    stmt->bind(1, regions);
+    bind_key(*stmt, before ? before : after);
+    stmt->bind(7, limit);
+    CARAVAN_TRY_VOID(stmt->each([&](const storage::Statement& s) {
+        ConflictRow row;
+        row.entry.entity_type = s.column_text(0);
+        row.entry.entity_id = s.column_text(1);
+        row.entry.field = s.column_text(2);
+        row.entry.a_version = s.column_text(3);
+        row.entry.a_value = s.column_text(4);
+        row.entry.b_version = s.column_text(5);
+        row.entry.b_value = s.column_text(6);
+        page.rows.push_back(std::move(row));
+    }));
+    if (before) {
+        std::reverse(page.rows.begin(), page.rows.end());
+    }
+    // After: the rows follow those up to the bound; before: they are the last before it.
+    page.offset = before ? ahead - static_cast<std::int64_t>(page.rows.size()) : ahead;
+    for (ConflictRow& row : page.rows) {
+        ConflictEntry& c = row.entry;
+        CARAVAN_TRY(place, record_place(db, c.entity_type, c.entity_id));
+        row.place = std::move(place);
+        const EntityDef* def = find_entity(c.entity_type);
+        if (def && c.delete_vs_edit()) {
+            // The table's name is the program's own (entities.cpp), never a value.
+            CARAVAN_TRY(deleted, db.query("SELECT coalesce(deleted, 0) FROM " +
+                                              std::string(def->table) + " WHERE id = ?",
+                                          c.entity_id)
+                                     .one<std::int64_t>());
+            c.record_deleted = deleted.value_or(0) != 0;
+        }
+    }
+    return page;
+}
+#undef CARAVAN_CONFLICTS
+#undef CARAVAN_CONFLICTS_IN_SCOPE
+#undef CARAVAN_CONFLICT_KEY
+#undef CARAVAN_CONFLICT_COLUMNS
+#undef CARAVAN_VISIT_OF_RECORD
 
 Result<std::optional<std::string>> record_region(storage::Database& db, const std::string& type,
                                                  const std::string& id) {

@@ -349,7 +349,19 @@ CREATE TABLE conflicts(
     }();
     // 2: conflicts settled by a later write (detect_conflicts) leave the table; a database
     // projected before the rule drops the ones its log already settles, as a rebuild would.
-    static const storage::Migration steps[] = {{1, v1}, {2, "", &settle_recorded_conflicts}};
+    // 3: the list orders of consultations (visit date, visit id, consultation id: the record
+    // browser, client::exports::find_records) follow indexes instead of sorting: visits by
+    // (date, id), consultations by (visit_id, id). Each replaces the index on its first column
+    // alone, which it serves as well. Written to run again harmlessly (a file whose recorded
+    // version was set back).
+    static constexpr std::string_view v3 = R"sql(
+CREATE INDEX IF NOT EXISTS visits_by_date_id ON visits(date, id);
+CREATE INDEX IF NOT EXISTS consultations_by_visit_id ON consultations(visit_id, id);
+DROP INDEX IF EXISTS visits_by_date;
+DROP INDEX IF EXISTS consultations_by_visit;
+)sql";
+    static const storage::Migration steps[] = {
+        {1, v1}, {2, "", &settle_recorded_conflicts}, {3, v3}};
     return storage::migrate(db, "projections", steps);
 }
 

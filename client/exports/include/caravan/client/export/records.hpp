@@ -7,9 +7,14 @@
 //
 // Contract:
 // - Only consultations visible now (not deleted, created) are found or read.
-// - find_records reads at most `limit` + 1 rows of the cursor that match: memory does not grow
-//   with the table. Order: visit date descending, then consultation id descending (stable
-//   across devices). `after` continues after the last row of a previous page (RecordPage::next).
+// - find_records reads the rows of the page, one more, and those the filters skip before them:
+//   neither time nor memory grows with the table for a page of an unfiltered or common search.
+//   Order: visit date descending, then visit id descending, then consultation id descending
+//   (stable across devices and servers); consultations whose visit has no date here (not known
+//   here, or known only from an update) come last, with an empty date, by visit id and id
+//   descending, those with no visit at all after them. `after` continues exactly after the
+//   last row of a previous page (RecordPage::next): a row added or removed meanwhile neither
+//   repeats nor hides another; a new row lands on a later page if it sorts after the cursor.
 // - Region and dates compare as the journal's do (region_spellings: any spelling of the
 //   region); village and text compare case-folded (client::fold_case: Kazakh and Russian
 //   letters too), village as a part of the village's name, text as a part of the question or
@@ -19,13 +24,17 @@
 //   wall time; device ids and clock values stay inside (the caller shows names and times).
 // - Every read runs on one snapshot (ReadSnapshot).
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "caravan/client/export/common.hpp"
+#include "caravan/client/model.hpp"
 
 namespace caravan::client::exports {
 
@@ -38,9 +47,11 @@ struct RecordFilter {
     std::optional<std::string> visit; // one visit's consultations (a data-quality warning's link)
 };
 
-// Where a page of records ends: the last row's date and id.
+// Where a page of records ends: the last row's date, visit and id (date and visit empty for a
+// consultation whose visit has no date here).
 struct RecordCursor {
     std::string date;
+    std::string visit;
     std::string id;
 };
 
@@ -94,6 +105,30 @@ struct RecordPlace {
 // visit, is unknown here (an unknown kind too).
 [[nodiscard]] Result<std::optional<RecordPlace>>
 record_place(storage::Database& db, const std::string& type, const std::string& id);
+// A conflict's place in the conflicts list's order: kind, record, field, a_version, b_version.
+using ConflictKey = std::array<std::string, 5>;
+
+struct ConflictRow {
+    ConflictEntry entry; // record_deleted set as the server's conflicts() sets it
+    std::optional<RecordPlace> place;
+};
+
+struct ConflictPage {
+    std::vector<ConflictRow> rows;
+    std::int64_t total = 0;  // the account's conflicts
+    std::int64_t offset = 0; // how many of them come before the first row
+};
+
+// A page of at most `limit` (1..500) of the projections' conflicts, in the key's order, after
+// `after` or else before `before` (the rows just before it), or else the first; with each
+// row's place (record_place). `sees` keeps the conflicts of records in the regions it accepts
+// (a record without a region: never); empty: every conflict. SQLite counts and orders the
+// conflicts (each one's region looked up for a scoped count); the program holds the page's rows
+// only.
+[[nodiscard]] Result<ConflictPage>
+find_conflicts(storage::Database& db, const std::function<bool(const std::string&)>& sees,
+               const std::optional<ConflictKey>& after, const std::optional<ConflictKey>& before,
+               int limit);
 // The region of a record of any kind, as region scope reads it: record_place's region.
 [[nodiscard]] Result<std::optional<std::string>>
 record_region(storage::Database& db, const std::string& type, const std::string& id);
