@@ -1,10 +1,12 @@
 #include "caravan/storage/database.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
 #include <system_error>
 
 #include "caravan/storage/messages.hpp"
@@ -214,7 +216,29 @@ Result<void> create_private_file(const std::filesystem::path& path,
 
 } // namespace
 
+namespace {
+
+// SQLite allocates each trigger's frame (its registers and cursors) when the trigger runs and
+// frees it when it ends: several allocations per projected record, since the text index and
+// the visit totals are kept by triggers. glibc's default gives the heap's top back to the kernel
+// whenever 128 KiB lie free there, and those frees kept crossing it: every save then paid for a
+// brk() and fresh zeroed pages (page faults were more than a third of bulk recording's time,
+// bench_bulk, docs/performance.md). Keeping up to 4 MiB free at the top, and growing it 1 MiB at
+// a time, removes that; what a process holds beyond its use stays bounded by those 4 MiB.
+void keep_heap_top() {
+#ifdef M_TRIM_THRESHOLD
+    static std::once_flag once;
+    std::call_once(once, [] {
+        (void)mallopt(M_TRIM_THRESHOLD, 4 << 20);
+        (void)mallopt(M_TOP_PAD, 1 << 20);
+    });
+#endif
+}
+
+} // namespace
+
 Result<Database> Database::open(const std::filesystem::path& path, const OpenOptions& options) {
+    keep_heap_top();
     std::error_code ec;
     const bool in_memory = path == ":memory:"; // tests and fuzzers: no file, no WAL
     if (!in_memory && !options.create && !std::filesystem::exists(path, ec)) {
