@@ -15,6 +15,9 @@
 # CARAVAN_VERSION or CARAVAN_BINARY_DIR. A mismatch does not go unnoticed: g++ warns
 # (-Winvalid-pch, an error under CARAVAN_WERROR) and clang stops.
 #
+# A set is included before a file's first line: a file that #defines a header's configuration
+# before including it (CATCH_CONFIG_RUNNER) must be marked SKIP_PRECOMPILE_HEADERS.
+#
 # CARAVAN_PCH=OFF builds without them: each file then compiles from its own #include lines, which
 # is how to check that a file includes what it uses (a precompiled set hides a missing one).
 option(CARAVAN_PCH "Precompile the heavy third-party headers (cmake/pch.cmake)" ON)
