@@ -11,6 +11,8 @@ if command -v ccache >/dev/null 2>&1; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   # Paths relative to the checkout, so a fresh clone elsewhere (CI) reuses the cache.
   export CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=true
+  # Without these ccache declines every file compiled with a precompiled header (cmake/pch.cmake).
+  export CCACHE_SLOPPINESS=pch_defines,time_macros
 fi
 # The build type is chosen when the directory is first configured (Debug unless
 # CARAVAN_BUILD_TYPE says otherwise); later runs keep it, so the demo and the tests share builds.

@@ -15,6 +15,7 @@ launcher=()
 if command -v ccache >/dev/null 2>&1; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   export CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=true # as scripts/build.sh: clones share it
+  export CCACHE_SLOPPINESS=pch_defines,time_macros     # as scripts/build.sh: precompiled headers
 fi
 CC=clang-14 CXX=clang++-14 cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCARAVAN_FUZZ=ON -DCARAVAN_BENCH=OFF "${launcher[@]}" >/dev/null

@@ -8,6 +8,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git ccache
+  lld                                  # a faster linker (used when present)
   libsqlite3-dev
   libcurl4-openssl-dev libssl-dev
   nlohmann-json3-dev libcpp-httplib-dev libbrotli-dev
