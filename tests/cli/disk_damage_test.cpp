@@ -51,10 +51,12 @@ std::int64_t make_damaged(const fs::path& db, const fs::path* backup = nullptr) 
         REQUIRE(caravan_at(db, {"backup", backup->string()}).exit_code == 0);
     }
     std::mt19937 rng(7);
-    std::int64_t pages = caravan::test::page_count(db);
-    REQUIRE(pages > 20);
-    caravan::test::damage_page(db, pages / 2, rng);
-    caravan::test::damage_page(db, pages / 2 + 1, rng);
+    REQUIRE(caravan::test::page_count(db) > 20);
+    // Two pages in the middle of the consultations' table (pages in use, whatever the schema).
+    const std::vector<std::int64_t> pages = caravan::test::pages_of(db, "consultations");
+    REQUIRE(pages.size() > 4);
+    caravan::test::damage_page(db, pages[pages.size() / 2], rng);
+    caravan::test::damage_page(db, pages[pages.size() / 2 + 1], rng);
     return events;
 }
 

@@ -9,8 +9,10 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "caravan/client/engine.hpp"
+#include "caravan/storage/database.hpp"
 
 namespace caravan::test {
 
@@ -51,6 +53,22 @@ inline std::int64_t make_device_database(const std::filesystem::path& path, int 
 
 inline std::int64_t page_count(const std::filesystem::path& path) {
     return static_cast<std::int64_t>(std::filesystem::file_size(path)) / k_page_size;
+}
+
+// The pages (1-based) of table or index `name`'s b-tree in `path`, in page order, from SQLite's
+// dbstat table: a damage meant to be found must hit pages in use, and which pages those are
+// moves whenever the schema or its migrations change.
+inline std::vector<std::int64_t> pages_of(const std::filesystem::path& path,
+                                          const std::string& name) {
+    storage::OpenOptions options;
+    options.create = false;
+    options.integrity_check = false;
+    auto db = storage::Database::open(path, options);
+    REQUIRE(db);
+    std::vector<std::int64_t> pages;
+    REQUIRE(db->query("SELECT pageno FROM dbstat WHERE name = ? ORDER BY pageno", name)
+                .each([&](const storage::Statement& s) { pages.push_back(s.column_int(0)); }));
+    return pages;
 }
 
 // Overwrites page `page` (1-based, as SQLite numbers them) with random bytes.

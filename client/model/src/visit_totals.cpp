@@ -259,11 +259,10 @@ std::string computed_totals_sql() {
 std::string computed_breakdowns_sql() {
     std::string parts;
     for (const Source* s : k_sources) {
-        for (std::string_view field : s->weight ? k_breakdown_fields
-                                                : std::array<std::string_view, 4>{}) {
-            if (field.empty()) {
-                continue;
-            }
+        if (!s->weight) {
+            continue;
+        }
+        for (std::string_view field : k_breakdown_fields) {
             parts += parts.empty() ? "" : " UNION ALL ";
             parts += "SELECT " + visit_of("r") + " AS visit_id, '" +
                      std::string(s->breakdown_source) + "' AS source, '" + std::string(field) +
