@@ -103,14 +103,25 @@ class History {
         }
     }
 
+    // A topic list: one code, or several, maybe one twice (counted once at the visit).
+    json topics() {
+        static const char* const codes[] = {"land", "family", "credit"};
+        json list = json::array();
+        for (int n = 1 + roll(3); n > 0; --n) {
+            list.push_back(codes[roll(3)]);
+        }
+        return list;
+    }
+
     json edit(const std::string& type) {
         if (type == "consultation") {
-            switch (roll(6)) {
+            switch (roll(7)) {
             case 0: return {{"gender", person_field("gender")}};
             case 1: return {{"age", person_field("age")}};
             case 2: return {{"category", person_field("category")}};
             case 3: return {{"vulnerable", flag()}};
             case 4: return {{"outcome", roll(2) ? "case" : "advice"}};
+            case 5: return {{"topics", topics()}};
             default: return {{"lawyer", roll(2) ? "Арнат Ұлтанбаев" : " арнат  ұлтанбаев"}};
             }
         }
@@ -142,7 +153,7 @@ class History {
                   {"age", person_field("age")},
                   {"category", person_field("category")},
                   {"vulnerable", flag()},
-                  {"topics", {"land"}},
+                  {"topics", topics()},
                   {"outcome", roll(3) ? "advice" : "case"},
                   {"follow_up", false},
                   {"deleted", false}});
@@ -402,13 +413,53 @@ TEST_CASE("visit totals: a database from before them gets them, counted from its
                }));
         REQUIRE(drops.size() > 0);
         ok(raw.exec(drops + "DROP TABLE visit_totals; DROP TABLE visit_breakdowns;"
-                            "DROP TABLE visit_lawyers;"
+                            "DROP TABLE visit_lawyers; DROP TABLE visit_codes;"
                             "DELETE FROM caravan_schema WHERE component = 'totals';"));
     }
     Engine engine = ok(Engine::open(dir / "a.db"));
     CHECK(totals_match(engine));
     CHECK(report_json(engine) == before);
     check_report(engine);
+}
+
+TEST_CASE("visit totals: a database from their first version gets the visits' topics and "
+          "outcomes, counted from its records",
+          "[client][totals]") {
+    test::TempDir dir;
+    const History history(13);
+    const auto count_codes = [](Engine& engine) {
+        return ok(ok(engine.read_view())
+                      .database()
+                      .query("SELECT count(*) FROM visit_codes")
+                      .one<std::int64_t>())
+            .value_or(0);
+    };
+    std::int64_t codes = 0;
+    {
+        Engine engine = ok(Engine::open(dir / "a.db"));
+        for (const storage::Event& e : history.events()) {
+            apply(engine, e);
+        }
+        codes = count_codes(engine);
+    }
+    REQUIRE(codes > 0);
+    {
+        // Version 1 had no visit_codes (its triggers did not write it).
+        storage::Database raw = ok(storage::Database::open(dir / "a.db"));
+        ok(raw.exec("DROP TABLE visit_codes;"
+                    "UPDATE caravan_schema SET version = 1 WHERE component = 'totals';"));
+    }
+    Engine engine = ok(Engine::open(dir / "a.db"));
+    CHECK(totals_match(engine));
+    CHECK(count_codes(engine) == codes);
+    // Its triggers keep them again: another history's events (the same visits, records
+    // created, edited, moved and deleted) leave them equal to the records.
+    const History more(14);
+    for (const storage::Event& e : more.events()) {
+        apply(engine, e);
+    }
+    CHECK(totals_match(engine));
+    CHECK(count_codes(engine) != codes);
 }
 
 TEST_CASE("visit totals: totals that no longer match the records are found by check and mended "
@@ -426,6 +477,15 @@ TEST_CASE("visit totals: totals that no longer match the records are found by ch
         storage::Database raw = ok(storage::Database::open(dir / "a.db"));
         ok(raw.exec("UPDATE visit_totals SET people = people + 3 WHERE visit_id ="
                     " (SELECT min(visit_id) FROM visit_totals)"));
+    }
+    CHECK_FALSE(totals_match(engine));
+    ok(engine.rebuild_projections());
+    CHECK(totals_match(engine));
+    {
+        // A visit's topic lost: the record browser would skip the visit.
+        storage::Database raw = ok(storage::Database::open(dir / "a.db"));
+        ok(raw.exec("DELETE FROM visit_codes WHERE field = 'topic' AND visit_id ="
+                    " (SELECT min(visit_id) FROM visit_codes WHERE field = 'topic')"));
     }
     CHECK_FALSE(totals_match(engine));
     CHECK_FALSE(ok(engine.check(dir.path())).projections_match);

@@ -1,7 +1,9 @@
 #include "caravan/client/export/records.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -38,26 +40,68 @@ constexpr int k_max_history = 1000;
 // those that the filters skip, whatever the table holds.
 
 // The dated visits in the list's order, with the visit filters: ?1 the region's spellings (a JSON
-// list), ?2/?3 the period, ?4 one visit; with k_visits_after, ?5/?6 the cursor's visit.
-#define CARAVAN_DATED_VISITS                                                                       \
-    "SELECT v.id, v.date, coalesce(g.region, ''), coalesce(g.name, '') FROM visits v"              \
+// list), ?2/?3 the period, ?4 one visit, ?5/?6 the outcome and topic filters (only visits where
+// some consultation has them: visit_codes); after a cursor, ?7/?8 its visit's (date, id).
+// Either every dated visit is walked in the order (an index), or, when one of the filters is
+// held at few visits, those visits are read from visit_codes (?9/?10: that filter's field and
+// value) and sorted: a filter that matches nothing reads nothing.
+#define CARAVAN_VISIT_HAS(field, param)                                                            \
+    " AND (" param " IS NULL OR EXISTS (SELECT 1 FROM visit_codes k WHERE k.field = '" field       \
+    "' AND k.value = " param " AND k.visit_id = v.id))"
+#define CARAVAN_DATED_VISITS(from)                                                                 \
+    "SELECT v.id, v.date, coalesce(g.region, ''), coalesce(g.name, '') FROM " from                 \
     " LEFT JOIN villages g ON g.id = v.village_id WHERE v.date > ''"                               \
     " AND (?1 IS NULL OR g.region IN (SELECT value FROM json_each(?1)))"                           \
     " AND (?2 IS NULL OR v.date >= ?2) AND (?3 IS NULL OR v.date <= ?3)"                           \
-    " AND (?4 IS NULL OR v.id = ?4)"
+    " AND (?4 IS NULL OR v.id = ?4)" CARAVAN_VISIT_HAS("outcome", "?5")                            \
+        CARAVAN_VISIT_HAS("topic", "?6")
+#define CARAVAN_DATED_ALL CARAVAN_DATED_VISITS("visits v")
+#define CARAVAN_DATED_FEW                                                                          \
+    CARAVAN_DATED_VISITS("visit_codes d CROSS JOIN visits v ON v.id = d.visit_id")                 \
+    " AND d.field = ?9 AND d.value = ?10"
+#define CARAVAN_DATED_AFTER " AND (v.date, v.id) <= (?7, ?8)"
 #define CARAVAN_DATED_ORDER " ORDER BY v.date DESC, v.id DESC"
-constexpr const char* k_visits = CARAVAN_DATED_VISITS CARAVAN_DATED_ORDER;
-constexpr const char* k_visits_after =
-    CARAVAN_DATED_VISITS " AND (v.date, v.id) <= (?5, ?6)" CARAVAN_DATED_ORDER;
+constexpr const char* k_visits = CARAVAN_DATED_ALL CARAVAN_DATED_ORDER;
+constexpr const char* k_visits_after = CARAVAN_DATED_ALL CARAVAN_DATED_AFTER CARAVAN_DATED_ORDER;
+constexpr const char* k_few_visits = CARAVAN_DATED_FEW CARAVAN_DATED_ORDER;
+constexpr const char* k_few_visits_after =
+    CARAVAN_DATED_FEW CARAVAN_DATED_AFTER CARAVAN_DATED_ORDER;
+#undef CARAVAN_VISIT_HAS
 #undef CARAVAN_DATED_VISITS
+#undef CARAVAN_DATED_ALL
+#undef CARAVAN_DATED_FEW
+#undef CARAVAN_DATED_AFTER
 #undef CARAVAN_DATED_ORDER
 
-// The visit ids that consultations name, from the highest down (one index step each).
-constexpr const char* k_top_visit_id = "SELECT max(visit_id) FROM consultations";
-constexpr const char* k_visit_id_at_most =
-    "SELECT max(visit_id) FROM consultations WHERE visit_id <= ?";
-constexpr const char* k_visit_id_below =
-    "SELECT max(visit_id) FROM consultations WHERE visit_id < ?";
+// How many visits (up to k_few_visits_max + 1) have a consultation with a field's value.
+constexpr std::int64_t k_few_visits_max = 2000;
+constexpr const char* k_visits_with_code =
+    "SELECT count(*) FROM (SELECT 1 FROM visit_codes WHERE field = ?1 AND value = ?2 LIMIT ?3)";
+
+// The visit ids that consultations name, from the highest down (one index step each): the
+// highest, the highest up to ?1, the highest below ?1. Each has its own statement: a condition
+// with OR would keep SQLite from reading max() off the index.
+struct VisitIdSteps {
+    const char* top;
+    const char* at_most;
+    const char* below;
+};
+constexpr VisitIdSteps k_visit_ids = {
+    "SELECT max(visit_id) FROM consultations WHERE ?1 IS NULL",
+    "SELECT max(visit_id) FROM consultations WHERE visit_id <= ?1",
+    "SELECT max(visit_id) FROM consultations WHERE visit_id < ?1",
+};
+// The same among the visits whose consultations have a code (?2 field, ?3 value), '' (no visit)
+// left out.
+#define CARAVAN_CODE_VISITS                                                                        \
+    "SELECT max(visit_id) FROM visit_codes WHERE field = ?2 AND value = ?3 AND visit_id > ''"
+constexpr VisitIdSteps k_code_visit_ids = {
+    CARAVAN_CODE_VISITS " AND ?1 IS NULL",
+    CARAVAN_CODE_VISITS " AND visit_id <= ?1",
+    CARAVAN_CODE_VISITS " AND visit_id < ?1",
+};
+#undef CARAVAN_CODE_VISITS
+
 // Visit ?1's region and village when it has no date here (no row when it has one, or when the
 // region is not among ?2's spellings).
 constexpr const char* k_undated_visit =
@@ -232,14 +276,44 @@ Result<void> read_candidates(storage::Database& db, PageReader& reader, const Re
     });
 }
 
+// A filter on consultations' codes: (field, value) as visit_codes has them.
+using Code = std::pair<std::string, std::string>;
+
+// The filter on consultations' codes held at the fewest visits when they are few (at most
+// k_few_visits_max).
+Result<std::optional<Code>> rare_code(storage::Database& db, const RecordFilter& filter) {
+    std::optional<Code> out;
+    std::int64_t fewest = k_few_visits_max + 1;
+    for (const auto& [field, value] : {std::pair{"outcome", &filter.outcome},
+                                       std::pair{"topic", &filter.topic}}) {
+        if (!*value) {
+            continue;
+        }
+        CARAVAN_TRY(n, db.query(k_visits_with_code, std::string(field), **value,
+                                k_few_visits_max + 1)
+                           .one<std::int64_t>());
+        if (n.value_or(0) < fewest) {
+            fewest = n.value_or(0);
+            out.emplace(field, **value);
+        }
+    }
+    return out;
+}
+
 // The dated visits newest first, from the cursor's visit on.
 Result<void> read_dated(storage::Database& db, PageReader& reader, const RecordFilter& filter,
                         const Scope& scope, const std::optional<std::string>& regions,
-                        const std::optional<RecordCursor>& after) {
-    CARAVAN_TRY(stmt, db.cached(after ? k_visits_after : k_visits));
+                        const std::optional<RecordCursor>& after, const std::optional<Code>& rare) {
+    const char* sql = rare ? (after ? k_few_visits_after : k_few_visits)
+                           : (after ? k_visits_after : k_visits);
+    CARAVAN_TRY(stmt, db.cached(sql));
     stmt->bind(1, regions).bind(2, scope.from).bind(3, scope.to).bind(4, filter.visit);
+    stmt->bind(5, filter.outcome).bind(6, filter.topic);
     if (after) {
-        stmt->bind(5, after->date).bind(6, after->visit);
+        stmt->bind(7, after->date).bind(8, after->visit);
+    }
+    if (rare) {
+        stmt->bind(9, rare->first).bind(10, rare->second);
     }
     Result<void> inner;
     CARAVAN_TRY_VOID(stmt->each([&](const storage::Statement& s) {
@@ -256,19 +330,31 @@ Result<void> read_dated(storage::Database& db, PageReader& reader, const RecordF
 
 // The consultations whose visit has no date here (a visit not known here, one whose create has
 // not arrived, or none), visit id by visit id from the highest down, those of no visit last.
-// Only the tail of the list: reached once the dated visits are read.
+// Only the tail of the list: reached once the dated visits are read. With a code held at few
+// visits (`rare`), only the visits holding it are looked at.
 Result<void> read_undated(storage::Database& db, PageReader& reader, const RecordFilter& filter,
                           const std::optional<std::string>& regions,
-                          const std::optional<RecordCursor>& after) {
+                          const std::optional<RecordCursor>& after, const std::optional<Code>& rare) {
+    const VisitIdSteps& steps = rare ? k_code_visit_ids : k_visit_ids;
+    // The highest visit id that `sql` finds from `bound`.
+    const auto next = [&](const char* sql, const std::optional<std::string>& bound)
+        -> Result<std::optional<std::string>> {
+        CARAVAN_TRY(stmt, db.cached(sql));
+        stmt->bind(1, bound);
+        if (rare) {
+            stmt->bind(2, rare->first).bind(3, rare->second);
+        }
+        return stmt->one<std::string>();
+    };
     std::optional<std::string> visit;
     if (filter.visit) {
-        CARAVAN_TRY(v, db.query(k_visit_id_at_most, *filter.visit).one<std::string>());
+        CARAVAN_TRY(v, next(steps.at_most, filter.visit));
         visit = v == filter.visit ? v : std::nullopt;
     } else if (after && after->date.empty()) {
-        CARAVAN_TRY(v, db.query(k_visit_id_at_most, after->visit).one<std::string>());
+        CARAVAN_TRY(v, next(steps.at_most, after->visit));
         visit = std::move(v);
     } else {
-        CARAVAN_TRY(v, db.query(k_top_visit_id).one<std::string>());
+        CARAVAN_TRY(v, next(steps.top, std::nullopt));
         visit = std::move(v);
     }
     while (visit) {
@@ -287,7 +373,7 @@ Result<void> read_undated(storage::Database& db, PageReader& reader, const Recor
         if (filter.visit) {
             return {};
         }
-        CARAVAN_TRY(v, db.query(k_visit_id_below, *visit).one<std::string>());
+        CARAVAN_TRY(v, next(steps.below, visit));
         visit = std::move(v);
     }
     // No visit: no region, so never in a region's search; after every visit id in the order.
@@ -301,10 +387,17 @@ Result<void> read_undated(storage::Database& db, PageReader& reader, const Recor
 } // namespace
 
 Result<RecordPage> find_records(storage::Database& db, const RecordFilter& filter,
-                                const std::optional<RecordCursor>& after, int limit) {
+                                std::optional<RecordCursor> after, int limit) {
     limit = std::clamp(limit, 1, k_max_limit);
     CARAVAN_TRY(snapshot, ReadSnapshot::begin(db));
     (void)snapshot;
+    // A dated cursor without its visit (a link made before cursors carried it) continues after
+    // its consultation's visit, as the page that made it did.
+    if (after && !after->date.empty() && after->visit.empty()) {
+        CARAVAN_TRY(visit, db.query("SELECT visit_id FROM consultations WHERE id = ?", after->id)
+                               .one<std::string>());
+        after->visit = visit.value_or("");
+    }
     CARAVAN_TRY(scope, resolve_scope(db, filter.scope));
     CARAVAN_TRY(regions, region_spellings(db, scope.region));
     PageReader reader(filter, after, limit);
@@ -316,13 +409,14 @@ Result<RecordPage> find_records(storage::Database& db, const RecordFilter& filte
         CARAVAN_TRY_VOID(read_candidates(db, reader, filter, scope, regions, after, *candidates));
         return std::move(reader).finish();
     }
+    CARAVAN_TRY(rare, rare_code(db, filter));
     // The cursor's date is '' once the dated visits are behind it.
     if (!after || !after->date.empty()) {
-        CARAVAN_TRY_VOID(read_dated(db, reader, filter, scope, regions, after));
+        CARAVAN_TRY_VOID(read_dated(db, reader, filter, scope, regions, after, rare));
     }
     // Rows without a date fall outside any period.
     if (!reader.full() && !scope.from && !scope.to) {
-        CARAVAN_TRY_VOID(read_undated(db, reader, filter, regions, after));
+        CARAVAN_TRY_VOID(read_undated(db, reader, filter, regions, after, rare));
     }
     return std::move(reader).finish();
 }

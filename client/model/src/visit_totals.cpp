@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS visit_lawyers(
     n INTEGER NOT NULL,
     PRIMARY KEY (visit_id, lawyer)
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS visit_codes(
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    visit_id TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    PRIMARY KEY (field, value, visit_id)
+) STRICT, WITHOUT ROWID;
 )sql";
 
 // The columns of visit_totals after visit_id, in order.
@@ -76,6 +83,7 @@ struct Source {
     // The columns its contribution depends on: an update of no other column changes nothing.
     std::string_view watched;
     bool lawyers = false; // adds to visit_lawyers
+    bool codes = false;   // adds to visit_codes (its topics and outcome)
 };
 
 std::string col(std::string_view r, std::string_view name) {
@@ -108,7 +116,8 @@ const Source k_consultations{
      [](std::string_view r) { return unrecorded(r, "gender"); },
      [](std::string_view r) { return unrecorded(r, "age"); },
      [](std::string_view r) { return unrecorded(r, "category"); }, zero, zero, zero, zero},
-    "visit_id, lawyer, gender, age, category, vulnerable, outcome, deleted, _created",
+    "visit_id, lawyer, gender, age, category, vulnerable, outcome, topics, deleted, _created",
+    true,
     true,
 };
 const Source k_photos{
@@ -158,6 +167,17 @@ std::string breakdown_values(std::string_view r) {
     return sql;
 }
 
+// (field, value) of each code row r holds: each distinct topic of its list (a list that is not
+// valid JSON holds none), and its outcome when it has one.
+std::string valid_list(const std::string& list) {
+    return "CASE WHEN json_valid(" + list + ") THEN " + list + " END";
+}
+std::string code_values(std::string_view r) {
+    return "SELECT DISTINCT 'topic' AS field, t.value AS value FROM json_each(" +
+           valid_list(col(r, "topics")) + ") t WHERE t.type = 'text' UNION ALL SELECT 'outcome', " +
+           col(r, "outcome") + " WHERE " + col(r, "outcome") + " IS NOT NULL";
+}
+
 // The statements adding (sign "+") or taking away (sign "-") row r's contribution, where r
 // is visible.
 std::string delta_sql(const Source& s, std::string_view r, char sign) {
@@ -184,6 +204,11 @@ std::string delta_sql(const Source& s, std::string_view r, char sign) {
                ", coalesce(" + col(r, "lawyer") + ", ''), " + sg + "1 WHERE " + visible(r) +
                " ON CONFLICT DO UPDATE SET n = n + excluded.n;\n";
     }
+    if (s.codes) {
+        sql += "INSERT INTO visit_codes(field, value, visit_id, records) SELECT c.field, c.value, " +
+               visit_of(r) + ", " + sg + "1 FROM (" + code_values(r) + ") c WHERE " + visible(r) +
+               " ON CONFLICT DO UPDATE SET records = records + excluded.records;\n";
+    }
     return sql;
 }
 
@@ -196,6 +221,11 @@ std::string cleanup_sql(std::string_view visits) {
            ") AND records = 0;\n"
            "DELETE FROM visit_lawyers WHERE visit_id IN (" +
            std::string(visits) + ") AND n = 0;\n";
+}
+// visit_codes is keyed by code first: its rows of row r's codes at the visit.
+std::string codes_cleanup_sql(std::string_view r) {
+    return "DELETE FROM visit_codes WHERE (field, value, visit_id) IN (SELECT c.field, c.value, " +
+           visit_of(r) + " FROM (" + code_values(r) + ") c) AND records = 0;\n";
 }
 
 std::string trigger_name(const Source& s, std::string_view what) {
@@ -211,7 +241,8 @@ std::string triggers_sql() {
                cleanup_sql(visit_of("new")) + "END;\n";
         sql += "CREATE TRIGGER " + trigger_name(*s, "delete") + " AFTER DELETE ON " + t +
                " WHEN " + visible("old") + " BEGIN\n" + delta_sql(*s, "old", '-') +
-               cleanup_sql(visit_of("old")) + "END;\n";
+               cleanup_sql(visit_of("old")) + (s->codes ? codes_cleanup_sql("old") : "") +
+               "END;\n";
         std::string changed;
         const std::string_view watched = s->watched;
         for (std::size_t pos = 0; pos < watched.size();) {
@@ -223,7 +254,8 @@ std::string triggers_sql() {
         sql += "CREATE TRIGGER " + trigger_name(*s, "update") + " AFTER UPDATE OF " +
                std::string(watched) + " ON " + t + " WHEN " + changed + " BEGIN\n" +
                delta_sql(*s, "old", '-') + delta_sql(*s, "new", '+') +
-               cleanup_sql(visit_of("old") + ", " + visit_of("new")) + "END;\n";
+               cleanup_sql(visit_of("old") + ", " + visit_of("new")) +
+               (s->codes ? codes_cleanup_sql("old") : "") + "END;\n";
     }
     return sql;
 }
@@ -274,6 +306,14 @@ std::string computed_breakdowns_sql() {
     return "SELECT visit_id, source, field, value, count(*), sum(n) FROM (" + parts +
            ") GROUP BY visit_id, source, field, value";
 }
+std::string computed_codes_sql() {
+    return "SELECT 'topic', t.value, " + visit_of("r") +
+           ", count(DISTINCT r.id) FROM consultations r, json_each(" + valid_list("r.topics") +
+           ") t WHERE t.type = 'text' AND " + visible("r") +
+           " GROUP BY 2, 3 UNION ALL SELECT 'outcome', r.outcome, " + visit_of("r") +
+           ", count(*) FROM consultations r WHERE r.outcome IS NOT NULL AND " + visible("r") +
+           " GROUP BY 2, 3";
+}
 std::string computed_lawyers_sql() {
     return "SELECT " + visit_of("r") + ", coalesce(r.lawyer, ''), count(*) FROM consultations r"
            " WHERE " +
@@ -284,34 +324,45 @@ struct Table {
     std::string_view name;
     std::string (*computed)();
 };
-constexpr std::array<Table, 3> k_tables = {{
+constexpr std::array<Table, 4> k_tables = {{
     {"visit_totals", computed_totals_sql},
     {"visit_breakdowns", computed_breakdowns_sql},
     {"visit_lawyers", computed_lawyers_sql},
+    {"visit_codes", computed_codes_sql},
 }};
 
+std::string fill_sql(const Table& t) {
+    return "DELETE FROM " + std::string(t.name) + ";\nINSERT INTO " + std::string(t.name) + " " +
+           t.computed() + ";\n";
+}
 std::string fill_sql() {
     std::string sql;
     for (const Table& t : k_tables) {
-        sql += "DELETE FROM " + std::string(t.name) + ";\nINSERT INTO " + std::string(t.name) +
-               " " + t.computed() + ";\n";
+        sql += fill_sql(t);
     }
     return sql;
+}
+
+// The tables computed from the records, with the triggers made again.
+std::string remake_sql(const std::string& fill) {
+    return drop_triggers_sql() + std::string(k_tables_sql) + fill + triggers_sql();
 }
 
 } // namespace
 
 Result<void> install(storage::Database& db) {
+    // Version 2 added visit_codes (and the topics to the consultations' triggers): it fills that
+    // table and makes the triggers again.
     static const std::string v1 = std::string(k_tables_sql) + fill_sql() + triggers_sql();
-    static const storage::Migration steps[] = {{1, v1}};
+    static const std::string v2 = remake_sql(fill_sql(k_tables.back()));
+    static const storage::Migration steps[] = {{1, v1}, {2, v2}};
     return storage::migrate(db, "totals", steps);
 }
 
 Result<void> drop_triggers(storage::Database& db) { return db.exec(drop_triggers_sql()); }
 
 Result<void> recompute(storage::Database& db) {
-    static const std::string sql =
-        drop_triggers_sql() + std::string(k_tables_sql) + fill_sql() + triggers_sql();
+    static const std::string sql = remake_sql(fill_sql());
     return db.exec(sql);
 }
 
@@ -329,7 +380,8 @@ Result<bool> matches_tables(storage::Database& db) {
     }
     for (const Table& t : k_tables) {
         const std::string kept = "SELECT * FROM " + std::string(t.name);
-        const std::string computed = t.computed();
+        // Wrapped: a computation that is itself a compound SELECT stays one operand.
+        const std::string computed = "SELECT * FROM (" + t.computed() + ")";
         CARAVAN_TRY(differing,
                     db.query("SELECT count(*) FROM (" + kept + " EXCEPT " + computed +
                              " UNION ALL SELECT * FROM (" + computed + " EXCEPT " + kept + "))")

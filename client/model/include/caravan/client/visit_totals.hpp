@@ -5,7 +5,7 @@
 // that is the difference between seconds and milliseconds for the coordinator's dashboard
 // (issue 13), and the same tables serve the app and the CLI, so every one of them counts alike.
 //
-// Three tables, kept by triggers on consultations, attendance, photos and surveys (a device's
+// Four tables, kept by triggers on consultations, attendance, photos and surveys (a device's
 // database, the server's store and each PostgreSQL cache file all have them):
 //   visit_totals(visit_id, attendance, people, people_unrecorded_{gender,age,category},
 //                consultations, cases, consultations_unrecorded_{gender,age,category},
@@ -21,7 +21,12 @@
 //       absent, "yes"/"no" for the flag; records: how many visible records have that value
 //       (a row exists while one does, even one counting 0 people);
 //   visit_lawyers(visit_id, lawyer, n)
-//       the lawyer names its visible consultations record ('' when none) and how many.
+//       the lawyer names its visible consultations record ('' when none) and how many;
+//   visit_codes(field, value, visit_id, records)
+//       how many of the visit's visible consultations have each topic (field "topic": each
+//       distinct code of the list) and each outcome (field "outcome"; none when absent); keyed
+//       by code first, so the record browser finds the visits where a topic or outcome occurs
+//       without reading the consultations (client/exports records.hpp).
 // Visible means what CARAVAN_VISIBLE_SQL says (created, not deleted). A record with no visit
 // id is filed under ''. Records whose visit is unknown keep their rows: the report counts
 // them as records of an unknown visit.

@@ -9,12 +9,16 @@
 // - Only consultations visible now (not deleted, created) are found or read.
 // - find_records reads the rows of the page, one more, and those the filters skip before them:
 //   neither time nor memory grows with the table for a page of an unfiltered or common search.
+//   A topic or outcome that few visits' consultations have (client::visit_totals' visit_codes)
+//   reads only those visits, so a filter matching nothing reads no consultation.
 //   Order: visit date descending, then visit id descending, then consultation id descending
 //   (stable across devices and servers); consultations whose visit has no date here (not known
 //   here, or known only from an update) come last, with an empty date, by visit id and id
 //   descending, those with no visit at all after them. `after` continues exactly after the
 //   last row of a previous page (RecordPage::next): a row added or removed meanwhile neither
 //   repeats nor hides another; a new row lands on a later page if it sorts after the cursor.
+//   A dated cursor with no visit (a link made before cursors carried one) takes its
+//   consultation's visit.
 // - Region and dates compare as the journal's do (region_spellings: any spelling of the
 //   region); village and text compare case-folded (client::fold_case: Kazakh and Russian
 //   letters too), village as a part of the village's name, text as a part of the question or
@@ -86,7 +90,7 @@ struct RecordChange {
 // A page of at most `limit` consultations (taken into 1..500) matching `filter` after `after`.
 // The scope is checked as resolve_scope checks it (invalid_input, not_found).
 [[nodiscard]] Result<RecordPage> find_records(storage::Database& db, const RecordFilter& filter,
-                                              const std::optional<RecordCursor>& after, int limit);
+                                              std::optional<RecordCursor> after, int limit);
 // The consultation `id`; nullopt when there is none visible.
 [[nodiscard]] Result<std::optional<RecordDetail>> read_record(storage::Database& db,
                                                               const std::string& id);
