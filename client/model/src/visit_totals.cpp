@@ -212,7 +212,8 @@ std::string delta_sql(const Source& s, std::string_view r, char sign) {
     return sql;
 }
 
-// Rows left at zero go: the tables hold only what some visible record adds.
+// Rows left at zero go: the tables hold only what some visible record adds. Only a delete or an
+// update can leave one there (an insert adds to every row it touches).
 std::string cleanup_sql(std::string_view visits) {
     return "DELETE FROM visit_totals WHERE visit_id IN (" + std::string(visits) +
            ") AND attendance = 0 AND consultations = 0 AND photos = 0 AND surveys = 0;\n"
@@ -237,8 +238,7 @@ std::string triggers_sql() {
     for (const Source* s : k_sources) {
         const std::string t(s->table);
         sql += "CREATE TRIGGER " + trigger_name(*s, "insert") + " AFTER INSERT ON " + t +
-               " WHEN " + visible("new") + " BEGIN\n" + delta_sql(*s, "new", '+') +
-               cleanup_sql(visit_of("new")) + "END;\n";
+               " WHEN " + visible("new") + " BEGIN\n" + delta_sql(*s, "new", '+') + "END;\n";
         sql += "CREATE TRIGGER " + trigger_name(*s, "delete") + " AFTER DELETE ON " + t +
                " WHEN " + visible("old") + " BEGIN\n" + delta_sql(*s, "old", '-') +
                cleanup_sql(visit_of("old")) + (s->codes ? codes_cleanup_sql("old") : "") +
