@@ -4,8 +4,8 @@
 //   - each dashboard page's time as the coordinator's browser sees it (logged in through the
 //     real login form, the session cookie on every request): cold (the first request after a
 //     device's push) and warm (`runs` requests over the unchanged store, p50 and max);
-//   - the journal download (every region, every date, CSV): time, bytes, and the server's peak
-//     resident set during it next to its resident set before;
+//   - the journal download (every region, every date, CSV and XLSX): time, time to the first
+//     byte, bytes, and the server's peak resident set during it next to its resident set before;
 //   - a device's sync (push 50 events, pull after its cursor, status) alone, then while a
 //     thread hammers the dashboard's pages: p50 and max of each.
 // The load average is printed at the start and the end: the machine is shared.
@@ -380,6 +380,7 @@ Session login(int port, const std::string& account = k_account) {
 // Seconds of one GET (the body read and dropped), and its status and size.
 struct Fetch {
     double seconds = 0;
+    double first_byte = 0; // seconds until the body's first bytes arrived
     int status = 0;
     std::size_t bytes = 0;
 };
@@ -388,6 +389,9 @@ Fetch get(httplib::Client& c, const std::string& path, const Session& s) {
     Fetch f;
     const double t0 = now_s();
     auto r = c.Get(path, {{"Cookie", s.cookie}}, [&](const char*, std::size_t n) {
+        if (f.bytes == 0) {
+            f.first_byte = now_s() - t0;
+        }
         f.bytes += n;
         return true;
     });
@@ -443,16 +447,19 @@ void time_scoped_conflicts(int port, int runs) {
                                                  std::to_string(last.status) + ")");
 }
 
-void time_download(const ServerProcess& server, const Session& s) {
+// The journal of every region and date in `format` (csv: streamed as it is read; xlsx: built
+// into a scratch file first, then sent).
+void time_download(const ServerProcess& server, const Session& s, const std::string& format) {
     httplib::Client c("127.0.0.1", server.port());
     c.set_read_timeout(3600);
     const long before = server.kib("VmRSS");
     server.reset_peak();
-    const Fetch f = get(c, "/journals/download?format=csv", s);
+    const Fetch f = get(c, "/journals/download?format=" + format, s);
     const long peak = server.kib("VmHWM");
-    print_row("journal download (csv, all)",
-              fmt(f.seconds, 2) + " s, " + fmt(static_cast<double>(f.bytes) / 1048576.0, 1) +
-                  " MiB (status " + std::to_string(f.status) + ")");
+    print_row("journal download (" + format + ", all)",
+              fmt(f.seconds, 2) + " s, first byte after " + fmt(f.first_byte, 2) + " s, " +
+                  fmt(static_cast<double>(f.bytes) / 1048576.0, 1) + " MiB (status " +
+                  std::to_string(f.status) + ")");
     print_row("server resident set", "before " + std::to_string(before / 1024) +
                                          " MiB, peak during the download " +
                                          std::to_string(peak / 1024) + " MiB");
@@ -665,7 +672,8 @@ int main(int argc, char** argv) {
         time_pages(server.port(), server.pid(), session, runs, device);
         time_record_pages(server.port(), session);
         time_scoped_conflicts(server.port(), runs);
-        time_download(server, session);
+        time_download(server, session, "csv");
+        time_download(server, session, "xlsx");
         time_sync(server, session, std::max(10, runs * 4), device);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "dashboard_bench: %s\n", e.what());
